@@ -1,0 +1,1 @@
+"""The vectorised core of the rating pipeline: pure functions, frame in, frame out."""

@@ -1,0 +1,24 @@
+"""The in-memory DuckDB engine every stage computes in.
+
+One connection per run: catalog and usage tables are registered on it, stages run
+SQL from `sql/duck/` against it and hand back DuckDB relations or Arrow tables.
+"""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+
+import sql
+
+
+def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory DuckDB connection with the project's macros loaded."""
+    config = {"threads": threads or os.cpu_count() or 1, "preserve_insertion_order": False}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    con = duckdb.connect(":memory:", config=config)
+    for statement in sql.statements("duck/macros"):
+        con.execute(statement)
+    return con

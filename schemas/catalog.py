@@ -1,0 +1,166 @@
+"""Pandera models of the catalog: the reference data the pipeline rates against.
+
+One model per catalog file (`<table>.csv` in the catalog directory). Columns are
+documented in docs/catalog.md. Dates are calendar dates; validity bounds are UTC
+timestamps, `valid_from` inclusive and `valid_until` exclusive; empty means open.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pandera.polars as pandera
+
+from schemas.usage import ID_TYPES
+
+MONEY = pl.Decimal(18, 6)
+RATE = pl.Decimal(6, 4)
+UTC = pl.Datetime(time_unit="us", time_zone="UTC")
+
+VAT_TREATMENTS = ("normal", "reverse_charge", "exempt")
+UNITS = ("second", "byte", "event")
+
+
+class _Strict:
+    strict = True
+    coerce = False
+
+
+class Customers(pandera.DataFrameModel):
+    customer_id: str = pandera.Field(unique=True, str_length={"min_value": 1})
+    name: str
+    customer_number: str = pandera.Field(nullable=True)
+    price_list_id: str = pandera.Field(nullable=True)
+    vat_treatment: str = pandera.Field(isin=list(VAT_TREATMENTS))
+    is_test: bool
+
+    Config = _Strict
+
+
+class Contracts(pandera.DataFrameModel):
+    contract_id: str = pandera.Field(unique=True, str_length={"min_value": 1})
+    customer_id: str
+    tariff_id: str
+    start_date: pl.Date
+    end_date: pl.Date = pandera.Field(nullable=True)
+    timezone: str
+
+    @pandera.dataframe_check(name="end_date_not_before_start_date")
+    def ends_after_start(cls, data: pandera.PolarsData) -> pl.LazyFrame:
+        end = pl.col("end_date")
+        return data.lazyframe.select(end.is_null() | (end >= pl.col("start_date")))
+
+    Config = _Strict
+
+
+class DeviceIds(pandera.DataFrameModel):
+    """Which identifiers in usage records belong to which contract, and when.
+
+    A row without `id_to` is a single ID (a phone number matches itself and every
+    longer number it heads; an IP address may be written as CIDR); a row with
+    `id_to` is an inclusive range.
+    """
+
+    contract_id: str
+    id_type: str = pandera.Field(isin=list(ID_TYPES))
+    id_value: str = pandera.Field(str_length={"min_value": 1})
+    id_to: str = pandera.Field(nullable=True)
+    valid_from: UTC = pandera.Field(nullable=True)
+    valid_until: UTC = pandera.Field(nullable=True)
+
+    @pandera.dataframe_check(name="valid_until_after_valid_from")
+    def validity_ordered(cls, data: pandera.PolarsData) -> pl.LazyFrame:
+        lo, hi = pl.col("valid_from"), pl.col("valid_until")
+        return data.lazyframe.select(lo.is_null() | hi.is_null() | (hi > lo))
+
+    Config = _Strict
+
+
+class Tariffs(pandera.DataFrameModel):
+    tariff_id: str = pandera.Field(unique=True, str_length={"min_value": 1})
+    name: str
+    currency: str = pandera.Field(str_length={"min_value": 3, "max_value": 3})
+    first_increment_s: pl.Int64 = pandera.Field(ge=1)
+    next_increment_s: pl.Int64 = pandera.Field(ge=1)
+    vat_rate: RATE = pandera.Field(ge=0, le=1)
+    catchall_zone: str = pandera.Field(nullable=True)
+
+    Config = _Strict
+
+
+class Articles(pandera.DataFrameModel):
+    article_id: str = pandera.Field(unique=True, str_length={"min_value": 1})
+    name: str
+    alt_name: str = pandera.Field(nullable=True)
+    unit: str = pandera.Field(isin=list(UNITS))
+    price_per: pl.Int64 = pandera.Field(ge=1)
+    first_increment_s: pl.Int64 = pandera.Field(nullable=True, ge=1)
+    next_increment_s: pl.Int64 = pandera.Field(nullable=True, ge=1)
+    vat_rate: RATE = pandera.Field(nullable=True, ge=0, le=1)
+
+    Config = _Strict
+
+
+class Zones(pandera.DataFrameModel):
+    prefix: str = pandera.Field(unique=True, str_matches=r"^[0-9]{1,15}$")
+    zone_id: str
+    zone_name: str
+
+    Config = _Strict
+
+
+class ArticleKeys(pandera.DataFrameModel):
+    """Which article a usage record is billed as: by its article key and destination zone.
+
+    A row with an empty `zone_id` applies to every zone not listed for that key.
+    """
+
+    article_key: str
+    zone_id: str = pandera.Field(nullable=True)
+    article_id: str
+
+    Config = _Strict
+
+
+class Prices(pandera.DataFrameModel):
+    """A tariff's base price of an article, per `price_per` units of the article."""
+
+    tariff_id: str
+    article_id: str
+    price: MONEY = pandera.Field(ge=0)
+    valid_from: pl.Date = pandera.Field(nullable=True)
+    valid_until: pl.Date = pandera.Field(nullable=True)
+
+    Config = _Strict
+
+
+#: Catalog tables in load order; each is read from `<name>.csv`.
+TABLES: dict[str, type[pandera.DataFrameModel]] = {
+    "customers": Customers,
+    "contracts": Contracts,
+    "device_ids": DeviceIds,
+    "tariffs": Tariffs,
+    "articles": Articles,
+    "zones": Zones,
+    "article_keys": ArticleKeys,
+    "prices": Prices,
+}
+
+#: Optional columns with the value an absent column takes.
+DEFAULTS: dict[str, dict[str, object]] = {
+    "customers": {"customer_number": None, "price_list_id": None, "vat_treatment": "normal", "is_test": "false"},
+    "contracts": {"end_date": None, "timezone": "UTC"},
+    "device_ids": {"id_to": None, "valid_from": None, "valid_until": None},
+    "tariffs": {"currency": "EUR", "catchall_zone": None},
+    "articles": {"alt_name": None, "first_increment_s": None, "next_increment_s": None, "vat_rate": None},
+    "prices": {"valid_from": None, "valid_until": None},
+}
+
+#: (table, column) → (table, column) it must refer to.
+REFERENCES: list[tuple[str, str, str, str]] = [
+    ("contracts", "customer_id", "customers", "customer_id"),
+    ("contracts", "tariff_id", "tariffs", "tariff_id"),
+    ("device_ids", "contract_id", "contracts", "contract_id"),
+    ("article_keys", "article_id", "articles", "article_id"),
+    ("prices", "tariff_id", "tariffs", "tariff_id"),
+    ("prices", "article_id", "articles", "article_id"),
+]

@@ -1,0 +1,131 @@
+"""Arrow schemas of what the pipeline stores: every table an analyst can query.
+
+Money: per-record amounts are DECIMAL(18,6); invoice-line amounts DECIMAL(18,2),
+rounded half away from zero (docs/money.md).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from schemas.usage import USAGE_ARROW
+
+AMOUNT = pa.decimal128(18, 6)
+CENTS = pa.decimal128(18, 2)
+RATE = pa.decimal128(6, 4)
+
+#: The outcomes every input record ends in, exactly one each.
+OUTCOMES = ("rated", "non_billable", "rejected", "unassigned", "unrateable", "duplicate")
+
+#: A bad input row: which file, which line, which column, what value, which rule.
+REJECTS = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("source_line", pa.int64(), nullable=False),
+        pa.field("column", pa.string(), nullable=False),
+        pa.field("value", pa.string()),
+        pa.field("rule", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("raw", pa.string()),
+    ]
+)
+
+#: A usage record that matched no contract, or was otherwise not rated: the
+#: canonical record as it came in, plus why.
+UNASSIGNED = pa.schema([pa.field("run_id", pa.string(), nullable=False), *USAGE_ARROW, pa.field("reason", pa.string(), nullable=False)])
+UNRATEABLE = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        *USAGE_ARROW,
+        pa.field("contract_id", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+    ]
+)
+DUPLICATES = pa.schema([pa.field("run_id", pa.string(), nullable=False), *USAGE_ARROW, pa.field("first_seen_run", pa.string())])
+NON_BILLABLE = pa.schema([pa.field("run_id", pa.string(), nullable=False), *USAGE_ARROW])
+
+#: A priced usage record, with everything needed to explain its amount.
+RATED_USAGE = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("period", pa.string(), nullable=False),
+        pa.field("record_key", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("source_line", pa.int64(), nullable=False),
+        pa.field("contract_id", pa.string(), nullable=False),
+        pa.field("customer_id", pa.string(), nullable=False),
+        pa.field("tariff_id", pa.string(), nullable=False),
+        pa.field("id_type", pa.string(), nullable=False),
+        pa.field("subscriber_id", pa.string(), nullable=False),
+        pa.field("matched_id", pa.string(), nullable=False),
+        pa.field("match_kind", pa.string(), nullable=False),
+        pa.field("counterparty", pa.string()),
+        pa.field("start_time", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("duration_s", pa.int64()),
+        pa.field("volume_bytes", pa.int64()),
+        pa.field("zone_id", pa.string()),
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("unit", pa.string(), nullable=False),
+        pa.field("quantity", pa.int64(), nullable=False),
+        pa.field("price", AMOUNT, nullable=False),
+        pa.field("price_per", pa.int64(), nullable=False),
+        pa.field("price_source", pa.string(), nullable=False),
+        pa.field("amount", AMOUNT, nullable=False),
+    ]
+)
+
+#: One invoice line per run, contract, billing period and article.
+INVOICE_LINES = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("period", pa.string(), nullable=False),
+        pa.field("contract_id", pa.string(), nullable=False),
+        pa.field("customer_id", pa.string(), nullable=False),
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("article_name", pa.string(), nullable=False),
+        pa.field("unit", pa.string(), nullable=False),
+        pa.field("records", pa.int64(), nullable=False),
+        pa.field("quantity", pa.int64(), nullable=False),
+        pa.field("net_amount", CENTS, nullable=False),
+        pa.field("vat_rate", RATE, nullable=False),
+        pa.field("currency", pa.string(), nullable=False),
+    ]
+)
+
+#: Where every input record of a run went: one row per outcome.
+LEDGER = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("outcome", pa.string(), nullable=False),
+        pa.field("records", pa.int64(), nullable=False),
+        pa.field("duration_s", pa.int64(), nullable=False),
+        pa.field("volume_bytes", pa.int64(), nullable=False),
+    ]
+)
+
+#: One row per run: what went in and when.
+RUNS = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("started_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("finished_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("input_files", pa.int64(), nullable=False),
+        pa.field("input_records", pa.int64(), nullable=False),
+        pa.field("net_amount", CENTS, nullable=False),
+    ]
+)
+
+#: Tables a run stores, by name.
+TABLES: dict[str, pa.Schema] = {
+    "invoice_lines": INVOICE_LINES,
+    "rated_usage": RATED_USAGE,
+    "rejects": REJECTS,
+    "unassigned": UNASSIGNED,
+    "unrateable": UNRATEABLE,
+    "duplicates": DUPLICATES,
+    "non_billable": NON_BILLABLE,
+    "ledger": LEDGER,
+    "runs": RUNS,
+}

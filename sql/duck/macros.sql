@@ -1,0 +1,19 @@
+-- Money and rounding: the one place where amounts are rounded (see docs/money.md).
+--
+-- Amounts are computed in integer micro-units (1e-6 of the currency) with HUGEINT
+-- intermediates, so nothing is ever a binary float. Division rounds half away
+-- from zero ("half-up" for positive amounts), and so does every rounding below.
+
+-- x / d rounded half away from zero; x and d integers, d > 0.
+CREATE OR REPLACE MACRO div_half_up(x, d) AS
+    CAST(sign(x) * ((abs(CAST(x AS HUGEINT)) * 2 + d) // (2 * d)) AS BIGINT);
+
+-- A price given as DECIMAL(18,6) in integer micro-units.
+CREATE OR REPLACE MACRO to_micro(price) AS CAST(CAST(price AS DECIMAL(18,6)) * 1000000 AS BIGINT);
+
+-- Micro-units as the per-record amount type: DECIMAL(18,6), exact.
+CREATE OR REPLACE MACRO micro_to_amount(micro) AS CAST(CAST(micro AS DECIMAL(18,0)) * 0.000001 AS DECIMAL(18,6));
+
+-- Micro-units summed on an invoice line, rounded half away from zero to cents: DECIMAL(18,2).
+CREATE OR REPLACE MACRO micro_to_cents(micro) AS
+    CAST(CAST(div_half_up(micro, 10000) AS DECIMAL(18,0)) * 0.01 AS DECIMAL(18,2));
