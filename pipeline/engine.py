@@ -22,3 +22,11 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> duck
     for statement in sql.statements("duck/macros"):
         con.execute(statement)
     return con
+
+
+def one_row(con: duckdb.DuckDBPyConnection, query: str, params=None) -> tuple:
+    """The single row a query returns (DuckDB 2 streams `execute` results; a relation does not hold the connection)."""
+    rows = con.sql(query, params=params).fetchall()
+    if len(rows) != 1:
+        raise ValueError(f"expected one row, got {len(rows)}")
+    return rows[0]

@@ -17,3 +17,20 @@ CREATE OR REPLACE MACRO micro_to_amount(micro) AS CAST(CAST(micro AS DECIMAL(18,
 -- Micro-units summed on an invoice line, rounded half away from zero to cents: DECIMAL(18,2).
 CREATE OR REPLACE MACRO micro_to_cents(micro) AS
     CAST(CAST(div_half_up(micro, 10000) AS DECIMAL(18,0)) * 0.01 AS DECIMAL(18,2));
+
+-- Phone numbers as interval keys (docs/assignment.md).
+--
+-- A number of n ≤ 15 digits maps to (its digits right-padded with 0 to 15 digits) * 16 + n.
+-- A head-data ID (prefix) of L digits covers [key(prefix), (prefix right-padded with 9) * 16 + 15]:
+-- exactly the numbers that start with it and are at least L digits long. Keys fit BIGINT.
+CREATE OR REPLACE MACRO phone_key(n) AS
+    CASE WHEN regexp_full_match(n, '[0-9]{1,15}')
+         THEN CAST(rpad(n, 15, '0') AS BIGINT) * 16 + length(n) END;
+
+CREATE OR REPLACE MACRO phone_prefix_hi(n) AS
+    CASE WHEN regexp_full_match(n, '[0-9]{1,15}')
+         THEN CAST(rpad(n, 15, '9') AS BIGINT) * 16 + 15 END;
+
+-- A dialled or presented number as E.164 digits: drop a leading + or 00 and any separators.
+CREATE OR REPLACE MACRO e164_digits(n) AS
+    regexp_replace(regexp_replace(trim(n), '[\s\-\./()]', '', 'g'), '^(\+|00)', '');

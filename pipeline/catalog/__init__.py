@@ -1,0 +1,174 @@
+"""The catalog: customers, contracts, device IDs, tariffs, articles, zones and prices.
+
+`validated_catalog` turns the raw string tables read from a catalog directory into
+typed, validated tables, or raises `CatalogError` listing every problem with its
+file, line, column, value and rule. Reference data is all-or-nothing: a run never
+rates against a catalog that failed validation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import duckdb
+import pandera.polars as pandera
+import polars as pl
+from pandera.errors import SchemaErrors
+
+from schemas.catalog import DEFAULTS, REFERENCES, TABLES
+
+ERRORS_SCHEMA = {"file": pl.String, "line": pl.Int64, "column": pl.String, "value": pl.String, "rule": pl.String}
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A catalog file as read: its name and its cells as strings (`line` is the 1-based file line)."""
+
+    file: str
+    frame: pl.DataFrame
+
+
+class CatalogError(ValueError):
+    """The catalog is invalid; `errors` has one row per problem."""
+
+    def __init__(self, errors: pl.DataFrame):
+        self.errors = errors.sort("file", "line", "column")
+        head = self.errors.head(20)
+        lines = [
+            f"{file}:{line}: column {column!r}: value {value!r} breaks rule {rule}"
+            for file, line, column, value, rule in zip(*(head[c] for c in ERRORS_SCHEMA))
+        ]
+        more = f"\n… and {self.errors.height - 20} more" if self.errors.height > 20 else ""
+        super().__init__(f"catalog invalid ({self.errors.height} problems):\n" + "\n".join(lines) + more)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Validated, typed catalog tables (Polars), one attribute per catalog file."""
+
+    customers: pl.DataFrame
+    contracts: pl.DataFrame
+    device_ids: pl.DataFrame
+    tariffs: pl.DataFrame
+    articles: pl.DataFrame
+    zones: pl.DataFrame
+    article_keys: pl.DataFrame
+    prices: pl.DataFrame
+
+    def register(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Make every table queryable on `con` as `cat_<table>`."""
+        for name in TABLES:
+            con.register(f"cat_{name}", getattr(self, name).to_arrow())
+
+
+def validated_catalog(raw: Mapping[str, RawTable]) -> Catalog:
+    """Typed and validated catalog tables; raises CatalogError naming every bad cell."""
+    missing = [name for name in TABLES if name not in raw]
+    if missing:
+        raise CatalogError(_errors([(f"{m}.csv", 0, "*", None, "file is required") for m in missing]))
+    typed: dict[str, pl.DataFrame] = {}
+    problems: list[pl.DataFrame] = []
+    for name, model in TABLES.items():
+        frame, errors = _typed_table(raw[name], model, DEFAULTS.get(name, {}))
+        typed[name] = frame
+        problems.append(errors)
+    problems.append(_reference_errors(typed, raw))
+    errors = pl.concat(problems)
+    if errors.height:
+        raise CatalogError(errors)
+    return Catalog(**{name: typed[name].drop("_line") for name in TABLES})
+
+
+def _typed_table(raw: RawTable, model: type[pandera.DataFrameModel], defaults: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
+    schema = model.to_schema()
+    frame = raw.frame
+    unknown = [c for c in frame.columns if c not in schema.columns and c != "_line"]
+    absent = [c for c in schema.columns if c not in frame.columns and c not in defaults]
+    if unknown or absent:
+        return frame, _errors(
+            [(raw.file, 1, c, None, "unknown column") for c in unknown]
+            + [(raw.file, 1, c, None, "required column missing") for c in absent]
+        )
+    frame = frame.with_columns(pl.lit(v, pl.String).alias(c) for c, v in defaults.items() if c not in frame.columns)
+    dtypes = {name: col.dtype.type for name, col in schema.columns.items()}
+    typed = frame.select(pl.col("_line"), *(_parse(pl.col(c), dt).alias(c) for c, dt in dtypes.items()))
+    cast_errors = pl.concat(
+        [
+            frame.filter(pl.col(c).is_not_null() & typed[c].is_null()).select(
+                pl.lit(raw.file).alias("file"),
+                pl.col("_line").alias("line"),
+                pl.lit(c).alias("column"),
+                pl.col(c).alias("value"),
+                pl.lit(_rule_name(dt)).alias("rule"),
+            )
+            for c, dt in dtypes.items()
+        ]
+    )
+    try:
+        model.validate(typed.drop("_line"), lazy=True)
+        check_errors = pl.DataFrame(schema=ERRORS_SCHEMA)
+    except SchemaErrors as exc:
+        cases = exc.failure_cases.filter(pl.col("index").is_not_null()).with_columns(pl.col("index").cast(pl.Int64))
+        lines = typed.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("index"), pl.col("_line"))
+        check_errors = cases.join(lines, on="index").select(
+            pl.lit(raw.file).alias("file"),
+            pl.col("_line").alias("line"),
+            pl.col("column"),
+            pl.col("failure_case").alias("value"),
+            pl.col("check").alias("rule"),
+        )
+        # a cell that failed to parse is reported once, as a parse error
+        check_errors = check_errors.join(cast_errors.select("line", "column"), on=["line", "column"], how="anti")
+    return typed, pl.concat([cast_errors, check_errors.cast(ERRORS_SCHEMA)])
+
+
+def _reference_errors(typed: dict[str, pl.DataFrame], raw: Mapping[str, RawTable]) -> pl.DataFrame:
+    found = []
+    for table, column, target, target_column in REFERENCES:
+        dangling = typed[table].join(
+            typed[target].select(pl.col(target_column).alias(column)), on=column, how="anti"
+        ).filter(pl.col(column).is_not_null())
+        found.append(
+            dangling.select(
+                pl.lit(raw[table].file).alias("file"),
+                pl.col("_line").alias("line"),
+                pl.lit(column).alias("column"),
+                pl.col(column).alias("value"),
+                pl.lit(f"must exist in {target}.{target_column}").alias("rule"),
+            )
+        )
+    return pl.concat(found)
+
+
+def _parse(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A string column as `dtype`, null where the text is not a valid value."""
+    col = col.str.strip_chars()
+    if dtype == pl.String:
+        return col
+    if dtype == pl.Boolean:
+        return col.str.to_lowercase().replace_strict(_BOOLEANS, default=None, return_dtype=pl.Boolean)
+    if dtype == pl.Date:
+        return col.str.to_date("%Y-%m-%d", strict=False)
+    if isinstance(dtype, pl.Datetime):
+        naive = pl.coalesce(col.str.to_datetime(f, strict=False, time_unit="us") for f in _DATETIME_FORMATS)
+        return naive.dt.replace_time_zone("UTC")
+    return col.cast(dtype, strict=False)
+
+
+_BOOLEANS = {"true": True, "t": True, "yes": True, "1": True, "false": False, "f": False, "no": False, "0": False}
+_DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
+
+
+def _rule_name(dtype: pl.DataType) -> str:
+    if dtype == pl.Date:
+        return "date YYYY-MM-DD"
+    if isinstance(dtype, pl.Datetime):
+        return "timestamp YYYY-MM-DD[ HH:MM:SS] (UTC)"
+    if dtype == pl.Boolean:
+        return "boolean true/false"
+    return f"type {dtype}"
+
+
+def _errors(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=ERRORS_SCHEMA, orient="row")

@@ -1,0 +1,1 @@
+"""Readers and writers: every file format, the Parquet warehouse, Postgres. Nothing else touches disks."""

@@ -1,0 +1,168 @@
+"""One rating run over a batch of canonical usage: validate, deduplicate, assign, price, aggregate.
+
+Pure: no files, no network. The batch and the catalog come in as frames; the outcome
+tables stay as DuckDB tables on the run's connection until a writer in pipeline/io
+stores them. Every stage is timed, and the conservation ledger is checked before the
+result is handed out.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import duckdb
+import polars as pl
+
+import sql
+from pipeline import engine
+from pipeline.assign import assigned_usage, build_device_index
+from pipeline.bill import invoice_lines
+from pipeline.catalog import Catalog
+from pipeline.ingest import REJECT_SCHEMA, deduplicated, validated_usage
+from pipeline.ledger import checked, ledger
+from pipeline.price import build_zone_index, priced_usage
+from schemas.outputs import TABLES
+from schemas.usage import USAGE_ARROW
+
+CANONICAL = [f.name for f in USAGE_ARROW]
+
+
+@dataclass
+class StageTiming:
+    stage: str
+    seconds: float
+    records: int
+
+    @property
+    def records_per_second(self) -> float:
+        return self.records / self.seconds if self.seconds else float("inf")
+
+
+@dataclass
+class RatingResult:
+    """What a run produced: outcome tables on `con`, the checked ledger and stage timings."""
+
+    run_id: str
+    con: duckdb.DuckDBPyConnection
+    ledger: pl.DataFrame
+    input_records: int
+    timings: list[StageTiming] = field(default_factory=list)
+
+    def table(self, name: str) -> duckdb.DuckDBPyRelation:
+        """A stored table of this run (a name in schemas.outputs.TABLES, or `usage`), lazily."""
+        return self.con.table(f"out_{name}")
+
+    @property
+    def net_amount(self):
+        """Total net amount of the run's invoice lines (Decimal, cents)."""
+        return engine.one_row(self.con, "SELECT coalesce(sum(net_amount), 0)::DECIMAL(18,2) FROM out_invoice_lines")[0]
+
+    def counts(self) -> dict[str, int]:
+        return dict(zip(self.ledger["outcome"], self.ledger["records"]))
+
+
+def rate(
+    usage: pl.DataFrame,
+    catalog: Catalog,
+    run_id: str,
+    read_rejects: pl.DataFrame | None = None,
+    seen: pl.DataFrame | None = None,
+    threads: int | None = None,
+) -> RatingResult:
+    """Rate one batch of canonical usage against the catalog.
+
+    Args:
+        usage: canonical usage records (schemas.usage.USAGE_POLARS), files in order.
+        read_rejects: rows the readers could not parse (REJECTS columns without run_id).
+        seen: (record_key, run_id) of records rated by earlier runs, for duplicate detection.
+    """
+    con = engine.connect(threads=threads)
+    timings: list[StageTiming] = []
+
+    @contextmanager
+    def stage(name: str, records: int):
+        start = time.perf_counter()
+        yield
+        timings.append(StageTiming(name, time.perf_counter() - start, records))
+
+    read_rejects = pl.DataFrame(schema=REJECT_SCHEMA) if read_rejects is None else read_rejects.cast(REJECT_SCHEMA)
+    n_in = usage.height
+    with stage("validate", n_in):
+        valid, rejects = validated_usage(usage)
+    with stage("deduplicate", valid.height):
+        unique, dupes = deduplicated(valid, seen)
+        billable = unique.filter(pl.col("billable"))
+        non_billable = unique.filter(~pl.col("billable"))
+    catalog.register(con)
+    con.register("usage_in", billable.to_arrow())
+    with stage("assign", billable.height):
+        build_device_index(con)
+        assigned_usage(con)
+        con.execute("CREATE OR REPLACE TEMP VIEW assigned AS SELECT * FROM assignment WHERE contract_id IS NOT NULL")
+    with stage("price", billable.height):
+        build_zone_index(con)
+        priced_usage(con)
+        con.execute("CREATE OR REPLACE TEMP VIEW rated AS SELECT * FROM pricing WHERE unrateable_reason IS NULL")
+    with stage("aggregate", billable.height):
+        invoice_lines(con, run_id)
+
+    all_rejects = pl.concat([read_rejects, rejects])
+    _store(con, run_id, unique, all_rejects, dupes, non_billable)
+    counts = {
+        "rated": _sums(con, "rated"),
+        "unassigned": _sums(con, "out_unassigned"),
+        "unrateable": _sums(con, "out_unrateable"),
+        "non_billable": _frame_sums(non_billable),
+        "duplicate": _frame_sums(dupes),
+        "rejected": (all_rejects.height, *_frame_sums(usage.join(rejects, on=["source_file", "source_line"], how="semi"))[1:]),
+    }
+    n_total = n_in + read_rejects.height
+    in_records, in_seconds, in_bytes = _frame_sums(usage)
+    checked_ledger = checked(ledger(run_id, counts), n_total, in_seconds, in_bytes)
+    con.register("out_ledger", checked_ledger.to_arrow())
+    return RatingResult(run_id, con, checked_ledger, n_total, timings)
+
+
+def _store(con, run_id, unique, rejects, dupes, non_billable) -> None:
+    """Shape every outcome as it is stored (schemas/outputs.py), as tables `out_<name>`."""
+    run = duckdb.ConstantExpression(run_id).alias("run_id")
+    cols = [duckdb.ColumnExpression(c) for c in CANONICAL]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE out_rated_usage AS {sql.load('duck/out/rated_usage')}", {"run_id": run_id})
+    con.table("out_rated_usage")  # fail early if the SQL and the schema drift
+    unassigned = con.table("assignment").filter("contract_id IS NULL").select(
+        run, *cols, duckdb.ColumnExpression("unassigned_reason").alias("reason")
+    )
+    unrateable = con.table("pricing").filter("unrateable_reason IS NOT NULL").select(
+        run, *cols, duckdb.ColumnExpression("contract_id"), duckdb.ColumnExpression("unrateable_reason").alias("reason")
+    )
+    unassigned.to_table("out_unassigned")
+    unrateable.to_table("out_unrateable")
+    con.execute("CREATE OR REPLACE TEMP VIEW out_invoice_lines AS SELECT * FROM invoice_lines")
+    frames = {
+        "usage": unique,
+        "rejects": rejects.select(pl.lit(run_id).alias("run_id"), pl.all()),
+        "duplicates": dupes.select(pl.lit(run_id).alias("run_id"), *CANONICAL, "first_seen_run"),
+        "non_billable": non_billable.select(pl.lit(run_id).alias("run_id"), *CANONICAL),
+    }
+    for name, frame in frames.items():
+        con.register(f"out_{name}", frame.to_arrow())
+
+
+def _sums(con, table: str) -> tuple[int, int, int]:
+    return engine.one_row(
+        con, f"SELECT count(*), coalesce(sum(duration_s), 0)::BIGINT, coalesce(sum(volume_bytes), 0)::BIGINT FROM {table}"
+    )
+
+
+def _frame_sums(frame: pl.DataFrame) -> tuple[int, int, int]:
+    row = frame.select(
+        pl.len().cast(pl.Int64),
+        pl.col("duration_s").sum().cast(pl.Int64),
+        pl.col("volume_bytes").sum().cast(pl.Int64),
+    ).row(0)
+    return tuple(int(v or 0) for v in row)
+
+
+assert set(TABLES) >= {"rated_usage", "unassigned", "unrateable", "duplicates", "non_billable", "rejects", "invoice_lines", "ledger"}
