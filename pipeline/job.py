@@ -62,6 +62,17 @@ class RatingResult:
     def counts(self) -> dict[str, int]:
         return dict(zip(self.ledger["outcome"], self.ledger["records"]))
 
+    def stored_tables(self, runs: pl.DataFrame | None = None) -> dict[str, duckdb.DuckDBPyRelation]:
+        """Every table the run stores, lazily, shaped as schemas/outputs.py says (plus `usage`)."""
+        if runs is not None:
+            self.con.register("out_runs", runs.to_arrow())
+        names = ["invoice_lines", "rated_usage", "rejects", "unassigned", "unrateable", "duplicates", "non_billable", "ledger"]
+        tables = {name: self.table(name) for name in names}
+        tables["usage"] = self.table("usage").select("*, strftime(start_time, '%Y-%m') AS period")
+        if runs is not None:
+            tables["runs"] = self.table("runs")
+        return tables
+
 
 def rate(
     usage: pl.DataFrame,

@@ -39,3 +39,25 @@ def checked(ledger_frame: pl.DataFrame, input_records: int, input_seconds: int, 
             f"but input = {expected}; {by_outcome}"
         )
     return ledger_frame
+
+
+def run_record(run_id: str, started_at, finished_at, input_files: int, input_records: int, net_amount) -> pl.DataFrame:
+    """The `runs` row of a run (schemas/outputs.py RUNS)."""
+    return pl.DataFrame(
+        {
+            "run_id": [run_id],
+            "started_at": [started_at],
+            "finished_at": [finished_at],
+            "input_files": [input_files],
+            "input_records": [input_records],
+            "net_amount": [net_amount],
+        },
+        schema={
+            "run_id": pl.String,
+            "started_at": pl.Datetime("us", "UTC"),
+            "finished_at": pl.Datetime("us", "UTC"),
+            "input_files": pl.Int64,
+            "input_records": pl.Int64,
+            "net_amount": pl.Decimal(18, 2),
+        },
+    )

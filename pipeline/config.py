@@ -1,0 +1,35 @@
+"""Where things are: settings from the command line, then environment variables, then defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths and connections of one installation.
+
+    Environment: RATING_CATALOG, RATING_INBOX, RATING_WAREHOUSE, RATING_SOURCES,
+    RATING_PG_URL (a libpq URL; when unset, nothing is written to Postgres).
+    """
+
+    catalog: Path
+    inbox: Path
+    warehouse: Path
+    sources: Path
+    pg_url: str | None
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        env = os.environ
+        inbox = Path(overrides.get("inbox") or env.get("RATING_INBOX", "data/sample/inbox"))
+        values = {
+            "catalog": Path(overrides.get("catalog") or env.get("RATING_CATALOG", "data/sample/catalog")),
+            "inbox": inbox,
+            "warehouse": Path(overrides.get("warehouse") or env.get("RATING_WAREHOUSE", "warehouse")),
+            "sources": Path(overrides.get("sources") or env.get("RATING_SOURCES", inbox / "sources.toml")),
+            "pg_url": overrides.get("pg_url") or env.get("RATING_PG_URL") or None,
+        }
+        return cls(**values)

@@ -1,0 +1,27 @@
+"""The inbox: which usage files are there, and what identifies them."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+SKIP = {"sources.toml", "README.md"}
+
+
+def inbox_files(inbox: Path) -> list[Path]:
+    """Usage files in the inbox (not its configuration), in a stable order."""
+    return sorted(p for p in Path(inbox).iterdir() if p.is_file() and p.name not in SKIP and not p.name.startswith("."))
+
+
+def content_hash(path: Path) -> str:
+    """SHA-256 of a file's bytes: a file is the same file when its content is the same."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_id_for(hashes: list[str]) -> str:
+    """A run is identified by the contents it rates: the same files give the same run id."""
+    return hashlib.sha256("\n".join(sorted(hashes)).encode()).hexdigest()[:16]

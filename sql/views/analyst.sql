@@ -1,0 +1,30 @@
+-- Convenience views for analysts, over the per-table views publish_views creates.
+
+-- Usage totals per contract, period and article across all runs.
+CREATE OR REPLACE VIEW usage_totals AS
+SELECT period, contract_id, customer_id, article_id, any_value(article_name) AS article_name,
+       sum(records) AS records, sum(quantity) AS quantity, sum(net_amount) AS net_amount
+FROM invoice_lines
+GROUP BY ALL;
+
+-- Conservation per run: every input record in exactly one outcome.
+CREATE OR REPLACE VIEW run_outcomes AS
+SELECT run_id,
+       sum(records) FILTER (outcome = 'rated') AS rated,
+       sum(records) FILTER (outcome = 'non_billable') AS non_billable,
+       sum(records) FILTER (outcome = 'rejected') AS rejected,
+       sum(records) FILTER (outcome = 'unassigned') AS unassigned,
+       sum(records) FILTER (outcome = 'unrateable') AS unrateable,
+       sum(records) FILTER (outcome = 'duplicate') AS duplicate,
+       sum(records) AS total
+FROM ledger
+GROUP BY run_id;
+
+-- Top unassigned subscriber IDs by count and volume.
+CREATE OR REPLACE VIEW top_unassigned AS
+SELECT id_type, subscriber_id, count(*) AS records,
+       coalesce(sum(duration_s), 0) AS duration_s, coalesce(sum(volume_bytes), 0) AS volume_bytes,
+       any_value(reason) AS reason
+FROM unassigned
+GROUP BY id_type, subscriber_id
+ORDER BY records DESC, duration_s DESC;
