@@ -1,0 +1,266 @@
+"""PostgreSQL: the one module that talks to it (ADBC for bulk binary COPY, psycopg.sql for quoting).
+
+Why money is staged as integers: the ADBC PostgreSQL driver has had several bugs that silently
+stored wrong NUMERIC values on ingest (apache/arrow-adbc#3485: scales not a multiple of 4;
+#4507: integer parts that are multiples of 10^9). So money never passes through its NUMERIC
+encoder: each table is binary-COPYed into a TEMP staging table with money as bigint minor units
+(micro-units for DECIMAL(18,6), cents for DECIMAL(18,2), ...), and the server turns them back
+into exact NUMERIC while moving the rows into `rating.<table>` (sql/postgres/money_from_units.sql).
+Reading renders NUMERIC as text on the server for the same reason.
+
+All SQL is in sql/postgres/*.sql; identifiers are quoted with psycopg.sql.Identifier and the
+table names accepted are exactly schemas/outputs.py TABLES.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+import sql
+from schemas.outputs import TABLES
+
+SCHEMA = "rating"
+
+#: PostgreSQL's information_schema type names of the types the pipeline stores, as Arrow types.
+_ARROW_OF_PG = {
+    "text": pa.string(),
+    "bigint": pa.int64(),
+    "boolean": pa.bool_(),
+    "timestamp with time zone": pa.timestamp("us", tz="UTC"),
+}
+
+
+class PostgresError(RuntimeError):
+    """Something about PostgreSQL the user must act on; the message says what."""
+
+
+class PostgresUnavailable(PostgresError):
+    """The driver is not installed or the server cannot be reached."""
+
+
+class PostgresWriteError(PostgresError):
+    """A run could not be written; the transaction was rolled back, nothing changed."""
+
+
+def ensure_schema(url: str) -> None:
+    """Create schema `rating` and its tables and indexes (sql/postgres/schema.sql) where missing."""
+    with _connection(url) as (conn, _):
+        with conn.cursor() as cur:
+            cur.execute(_template("lock_schema").as_string(None))
+            for statement in sql.statements("postgres/schema"):
+                cur.execute(statement)
+        conn.commit()
+
+
+def write_run(url: str, run_id: str, tables: Mapping[str, pa.Table]) -> dict[str, int]:
+    """Replace run `run_id`'s rows in each given table, all in one transaction; rows written per table.
+
+    Re-writing a run replaces its rows (never doubles them); any failure rolls everything back.
+    Every row's `run_id` must be `run_id`. Tables not given are left alone.
+    """
+    staged = {name: _staged(name, run_id, table) for name, table in tables.items()}
+    written: dict[str, int] = {}
+    with _connection(url) as (conn, pgsql):
+        name = None
+        try:
+            with conn.cursor() as cur:
+                cur.execute(_template("lock_run").as_string(None), parameters=(run_id,))
+                for name, table in staged.items():
+                    target = pgsql.Identifier(SCHEMA, name)
+                    staging = f"stage_{name}"
+                    cur.execute(_template("delete_run").format(table=target).as_string(None), parameters=(run_id,))
+                    cur.adbc_ingest(staging, table, mode="replace", temporary=True)
+                    cur.execute(_insert_staged(name, target, pgsql.Identifier("pg_temp", staging)).as_string(None))
+                    written[name] = cur.rowcount
+            conn.commit()
+        except _driver_errors() as exc:
+            conn.rollback()
+            where = f"table {SCHEMA}.{name}" if name else "locking the run"
+            missing_table = getattr(exc, "sqlstate", None) == "42P01"
+            hint = "; create the tables first with ensure_schema(url)" if missing_table else ""
+            raise PostgresWriteError(
+                f"writing run {run_id!r} to {redacted(url)} failed at {where}: {_redact_text(str(exc), url)}{hint}. "
+                "Rolled back: the database holds what it held before."
+            ) from exc
+        except BaseException:
+            conn.rollback()
+            raise
+    return written
+
+
+def read_table(url: str, table: str, run_id: str | None = None) -> pa.Table:
+    """A stored table (or one run's rows of it) with its schemas/outputs.py Arrow schema, in no set order."""
+    schema = _schema(table)
+    with _connection(url) as (conn, pgsql):
+        values = pgsql.SQL(", ").join(
+            _template("money_as_text").format(column=pgsql.Identifier(f.name))
+            if pa.types.is_decimal(f.type)
+            else pgsql.Identifier(f.name)
+            for f in schema
+        )
+        query = _template("select_table" if run_id is None else "select_run").format(
+            table=pgsql.Identifier(SCHEMA, table), values=values
+        )
+        with conn.cursor() as cur:
+            try:
+                cur.execute(query.as_string(None), parameters=None if run_id is None else (run_id,))
+                got = cur.fetch_arrow_table()
+            except _driver_errors() as exc:
+                raise PostgresError(
+                    f"reading {SCHEMA}.{table} from {redacted(url)} failed: {_redact_text(str(exc), url)}"
+                ) from exc
+        conn.rollback()
+    return pa.Table.from_arrays([got.column(f.name).cast(f.type) for f in schema], schema=schema)
+
+
+def stored_schemas(url: str) -> dict[str, pa.Schema]:
+    """The Arrow schema of every table in schema `rating` as the server has it, to check against TABLES.
+
+    Reads only the catalog (a few dozen rows of column metadata), never record data.
+    """
+    with _connection(url) as (conn, _):
+        with conn.cursor() as cur:
+            cur.execute(_template("stored_columns").as_string(None))
+            columns = cur.fetch_arrow_table().to_pylist()
+        conn.rollback()
+    fields: dict[str, list[pa.Field]] = {}
+    for c in columns:
+        fields.setdefault(c["table_name"], []).append(pa.field(c["column_name"], _arrow_type(c), c["nullable"]))
+    return {name: pa.schema(f) for name, f in fields.items()}
+
+
+def redacted(url: str) -> str:
+    """`url` with its password replaced by `***`, fit for error messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        userinfo = f"{parts.username or ''}:***@"
+        parts = parts._replace(netloc=userinfo + parts.netloc.rpartition("@")[2])
+        url = urlunsplit(parts)
+    return re.sub(r"(password=)[^&\s]*", r"\1***", url)
+
+
+def _staged(name: str, run_id: str, table: pa.Table) -> pa.Table:
+    """`table` in the stored schema's column order and types, money as int64 minor units."""
+    schema = _schema(name)
+    missing = [c for c in schema.names if c not in table.column_names]
+    extra = [c for c in table.column_names if c not in schema.names]
+    if missing or extra:
+        raise ValueError(
+            f"table {name!r} does not match schemas/outputs.py: missing columns {missing}, unknown columns {extra}"
+        )
+    given = {f.name: f.type for f in table.schema}
+    money = [f.name for f in schema if pa.types.is_decimal(f.type)]
+    inexact = {c: str(given[c]) for c in money if not pa.types.is_decimal(given[c])}
+    if inexact:
+        raise TypeError(f"table {name!r}: money columns {sorted(inexact)} must be exact decimals, not {inexact}")
+    try:
+        # NOT NULL is left to the server (schema.sql), which names the column; here only types.
+        table = table.select(schema.names).cast(pa.schema([f.with_nullable(True) for f in schema]))
+    except (pa.ArrowException, ValueError) as exc:
+        raise ValueError(f"table {name!r} cannot be stored as schemas/outputs.py says: {exc}") from exc
+    own = pc.fill_null(pc.equal(table["run_id"], pa.scalar(run_id)), False)
+    foreign = table.num_rows - (pc.sum(own).as_py() or 0)
+    if foreign:
+        raise ValueError(
+            f"table {name!r}: {foreign} rows have a run_id other than {run_id!r}; a run writes only its own rows"
+        )
+    for i, field in enumerate(schema):
+        if pa.types.is_decimal(field.type):
+            table = table.set_column(i, field.name, _minor_units(table.column(i), field.type))
+    return table
+
+
+def _minor_units(column: pa.ChunkedArray, money: pa.Decimal128Type) -> pa.ChunkedArray:
+    """Exact DECIMAL(p,s) as int64 units of 10^-s (p <= 18 always fits); the cast refuses any overflow."""
+    if money.precision > 18:
+        raise TypeError(f"DECIMAL({money.precision},{money.scale}) does not fit int64 minor units")
+    factor = pa.scalar(Decimal(10) ** money.scale, pa.decimal128(money.scale + 1, 0))
+    return pc.cast(pc.multiply(column, factor), pa.int64())
+
+
+def _insert_staged(name: str, target: Any, staging: Any) -> Any:
+    from psycopg import sql as pgsql
+
+    schema = _schema(name)
+    values = [
+        _template("money_from_units").format(
+            column=pgsql.Identifier(f.name), unit=pgsql.Literal(Decimal(1).scaleb(-f.type.scale))
+        )
+        if pa.types.is_decimal(f.type)
+        else pgsql.Identifier(f.name)
+        for f in schema
+    ]
+    return _template("insert_staged").format(
+        table=target,
+        columns=pgsql.SQL(", ").join(pgsql.Identifier(c) for c in schema.names),
+        values=pgsql.SQL(", ").join(values),
+        staging=staging,
+    )
+
+
+def _schema(name: str) -> pa.Schema:
+    if name not in TABLES:
+        raise ValueError(f"unknown table {name!r}; the stored tables are {sorted(TABLES)}")
+    return TABLES[name]
+
+
+def _arrow_type(column: dict) -> pa.DataType:
+    if column["data_type"] == "numeric":
+        return pa.decimal128(column["numeric_precision"], column["numeric_scale"])
+    if column["data_type"] in _ARROW_OF_PG:
+        return _ARROW_OF_PG[column["data_type"]]
+    raise PostgresError(
+        f"{SCHEMA}.{column['table_name']}.{column['column_name']} has type {column['data_type']!r}, "
+        "which schemas/outputs.py never uses; fix sql/postgres/schema.sql or the table"
+    )
+
+
+def _template(name: str) -> Any:
+    """sql/postgres/<name>.sql without its comment lines, as a psycopg.sql.SQL to format."""
+    from psycopg import sql as pgsql
+
+    lines = [line for line in sql.load(f"postgres/{name}").splitlines() if not line.lstrip().startswith("--")]
+    return pgsql.SQL("\n".join(lines).strip())
+
+
+def _driver_errors() -> type[Exception]:
+    from adbc_driver_manager import Error
+
+    return Error
+
+
+@contextmanager
+def _connection(url: str) -> Iterator[tuple[Any, Any]]:
+    """An ADBC connection (autocommit off) and psycopg.sql; errors say what to install or start."""
+    try:
+        from adbc_driver_postgresql import dbapi
+        from psycopg import sql as pgsql
+    except ImportError as exc:
+        raise PostgresUnavailable(
+            f"the PostgreSQL drivers are not installed ({exc.name} is missing): "
+            "pip install adbc-driver-postgresql 'psycopg[binary]' (both are dependencies in pyproject.toml)"
+        ) from exc
+    try:
+        conn = dbapi.connect(url, autocommit=False)
+    except dbapi.Error as exc:
+        raise PostgresUnavailable(
+            f"cannot connect to PostgreSQL at {redacted(url)}: {_redact_text(str(exc), url).strip()} "
+            "Start the server (or fix the URL) and try again."
+        ) from None
+    try:
+        yield conn, pgsql
+    finally:
+        conn.close()
+
+
+def _redact_text(text: str, url: str) -> str:
+    """A driver message with any echo of the URL (or a `password=` setting) redacted."""
+    return re.sub(r"(password=)[^&\s]*", r"\1***", text.replace(url, redacted(url)))

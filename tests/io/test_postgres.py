@@ -1,0 +1,279 @@
+"""The PostgreSQL sink against a real throwaway cluster: exact money, whole-run replacement, rollback."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from pipeline.io.postgres import (
+    PostgresUnavailable,
+    PostgresWriteError,
+    ensure_schema,
+    read_table,
+    redacted,
+    stored_schemas,
+    write_run,
+)
+from schemas.outputs import TABLES
+
+UTC = timezone.utc
+T0 = datetime(2025, 1, 31, 23, 59, 59, 999999, tzinfo=UTC)
+T1 = datetime(2025, 2, 1, 0, 0, 0, 1, tzinfo=UTC)
+
+#: Nothing listens on port 1 of the loopback: connecting fails at once.
+UNREACHABLE = "postgresql://bob:s3cret@127.0.0.1:1/billing"
+
+
+def usage(run_id: str) -> dict[str, list]:
+    """Two canonical usage records (a call and a traffic record), with NULLs where allowed."""
+    return {
+        "run_id": [run_id, run_id],
+        "record_key": ["k1", "k2"],
+        "source": ["cdr", "ipdr"],
+        "source_file": ["in/a.csv", "in/b.csv"],
+        "source_line": [2, 3],
+        "id_type": ["phone", "ipv4"],
+        "subscriber_id": ["4331681272420", "167.112.17.42"],
+        "counterparty": ["4989123", None],
+        "start_time": [T0, T1],
+        "duration_s": [61, None],
+        "volume_bytes": [None, 1_000_000_000_000],
+        "article_key": ["CALL-DE", "TRAFFIC"],
+        "billable": [True, False],
+    }
+
+
+def tables(run_id: str) -> dict[str, dict[str, list]]:
+    """One literal dict-of-lists per stored table, every money edge case included."""
+    return {
+        "invoice_lines": {
+            "run_id": [run_id] * 5,
+            "period": ["2025-01"] * 5,
+            "contract_id": ["C1", "C1", "C2", "C2", "C3"],
+            "customer_id": ["K1", "K1", "K2", "K2", "K3"],
+            "article_id": ["A1", "A2", "A1", "A2", "A1"],
+            "article_name": ["Basic fee", "Calls", "Basic fee", "Credit", "Größe €"],
+            "unit": ["month", "second", "month", "piece", "month"],
+            "records": [1, 2, 1, 1, 0],
+            "quantity": [1, 122, 1, 1, 0],
+            "net_amount": [Decimal("12345678.99"), Decimal("-0.01"), Decimal("0.00"),
+                           Decimal("9999999999999999.99"), Decimal("-9999999999999999.99")],
+            "vat_rate": [Decimal("0.1900"), Decimal("0.0000"), Decimal("99.9999"), Decimal("-99.9999"), Decimal("0.0700")],
+            "currency": ["EUR"] * 5,
+        },
+        "rated_usage": {
+            "run_id": [run_id] * 6,
+            "period": ["2025-01"] * 6,
+            "record_key": ["r1", "r2", "r3", "r4", "r5", "r6"],
+            "source": ["cdr"] * 6,
+            "source_file": ["in/a.csv"] * 6,
+            "source_line": [2, 3, 4, 5, 6, 7],
+            "contract_id": ["C1"] * 6,
+            "customer_id": ["K1"] * 6,
+            "tariff_id": ["T1"] * 6,
+            "id_type": ["phone"] * 6,
+            "subscriber_id": ["4331681272420"] * 6,
+            "matched_id": ["43316812724"] * 6,
+            "match_kind": ["prefix"] * 6,
+            "counterparty": ["4989123", None, "1", None, "2", "3"],
+            "start_time": [T0, T1, T0, T1, T0, T1],
+            "duration_s": [61, None, 1, None, 2, 3],
+            "volume_bytes": [None, 5, None, 6, None, None],
+            "zone_id": ["DE", None, "DE", None, "AT", "CH"],
+            "article_id": ["A2"] * 6,
+            "unit": ["second"] * 6,
+            "quantity": [61, 1, 1, 1, 1, 1],
+            # 5000000000.000001 and 44.123456: values ADBC's own NUMERIC encoder has corrupted
+            # (apache/arrow-adbc#4507, #3485); they must survive our path exactly.
+            "price": [Decimal("0.000001"), Decimal("999999999999.999999"), Decimal("-999999999999.999999"),
+                      Decimal("5000000000.000001"), Decimal("44.123456"), Decimal("0.000000")],
+            "price_per": [1, 1, 1, 1, 100, 60],
+            "price_source": ["list"] * 6,
+            "amount": [Decimal("0.000061"), Decimal("-0.01"), Decimal("12345678.99"),
+                       Decimal("5000000000.000001"), Decimal("0.441235"), Decimal("100000000.000000")],
+        },
+        "rejects": {
+            "run_id": [run_id, run_id],
+            "source_file": ["in/a.csv", "in/a.csv"],
+            "source_line": [9, 10],
+            "column": ["start_time", "duration_s"],
+            "value": [None, "-5"],
+            "rule": ["required", "non_negative"],
+            "reason": ["start_time is empty", "duration_s must be >= 0"],
+            "raw": ["k9;;", None],
+        },
+        "unassigned": {**usage(run_id), "reason": ["no contract has this ID", "ID outside its validity"]},
+        "unrateable": {**usage(run_id), "contract_id": ["C1", "C2"], "reason": ["no price", "no article key"]},
+        "duplicates": {**usage(run_id), "first_seen_run": ["run-0", None]},
+        "non_billable": usage(run_id),
+        "ledger": {
+            "run_id": [run_id, run_id],
+            "outcome": ["rated", "rejected"],
+            "records": [6, 2],
+            "duration_s": [68, 0],
+            "volume_bytes": [11, 0],
+        },
+        "runs": {
+            "run_id": [run_id],
+            "started_at": [T0],
+            "finished_at": [T1],
+            "input_files": [2],
+            "input_records": [14],
+            "net_amount": [Decimal("-0.01")],
+        },
+    }
+
+
+def arrow(name: str, columns: dict[str, list]) -> pa.Table:
+    return pa.Table.from_pydict(columns, schema=TABLES[name])
+
+
+def stored(url: str, name: str, run_id: str | None = None) -> list[dict]:
+    """The stored rows, sorted so that comparisons do not depend on the server's order."""
+    table = read_table(url, name, run_id)
+    assert table.schema.equals(TABLES[name])
+    return sorted(table.to_pylist(), key=repr)
+
+
+def rows(name: str, columns: dict[str, list]) -> list[dict]:
+    return sorted(arrow(name, columns).to_pylist(), key=repr)
+
+
+@pytest.fixture(scope="module")
+def url(postgres_url: str) -> str:
+    ensure_schema(postgres_url)
+    ensure_schema(postgres_url)  # idempotent
+    return postgres_url
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("name", list(TABLES))
+def test_schema_sql_matches_arrow_schemas(url: str, name: str) -> None:
+    schemas = stored_schemas(url)
+    assert sorted(schemas) == sorted(TABLES)
+    assert schemas[name].equals(TABLES[name]), (
+        f"sql/postgres/schema.sql {name}:\n{schemas[name]}\n!= schemas/outputs.py:\n{TABLES[name]}"
+    )
+
+
+@pytest.fixture(scope="module")
+def round_trip(url: str) -> dict[str, int]:
+    """Rows written per table by one write of every table for run `round-trip`."""
+    return write_run(url, "round-trip", {n: arrow(n, c) for n, c in tables("round-trip").items()})
+
+
+@pytest.mark.postgres
+def test_write_run_counts_rows_per_table(round_trip: dict[str, int]) -> None:
+    assert round_trip == {n: len(c["run_id"]) for n, c in tables("round-trip").items()}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("name", list(TABLES))
+def test_run_round_trips_exactly(url: str, round_trip: dict[str, int], name: str) -> None:
+    assert stored(url, name, "round-trip") == rows(name, tables("round-trip")[name])
+
+
+@pytest.mark.postgres
+def test_money_values_are_stored_exactly_as_numeric(url: str) -> None:
+    write_run(url, "money", {"invoice_lines": arrow("invoice_lines", tables("money")["invoice_lines"])})
+    got = read_table(url, "invoice_lines", "money")
+    assert sorted(got["net_amount"].to_pylist()) == [
+        Decimal("-9999999999999999.99"), Decimal("-0.01"), Decimal("0.00"), Decimal("12345678.99"), Decimal("9999999999999999.99"),
+    ]
+    assert sorted(got["vat_rate"].to_pylist()) == [
+        Decimal("-99.9999"), Decimal("0.0000"), Decimal("0.0700"), Decimal("0.1900"), Decimal("99.9999"),
+    ]
+
+
+@pytest.mark.postgres
+def test_rewriting_a_run_replaces_its_rows(url: str) -> None:
+    first = tables("rerun")
+    write_run(url, "rerun", {n: arrow(n, c) for n, c in first.items()})
+    write_run(url, "rerun", {n: arrow(n, c) for n, c in first.items()})
+    for name in TABLES:
+        assert stored(url, name, "rerun") == rows(name, first[name]), name
+
+    second = {
+        "invoice_lines": {**{c: v[:1] for c, v in first["invoice_lines"].items()}, "net_amount": [Decimal("0.01")]},
+        "rejects": {c: [] for c in first["rejects"]},
+    }
+    counts = write_run(url, "rerun", {n: arrow(n, c) for n, c in second.items()})
+    assert counts == {"invoice_lines": 1, "rejects": 0}
+    assert stored(url, "invoice_lines", "rerun") == rows("invoice_lines", second["invoice_lines"])
+    assert stored(url, "rejects", "rerun") == []
+    assert stored(url, "ledger", "rerun") == rows("ledger", first["ledger"])  # tables not given: untouched
+
+
+@pytest.mark.postgres
+def test_a_second_run_adds_rows(url: str) -> None:
+    one, two = tables("add-1"), tables("add-2")
+    write_run(url, "add-1", {n: arrow(n, c) for n, c in one.items()})
+    write_run(url, "add-2", {n: arrow(n, c) for n, c in two.items()})
+    assert stored(url, "rated_usage", "add-1") == rows("rated_usage", one["rated_usage"])
+    assert stored(url, "rated_usage", "add-2") == rows("rated_usage", two["rated_usage"])
+    everything = stored(url, "runs")
+    assert [r for r in everything if r["run_id"] in ("add-1", "add-2")] == rows("runs", {
+        c: one["runs"][c] + two["runs"][c] for c in one["runs"]
+    })
+
+
+def broken(name: str, run_id: str) -> dict[str, list]:
+    """A table of run `run_id` the server refuses."""
+    columns = tables(run_id)[name]
+    if name == "rejects":  # NOT NULL violated
+        return {**columns, "rule": [None, "non_negative"]}
+    return {**columns, "outcome": ["rated", "rated"]}  # ledger: one row per outcome (unique index)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("bad", "error"), [("rejects", "not-null"), ("ledger", "duplicate key")])
+def test_a_failed_write_leaves_the_previous_state(url: str, bad: str, error: str) -> None:
+    run_id = f"rollback-{bad}"
+    before = tables(run_id)
+    write_run(url, run_id, {n: arrow(n, c) for n, c in before.items()})
+
+    changed = {"invoice_lines": {**before["invoice_lines"], "currency": ["CHF"] * 5}}  # written first, then undone
+    with pytest.raises(PostgresWriteError, match=f"(?s)table rating.{bad}.*{error}.*Rolled back"):
+        write_run(url, run_id, {**{n: arrow(n, c) for n, c in changed.items()}, bad: arrow(bad, broken(bad, run_id))})
+
+    for name in TABLES:
+        assert stored(url, name, run_id) == rows(name, before[name]), name
+
+
+@pytest.mark.parametrize(
+    ("name", "columns", "error", "match"),
+    [
+        ("invoices", {"run_id": ["r"]}, ValueError, "unknown table 'invoices'"),
+        ("runs", {**tables("r")["runs"], "run_id": ["other"]}, ValueError, "1 rows have a run_id other than 'r'"),
+        ("ledger", {c: v for c, v in tables("r")["ledger"].items() if c != "records"}, ValueError, r"missing columns \['records'\]"),
+        ("runs", {**tables("r")["runs"], "net_amount": [0.1]}, TypeError, r"money columns \['net_amount'\] must be exact"),
+        ("rated_usage", {**tables("r")["rated_usage"], "price": [Decimal("0.0000001")] * 6}, ValueError, "cannot be stored"),
+    ],
+)
+def test_bad_tables_are_refused_before_connecting(name: str, columns: dict, error: type, match: str) -> None:
+    table = pa.Table.from_pydict(columns)
+    with pytest.raises(error, match=match):
+        write_run(UNREACHABLE, "r", {name: table})
+
+
+def test_an_unreachable_server_is_named_without_its_password() -> None:
+    with pytest.raises(PostgresUnavailable, match=r"postgresql://bob:\*\*\*@127\.0\.0\.1:1/billing") as caught:
+        ensure_schema(UNREACHABLE)
+    assert "s3cret" not in str(caught.value)
+    assert "Start the server" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://bob:s3cret@db:5432/billing", "postgresql://bob:***@db:5432/billing"),
+        ("postgresql://bob@db/billing", "postgresql://bob@db/billing"),
+        ("postgresql://db/billing?user=bob&password=s3cret&sslmode=require", "postgresql://db/billing?user=bob&password=***&sslmode=require"),
+        ("host=db user=bob password=s3cret dbname=billing", "host=db user=bob password=*** dbname=billing"),
+    ],
+)
+def test_redacted_hides_the_password(url: str, shown: str) -> None:
+    assert redacted(url) == shown
