@@ -1,0 +1,261 @@
+"""Text cells to typed columns, vectorised, with every cell that does not parse reported.
+
+Usage readers (and any other reader of text tables, such as catalog CSVs) read
+files as text and declare, per column, a `Cast`: the rule a cell must satisfy and
+its Polars conversion. `parsed(frame, casts)` converts them all together and
+returns the typed frame, a per-row `ok` flag and one failure row per bad cell
+(line, column, value, rule), so a bad cell rejects its row instead of failing the
+whole file.
+
+Cells are trimmed of surrounding blanks; an empty cell is null. A `required` cast
+reports an empty cell with the rule "required".
+
+>>> frame = pl.DataFrame({"line": [1, 2, 3], "n": ["12", "x", ""]})
+>>> result = parsed(frame, {"n": integer(required=True)}, line="line")
+>>> result.frame["n"].to_list(), result.ok.to_list()
+([12, None, None], [True, False, False])
+>>> result.failures.rows()
+[(2, 'n', 'x', 'integer'), (3, 'n', '', 'required')]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import polars as pl
+
+DEFAULT_TIMESTAMP = "%Y-%m-%d %H:%M:%S"
+REQUIRED = "required"
+
+_IPV4 = r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$"
+_IPV6 = r"^(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{0,4}|(?:\d{1,3}\.){3}\d{1,3})$"
+_TRUE = ("true", "t", "yes", "y", "1")
+_FALSE = ("false", "f", "no", "n", "0")
+
+
+@dataclass(frozen=True)
+class Cast:
+    """How one text column becomes typed.
+
+    `convert` maps trimmed, non-empty text (an expression) to the typed value, or to
+    null where the text breaks `rule`; `fallbacks` are further conversions tried, in
+    order, only when some cells did not convert (so the common case pays for one);
+    `check`, if given, is a further condition on the converted value (a range). A
+    present cell that ends up null failed.
+    """
+
+    rule: str
+    convert: Callable[[pl.Expr], pl.Expr]
+    required: bool = False
+    check: Callable[[pl.Expr], pl.Expr] | None = None
+    fallbacks: tuple[Callable[[pl.Expr], pl.Expr], ...] = ()
+
+
+@dataclass
+class Parsed:
+    """Typed columns, which rows parsed completely, and one row per failed cell."""
+
+    frame: pl.DataFrame
+    ok: pl.Series
+    failures: pl.DataFrame
+
+    @property
+    def good(self) -> pl.DataFrame:
+        """The rows whose every cast cell parsed."""
+        return self.frame.filter(self.ok)
+
+
+def parsed(frame: pl.DataFrame, casts: Mapping[str, Cast], *, line: str = "source_line") -> Parsed:
+    """Convert the text columns named in `casts`; other columns pass through unchanged.
+
+    Args:
+        frame: text columns plus a `line` column that locates each row in messages.
+        casts: column name → Cast.
+        line: the column copied into `failures` to say where a bad cell is.
+
+    Returns:
+        Parsed: `frame` with the cast columns typed (failed cells null), `ok` per row,
+        and `failures` with columns `line`, column, value (the cell as written), rule.
+    """
+    missing = [name for name in casts if name not in frame.columns]
+    if missing:
+        raise KeyError(f"columns to parse are missing from the frame: {missing}")
+    names = list(casts)
+    texts = [f"__text_{i}" for i in range(len(names))]
+    values = [f"__value_{i}" for i in range(len(names))]
+    rules = [f"__rule_{i}" for i in range(len(names))]
+    work = frame.with_columns(_trimmed(name).alias(t) for name, t in zip(names, texts))
+    work = work.with_columns(casts[name].convert(pl.col(t)).alias(v) for name, t, v in zip(names, texts, values))
+    for name, t, v in zip(names, texts, values):
+        for fallback in casts[name].fallbacks:
+            unconverted = pl.col(t).is_not_null() & pl.col(v).is_null()
+            if not work.select(unconverted.any()).item():
+                break
+            work = work.with_columns(pl.when(unconverted).then(fallback(pl.col(t))).otherwise(pl.col(v)).alias(v))
+    # checks look at the converted column, so a conversion is never computed twice
+    checked = [(casts[name].check, v) for name, v in zip(names, values) if casts[name].check is not None]
+    if checked:
+        work = work.with_columns(pl.when(check(pl.col(v))).then(pl.col(v)).alias(v) for check, v in checked)
+    work = work.with_columns(
+        _broken_rule(casts[name], pl.col(t), pl.col(v)).alias(r) for name, t, v, r in zip(names, texts, values, rules)
+    )
+    ok = work.select(pl.all_horizontal(pl.col(rules).is_null()).alias("ok")).to_series()
+    failures = _failure_rows(work, names, rules, line, ok)
+    typed = work.with_columns(pl.col(v).alias(name) for name, v in zip(names, values)).drop(texts, values, rules)
+    return Parsed(frame=typed, ok=ok, failures=failures)
+
+
+def _trimmed(name: str) -> pl.Expr:
+    """The cell text without surrounding blanks; empty text is null."""
+    text = pl.col(name).cast(pl.String).str.strip_chars()
+    return pl.when(text.str.len_bytes() > 0).then(text)
+
+
+def _broken_rule(cast: Cast, text: pl.Expr, value: pl.Expr) -> pl.Expr:
+    """The rule a cell breaks, or null when it is fine."""
+    rule = pl.when(text.is_not_null() & value.is_null()).then(pl.lit(cast.rule))
+    if cast.required:
+        rule = pl.when(text.is_null()).then(pl.lit(REQUIRED)).otherwise(rule)
+    return rule
+
+
+def _failure_rows(work: pl.DataFrame, names: list[str], rules: list[str], line: str, ok: pl.Series) -> pl.DataFrame:
+    """One row per failed cell, in row order then column order."""
+    schema = {line: work.schema[line], "column": pl.String, "value": pl.String, "rule": pl.String}
+    if ok.all():
+        return pl.DataFrame(schema=schema)
+    bad = work.filter(~ok)
+    parts = [
+        bad.filter(pl.col(rule).is_not_null()).select(
+            pl.col(line),
+            pl.lit(name, pl.String).alias("column"),
+            pl.col(name).cast(pl.String).fill_null("").alias("value"),
+            pl.col(rule).alias("rule"),
+            pl.lit(position, pl.Int32).alias("__position"),
+        )
+        for position, (name, rule) in enumerate(zip(names, rules))
+    ]
+    return pl.concat(parts).sort(line, "__position").drop("__position").cast(schema)
+
+
+# --- casts -----------------------------------------------------------------------------
+
+
+def text(*, required: bool = False, pattern: str | None = None, choices: Collection[str] | None = None) -> Cast:
+    """Free text; optionally it must match a regex `pattern` or be one of `choices`."""
+    if pattern is not None:
+        return Cast(f"text matching {pattern}", lambda t: pl.when(t.str.contains(pattern)).then(t), required)
+    if choices is not None:
+        allowed = sorted(choices)
+        return Cast(f"one of {', '.join(allowed)}", lambda t: pl.when(t.is_in(allowed)).then(t), required)
+    return Cast("text", lambda t: t, required)
+
+
+def integer(*, required: bool = False, minimum: int | None = None, maximum: int | None = None) -> Cast:
+    """A whole number (Int64), optionally within [minimum, maximum]."""
+    rule = "integer" + _bounds(minimum, maximum)
+    return Cast(rule, lambda t: t.cast(pl.Int64, strict=False), required, _within(minimum, maximum))
+
+
+def number(*, required: bool = False, minimum: float | None = None, maximum: float | None = None) -> Cast:
+    """A decimal number read as Float64: for measurements (flow durations), never for money."""
+    rule = "number" + _bounds(minimum, maximum)
+    return Cast(rule, lambda t: t.cast(pl.Float64, strict=False), required, _within(minimum, maximum))
+
+
+def decimal(precision: int, scale: int, *, required: bool = False) -> Cast:
+    """An exact decimal with at most `scale` fractional digits (money); never rounded here."""
+    pattern = rf"^[+-]?\d+(?:\.\d{{1,{scale}}})?$"
+    dtype = pl.Decimal(precision, scale)
+    return Cast(
+        f"decimal({precision},{scale})",
+        lambda t: pl.when(t.str.contains(pattern)).then(t.cast(dtype, strict=False)),
+        required,
+    )
+
+
+def boolean(*, required: bool = False) -> Cast:
+    """true/false, yes/no, t/f, y/n or 1/0, in any case."""
+    mapping = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
+    return Cast(
+        "boolean (true/false)",
+        lambda t: t.str.to_lowercase().replace_strict(mapping, default=None, return_dtype=pl.Boolean),
+        required,
+    )
+
+
+def date(fmt: str = "%Y-%m-%d", *, required: bool = False) -> Cast:
+    """A calendar date in `fmt` (chrono/strftime syntax)."""
+    return Cast(f"date {fmt}", lambda t: t.str.strptime(pl.Date, fmt, strict=False), required)
+
+
+def timestamp(
+    fmt: str | Sequence[str] = DEFAULT_TIMESTAMP,
+    timezone: str = "UTC",
+    *,
+    required: bool = False,
+    earliest: str | None = None,
+    latest: str | None = None,
+) -> Cast:
+    """A point in time written in `fmt` (or the first of several formats that fits), as UTC microseconds.
+
+    Text without an offset is wall-clock time in `timezone`. In the hour a DST change
+    repeats, the earlier instant (still summer time) is taken; a wall-clock time that
+    does not exist (skipped by a DST change) fails. When a format carries an offset
+    (`%z`, `%:z`, `%#z`, `%+`) the offset wins and `timezone` is not used.
+    `earliest` (inclusive) and `latest` (exclusive), ISO dates in UTC, bound the value.
+    """
+    formats = [fmt] if isinstance(fmt, str) else list(fmt)
+    aware = [any(token in f for token in ("%z", "%:z", "%#z", "%+")) for f in formats]
+    rule = "timestamp " + " or ".join(formats) + ("" if all(aware) or timezone == "UTC" else f" in {timezone}")
+    if earliest or latest:
+        rule += f" from {earliest or '-'} until {latest or '-'}"
+    low = datetime.fromisoformat(earliest).replace(tzinfo=UTC) if earliest else None
+    high = datetime.fromisoformat(latest).replace(tzinfo=UTC) if latest else None
+
+    def one(t: pl.Expr, f: str, has_offset: bool) -> pl.Expr:
+        if has_offset:
+            return t.str.strptime(pl.Datetime("us", "UTC"), f, strict=False).dt.convert_time_zone("UTC")
+        naive = t.str.strptime(pl.Datetime("us"), f, strict=False)
+        return naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+
+    converts = [lambda t, f=f, a=a: one(t, f, a) for f, a in zip(formats, aware)]
+    check = _within(low, high, exclusive_maximum=True) if low or high else None
+    return Cast(rule, converts[0], required, check, tuple(converts[1:]))
+
+
+def ip_address(*, required: bool = False) -> Cast:
+    """An IPv4 (dotted quad) or IPv6 address, kept as written."""
+    return Cast(
+        "ip address",
+        lambda t: pl.when(t.str.contains(_IPV4) | (t.str.contains(":") & t.str.contains(_IPV6))).then(t),
+        required,
+    )
+
+
+def _bounds(minimum: float | None, maximum: float | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f" {minimum}..{maximum}"
+    if minimum is not None:
+        return f" >= {minimum}"
+    if maximum is not None:
+        return f" <= {maximum}"
+    return ""
+
+
+def _within(minimum: object, maximum: object, *, exclusive_maximum: bool = False) -> Callable[[pl.Expr], pl.Expr] | None:
+    """A check that a converted value lies within the bounds (None when there are none)."""
+    if minimum is None and maximum is None:
+        return None
+
+    def check(value: pl.Expr) -> pl.Expr:
+        keep = pl.lit(True)
+        if minimum is not None:
+            keep = keep & (value >= pl.lit(minimum))
+        if maximum is not None:
+            keep = keep & ((value < pl.lit(maximum)) if exclusive_maximum else (value <= pl.lit(maximum)))
+        return keep
+
+    return check

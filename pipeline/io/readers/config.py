@@ -1,0 +1,175 @@
+"""Usage sources: which files come from which switch or router, and how to read them.
+
+A `sources.toml` names each source once (docs/formats.md has a full example):
+
+    [sources.pbx-graz]
+    format = "asterisk"
+    pattern = "Master*.csv*"
+    timezone = "Europe/Vienna"
+
+Everything is checked when the file is loaded, so a typo fails the run before any
+usage is read, with a message naming the source and the key.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from schemas.usage import ID_TYPES
+
+FORMATS = ("asterisk", "freeswitch", "nfdump", "csv", "parquet")
+ASTERISK_VARIANTS = ("auto", "base", "uniqueid", "linkedid")
+FREESWITCH_TEMPLATES = ("auto", "default", "example")
+NFDUMP_SIDES = ("src", "dst")
+
+#: Canonical columns a mapped (csv/parquet) file may provide; the reader sets the rest.
+MAPPABLE = (
+    "record_key", "id_type", "subscriber_id", "counterparty", "start_time", "duration_s", "volume_bytes", "article_key", "billable",
+)  # fmt: skip
+#: Canonical columns a mapped file must provide (plus duration_s or volume_bytes).
+REQUIRED_MAPPED = ("subscriber_id", "start_time")
+
+_KEYS = {
+    "format",
+    "pattern",
+    "timezone",
+    "id_type",
+    "article_key",
+    "asterisk_variant",
+    "freeswitch_template",
+    "nfdump_side",
+    "columns",
+    "timestamp_format",
+    "delimiter",
+}
+
+
+class SourceConfigError(ValueError):
+    """sources.toml is missing, unreadable or names something that cannot work."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One usage source: a switch or router whose files share a name pattern and a format.
+
+    Attributes:
+        name: the source's name; prefixes every record key, so keys never collide across sources.
+        format: asterisk | freeswitch | nfdump | csv | parquet.
+        pattern: glob matched against file names (not paths), e.g. "Master*.csv*".
+        timezone: the zone the source writes wall-clock times in ("UTC" or an IANA name).
+        id_type: what subscriber IDs are; nfdump rows are typed ipv4/ipv6 from the address.
+        article_key: the article key of every record of this source (csv/parquet may override per row).
+        asterisk_variant: auto (by column count 16/18/21) | base | uniqueid | linkedid.
+        freeswitch_template: auto (by column count 13/15) | default | example.
+        nfdump_side: which address is the customer's: src (sa/srcAddr) or dst (da/dstAddr).
+        columns: csv/parquet: canonical column → column name in the file (default: same name).
+        timestamp_format: csv/parquet text timestamps, strftime syntax.
+        delimiter: csv field separator.
+    """
+
+    name: str
+    format: str
+    pattern: str
+    timezone: str = "UTC"
+    id_type: str | None = None
+    article_key: str | None = None
+    asterisk_variant: str = "auto"
+    freeswitch_template: str = "auto"
+    nfdump_side: str = "src"
+    columns: Mapping[str, str] = field(default_factory=dict, hash=False)
+    timestamp_format: str = "%Y-%m-%d %H:%M:%S"
+    delimiter: str = ","
+
+    def __post_init__(self) -> None:
+        _check(self.name, "format", self.format, FORMATS)
+        _check(self.name, "asterisk_variant", self.asterisk_variant, ASTERISK_VARIANTS)
+        _check(self.name, "freeswitch_template", self.freeswitch_template, FREESWITCH_TEMPLATES)
+        _check(self.name, "nfdump_side", self.nfdump_side, NFDUMP_SIDES)
+        if not self.name or ":" in self.name:
+            raise SourceConfigError(f"source name {self.name!r}: must be non-empty and must not contain ':'")
+        if not self.pattern:
+            raise SourceConfigError(f"source {self.name}: 'pattern' must not be empty")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise SourceConfigError(
+                f"source {self.name}: timezone {self.timezone!r} is not an IANA time zone ({exc})"
+            ) from None
+        data = self.format == "nfdump"
+        object.__setattr__(self, "id_type", self.id_type or ("ipv4" if data else "phone"))
+        object.__setattr__(self, "article_key", self.article_key or ("data" if data else "voice"))
+        _check(self.name, "id_type", self.id_type, ID_TYPES)
+        if data and self.id_type not in ("ipv4", "ipv6"):
+            raise SourceConfigError(f"source {self.name}: nfdump records are IP addresses; id_type must be ipv4 or ipv6, not {self.id_type!r}")
+        if len(self.delimiter) != 1:
+            raise SourceConfigError(f"source {self.name}: delimiter must be one character, not {self.delimiter!r}")
+        columns = dict(self.columns)
+        if columns and self.format not in ("csv", "parquet"):
+            raise SourceConfigError(f"source {self.name}: 'columns' applies to csv and parquet sources only, not {self.format}")
+        unknown = sorted(set(columns) - set(MAPPABLE))
+        if unknown:
+            raise SourceConfigError(
+                f"source {self.name}: columns {unknown} are not canonical columns a file may provide; use {', '.join(MAPPABLE)}"
+            )
+        if any(not isinstance(v, str) or not v for v in columns.values()):
+            raise SourceConfigError(f"source {self.name}: every entry in 'columns' must name a file column")
+        object.__setattr__(self, "columns", MappingProxyType(columns))
+
+    def file_column(self, canonical: str) -> str:
+        """The file's column name for a canonical column (csv/parquet)."""
+        return self.columns.get(canonical, canonical)
+
+
+def load_sources(path: Path) -> dict[str, Source]:
+    """The sources defined in a sources.toml, by name; raises SourceConfigError naming what is wrong."""
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SourceConfigError(f"{path}: sources file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SourceConfigError(f"{path}: not valid TOML: {exc}") from None
+    tables = document.get("sources")
+    if not isinstance(tables, dict) or not tables:
+        raise SourceConfigError(f"{path}: define at least one [sources.<name>] table")
+    sources = {}
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise SourceConfigError(f"{path}: sources.{name} must be a table")
+        unknown = sorted(set(table) - _KEYS)
+        if unknown:
+            raise SourceConfigError(f"{path}: source {name}: unknown keys {unknown}; known keys are {sorted(_KEYS)}")
+        for key in ("format", "pattern"):
+            if key not in table:
+                raise SourceConfigError(f"{path}: source {name}: '{key}' is required")
+        if "columns" in table and not isinstance(table["columns"], dict):
+            raise SourceConfigError(f"{path}: source {name}: 'columns' must be a table of canonical = \"file column\"")
+        wrong = sorted(k for k, v in table.items() if k != "columns" and not isinstance(v, str))
+        if wrong:
+            raise SourceConfigError(f"{path}: source {name}: {wrong} must be strings")
+        try:
+            sources[name] = Source(name=name, **table)
+        except SourceConfigError as exc:
+            raise SourceConfigError(f"{path}: {exc}") from None
+    return sources
+
+
+def source_for(file_name: str, sources: Mapping[str, Source]) -> Source | None:
+    """The source whose pattern matches the file name (first in definition order), or None."""
+    base = Path(file_name).name
+    for source in sources.values():
+        if fnmatch.fnmatchcase(base, source.pattern):
+            return source
+    return None
+
+
+def _check(name: str, key: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise SourceConfigError(f"source {name}: {key} {value!r} is not one of {', '.join(allowed)}")
+

@@ -1,0 +1,147 @@
+"""nfdump `-o csv` traffic exports: one flow per line under a header, no quoting.
+
+nfdump 1.6 prints a long fixed header (`ts,te,td,sa,da,...`) and, unless run with
+-q, a `Summary` block after the flows; nfdump 1.7 prints `firstSeen,duration,
+proto,srcAddr,srcPort,dstAddr,dstPort,packets,bytes,flows`. The version is told by
+the header; columns are found by name, so older 1.6 headers (ending `...,ra,eng`)
+read too. Everything from a line `Summary` on is ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.ingest import parse
+from pipeline.io.readers.common import (
+    ReadResult,
+    TextFile,
+    UnreadableFile,
+    cell_rejects,
+    record_keys,
+    split_records,
+    text_file,
+    usage_frame,
+)
+from pipeline.io.readers.config import Source
+from schemas.usage import EARLIEST, LATEST
+
+#: nfdump 1.6 `-o csv` header (nfdump.c FORMAT_csv).
+HEADER_16 = (
+    "ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,ipkt,ibyt,opkt,obyt,in,out,sas,das,smk,dmk,dtos,dir,nh,nhb,"
+    "svln,dvln,ismc,odmc,idmc,osmc,mpls1,mpls2,mpls3,mpls4,mpls5,mpls6,mpls7,mpls8,mpls9,mpls10,"
+    "cl,sl,al,ra,eng,exid,tr"
+).split(",")
+#: nfdump 1.7 `-o csv` header (output_csv.c: "%ts,%td,%pr,%sa,%sp,%da,%dp,%pkt,%byt,%fl").
+HEADER_17 = "firstSeen,duration,proto,srcAddr,srcPort,dstAddr,dstPort,packets,bytes,flows".split(",")
+#: Which column holds what, per version: the one place the reader names nfdump columns.
+ROLES = {
+    "1.6": {
+        "first_seen": "ts", "duration": "td", "proto": "pr", "src": "sa", "src_port": "sp",
+        "dst": "da", "dst_port": "dp", "packets": "ipkt", "bytes": "ibyt",
+    },
+    "1.7": {
+        "first_seen": "firstSeen", "duration": "duration", "proto": "proto", "src": "srcAddr", "src_port": "srcPort",
+        "dst": "dstAddr", "dst_port": "dstPort", "packets": "packets", "bytes": "bytes",
+    },
+}  # fmt: skip
+#: nfdump prints times with milliseconds ("2026-10-01 12:00:00.123"); without them is read too.
+TIME_FORMATS = ("%Y-%m-%d %H:%M:%S.%3f", "%Y-%m-%d %H:%M:%S")
+#: A flow is identified by these roles (hashed into the record key).
+KEY_ROLES = ["first_seen", "duration", "src", "src_port", "dst", "dst_port", "proto", "packets", "bytes"]
+MAX_DURATION_S = 7 * 24 * 3600
+SUMMARY = "Summary"
+
+
+def read(path: Path, source: Source) -> ReadResult:
+    """Canonical usage (volume in bytes per IP address) and rejects from one nfdump CSV export."""
+    text = text_file(path)
+    header_line, header = _header(text)
+    version, roles = _version(text, header)
+    names = _unique(header)
+    column = {role: names[header.index(name)] for role, name in roles.items()}
+    records = split_records(
+        text,
+        names,
+        first_line=header_line + 1,
+        end=_summary_offset(text),
+        quote=None,
+        count_rule=f"column count {len(names)} (nfdump {version} header)",
+        keep=list(column.values()),
+    )
+    if records.fields.height == 0 and records.rejects.height:
+        raise UnreadableFile(path, f"no line has the {len(names)} fields of its nfdump {version} header")
+    customer, other = ("src", "dst") if source.nfdump_side == "src" else ("dst", "src")
+    result = parse.parsed(
+        records.fields,
+        {
+            column["first_seen"]: parse.timestamp(TIME_FORMATS, source.timezone, required=True, earliest=EARLIEST, latest=LATEST),
+            column["duration"]: parse.number(required=True, minimum=0, maximum=MAX_DURATION_S),
+            column[customer]: parse.ip_address(required=True),
+            column[other]: parse.ip_address(),
+            column["bytes"]: parse.integer(required=True, minimum=0),
+        },
+    )
+    good = result.good
+    keys = record_keys(source.name, records.fields.filter(result.ok), None, [column[role] for role in KEY_ROLES])
+    subscriber = pl.col(column[customer])
+    usage = usage_frame(
+        good.with_columns(keys),
+        source,
+        text.name,
+        {
+            "record_key": pl.col("record_key"),
+            "id_type": pl.when(subscriber.str.contains(":", literal=True)).then(pl.lit("ipv6")).otherwise(pl.lit("ipv4")),
+            "subscriber_id": subscriber,
+            "counterparty": pl.col(column[other]),
+            "start_time": pl.col(column["first_seen"]),
+            "duration_s": pl.col(column["duration"]).round(0, mode="half_away_from_zero").cast(pl.Int64),
+            "volume_bytes": pl.col(column["bytes"]),
+            "article_key": pl.lit(source.article_key),
+            "billable": pl.lit(True),
+        },
+    )
+    rejects = pl.concat([records.rejects, cell_rejects(text.name, result, text)]).sort("source_line", maintain_order=True)
+    return ReadResult(usage, rejects)
+
+
+def _header(text: TextFile) -> tuple[int, list[str]]:
+    """The first non-blank line (its number and column names)."""
+    first = text.head(1)
+    return first["source_line"][0], [name.strip() for name in first["line"][0].split(",")]
+
+
+def _version(text: TextFile, header: list[str]) -> tuple[str, dict[str, str]]:
+    """The nfdump version whose columns the header has, and its role → column map."""
+    for version, roles in ROLES.items():
+        if set(roles.values()) <= set(header):
+            return version, roles
+    shown = ",".join(header[:10]) + (",..." if len(header) > 10 else "")
+    raise UnreadableFile(
+        text.path,
+        f"not an nfdump CSV export: header '{shown}' has neither the 1.6 columns "
+        f"({','.join(ROLES['1.6'].values())}) nor the 1.7 columns ({','.join(ROLES['1.7'].values())})",
+    )
+
+
+def _unique(header: list[str]) -> list[str]:
+    """Header names made unique (a repeated name gets its position appended) so every field has a name."""
+    seen: set[str] = set()
+    names = []
+    for i, name in enumerate(header):
+        names.append(name if name not in seen else f"{name}_{i + 1}")
+        seen.add(name)
+    return names
+
+
+def _summary_offset(text: TextFile) -> int | None:
+    """Byte offset of the line `Summary` (the statistics block nfdump appends), if there is one."""
+    marker = b"\n" + SUMMARY.encode()
+    position = text.data.find(marker)
+    while position != -1:
+        after = text.data[position + len(marker) : position + len(marker) + 2]
+        if after in (b"", b"\n", b"\r", b"\r\n") or after[:1] == b"\n":
+            return position + 1
+        position = text.data.find(marker, position + 1)
+    return None

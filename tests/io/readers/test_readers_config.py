@@ -1,0 +1,115 @@
+"""sources.toml: loading, validation with messages that name the fix, and matching files to sources."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.io.readers import Source, SourceConfigError, load_sources, source_for
+
+SOURCES_TOML = """
+[sources.pbx-graz]
+format = "asterisk"
+pattern = "Master*.csv*"
+timezone = "Europe/Vienna"
+
+[sources.fs-berlin]
+format = "freeswitch"
+pattern = "freeswitch-*.csv*"
+timezone = "Europe/Berlin"
+freeswitch_template = "example"
+
+[sources.edge]
+format = "nfdump"
+pattern = "nfcapd.*.csv*"
+nfdump_side = "dst"
+
+[sources.partner]
+format = "csv"
+pattern = "partner-*.csv*"
+delimiter = ";"
+timestamp_format = "%d.%m.%Y %H:%M:%S"
+columns = { subscriber_id = "A-Nummer", start_time = "Beginn", duration_s = "Dauer" }
+
+[sources.export]
+format = "parquet"
+pattern = "*.parquet"
+"""
+
+
+def test_a_sources_file_loads_with_defaults_per_format(tmp_path):
+    path = tmp_path / "sources.toml"
+    path.write_text(SOURCES_TOML, encoding="utf-8")
+    sources = load_sources(path)
+    assert list(sources) == ["pbx-graz", "fs-berlin", "edge", "partner", "export"]
+    rows = [(s.name, s.format, s.timezone, s.id_type, s.article_key) for s in sources.values()]
+    assert rows == [
+        ("pbx-graz", "asterisk", "Europe/Vienna", "phone", "voice"),
+        ("fs-berlin", "freeswitch", "Europe/Berlin", "phone", "voice"),
+        ("edge", "nfdump", "UTC", "ipv4", "data"),
+        ("partner", "csv", "UTC", "phone", "voice"),
+        ("export", "parquet", "UTC", "phone", "voice"),
+    ]
+    assert sources["fs-berlin"].freeswitch_template == "example"
+    assert sources["edge"].nfdump_side == "dst"
+    assert dict(sources["partner"].columns) == {"subscriber_id": "A-Nummer", "start_time": "Beginn", "duration_s": "Dauer"}
+    assert sources["partner"].file_column("counterparty") == "counterparty"
+
+
+@pytest.mark.parametrize(
+    ("file_name", "expected"),
+    [
+        ("Master.csv", "pbx-graz"),
+        ("Master-20261001.csv.gz", "pbx-graz"),
+        ("/var/spool/inbox/freeswitch-a.csv", "fs-berlin"),
+        ("nfcapd.202610010900.csv", "edge"),
+        ("partner-2026-10.csv", "partner"),
+        ("usage-1.parquet", "export"),
+        ("master.csv", None),
+        ("notes.txt", None),
+    ],
+)
+def test_a_file_belongs_to_the_first_source_whose_pattern_matches_its_name(tmp_path, file_name, expected):
+    path = tmp_path / "sources.toml"
+    path.write_text(SOURCES_TOML, encoding="utf-8")
+    found = source_for(file_name, load_sources(path))
+    assert (found.name if found else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("", "define at least one [sources.<name>] table"),
+        ("[sources.a]\npattern = '*'", "source a: 'format' is required"),
+        ("[sources.a]\nformat = 'asterisk'", "source a: 'pattern' is required"),
+        ("[sources.a]\nformat = 'cisco'\npattern = '*'", "format 'cisco' is not one of asterisk, freeswitch, nfdump, csv, parquet"),
+        ("[sources.a]\nformat = 'asterisk'\npattern = '*'\ntimezone = 'Europe/Wien'", "timezone 'Europe/Wien' is not an IANA time zone"),
+        ("[sources.a]\nformat = 'asterisk'\npattern = '*'\ntz = 'UTC'", "unknown keys ['tz']"),
+        ("[sources.a]\nformat = 'asterisk'\npattern = '*'\nasterisk_variant = '17'", "asterisk_variant '17' is not one of auto, base, uniqueid, linkedid"),
+        ("[sources.a]\nformat = 'nfdump'\npattern = '*'\nnfdump_side = 'both'", "nfdump_side 'both' is not one of src, dst"),
+        ("[sources.a]\nformat = 'nfdump'\npattern = '*'\nid_type = 'phone'", "id_type must be ipv4 or ipv6"),
+        ("[sources.a]\nformat = 'asterisk'\npattern = '*'\ncolumns = { subscriber_id = 'x' }", "'columns' applies to csv and parquet sources only"),
+        ("[sources.a]\nformat = 'csv'\npattern = '*'\ncolumns = { source_file = 'x' }", "columns ['source_file'] are not canonical columns a file may provide"),
+        ("[sources.a]\nformat = 'csv'\npattern = '*'\ndelimiter = ';;'", "delimiter must be one character"),
+        ("[sources.a]\nformat = 'csv'\npattern = 7", "['pattern'] must be strings"),
+        ("[sources.'a:b']\nformat = 'csv'\npattern = '*'", "must not contain ':'"),
+        ("[sources.a\nformat = 'csv'", "not valid TOML"),
+    ],
+)
+def test_a_bad_sources_file_says_what_to_fix(tmp_path, toml, message):
+    path = tmp_path / "sources.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(SourceConfigError) as caught:
+        load_sources(path)
+    assert message in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_a_missing_sources_file_is_named(tmp_path):
+    with pytest.raises(SourceConfigError, match="sources file not found"):
+        load_sources(tmp_path / "nope.toml")
+
+
+def test_sources_are_values():
+    a = Source(name="a", format="asterisk", pattern="*")
+    assert a == Source(name="a", format="asterisk", pattern="*")
+    assert hash(a) == hash(Source(name="a", format="asterisk", pattern="*"))

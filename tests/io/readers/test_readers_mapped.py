@@ -1,0 +1,176 @@
+"""Generic CSV (through a column mapping) and Parquet files with canonical columns."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from pipeline.io.readers import Source, UnreadableFile, read_usage_file
+from schemas.usage import USAGE_POLARS, UsageRecord
+
+UTC = timezone.utc
+PARTNER = Source(
+    name="partner",
+    format="csv",
+    pattern="partner-*.csv*",
+    timezone="Europe/Vienna",
+    delimiter=";",
+    timestamp_format="%d.%m.%Y %H:%M:%S",
+    columns={"subscriber_id": "A-Nummer", "counterparty": "B-Nummer", "start_time": "Beginn", "duration_s": "Dauer", "record_key": "Satz"},
+)
+PARTNER_LINES = [
+    "Satz;A-Nummer;B-Nummer;Beginn;Dauer;Bemerkung",
+    'R1;43316812724;4930123456;01.10.2026 09:00:00;60;"Anruf; intern"',
+    "R2;4331681272420;4366412345;25.10.2026 02:30:00;5;",
+    ";4331681555;4930123401;01.10.2026 10:00:00;0;ohne Satznummer",
+]
+PARTNER_EXPECTED = pl.DataFrame(
+    {
+        "record_key": [
+            "partner:R1",
+            "partner:R2",
+            "partner:" + hashlib.md5("\x1f".join(["4331681555", "4930123401", "01.10.2026 10:00:00", "0"]).encode()).hexdigest(),
+        ],
+        "source": ["partner"] * 3,
+        "source_file": ["partner-2026-10.csv"] * 3,
+        "source_line": [2, 3, 4],
+        "id_type": ["phone"] * 3,
+        "subscriber_id": ["43316812724", "4331681272420", "4331681555"],
+        "counterparty": ["4930123456", "4366412345", "4930123401"],
+        "start_time": [datetime(2026, 10, 1, 7, tzinfo=UTC), datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 1, 8, tzinfo=UTC)],
+        "duration_s": [60, 5, 0],
+        "volume_bytes": [None] * 3,
+        "article_key": ["voice"] * 3,
+        "billable": [True] * 3,
+    },
+    schema=USAGE_POLARS,
+)
+
+
+def write(tmp_path, lines, name):
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("bom", ["", "\ufeff"], ids=["plain", "byte-order-mark"])
+def test_a_mapped_csv_reads_through_its_column_names(tmp_path, bom):
+    lines = [bom + PARTNER_LINES[0], *PARTNER_LINES[1:]]
+    result = read_usage_file(write(tmp_path, lines, "partner-2026-10.csv"), PARTNER)
+    assert_frame_equal(result.usage, PARTNER_EXPECTED)
+    assert result.rejects.height == 0
+    UsageRecord.validate(result.usage)
+
+
+CANONICAL_HEADER = "record_key,id_type,subscriber_id,counterparty,start_time,duration_s,volume_bytes,article_key,billable"
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ("k1,phone,43316812724,4930123456,2026-10-01 09:00:00,60,,,", ("csv:k1", "phone", 60, None, "voice", True)),
+        ("k2,ipv4,167.112.17.42,,2026-10-01 09:00:00,,1048576,data,true", ("csv:k2", "ipv4", None, 1048576, "data", True)),
+        ("k3,,43316812724,,2026-10-01 09:00:00,12,,,no", ("csv:k3", "phone", 12, None, "voice", False)),
+    ],
+    ids=["voice", "data", "defaults-and-not-billable"],
+)
+def test_the_default_mapping_is_the_canonical_names(tmp_path, row, expected):
+    source = Source(name="csv", format="csv", pattern="*")
+    result = read_usage_file(write(tmp_path, [CANONICAL_HEADER, row], "usage.csv"), source)
+    assert result.usage.select("record_key", "id_type", "duration_s", "volume_bytes", "article_key", "billable").rows() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "value", "rule"),
+    [
+        ("k1,phone,43316812724,,2026-10-01 09:00:00,,,,", "duration_s/volume_bytes", "", "duration_s or volume_bytes required"),
+        ("k1,fax,43316812724,,2026-10-01 09:00:00,1,,,", "id_type", "fax", "one of ipv4, ipv6, mac, phone, string"),
+        ("k1,phone,43316812724,,2026-10-01T09:00:00,1,,,", "start_time", "2026-10-01T09:00:00", "timestamp %Y-%m-%d %H:%M:%S from 2000-01-01 until 2100-01-01"),
+        ("k1,phone,43316812724,,1999-12-31 23:59:59,1,,,", "start_time", "1999-12-31 23:59:59", "timestamp %Y-%m-%d %H:%M:%S from 2000-01-01 until 2100-01-01"),
+        ("k1,phone,43316812724,,2026-10-01 09:00:00,1,,,maybe", "billable", "maybe", "boolean (true/false)"),
+        ("k1,phone,43316812724,,2026-10-01 09:00:00,1.5,,,", "duration_s", "1.5", "integer 0..604800"),
+        ("k1,phone,43316812724,,2026-10-01 09:00:00,,-1,,", "volume_bytes", "-1", "integer >= 0"),
+        ("k1,phone,43316812724,,2026-10-01 09:00:00,1,,", "(row)", "8", "column count 9 (header)"),
+    ],
+    ids=["no-quantity", "id-type", "iso-t", "before-2000", "billable", "fraction", "negative-volume", "short"],
+)
+def test_bad_csv_rows_are_rejected(tmp_path, row, column, value, rule):
+    good = "k0,phone,43316812724,,2026-10-01 09:00:00,1,,,"
+    result = read_usage_file(write(tmp_path, [CANONICAL_HEADER, good, row, good.replace("k0", "k9")], "usage.csv"), Source(name="csv", format="csv", pattern="*"))
+    assert result.usage["source_line"].to_list() == [2, 4]
+    assert result.rejects.select("source_line", "column", "value", "rule").rows() == [(3, column, value, rule)]
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("Satz;A-Nummer;Beginn;Dauer", "missing columns B-Nummer"),
+        ("Satz;A-Nummer;B-Nummer;Dauer", "missing columns Beginn"),
+        ("Satz;A-Nummer;B-Nummer;Beginn", r"missing columns Dauer \(the file has: Satz, A-Nummer, B-Nummer, Beginn\)"),
+    ],
+)
+def test_a_csv_without_a_needed_column_is_unreadable(tmp_path, header, message):
+    with pytest.raises(UnreadableFile, match=message):
+        read_usage_file(write(tmp_path, [header, "x;y;z;w"], "partner-1.csv"), PARTNER)
+
+
+PARQUET_ROWS = {
+    "subscriber_id": ["43316812724", "167.112.17.42", "4331681555"],
+    "id_type": ["phone", "ipv4", "phone"],
+    "duration_s": [60, None, -3],
+    "volume_bytes": [None, 2_000_000_000, None],
+    "article_key": [None, "data", None],
+}
+
+
+@pytest.mark.parametrize(
+    ("start", "expected_start"),
+    [
+        (pl.Series([datetime(2026, 10, 1, 9), datetime(2026, 10, 1, 9, 5), datetime(2026, 10, 1, 9, 10)]), datetime(2026, 10, 1, 7, tzinfo=UTC)),
+        (
+            pl.Series([datetime(2026, 10, 1, 9), datetime(2026, 10, 1, 9, 5), datetime(2026, 10, 1, 9, 10)]).dt.replace_time_zone("Asia/Tokyo"),
+            datetime(2026, 10, 1, 0, tzinfo=UTC),
+        ),
+        (pl.Series(["2026-10-01 09:00:00", "2026-10-01 09:05:00", "2026-10-01 09:10:00"]), datetime(2026, 10, 1, 7, tzinfo=UTC)),
+    ],
+    ids=["naive-local", "with-zone", "text"],
+)
+def test_parquet_columns_are_checked_like_text(tmp_path, start, expected_start):
+    path = tmp_path / "usage.parquet"
+    pl.DataFrame({**PARQUET_ROWS, "start_time": start}).write_parquet(path)
+    result = read_usage_file(path, Source(name="pq", format="parquet", pattern="*.parquet", timezone="Europe/Vienna"))
+    assert result.usage.select("source_line", "subscriber_id", "id_type", "duration_s", "volume_bytes", "article_key").rows() == [
+        (1, "43316812724", "phone", 60, None, "voice"),
+        (2, "167.112.17.42", "ipv4", None, 2_000_000_000, "data"),
+    ]
+    assert result.usage["start_time"][0] == expected_start
+    # no record_key column: the key hashes the identifying columns the file has (no counterparty here)
+    identity = ["43316812724", result_start_text(start), "60", "", ""]
+    assert result.usage["record_key"][0] == "pq:" + hashlib.md5("\x1f".join(identity).encode()).hexdigest()
+    assert result.rejects.select("source_line", "column", "value", "rule", "raw").rows() == [(3, "duration_s", "-3", "integer 0..604800", None)]
+    UsageRecord.validate(result.usage)
+
+
+def result_start_text(start: pl.Series) -> str:
+    """The text a typed start time is checked as (the documented fixed form)."""
+    if start.dtype == pl.String:
+        return start[0]
+    value = start.dt.convert_time_zone("UTC") if start.dtype.time_zone else start
+    return value.dt.strftime("%Y-%m-%d %H:%M:%S%.6f")[0]
+
+
+def test_a_parquet_file_without_canonical_columns_names_them(tmp_path):
+    path = tmp_path / "usage.parquet"
+    pl.DataFrame({"subscriber": ["1"], "start_time": [datetime(2026, 10, 1)]}).write_parquet(path)
+    with pytest.raises(UnreadableFile, match="missing columns subscriber_id, duration_s or volume_bytes"):
+        read_usage_file(path, Source(name="pq", format="parquet", pattern="*"))
+
+
+def test_a_file_that_is_not_parquet_is_unreadable(tmp_path):
+    path = write(tmp_path, [CANONICAL_HEADER], "usage.parquet")
+    with pytest.raises(UnreadableFile, match="not a readable Parquet file"):
+        read_usage_file(path, Source(name="pq", format="parquet", pattern="*"))

@@ -1,0 +1,77 @@
+"""pipeline/ingest/parse.py: text cells to typed columns, each failure reported with its rule."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import polars as pl
+import pytest
+
+from pipeline.ingest import parse
+
+UTC = timezone.utc
+
+
+@pytest.mark.parametrize(
+    ("cast", "cells", "values", "failures"),
+    [
+        (parse.integer(), ["12", " 7 ", "", "1.5", "x"], [12, 7, None, None, None], [(4, "1.5", "integer"), (5, "x", "integer")]),
+        (parse.integer(required=True, minimum=0, maximum=10), ["0", "10", "11", "-1", ""], [0, 10, None, None, None], [(3, "11", "integer 0..10"), (4, "-1", "integer 0..10"), (5, "", "required")]),
+        (parse.number(minimum=0), ["1.25", "3", "-0.5", "1,5", None], [1.25, 3.0, None, None, None], [(3, "-0.5", "number >= 0"), (4, "1,5", "number >= 0")]),
+        (parse.decimal(18, 6), ["0.019", "-3", "0.0000001", "1e3", ""], [Decimal("0.019"), Decimal("-3"), None, None, None], [(3, "0.0000001", "decimal(18,6)"), (4, "1e3", "decimal(18,6)")]),
+        (parse.boolean(), ["true", "No", "1", "F", "maybe"], [True, False, True, False, None], [(5, "maybe", "boolean (true/false)")]),
+        (parse.date(), ["2026-10-01", "2026-02-30", "", "01.10.2026", "2026-12-31"], [date(2026, 10, 1), None, None, None, date(2026, 12, 31)], [(2, "2026-02-30", "date %Y-%m-%d"), (4, "01.10.2026", "date %Y-%m-%d")]),
+        (parse.text(choices=["phone", "ipv4"]), ["phone", "ipv4", "mac", "", " phone "], ["phone", "ipv4", None, None, "phone"], [(3, "mac", "one of ipv4, phone")]),
+        (parse.text(pattern=r"^\d+$", required=True), ["4331", "43a", "", "0", "1"], ["4331", None, None, "0", "1"], [(2, "43a", r"text matching ^\d+$"), (3, "", "required")]),
+        (parse.ip_address(), ["167.112.17.42", "256.1.1.1", "2001:db8::1", "::", "1.2.3"], ["167.112.17.42", None, "2001:db8::1", "::", None], [(2, "256.1.1.1", "ip address"), (5, "1.2.3", "ip address")]),
+    ],
+    ids=["integer", "bounded-required", "number", "decimal", "boolean", "date", "choices", "pattern", "ip"],
+)
+def test_each_cast_converts_and_reports(cast, cells, values, failures):
+    frame = pl.DataFrame({"line": [1, 2, 3, 4, 5], "cell": cells}, schema={"line": pl.Int64, "cell": pl.String})
+    result = parse.parsed(frame, {"cell": cast}, line="line")
+    assert result.frame["cell"].to_list() == values
+    assert [(line, value, rule) for line, _, value, rule in result.failures.rows()] == failures
+    assert result.ok.to_list() == [i + 1 not in {f[0] for f in failures} for i in range(5)]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "zone", "cell", "expected"),
+    [
+        ("%Y-%m-%d %H:%M:%S", "UTC", "2026-10-01 09:00:00", datetime(2026, 10, 1, 9, tzinfo=UTC)),
+        ("%Y-%m-%d %H:%M:%S", "Europe/Vienna", "2026-10-01 09:00:00", datetime(2026, 10, 1, 7, tzinfo=UTC)),
+        ("%Y-%m-%d %H:%M:%S", "Europe/Vienna", "2026-10-25 02:30:00", datetime(2026, 10, 25, 0, 30, tzinfo=UTC)),
+        ("%Y-%m-%d %H:%M:%S", "Europe/Vienna", "2026-03-29 02:30:00", None),
+        ("%d.%m.%Y %H:%M", "Europe/Berlin", "24.12.2026 18:00", datetime(2026, 12, 24, 17, tzinfo=UTC)),
+        ("%Y-%m-%dT%H:%M:%S%z", "Europe/Vienna", "2026-10-01T09:00:00+05:00", datetime(2026, 10, 1, 4, tzinfo=UTC)),
+        (("%Y-%m-%d %H:%M:%S.%3f", "%Y-%m-%d %H:%M:%S"), "UTC", "2026-10-01 09:00:00", datetime(2026, 10, 1, 9, tzinfo=UTC)),
+        (("%Y-%m-%d %H:%M:%S.%3f", "%Y-%m-%d %H:%M:%S"), "UTC", "2026-10-01 09:00:00.250", datetime(2026, 10, 1, 9, 0, 0, 250000, tzinfo=UTC)),
+    ],
+    ids=["utc", "summer", "repeated-hour", "skipped-hour", "other-format", "offset-wins", "second-format", "first-format"],
+)
+def test_timestamps_become_utc(fmt, zone, cell, expected):
+    frame = pl.DataFrame({"source_line": [1], "t": [cell]})
+    result = parse.parsed(frame, {"t": parse.timestamp(fmt, zone)})
+    assert result.frame["t"].to_list() == [expected]
+    assert result.frame.schema["t"] == pl.Datetime("us", "UTC")
+    assert result.failures.height == (expected is None)
+
+
+def test_bounds_on_timestamps_are_inclusive_then_exclusive():
+    frame = pl.DataFrame({"source_line": [1, 2, 3], "t": ["2000-01-01 00:00:00", "2099-12-31 23:59:59", "2100-01-01 00:00:00"]})
+    result = parse.parsed(frame, {"t": parse.timestamp(earliest="2000-01-01", latest="2100-01-01")})
+    assert result.ok.to_list() == [True, True, False]
+    assert result.failures["rule"].to_list() == ["timestamp %Y-%m-%d %H:%M:%S from 2000-01-01 until 2100-01-01"]
+
+
+def test_several_bad_cells_of_a_row_are_each_reported_in_column_order():
+    frame = pl.DataFrame({"source_line": [7, 8], "a": ["x", "1"], "b": ["y", "2"], "c": ["ok", "ok"]})
+    result = parse.parsed(frame, {"b": parse.integer(), "a": parse.integer(), "c": parse.text()})
+    assert result.failures.rows() == [(7, "b", "y", "integer"), (7, "a", "x", "integer")]
+    assert result.good.rows() == [(8, 1, 2, "ok")]
+
+
+def test_columns_to_parse_must_exist():
+    with pytest.raises(KeyError, match=r"\['nope'\]"):
+        parse.parsed(pl.DataFrame({"source_line": [1]}), {"nope": parse.text()})
