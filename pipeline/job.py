@@ -17,12 +17,12 @@ import polars as pl
 
 import sql
 from pipeline import engine
-from pipeline.assign import assigned_usage, build_device_index
+from pipeline.assign import assigned_usage, build_device_index, keyed_usage, located_usage
 from pipeline.bill import invoice_lines
 from pipeline.catalog import Catalog
 from pipeline.ingest import REJECT_SCHEMA, deduplicated, validated_usage
 from pipeline.ledger import checked, ledger
-from pipeline.price import build_zone_index, priced_usage
+from pipeline.price import build_rate_card, build_zone_index, key_dim, priced_usage, zoned_usage
 from schemas.outputs import TABLES
 from schemas.usage import USAGE_ARROW
 
@@ -52,6 +52,9 @@ class RatingResult:
 
     def table(self, name: str) -> duckdb.DuckDBPyRelation:
         """A stored table of this run (a name in schemas.outputs.TABLES, or `usage`), lazily."""
+        if name == "rated_usage":
+            # 10 M-row scale: rated usage stays a query, computed while it is written
+            return self.con.sql(sql.load("duck/out/rated_usage"), params={"run_id": self.run_id})
         return self.con.table(f"out_{name}")
 
     @property
@@ -96,7 +99,12 @@ def rate(
     def stage(name: str, records: int):
         start = time.perf_counter()
         yield
-        timings.append(StageTiming(name, time.perf_counter() - start, records))
+        seconds = time.perf_counter() - start
+        earlier = next((t for t in timings if t.stage == name), None)
+        if earlier:  # a stage done in two steps counts once, with both times
+            earlier.seconds += seconds
+        else:
+            timings.append(StageTiming(name, seconds, records))
 
     read_rejects = pl.DataFrame(schema=REJECT_SCHEMA) if read_rejects is None else read_rejects.cast(REJECT_SCHEMA)
     n_in = usage.height
@@ -107,15 +115,23 @@ def rate(
         billable = unique.filter(pl.col("billable"))
         non_billable = unique.filter(~pl.col("billable"))
     catalog.register(con)
-    con.register("usage_in", billable.to_arrow())
+    keys = key_dim(catalog)
+    con.register("key_dim", keys.to_arrow())
+    con.register("usage_in", billable.with_row_index("rid").with_columns(pl.col("rid").cast(pl.Int64)))
+    with stage("key", billable.height):
+        keyed = keyed_usage(billable, keys)
     with stage("assign", billable.height):
-        build_device_index(con)
-        assigned_usage(con)
-        con.execute("CREATE OR REPLACE TEMP VIEW assigned AS SELECT * FROM assignment WHERE contract_id IS NOT NULL")
+        build_device_index(con, catalog.device_ids)
+        located = located_usage(con, keyed)
+    with stage("zone", billable.height):
+        build_zone_index(con, catalog)
+        located = zoned_usage(con, located)
+    with stage("assign", billable.height):
+        assigned_usage(con, located)
     with stage("price", billable.height):
-        build_zone_index(con)
+        build_rate_card(con)
         priced_usage(con)
-        con.execute("CREATE OR REPLACE TEMP VIEW rated AS SELECT * FROM pricing WHERE unrateable_reason IS NULL")
+        con.execute("CREATE OR REPLACE TEMP VIEW rated AS SELECT * FROM pricing WHERE amount_micro IS NOT NULL")
     with stage("aggregate", billable.height):
         invoice_lines(con, run_id)
 
@@ -138,18 +154,8 @@ def rate(
 
 def _store(con, run_id, unique, rejects, dupes, non_billable) -> None:
     """Shape every outcome as it is stored (schemas/outputs.py), as tables `out_<name>`."""
-    run = duckdb.ConstantExpression(run_id).alias("run_id")
-    cols = [duckdb.ColumnExpression(c) for c in CANONICAL]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE out_rated_usage AS {sql.load('duck/out/rated_usage')}", {"run_id": run_id})
-    con.table("out_rated_usage")  # fail early if the SQL and the schema drift
-    unassigned = con.table("assignment").filter("contract_id IS NULL").select(
-        run, *cols, duckdb.ColumnExpression("unassigned_reason").alias("reason")
-    )
-    unrateable = con.table("pricing").filter("unrateable_reason IS NOT NULL").select(
-        run, *cols, duckdb.ColumnExpression("contract_id"), duckdb.ColumnExpression("unrateable_reason").alias("reason")
-    )
-    unassigned.to_table("out_unassigned")
-    unrateable.to_table("out_unrateable")
+    for name in ("unassigned", "unrateable"):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE out_{name} AS {sql.load(f'duck/out/{name}')}", {"run_id": run_id})
     con.execute("CREATE OR REPLACE TEMP VIEW out_invoice_lines AS SELECT * FROM invoice_lines")
     frames = {
         "usage": unique,

@@ -65,6 +65,8 @@ RATED_USAGE = pa.schema(
         pa.field("start_time", pa.timestamp("us", tz="UTC"), nullable=False),
         pa.field("duration_s", pa.int64()),
         pa.field("volume_bytes", pa.int64()),
+        pa.field("article_key", pa.string(), nullable=False),
+        pa.field("billable", pa.bool_(), nullable=False),
         pa.field("zone_id", pa.string()),
         pa.field("article_id", pa.string(), nullable=False),
         pa.field("unit", pa.string(), nullable=False),

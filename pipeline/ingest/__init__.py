@@ -31,8 +31,8 @@ def validated_usage(usage: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         .sort("index", "_pos")
         .unique("index", keep="first", maintain_order=True)
     )
-    indexed = usage.with_row_index("index").with_columns(pl.col("index").cast(pl.Int64))
-    bad = indexed.join(first, on="index", how="inner")
+    bad_rows = first.get_column("index")
+    bad = usage.gather(bad_rows).with_columns(first.select("column", "failure_case", "check"))
     rejects = bad.select(
         "source_file",
         "source_line",
@@ -49,7 +49,8 @@ def validated_usage(usage: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         ).alias("reason"),
         pl.lit(None, pl.String).alias("raw"),
     )
-    valid = indexed.join(first.select("index"), on="index", how="anti").drop("index")
+    keep = ~pl.int_range(pl.len(), dtype=pl.Int64).is_in(bad_rows.implode())
+    valid = usage.filter(keep)
     return valid, rejects.cast(REJECT_SCHEMA)
 
 
@@ -60,14 +61,31 @@ def deduplicated(usage: pl.DataFrame, seen: pl.DataFrame | None = None) -> tuple
     is in `seen` (record_key, run_id) from earlier runs. Duplicates carry
     `first_seen_run` (null when the first occurrence is in this batch).
     """
-    first = usage.select(pl.col("record_key").is_first_distinct()).to_series()
-    unique, dupes = usage.filter(first), usage.filter(~first).with_columns(pl.lit(None, pl.String).alias("first_seen_run"))
+    first = _first_occurrences(usage.get_column("record_key"))
+    unique = usage.filter(first)
+    dupes = usage.filter(~first).with_columns(pl.lit(None, pl.String).alias("first_seen_run"))
     if seen is not None and seen.height:
         earlier = seen.select("record_key", pl.col("run_id").alias("first_seen_run")).unique("record_key", keep="first")
         again = unique.join(earlier, on="record_key", how="inner")
         unique = unique.join(earlier, on="record_key", how="anti")
         dupes = pl.concat([again, dupes])
     return unique, dupes
+
+
+def _first_occurrences(keys: pl.Series) -> pl.Series:
+    """True where a key occurs for the first time.
+
+    Hashes first (a cheap unique count decides the common no-duplicate case), then
+    compares the actual keys only among rows whose hashes collide, so the result is exact.
+    """
+    hashes = keys.hash()
+    if hashes.n_unique() == keys.len():
+        return pl.Series("first", [True], dtype=pl.Boolean).new_from_index(0, keys.len())
+    frame = pl.DataFrame({"h": hashes, "key": keys}).with_row_index("i")
+    repeated = frame.group_by("h").len().filter(pl.col("len") > 1).get_column("h")
+    suspects = frame.filter(pl.col("h").is_in(repeated.implode()))
+    later = suspects.filter(~pl.col("key").is_first_distinct()).get_column("i")
+    return ~frame.get_column("i").is_in(later.implode()).rename("first")
 
 
 #: Rejects as produced by readers and validation (the job adds the run id).

@@ -1,40 +1,29 @@
--- Assign each usage record to a contract: one ASOF join of the record's key onto the
--- disjoint segments of the device-ID index, then the most specific candidate whose
--- validity holds at the record's start time (valid_from inclusive, valid_until exclusive).
--- Reads `usage_in` (canonical usage) and `device_segments`; keeps every record, with
--- `hit` NULL and `unassigned_reason` set where no contract matched.
-WITH keyed AS (
-    SELECT u.*, CASE u.id_type WHEN 'phone' THEN phone_key(u.subscriber_id) END AS id_key
-    FROM usage_in AS u
-),
-matched AS (
+-- Assign each located usage record to a device ID (docs/assignment.md). `located` has
+-- one narrow row per billable record with the device segment its key fell into
+-- (`seg_no`, from the interval join in segment_lookup.sql). The segment's most specific
+-- ID wins when its validity holds at the record's start time (valid_from inclusive,
+-- valid_until exclusive); otherwise the next most specific valid ID of the segment.
+-- `dev_no` is NULL for unassigned records; `id_known` says whether any ID covered the key.
+WITH hit AS (
     SELECT
-        k.*,
-        s.seg_hi,
-        CASE WHEN k.id_key <= s.seg_hi THEN s.cands END AS cands
-    FROM keyed AS k
-    ASOF LEFT JOIN device_segments AS s ON k.id_type = s.kind AND k.id_key >= s.seg_lo
+        l.*,
+        CASE WHEN (s.c1_from IS NULL OR l.start_time >= s.c1_from)
+              AND (s.c1_until IS NULL OR l.start_time < s.c1_until)
+             THEN s.c1_dev END AS c1_hit,
+        s.multi
+    FROM located AS l
+    LEFT JOIN device_segments AS s USING (seg_no)
 ),
-picked AS (
-    SELECT
-        m.* EXCLUDE (seg_hi, cands),
-        list_filter(
-            m.cands,
-            lambda c: (c.valid_from IS NULL OR m.start_time >= c.valid_from)
-                  AND (c.valid_until IS NULL OR m.start_time < c.valid_until)
-        )[1] AS hit,
-        m.cands IS NOT NULL AS id_known
-    FROM matched AS m
+fallback AS (
+    SELECT h.rid, arg_min(i.item, i.rank) AS dev_no
+    FROM hit AS h
+    JOIN device_items AS i ON i.seg_no = h.seg_no AND i.rank > 1
+    JOIN device_intervals AS d ON d.dev_no = i.item
+    WHERE h.c1_hit IS NULL AND h.multi
+      AND (d.valid_from IS NULL OR h.start_time >= d.valid_from)
+      AND (d.valid_until IS NULL OR h.start_time < d.valid_until)
+    GROUP BY h.rid
 )
-SELECT
-    p.* EXCLUDE (hit, id_known),
-    p.hit.contract_id AS contract_id,
-    p.hit.matched_id AS matched_id,
-    p.hit.match_kind AS match_kind,
-    CASE
-        WHEN p.hit IS NOT NULL THEN NULL
-        WHEN p.id_key IS NULL THEN 'subscriber_id is not a valid ' || p.id_type || ' identifier'
-        WHEN NOT p.id_known THEN 'no device ID matches ' || p.subscriber_id
-        ELSE 'no device ID for ' || p.subscriber_id || ' is valid at ' || strftime(p.start_time, '%Y-%m-%d %H:%M:%S')
-    END AS unassigned_reason
-FROM picked AS p
+SELECT h.* EXCLUDE (c1_hit, multi), coalesce(h.c1_hit, f.dev_no) AS dev_no, h.seg_no IS NOT NULL AS id_known
+FROM hit AS h
+LEFT JOIN fallback AS f USING (rid)

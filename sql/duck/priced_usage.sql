@@ -1,88 +1,54 @@
--- Price assigned usage (docs/pricing.md).
+-- Price assigned usage (docs/pricing.md). Reads `assignment` (narrow records with their
+-- device ID and the zone of the called number's longest prefix, both found by the
+-- interval join), the coded dimensions and the rate card.
 --
--- zone:     longest prefix of the called number (ASOF onto zone segments), else the
---           tariff's catch-all zone;
--- article:  article_keys by (article_key, zone), else the key's any-zone row;
--- price:    the tariff's price of the article valid on the record's start date;
+-- zone:     longest prefix of the called number, else the tariff's catch-all zone,
+--           else none (0);
+-- article and price: the rate-card row of (tariff, article key, zone) whose price
+--           version is valid on the record's start date (UTC);
 -- quantity: seconds rounded up to the granularity (first increment, then next
 --           increments; the article may override the tariff's), bytes, or 1 event;
--- amount:   price * quantity / price_per, in micro-units, rounded half away from zero.
--- Records that cannot be priced keep `unrateable_reason`; nothing is priced at zero by default.
-WITH base AS (
-    SELECT
-        a.*,
-        c.customer_id,
-        c.tariff_id,
-        t.first_increment_s AS t_first,
-        t.next_increment_s AS t_next,
-        t.catchall_zone,
-        t.currency,
-        t.vat_rate AS t_vat_rate,
-        CASE WHEN a.article_key <> 'data' THEN phone_key(e164_digits(a.counterparty)) END AS cp_key
-    FROM assigned AS a
-    JOIN cat_contracts AS c USING (contract_id)
-    JOIN cat_tariffs AS t USING (tariff_id)
+-- amount:   price · quantity / price_per, in micro-units, rounded half away from zero.
+-- A record without a rate-card row or a quantity has a NULL amount: it is unrateable
+-- (reasons: sql/duck/out/unrateable.sql); nothing is priced at zero by default.
+WITH zoned AS (
+    SELECT a.rid, a.dev_no, a.start_time, a.duration_s, a.volume_bytes, a.key_no, a.zone_hit
+    FROM assignment AS a
+    WHERE a.dev_no IS NOT NULL
 ),
-zoned AS (
+coded AS (
     SELECT
-        b.* EXCLUDE (cp_key),
-        coalesce(CASE WHEN b.cp_key <= z.seg_hi THEN z.cands[1].zone_id END, b.catchall_zone) AS zone_id
-    FROM base AS b
-    ASOF LEFT JOIN zone_segments AS z ON b.cp_key >= z.seg_lo
-),
-articled AS (
-    SELECT z.*, coalesce(k_zone.article_id, k_any.article_id) AS article_id
+        z.*, d.contract_no, d.tariff_no,
+        coalesce(z.zone_hit, t.catchall_zone_no) AS zone_no
     FROM zoned AS z
-    LEFT JOIN cat_article_keys AS k_zone
-        ON k_zone.article_key = z.article_key AND k_zone.zone_id = z.zone_id
-    LEFT JOIN cat_article_keys AS k_any
-        ON k_any.article_key = z.article_key AND k_any.zone_id IS NULL
+    JOIN dev_dim AS d USING (dev_no)
+    JOIN tariff_dim AS t USING (tariff_no)
 ),
-priced AS (
-    SELECT
-        r.*,
-        ar.unit,
-        ar.price_per,
-        coalesce(ar.first_increment_s, r.t_first) AS first_s,
-        coalesce(ar.next_increment_s, r.t_next) AS next_s,
-        coalesce(ar.vat_rate, r.t_vat_rate) AS vat_rate,
-        coalesce(ar.alt_name, ar.name) AS article_name,
-        p.price
-    FROM articled AS r
-    LEFT JOIN cat_articles AS ar USING (article_id)
-    LEFT JOIN cat_prices AS p
-        ON p.tariff_id = r.tariff_id AND p.article_id = r.article_id
-        AND (p.valid_from IS NULL OR CAST(r.start_time AS DATE) >= p.valid_from)
-        AND (p.valid_until IS NULL OR CAST(r.start_time AS DATE) < p.valid_until)
+carded AS (
+    SELECT r.*, rc.card_no, rc.unit, rc.first_s, rc.next_s, rc.price_micro, rc.price_per
+    FROM coded AS r
+    LEFT JOIN rate_card AS rc
+        ON rc.tariff_no = r.tariff_no AND rc.key_no = r.key_no AND rc.zone_no = r.zone_no
+        AND (rc.valid_from IS NULL OR CAST(r.start_time AS DATE) >= rc.valid_from)
+        AND (rc.valid_until IS NULL OR CAST(r.start_time AS DATE) < rc.valid_until)
 ),
 quantified AS (
     SELECT
-        p.* EXCLUDE (t_first, t_next, t_vat_rate, catchall_zone),
-        CASE p.unit
+        c.rid, c.dev_no, c.contract_no, c.tariff_no, c.key_no, c.zone_no, c.card_no, c.duration_s, c.volume_bytes,
+        CAST(year(c.start_time) * 100 + month(c.start_time) AS INTEGER) AS month_key,
+        c.price_micro, c.price_per,
+        CASE c.unit
             WHEN 'second' THEN CASE
-                WHEN p.duration_s <= 0 THEN 0
-                WHEN p.duration_s <= p.first_s THEN p.first_s
-                ELSE p.first_s + ((p.duration_s - p.first_s + p.next_s - 1) // p.next_s) * p.next_s
+                WHEN c.duration_s <= 0 THEN 0
+                WHEN c.duration_s <= c.first_s THEN c.first_s
+                ELSE c.first_s + ((c.duration_s - c.first_s + c.next_s - 1) // c.next_s) * c.next_s
             END
-            WHEN 'byte' THEN p.volume_bytes
+            WHEN 'byte' THEN c.volume_bytes
             WHEN 'event' THEN 1
         END AS quantity
-    FROM priced AS p
+    FROM carded AS c
 )
 SELECT
-    q.*,
-    'tariff' AS price_source,
-    strftime(q.start_time, '%Y-%m') AS period,
-    CASE WHEN q.price IS NOT NULL AND q.quantity IS NOT NULL
-         THEN div_half_up(to_micro(q.price) * CAST(q.quantity AS HUGEINT), q.price_per) END AS amount_micro,
-    CASE
-        WHEN q.zone_id IS NULL AND q.article_id IS NULL
-            THEN 'no destination zone matches ' || coalesce(q.counterparty, '(empty)') || ' and tariff ' || q.tariff_id || ' has no catch-all zone'
-        WHEN q.article_id IS NULL
-            THEN 'no article for key ' || q.article_key || ' in zone ' || q.zone_id
-        WHEN q.price IS NULL
-            THEN 'tariff ' || q.tariff_id || ' has no price for article ' || q.article_id || ' on ' || CAST(CAST(q.start_time AS DATE) AS VARCHAR)
-        WHEN q.quantity IS NULL
-            THEN 'record has no ' || CASE q.unit WHEN 'byte' THEN 'volume' ELSE 'duration' END || ' for article unit ' || q.unit
-    END AS unrateable_reason
+    q.* EXCLUDE (price_micro, price_per),
+    div_half_up(CAST(q.price_micro AS HUGEINT) * q.quantity, q.price_per) AS amount_micro
 FROM quantified AS q

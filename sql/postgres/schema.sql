@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS rating.rated_usage (
     start_time    timestamptz   NOT NULL,
     duration_s    bigint,
     volume_bytes  bigint,
+    article_key   text          NOT NULL,
+    billable      boolean       NOT NULL,
     zone_id       text,
     article_id    text          NOT NULL,
     unit          text          NOT NULL,

@@ -82,6 +82,8 @@ def tables(run_id: str) -> dict[str, dict[str, list]]:
             "start_time": [T0, T1, T0, T1, T0, T1],
             "duration_s": [61, None, 1, None, 2, 3],
             "volume_bytes": [None, 5, None, 6, None, None],
+            "article_key": ["voice", "data", "voice", "data", "voice", "voice"],
+            "billable": [True] * 6,
             "zone_id": ["DE", None, "DE", None, "AT", "CH"],
             "article_id": ["A2"] * 6,
             "unit": ["second"] * 6,

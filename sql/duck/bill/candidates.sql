@@ -1,0 +1,40 @@
+-- Every line the run may bill, named and taxed in one place: fees (every-time fees of all
+-- contracts; lines.sql keeps them only on invoices made anyway) and usage.
+-- VAT: the article's rate, else its tariff's; 0 for customers under reverse charge or not
+-- taxable, whose treatment travels on the line as vat_code.
+WITH lines AS (
+    SELECT
+        contract_id, line_kind, billing_type, interval, position_id, article_id, tariff_id,
+        strftime(period_start, '%Y-%m') AS period,
+        bill_from AS service_from,
+        bill_to AS service_to,
+        CAST(0 AS BIGINT) AS records,
+        quantity,
+        unit,
+        unit_price,
+        CAST(NULL AS BIGINT) AS price_per,
+        days_charged,
+        days_basis,
+        price_source,
+        net_cents,
+        CASE WHEN days_paused > 0 THEN CAST(days_paused AS VARCHAR) || ' paused days not charged' END AS note
+    FROM bill_charges
+    UNION ALL
+    SELECT
+        contract_id, 'usage', CASE WHEN fixed_price IS NOT NULL THEN 'variable_fixed' ELSE 'variable' END, NULL,
+        fixed_position_id, article_id, tariff_id, period, service_from, service_to, records, quantity, unit,
+        fixed_price, price_per, NULL, NULL, price_source, net_cents, NULL
+    FROM bill_usage_lines
+)
+SELECT
+    l.*,
+    c.customer_id,
+    coalesce(ar.alt_name, ar.name) AS article_name,
+    CAST(CASE WHEN cu.vat_treatment = 'normal' THEN coalesce(ar.vat_rate, t.vat_rate) ELSE 0 END AS DECIMAL(6,4)) AS vat_rate,
+    cu.vat_treatment AS vat_code,
+    t.currency
+FROM lines AS l
+JOIN cat_contracts AS c ON c.contract_id = l.contract_id
+JOIN cat_customers AS cu ON cu.customer_id = c.customer_id
+JOIN cat_articles AS ar ON ar.article_id = l.article_id
+JOIN cat_tariffs AS t ON t.tariff_id = l.tariff_id

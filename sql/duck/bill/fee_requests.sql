@@ -1,0 +1,120 @@
+-- The fees due by $until for the contracts in bill_scope and not billed yet (docs/billing.md):
+--   one_time:   once, on the first invoice on or after the position's first active day;
+--   recurring:  every period of the position's interval, anchored at the contract's billing_from
+--               (else its start), each period starting on or before $until and overlapping the
+--               active days [active_from, active_to] not yet billed (st_position_billed);
+--               intervals that do not bill (future, never, external) produce nothing;
+--   every_time: once per invoice, for positions active on $until (used only for contracts
+--               that get an invoice anyway).
+-- Paused days (bil_pauses, inclusive) are counted per period. `price_day` is the day whose
+-- price applies: the first billable day of the period.
+WITH pos AS (
+    SELECT
+        p.position_id,
+        p.contract_id,
+        p.article_id,
+        p.billing_type,
+        p.interval,
+        p.quantity,
+        coalesce(i.months, p.every_months) AS months,
+        i.times,
+        i.unit AS interval_unit,
+        coalesce(i.bills, TRUE) AS bills,
+        coalesce(t.billing_from, c.start_date) AS anchor,
+        greatest(coalesce(p.start_date, c.start_date), coalesce(t.billing_from, c.start_date)) AS active_from,
+        least(p.end_date, c.end_date, m.end_date) AS active_to,
+        b.billed_until
+    FROM bil_positions AS p
+    JOIN bill_scope USING (contract_id)
+    JOIN cat_contracts AS c USING (contract_id)
+    LEFT JOIN bil_intervals AS i ON i.interval = p.interval
+    LEFT JOIN bil_contract_terms AS t USING (contract_id)
+    LEFT JOIN bil_modules AS m ON m.module_id = p.module_id
+    LEFT JOIN st_position_billed AS b USING (position_id)
+    WHERE p.billing_type IN ('one_time', 'recurring', 'every_time')
+),
+recurring AS (
+    SELECT
+        *,
+        greatest(active_from, billed_until + 1) AS first_day,
+        least(CAST($until AS DATE), active_to) AS last_start
+    FROM pos
+    WHERE billing_type = 'recurring' AND bills
+),
+indexed AS (
+    -- date_diff('month') counts month boundaries: at most one more than the whole months
+    -- between two days, so k is searched one period either side and filtered exactly below.
+    SELECT
+        *,
+        unnest(range(
+            greatest(0, date_diff('month', anchor, first_day) // months - 1),
+            date_diff('month', anchor, last_start) // months + 2
+        )) AS k
+    FROM recurring
+    WHERE first_day <= last_start
+),
+periods AS (
+    SELECT
+        *,
+        add_months(anchor, k * months) AS period_start,
+        add_months(anchor, (k + 1) * months) - 1 AS period_end
+    FROM indexed
+),
+due AS (
+    SELECT
+        *,
+        greatest(period_start, first_day) AS bill_from,
+        least(period_end, active_to) AS bill_to
+    FROM periods
+    WHERE period_end >= first_day AND period_start <= last_start
+),
+paused AS (
+    SELECT d.position_id, d.period_start, sum(overlap_days(d.bill_from, d.bill_to, z.paused_from, z.paused_through)) AS paused_days
+    FROM due AS d
+    JOIN bil_pauses AS z
+        ON z.contract_id = d.contract_id AND z.paused_from <= d.bill_to AND z.paused_through >= d.bill_from
+    GROUP BY d.position_id, d.period_start
+)
+SELECT
+    'recurring' AS line_kind,
+    d.position_id,
+    d.contract_id,
+    d.article_id,
+    d.billing_type,
+    d.interval,
+    d.period_start,
+    d.period_end,
+    d.bill_from,
+    d.bill_to,
+    CAST(d.quantity * d.times AS BIGINT) AS quantity,
+    d.interval_unit AS unit,
+    CAST(date_diff('day', d.bill_from, d.bill_to) + 1 - coalesce(z.paused_days, 0) AS BIGINT) AS days_charged,
+    CAST(date_diff('day', d.bill_from, d.bill_to) + 1 AS BIGINT) AS days_active,
+    CAST(date_diff('day', d.period_start, d.period_end) + 1 AS BIGINT) AS days_period,
+    CAST(coalesce(z.paused_days, 0) AS BIGINT) AS days_paused,
+    d.bill_from AS price_day
+FROM due AS d
+LEFT JOIN paused AS z USING (position_id, period_start)
+
+UNION ALL
+
+SELECT
+    'one_time', position_id, contract_id, article_id, billing_type, NULL,
+    active_from, active_from, active_from, active_from,
+    CAST(quantity AS BIGINT), 'piece', NULL, NULL, NULL, NULL, active_from
+FROM pos
+WHERE billing_type = 'one_time'
+    AND billed_until IS NULL
+    AND active_from <= CAST($until AS DATE)
+    AND (active_to IS NULL OR active_from <= active_to)
+
+UNION ALL
+
+SELECT
+    'every_time', position_id, contract_id, article_id, billing_type, NULL,
+    CAST($until AS DATE), CAST($until AS DATE), CAST($until AS DATE), CAST($until AS DATE),
+    CAST(quantity AS BIGINT), 'piece', NULL, NULL, NULL, NULL, CAST($until AS DATE)
+FROM pos
+WHERE billing_type = 'every_time'
+    AND active_from <= CAST($until AS DATE)
+    AND (active_to IS NULL OR active_to >= CAST($until AS DATE))

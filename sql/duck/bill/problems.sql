@@ -1,0 +1,19 @@
+-- What kept a fee off the run's invoices, or a fixed usage price from applying, and what to do.
+SELECT
+    $run_id AS run_id, p.contract_id, p.position_id, 'price required' AS rule,
+    'no price for ' || r.line_kind || ' position ' || p.position_id || ' (article ' || p.article_id || ') on '
+        || strftime(p.day, '%Y-%m-%d') || ' in tariff ' || coalesce(p.tariff_id, '?')
+        || ': add a list price to prices.csv or a price version to position_prices.csv; it is billed once priced'
+        AS reason
+FROM bill_prices AS p
+JOIN (SELECT DISTINCT position_id, price_day, line_kind FROM bill_fee_requests) AS r
+    ON r.position_id = p.position_id AND r.price_day = p.day
+WHERE p.price IS NULL
+UNION ALL
+SELECT
+    $run_id, p.contract_id, p.position_id, 'price required',
+    'no price for variable_fixed position ' || p.position_id || ' on ' || strftime(p.day, '%Y-%m-%d')
+        || ': its usage was billed at the rated amounts'
+FROM bill_prices AS p
+JOIN bill_usage_agg AS a ON a.fixed_position_id = p.position_id AND a.service_from = p.day
+WHERE p.price IS NULL

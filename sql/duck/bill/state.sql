@@ -1,0 +1,13 @@
+-- What earlier committed billing runs already covered, from their history (st_history,
+-- st_invoices registered by pipeline.io.billing_store): billed-until per position and the
+-- last number used per invoice sequence.
+CREATE OR REPLACE TEMP TABLE st_position_billed AS
+SELECT position_id, max(period_end) AS billed_until
+FROM st_history
+WHERE billing_type IN ('one_time', 'recurring')
+GROUP BY position_id;
+
+CREATE OR REPLACE TEMP TABLE st_last_numbers AS
+SELECT sequence_id, max(sequence_no) AS last_no
+FROM st_invoices
+GROUP BY sequence_id;
