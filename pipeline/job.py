@@ -51,7 +51,7 @@ class RatingResult:
     timings: list[StageTiming] = field(default_factory=list)
 
     def table(self, name: str) -> duckdb.DuckDBPyRelation:
-        """A stored table of this run (a name in schemas.outputs.TABLES, or `usage`), lazily."""
+        """A stored table of this run (a name in schemas.outputs.TABLES), lazily."""
         if name == "rated_usage":
             # 10 M-row scale: rated usage stays a query, computed while it is written
             return self.con.sql(sql.load("duck/out/rated_usage"), params={"run_id": self.run_id})
@@ -66,12 +66,11 @@ class RatingResult:
         return dict(zip(self.ledger["outcome"], self.ledger["records"]))
 
     def stored_tables(self, runs: pl.DataFrame | None = None) -> dict[str, duckdb.DuckDBPyRelation]:
-        """Every table the run stores, lazily, shaped as schemas/outputs.py says (plus `usage`)."""
+        """Every table the run stores, lazily, shaped as schemas/outputs.py says."""
         if runs is not None:
             self.con.register("out_runs", runs.to_arrow())
         names = ["invoice_lines", "rated_usage", "rejects", "unassigned", "unrateable", "duplicates", "non_billable", "ledger"]
         tables = {name: self.table(name) for name in names}
-        tables["usage"] = self.table("usage").select("*, strftime(start_time, '%Y-%m') AS period")
         if runs is not None:
             tables["runs"] = self.table("runs")
         return tables
@@ -158,7 +157,6 @@ def _store(con, run_id, unique, rejects, dupes, non_billable) -> None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE out_{name} AS {sql.load(f'duck/out/{name}')}", {"run_id": run_id})
     con.execute("CREATE OR REPLACE TEMP VIEW out_invoice_lines AS SELECT * FROM invoice_lines")
     frames = {
-        "usage": unique,
         "rejects": rejects.select(pl.lit(run_id).alias("run_id"), pl.all()),
         "duplicates": dupes.select(pl.lit(run_id).alias("run_id"), *CANONICAL, "first_seen_run"),
         "non_billable": non_billable.select(pl.lit(run_id).alias("run_id"), *CANONICAL),

@@ -1,9 +1,12 @@
 """The local warehouse: Parquet tables hive-partitioned by period, plus an analyst DuckDB file.
 
 Layout (docs/warehouse.md):
-    <warehouse>/<table>/period=YYYY-MM/run-<run_id>_<i>.parquet   invoice_lines, rated_usage, usage
+    <warehouse>/<table>/period=YYYY-MM/run-<run_id>_<i>.parquet   invoice_lines, rated_usage
     <warehouse>/<table>/run-<run_id>.parquet                       rejects, unassigned, ledger, …
     <warehouse>/analytics.duckdb                                   views over all of the above
+Every accepted usage record is stored once, whole, in exactly one of rated_usage,
+unassigned, unrateable and non_billable; the analyst view `usage` is their union in the
+canonical shape, and it is what later runs re-rate and check duplicates against.
 A run's files are written to a staging folder first and then swapped in for that
 run's earlier files, so re-running a run replaces its rows and never doubles them.
 """
@@ -20,12 +23,13 @@ import pyarrow.parquet as pq
 
 import sql
 from schemas.outputs import TABLES
-from schemas.usage import USAGE_ARROW
 
 #: Tables partitioned by billing period; the rest are one file per run.
-PERIOD_TABLES = ("invoice_lines", "rated_usage", "usage")
-#: Stored schemas, by table (the canonical usage copy included).
-SCHEMAS: dict[str, pa.Schema] = {**TABLES, "usage": USAGE_ARROW.append(pa.field("period", pa.string()))}
+PERIOD_TABLES = ("invoice_lines", "rated_usage")
+#: Tables that hold accepted usage records, each whole and each record in one of them.
+USAGE_TABLES = ("rated_usage", "unassigned", "unrateable", "non_billable")
+#: Stored schemas, by table.
+SCHEMAS: dict[str, pa.Schema] = dict(TABLES)
 ANALYTICS_DB = "analytics.duckdb"
 
 
@@ -70,18 +74,12 @@ def _count_rows(folder: Path) -> int:
 
 
 def seen_record_keys(warehouse: Path, except_run: str) -> pl.DataFrame:
-    """(record_key, run_id) of every usage record stored by runs other than `except_run`."""
-    files = [f for f in (Path(warehouse) / "usage").rglob("*.parquet") if not f.name.startswith(f"run-{except_run}")]
+    """(record_key, run_id) of every usage record accepted by runs other than `except_run`."""
+    files = [f for name in USAGE_TABLES for f in (Path(warehouse) / name).rglob("*.parquet")]
     if not files:
         return pl.DataFrame(schema={"record_key": pl.String, "run_id": pl.String})
-    return (
-        pl.scan_parquet(files, include_file_paths="_file", hive_partitioning=False)
-        .select(
-            "record_key",
-            pl.col("_file").str.extract(r"run-([0-9a-f]+)_\d+\.parquet$").alias("run_id"),
-        )
-        .collect()
-    )
+    scans = [pl.scan_parquet(f, hive_partitioning=False).select("record_key", "run_id") for f in files]
+    return pl.concat(scans).filter(pl.col("run_id") != except_run).collect()
 
 
 def publish_views(warehouse: Path) -> Path:

@@ -28,3 +28,18 @@ SELECT id_type, subscriber_id, count(*) AS records,
 FROM unassigned
 GROUP BY id_type, subscriber_id
 ORDER BY records DESC, duration_s DESC;
+
+-- Every accepted usage record, in the canonical shape, whatever its outcome: what
+-- re-rating reads. Each record is stored whole in exactly one of these tables.
+CREATE OR REPLACE VIEW usage AS
+SELECT run_id, record_key, source, source_file, source_line, id_type, subscriber_id, counterparty,
+       start_time, duration_s, volume_bytes, article_key, billable, 'rated' AS outcome FROM rated_usage
+UNION ALL BY NAME
+SELECT run_id, record_key, source, source_file, source_line, id_type, subscriber_id, counterparty,
+       start_time, duration_s, volume_bytes, article_key, billable, 'unassigned' AS outcome FROM unassigned
+UNION ALL BY NAME
+SELECT run_id, record_key, source, source_file, source_line, id_type, subscriber_id, counterparty,
+       start_time, duration_s, volume_bytes, article_key, billable, 'unrateable' AS outcome FROM unrateable
+UNION ALL BY NAME
+SELECT run_id, record_key, source, source_file, source_line, id_type, subscriber_id, counterparty,
+       start_time, duration_s, volume_bytes, article_key, billable, 'non_billable' AS outcome FROM non_billable;

@@ -1,0 +1,62 @@
+"""The Parquet warehouse: a run's tables, replaced on re-run, and the analyst views over them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import duckdb
+
+from pipeline.io import warehouse
+from pipeline.job import rate
+from tests.factory import catalog, usage
+
+
+def stored_run(tmp_path, run_id: str, records):
+    result = rate(records, catalog(), run_id, seen=warehouse.seen_record_keys(tmp_path, except_run=run_id))
+    rows = warehouse.write_run(result.stored_tables(), tmp_path, run_id)
+    warehouse.publish_views(tmp_path)
+    return rows
+
+
+def query(tmp_path, sql: str):
+    con = duckdb.connect(str(tmp_path / warehouse.ANALYTICS_DB), read_only=True)
+    try:
+        return con.sql(sql).fetchall()
+    finally:
+        con.close()
+
+
+CALLS = dict(subscriber_id=["4331681272420", "4930123450", "0000"], duration_s=[61, 30, 5])
+
+
+def test_a_run_is_stored_partitioned_by_period_and_queryable(tmp_path):
+    rows = stored_run(tmp_path, "run1", usage(**CALLS))
+    assert rows["rated_usage"] == 2 and rows["unassigned"] == 1
+    assert sorted(p.name for p in (tmp_path / "invoice_lines").iterdir()) == ["period=2026-10"]
+    assert query(tmp_path, "select contract_id, net_amount from invoice_lines order by 1") == [
+        ("K-MIN", Decimal("0.12")),
+        ("K-SEC", Decimal("0.03")),
+    ]
+    assert query(tmp_path, "select outcome, count(*) from usage group by 1 order by 1") == [("rated", 2), ("unassigned", 1)]
+    assert query(tmp_path, "select rated, unassigned, total from run_outcomes") == [(2, 1, 3)]
+
+
+def test_re_running_a_run_replaces_its_rows_and_never_doubles_them(tmp_path):
+    stored_run(tmp_path, "run1", usage(**CALLS))
+    stored_run(tmp_path, "run1", usage(**CALLS))
+    assert query(tmp_path, "select count(*), sum(net_amount) from invoice_lines") == [(2, Decimal("0.15"))]
+    assert query(tmp_path, "select count(*) from rated_usage") == [(2,)]
+    assert query(tmp_path, "select count(*) from duplicates") == [(0,)]
+
+
+def test_records_seen_by_an_earlier_run_are_duplicates_in_a_later_one(tmp_path):
+    stored_run(tmp_path, "run1", usage(**CALLS))
+    stored_run(tmp_path, "run2", usage(record_key=["r1", "new"], subscriber_id=["4331681272420"] * 2))
+    assert query(tmp_path, "select run_id, record_key, first_seen_run from duplicates") == [("run2", "r1", "run1")]
+    assert query(tmp_path, "select run_id, count(*) from rated_usage group by 1 order by 1") == [("run1", 2), ("run2", 1)]
+
+
+def test_views_exist_before_any_run(tmp_path):
+    warehouse.publish_views(tmp_path)
+    assert query(tmp_path, "select count(*) from invoice_lines") == [(0,)]
+    assert query(tmp_path, "select count(*) from usage") == [(0,)]
