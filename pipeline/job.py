@@ -20,7 +20,7 @@ from pipeline import engine
 from pipeline.assign import assigned_usage, build_device_index, keyed_usage, located_usage
 from pipeline.bill import invoice_lines
 from pipeline.catalog import Catalog
-from pipeline.ingest import REJECT_SCHEMA, deduplicated, validated_usage
+from pipeline.ingest import REJECT_SCHEMA, duplicate_rows, validation_rejects
 from pipeline.ledger import checked, ledger
 from pipeline.price import build_rate_card, build_zone_index, key_dim, priced_usage, zoned_usage
 from schemas.outputs import TABLES
@@ -108,11 +108,13 @@ def rate(
     read_rejects = pl.DataFrame(schema=REJECT_SCHEMA) if read_rejects is None else read_rejects.cast(REJECT_SCHEMA)
     n_in = usage.height
     with stage("validate", n_in):
-        valid, rejects = validated_usage(usage)
-    with stage("deduplicate", valid.height):
-        unique, dupes = deduplicated(valid, seen)
-        billable = unique.filter(pl.col("billable"))
-        non_billable = unique.filter(~pl.col("billable"))
+        valid, rejects = validation_rejects(usage)
+    with stage("deduplicate", n_in):
+        dup, first_seen_run = duplicate_rows(usage.get_column("record_key"), valid, seen)
+        accepted = valid & ~dup
+        billable = usage.filter(accepted & usage.get_column("billable"))
+        non_billable = usage.filter(accepted & ~usage.get_column("billable"))
+        dupes = usage.filter(dup).with_columns(first_seen_run.filter(dup))
     catalog.register(con)
     keys = key_dim(catalog)
     con.register("key_dim", keys.to_arrow())
@@ -135,14 +137,14 @@ def rate(
         invoice_lines(con, run_id)
 
     all_rejects = pl.concat([read_rejects, rejects])
-    _store(con, run_id, unique, all_rejects, dupes, non_billable)
+    _store(con, run_id, all_rejects, dupes, non_billable)
     counts = {
         "rated": _sums(con, "rated"),
         "unassigned": _sums(con, "out_unassigned"),
         "unrateable": _sums(con, "out_unrateable"),
         "non_billable": _frame_sums(non_billable),
         "duplicate": _frame_sums(dupes),
-        "rejected": (all_rejects.height, *_frame_sums(usage.join(rejects, on=["source_file", "source_line"], how="semi"))[1:]),
+        "rejected": (all_rejects.height, *_frame_sums(usage.filter(~valid))[1:]),
     }
     n_total = n_in + read_rejects.height
     in_records, in_seconds, in_bytes = _frame_sums(usage)
@@ -151,7 +153,7 @@ def rate(
     return RatingResult(run_id, con, checked_ledger, n_total, timings)
 
 
-def _store(con, run_id, unique, rejects, dupes, non_billable) -> None:
+def _store(con, run_id, rejects, dupes, non_billable) -> None:
     """Shape every outcome as it is stored (schemas/outputs.py), as tables `out_<name>`."""
     for name in ("unassigned", "unrateable"):
         con.execute(f"CREATE OR REPLACE TEMP TABLE out_{name} AS {sql.load(f'duck/out/{name}')}", {"run_id": run_id})

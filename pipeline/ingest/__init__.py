@@ -1,4 +1,9 @@
-"""Ingest: canonical usage in, valid and unique usage out; bad rows become rejects with a reason."""
+"""Ingest: which canonical usage rows are valid, and which repeat an earlier record.
+
+Both answers are row masks over the batch, so a 10 M-row batch is copied once, when
+the stages after it take the rows they need. Bad rows become rejects with a reason;
+duplicates keep the run that saw their key first.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,30 @@ from pandera.errors import SchemaErrors
 
 from schemas.usage import UsageRecord
 
+#: Rejects as produced by readers and validation (the job adds the run id).
+REJECT_SCHEMA = {
+    "source_file": pl.String,
+    "source_line": pl.Int64,
+    "column": pl.String,
+    "value": pl.String,
+    "rule": pl.String,
+    "reason": pl.String,
+    "raw": pl.String,
+}
 
 
-def validated_usage(usage: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split canonical usage into rows that pass `UsageRecord` and rejects (one per bad row).
+def validation_rejects(usage: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
+    """Check every row against `UsageRecord`: a mask of valid rows, and one reject per bad row.
 
     A row that breaks several rules is rejected once, for the first rule in column order.
     """
     try:
         UsageRecord.validate(usage, lazy=True)
-        return usage, pl.DataFrame(schema=REJECT_SCHEMA)
+        return pl.Series("valid", [True], dtype=pl.Boolean).new_from_index(0, usage.height), pl.DataFrame(schema=REJECT_SCHEMA)
     except SchemaErrors as exc:
         cases = exc.failure_cases
     if cases.filter(pl.col("index").is_null()).height:
-        # schema-level failure (wrong column or dtype): the reader broke its contract
+        # a schema-level failure (a wrong column or dtype) means the reader broke its contract
         raise TypeError(f"usage frame does not have the canonical schema:\n{cases}")
     order = {c: i for i, c in enumerate(usage.columns)}
     first = (
@@ -32,8 +47,7 @@ def validated_usage(usage: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         .unique("index", keep="first", maintain_order=True)
     )
     bad_rows = first.get_column("index")
-    bad = usage.gather(bad_rows).with_columns(first.select("column", "failure_case", "check"))
-    rejects = bad.select(
+    rejects = usage.gather(bad_rows).with_columns(first.select("column", "failure_case", "check")).select(
         "source_file",
         "source_line",
         pl.col("column"),
@@ -49,52 +63,34 @@ def validated_usage(usage: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         ).alias("reason"),
         pl.lit(None, pl.String).alias("raw"),
     )
-    keep = ~pl.int_range(pl.len(), dtype=pl.Int64).is_in(bad_rows.implode())
-    valid = usage.filter(keep)
-    return valid, rejects.cast(REJECT_SCHEMA)
+    valid = ~pl.int_range(usage.height, dtype=pl.Int64, eager=True).is_in(bad_rows.implode())
+    return valid.rename("valid"), rejects.cast(REJECT_SCHEMA)
 
 
-def deduplicated(usage: pl.DataFrame, seen: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split usage into first occurrences and duplicates of an earlier record key.
+def duplicate_rows(keys: pl.Series, candidates: pl.Series, seen: pl.DataFrame | None = None) -> tuple[pl.Series, pl.Series]:
+    """Which candidate rows repeat a record key, and the run that saw the key first.
 
-    A key counts as seen when it came earlier in this batch (file order, then line) or
-    is in `seen` (record_key, run_id) from earlier runs. Duplicates carry
-    `first_seen_run` (null when the first occurrence is in this batch).
+    A key is repeated when an earlier candidate row of this batch (file order, then line)
+    has it, or when `seen` (record_key, run_id) from earlier runs has it; then
+    `first_seen_run` is that run (null when the first occurrence is in this batch).
+    Hashes decide the common no-duplicate case cheaply; rows whose hashes collide are
+    compared by their actual keys, so the result is exact.
     """
-    first = _first_occurrences(usage.get_column("record_key"))
-    unique = usage.filter(first)
-    dupes = usage.filter(~first).with_columns(pl.lit(None, pl.String).alias("first_seen_run"))
-    if seen is not None and seen.height:
-        earlier = seen.select("record_key", pl.col("run_id").alias("first_seen_run")).unique("record_key", keep="first")
-        again = unique.join(earlier, on="record_key", how="inner")
-        unique = unique.join(earlier, on="record_key", how="anti")
-        dupes = pl.concat([again, dupes])
-    return unique, dupes
-
-
-def _first_occurrences(keys: pl.Series) -> pl.Series:
-    """True where a key occurs for the first time.
-
-    Hashes first (a cheap unique count decides the common no-duplicate case), then
-    compares the actual keys only among rows whose hashes collide, so the result is exact.
-    """
-    hashes = keys.hash()
-    if hashes.n_unique() == keys.len():
-        return pl.Series("first", [True], dtype=pl.Boolean).new_from_index(0, keys.len())
-    frame = pl.DataFrame({"h": hashes, "key": keys}).with_row_index("i")
-    repeated = frame.group_by("h").len().filter(pl.col("len") > 1).get_column("h")
-    suspects = frame.filter(pl.col("h").is_in(repeated.implode()))
-    later = suspects.filter(~pl.col("key").is_first_distinct()).get_column("i")
-    return ~frame.get_column("i").is_in(later.implode()).rename("first")
-
-
-#: Rejects as produced by readers and validation (the job adds the run id).
-REJECT_SCHEMA = {
-    "source_file": pl.String,
-    "source_line": pl.Int64,
-    "column": pl.String,
-    "value": pl.String,
-    "rule": pl.String,
-    "reason": pl.String,
-    "raw": pl.String,
-}
+    n = keys.len()
+    hashes = pl.select(pl.when(candidates).then(keys.hash())).to_series()
+    repeated_here = pl.Series("dup", [False], dtype=pl.Boolean).new_from_index(0, n)
+    if hashes.drop_nulls().n_unique() != int(candidates.sum()):
+        frame = pl.DataFrame({"h": hashes, "key": keys}).with_row_index("i")
+        collided = frame.drop_nulls("h").group_by("h").len().filter(pl.col("len") > 1).get_column("h")
+        suspects = frame.filter(pl.col("h").is_in(collided.implode()))
+        later = suspects.filter(~pl.col("key").is_first_distinct()).get_column("i")
+        repeated_here = frame.get_column("i").is_in(later.implode()).rename("dup")
+    first_seen_run = pl.Series("first_seen_run", [None], dtype=pl.String).new_from_index(0, n)
+    if seen is None or not seen.height:
+        return repeated_here, first_seen_run
+    earlier = seen.unique("record_key", keep="first")
+    in_earlier_run = candidates & keys.is_in(earlier.get_column("record_key").implode())
+    if in_earlier_run.any():
+        runs = pl.DataFrame({"record_key": keys}).join(earlier, on="record_key", how="left", maintain_order="left")
+        first_seen_run = pl.select(pl.when(in_earlier_run).then(runs.get_column("run_id"))).to_series().rename("first_seen_run")
+    return (repeated_here | in_earlier_run).rename("dup"), first_seen_run
