@@ -13,6 +13,20 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Usage rating
 console = Console()
 
 
+#: Prefect settings `rating run` applies unless the environment sets them (local ephemeral mode needs none).
+PREFECT_DEFAULTS = {
+    # A cold start (new SQLite database, migrations) takes 10-20 s on 2 cores; Prefect gives up after 20 s.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    # The temporary server phones home and logs an ERROR where there is no internet.
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+}
+#: Quiet Prefect's own chatter (temporary server start/stop, every task's state); --verbose keeps it.
+PREFECT_QUIET = {
+    "PREFECT_LOGGING_LOGGERS_PREFECT_LEVEL": "WARNING",
+    "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL": "INFO",
+}
+
+
 @app.command()
 def run(
     catalog: Optional[Path] = typer.Option(None, help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]"),
@@ -20,13 +34,47 @@ def run(
     warehouse: Optional[Path] = typer.Option(None, help="Warehouse directory [env RATING_WAREHOUSE, default ./warehouse]"),
     sources: Optional[Path] = typer.Option(None, help="Source configuration [env RATING_SOURCES, default <inbox>/sources.toml]"),
     pg_url: Optional[str] = typer.Option(None, help="PostgreSQL URL to also write to [env RATING_PG_URL]"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own log lines too"),
 ) -> None:
     """Rate the inbox with the `rate_usage` Prefect flow (local ephemeral mode, no server needed)."""
-    from flows.rate_usage import rate_usage
+    import os
+    import traceback
 
-    summary = rate_usage(
-        catalog=_s(catalog), inbox_dir=_s(inbox), warehouse_dir=_s(warehouse), sources=_s(sources), pg_url=pg_url
-    )
+    from pipeline.config import Settings
+
+    settings = Settings.from_env(catalog=_s(catalog), inbox=_s(inbox), warehouse=_s(warehouse), sources=_s(sources))
+    problems = [
+        f"{what} {path} not found: {fix}"
+        for what, path, ok, fix in (
+            ("catalog directory", settings.catalog, settings.catalog.is_dir(), "pass --catalog or set RATING_CATALOG"),
+            ("inbox directory", settings.inbox, settings.inbox.is_dir(), "pass --inbox or set RATING_INBOX"),
+            ("source configuration", settings.sources, settings.sources.is_file(), "pass --sources or set RATING_SOURCES"),
+        )
+        if not ok
+    ]
+    if problems:
+        for problem in problems:
+            console.print(f"[red]error[/red]: {problem}")
+        console.print("(the defaults are relative to the repository root: run `rating run` there)")
+        raise typer.Exit(2)
+    for name, value in {**PREFECT_DEFAULTS, **({} if verbose else PREFECT_QUIET)}.items():
+        os.environ.setdefault(name, value)
+    if pg_url:
+        # Through the environment, not a flow parameter: Prefect stores parameters, and URLs carry passwords.
+        os.environ["RATING_PG_URL"] = pg_url
+    from flows.rate_usage import rate_usage  # after the settings above: Prefect reads them on import
+
+    console.print(f"rating {settings.inbox} (Prefect, local ephemeral server: ~20 s to start the first time)")
+    try:
+        summary = rate_usage(
+            catalog=str(settings.catalog), inbox_dir=str(settings.inbox), warehouse_dir=str(settings.warehouse),
+            sources=str(settings.sources),
+        )  # fmt: skip
+    except Exception as exc:  # Prefect has logged the traceback; the user needs the message and the exit code
+        console.print(f"[red]run failed[/red]: {type(exc).__name__}: {exc}")
+        # Drop the frames' DuckDB objects now: alive at interpreter exit, each makes nanobind print a leak warning.
+        traceback.clear_frames(exc.__traceback__)
+        raise typer.Exit(1) from None
     _print_summary(summary)
 
 
@@ -69,19 +117,29 @@ def bench(
 
 
 def _print_summary(summary: dict) -> None:
-    table = Table(title=f"run {summary['run_id']}: {summary['files']} files, {summary['input_records']:,} records")
+    files = summary["files"]
+    console.print(f"run [bold]{summary['run_id']}[/bold]")
+    console.print(f"files: {files['input']:,} in inbox = {files['read']:,} read + {files['quarantined']:,} quarantined")
+    console.print(f"records: {summary['input_records']:,} in = the outcomes below")
+    table = Table()
     table.add_column("outcome")
     table.add_column("records", justify="right")
     for outcome, records in summary["outcomes"].items():
         table.add_row(outcome, f"{records:,}")
+    table.add_section()
+    table.add_row("total", f"{sum(summary['outcomes'].values()):,}")
     console.print(table)
     for path, reason in summary["quarantined"]:
         console.print(f"[yellow]quarantined[/yellow] {path}: {reason}")
-    console.print(f"net amount {summary['net_amount']} in {summary['invoice_lines']} invoice lines")
-    console.print(f"warehouse: {summary['warehouse']} (SQL: duckdb {summary['warehouse']}/analytics.duckdb)")
-    if summary["postgres"]:
-        console.print("written to PostgreSQL")
+    console.print(f"net amount [bold]{summary['net_amount']}[/bold] in {summary['invoice_lines']:,} invoice lines")
+    console.print(f"warehouse: {summary['warehouse']} (Parquet); SQL views: {summary['analytics_db']}")
+    if summary["postgres"] is not None:
+        console.print(f"PostgreSQL: {summary['postgres'].get('invoice_lines', 0):,} invoice lines written")
 
 
 def _s(path: Optional[Path]) -> Optional[str]:
     return str(path) if path is not None else None
+
+
+if __name__ == "__main__":
+    app()

@@ -17,3 +17,30 @@ def postgres_url() -> Iterator[str]:
             yield url
     except ClusterError as exc:
         pytest.fail(f"cannot start the throwaway PostgreSQL cluster: {exc}", pytrace=False)
+
+
+def _private_prefect_home() -> None:
+    """Give Prefect a throwaway home before any test module imports it, so tests never read the user's
+    profiles (which may point at a real server) nor write ~/.prefect. Costs nothing until Prefect starts."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    home = tempfile.mkdtemp(prefix="rating-prefect-home-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    os.environ["PREFECT_HOME"] = home
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+
+
+_private_prefect_home()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """Prefect's test harness (a temporary API server on a temporary database), started once per session by the
+    first test that asks for it: tests that do not run a flow never pay its ~10-20 s start."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

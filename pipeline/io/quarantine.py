@@ -1,0 +1,58 @@
+"""Quarantined files: usage files no reader could read at all, on record per run.
+
+A file that cannot be read has no records, so the record ledger cannot show it; this
+table is where an operator finds it (name, content hash, size, why) to fix and re-deliver
+it. It is stored beside the run's other tables: `<warehouse>/quarantine/run-<run_id>.parquet`
+(written by `warehouse.write_run` like them, so a re-run replaces it) and the `quarantine`
+view of the analyst database.
+
+Until QUARANTINE is an entry of schemas/outputs.py TABLES (and so of sql/postgres/schema.sql
+and `warehouse.publish_views`), its schema and view live here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.io import warehouse
+
+TABLE = "quarantine"
+
+#: One row per quarantined file of a run.
+QUARANTINE = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("content_hash", pa.string(), nullable=False),
+        pa.field("size_bytes", pa.int64(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+    ]
+)
+
+
+def quarantine_table(run_id: str, files: list[dict]) -> pa.Table:
+    """The quarantine rows of a run; `files` holds one dict per file with the other QUARANTINE columns."""
+    columns = {f.name: [run_id] * len(files) if f.name == "run_id" else [q[f.name] for q in files] for f in QUARANTINE}
+    return pa.table(columns, schema=QUARANTINE)
+
+
+def publish_view(warehouse_dir: Path) -> None:
+    """Add the `quarantine` view to the analyst database that `warehouse.publish_views` (re)created."""
+    root = Path(warehouse_dir).resolve()
+    stored = root / TABLE
+    if stored.exists() and any(stored.glob("*.parquet")):
+        source = str(stored / "*.parquet")
+    else:
+        empty = root / "_schema" / f"{TABLE}.parquet"
+        empty.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(QUARANTINE.empty_table(), empty)
+        source = str(empty)
+    con = duckdb.connect(str(root / warehouse.ANALYTICS_DB))
+    try:
+        con.execute(warehouse._view_sql(TABLE, source, partitioned=False))
+    finally:
+        con.close()
