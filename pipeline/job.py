@@ -88,7 +88,8 @@ def rate(
 
     Args:
         usage: canonical usage records (schemas.usage.USAGE_POLARS), files in order.
-        read_rejects: rows the readers could not parse (REJECTS columns without run_id).
+        read_rejects: cells of lines the readers could not parse (REJECTS columns without run_id);
+            each distinct (source_file, source_line) is one rejected input record.
         seen: (record_key, run_id) of records rated by earlier runs, for duplicate detection.
     """
     con = engine.connect(threads=threads)
@@ -106,6 +107,8 @@ def rate(
             timings.append(StageTiming(name, seconds, records))
 
     read_rejects = pl.DataFrame(schema=REJECT_SCHEMA) if read_rejects is None else read_rejects.cast(REJECT_SCHEMA)
+    # a reader reports every bad cell; a bad line is one input record, however many cells it breaks
+    unreadable_rows = read_rejects.select(pl.struct("source_file", "source_line").n_unique()).item()
     n_in = usage.height
     with stage("validate", n_in):
         valid, rejects = validation_rejects(usage)
@@ -144,9 +147,9 @@ def rate(
         "unrateable": _sums(con, "out_unrateable"),
         "non_billable": _frame_sums(non_billable),
         "duplicate": _frame_sums(dupes),
-        "rejected": (all_rejects.height, *_frame_sums(usage.filter(~valid))[1:]),
+        "rejected": (unreadable_rows + rejects.height, *_frame_sums(usage.filter(~valid))[1:]),
     }
-    n_total = n_in + read_rejects.height
+    n_total = n_in + unreadable_rows
     in_records, in_seconds, in_bytes = _frame_sums(usage)
     checked_ledger = checked(ledger(run_id, counts), n_total, in_seconds, in_bytes)
     con.register("out_ledger", checked_ledger.to_arrow())

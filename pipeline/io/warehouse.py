@@ -56,7 +56,7 @@ def write_run(tables: dict[str, duckdb.DuckDBPyRelation], warehouse: Path, run_i
         rows[name] = _count_rows(target)
     for name in tables:
         _swap_in(staging / name, warehouse / name, run_id)
-    shutil.rmtree(warehouse / ".staging", ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
     return rows
 
 
@@ -88,7 +88,10 @@ def publish_views(warehouse: Path) -> Path:
     schema_dir = warehouse / "_schema"
     schema_dir.mkdir(parents=True, exist_ok=True)
     db_path = warehouse / ANALYTICS_DB
-    con = duckdb.connect(str(db_path))
+    building = warehouse / f".{ANALYTICS_DB}.building"
+    building.unlink(missing_ok=True)
+    # readable by DuckDB 1.4+ clients too (e.g. the `duckdb` command of the duckdb-cli package)
+    con = duckdb.connect(str(building), config={"storage_compatibility_version": "v1.4.0"})
     try:
         for name, schema in SCHEMAS.items():
             empty = schema_dir / f"{name}.parquet"
@@ -101,6 +104,7 @@ def publish_views(warehouse: Path) -> Path:
             con.execute(statement)
     finally:
         con.close()
+    building.replace(db_path)
     return db_path
 
 

@@ -176,3 +176,21 @@ def test_conservation_check_fails_loudly_when_records_are_lost():
     lost = ledger("run", {"rated": (5, 300, 0), "rejected": (1, 0, 0)})
     with pytest.raises(ConservationError, match="outcomes .* = \\(6, 300, 0\\) but input = \\(7, 300, 0\\)"):
         checked(lost, 7, 300, 0)
+
+
+def test_a_line_with_two_bad_cells_is_one_rejected_record():
+    read_rejects = pl.DataFrame(
+        {
+            "source_file": ["Master.csv", "Master.csv", "Master.csv"],
+            "source_line": [7, 7, 9],
+            "column": ["start", "billsec", "start"],
+            "value": ["x", "y", "z"],
+            "rule": ["timestamp", "integer", "timestamp"],
+            "reason": ["r1", "r2", "r3"],
+            "raw": [None, None, None],
+        }
+    )
+    result = rate(usage(subscriber_id=["4331681272420"]), catalog(), "run", read_rejects=read_rejects)
+    assert result.input_records == 3
+    assert result.counts()["rejected"] == 2
+    assert result.table("rejects").pl().height == 3
