@@ -109,11 +109,57 @@ def bench(
     for stage, records, seconds in report["stages"]:
         table.add_row(stage, f"{records:,}", f"{seconds:.3f}", f"{records / seconds:,.0f}" if seconds else "-")
     console.print(table)
+    n, to_lines, total = report["records"], report["seconds_to_invoice_lines"], report["seconds"]
     console.print(
-        f"end to end (Parquet → invoice lines in the warehouse): {report['records']:,} records in "
-        f"{report['seconds']:.2f} s = [bold]{report['records'] / report['seconds']:,.0f} records/s[/bold]; "
-        f"peak RSS {report['peak_rss_mb']:,.0f} MiB"
+        f"end to end, Parquet → invoice lines in the warehouse: {n:,} records in {to_lines:.2f} s = "
+        f"[bold]{n / to_lines:,.0f} records/s[/bold]"
     )
+    console.print(f"with the rated-usage detail stored too: {total:.2f} s = [bold]{n / total:,.0f} records/s[/bold]")
+    console.print(f"outcomes: {report['outcomes']}; peak RSS {report['peak_rss_mb']:,.0f} MiB")
+
+
+@app.command("sql")
+def sql_query(
+    query: str = typer.Argument(..., help="SQL over the analyst views, e.g. \"select * from invoice_lines limit 5\""),
+    warehouse: Optional[Path] = typer.Option(None, help="Warehouse directory [env RATING_WAREHOUSE, default ./warehouse]"),
+) -> None:
+    """Query the analyst DuckDB file of the warehouse (read-only) and print the result."""
+    import duckdb
+
+    from pipeline.config import Settings
+    from pipeline.io.warehouse import ANALYTICS_DB
+
+    db = Settings.from_env(warehouse=_s(warehouse)).warehouse / ANALYTICS_DB
+    if not db.exists():
+        console.print(f"[red]no analyst database at {db}[/red]: run `rating run` (or `rating views`) first")
+        raise typer.Exit(2)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        result = con.sql(query)
+        table = Table(*result.columns)
+        for row in result.fetchall():  # a query result for the screen, not record processing
+            table.add_row(*("" if v is None else str(v) for v in row))
+        console.print(table)
+    except duckdb.Error as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1)
+    finally:
+        con.close()
+
+
+@app.command()
+def views(
+    warehouse: Optional[Path] = typer.Option(None, help="Warehouse directory [env RATING_WAREHOUSE, default ./warehouse]"),
+) -> None:
+    """(Re)create the analyst DuckDB file over the warehouse's Parquet files (after moving the warehouse, say)."""
+    from pipeline.config import Settings
+    from pipeline.io.quarantine import publish_view
+    from pipeline.io.warehouse import publish_views
+
+    directory = Settings.from_env(warehouse=_s(warehouse)).warehouse
+    path = publish_views(directory)
+    publish_view(directory)
+    console.print(f"analyst database: {path}")
 
 
 def _print_summary(summary: dict) -> None:
