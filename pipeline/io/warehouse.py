@@ -57,6 +57,10 @@ def write_run(tables: dict[str, duckdb.DuckDBPyRelation], warehouse: Path, run_i
     for name in tables:
         _swap_in(staging / name, warehouse / name, run_id)
     shutil.rmtree(staging, ignore_errors=True)
+    try:
+        staging.parent.rmdir()  # only when no other run is staging
+    except OSError:
+        pass
     return rows
 
 
