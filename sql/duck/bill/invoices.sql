@@ -1,7 +1,8 @@
 -- Invoice headers, one per contract with lines, numbered without gaps per sequence: the
 -- contract's sequence (else the general one; test accounts always the test sequence)
 -- continues after the last number any committed run used (st_last_numbers), in contract order.
--- Addressee: the billing address valid on the invoice date, else the customer's name.
+-- Addressee: the billing address valid on the invoice date (bill_addresses_on), else the
+-- customer's name.
 -- Payment terms: the contract's, else the general ones.
 WITH totals AS (
     SELECT contract_id, count(*) AS lines, sum(net_cents) AS net_cents
@@ -39,12 +40,6 @@ numbered AS (
     FROM head AS h
     LEFT JOIN st_last_numbers AS n USING (sequence_id)
 ),
-address AS (
-    SELECT *
-    FROM bil_addresses
-    WHERE valid_from <= CAST($invoice_date AS DATE)
-    QUALIFY row_number() OVER (PARTITION BY contract_id ORDER BY valid_from DESC) = 1
-),
 recipients AS (
     SELECT contract_id, string_agg(email || ' (' || delivery || ')', '; ' ORDER BY email) AS recipients
     FROM bil_recipients
@@ -81,5 +76,5 @@ SELECT
     n.is_test
 FROM numbered AS n
 LEFT JOIN taxes AS x USING (contract_id)
-LEFT JOIN address AS a USING (contract_id)
+LEFT JOIN bill_addresses_on AS a USING (contract_id)
 LEFT JOIN recipients AS r USING (contract_id)

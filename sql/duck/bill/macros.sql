@@ -17,4 +17,4 @@ CREATE OR REPLACE MACRO cents_to_amount(cents) AS CAST(CAST(cents AS DECIMAL(18,
 
 -- An invoice number: the sequence, a dash and the running number padded to `width` digits.
 CREATE OR REPLACE MACRO invoice_number(sequence_id, no, width) AS
-    sequence_id || '-' || lpad(CAST(no AS VARCHAR), greatest(width, length(CAST(no AS VARCHAR))), '0');
+    sequence_id || '-' || lpad(CAST(no AS VARCHAR), CAST(greatest(width, length(CAST(no AS VARCHAR))) AS INTEGER), '0');

@@ -1,15 +1,16 @@
 -- The run's usage per contract, tariff, period and article (the shape of duck/invoice_lines.sql),
--- with the contract's `variable_fixed` position for the article when one is active on the
--- line's first day: its price replaces the rated amounts.
+-- service dates in the contract's time zone, with the contract's `variable_fixed` position for the article when one is active on the
+-- line's first day: its price replaces the rated amounts. `charged` = quantity less free units.
 WITH agg AS (
     SELECT
         contract_id, tariff_id, period, article_id,
         any_value(unit) AS unit,
         CAST(count(*) AS BIGINT) AS records,
         CAST(sum(quantity) AS BIGINT) AS quantity,
+        CAST(sum(charged) AS BIGINT) AS charged,
         sum(amount_micro) AS amount_micro,
-        min(local_day) AS service_from,
-        max(local_day) AS service_to
+        CAST(timezone(any_value(timezone), min(start_time)) AS DATE) AS service_from,
+        CAST(timezone(any_value(timezone), max(start_time)) AS DATE) AS service_to
     FROM bill_usage
     GROUP BY contract_id, tariff_id, period, article_id
 ),

@@ -1,5 +1,6 @@
 -- Usage lines: the sum of the records' exact amounts rounded once to cents, or, for a
--- `variable_fixed` position with a price, round(price × quantity / price_per).
+-- `variable_fixed` position with a price, round(price × charged / price_per), charged being the
+-- quantity less the free units pricing granted.
 SELECT
     a.contract_id,
     c.customer_id,
@@ -15,7 +16,7 @@ SELECT
     pr.price AS fixed_price,
     CASE WHEN pr.price IS NOT NULL THEN ar.price_per END AS price_per,
     CASE WHEN pr.price IS NOT NULL
-         THEN charge_cents(to_micro(pr.price), a.quantity, 1, ar.price_per)
+         THEN charge_cents(to_micro(pr.price), a.charged, 1, ar.price_per)
          ELSE div_half_up(a.amount_micro, 10000)
     END AS net_cents,
     CASE WHEN pr.price IS NOT NULL THEN 'fixed: ' || pr.price_source ELSE 'rated' END AS price_source

@@ -1,7 +1,21 @@
--- The rated usage records the run bills: every record of a contract in bill_scope that started
--- (in the contract's time zone) on or before $until and that no committed run billed yet
+-- The rated usage records the run billed: every record of a contract in bill_scope that started
+-- before the end of $until in the contract's time zone and that no committed run billed yet
 -- (st_billed_usage), whatever its period, so late records land on the next invoice with their
 -- own dates. A record_key is billed at most once, even if two rating runs stored it.
+-- The cut-off is one instant per contract (local midnight after $until), so no record needs a
+-- time-zone conversion; of a record_key stored by two rating runs only the earlier run's copy
+-- is taken (found by one narrow aggregate, not a window over every record).
+WITH cutoff AS (
+    SELECT s.contract_id, c.timezone, timezone(c.timezone, CAST(CAST($until AS DATE) + 1 AS TIMESTAMP)) AS before
+    FROM bill_scope AS s
+    JOIN cat_contracts AS c USING (contract_id)
+),
+repeated AS (
+    SELECT record_key, min(run_id) AS first_run
+    FROM rated_usage
+    GROUP BY record_key
+    HAVING count(*) > 1
+)
 SELECT
     r.record_key,
     r.run_id AS rated_run_id,
@@ -11,11 +25,12 @@ SELECT
     r.article_id,
     r.unit,
     r.quantity,
+    r.quantity - r.free_quantity AS charged,
     to_micro(r.amount) AS amount_micro,
-    CAST(timezone(c.timezone, r.start_time) AS DATE) AS local_day
+    r.start_time,
+    k.timezone
 FROM rated_usage AS r
-JOIN bill_scope AS s ON s.contract_id = r.contract_id
-JOIN cat_contracts AS c ON c.contract_id = r.contract_id
+JOIN cutoff AS k ON k.contract_id = r.contract_id AND r.start_time < k.before
+LEFT JOIN repeated AS d ON d.record_key = r.record_key
 ANTI JOIN st_billed_usage AS b ON b.record_key = r.record_key
-WHERE CAST(timezone(c.timezone, r.start_time) AS DATE) <= CAST($until AS DATE)
-QUALIFY row_number() OVER (PARTITION BY r.record_key ORDER BY r.run_id) = 1
+WHERE d.record_key IS NULL OR r.run_id = d.first_run

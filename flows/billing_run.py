@@ -1,0 +1,133 @@
+"""The `billing_run` flow: catalogs + rated usage + committed runs → invoices, staged, committed, published.
+
+Tasks work on whole runs (every contract at once), never on single contracts or records; the
+billing itself is `pipeline.bill.invoices.billed`, pure and vectorised. One billing run at a
+time per warehouse (a lock), and a committed run is never made again: asking for it again
+returns it as stored (docs/billing.md, "Idempotency and crashes").
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from pipeline import engine
+from pipeline.bill.invoices import BillingRequest, BillingResult, UsageAdjustments, billed, billing_request, no_adjustments
+from pipeline.catalog import Catalog
+from pipeline.catalog.billing import BillingCatalog
+from pipeline.config import Settings
+from pipeline.io import billing_store
+from pipeline.io.billing_files import load_catalogs
+from schemas.billing import STORED, TEST_TABLES
+
+#: "module:function" making the usage-adjustment hook from the catalog (Catalog → UsageAdjustments).
+#: The default makes none; minimum revenue and cost cap (issue 4) plug in here, e.g. a function
+#: returning functools.partial(pipeline.price.usage_adjustments, rules=adjustment_rules(catalog)).
+DEFAULT_ADJUSTMENTS = "pipeline.bill.invoices:no_adjustments_for"
+
+
+@task(cache_policy=NO_CACHE)
+def load_catalogs_task(directory: Path) -> tuple[Catalog, BillingCatalog]:
+    return load_catalogs(directory)
+
+
+@task(cache_policy=NO_CACHE)
+def bill_task(
+    catalog: Catalog, billing: BillingCatalog, request: BillingRequest, warehouse_dir: Path,
+    adjustments: UsageAdjustments = no_adjustments,
+) -> BillingResult:
+    """Every due contract's invoice, on a fresh DuckDB connection over the warehouse."""
+    con = engine.connect()
+    catalog.register(con)
+    billing.register(con)
+    billing_store.register_state(con, warehouse_dir)
+    return billed(con, request, adjustments)
+
+
+@task(cache_policy=NO_CACHE)
+def stage_task(result: BillingResult, warehouse_dir: Path, created_at: datetime) -> dict[str, pa.Table]:
+    """Write the run to its staging folder; returns what was staged (real tables, then test_…)."""
+    tables = {**result.tables(), "billing_runs": result.run_record(created_at)}
+    test_tables = result.tables(test=True)
+    billing_store.stage_run(warehouse_dir, result.run_id, tables, test_tables)
+    return {**tables, **{f"test_{n}": t for n, t in test_tables.items()}}
+
+
+@task(cache_policy=NO_CACHE)
+def commit_task(run_id: str, warehouse_dir: Path) -> Path:
+    return billing_store.commit_run(warehouse_dir, run_id)
+
+
+@task(cache_policy=NO_CACHE)
+def publish_task(warehouse_dir: Path) -> Path:
+    return billing_store.publish_billing_views(warehouse_dir)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def to_postgres_task(run_id: str, warehouse_dir: Path, url: str) -> dict[str, int]:
+    """Mirror a committed run into PostgreSQL (replacing that run's rows: safe to repeat)."""
+    from pipeline.io import postgres_billing
+
+    postgres_billing.ensure_billing_schema(url)
+    tables = {name: billing_store.read_committed(warehouse_dir, name, run_id=run_id) for name in STORED}
+    test_tables = {name: billing_store.read_committed(warehouse_dir, name, test=True, run_id=run_id) for name in TEST_TABLES}
+    return postgres_billing.write_billing_run(url, run_id, tables, test_tables)
+
+
+@flow(name="billing_run", log_prints=True)
+def billing_run(
+    period: str | None = None,
+    contract: str | None = None,
+    until: date | None = None,
+    invoice_date: date | None = None,
+    catalog: str | None = None,
+    warehouse_dir: str | None = None,
+    pg_url: str | None = None,
+    adjustments: str = DEFAULT_ADJUSTMENTS,
+) -> dict:
+    """Bill a period (every due contract) or one contract up to a date; returns the run summary.
+
+    Args:
+        adjustments: "module:function" that makes the minimum-revenue / cost-cap hook
+            (pipeline.bill.invoices.UsageAdjustments) from the catalog.
+    """
+    logger = get_run_logger()
+    settings = Settings.from_env(catalog=catalog, warehouse=warehouse_dir, pg_url=pg_url)
+    request = billing_request(period=period, contract=contract, until=until, invoice_date=invoice_date)
+    with billing_store.locked(settings.warehouse):
+        if billing_store.is_committed(settings.warehouse, request.run_id):
+            logger.info("billing run %s is already committed: returning it as stored", request.run_id)
+            created = False
+        else:
+            cat, bil = load_catalogs_task(settings.catalog)
+            result = bill_task(cat, bil, request, settings.warehouse, _hook(adjustments, cat))
+            stage_task(result, settings.warehouse, datetime.now(timezone.utc))
+            commit_task(request.run_id, settings.warehouse)
+            created = True
+        publish_task(settings.warehouse)
+        if settings.pg_url:
+            to_postgres_task(request.run_id, settings.warehouse, settings.pg_url)
+    return summary(settings.warehouse, request.run_id, created, bool(settings.pg_url))
+
+
+def _hook(path: str, catalog: Catalog) -> UsageAdjustments:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)(catalog)
+
+
+def summary(warehouse: Path, run_id: str, created: bool, postgres: bool) -> dict:
+    """What a committed run holds, for printing."""
+    run = billing_store.read_committed(warehouse, "billing_runs", run_id=run_id).to_pylist()[0]
+    problems = billing_store.read_committed(warehouse, "billing_problems", run_id=run_id)
+    return {
+        **run,
+        "created": created,
+        "problems": problems.column("reason").to_pylist(),
+        "warehouse": str(warehouse),
+        "postgres": postgres,
+    }

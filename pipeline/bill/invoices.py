@@ -1,0 +1,215 @@
+"""A billing run: due fees, unbilled usage and adjustments → numbered invoices with lines and VAT.
+
+Pure: everything comes in as tables registered on a DuckDB connection (see `billed`) and
+goes out as tables on it; pipeline/io/billing_store.py reads the state and stores the
+result. The rules are in docs/billing.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+import sql
+from pipeline import engine
+from pipeline.bill.queries import create_table, load_macros, run_script
+from pipeline.bill.recurring import charges, fee_requests, position_prices
+from pipeline.catalog import Catalog
+from schemas.billing import ADJUSTMENT_SCHEMA, LINE_KINDS, STORED, TEST_TABLES, USAGE_LINE_SCHEMA
+
+#: The minimum-revenue / cost-cap hook (issue 4): all of a run's usage lines in
+#: (schemas.billing.USAGE_LINE_SCHEMA, one row per contract, period, tariff and article),
+#: adjustment lines out (schemas.billing.ADJUSTMENT_SCHEMA: contract, tariff, period, article,
+#: name, net amount, VAT rate and code, currency, note). Must be vectorised over all contracts.
+UsageAdjustments = Callable[[pl.DataFrame], pl.DataFrame]
+
+_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class BillingError(ValueError):
+    """A billing run cannot be made as asked; the message says what to change."""
+
+
+def no_adjustments(usage_lines: pl.DataFrame) -> pl.DataFrame:
+    """The default usage-adjustment hook: no minimum-revenue or cost-cap lines."""
+    return pl.DataFrame(schema=ADJUSTMENT_SCHEMA)
+
+
+def no_adjustments_for(catalog: Catalog) -> UsageAdjustments:
+    """The default hook factory of the billing flow: no adjustments, whatever the catalog."""
+    return no_adjustments
+
+
+@dataclass(frozen=True)
+class BillingRequest:
+    """What a billing run bills: a whole period (all contracts) or one contract up to a date.
+
+    `run_id` follows from the request alone, so asking again is the same run: a committed run
+    is never made twice, a crashed one is made again from the same state.
+    """
+
+    run_id: str
+    kind: str
+    until: date
+    invoice_date: date
+    period: str | None = None
+    contract_id: str | None = None
+
+
+def billing_request(
+    period: str | None = None,
+    contract: str | None = None,
+    until: date | None = None,
+    invoice_date: date | None = None,
+) -> BillingRequest:
+    """The request for `rating bill --period YYYY-MM` or `rating bill --contract C --until DATE`.
+
+    A period run bills every contract up to the period's last day; a single invoice bills one
+    contract up to `until` (or the period's last day). The invoice date defaults to that day.
+    """
+    if period is not None:
+        if not _PERIOD.match(period):
+            raise BillingError(f"period {period!r} is not a month YYYY-MM (e.g. 2026-10)")
+        year, month = map(int, period.split("-"))
+        period_end = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+        if until is not None and contract is None:
+            raise BillingError("--until goes with --contract (a single invoice); a period run bills up to the period's end")
+        until = until or period_end
+    if contract is None:
+        if period is None:
+            raise BillingError("say what to bill: --period YYYY-MM, or --contract C --until YYYY-MM-DD")
+        return BillingRequest(f"period-{period}", "period", until, invoice_date or until, period=period)
+    if until is None:
+        raise BillingError(f"a single invoice for contract {contract!r} needs --until YYYY-MM-DD (or --period)")
+    tag = contract if _SAFE_ID.match(contract) else hashlib.sha256(contract.encode()).hexdigest()[:16]
+    return BillingRequest(f"single-{tag}-{until.isoformat()}", "single", until, invoice_date or until, period, contract)
+
+
+@dataclass
+class BillingResult:
+    """A billing run's tables on `con` (`bill_*`), shaped for storage by `tables`."""
+
+    request: BillingRequest
+    con: duckdb.DuckDBPyConnection
+
+    @property
+    def run_id(self) -> str:
+        return self.request.run_id
+
+    def tables(self, test: bool = False) -> dict[str, pa.Table]:
+        """The stored tables (schemas.billing.STORED) of real invoices, or of test accounts' ones."""
+        names = TEST_TABLES if test else tuple(n for n in STORED if n != "billing_runs")
+        out = {}
+        for name in names:
+            rel = self.con.table(f"bill_out_{name}")
+            if "is_test" in rel.columns:
+                rel = rel.filter(f"{'' if test else 'NOT '}is_test")
+            order = _ORDER[name]
+            out[name] = rel.order(", ".join(order)).to_arrow_table().select(STORED[name].names).cast(STORED[name])
+        return out
+
+    def run_record(self, created_at: datetime) -> pa.Table:
+        """The run's row of `billing_runs`."""
+        real, test, net = engine.one_row(
+            self.con,
+            "SELECT count(*) FILTER (NOT is_test), count(*) FILTER (is_test),"
+            " coalesce(sum(net_total) FILTER (NOT is_test), 0)::DECIMAL(18,2) FROM bill_out_invoices",
+        )
+        r = self.request
+        row = {
+            "run_id": [r.run_id], "kind": [r.kind], "period": [r.period], "contract_id": [r.contract_id],
+            "until": [r.until], "invoice_date": [r.invoice_date], "invoices": [real], "test_invoices": [test],
+            "net_total": [net], "created_at": [created_at],
+        }
+        return pa.Table.from_pydict(row, schema=STORED["billing_runs"])
+
+
+#: Row order of each stored table: the same run always writes the same files.
+_ORDER = {
+    "invoices": ("invoice_id",),
+    "invoice_items": ("invoice_id", "line_no"),
+    "invoice_vat": ("invoice_id", "vat_code", "vat_rate"),
+    "billing_history": ("contract_id", "position_id", "period_start"),
+    "billed_usage": ("invoice_id", "record_key"),
+    "billing_problems": ("contract_id", "position_id", "reason"),
+}
+
+
+def billed(
+    con: duckdb.DuckDBPyConnection,
+    request: BillingRequest,
+    adjustments: UsageAdjustments = no_adjustments,
+) -> BillingResult:
+    """Make a billing run's invoices on `con`.
+
+    `con` (from pipeline.engine.connect) must hold: the catalog (Catalog.register: `cat_*`),
+    the billing catalog (BillingCatalog.register: `bil_*`), all rated usage as `rated_usage`
+    (schemas.outputs.RATED_USAGE) and what committed runs stored: `st_history`
+    (BILLING_HISTORY), `st_invoices` (INVOICES) and `st_billed_usage` (BILLED_USAGE), real and
+    test alike (pipeline.io.billing_store.register_state does all of this).
+
+    Args:
+        adjustments: the minimum-revenue / cost-cap hook; it sees all usage lines of the run.
+    """
+    load_macros(con)
+    con.register("bill_scope", _scope(con, request).to_arrow())
+    run_script(con, "duck/bill/state")
+    p = {
+        "run_id": request.run_id, "until": request.until, "invoice_date": request.invoice_date,
+        "kind": request.kind, "period": request.period, "line_kinds": list(LINE_KINDS),
+    }
+    create_table(con, "bill_usage", "duck/bill/usage_records", **p)
+    create_table(con, "bill_usage_agg", "duck/bill/usage_aggregates")
+    fee_requests(con, request.until)
+    create_table(con, "price_days", "duck/bill/price_days")
+    position_prices(con)
+    charges(con)
+    create_table(con, "bill_usage_lines", "duck/bill/usage_lines")
+    create_table(con, "bill_candidates", "duck/bill/candidates")
+    con.register("bill_adjustments", _adjustment_lines(con, adjustments).to_arrow())
+    create_table(con, "bill_lines", "duck/bill/lines", **p)
+    create_table(con, "bill_vat", "duck/bill/vat")
+    create_table(con, "bill_addresses_on", "duck/bill/addresses_on", day=request.invoice_date)
+    create_table(con, "bill_out_invoices", "duck/bill/invoices", **p)
+    con.execute("CREATE OR REPLACE TEMP VIEW bill_invoices AS SELECT * FROM bill_out_invoices")
+    create_table(con, "bill_out_invoice_items", "duck/bill/invoice_items")
+    create_table(con, "bill_out_invoice_vat", "duck/bill/invoice_vat")
+    create_table(con, "bill_out_billing_history", "duck/bill/history", **p)
+    create_table(con, "bill_out_billed_usage", "duck/bill/billed_usage")
+    create_table(con, "bill_out_billing_problems", "duck/bill/problems", **p)
+    return BillingResult(request, con)
+
+
+def position_states(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Each position's billing state (billed until, last invoice, what a never-billed interval
+    means), from `bil_positions` and the committed history `st_history` registered on `con`."""
+    return con.sql(sql.load("duck/bill/position_state")).pl()
+
+
+def _scope(con: duckdb.DuckDBPyConnection, request: BillingRequest) -> pl.DataFrame:
+    """The contracts the run bills: all, or the single invoice's one (which must exist)."""
+    contracts = con.table("cat_contracts").select("contract_id").pl()
+    if request.contract_id is None:
+        return contracts
+    scope = contracts.filter(pl.col("contract_id") == request.contract_id)
+    if scope.height == 0:
+        raise BillingError(f"contract {request.contract_id!r} is not in the catalog (contracts.csv)")
+    return scope
+
+
+def _adjustment_lines(con: duckdb.DuckDBPyConnection, adjustments: UsageAdjustments) -> pl.DataFrame:
+    """What the hook returns for the run's usage lines, checked against ADJUSTMENT_SCHEMA."""
+    usage = con.sql(sql.load("duck/bill/usage_for_adjustments")).pl().cast(USAGE_LINE_SCHEMA)
+    lines = adjustments(usage)
+    missing = sorted(set(ADJUSTMENT_SCHEMA) - set(lines.columns))
+    if missing:
+        raise BillingError(f"the usage-adjustment hook returned no columns {missing}; it must return schemas.billing.ADJUSTMENT_SCHEMA")
+    return lines.select(list(ADJUSTMENT_SCHEMA)).cast(ADJUSTMENT_SCHEMA)

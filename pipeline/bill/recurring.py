@@ -1,0 +1,35 @@
+"""Recurring, one-time and every-time fees: which are due, at which price, for how many days.
+
+Works on a DuckDB connection on which the catalog (`cat_*`), the billing catalog (`bil_*`),
+the contracts in scope (`bill_scope`) and what earlier runs billed (`st_position_billed`)
+are registered. All contracts' due periods come out of one query (sql/duck/bill/
+fee_requests.sql enumerates periods with a range per position), never a loop per contract.
+The rules are in docs/billing.md.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+from pipeline.bill.queries import create_table
+
+
+def fee_requests(con: duckdb.DuckDBPyConnection, until: date) -> duckdb.DuckDBPyRelation:
+    """Table `bill_fee_requests`: every fee due by `until` and not billed yet, with its days and price day."""
+    return create_table(con, "bill_fee_requests", "duck/bill/fee_requests", until=until)
+
+
+def position_prices(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
+    """Table `bill_prices`: the price of every (position_id, day) in `price_days`, and where it comes from.
+
+    Order: override valid that day, else the position's latest price/index version, else the
+    list price of the article in the tariff the position runs under that day.
+    """
+    return create_table(con, "bill_prices", "duck/bill/position_prices")
+
+
+def charges(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
+    """Table `bill_charges`: the priced fees of `bill_fee_requests`, amounts in cents, rounded once."""
+    return create_table(con, "bill_charges", "duck/bill/charges")

@@ -1,0 +1,195 @@
+"""The billing catalog: contract terms, modules, positions and their prices, pauses, addresses, …
+
+`validated_billing` types and validates the raw billing tables against the (already valid)
+core catalog, or raises CatalogError listing every problem with file, line, column, value
+and rule, like the core catalog. Every billing file is optional (docs/billing.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+import duckdb
+import polars as pl
+
+from pipeline.catalog import Catalog
+from pipeline.catalog.validation import (
+    ERRORS_SCHEMA,
+    CatalogError,
+    RawTable,
+    empty_table,
+    errors,
+    files_of,
+    overlap_errors,
+    reference_errors,
+    rule_errors,
+    typed_table,
+)
+from schemas.billing import CATALOG_TABLES, DEFAULTS, INTERVALS, REFERENCES, SETTINGS_FALLBACK
+
+#: Backdating limit (DOMAIN §2): a contract may start at most this long before it was entered.
+MAX_BACKDATING = "2y"
+
+
+@dataclass(frozen=True)
+class BillingCatalog:
+    """Validated, typed billing tables (Polars), one attribute per billing catalog file."""
+
+    billing_settings: pl.DataFrame
+    contract_terms: pl.DataFrame
+    tariff_terms: pl.DataFrame
+    article_terms: pl.DataFrame
+    modules: pl.DataFrame
+    module_tariffs: pl.DataFrame
+    positions: pl.DataFrame
+    position_prices: pl.DataFrame
+    pauses: pl.DataFrame
+    addresses: pl.DataFrame
+    recipients: pl.DataFrame
+    users: pl.DataFrame
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def replace(self, **tables: pl.DataFrame) -> "BillingCatalog":
+        """A copy with some tables replaced (lifecycle changes are computed this way)."""
+        return BillingCatalog(**{**self.tables(), **tables})
+
+    def register(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Make every table queryable on `con` as `bil_<table>`, plus `bil_intervals`."""
+        for name, frame in self.tables().items():
+            con.register(f"bil_{name}", frame.to_arrow())
+        con.register("bil_intervals", intervals().to_arrow())
+
+
+def intervals() -> pl.DataFrame:
+    """schemas.billing.INTERVALS as a table: interval, months, times, unit, bills."""
+    names = list(INTERVALS)
+    months, times, units, bills = zip(*INTERVALS.values())
+    return pl.DataFrame(
+        {"interval": names, "months": list(months), "times": list(times), "unit": list(units), "bills": list(bills)},
+        schema={"interval": pl.String, "months": pl.Int64, "times": pl.Int64, "unit": pl.String, "bills": pl.Boolean},
+    )
+
+
+def empty_billing() -> BillingCatalog:
+    """A billing catalog with no billing files: usage only, general settings as defaulted."""
+    return validated_billing({}, None)
+
+
+def validated_billing(raw: Mapping[str, RawTable], catalog: Catalog | None) -> BillingCatalog:
+    """Typed and validated billing tables; raises CatalogError naming every bad cell.
+
+    Args:
+        raw: the billing files found (any may be missing).
+        catalog: the validated core catalog the billing tables refer to (None: no references checked).
+    """
+    typed: dict[str, pl.DataFrame] = {}
+    problems = [pl.DataFrame(schema=ERRORS_SCHEMA)]
+    for name, model in CATALOG_TABLES.items():
+        if name in raw:
+            frame, errs = typed_table(raw[name], model, DEFAULTS.get(name, {}))
+            problems.append(errs)
+        else:
+            frame = empty_table(model)
+        typed[name] = frame
+    files = files_of(raw, list(CATALOG_TABLES))
+    if all(e.height == 0 for e in problems):
+        # row rules need well-typed tables; reported after the cell problems are fixed
+        problems.append(_row_errors(typed, files, catalog, settings_given="billing_settings" in raw))
+        if catalog is not None:
+            core = {"contracts": catalog.contracts, "tariffs": catalog.tariffs, "articles": catalog.articles}
+            problems.append(reference_errors({**core, **typed}, files, REFERENCES))
+    found = pl.concat(problems)
+    if found.height:
+        raise CatalogError(found)
+    typed["billing_settings"] = _settings(typed["billing_settings"], "billing_settings" in raw)
+    return BillingCatalog(**{name: frame.drop("_line") for name, frame in typed.items()})
+
+
+def _settings(frame: pl.DataFrame, given: bool) -> pl.DataFrame:
+    """The one settings row: the file's (empty notes filled in) or the fallback."""
+    if not given:
+        frame = pl.DataFrame({"_line": [0], **{k: [v] for k, v in SETTINGS_FALLBACK.items()}}, schema=frame.schema)
+    return frame.with_columns(
+        pl.col(c).fill_null(pl.lit(SETTINGS_FALLBACK[c])) for c in ("reverse_charge_note", "exempt_note")
+    )
+
+
+def _row_errors(t: dict[str, pl.DataFrame], files: dict[str, str], catalog: Catalog | None, settings_given: bool) -> pl.DataFrame:
+    """Rules across columns and rows of the billing tables."""
+    col = pl.col
+    pos, prices = t["positions"], t["position_prices"]
+    recurring = col("billing_type") == "recurring"
+    settings_rows = t["billing_settings"].height
+    found = [
+        errors([(files["billing_settings"], 2, "*", str(settings_rows), "billing_settings must have exactly one row")])
+        if settings_given and settings_rows != 1
+        else pl.DataFrame(schema=ERRORS_SCHEMA),
+        rule_errors(
+            t["billing_settings"], files["billing_settings"], "test_sequence_id",
+            col("test_sequence_id") == col("sequence_id"), "test invoices need their own sequence",
+        ),
+        rule_errors(
+            t["contract_terms"].join(t["billing_settings"].select("test_sequence_id"), how="cross"),
+            files["contract_terms"], "sequence_id", col("sequence_id") == col("test_sequence_id"),
+            "the test sequence is reserved for test accounts",
+        ),
+        rule_errors(pos, files["positions"], "interval", recurring & col("interval").is_null(),
+                    "interval is required for billing type recurring"),
+        rule_errors(pos, files["positions"], "interval", ~recurring & col("interval").is_not_null(),
+                    "interval applies to billing type recurring only"),
+        rule_errors(pos, files["positions"], "every_months",
+                    (col("interval") == "every_n_months") != col("every_months").is_not_null(),
+                    "every_months is required for interval every_n_months, and only there"),
+        rule_errors(pos, files["positions"], "end_date", col("end_date") < col("start_date"),
+                    "end_date must not be before start_date"),
+        rule_errors(
+            pos.join(t["modules"].select("module_id", col("contract_id").alias("_m_contract")), on="module_id"),
+            files["positions"], "module_id", col("_m_contract") != col("contract_id"),
+            "module must belong to the position's contract",
+        ),
+        rule_errors(prices, files["position_prices"], "reason",
+                    (col("kind") == "override") & col("reason").is_null(), "a price override needs a reason"),
+        rule_errors(prices, files["position_prices"], "valid_until", col("valid_until") <= col("valid_from"),
+                    "valid_until must be after valid_from"),
+        rule_errors(
+            prices.with_columns((col("kind") == "override").alias("_override")),
+            files["position_prices"], "valid_from",
+            pl.struct("position_id", "_override", "valid_from").is_duplicated(),
+            "two price versions of one position start the same day",
+        ),
+        rule_errors(t["module_tariffs"], files["module_tariffs"], "valid_until", col("valid_until") <= col("valid_from"),
+                    "valid_until must be after valid_from"),
+        overlap_errors(t["module_tariffs"], files["module_tariffs"], ["module_id"], "valid_from", "valid_until", False),
+        rule_errors(t["modules"], files["modules"], "end_date", col("end_date") < col("ordered_on"),
+                    "end_date must not be before ordered_on"),
+        rule_errors(t["pauses"], files["pauses"], "paused_through", col("paused_through") < col("paused_from"),
+                    "paused_through must not be before paused_from"),
+        overlap_errors(t["pauses"], files["pauses"], ["contract_id"], "paused_from", "paused_through", True),
+        rule_errors(t["addresses"], files["addresses"], "valid_from",
+                    pl.struct("contract_id", "valid_from").is_duplicated(),
+                    "two addresses of one contract start the same day"),
+        rule_errors(t["recipients"], files["recipients"], "email", pl.struct("contract_id", "email").is_duplicated(),
+                    "recipient listed twice for the contract"),
+        rule_errors(t["tariff_terms"], files["tariff_terms"], "term_months",
+                    (col("cancellation") == "yearly") & col("term_months").is_null(),
+                    "yearly cancellation needs a minimum term (term_months)"),
+    ]
+    if catalog is not None:
+        found += _backdating_errors(t["contract_terms"], catalog.contracts, files["contract_terms"])
+    return pl.concat([f.cast(ERRORS_SCHEMA) for f in found])
+
+
+def _backdating_errors(terms: pl.DataFrame, contracts: pl.DataFrame, file: str) -> list[pl.DataFrame]:
+    """A contract (and its billing-from) may start at most two years before it was entered."""
+    joined = terms.join(contracts.select("contract_id", "start_date"), on="contract_id", how="left").with_columns(
+        pl.col("entered_on").dt.offset_by(f"-{MAX_BACKDATING}").alias("_earliest")
+    )
+    rule = "backdated more than two years before entered_on; enter a later date or correct entered_on"
+    return [
+        rule_errors(joined.with_columns(pl.col("start_date").alias("contracts.start_date")), file,
+                    "contracts.start_date", pl.col("start_date") < pl.col("_earliest"), rule),
+        rule_errors(joined, file, "billing_from", pl.col("billing_from") < pl.col("_earliest"), rule),
+    ]

@@ -1,0 +1,310 @@
+"""The billing and lifecycle commands of `rating`: bill, cancel, index-adjust, change-tariff,
+add-option, delete-account, set-contract, set-address, pause, billing-state.
+
+`register(app)` adds them to the `rating` Typer app (pipeline/cli.py calls it). Every command
+that changes the catalog takes --user and --role (Manager or Client): the change is checked
+against the role, written to the catalog files and recorded in audit_log.csv with who, role,
+when, and every old and new value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.catalog import Catalog, CatalogError
+from pipeline.catalog.billing import BillingCatalog
+from pipeline.config import Settings
+from pipeline.lifecycle import (
+    Actor,
+    Change,
+    LifecycleError,
+    added_option,
+    address_added,
+    audit_rows,
+    checked_actor,
+    contract_settings,
+    deleted_account,
+    index_adjusted,
+    module_cancellation,
+    pause_added,
+    tariff_change,
+)
+
+console = Console(width=160)
+
+DATE = ["%Y-%m-%d"]
+CatalogOpt = typer.Option(None, "--catalog", help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]")
+WarehouseOpt = typer.Option(None, "--warehouse", help="Warehouse directory [env RATING_WAREHOUSE, default ./warehouse]")
+UserOpt = typer.Option(..., "--user", help="Who makes the change (recorded in audit_log.csv)")
+RoleOpt = typer.Option(..., "--role", help="Acting role: Manager or Client")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the billing and lifecycle commands to `app`."""
+    for name, command in COMMANDS.items():
+        app.command(name)(command)
+
+
+def bill(
+    period: Optional[str] = typer.Option(None, help="Bill every due contract for this month, YYYY-MM"),
+    contract: Optional[str] = typer.Option(None, help="Bill this contract alone (a single invoice)"),
+    until: Optional[datetime] = typer.Option(None, formats=DATE, help="Single invoice: bill up to this day"),
+    invoice_date: Optional[datetime] = typer.Option(None, formats=DATE, help="Invoice date [default: the last day billed]"),
+    catalog: Optional[Path] = CatalogOpt,
+    warehouse: Optional[Path] = WarehouseOpt,
+    pg_url: Optional[str] = typer.Option(None, help="PostgreSQL URL to also write to [env RATING_PG_URL]"),
+) -> None:
+    """Make invoices: `--period 2026-10` for every due contract, or `--contract C --until DATE` for one."""
+    from flows.billing_run import billing_run
+
+    with _errors():
+        summary = billing_run(
+            period=period, contract=contract, until=_day(until), invoice_date=_day(invoice_date),
+            catalog=_s(catalog), warehouse_dir=_s(warehouse), pg_url=pg_url,
+        )
+    state = "made" if summary["created"] else "already made; unchanged"
+    console.print(
+        f"billing run {summary['run_id']} ({state}): {summary['invoices']} invoices, net {summary['net_total']}; "
+        f"{summary['test_invoices']} test invoices kept apart"
+    )
+    for reason in summary["problems"]:
+        console.print(f"[yellow]not billed[/yellow] {reason}")
+    console.print(f"warehouse: {summary['warehouse']} (SQL: duckdb {summary['warehouse']}/analytics.duckdb)")
+    if summary["postgres"]:
+        console.print("written to PostgreSQL")
+
+
+def cancel(
+    contract: str = typer.Argument(..., help="Contract ID"),
+    module: str = typer.Argument(..., help="Module ID (modules.csv)"),
+    on: datetime = typer.Option(..., formats=DATE, help="Day the notice is given"),
+    end: Optional[datetime] = typer.Option(None, formats=DATE, help="Deviating end date (Manager only)"),
+    user: str = UserOpt,
+    role: str = RoleOpt,
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Cancel a module: its end date follows the tariff's (or an article's own) notice rules."""
+    change = _apply("cancel", catalog, user, role, lambda c, b, a: module_cancellation(c, b, contract, module, on.date(), a, _day(end)))
+    _show(change.result, f"cancelled {module} of {contract}")
+
+
+def index_adjust(
+    factor: str = typer.Option(..., help="Price factor, e.g. 1.032 for +3.2 %"),
+    effective: datetime = typer.Option(..., formats=DATE, help="First day of the new prices"),
+    contracts: Optional[str] = typer.Option(None, help="Comma-separated contract IDs [default: all]"),
+    user: str = UserOpt,
+    role: str = RoleOpt,
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Raise every position price of the chosen contracts by a factor, as new price versions (Manager only)."""
+    chosen = [c.strip() for c in contracts.split(",") if c.strip()] if contracts else None
+    change = _apply(
+        "index-adjust", catalog, user, role, lambda c, b, a: index_adjusted(c, b, factor, effective.date(), a, chosen)
+    )
+    _show(change.result, f"index ×{factor} from {effective.date()}: {change.result.height} new price versions")
+
+
+def change_tariff(
+    contract: str = typer.Argument(..., help="Contract ID"),
+    module: str = typer.Argument(..., help="Module ID"),
+    tariff: str = typer.Argument(..., help="New tariff ID"),
+    on: datetime = typer.Option(..., formats=DATE, help="Day the change is asked for"),
+    effective: Optional[datetime] = typer.Option(None, formats=DATE, help="Deviating effective date (Manager only)"),
+    user: str = UserOpt,
+    role: str = RoleOpt,
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Move a module to another tariff at the next allowed date."""
+    change = _apply(
+        "change-tariff", catalog, user, role,
+        lambda c, b, a: tariff_change(c, b, contract, module, tariff, on.date(), a, _day(effective)),
+    )
+    _show(change.result, "tariff change")
+
+
+def add_option(
+    contract: str = typer.Argument(..., help="Contract ID"),
+    article: str = typer.Argument(..., help="Add-on article ID (article_terms.csv addon=true)"),
+    start: datetime = typer.Option(..., "--from", formats=DATE, help="First day of the option"),
+    quantity: int = typer.Option(1, min=1),
+    interval: str = typer.Option("monthly", help="Billing interval of the option"),
+    module: Optional[str] = typer.Option(None, help="Module the option belongs to"),
+    user: str = UserOpt,
+    role: str = RoleOpt,
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Add an add-on option to a contract (Manager only)."""
+    change = _apply(
+        "add-option", catalog, user, role,
+        lambda c, b, a: added_option(c, b, contract, article, start.date(), a, quantity, interval, module),
+    )
+    _show(change.result, "option added")
+
+
+def delete_account(
+    customer: str = typer.Argument(..., help="Customer ID"),
+    on: datetime = typer.Option(..., formats=DATE, help="Day of the deletion"),
+    user: str = UserOpt,
+    role: str = RoleOpt,
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Delete an account and its contracts from the catalog; refused while any module is active."""
+    change = _apply("delete-account", catalog, user, role, lambda c, b, a: deleted_account(c, b, customer, on.date()))
+    _show(change.result, f"account {customer} deleted")
+
+
+def set_contract(
+    contract: str = typer.Argument(..., help="Contract ID"),
+    payment_days: Optional[int] = typer.Option(None, min=0, help="Payment target in days (Manager only)"),
+    payment_terms: Optional[str] = typer.Option(None, help="Payment terms text (Manager only)"),
+    po_number: Optional[str] = typer.Option(None, help="Purchase order number printed on invoices"),
+    billing_from: Optional[datetime] = typer.Option(None, formats=DATE, help="First day billed (Manager only)"),
+    sequence: Optional[str] = typer.Option(None, help="Invoice number sequence"),
+    customer_number: Optional[str] = typer.Option(None, help="The customer's number"),
+    test_account: Optional[bool] = typer.Option(None, "--test-account/--real-account", help="Test account flag (Manager only)"),
+    user: str = UserOpt,
+    role: str = RoleOpt,
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Change a contract's billing settings and its customer's number or test flag."""
+    given = {
+        "payment_days": payment_days, "payment_terms": payment_terms, "po_number": po_number,
+        "billing_from": _day(billing_from), "sequence_id": sequence, "customer_number": customer_number,
+        "is_test": test_account,
+    }
+    settings = {k: v for k, v in given.items() if v is not None}
+    if not settings:
+        raise typer.BadParameter("give at least one setting to change")
+    change = _apply("set-contract", catalog, user, role, lambda c, b, a: contract_settings(c, b, contract, settings))
+    _show(change.result, "contract settings changed")
+
+
+def set_address(
+    contract: str = typer.Argument(..., help="Contract ID"),
+    valid_from: datetime = typer.Option(..., "--from", formats=DATE, help="First invoice date to print it"),
+    name: str = typer.Option(...),
+    street: Optional[str] = typer.Option(None),
+    postal_code: Optional[str] = typer.Option(None),
+    city: Optional[str] = typer.Option(None),
+    country: Optional[str] = typer.Option(None, help="ISO country code, e.g. AT"),
+    user: str = UserOpt,
+    role: str = RoleOpt,
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Give a contract a (new) billing address from a date; earlier documents keep theirs."""
+    address = {"name": name, "street": street, "postal_code": postal_code, "city": city, "country": country}
+    change = _apply("set-address", catalog, user, role, lambda c, b, a: address_added(b, contract, valid_from.date(), address))
+    _show(change.result, "billing address added")
+
+
+def pause(
+    contract: str = typer.Argument(..., help="Contract ID"),
+    paused_from: datetime = typer.Option(..., "--from", formats=DATE, help="First paused day"),
+    paused_through: datetime = typer.Option(..., "--through", formats=DATE, help="Last paused day"),
+    reason: Optional[str] = typer.Option(None),
+    user: str = UserOpt,
+    role: str = RoleOpt,
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Pause a contract: recurring fees are not charged for the paused days."""
+    change = _apply(
+        "pause", catalog, user, role, lambda c, b, a: pause_added(b, contract, paused_from.date(), paused_through.date(), reason)
+    )
+    _show(change.result, "pause added")
+
+
+def billing_state(
+    contract: Optional[str] = typer.Option(None, help="Only this contract"),
+    catalog: Optional[Path] = CatalogOpt,
+    warehouse: Optional[Path] = WarehouseOpt,
+) -> None:
+    """Each position's billing state: billed until, last invoice, and what never-billed intervals mean."""
+    from pipeline import engine
+    from pipeline.bill.invoices import position_states
+    from pipeline.io.billing_files import load_catalogs
+    from pipeline.io.billing_store import register_state
+
+    settings = Settings.from_env(catalog=_s(catalog), warehouse=_s(warehouse))
+    with _errors():
+        cat, bil = load_catalogs(settings.catalog)
+        con = engine.connect()
+        cat.register(con)
+        bil.register(con)
+        register_state(con, settings.warehouse)
+        states = position_states(con)
+    if contract:
+        states = states.filter(pl.col("contract_id") == contract)
+    _show(states, "billing state")
+
+
+COMMANDS: dict[str, Callable[..., None]] = {
+    "bill": bill,
+    "cancel": cancel,
+    "index-adjust": index_adjust,
+    "change-tariff": change_tariff,
+    "add-option": add_option,
+    "delete-account": delete_account,
+    "set-contract": set_contract,
+    "set-address": set_address,
+    "pause": pause,
+    "billing-state": billing_state,
+}
+
+
+def _apply(
+    command: str, catalog: Optional[Path], user: str, role: str,
+    make: Callable[[Catalog, BillingCatalog, Actor], Change],
+) -> Change:
+    """Load, check the actor, compute the change, audit it (refusing Manager-only fields), write it."""
+    from pipeline.io.billing_files import catalog_lock, load_catalogs, write_changes
+
+    directory = Settings.from_env(catalog=_s(catalog)).catalog
+    with _errors(), catalog_lock(directory):
+        cat, bil = load_catalogs(directory)
+        actor = checked_actor(bil.users, user, role)
+        change = make(cat, bil, actor)
+        audit = audit_rows(change, actor, command, datetime.now(timezone.utc))
+        write_changes(directory, change.tables, audit)
+    console.print(f"{len(audit)} changed values recorded in {directory}/audit_log.csv")
+    return change
+
+
+class _errors:
+    """Turn the errors a user can act on into a message and exit code 1 (no traceback)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        from pipeline.bill.invoices import BillingError
+        from pipeline.io.billing_store import BillingStoreError
+
+        if exc is not None and isinstance(exc, (LifecycleError, CatalogError, BillingError, BillingStoreError)):
+            console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+            raise typer.Exit(1)
+        return False
+
+
+def _show(frame: pl.DataFrame, title: str) -> None:
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(column)
+    for row in frame.cast(pl.String).fill_null("").rows():  # printing a small result, not record data
+        table.add_row(*row)
+    console.print(table)
+
+
+def _day(value: Optional[datetime]) -> Optional[date]:
+    return value.date() if value is not None else None
+
+
+def _s(path: Optional[Path]) -> Optional[str]:
+    return str(path) if path is not None else None

@@ -1,0 +1,159 @@
+"""The billing catalog files: reading them, and writing catalog changes made through the CLI.
+
+Reading follows pipeline/io/catalog_files.py: every cell as text, validated in
+pipeline.catalog.billing. Writing keeps each file as its author wrote it: rows a change
+does not touch keep their original text and order; changed rows are written in the
+canonical form (ISO dates, plain decimals, true/false); new rows go at the end. Every
+change is validated as a whole catalog before any file is written, then each file is
+replaced atomically (temp file + rename) after its audit rows were appended to
+`audit_log.csv`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.catalog import Catalog, RawTable, validated_catalog
+from pipeline.catalog.billing import BillingCatalog, validated_billing
+from pipeline.catalog.validation import as_text
+from pipeline.io.catalog_files import read_raw_catalog
+from schemas.billing import AUDIT_SCHEMA, CATALOG_TABLES, KEYS
+from schemas.billing import DEFAULTS as BILLING_DEFAULTS
+from schemas.catalog import DEFAULTS as CORE_DEFAULTS
+from schemas.catalog import TABLES as CORE_TABLES
+
+AUDIT_LOG = "audit_log.csv"
+_ALL_MODELS = {**CORE_TABLES, **CATALOG_TABLES}
+_ALL_DEFAULTS = {**CORE_DEFAULTS, **BILLING_DEFAULTS}
+
+
+def read_raw_tables(directory: Path, names: list[str]) -> dict[str, RawTable]:
+    """Every `<name>.csv` of `names` found in `directory`, as strings with a `_line` column."""
+    tables = {}
+    for name in names:
+        path = Path(directory) / f"{name}.csv"
+        if path.exists():
+            frame = pl.read_csv(path, infer_schema=False)
+            frame = frame.with_columns(pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("_line"))
+            tables[name] = RawTable(file=str(path), frame=frame)
+    return tables
+
+
+def load_catalogs(directory: Path) -> tuple[Catalog, BillingCatalog]:
+    """The validated core and billing catalogs in `directory`; raises CatalogError naming every bad cell."""
+    catalog = validated_catalog(read_raw_catalog(directory))
+    billing = validated_billing(read_raw_tables(directory, list(CATALOG_TABLES)), catalog)
+    return catalog, billing
+
+
+@contextmanager
+def catalog_lock(directory: Path) -> Iterator[None]:
+    """Hold the catalog directory's edit lock: one CLI change at a time, read to write."""
+    with open(Path(directory) / ".catalog.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_changes(directory: Path, changes: Mapping[str, tuple[pl.DataFrame, pl.DataFrame]], audit: pl.DataFrame) -> None:
+    """Apply a change to the catalog files: for each table, its (old, new) typed versions.
+
+    `old` must be the table as loaded from `directory` (same rows, same order). A change
+    without audit rows changes nothing and writes nothing. The catalog as changed is
+    validated first (CatalogError, nothing written); then the audit rows are appended and
+    each changed table's file replaced atomically.
+    """
+    directory = Path(directory)
+    if audit.height == 0:
+        return
+    touched = set(audit["table"])
+    changes = {name: pair for name, pair in changes.items() if name in touched}
+    raw = read_raw_tables(directory, list(changes))
+    merged = {name: _merged(directory, name, raw.get(name), old, new) for name, (old, new) in changes.items()}
+    core = {**read_raw_catalog(directory), **{n: merged[n] for n in merged if n in CORE_TABLES}}
+    billing_raw = {**read_raw_tables(directory, list(CATALOG_TABLES)), **{n: merged[n] for n in merged if n in CATALOG_TABLES}}
+    validated_billing(billing_raw, validated_catalog(core))
+    append_audit(directory, audit)
+    for name, table in merged.items():
+        _replace_file(Path(table.file), table.frame.drop("_line"))
+
+
+def append_audit(directory: Path, audit: pl.DataFrame) -> None:
+    """Append rows to the audit log (created with its header when missing), flushed to disk."""
+    path = Path(directory) / AUDIT_LOG
+    rows = audit.select(list(AUDIT_SCHEMA)).with_columns(pl.col("changed_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
+    text = rows.write_csv(include_header=not path.exists())
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_audit(directory: Path) -> pl.DataFrame:
+    """The audit log (empty when nothing was changed through the CLI yet)."""
+    path = Path(directory) / AUDIT_LOG
+    if not path.exists():
+        return pl.DataFrame(schema=AUDIT_SCHEMA)
+    frame = pl.read_csv(path, infer_schema=False)
+    return frame.with_columns(
+        pl.col("changed_at").str.to_datetime("%Y-%m-%dT%H:%M:%S%.6fZ", time_unit="us").dt.replace_time_zone("UTC")
+    ).cast(AUDIT_SCHEMA)
+
+
+def _merged(directory: Path, name: str, raw: RawTable | None, old: pl.DataFrame, new: pl.DataFrame) -> RawTable:
+    """The file's text table with `old` → `new` applied by key; untouched rows keep their text."""
+    key = list(KEYS[name])
+    columns = list(_ALL_MODELS[name].to_schema().columns)
+    if raw is None:
+        raw = RawTable(str(directory / f"{name}.csv"), pl.DataFrame(schema={**{c: pl.String for c in columns}, "_line": pl.Int64}))
+        old = old.clear()
+    if raw.frame.height != old.height:
+        raise ValueError(f"{raw.file}: changed on disk while being edited ({raw.frame.height} rows, expected {old.height})")
+    old_text, new_text = as_text(old.select(columns)), as_text(new.select(columns))
+    changed = new_text.join(old_text, on=columns, how="anti", nulls_equal=True, maintain_order="left")
+    removed = old_text.select(key).join(new_text.select(key), on=key, how="anti", nulls_equal=True)
+    keyed = raw.frame.hstack(old_text.select(pl.col(k).alias(f"_k_{k}") for k in key))
+    renamed = {k: f"_k_{k}" for k in key}
+    gone = pl.concat([changed.select(key), removed]).rename(renamed)
+    kept = keyed.join(gone, on=list(renamed.values()), how="anti", nulls_equal=True, maintain_order="left")
+    lines = keyed.select("_line", *renamed.values())
+    replaced = changed.join(
+        lines, left_on=key, right_on=list(renamed.values()), how="left", nulls_equal=True, maintain_order="left"
+    )
+    next_line = (raw.frame["_line"].max() or 1) + 1
+    replaced = replaced.with_columns(
+        pl.coalesce("_line", pl.int_range(next_line, next_line + pl.len(), dtype=pl.Int64)).alias("_line")
+    )
+    header = list(raw.frame.drop("_line").columns)
+    header += [c for c in columns if c not in header and replaced[c].is_not_null().any()]
+    fill = {c: _ALL_DEFAULTS.get(name, {}).get(c) for c in header if c not in kept.columns}
+    kept = kept.with_columns(pl.lit(v, pl.String).alias(c) for c, v in fill.items())
+    frame = pl.concat([kept.select(*header, "_line"), replaced.select(*header, "_line")]).sort("_line")
+    return RawTable(raw.file, frame)
+
+
+def _replace_file(path: Path, frame: pl.DataFrame) -> None:
+    """Replace a file by a complete new version (readers see the old or the new one, never half)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(frame.write_csv())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

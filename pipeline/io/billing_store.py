@@ -1,0 +1,177 @@
+"""The warehouse side of billing: committed runs, the state they imply, staging and atomic commit.
+
+Layout (docs/billing.md):
+    <warehouse>/billing/runs/<run_id>/<table>.parquet        invoices, invoice_items, invoice_vat,
+                                                             billing_history, billed_usage,
+                                                             billing_problems, billing_runs
+    <warehouse>/billing/runs/<run_id>/test/<table>.parquet   the same for test accounts
+    <warehouse>/billing/.staging/<run_id>/                    a run being written
+A run is written to its staging folder and committed by renaming that folder into runs/:
+one atomic rename, so a run is either wholly visible or not at all, and a crash leaves only
+a staging folder that the next attempt replaces. Committed runs are never rewritten.
+
+Everything the next run needs (billed-until per position, last number per sequence, which
+usage was billed) is derived from the committed runs' own tables, so there is no separate
+state to drift from them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import sql
+from pipeline.io.warehouse import ANALYTICS_DB, _view_sql
+from schemas.billing import STORED, TEST_TABLES
+from schemas.outputs import RATED_USAGE
+
+BILLING = "billing"
+RUNS = "runs"
+STAGING = ".staging"
+TEST = "test"
+
+
+class BillingStoreError(RuntimeError):
+    """The billing store is not as a run expects; the message says what to do."""
+
+
+def run_dir(warehouse: Path, run_id: str) -> Path:
+    return Path(warehouse) / BILLING / RUNS / run_id
+
+
+def is_committed(warehouse: Path, run_id: str) -> bool:
+    """Whether run `run_id` was committed (its folder was renamed into runs/)."""
+    return run_dir(warehouse, run_id).is_dir()
+
+
+@contextmanager
+def locked(warehouse: Path) -> Iterator[None]:
+    """Hold the warehouse's billing lock: one billing run at a time, so numbers never collide."""
+    folder = Path(warehouse) / BILLING
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def committed_files(warehouse: Path, table: str, test: bool = False) -> list[Path]:
+    """The Parquet files of `table` in every committed run, ordered by run_id."""
+    pattern = f"{RUNS}/*/{TEST}/{table}.parquet" if test else f"{RUNS}/*/{table}.parquet"
+    return sorted((Path(warehouse) / BILLING).glob(pattern))
+
+
+def register_state(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+    """Register on `con` what pipeline.bill.invoices.billed reads from the warehouse.
+
+    `rated_usage`: every rated usage record stored (schemas.outputs.RATED_USAGE);
+    `st_history`, `st_invoices`, `st_billed_usage`: the committed runs' tables, real and test.
+    """
+    warehouse = Path(warehouse)
+    rated = sorted((warehouse / "rated_usage").glob("**/*.parquet"))
+    if rated:
+        stored = con.read_parquet([str(f) for f in rated], hive_partitioning=True, union_by_name=True)
+    else:
+        stored = con.from_arrow(RATED_USAGE.empty_table())
+    if "free_quantity" not in stored.columns:  # rated before free quantities were stored: none used
+        stored = stored.select("*, CAST(0 AS BIGINT) AS free_quantity")
+    stored.create_view("rated_usage")
+    for view, table in (("st_history", "billing_history"), ("st_invoices", "invoices"), ("st_billed_usage", "billed_usage")):
+        files = committed_files(warehouse, table) + committed_files(warehouse, table, test=True)
+        if files:
+            con.read_parquet([str(f) for f in files]).create_view(view)
+        else:
+            con.register(view, STORED[table].empty_table())
+
+
+def stage_run(
+    warehouse: Path,
+    run_id: str,
+    tables: Mapping[str, pa.Table],
+    test_tables: Mapping[str, pa.Table],
+) -> Path:
+    """Write a run's tables to its staging folder (replacing any earlier attempt); nothing is visible yet."""
+    if is_committed(warehouse, run_id):
+        raise BillingStoreError(f"billing run {run_id!r} is already committed; committed runs are never rewritten")
+    missing = sorted(set(STORED) - set(tables)) + [f"test/{t}" for t in sorted(set(TEST_TABLES) - set(test_tables))]
+    if missing:
+        raise BillingStoreError(f"billing run {run_id!r} lacks tables {missing}")
+    staging = Path(warehouse) / BILLING / STAGING / run_id
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / TEST).mkdir(parents=True)
+    for folder, given in ((staging, tables), (staging / TEST, test_tables)):
+        for name, table in given.items():
+            _write_durably(table.cast(STORED[name]), folder / f"{name}.parquet")
+    return staging
+
+
+def commit_run(warehouse: Path, run_id: str) -> Path:
+    """Make a staged run visible, all of its tables at once (one directory rename)."""
+    staging = Path(warehouse) / BILLING / STAGING / run_id
+    if not staging.is_dir():
+        raise BillingStoreError(f"billing run {run_id!r} has nothing staged to commit")
+    final = run_dir(warehouse, run_id)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(staging, final)
+    _fsync_dir(final.parent)
+    return final
+
+
+def read_committed(warehouse: Path, table: str, test: bool = False, run_id: str | None = None) -> pa.Table:
+    """A stored table over all committed runs (or one run), with its schemas.billing schema."""
+    schema = STORED[table]
+    files = committed_files(warehouse, table, test)
+    if run_id is not None:
+        files = [f for f in files if run_dir(warehouse, run_id) in f.parents]
+    if not files:
+        return schema.empty_table()
+    return pa.concat_tables([pq.read_table(f, schema=schema) for f in files])
+
+
+def publish_billing_views(warehouse: Path) -> Path:
+    """(Re)create the billing views in the analyst DuckDB file: one per stored table over all
+    committed runs, `test_<table>` for test accounts, and the views of sql/views/billing.sql."""
+    warehouse = Path(warehouse).resolve()
+    schema_dir = warehouse / "_schema"
+    schema_dir.mkdir(parents=True, exist_ok=True)
+    db_path = warehouse / ANALYTICS_DB
+    con = duckdb.connect(str(db_path))
+    try:
+        views = [(name, name, False) for name in STORED] + [(f"test_{name}", name, True) for name in TEST_TABLES]
+        for view, table, test in views:
+            empty = schema_dir / f"billing_{table}.parquet"
+            pq.write_table(STORED[table].empty_table(), empty)
+            has_files = bool(committed_files(warehouse, table, test))
+            pattern = warehouse / BILLING / RUNS / "*" / (f"{TEST}/{table}.parquet" if test else f"{table}.parquet")
+            con.execute(_view_sql(view, str(pattern) if has_files else str(empty), partitioned=False))
+        for statement in sql.statements("views/billing"):
+            con.execute(statement)
+    finally:
+        con.close()
+    return db_path
+
+
+def _write_durably(table: pa.Table, path: Path) -> None:
+    """Write a Parquet file and flush it to disk before the run can be committed."""
+    with open(path, "wb") as handle:
+        pq.write_table(table, handle, compression="zstd")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,266 @@
+"""Contract lifecycle changes: tariff change, add-on options, index adjustment, account deletion,
+contract settings, billing addresses and pauses.
+
+Each function is pure: catalogs in, a `Change` out (old and new version of every table it
+touches, plus what it computed). The CLI turns a Change into audit rows
+(pipeline.lifecycle.audit.audit_rows, which also refuses Manager-only fields to clients) and
+writes it (pipeline.io.billing_files.write_changes). Nothing here loops over records.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+
+import polars as pl
+
+import sql
+from pipeline import engine
+from pipeline.bill.queries import create_table, load_macros
+from pipeline.catalog import Catalog
+from pipeline.catalog.billing import BillingCatalog
+from pipeline.lifecycle.audit import Actor, Change, LifecycleError, require_manager
+from pipeline.lifecycle.cancellation import cancellation_dates, module_terms
+
+#: Billing types whose price an index adjustment raises (usage is priced by its tariff).
+INDEXED_TYPES = ("one_time", "every_time", "recurring", "variable_fixed")
+
+
+def tariff_change(
+    catalog: Catalog,
+    billing: BillingCatalog,
+    contract_id: str,
+    module_id: str,
+    tariff_id: str,
+    notice_on: date,
+    actor: Actor,
+    effective: date | None = None,
+) -> Change:
+    """Move a module to another tariff at the next allowed date: the day after the end a
+    cancellation given on `notice_on` would have (at once under the rule `none`). A deviating
+    `effective` date is for a Manager only. Stored as a new module_tariffs version."""
+    if catalog.tariffs.filter(pl.col("tariff_id") == tariff_id).height == 0:
+        raise LifecycleError(f"tariff {tariff_id!r} is not in tariffs.csv")
+    module = module_terms(catalog, billing, contract_id, module_id, notice_on)
+    current = module["tariff_id"][0]
+    if current == tariff_id:
+        raise LifecycleError(f"module {module_id!r} already runs under tariff {tariff_id!r}")
+    if effective is not None:
+        require_manager(actor, "a tariff change date that deviates from the notice rules")
+    else:
+        request = module.select(
+            pl.col("module_id").alias("id"), pl.col("cancellation").alias("rule"), "ordered_on", "term_months",
+            "notice_months", pl.lit(notice_on).alias("notice_on"),
+        )
+        end = cancellation_dates(request)["end_date"][0]
+        effective = notice_on if module["cancellation"][0] == "none" else end + timedelta(days=1)
+    versions = billing.module_tariffs
+    mine = versions.filter(pl.col("module_id") == module_id)
+    later = mine.filter(pl.col("valid_from") >= effective)
+    if later.height:
+        raise LifecycleError(
+            f"module {module_id!r} already has a tariff version from {later['valid_from'].min()}; "
+            "remove it from module_tariffs.csv before changing the tariff again"
+        )
+    if mine.height == 0:
+        mine_open = module.select("module_id", pl.lit(current).alias("tariff_id"), pl.col("ordered_on").alias("valid_from"),
+                                  pl.lit(None, pl.Date).alias("valid_until"))
+        versions = pl.concat([versions, mine_open])
+    is_current = (pl.col("module_id") == module_id) & (pl.col("valid_from") < effective) & (
+        pl.col("valid_until").is_null() | (pl.col("valid_until") > effective)
+    )
+    closing = versions.filter(is_current)
+    new_version = pl.DataFrame(
+        {"module_id": [module_id], "tariff_id": [tariff_id], "valid_from": [effective],
+         "valid_until": [closing["valid_until"][0] if closing.height else None]},
+        schema=versions.schema,
+    )
+    changed = pl.concat([
+        versions.with_columns(pl.when(is_current).then(pl.lit(effective)).otherwise(pl.col("valid_until")).alias("valid_until")),
+        new_version,
+    ])
+    result = pl.DataFrame({"module_id": [module_id], "from_tariff": [current], "to_tariff": [tariff_id], "effective": [effective]})
+    return Change({"module_tariffs": (billing.module_tariffs, changed)}, result)
+
+
+def added_option(
+    catalog: Catalog,
+    billing: BillingCatalog,
+    contract_id: str,
+    article_id: str,
+    start: date,
+    actor: Actor,
+    quantity: int = 1,
+    interval: str = "monthly",
+    module_id: str | None = None,
+) -> Change:
+    """Add an add-on option (an article keyed as add-on in article_terms.csv) to a contract, from
+    `start`, as a recurring position. Manager only (DOMAIN §5)."""
+    require_manager(actor, "add-on options")
+    if catalog.contracts.filter(pl.col("contract_id") == contract_id).height == 0:
+        raise LifecycleError(f"contract {contract_id!r} is not in contracts.csv")
+    addon = billing.article_terms.filter((pl.col("article_id") == article_id) & pl.col("addon"))
+    if addon.height == 0:
+        raise LifecycleError(f"article {article_id!r} is not an add-on option: mark it addon=true in article_terms.csv")
+    position_id = f"{contract_id}-{article_id}-{start:%Y%m%d}"
+    if billing.positions.filter(pl.col("position_id") == position_id).height:
+        raise LifecycleError(f"option {article_id!r} was already added to contract {contract_id!r} from {start}")
+    row = pl.DataFrame(
+        {
+            "position_id": [position_id], "contract_id": [contract_id], "module_id": [module_id], "article_id": [article_id],
+            "quantity": [quantity], "billing_type": ["recurring"], "interval": [interval], "every_months": [None],
+            "start_date": [start], "end_date": [None],
+        },
+        schema=billing.positions.schema,
+    )
+    return Change({"positions": (billing.positions, pl.concat([billing.positions, row]))}, row)
+
+
+def index_adjusted(
+    catalog: Catalog,
+    billing: BillingCatalog,
+    factor: str | Decimal,
+    effective: date,
+    actor: Actor,
+    contracts: list[str] | None = None,
+) -> Change:
+    """Raise every position price of the chosen contracts (all when None) by `factor` from
+    `effective`, as new price versions; earlier versions stay, so earlier periods bill (and
+    re-rate) at their own prices. Manager only. Result: the new versions."""
+    require_manager(actor, "index adjustments")
+    factor = _factor(factor)
+    chosen = catalog.contracts.select("contract_id")
+    if contracts is not None:
+        asked = pl.DataFrame({"contract_id": contracts}, schema={"contract_id": pl.String})
+        unknown = asked.join(chosen, on="contract_id", how="anti")["contract_id"].to_list()
+        if unknown:
+            raise LifecycleError(f"contracts {unknown} are not in contracts.csv")
+        chosen = asked
+    positions = billing.positions.join(chosen, on="contract_id", how="semi").filter(
+        pl.col("billing_type").is_in(INDEXED_TYPES)
+        & (pl.col("end_date").is_null() | (pl.col("end_date") >= effective))
+    )
+    con = engine.connect(threads=1)
+    try:
+        load_macros(con)
+        catalog.register(con)
+        billing.register(con)
+        con.register("price_days", positions.select("position_id", pl.lit(effective).alias("day")).to_arrow())
+        create_table(con, "bill_prices", "duck/bill/position_prices")
+        query = sql.load("duck/lifecycle/index_adjustment")
+        added = con.sql(query, params={"factor": str(factor), "effective": effective}).pl()
+    finally:
+        con.close()
+    added = added.cast(billing.position_prices.schema)
+    group = (pl.col("kind") == "override").alias("_override")
+    clash = added.with_columns(group).join(
+        billing.position_prices.with_columns(group), on=["position_id", "_override", "valid_from"], how="semi"
+    )
+    if clash.height:
+        raise LifecycleError(
+            f"positions {sorted(set(clash['position_id']))} already have a price version from {effective}: "
+            "an index adjustment on that day was applied already"
+        )
+    return Change({"position_prices": (billing.position_prices, pl.concat([billing.position_prices, added]))}, added)
+
+
+def deleted_account(catalog: Catalog, billing: BillingCatalog, customer_id: str, on: date) -> Change:
+    """Delete a customer's account with every catalog row of its contracts, refused while any
+    module is active on `on` (not cancelled, or its end date not passed; a contract without
+    modules counts as one module ending with the contract). Invoices already made stay."""
+    customers = catalog.customers.filter(pl.col("customer_id") == customer_id)
+    if customers.height == 0:
+        raise LifecycleError(f"customer {customer_id!r} is not in customers.csv")
+    contracts = catalog.contracts.filter(pl.col("customer_id") == customer_id)
+    modules = billing.modules.join(contracts.select("contract_id"), on="contract_id", how="semi")
+    bare = contracts.join(modules.select("contract_id"), on="contract_id", how="anti")
+    running = pl.concat([
+        modules.select(pl.format("module {} (contract {})", "module_id", "contract_id").alias("what"), "end_date"),
+        bare.select(pl.format("contract {}", "contract_id").alias("what"), "end_date"),
+    ]).filter(pl.col("end_date").is_null() | (pl.col("end_date") >= on))
+    if running.height:
+        listed = ", ".join(running.select(pl.format("{} ends {}", "what", pl.col("end_date").cast(pl.String).fill_null("never"))).to_series())
+        raise LifecycleError(
+            f"account {customer_id!r} cannot be deleted on {on}: active {listed}. "
+            "Cancel every module and delete the account after its end date."
+        )
+    ids = {
+        "customer_id": customers.select("customer_id"),
+        "contract_id": contracts.select("contract_id"),
+        "module_id": modules.select("module_id"),
+        "position_id": billing.positions.join(contracts.select("contract_id"), on="contract_id", how="semi").select("position_id"),
+    }
+    core = {"customers": catalog.customers, "contracts": catalog.contracts, "device_ids": catalog.device_ids}
+    tables = {**core, **{n: t for n, t in billing.tables().items() if n not in ("billing_settings", "users")}}
+    changes = {}
+    for name, table in tables.items():  # a loop over catalog tables, not records
+        column = next((c for c in ids if c in table.columns), None)
+        if column is None or name in ("tariff_terms", "article_terms"):
+            continue
+        kept = table.join(ids[column], on=column, how="anti", maintain_order="left")
+        if kept.height != table.height:
+            changes[name] = (table, kept)
+    result = pl.DataFrame({"customer_id": [customer_id], "contracts": [contracts.height], "modules": [modules.height]})
+    return Change(changes, result)
+
+
+def contract_settings(catalog: Catalog, billing: BillingCatalog, contract_id: str, settings: dict) -> Change:
+    """Set a contract's billing settings (contract_terms.csv: payment_days, payment_terms,
+    po_number, billing_from, entered_on, sequence_id) and its customer's fields
+    (customers.csv: customer_number, is_test). Who may change which field is checked on the
+    audit rows (Manager-only fields, DOMAIN §1)."""
+    contract = catalog.contracts.filter(pl.col("contract_id") == contract_id)
+    if contract.height == 0:
+        raise LifecycleError(f"contract {contract_id!r} is not in contracts.csv")
+    term_fields = {k: v for k, v in settings.items() if k in billing.contract_terms.columns and k != "contract_id"}
+    customer_fields = {k: v for k, v in settings.items() if k in ("customer_number", "is_test")}
+    unknown = set(settings) - set(term_fields) - set(customer_fields)
+    if unknown:
+        raise LifecycleError(f"unknown contract settings {sorted(unknown)}")
+    changes: dict[str, tuple[pl.DataFrame, pl.DataFrame]] = {}
+    if term_fields:
+        terms = billing.contract_terms
+        if terms.filter(pl.col("contract_id") == contract_id).height == 0:
+            terms = pl.concat([terms, pl.DataFrame({"contract_id": [contract_id]}).cast({"contract_id": pl.String})], how="diagonal")
+        mine = pl.col("contract_id") == contract_id
+        new_terms = terms.with_columns(
+            pl.when(mine).then(pl.lit(v, terms.schema[k])).otherwise(pl.col(k)).alias(k) for k, v in term_fields.items()
+        )
+        changes["contract_terms"] = (billing.contract_terms, new_terms)
+    if customer_fields:
+        mine = pl.col("customer_id") == contract["customer_id"][0]
+        customers = catalog.customers.with_columns(
+            pl.when(mine).then(pl.lit(v, catalog.customers.schema[k])).otherwise(pl.col(k)).alias(k)
+            for k, v in customer_fields.items()
+        )
+        changes["customers"] = (catalog.customers, customers)
+    return Change(changes, pl.DataFrame({"contract_id": [contract_id], "fields": [", ".join(sorted(settings))]}))
+
+
+def address_added(billing: BillingCatalog, contract_id: str, valid_from: date, address: dict) -> Change:
+    """A new billing address of a contract from `valid_from`: documents dated from then print it;
+    earlier documents keep theirs."""
+    return _row_added(billing, "addresses", {"contract_id": contract_id, "valid_from": valid_from, **address})
+
+
+def pause_added(billing: BillingCatalog, contract_id: str, paused_from: date, paused_through: date, reason: str | None) -> Change:
+    """Pause a contract from its first to its last day: recurring fees are not charged for those days."""
+    return _row_added(
+        billing, "pauses", {"contract_id": contract_id, "paused_from": paused_from, "paused_through": paused_through, "reason": reason}
+    )
+
+
+def _row_added(billing: BillingCatalog, table: str, values: dict) -> Change:
+    old = billing.tables()[table]
+    row = pl.DataFrame({c: [values.get(c)] for c in old.columns}, schema=old.schema)
+    return Change({table: (old, pl.concat([old, row]))}, row)
+
+
+def _factor(factor: str | Decimal) -> Decimal:
+    try:
+        value = Decimal(str(factor))
+    except InvalidOperation:
+        raise LifecycleError(f"index factor {factor!r} is not a number (e.g. 1.032)") from None
+    if value <= 0 or value.as_tuple().exponent < -6:
+        raise LifecycleError(f"index factor {factor} must be positive with at most 6 decimals (e.g. 1.032)")
+    return value

@@ -1,0 +1,31 @@
+-- Each position's billing state as of now: how far it is billed, on which invoice last, and
+-- what its billing type or interval means when it is never billed here.
+WITH billed AS (
+    SELECT
+        position_id,
+        max(period_end) AS billed_until,
+        last(invoice_id ORDER BY period_end) FILTER (WHERE invoice_id IS NOT NULL) AS last_invoice_id,
+        count(DISTINCT invoice_id) AS invoices
+    FROM st_history
+    GROUP BY position_id
+)
+SELECT
+    p.contract_id,
+    p.position_id,
+    p.article_id,
+    p.billing_type,
+    p.interval,
+    b.billed_until,
+    b.last_invoice_id,
+    coalesce(b.invoices, 0) AS invoices,
+    CASE
+        WHEN p.interval = 'future' THEN 'to be billed, start not known yet: nothing billed'
+        WHEN p.interval = 'never' THEN 'never billed'
+        WHEN p.interval = 'external' THEN 'billed by an external provider: nothing billed here'
+        WHEN p.billing_type IN ('variable', 'variable_fixed') THEN 'billed with the usage lines'
+        WHEN b.billed_until IS NULL THEN 'not billed yet'
+        ELSE 'billed until ' || strftime(b.billed_until, '%Y-%m-%d')
+    END AS state
+FROM bil_positions AS p
+LEFT JOIN billed AS b USING (position_id)
+ORDER BY p.contract_id, p.position_id

@@ -1,0 +1,12 @@
+-- The columns of the billing tables as PostgreSQL sees them, to compare with schemas/billing.py.
+-- $1: the schema (billing or billing_test).
+SELECT
+    c.table_name::text AS table_name,
+    c.column_name::text AS column_name,
+    c.data_type::text AS data_type,
+    c.numeric_precision::bigint AS numeric_precision,
+    c.numeric_scale::bigint AS numeric_scale,
+    (c.is_nullable = 'YES') AS nullable
+FROM information_schema.columns AS c
+WHERE c.table_schema = $1::text
+ORDER BY c.table_name, c.ordinal_position

@@ -1,0 +1,149 @@
+"""The billing_run flow end to end: idempotent re-run, crash and resume, analyst views, the CLI,
+and the PostgreSQL mirror of a real cluster."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+import typer
+from typer.testing import CliRunner
+
+import billing_factory as f
+from flows.billing_run import billing_run
+from pipeline.cli_billing import register
+from pipeline.io import billing_store
+
+pytestmark = pytest.mark.prefect
+
+BILLING = {
+    "positions": f.positions([
+        ("P1", "C1", "FEE", "recurring", "monthly", None, None),
+        ("P2", "C1", "SETUP", "one_time", None, None, None),
+        ("P3", "C2", "FEE", "recurring", "quarterly_x3", None, None),
+        ("PT", "CT", "FEE", "recurring", "monthly", None, None),
+    ]),
+}
+USAGE = [
+    {"record_key": f"r{i}", "contract_id": c, "start_time": datetime(2026, 1, 3 + i, tzinfo=timezone.utc), "quantity": 60,
+     "amount": Decimal("0.060000")}
+    for i, c in enumerate(["C1", "C1", "C2", "CT"])
+]
+TABLES = ("invoices", "invoice_items", "invoice_vat", "billing_history", "billed_usage", "billing_problems")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def prefect_harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield
+
+
+@pytest.fixture
+def setup(tmp_path) -> tuple[Path, Path]:
+    catalog = f.write_catalog(tmp_path / "catalog", billing=BILLING)
+    warehouse = tmp_path / "warehouse"
+    f.store_rated(warehouse, f.rated(USAGE))
+    return catalog, warehouse
+
+
+def files(warehouse: Path) -> dict[str, str]:
+    """Every committed billing file and a hash of its bytes."""
+    root = warehouse / "billing" / "runs"
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*.parquet"))}
+
+
+def content(warehouse: Path) -> dict[str, list]:
+    return {
+        f"{'test/' if test else ''}{t}": f.stored(warehouse, t, test=test).rows()
+        for t in TABLES for test in (False, True) if not test or t in ("invoices", "invoice_items", "billed_usage")
+    }
+
+
+def test_rerunning_a_committed_run_doubles_nothing_and_changes_nothing(setup) -> None:
+    catalog, warehouse = setup
+    first = billing_run(period="2026-01", catalog=str(catalog), warehouse_dir=str(warehouse))
+    before = files(warehouse)
+    again = billing_run(period="2026-01", catalog=str(catalog), warehouse_dir=str(warehouse))
+    assert (first["created"], again["created"]) == (True, False)
+    assert (first["invoices"], first["test_invoices"], first["net_total"]) == (2, 1, Decimal("139.18"))
+    assert {k: v for k, v in again.items() if k != "created"} == {k: v for k, v in first.items() if k != "created"}
+    assert files(warehouse) == before
+    assert f.stored(warehouse, "invoices")["invoice_id"].to_list() == ["INV-000001", "INV-000002"]
+
+
+def test_a_crash_between_staging_and_commit_shows_nothing_and_the_rerun_completes(setup, tmp_path, monkeypatch) -> None:
+    catalog, warehouse = setup
+
+    def crash(*args, **kwargs):
+        raise OSError("power cut")
+
+    monkeypatch.setattr(billing_store, "commit_run", crash)
+    with pytest.raises(OSError, match="power cut"):
+        billing_run(period="2026-01", catalog=str(catalog), warehouse_dir=str(warehouse))
+    assert (warehouse / "billing" / ".staging" / "period-2026-01" / "invoices.parquet").exists()
+    assert not billing_store.is_committed(warehouse, "period-2026-01")
+    assert all(f.stored(warehouse, t).height == 0 for t in TABLES)
+    monkeypatch.undo()
+
+    resumed = billing_run(period="2026-01", catalog=str(catalog), warehouse_dir=str(warehouse))
+    clean = tmp_path / "clean"
+    f.store_rated(clean, f.rated(USAGE))
+    billing_run(period="2026-01", catalog=str(catalog), warehouse_dir=str(clean))
+    assert resumed["created"] is True
+    assert content(warehouse) == content(clean)
+    assert not (warehouse / "billing" / ".staging" / "period-2026-01").exists()
+
+
+def test_the_analyst_views_show_committed_runs_only(setup) -> None:
+    catalog, warehouse = setup
+    billing_run(period="2026-01", catalog=str(catalog), warehouse_dir=str(warehouse))
+    billing_run(period="2026-02", catalog=str(catalog), warehouse_dir=str(warehouse))
+    con = duckdb.connect(str(warehouse / "analytics.duckdb"), read_only=True)
+    try:
+        state = con.sql("SELECT contract_id, last_invoice_id, billed_until, invoices FROM contract_billing_state ORDER BY 1").fetchall()
+        numbering = con.sql("SELECT * FROM invoice_numbering").fetchall()
+        test = con.sql("SELECT invoice_id, contract_id FROM test_invoices ORDER BY 1").fetchall()
+        positions = con.sql("SELECT position_id, billed_until, last_invoice_id FROM position_billing_state ORDER BY 1").fetchall()
+    finally:
+        con.close()
+    d = datetime(2026, 2, 28).date()
+    assert state == [("C1", "INV-000003", d, 2), ("C2", "INV-000002", datetime(2026, 1, 31).date(), 1)]
+    assert numbering == [("INV", 1, 3, 3, True)]
+    assert test == [("TEST-000001", "CT"), ("TEST-000002", "CT")]
+    assert positions == [("P1", d, "INV-000003"), ("P2", datetime(2026, 1, 1).date(), "INV-000001"),
+                         ("P3", datetime(2026, 3, 31).date(), "INV-000002")]
+
+
+def test_the_bill_command(setup) -> None:
+    catalog, warehouse = setup
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+    args = ["bill", "--period", "2026-01", "--catalog", str(catalog), "--warehouse", str(warehouse)]
+    first, second = runner.invoke(app, args), runner.invoke(app, args)
+    assert (first.exit_code, second.exit_code) == (0, 0), first.output
+    assert "billing run period-2026-01 (made): 2 invoices, net 139.18; 1 test invoices kept apart" in first.output
+    assert "(already made; unchanged)" in second.output
+    bad = runner.invoke(app, ["bill", "--contract", "C1", "--catalog", str(catalog), "--warehouse", str(warehouse)])
+    assert (bad.exit_code, "needs --until" in bad.output) == (1, True)
+
+
+@pytest.mark.postgres
+def test_a_run_is_mirrored_to_postgres(setup, postgres_url) -> None:
+    from pipeline.io.postgres_billing import read_billing_table
+
+    catalog, warehouse = setup
+    for _ in range(2):  # the second call only re-mirrors the committed run
+        billing_run(period="2026-01", catalog=str(catalog), warehouse_dir=str(warehouse), pg_url=postgres_url)
+    for table in ("invoices", "invoice_items", "billed_usage"):
+        stored = pl.from_arrow(read_billing_table(postgres_url, table, run_id="period-2026-01")).sort(pl.all())
+        assert stored.equals(f.stored(warehouse, table).sort(pl.all()))
+    test = pl.from_arrow(read_billing_table(postgres_url, "invoices", run_id="period-2026-01", test=True))
+    assert test["invoice_id"].to_list() == ["TEST-000001"]

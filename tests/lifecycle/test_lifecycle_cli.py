@@ -1,0 +1,129 @@
+"""The lifecycle commands through the CLI: catalog files changed in place, every change audited,
+refusals leaving every file as it was."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import polars as pl
+import pytest
+import typer
+from typer.testing import CliRunner
+
+import billing_factory as f
+from pipeline.cli_billing import register
+from pipeline.io.billing_files import load_catalogs, read_audit
+
+BILLING = {
+    "tariff_terms": {"tariff_id": ["T1", "T2"], "cancellation": ["monthly", "yearly"], "term_months": [None, "12"],
+                     "notice_months": ["1", "3"], "proration": ["days", "days"], "public": ["true", "true"]},
+    "article_terms": {"article_id": ["OPT"], "addon": ["true"]},
+    "modules": {"module_id": ["M1"], "contract_id": ["C1"], "name": ["Phone"], "ordered_on": ["2026-01-01"]},
+    "positions": f.positions([
+        ("P1", "C1", "FEE", "recurring", "monthly", None, None, None, None, "M1"),
+        ("P2", "C2", "FEE", "recurring", "monthly", None, None),
+    ]),
+    "users": {"user_id": ["mia", "carl"], "role": ["Manager", "Client"]},
+}
+
+
+@pytest.fixture
+def catalog(tmp_path) -> Path:
+    return f.write_catalog(tmp_path / "catalog", billing=BILLING)
+
+
+def rating(catalog: Path, *args: str):
+    app = typer.Typer()
+    register(app)
+    return CliRunner().invoke(app, [*args, "--catalog", str(catalog)])
+
+
+def snapshot(catalog: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(catalog.glob("*.csv"))}
+
+
+def test_cancel_changes_the_files_and_records_the_audit(catalog) -> None:
+    before = snapshot(catalog)
+    started = datetime.now(timezone.utc)
+    result = rating(catalog, "cancel", "C1", "M1", "--on", "2026-06-01", "--user", "carl", "--role", "Client")
+    assert result.exit_code == 0, result.output
+    assert "2026-07-31" in result.output
+    _, bil = load_catalogs(catalog)
+    assert bil.modules.select("module_id", "cancelled_on", "end_date").cast(pl.String).rows() == [("M1", "2026-06-01", "2026-07-31")]
+    assert bil.positions.select("position_id", "end_date").cast(pl.String).rows() == [("P1", "2026-07-31"), ("P2", None)]
+    audit = read_audit(catalog)
+    assert audit.drop("changed_at").rows() == [
+        ("carl", "Client", "cancel", "modules", "module_id=M1", "cancelled_on", None, "2026-06-01"),
+        ("carl", "Client", "cancel", "modules", "module_id=M1", "end_date", None, "2026-07-31"),
+        ("carl", "Client", "cancel", "positions", "position_id=P1", "end_date", None, "2026-07-31"),
+    ]
+    assert started - timedelta(seconds=1) <= audit["changed_at"][0] <= datetime.now(timezone.utc)
+    after = snapshot(catalog)
+    assert {name for name in after if after[name] != before.get(name)} == {"modules.csv", "positions.csv", "audit_log.csv"}
+    assert after["positions.csv"].decode().splitlines()[2] == before["positions.csv"].decode().splitlines()[2]  # P2 untouched
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["cancel", "C1", "M1", "--on", "2026-06-01", "--end", "2026-06-10", "--user", "carl", "--role", "Client"],
+         "only the role Manager may set a cancellation date that deviates"),
+        (["set-contract", "C1", "--payment-days", "30", "--user", "carl", "--role", "Client"],
+         "only the role Manager may change contract_terms.payment_days"),
+        (["set-contract", "C1", "--test-account", "--user", "carl", "--role", "Client"],
+         "only the role Manager may change customers.is_test"),
+        (["add-option", "C1", "OPT", "--from", "2026-04-01", "--user", "carl", "--role", "Client"],
+         "only the role Manager may set add-on options"),
+        (["index-adjust", "--factor", "1.032", "--effective", "2026-07-01", "--user", "carl", "--role", "Manager"],
+         "user 'carl' has the role Client in users.csv and may not act as Manager"),
+        (["delete-account", "K1", "--on", "2026-09-01", "--user", "mia", "--role", "Manager"],
+         "account 'K1' cannot be deleted on 2026-09-01: active module M1"),
+        (["pause", "C1", "--from", "2026-03-10", "--through", "2026-03-01", "--user", "carl", "--role", "Client"],
+         "paused_through must not be before paused_from"),
+    ],
+    ids=["deviating-end", "payment-terms", "test-flag", "add-on", "claimed-role", "delete-active", "invalid-pause"],
+)
+def test_refused_changes_leave_every_file_as_it_was(catalog, args, message) -> None:
+    before = snapshot(catalog)
+    result = rating(catalog, *args)
+    assert result.exit_code == 1
+    assert message in " ".join(result.output.split())
+    assert snapshot(catalog) == before
+
+
+def test_every_lifecycle_command_writes_what_it_says(catalog) -> None:
+    steps = [
+        ["add-option", "C1", "OPT", "--from", "2026-04-01", "--module", "M1", "--user", "mia", "--role", "Manager"],
+        ["index-adjust", "--factor", "1.05", "--effective", "2026-07-01", "--contracts", "C2", "--user", "mia", "--role", "Manager"],
+        ["change-tariff", "C1", "M1", "T2", "--on", "2026-03-10", "--user", "carl", "--role", "Client"],
+        ["set-address", "C1", "--from", "2026-05-01", "--name", "Alpen Finance", "--city", "Graz", "--country", "AT",
+         "--user", "carl", "--role", "Client"],
+        ["pause", "C2", "--from", "2026-08-01", "--through", "2026-08-14", "--reason", "holiday", "--user", "carl", "--role", "Client"],
+        ["set-contract", "C1", "--po-number", "PO-9", "--user", "carl", "--role", "Client"],
+        ["set-contract", "C2", "--payment-days", "30", "--test-account", "--user", "mia", "--role", "Manager"],
+    ]
+    for args in steps:  # one command after the other, as an operator would
+        result = rating(catalog, *args)
+        assert result.exit_code == 0, (args, result.output)
+    cat, bil = load_catalogs(catalog)
+    assert bil.positions.filter(pl.col("position_id") == "C1-OPT-20260401").select("module_id", "article_id").rows() == [("M1", "OPT")]
+    assert bil.position_prices.select("position_id", "kind", "price").cast(pl.String).rows() == [("P2", "index", "10.500000")]
+    assert bil.module_tariffs.cast(pl.String).rows() == [("M1", "T1", "2026-01-01", "2026-05-01"), ("M1", "T2", "2026-05-01", None)]
+    assert bil.addresses.select("contract_id", "name", "country").rows() == [("C1", "Alpen Finance", "AT")]
+    assert bil.pauses.select("contract_id", "reason").rows() == [("C2", "holiday")]
+    assert bil.contract_terms.select("contract_id", "po_number", "payment_days").rows() == [("C1", "PO-9", None), ("C2", None, 30)]
+    assert cat.customers.filter(pl.col("customer_id") == "K2")["is_test"].to_list() == [True]
+    commands = read_audit(catalog).group_by("command", maintain_order=True).agg(pl.len())
+    assert commands.rows() == [("add-option", 8), ("index-adjust", 5), ("change-tariff", 7), ("set-address", 5),
+                               ("pause", 4), ("set-contract", 5)]
+
+
+def test_billing_state_shows_positions_never_billed_here(catalog, tmp_path) -> None:
+    billing = {**BILLING, "positions": f.positions([("P1", "C1", "FEE", "recurring", "external", None, None)])}
+    catalog = f.write_catalog(tmp_path / "other", billing=billing)
+    app = typer.Typer()
+    register(app)
+    result = CliRunner().invoke(app, ["billing-state", "--catalog", str(catalog), "--warehouse", str(tmp_path / "wh")])
+    assert result.exit_code == 0, result.output
+    assert "billed by an external provider" in " ".join(result.output.split())
