@@ -187,5 +187,15 @@ def _s(path: Optional[Path]) -> Optional[str]:
     return str(path) if path is not None else None
 
 
+def _register_commands() -> None:
+    """Commands of the other stages live beside them; each module adds its own."""
+    from pipeline import cli_billing
+
+    cli_billing.register(app)
+
+
+_register_commands()
+
+
 if __name__ == "__main__":
     app()
