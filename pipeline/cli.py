@@ -27,6 +27,17 @@ PREFECT_QUIET = {
 }
 
 
+def prefect_environment(verbose: bool = False) -> None:
+    """Apply the Prefect settings of a local command line run, unless the environment sets them.
+
+    Call before importing a flow: Prefect reads its settings on import.
+    """
+    import os
+
+    for name, value in {**PREFECT_DEFAULTS, **({} if verbose else PREFECT_QUIET)}.items():
+        os.environ.setdefault(name, value)
+
+
 @app.command()
 def run(
     catalog: Optional[Path] = typer.Option(None, help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]"),
@@ -37,7 +48,6 @@ def run(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own log lines too"),
 ) -> None:
     """Rate the inbox with the `rate_usage` Prefect flow (local ephemeral mode, no server needed)."""
-    import os
     import traceback
 
     from pipeline.config import Settings
@@ -57,8 +67,7 @@ def run(
             console.print(f"[red]error[/red]: {problem}")
         console.print("(the defaults are relative to the repository root: run `rating run` there)")
         raise typer.Exit(2)
-    for name, value in {**PREFECT_DEFAULTS, **({} if verbose else PREFECT_QUIET)}.items():
-        os.environ.setdefault(name, value)
+    prefect_environment(verbose)
     if pg_url:
         # Through the environment, not a flow parameter: Prefect stores parameters, and URLs carry passwords.
         os.environ["RATING_PG_URL"] = pg_url

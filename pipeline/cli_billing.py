@@ -63,6 +63,9 @@ def bill(
     pg_url: Optional[str] = typer.Option(None, help="PostgreSQL URL to also write to [env RATING_PG_URL]"),
 ) -> None:
     """Make invoices: `--period 2026-10` for every due contract, or `--contract C --until DATE` for one."""
+    from pipeline.cli import prefect_environment
+
+    prefect_environment()
     from flows.billing_run import billing_run
 
     with _errors():
