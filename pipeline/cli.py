@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -32,8 +33,6 @@ def prefect_environment(verbose: bool = False) -> None:
 
     Call before importing a flow: Prefect reads its settings on import.
     """
-    import os
-
     for name, value in {**PREFECT_DEFAULTS, **({} if verbose else PREFECT_QUIET)}.items():
         os.environ.setdefault(name, value)
 
