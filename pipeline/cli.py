@@ -197,8 +197,10 @@ def _s(path: Optional[Path]) -> Optional[str]:
 
 def _register_commands() -> None:
     """Commands of the other stages live beside them; each module adds its own."""
-    from pipeline import cli_billing
+    from pipeline import cli_billing, cli_ids, cli_pricing
 
+    cli_ids.register(app)
+    cli_pricing.register(app)
     cli_billing.register(app)
 
 

@@ -125,15 +125,15 @@ def rate(
     with stage("key", billable.height):
         keyed = keyed_usage(billable, keys)
     with stage("assign", billable.height):
-        build_device_index(con, catalog.device_ids)
-        located = located_usage(con, keyed)
+        index = build_device_index(con, catalog.device_ids)
+        located = located_usage(con, keyed, index)
     with stage("zone", billable.height):
         build_zone_index(con, catalog)
         located = zoned_usage(con, located)
     with stage("assign", billable.height):
         assigned_usage(con, located)
     with stage("price", billable.height):
-        build_rate_card(con)
+        build_rate_card(con, catalog)
         priced_usage(con)
         con.execute("CREATE OR REPLACE TEMP VIEW rated AS SELECT * FROM pricing WHERE amount_micro IS NOT NULL")
     with stage("aggregate", billable.height):

@@ -52,12 +52,25 @@ class Contracts(pandera.DataFrameModel):
     Config = _Strict
 
 
-class DeviceIds(pandera.DataFrameModel):
-    """Which identifiers in usage records belong to which contract, and when.
+#: The rules DeviceIds checks beyond types (pipeline/assign/catalog.py names conflicts pairwise).
+ID_VALUE_RULE = (
+    "id_value is an ID of its id_type: phone E.164 digits (1-15, first 1-9, no + or 00); "
+    "ipv4/ipv6 an address or CIDR block without host bits; mac 12 hex digits (: - . or none); string any text"
+)
+ID_TO_RULE = (
+    "id_to is empty or an upper end of the same type not below id_value "
+    "(phone: the same length; none for string IDs and CIDR blocks)"
+)
+CONFLICT_RULE = "one contract per ID at a time: another row gives the same id_type and id_value/id_to to another contract at overlapping times"
 
-    A row without `id_to` is a single ID (a phone number matches itself and every
-    longer number it heads; an IP address may be written as CIDR); a row with
-    `id_to` is an inclusive range.
+
+class DeviceIds(pandera.DataFrameModel):
+    """Which identifiers in usage records belong to which contract, and when (docs/assignment.md).
+
+    A row without `id_to` is a single ID: a phone number matches itself and every longer
+    number it heads; an IPv4/IPv6 address may be written as a CIDR block; a MAC address in
+    any usual notation; a string ID matches exactly. A row with `id_to` is an inclusive
+    range. One ID (the same type and value or range) belongs to one contract at a time.
     """
 
     contract_id: str
@@ -67,12 +80,35 @@ class DeviceIds(pandera.DataFrameModel):
     valid_from: UTC = pandera.Field(nullable=True)
     valid_until: UTC = pandera.Field(nullable=True)
 
-    @pandera.dataframe_check(name="valid_until_after_valid_from")
+    @pandera.check("valid_until", name="valid_until after valid_from")
     def validity_ordered(cls, data: pandera.PolarsData) -> pl.LazyFrame:
         lo, hi = pl.col("valid_from"), pl.col("valid_until")
         return data.lazyframe.select(lo.is_null() | hi.is_null() | (hi > lo))
 
-    Config = _Strict
+    @pandera.check("id_value", name=ID_VALUE_RULE)
+    def id_value_parses(cls, data: pandera.PolarsData) -> pl.LazyFrame:
+        from pipeline.assign.keys import id_intervals  # the key rules live with assignment
+
+        known = pl.col("id_type").is_in(list(ID_TYPES))
+        return id_intervals(data.lazyframe.collect()).lazy().select(~known | pl.col("value_ok"))
+
+    @pandera.check("id_to", name=ID_TO_RULE)
+    def id_to_fits(cls, data: pandera.PolarsData) -> pl.LazyFrame:
+        from pipeline.assign.keys import id_intervals
+
+        return id_intervals(data.lazyframe.collect()).lazy().select(~pl.col("value_ok") | pl.col("to_ok"))
+
+    @pandera.check("contract_id", name=CONFLICT_RULE)
+    def one_contract_per_id(cls, data: pandera.PolarsData) -> pl.LazyFrame:
+        from pipeline.assign.catalog import device_id_conflicts
+
+        rows = data.lazyframe.collect().with_row_index("_line")
+        pairs = device_id_conflicts(rows)
+        clashing = pl.concat([pairs.get_column("line"), pairs.get_column("other_line")])
+        return rows.lazy().select(~pl.col("_line").is_in(clashing.implode()))
+
+    class Config(_Strict):
+        name = "device_ids"
 
 
 class Tariffs(pandera.DataFrameModel):

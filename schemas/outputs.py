@@ -45,7 +45,12 @@ UNRATEABLE = pa.schema(
 DUPLICATES = pa.schema([pa.field("run_id", pa.string(), nullable=False), *USAGE_ARROW, pa.field("first_seen_run", pa.string())])
 NON_BILLABLE = pa.schema([pa.field("run_id", pa.string(), nullable=False), *USAGE_ARROW])
 
-#: A priced usage record, with everything needed to explain its amount.
+#: A priced usage record, with everything needed to explain its amount (docs/pricing.md):
+#: amount = round(charged units × price / price_per) + fee, charged = quantity - free_quantity;
+#: price_source is the precedence level that set the price (schemas.pricing.PRICE_SOURCES),
+#: price_ref the file and key of the price row; tier and tier_before (units counted toward the
+#: tiers before this record, when its order mattered) for volume tiers; fee = connect fee +
+#: minimum-charge top-up + tier flat fees.
 RATED_USAGE = pa.schema(
     [
         pa.field("run_id", pa.string(), nullable=False),
@@ -68,30 +73,41 @@ RATED_USAGE = pa.schema(
         pa.field("article_key", pa.string(), nullable=False),
         pa.field("billable", pa.bool_(), nullable=False),
         pa.field("zone_id", pa.string()),
+        pa.field("band", pa.string()),
         pa.field("article_id", pa.string(), nullable=False),
         pa.field("unit", pa.string(), nullable=False),
         pa.field("quantity", pa.int64(), nullable=False),
+        pa.field("free_quantity", pa.int64(), nullable=False),
         pa.field("price", AMOUNT, nullable=False),
         pa.field("price_per", pa.int64(), nullable=False),
         pa.field("price_source", pa.string(), nullable=False),
+        pa.field("price_ref", pa.string(), nullable=False),
+        pa.field("tier", pa.int64()),
+        pa.field("tier_before", pa.int64()),
+        pa.field("fee", AMOUNT, nullable=False),
         pa.field("amount", AMOUNT, nullable=False),
     ]
 )
 
-#: One invoice line per run, contract, billing period and article.
+#: One usage invoice line per run, contract, billing period and article: the sum of its records'
+#: amounts rounded once to cents; the VAT rate travels on it, with vat_code `normal`,
+#: `reverse_charge` or `exempt` (0 %).
 INVOICE_LINES = pa.schema(
     [
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("period", pa.string(), nullable=False),
         pa.field("contract_id", pa.string(), nullable=False),
         pa.field("customer_id", pa.string(), nullable=False),
+        pa.field("tariff_id", pa.string(), nullable=False),
         pa.field("article_id", pa.string(), nullable=False),
         pa.field("article_name", pa.string(), nullable=False),
         pa.field("unit", pa.string(), nullable=False),
         pa.field("records", pa.int64(), nullable=False),
         pa.field("quantity", pa.int64(), nullable=False),
+        pa.field("free_quantity", pa.int64(), nullable=False),
         pa.field("net_amount", CENTS, nullable=False),
         pa.field("vat_rate", RATE, nullable=False),
+        pa.field("vat_code", pa.string(), nullable=False),
         pa.field("currency", pa.string(), nullable=False),
     ]
 )

@@ -1,9 +1,15 @@
 """Assign: each usage record to the contract whose device ID matches it at its start time.
 
-The catalog's device IDs become integer key intervals (pipeline/assign/keys.py),
-flattened once into disjoint segments; records find theirs with one ASOF join in
-DuckDB (sql/duck/assigned_usage.sql). Most specific wins: the longest prefix or the
-narrowest range; among IDs of equal width, the validity at the record's start decides.
+The catalog's device IDs become key intervals (pipeline/assign/keys.py), flattened once into
+disjoint segments (pipeline/assign/index.py); every record's key finds its segment in one
+sorted merge, and the segment's most specific ID valid at the record's start time wins
+(docs/assignment.md). Most specific: the longest prefix or the narrowest range.
+
+Stages, as pipeline/job.py calls them:
+    keyed = keyed_usage(usage, keys)                  # narrow, row-aligned, integer keys
+    index = build_device_index(con, device_ids)       # once per catalog
+    located = located_usage(con, keyed, index)        # + dev_no, id_parsed, id_known
+    assigned_usage(con, located)                      # table `assignment` for pricing
 """
 
 from __future__ import annotations
@@ -12,81 +18,153 @@ import duckdb
 import polars as pl
 
 import sql
-from pipeline import engine
-from pipeline.assign.keys import phone_key, phone_prefix_hi
+from pipeline.assign.index import (
+    NO_SEGMENT,
+    DeviceIndex,
+    assigned_devices,
+    build_device_index,
+    build_segments,
+    device_intervals,
+    interval_lookup,
+    segment_lookup,
+)
+from pipeline.assign.keys import FORMATS, KIND_SHIFT, KINDS, ipv4_value, ipv6_values, mac_value, main_key, phone_key
 
+__all__ = [
+    "DeviceIndex",
+    "assigned_usage",
+    "build_device_index",
+    "build_segments",
+    "device_intervals",
+    "interval_lookup",
+    "keyed_usage",
+    "located_usage",
+    "segment_lookup",
+]
 
-def device_intervals(device_ids: pl.DataFrame) -> pl.DataFrame:
-    """One key interval per catalog device ID row, numbered `dev_no` in catalog order."""
-    upper = pl.coalesce("id_to", "id_value")
-    return device_ids.with_row_index("dev_no").select(
-        pl.col("dev_no").cast(pl.Int64),
-        "contract_id",
-        pl.when(pl.col("id_to").is_null()).then(pl.col("id_value")).otherwise(pl.format("{}-{}", "id_value", "id_to")).alias("matched_id"),
-        pl.when(pl.col("id_to").is_null()).then(pl.lit("prefix")).otherwise(pl.lit("range")).alias("match_kind"),
-        "valid_from",
-        "valid_until",
-        phone_key(pl.col("id_value")).alias("lo"),
-        phone_prefix_hi(upper).alias("hi"),
-    ).with_columns((pl.col("hi") - pl.col("lo")).alias("width")).filter(pl.col("lo").is_not_null())
-
-
-def build_segments(con: duckdb.DuckDBPyConnection, items_table: str, intervals: pl.DataFrame) -> int:
-    """Flatten `intervals` (lo, hi, width, item) into `items_table` (seg_no, seg_lo, seg_hi, item, rank)."""
-    con.register("intervals", intervals.select("lo", "hi", "width", "item").to_arrow())
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {items_table} AS {sql.load('duck/interval_segments')}")
-    con.unregister("intervals")
-    return engine.one_row(con, f"SELECT count(DISTINCT seg_no) FROM {items_table}")[0]
-
-
-def build_device_index(con: duckdb.DuckDBPyConnection, device_ids: pl.DataFrame) -> int:
-    """Create `device_intervals`, `device_items` and `device_segments`; returns the segment count."""
-    intervals = device_intervals(device_ids)
-    con.register("device_intervals", intervals.to_arrow())
-    segments = build_segments(con, "device_items", intervals.rename({"dev_no": "item"}))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE device_segments AS {sql.load('duck/device_segments')}")
-    con.execute("CREATE OR REPLACE TEMP VIEW device_segment_items AS SELECT seg_lo, seg_hi, seg_no AS item FROM device_segments")
-    return segments
+#: How a usage identifier of each main-space kind becomes its key (strings and IPv6 need the index).
+_USAGE_KEYS = {
+    "phone": phone_key,
+    "ipv4": lambda t: main_key("ipv4", ipv4_value(t)),
+    "mac": lambda t: main_key("mac", mac_value(t)),
+}
 
 
 def keyed_usage(usage: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
     """The narrow columns assignment and pricing need, row-aligned with `usage` (`rid` = row number).
 
+    `id_key` is the main-space key of phone, IPv4 and MAC identifiers (null where one does
+    not parse; string and IPv6 identifiers are keyed by `located_usage`, which has the index),
+    `id_kind` the kind number (keys.KINDS), `cp_key` the counterparty's phone key.
+
     Args:
         keys: (article_key, key_no) codes; a key the catalog does not know gets 0.
     """
-    codes = dict(zip(keys.get_column("article_key"), keys.get_column("key_no")))
-    return usage.select(
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("rid"),
-        pl.when(pl.col("id_type") == "phone").then(phone_key(pl.col("subscriber_id"))).alias("id_key"),
-        phone_key(pl.col("counterparty")).alias("cp_key"),
-        "start_time",
-        "duration_s",
-        "volume_bytes",
-        pl.col("article_key").replace_strict(codes, default=0, return_dtype=pl.Int32).alias("key_no"),
+    id_type = usage.get_column("id_type")
+    if (id_type == "phone").all():  # the common batch: one kind, no per-kind gathers
+        kind, id_key = pl.lit(KINDS["phone"], pl.Int8), phone_key(pl.col("subscriber_id"))
+    else:
+        kind, id_key = (pl.lit(s) for s in _identifier_keys(id_type, usage.get_column("subscriber_id")))
+    # lazily, so the parts the key expressions share are computed once
+    return (
+        usage.lazy()
+        .select(
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("rid"),
+            kind.alias("id_kind"),
+            id_key.alias("id_key"),
+            "subscriber_id",
+            phone_key(pl.col("counterparty")).alias("cp_key"),
+            "start_time",
+            "duration_s",
+            "volume_bytes",
+            _coded(pl.col("article_key"), keys).alias("key_no"),
+        )
+        .collect()
     )
 
 
-def segment_lookup(con: duckdb.DuckDBPyConnection, keys: pl.Series, segments: str) -> pl.Series:
-    """The interval join: for each key, the `item` of the segment of `segments` holding it, row-aligned.
+def _identifier_keys(id_type: pl.Series, subscriber_id: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """(kind, main-space key) per record of a batch with several ID types; each kind's rule runs on its rows only."""
+    kind = id_type.replace_strict(KINDS, default=-1, return_dtype=pl.Int8)
+    key = pl.repeat(None, id_type.len(), dtype=pl.Int64, eager=True)
+    for name, rule in _USAGE_KEYS.items():
+        rows = (kind == KINDS[name]).arg_true()
+        if rows.len():
+            key.scatter(rows, _evaluated(rule, subscriber_id.gather(rows)))
+    return kind, key
 
-    DuckDB's ASOF join finds the segments; its output order is arbitrary, so the
-    items are scattered back to their rows by `rid` (no second join on 10 M rows).
+
+def _evaluated(rule, values: pl.Series) -> pl.Series:
+    """A key rule applied to a Series (lazily: shared parts once)."""
+    return pl.LazyFrame({"v": values}).select(rule(pl.col("v"))).collect().to_series()
+
+
+def _coded(article_key: pl.Expr, keys: pl.DataFrame) -> pl.Expr:
+    """Article keys as their key_no; a catalog has a handful, so a chain of equality tests beats a hash per row."""
+    if keys.height > 16:
+        codes = dict(zip(keys.get_column("article_key"), keys.get_column("key_no")))
+        return article_key.replace_strict(codes, default=0, return_dtype=pl.Int32)
+    coded = pl.lit(0, pl.Int32)
+    for name, number in zip(keys.get_column("article_key"), keys.get_column("key_no")):
+        coded = pl.when(article_key == name).then(pl.lit(number, pl.Int32)).otherwise(coded)
+    return coded
+
+
+def located_usage(con: duckdb.DuckDBPyConnection, keyed: pl.DataFrame, index: DeviceIndex) -> pl.DataFrame:
+    """`keyed` with `dev_no` (the device ID row the record is assigned to; null: unassigned),
+    `id_parsed` (the identifier is valid for its id_type) and `id_known` (some ID covers it).
     """
-    con.register("probe", pl.DataFrame({"rid": pl.int_range(keys.len(), dtype=pl.Int64, eager=True), "key": keys}))
-    con.execute(f"CREATE OR REPLACE TEMP VIEW lookup_segments AS SELECT seg_lo, seg_hi, item FROM {segments}")
-    found = con.sql(sql.load("duck/segment_lookup")).pl()
-    con.unregister("probe")
-    aligned = pl.repeat(None, keys.len(), dtype=pl.Int64, eager=True)
-    return aligned.scatter(found.get_column("rid"), found.get_column("item").cast(pl.Int64))
+    kind = keyed.get_column("id_kind")
+    key = keyed.get_column("id_key")
+    text = keyed.get_column("subscriber_id")
+    if (kind == KINDS["string"]).any():
+        rows = (kind == KINDS["string"]).arg_true()
+        unknown = (KINDS["string"] << KIND_SHIFT) + index.strings.height  # parsed, but no ID covers it
+        codes = text.gather(rows).str.strip_chars().replace_strict(
+            index.strings.get_column("value"), index.strings.get_column("key"), default=unknown, return_dtype=pl.Int64
+        )
+        key = key.clone().scatter(rows, codes)
+    start = keyed.get_column("start_time").dt.epoch("us")
+    seg = index.segments
+    codes, further = assigned_devices(key, start, index.main.get_column("seg_lo"), index.main.get_column("seg_hi"), seg)
+    parsed = key.is_not_null()
+    if (kind == KINDS["ipv6"]).any():
+        rows = (kind == KINDS["ipv6"]).arg_true()
+        v6 = ipv6_values(text.gather(rows))
+        codes_v6, further_v6 = assigned_devices(
+            v6, start.gather(rows), index.ipv6.get_column("seg_lo"), index.ipv6.get_column("seg_hi"), seg, index.main.height
+        )
+        codes = codes.clone().scatter(rows, codes_v6)
+        parsed = parsed.clone().scatter(rows, v6.is_not_null())
+        further = pl.concat([further, further_v6.with_columns(pl.lit(rows.cast(pl.Int64)).gather(pl.col("row")).alias("row"))])
+    dev_no = pl.select(pl.when(pl.lit(codes) >= 0).then(pl.lit(codes).cast(pl.Int64))).to_series()
+    if further.height:  # rid is the row number
+        records = further.select(
+            pl.col("row").alias("rid"),
+            pl.lit(seg.get_column("seg_no")).gather(pl.col("at")).alias("seg_no"),
+            pl.lit(keyed.get_column("start_time")).gather(pl.col("row")).alias("start_time"),
+        )
+        dev_no = _fallback(con, records, dev_no)
+    # lazily: new single-chunk columns are sliced to the frame's chunks, not the frame rechunked (0.5 cpu-s per 10 M)
+    return (
+        keyed.lazy()
+        .select(pl.exclude("subscriber_id", "id_key"))
+        .with_columns(pl.lit(dev_no).alias("dev_no"), pl.lit(parsed).alias("id_parsed"), pl.lit(codes != NO_SEGMENT).alias("id_known"))
+        .collect()
+    )
 
 
-def located_usage(con: duckdb.DuckDBPyConnection, keyed: pl.DataFrame) -> pl.DataFrame:
-    """`keyed` with `seg_no`: the device-ID segment each record's key falls into (null: none)."""
-    return keyed.with_columns(segment_lookup(con, keyed.get_column("id_key"), "device_segment_items").alias("seg_no"))
+def _fallback(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, dev_no: pl.Series) -> pl.Series:
+    """`dev_no` with the next most specific valid ID filled in for `records` (sql/duck/assign/fallback.sql)."""
+    con.register("fallback", records.select("rid", "seg_no", "start_time").to_arrow())
+    found = con.sql(sql.load("duck/assign/fallback")).pl()
+    con.unregister("fallback")
+    if not found.height:
+        return dev_no
+    return dev_no.cast(pl.Int64).clone().scatter(found.get_column("rid"), found.get_column("dev_no").cast(pl.Int64))
 
 
 def assigned_usage(con: duckdb.DuckDBPyConnection, located: pl.DataFrame) -> None:
-    """Create table `assignment`: every located record with its `dev_no`, or NULL when unassigned."""
-    con.register("located", located)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE assignment AS {sql.load('duck/assigned_usage')}")
+    """Register `assignment`: every located record with its `dev_no` (NULL: unassigned), and `id_formats`."""
+    con.register("assignment", located.to_arrow())
+    con.register("id_formats", pl.DataFrame({"id_type": list(FORMATS), "format": list(FORMATS.values())}).to_arrow())

@@ -1,19 +1,69 @@
-"""Price: assigned usage to priced usage, every amount explainable (docs/pricing.md)."""
+"""Price: assigned usage to priced usage, every amount explainable (docs/pricing.md).
+
+The work is SQL over narrow, integer-coded tables on the run's DuckDB connection:
+`build_rate_card` codes the catalog and resolves what can be resolved once per price plan
+(zones, article keys, bands, price precedence over time); `priced_usage` prices every
+assigned record in two whole-table passes, walking in time order only the groups
+(contract, article, period) whose free quantity or tiers make order matter. Minimum revenue
+and cost cap act on a billed period's lines (`usage_adjustments`); `cost_control` reports
+flat prices and cost caps against their tolerance.
+"""
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import duckdb
 import polars as pl
 
 import sql
+from pipeline import engine
 from pipeline.assign import build_segments, segment_lookup
 from pipeline.assign.keys import phone_key, phone_prefix_hi
 from pipeline.catalog import Catalog
+from pipeline.price import walk
+from pipeline.price.adjustments import adjustment_rules, usage_adjustments
+from pipeline.price.calendar import holiday_days
+from pipeline.price.catalog import (
+    PricedCatalog,
+    PricingCatalog,
+    band_minutes,
+    empty_pricing,
+    pricing_of,
+    validated_pricing,
+    with_pricing,
+)
+from pipeline.price.cost_control import cost_control
+from pipeline.price.explain import carry_in
+
+__all__ = [
+    "PricedCatalog",
+    "PricingCatalog",
+    "adjustment_rules",
+    "build_rate_card",
+    "build_zone_index",
+    "carry_in",
+    "cost_control",
+    "empty_pricing",
+    "key_dim",
+    "priced_usage",
+    "pricing_of",
+    "usage_adjustments",
+    "usage_invoice_lines",
+    "validated_pricing",
+    "with_pricing",
+    "zone_dim",
+    "zoned_usage",
+]
+
+#: What earlier runs of a period already used, per contract, article and period (see carry_in).
+CARRY_SCHEMA = {"contract_id": pl.String, "article_id": pl.String, "period": pl.String, "quantity": pl.Int64}
 
 
 def zone_dim(catalog: Catalog) -> pl.DataFrame:
-    """Every zone a record can land in (prefix zones and catch-all zones), numbered from 1."""
-    zones = pl.concat([catalog.zones.get_column("zone_id"), catalog.tariffs.get_column("catchall_zone").drop_nulls()])
+    """Every zone a record can land in (prefix zones, catch-all zones, local-call zones), numbered from 1."""
+    local = pricing_of(catalog).tariff_pricing.get_column("local_zone").drop_nulls()
+    zones = pl.concat([catalog.zones.get_column("zone_id"), catalog.tariffs.get_column("catchall_zone").drop_nulls(), local])
     return pl.DataFrame({"zone_id": zones.unique().sort()}).with_row_index("zone_no", offset=1).with_columns(
         pl.col("zone_no").cast(pl.Int32)
     )
@@ -53,13 +103,105 @@ def zoned_usage(con: duckdb.DuckDBPyConnection, located: pl.DataFrame) -> pl.Dat
     return located.with_columns(zone.cast(pl.Int32).alias("zone_hit"))
 
 
-def build_rate_card(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the coded dimensions and `rate_card` from the registered catalog."""
-    for statement in sql.statements("duck/dims"):
+def build_rate_card(con: duckdb.DuckDBPyConnection, catalog: Catalog | None = None) -> None:
+    """Code the catalog (sql/duck/dims.sql) and build the rate card, customer prices, special-price
+    intervals, holidays and time-zone offsets the pricing of `assignment` needs.
+
+    Needs on `con`: the core catalog (`cat_*`), `key_dim`, `zone_dim`, `device_intervals` and
+    `assignment` (for the span of days to convert to local time).
+    """
+    pricing = pricing_of(catalog) if catalog is not None else empty_pricing()
+    pricing.register(con)
+    con.register("band_minutes", band_minutes(pricing.time_bands).to_arrow())
+    _run_script(con, "duck/price/macros")
+    _run_script(con, "duck/dims")
+    _calendar(con)
+    _create(con, "tz_days", "duck/price/tz_days")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW price_candidates AS {sql.load('duck/price/plan_candidates')}")
+    _create(con, "plan_prices", "duck/price/timeline")
+    _create(con, "rate_card", "duck/rate_card")
+    _run_script(con, "duck/price/cards")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW price_candidates AS {sql.load('duck/price/customer_candidates')}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE cust_card AS SELECT t.owner_no AS cust_no, t.* EXCLUDE (owner_no, ref), r.ref_no "
+        f"FROM ({sql.load('duck/price/timeline')}) AS t JOIN price_ref_dim AS r USING (ref)"
+    )
+    _create(con, "special_dim", "duck/price/special_dim")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW rated_records AS {sql.load('duck/price/records')}")
+    carry(con, None)
+
+
+def carry(con: duckdb.DuckDBPyConnection, earlier: pl.DataFrame | None) -> None:
+    """Table `price_carry`: units earlier runs rated per group (contract, tariff-article, period)."""
+    frame = pl.DataFrame(schema=CARRY_SCHEMA) if earlier is None else earlier.select(list(CARRY_SCHEMA)).cast(CARRY_SCHEMA)
+    con.register("carry_in", frame.to_arrow())
+    _create(con, "price_carry", "duck/price/carry")
+
+
+def priced_usage(con: duckdb.DuckDBPyConnection, earlier: pl.DataFrame | None = None) -> None:
+    """Create view `pricing` over `assignment`: each assigned record priced, or with a NULL amount.
+
+    DuckDB codes and looks up every record once (sql/duck/price/records.sql, base.sql); the walk
+    in time order runs on the result's arrays (pipeline/price/walk.py); the view turns it into
+    money (sql/duck/priced_usage.sql). The walked records stay registered as `price_walked`.
+
+    Args:
+        earlier: what earlier runs of the same periods rated (carry_in of their rated usage), so
+            free quantities and tiers go on where they stopped; None: this run sees whole periods.
+    """
+    if earlier is not None:
+        carry(con, earlier)
+    if engine.one_row(con, "SELECT count(*) FROM special_dim")[0]:
+        with _hash_joins_as_written(con):
+            _create(con, "special_hits", "duck/price/special_hits")
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE special_hits (rid BIGINT, price_micro BIGINT, src TINYINT, ref_no INTEGER)")
+    with _hash_joins_as_written(con):
+        records = pl.from_arrow(con.sql(sql.load("duck/price/base")).to_arrow_table())
+    carried = con.sql("SELECT gk, q_before FROM price_carry").pl()
+    lookups = walk.rules(con.table("ta_dim").pl(), con.table("tier_dim").pl())
+    con.register("price_walked", walk.walked(records.filter(pl.col("counted")), lookups, carried))
+    con.register("price_base", records)  # the view reads the rows that are not counted straight from it
+    con.execute(f"CREATE OR REPLACE TEMP VIEW pricing AS {sql.load('duck/priced_usage')}")
+
+
+def usage_invoice_lines(con: duckdb.DuckDBPyConnection, run_id: str) -> duckdb.DuckDBPyRelation:
+    """Table `invoice_lines` of `pricing`: one per contract, period and article, rounded to cents once."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE invoice_lines AS {sql.load('duck/invoice_lines')}", {"run_id": run_id})
+    return con.table("invoice_lines")
+
+
+@contextmanager
+def _hash_joins_as_written(con: duckdb.DuckDBPyConnection):
+    """Keep every join's build side where the SQL puts it (the small catalog table on the right).
+
+    DuckDB's cost model flips some LEFT JOINs of 10 M records with tiny tables and builds the hash
+    table on the records instead (seconds instead of milliseconds).
+    """
+    before = engine.one_row(con, "SELECT current_setting('disabled_optimizers')")[0]
+    con.execute("SET disabled_optimizers = 'build_side_probe_side'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET disabled_optimizers = '{before}'" if before else "RESET disabled_optimizers")
+
+
+def _calendar(con: duckdb.DuckDBPyConnection) -> None:
+    """Table `holiday_dim`: public holidays of the calendars in use, for the years the usage spans."""
+    calendars = con.sql("SELECT hset_no, holiday_country, holiday_subdiv FROM hset_dim").pl()
+    years = (2000, 2000)
+    if calendars.height:
+        span = engine.one_row(con, "SELECT year(min(start_time)), year(max(start_time)) FROM assignment WHERE dev_no IS NOT NULL")
+        years = (span[0] - 1, span[1] + 1) if span[0] is not None else years
+    con.register("holiday_days", holiday_days(calendars, range(years[0], years[1] + 1)).to_arrow())
+    con.execute("CREATE OR REPLACE TEMP TABLE holiday_dim AS SELECT DISTINCT hset_no, day FROM holiday_days")
+
+
+def _create(con: duckdb.DuckDBPyConnection, table: str, name: str) -> None:
+    """TEMP table `table` (a fixed name of this package) from the query in sql/<name>.sql."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql.load(name)}")
+
+
+def _run_script(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    for statement in sql.statements(name):
         con.execute(statement)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE rate_card AS {sql.load('duck/rate_card')}")
-
-
-def priced_usage(con: duckdb.DuckDBPyConnection) -> None:
-    """Create table `pricing` from `assignment`: each assigned record priced, or with a NULL amount."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE pricing AS {sql.load('duck/priced_usage')}")

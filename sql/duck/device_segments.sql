@@ -1,13 +1,27 @@
--- The device-ID index: one row per disjoint key segment with its most specific ID
--- (`c1_dev`) and that ID's validity inline, so most records resolve without looking
--- further; `multi` marks segments where less specific IDs are the fallback.
+-- The device-ID index: one row per segment covered by device IDs (rank space, see
+-- interval_segments.sql), with its two most specific IDs and their validity inline as epoch
+-- microseconds (open ends as the BIGINT extremes; no second ID: never valid), so records
+-- resolve without a join: by the best ID, or the second when the best one is not valid
+-- then (a number that moved, an ID that ended inside a block). `deeper` marks segments with
+-- more IDs still (sql/duck/assign/fallback.sql). Reads `device_items` and
+-- `device_validity(dev_no, from_us, until_us)`.
+WITH best AS (
+    SELECT
+        seg_no,
+        any_value(item) FILTER (WHERE rank = 1) AS c1_dev,
+        any_value(item) FILTER (WHERE rank = 2) AS c2_dev,
+        count(*) > 2 AS deeper
+    FROM device_items
+    GROUP BY seg_no
+)
 SELECT
-    s.seg_no, s.seg_lo, s.seg_hi,
-    s.item AS c1_dev,
-    d.valid_from AS c1_from,
-    d.valid_until AS c1_until,
-    (SELECT count(*) FROM device_items AS o WHERE o.seg_no = s.seg_no) > 1 AS multi
-FROM device_items AS s
-JOIN device_intervals AS d ON d.dev_no = s.item
-WHERE s.rank = 1
-ORDER BY s.seg_lo
+    b.seg_no,
+    b.c1_dev, v1.from_us AS c1_from, v1.until_us AS c1_until,
+    b.c2_dev,
+    coalesce(v2.from_us, 9223372036854775807) AS c2_from,
+    coalesce(v2.until_us, -9223372036854775808) AS c2_until,
+    b.deeper
+FROM best AS b
+JOIN device_validity AS v1 ON v1.dev_no = b.c1_dev
+LEFT JOIN device_validity AS v2 ON v2.dev_no = b.c2_dev
+ORDER BY b.seg_no

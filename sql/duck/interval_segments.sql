@@ -1,34 +1,16 @@
--- Flatten possibly nested or overlapping key intervals into disjoint segments.
+-- Flatten possibly nested or overlapping intervals into disjoint segments (docs/assignment.md).
 --
--- Input view `intervals(lo, hi, width, item)`: `item` is an integer id of whatever the
--- interval stands for. Output: one row per (segment, covering item), with the
--- segment's bounds and the item's `rank` among the segment's items: 1 is the most
--- specific (narrowest interval). A record's key finds its segment with one ASOF join.
---
--- Every interval starts and ends on segment boundaries, so it covers the consecutive
--- segments from the one starting at its `lo` to the one before `hi + 1`: two equi-joins
--- find them and `range` expands them. Linear in the output, no inequality join.
-WITH bounds AS (
-    SELECT lo AS b FROM intervals
-    UNION
-    SELECT hi + 1 AS b FROM intervals
-),
-segments AS (
-    SELECT b AS seg_lo, lead(b) OVER (ORDER BY b) - 1 AS seg_hi, row_number() OVER (ORDER BY b) AS seg_no
-    FROM bounds
-),
-spans AS (
-    SELECT i.item, i.width, i.lo, first_seg.seg_no AS first_no, after_seg.seg_no AS after_no
-    FROM intervals AS i
-    JOIN segments AS first_seg ON first_seg.seg_lo = i.lo
-    JOIN segments AS after_seg ON after_seg.seg_lo = i.hi + 1
-),
-covered AS (
-    SELECT unnest(range(first_no, after_no)) AS seg_no, width, lo, item
-    FROM spans
+-- Input view `intervals(seg_from, seg_until, width, lo, item)`, already in rank space
+-- (pipeline/assign/index.py ranked_intervals): the interval's boundaries are numbered in
+-- key order, so it covers the segments seg_from .. seg_until - 1, segment s lying between
+-- boundary s and boundary s + 1. `item` is an integer id of whatever the interval stands for;
+-- `width` and `lo` (any order-preserving numbers) rank the items of a segment.
+-- Output: one row per (segment, covering item) with the item's `rank` among the segment's
+-- items, 1 the most specific (narrowest, then lowest start, then lowest item). `seg_no` is
+-- the segment's number, 1 + its first boundary's rank. Linear in the output: no joins.
+WITH covered AS (
+    SELECT unnest(range(seg_from, seg_until)) + 1 AS seg_no, width, lo, item
+    FROM intervals
 )
-SELECT
-    s.seg_no, s.seg_lo, s.seg_hi, c.item,
-    row_number() OVER (PARTITION BY c.seg_no ORDER BY c.width, c.lo, c.item) AS rank
-FROM covered AS c
-JOIN segments AS s USING (seg_no)
+SELECT seg_no, item, row_number() OVER (PARTITION BY seg_no ORDER BY width, lo, item) AS rank
+FROM covered

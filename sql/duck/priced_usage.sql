@@ -1,54 +1,46 @@
--- Price assigned usage (docs/pricing.md). Reads `assignment` (narrow records with their
--- device ID and the zone of the called number's longest prefix, both found by the
--- interval join), the coded dimensions and the rate card.
+-- Priced usage (docs/pricing.md): view `pricing`. `price_walked` holds the records that count
+-- toward a free quantity or tiers, walked in time order per group (contract, tariff-article,
+-- billing period) by pipeline/price/walk.py: free units, and the charged units as at most two
+-- parts at their unit prices (p1 × u1 + p2 × u2) plus the full tiers between them (mid), with
+-- tier fees. Every other record of `price_base` has all its units charged at its price. Here both
+-- become money, rounded once per record (sql/duck/macros.sql):
 --
--- zone:     longest prefix of the called number, else the tariff's catch-all zone,
---           else none (0);
--- article and price: the rate-card row of (tariff, article key, zone) whose price
---           version is valid on the record's start date (UTC);
--- quantity: seconds rounded up to the granularity (first increment, then next
---           increments; the article may override the tariff's), bytes, or 1 event;
--- amount:   price · quantity / price_per, in micro-units, rounded half away from zero.
--- A record without a rate-card row or a quantity has a NULL amount: it is unrateable
--- (reasons: sql/duck/out/unrateable.sql); nothing is priced at zero by default.
-WITH zoned AS (
-    SELECT a.rid, a.dev_no, a.start_time, a.duration_s, a.volume_bytes, a.key_no, a.zone_hit
-    FROM assignment AS a
-    WHERE a.dev_no IS NOT NULL
+-- usage:    (p1 × u1 + p2 × u2 + mid) / price_per, half away from zero, in micro-units;
+-- per call: a record with charged units pays the connect fee on top, and at least the minimum
+--           charge; a wholly free record and flat-price usage (source 7) cost 0;
+-- amount = usage + fee, fee = connect fee + minimum-charge top-up + tier flat fees.
+-- A record without a price or a quantity keeps a NULL amount: it is unrateable.
+WITH records AS (
+    SELECT rid, dev_no, contract_no, ta_no, zone_no, band_no, month_idx, duration_s, volume_bytes, quantity,
+           price_micro, src, ref_no, free_quantity, p1, u1, p2, u2, mid, tier_fee, tier_no, tier_before, unit_price
+    FROM price_walked
+    UNION ALL
+    SELECT rid, dev_no, contract_no, ta_no, zone_no, band_no, month_idx, duration_s, volume_bytes, quantity,
+           price_micro, src, ref_no, 0, price_micro, quantity, 0, 0, 0, 0, NULL, NULL, price_micro
+    FROM price_base
+    WHERE NOT counted
 ),
-coded AS (
-    SELECT
-        z.*, d.contract_no, d.tariff_no,
-        coalesce(z.zone_hit, t.catchall_zone_no) AS zone_no
-    FROM zoned AS z
-    JOIN dev_dim AS d USING (dev_no)
-    JOIN tariff_dim AS t USING (tariff_no)
+usage AS (
+    SELECT r.*, ta.price_per, ta.connect_micro, ta.min_charge_micro,
+           CASE WHEN r.price_micro IS NOT NULL AND r.quantity IS NOT NULL
+                THEN div_half_up(CAST(r.p1 AS HUGEINT) * r.u1 + CAST(r.p2 AS HUGEINT) * r.u2 + r.mid, ta.price_per)
+           END AS usage_micro
+    FROM records AS r
+    LEFT JOIN ta_dim AS ta ON ta.ta_no = r.ta_no
 ),
-carded AS (
-    SELECT r.*, rc.card_no, rc.unit, rc.first_s, rc.next_s, rc.price_micro, rc.price_per
-    FROM coded AS r
-    LEFT JOIN rate_card AS rc
-        ON rc.tariff_no = r.tariff_no AND rc.key_no = r.key_no AND rc.zone_no = r.zone_no
-        AND (rc.valid_from IS NULL OR CAST(r.start_time AS DATE) >= rc.valid_from)
-        AND (rc.valid_until IS NULL OR CAST(r.start_time AS DATE) < rc.valid_until)
-),
-quantified AS (
-    SELECT
-        c.rid, c.dev_no, c.contract_no, c.tariff_no, c.key_no, c.zone_no, c.card_no, c.duration_s, c.volume_bytes,
-        CAST(year(c.start_time) * 100 + month(c.start_time) AS INTEGER) AS month_key,
-        c.price_micro, c.price_per,
-        CASE c.unit
-            WHEN 'second' THEN CASE
-                WHEN c.duration_s <= 0 THEN 0
-                WHEN c.duration_s <= c.first_s THEN c.first_s
-                ELSE c.first_s + ((c.duration_s - c.first_s + c.next_s - 1) // c.next_s) * c.next_s
-            END
-            WHEN 'byte' THEN c.volume_bytes
-            WHEN 'event' THEN 1
-        END AS quantity
-    FROM carded AS c
+amounts AS (
+    SELECT *,
+           CASE
+               WHEN usage_micro IS NULL THEN NULL
+               WHEN quantity > free_quantity AND src <> 7
+                   THEN greatest(connect_micro + usage_micro, min_charge_micro) + tier_fee
+               ELSE usage_micro + tier_fee
+           END AS amount_micro
+    FROM usage
 )
 SELECT
-    q.* EXCLUDE (price_micro, price_per),
-    div_half_up(CAST(q.price_micro AS HUGEINT) * q.quantity, q.price_per) AS amount_micro
-FROM quantified AS q
+    rid, dev_no, contract_no, ta_no, zone_no, band_no, month_idx, duration_s, volume_bytes, quantity, free_quantity,
+    unit_price AS price_micro, src, ref_no, tier_no, tier_before,
+    amount_micro - usage_micro AS fee_micro,
+    amount_micro
+FROM amounts

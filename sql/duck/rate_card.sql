@@ -1,30 +1,25 @@
--- The rate card: for every tariff, article key and zone (zone_no 0 = no zone), the
--- article usage is billed as, its unit, granularity, VAT rate and the tariff's price
--- versions. Article by (key, zone), else the key's any-zone row. Small (tariffs × keys
--- × zones × price versions); every record then needs one integer equi-join.
-WITH zones AS (
-    SELECT zone_no, zone_id FROM zone_dim
-    UNION ALL SELECT 0, NULL
-),
-articled AS (
-    SELECT k.key_no, k.article_key, z.zone_no, coalesce(kz.article_id, ka.article_id) AS article_id
+-- The rate card: for every price plan (tariff + price list), article key, zone (0 = none) and
+-- time band (0 = none), the tariff-article usage is billed as and its price over time with the
+-- rule that set it (levels 3-5 of docs/pricing.md, resolved in `plan_prices` by
+-- sql/duck/price/timeline.sql). The article is the key's row for the zone, else the key's
+-- any-zone row. A flat-price article costs 0 per use (source 7, flat). Small: plans × keys ×
+-- zones × bands × price pieces; every record then needs one integer equi-join.
+WITH articled AS (
+    SELECT k.key_no, z.zone_no, coalesce(kz.article_id, ka.article_id) AS article_id
     FROM key_dim AS k
-    CROSS JOIN zones AS z
+    CROSS JOIN (SELECT zone_no, zone_id FROM zone_dim UNION ALL SELECT 0, NULL) AS z
     LEFT JOIN cat_article_keys AS kz ON kz.article_key = k.article_key AND kz.zone_id = z.zone_id
     LEFT JOIN cat_article_keys AS ka ON ka.article_key = k.article_key AND ka.zone_id IS NULL
 )
 SELECT
-    CAST(row_number() OVER (ORDER BY t.tariff_no, a.key_no, a.zone_no, p.valid_from NULLS FIRST) AS INTEGER) AS card_no,
-    t.tariff_no, a.key_no, a.zone_no, a.article_id,
-    ar.unit, ar.price_per,
-    coalesce(ar.first_increment_s, t.first_increment_s) AS first_s,
-    coalesce(ar.next_increment_s, t.next_increment_s) AS next_s,
-    CAST(coalesce(ar.vat_rate, t.vat_rate) AS DECIMAL(6,4)) AS vat_rate,
-    coalesce(ar.alt_name, ar.name) AS article_name,
-    t.currency,
-    to_micro(p.price) AS price_micro,
-    p.valid_from, p.valid_until
-FROM articled AS a
-CROSS JOIN tariff_dim AS t
-JOIN cat_articles AS ar USING (article_id)
-JOIN cat_prices AS p ON p.tariff_id = t.tariff_id AND p.article_id = a.article_id
+    w.owner_no AS plan_no, k.key_no, k.zone_no, w.band_no, w.from_us, w.until_us,
+    ta.ta_no, ta.article_no, ta.unit, ta.first_s, ta.next_s, ta.counted,
+    CASE WHEN ta.flat THEN 0 ELSE w.price_micro END AS price_micro,
+    CAST(CASE WHEN ta.flat THEN 7 ELSE w.src END AS TINYINT) AS src,
+    r.ref_no
+FROM articled AS k
+JOIN article_dim AS a USING (article_id)
+JOIN plan_prices AS w ON w.article_no = a.article_no
+JOIN plan_dim AS p ON p.plan_no = w.owner_no
+JOIN ta_dim AS ta ON ta.tariff_no = p.tariff_no AND ta.article_no = a.article_no
+JOIN price_ref_dim AS r ON r.ref = CASE WHEN ta.flat THEN 'flat_prices:' || p.tariff_id ELSE w.ref END

@@ -8,26 +8,29 @@
 
 CREATE SCHEMA IF NOT EXISTS rating;
 
--- One invoice line per run, contract, billing period and article.
+-- One usage invoice line per run, contract, billing period and article (VAT rate and code on each).
 CREATE TABLE IF NOT EXISTS rating.invoice_lines (
     run_id        text          NOT NULL,
     period        text          NOT NULL,
     contract_id   text          NOT NULL,
     customer_id   text          NOT NULL,
+    tariff_id     text          NOT NULL,
     article_id    text          NOT NULL,
     article_name  text          NOT NULL,
     unit          text          NOT NULL,
     records       bigint        NOT NULL,
     quantity      bigint        NOT NULL,
+    free_quantity bigint        NOT NULL,
     net_amount    numeric(18,2) NOT NULL,
     vat_rate      numeric(6,4)  NOT NULL,
+    vat_code      text          NOT NULL,
     currency      text          NOT NULL
 );
 CREATE INDEX IF NOT EXISTS invoice_lines_run_id ON rating.invoice_lines (run_id);
 CREATE INDEX IF NOT EXISTS invoice_lines_period_contract ON rating.invoice_lines (period, contract_id);
 CREATE INDEX IF NOT EXISTS invoice_lines_customer_period ON rating.invoice_lines (customer_id, period);
 
--- A priced usage record, with everything needed to explain its amount.
+-- A priced usage record, with everything needed to explain its amount (docs/pricing.md).
 CREATE TABLE IF NOT EXISTS rating.rated_usage (
     run_id        text          NOT NULL,
     period        text          NOT NULL,
@@ -49,12 +52,18 @@ CREATE TABLE IF NOT EXISTS rating.rated_usage (
     article_key   text          NOT NULL,
     billable      boolean       NOT NULL,
     zone_id       text,
+    band          text,
     article_id    text          NOT NULL,
     unit          text          NOT NULL,
     quantity      bigint        NOT NULL,
+    free_quantity bigint        NOT NULL,
     price         numeric(18,6) NOT NULL,
     price_per     bigint        NOT NULL,
     price_source  text          NOT NULL,
+    price_ref     text          NOT NULL,
+    tier          bigint,
+    tier_before   bigint,
+    fee           numeric(18,6) NOT NULL,
     amount        numeric(18,6) NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rated_usage_run_id ON rating.rated_usage (run_id);

@@ -63,6 +63,9 @@ def tables(run_id: str) -> dict[str, dict[str, list]]:
                            Decimal("9999999999999999.99"), Decimal("-9999999999999999.99")],
             "vat_rate": [Decimal("0.1900"), Decimal("0.0000"), Decimal("99.9999"), Decimal("-99.9999"), Decimal("0.0700")],
             "currency": ["EUR"] * 5,
+            "tariff_id": ["T1", "T1", "T2", "T2", "T1"],
+            "free_quantity": [0, 60, 0, 0, 0],
+            "vat_code": ["normal", "reverse_charge", "normal", "normal", "exempt"],
         },
         "rated_usage": {
             "run_id": [run_id] * 6,
@@ -96,6 +99,12 @@ def tables(run_id: str) -> dict[str, dict[str, list]]:
             "price_source": ["list"] * 6,
             "amount": [Decimal("0.000061"), Decimal("-0.01"), Decimal("12345678.99"),
                        Decimal("5000000000.000001"), Decimal("0.441235"), Decimal("100000000.000000")],
+            "band": ["peak", None, "offpeak", None, None, "holiday"],
+            "free_quantity": [60, 0, 1, 0, 0, 0],
+            "price_ref": ["prices:T1"] * 6,
+            "tier": [None, 1, None, 2, None, None],
+            "tier_before": [None, 0, None, 1000, None, None],
+            "fee": [Decimal("0.100000"), Decimal("0.000000"), Decimal("-0.000001"), Decimal("0"), Decimal("0"), Decimal("0")],
         },
         "rejects": {
             "run_id": [run_id, run_id],

@@ -1,12 +1,16 @@
--- Stored shape of unassigned usage: the canonical record and why no contract matched.
+-- Stored shape of unassigned usage: the canonical record and why no contract matched
+-- (docs/assignment.md). Reads `assignment` (pipeline.assign.located_usage), `usage_in` and
+-- `id_formats` (the format each id_type expects).
 SELECT
     $run_id AS run_id,
     u.* EXCLUDE (rid),
     CASE
-        WHEN a.id_key IS NULL THEN 'subscriber_id is not a valid ' || u.id_type || ' identifier'
+        WHEN NOT a.id_parsed
+            THEN 'subscriber_id ''' || u.subscriber_id || ''' is not a valid ' || u.id_type || ' identifier: expected ' || f.format
         WHEN NOT a.id_known THEN 'no device ID matches ' || u.subscriber_id
         ELSE 'no device ID for ' || u.subscriber_id || ' is valid at ' || strftime(u.start_time, '%Y-%m-%d %H:%M:%S')
     END AS reason
 FROM assignment AS a
 JOIN usage_in AS u USING (rid)
+LEFT JOIN id_formats AS f ON f.id_type = u.id_type
 WHERE a.dev_no IS NULL

@@ -1,18 +1,27 @@
--- Stored shape of unrateable usage: assigned, but no zone, article or price could price it.
+-- Stored shape of unrateable usage: assigned, but no zone, article, price or quantity could price
+-- it. Never priced at zero: the reason says which catalog row is missing.
 SELECT
     $run_id AS run_id, u.* EXCLUDE (rid), c.contract_id,
     CASE
-        WHEN p.card_no IS NULL AND p.zone_no = 0
+        WHEN p.ta_no IS NULL AND p.zone_no = 0
             THEN 'no destination zone matches ' || coalesce(u.counterparty, '(no number)')
                  || ' and tariff ' || c.tariff_id || ' has no catch-all zone'
-        WHEN p.card_no IS NULL
-            THEN 'tariff ' || c.tariff_id || ' has no article or no price valid on '
-                 || CAST(CAST(u.start_time AS DATE) AS VARCHAR) || ' for key ' || u.article_key
-                 || ' in zone ' || z.zone_id
-        ELSE 'record has no duration or volume for its article unit'
+        WHEN p.ta_no IS NULL AND coalesce(kz.article_id, ka.article_id) IS NULL
+            THEN 'article key ' || u.article_key || ' has no article for zone ' || coalesce(z.zone_id, '(none)')
+                 || ' (article_keys.csv)'
+        WHEN p.ta_no IS NULL
+            THEN 'tariff ' || c.tariff_id || ' has no price for article ' || coalesce(kz.article_id, ka.article_id)
+                 || coalesce(' in band ' || b.band, '') || ' valid at ' || strftime(u.start_time AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S')
+                 || ' UTC (prices.csv or the pricing tables)'
+        ELSE 'record has no ' || CASE ta.unit WHEN 'second' THEN 'duration' WHEN 'byte' THEN 'volume' ELSE 'quantity' END
+             || ' for its article ' || ta.article_id || ' (unit ' || ta.unit || ')'
     END AS reason
 FROM pricing AS p
 JOIN usage_in AS u USING (rid)
 JOIN contract_dim AS c ON c.contract_no = p.contract_no
+LEFT JOIN ta_dim AS ta ON ta.ta_no = p.ta_no
 LEFT JOIN zone_dim AS z ON z.zone_no = p.zone_no
+LEFT JOIN band_dim AS b ON b.band_no = p.band_no
+LEFT JOIN cat_article_keys AS kz ON kz.article_key = u.article_key AND kz.zone_id = z.zone_id
+LEFT JOIN cat_article_keys AS ka ON ka.article_key = u.article_key AND ka.zone_id IS NULL
 WHERE p.amount_micro IS NULL

@@ -1,0 +1,331 @@
+"""The interval machinery: flatten nested intervals into disjoint segments once, look keys up by sorting.
+
+Intervals are ranked by their boundaries (Polars) and flattened in DuckDB
+(sql/duck/interval_segments.sql): every segment knows its covering items, ranked most
+specific first. `interval_lookup` finds the segment of millions of keys at once: it sorts
+the keys, merges them with the sorted segment starts (a binary search per segment, not per
+key) and scatters the positions back to the keys' rows, so the result is row-aligned
+without a join on row ids (docs/assignment.md).
+
+The device index keeps, per segment, its two most specific IDs and their validity inline,
+so `assigned_devices` resolves records in key order with sequential reads; only records
+whose two best IDs are both not valid at their start time look further, in SQL
+(sql/duck/assign/fallback.sql).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import polars as pl
+
+import sql
+from pipeline import engine
+from pipeline.assign.keys import IPV6_MAX, id_intervals, string_intervals
+
+#: Validity bounds as epoch microseconds; open ends are these sentinels.
+OPEN_FROM = -(2**63)
+OPEN_UNTIL = 2**63 - 1
+
+
+def ranked_intervals(intervals: pl.DataFrame, first: int = 0) -> tuple[pl.DataFrame, pl.Series]:
+    """`intervals` (lo, hi, …) in rank space, and the sorted distinct boundaries they were ranked among.
+
+    The boundaries are every `lo` and every `hi + 1` (none past the largest key of the
+    dtype); an interval covers the segments `seg_from` .. `seg_until - 1` (Int64, counted from
+    `first`), segment s starting at boundary s. Rows without lo or hi are dropped.
+    """
+    intervals = intervals.filter(pl.col("lo").is_not_null() & pl.col("hi").is_not_null())
+    lo, hi = intervals.get_column("lo"), intervals.get_column("hi")
+    below_top = pl.select(pl.lit(hi) < pl.lit(_largest(hi.dtype), hi.dtype)).to_series()
+    ends = _plus_one(hi.filter(below_top))
+    # the dense rank of each start and end among all of them is its boundary's position
+    ranks = (pl.concat([lo, ends]).rank("dense").cast(pl.Int64) - 1 + first).to_numpy()
+    until = np.full(hi.len(), pl.concat([lo, ends]).n_unique() + first, dtype=np.int64)  # ending at the largest key: the last segment
+    until[below_top.to_numpy()] = ranks[lo.len():]
+    bounds = pl.concat([lo, ends]).unique().sort().rename("bound")
+    return intervals.with_columns(pl.Series("seg_from", ranks[: lo.len()]), pl.Series("seg_until", until)), bounds
+
+
+def flatten(con: duckdb.DuckDBPyConnection, items_table: str, ranked: pl.DataFrame) -> None:
+    """Create `items_table` (seg_no, item, rank) from rank-space intervals (seg_from, seg_until, width, lo, item)."""
+    con.register("intervals", ranked.select("seg_from", "seg_until", "width", "lo", "item").to_arrow())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {items_table} AS {sql.load('duck/interval_segments')}")
+    con.unregister("intervals")
+
+
+def build_segments(con: duckdb.DuckDBPyConnection, items_table: str, intervals: pl.DataFrame) -> int:
+    """Flatten `intervals` (lo, hi, width, item; Int64 keys) into `items_table` (seg_no, seg_lo, seg_hi, item, rank).
+
+    Returns the number of segments covered by some interval.
+    """
+    intervals = intervals.select(pl.col("lo", "hi").cast(pl.Int64), pl.col("width").cast(pl.Int64), pl.col("item").cast(pl.Int64))
+    ranked, bounds = ranked_intervals(intervals)
+    flatten(con, "_flat_items", ranked.with_columns(pl.col("seg_from").alias("lo")))
+    con.register("_flat_bounds", _segment_bounds(bounds).to_arrow())
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {items_table} AS "
+        "SELECT f.seg_no, b.seg_lo, b.seg_hi, f.item, f.rank FROM _flat_items AS f JOIN _flat_bounds AS b USING (seg_no)"
+    )
+    con.unregister("_flat_bounds")
+    con.execute("DROP TABLE _flat_items")
+    return engine.one_row(con, f"SELECT count(DISTINCT seg_no) FROM {items_table}")[0]
+
+
+def _segment_bounds(bounds: pl.Series) -> pl.DataFrame:
+    """(seg_no, seg_lo, seg_hi) of the segment starting at each boundary (the last one ends at the dtype's largest key)."""
+    return pl.DataFrame({"seg_lo": bounds}).select(
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("seg_no"),
+        "seg_lo",
+        (pl.col("seg_lo").shift(-1) - pl.lit(1, bounds.dtype)).fill_null(pl.lit(_largest(bounds.dtype), bounds.dtype)).alias("seg_hi"),
+    )
+
+
+def _largest(dtype: pl.DataType) -> int:
+    return IPV6_MAX if dtype == pl.Int128 else 2**63 - 1
+
+
+def interval_lookup(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> pl.Series:
+    """For each key, 1 + the position in `seg_lo` of the segment holding it, or 0 where none (UInt32, row-aligned).
+
+    Args:
+        keys: Int64 or Int128 keys, nulls allowed (they find nothing).
+        seg_lo, seg_hi: bounds of disjoint segments (same dtype as keys), sorted by seg_lo.
+
+    The result indexes a table whose row 0 stands for "no segment", so gathers need no
+    null handling.
+    """
+    order, position = _sorted_positions(keys, seg_lo, seg_hi)
+    return _unsorted(order, position, keys.len(), 0).rename("position")
+
+
+def _sorted_positions(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """(order, position): the non-null keys' rows in key order, and for each, 1 + its segment's position (0: none).
+
+    Everything stays in Polars, whose allocator reuses freed memory: on this machine fresh
+    memory costs more than the arithmetic.
+    """
+    n_keys = keys.len() - keys.null_count()
+    if not n_keys or not seg_lo.len():
+        return keys.is_not_null().arg_true(), pl.repeat(0, n_keys, dtype=pl.UInt32, eager=True)
+    # the sorted keys and the permutation in one parallel pass (equal keys are equal, so they align)
+    # (no .head() inside: Polars would turn sort + head into a much slower top-k)
+    both = pl.select(
+        pl.lit(keys).sort(nulls_last=True).alias("ordered"), pl.lit(keys).arg_sort(nulls_last=True).alias("order")
+    ).head(n_keys)
+    ordered = both.get_column("ordered")
+    # the first sorted key at or after each segment start; a sorted key's segment is the last one started
+    starts = ordered.search_sorted(seg_lo, side="left").rename("start").value_counts(name="n")
+    started = pl.repeat(0, n_keys + 1, dtype=pl.UInt32, eager=True).scatter(
+        starts.get_column("start"), starts.get_column("n").cast(pl.UInt32)
+    )
+    upper = pl.concat([pl.Series([None], dtype=seg_hi.dtype), seg_hi])
+    position = (
+        pl.LazyFrame({"p": started.head(n_keys).cum_sum(), "key": ordered})
+        .select(pl.when(pl.col("key") <= pl.lit(upper).gather(pl.col("p"))).then(pl.col("p")).otherwise(0))
+        .collect()
+        .to_series()
+    )
+    return both.get_column("order"), position
+
+
+def _unsorted(order: pl.Series, values: pl.Series, n: int, missing: int) -> pl.Series:
+    """`values` (in the order of `order`) scattered back to their rows; rows not in `order` get `missing`.
+
+    A NumPy scatter: twice as fast as Polars' here.
+    """
+    given = values.to_numpy()
+    out = np.empty(n, dtype=given.dtype) if order.len() == n else np.full(n, missing, dtype=given.dtype)
+    out[order.to_numpy()] = given
+    return pl.Series(values.name, out)
+
+
+#: assigned_devices codes besides a dev_no
+NOT_VALID, NO_SEGMENT = -1, -2
+
+
+#: Rows per piece of a lookup: pieces are looked up two at a time (the sorts and scatters are
+#: cheaper in pieces, and the steps Polars runs on one thread overlap); measured on 10 M rows.
+PIECE_ROWS = 2_500_000
+
+
+def assigned_devices(
+    keys: pl.Series, start_us: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series, segments: pl.DataFrame, first: int = 0
+) -> tuple[pl.Series, pl.DataFrame]:
+    """Each key's device ID: its segment's most specific ID valid at the key's start time, of the best two.
+
+    Works in key order, where the segments' columns are read sequentially, and scatters one
+    code per row back: the dev_no; NOT_VALID where a segment holds the key but its best ID is
+    not valid then; NO_SEGMENT where none does (or the key is null).
+
+    Args:
+        keys, start_us: per row; start times as epoch microseconds.
+        seg_lo, seg_hi: this key space's segments; segment i is row `first + i + 1` of `segments`.
+        segments: DeviceIndex.segments.
+    Returns:
+        (codes, further): `further` has the rows (`row`, Int64) whose two best IDs are not
+        valid but whose segment (`at`, row of `segments`) has more IDs to try.
+    """
+    n = keys.len()
+    pieces = max(1, -(-n // PIECE_ROWS))
+    if pieces == 1:
+        return _assigned_piece(keys, start_us, seg_lo, seg_hi, segments, first)
+    step = -(-n // pieces)
+    with ThreadPoolExecutor(2) as pool:  # NumPy and Polars release the GIL
+        done = list(
+            pool.map(lambda i: _assigned_piece(keys.slice(i, step), start_us.slice(i, step), seg_lo, seg_hi, segments, first), range(0, n, step))
+        )
+    codes = pl.concat([piece[0] for piece in done])
+    further = pl.concat([piece[1].with_columns(pl.col("row") + i) for piece, i in zip(done, range(0, n, step))])
+    return codes, further
+
+
+def _assigned_piece(
+    keys: pl.Series, start_us: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series, segments: pl.DataFrame, first: int
+) -> tuple[pl.Series, pl.DataFrame]:
+    """assigned_devices of one piece (rows counted from the piece's start)."""
+    order, position = _sorted_positions(keys, seg_lo, seg_hi)
+    seg = lambda name: pl.lit(segments.get_column(name)).gather(pl.col("at"))  # noqa: E731 - a local shorthand
+    at = pl.col("p") if first == 0 else pl.when(pl.col("p") > 0).then(pl.col("p") + first).otherwise(0)
+    ranked = pl.LazyFrame({"p": position}).select(at.cast(pl.UInt32).alias("at")).with_columns(seg("c1_dev").alias("code"), seg("bounded").alias("bounded")).collect()
+    # only IDs with a validity window need the start time, the one random read per row
+    bounded = ranked.get_column("bounded").arg_true()
+    codes = ranked.get_column("code")
+    further = pl.DataFrame(schema={"row": pl.Int64, "at": pl.UInt32})
+    if bounded.len():
+        t = pl.col("t")
+        invalid = (
+            pl.DataFrame({"j": bounded, "at": ranked.get_column("at").gather(bounded), "row": order.gather(bounded)})
+            .lazy()
+            .with_columns(pl.lit(start_us).gather(pl.col("row")).alias("t"))
+            .filter((t < seg("c1_from")) | (t >= seg("c1_until")))
+            .with_columns(
+                pl.when((t >= seg("c2_from")) & (t < seg("c2_until"))).then(seg("c2_dev")).otherwise(pl.lit(NOT_VALID, pl.Int32)).alias("code"),
+                seg("deeper").alias("deeper"),
+            )
+            .collect()
+        )
+        codes = codes.clone().scatter(invalid.get_column("j"), invalid.get_column("code"))
+        further = invalid.filter((pl.col("code") == NOT_VALID) & pl.col("deeper")).select(pl.col("row").cast(pl.Int64), "at")
+    return _unsorted(order, codes, keys.len(), NO_SEGMENT), further
+
+
+def segment_lookup(con: duckdb.DuckDBPyConnection, keys: pl.Series, segments: str) -> pl.Series:
+    """The interval join: for each key, the `item` of the segment of `segments` holding it (null: none), row-aligned.
+
+    `segments` is a table or view on `con` with disjoint (seg_lo, seg_hi, item).
+    """
+    table = con.sql(f"SELECT seg_lo, seg_hi, item FROM {segments} ORDER BY seg_lo").pl()
+    position = interval_lookup(keys, table.get_column("seg_lo").cast(keys.dtype), table.get_column("seg_hi").cast(keys.dtype))
+    items = pl.concat([pl.Series([None], dtype=pl.Int64), table.get_column("item").cast(pl.Int64)])
+    return items.gather(position).rename("item")
+
+
+@dataclass(frozen=True)
+class DeviceIndex:
+    """The flattened device IDs, ready for lookups.
+
+    `main` and `ipv6` hold the bounds (`seg_lo`, `seg_hi`, keys) of the segments covered by
+    IDs of that key space, sorted. `segments` holds per segment, in the same order (row 0
+    "no segment", then the main ones, then IPv6; interval_lookup's positions index it):
+    `seg_no`; its most specific ID `c1_dev`, whether that one's validity is `bounded`, and
+    the validity `c1_from`/`c1_until` (epoch µs, open ends as sentinels); the second ID
+    `c2_dev` with `c2_from`/`c2_until` (none: never valid); `deeper` (more IDs cover it).
+    `strings` maps string IDs (`value`) to their keys.
+    """
+
+    main: pl.DataFrame
+    ipv6: pl.DataFrame
+    segments: pl.DataFrame
+    strings: pl.DataFrame
+
+
+def device_intervals(device_ids: pl.DataFrame) -> pl.DataFrame:
+    """One key interval per valid catalog device-ID row, numbered `dev_no` in catalog order.
+
+    Rows whose ID does not parse are left out (catalog validation reports them).
+    """
+    framed = id_intervals(device_ids).with_row_index("dev_no")
+    ranged = pl.col("id_to").is_not_null()
+    return framed.filter(pl.col("lo").is_not_null()).select(
+        pl.col("dev_no").cast(pl.Int64),
+        "contract_id",
+        "id_type",
+        pl.when(ranged).then(pl.format("{}-{}", "id_value", "id_to")).otherwise(pl.col("id_value")).alias("matched_id"),
+        "match_kind",
+        "valid_from",
+        "valid_until",
+        "space",
+        "lo",
+        "hi",
+    )
+
+
+def build_device_index(con: duckdb.DuckDBPyConnection, device_ids: pl.DataFrame) -> DeviceIndex:
+    """Flatten the device IDs into segments; creates `device_intervals`, `device_items`, `device_segments` on `con`.
+
+    DuckDB never sees a 128-bit key: both key spaces are flattened in rank space (IPv6
+    ranks after the main ones) and their segments mapped back to keys here.
+    """
+    # hi - lo wraps around for blocks of half the IPv6 space or more; those are the widest
+    wrapped = pl.col("hi") - pl.col("lo")
+    intervals = device_intervals(device_ids).with_columns(
+        pl.struct((wrapped < 0).alias("huge"), wrapped.alias("w")).rank("dense").cast(pl.Int64).alias("width")
+    )
+    is_v6 = pl.col("space") == 1
+    main, main_bounds = ranked_intervals(intervals.filter(~is_v6).with_columns(pl.col("lo", "hi").cast(pl.Int64)))
+    v6, v6_bounds = ranked_intervals(intervals.filter(is_v6), first=main_bounds.len())
+    con.register(
+        "device_intervals",
+        intervals.select(
+            pl.exclude("lo", "hi", "space", "width"),
+            # the main-space keys, for pricing's area codes (dims.sql); IPv6 keys do not fit a BIGINT
+            pl.when(~is_v6).then(pl.col("lo")).cast(pl.Int64).alias("lo"),
+            pl.when(~is_v6).then(pl.col("hi")).cast(pl.Int64).alias("hi"),
+        ).to_arrow(),
+    )
+    ranked = pl.concat([part.select("seg_from", "seg_until", "width", pl.col("seg_from").alias("lo"), pl.col("dev_no").alias("item")) for part in (main, v6)])
+    flatten(con, "device_items", ranked)
+    con.register(
+        "device_validity",
+        intervals.select(
+            "dev_no",
+            pl.col("valid_from").dt.epoch("us").fill_null(OPEN_FROM).alias("from_us"),
+            pl.col("valid_until").dt.epoch("us").fill_null(OPEN_UNTIL).alias("until_us"),
+        ).to_arrow(),
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE device_segments AS {sql.load('duck/device_segments')}")
+    segments = con.sql("SELECT * FROM device_segments ORDER BY seg_no").pl()
+    covered = segments.get_column("seg_no") - 1  # the rank of each covered segment's first boundary
+    is_main = covered < main_bounds.len()
+    return DeviceIndex(
+        main=_covered_bounds(_segment_bounds(main_bounds), covered.filter(is_main)),
+        ipv6=_covered_bounds(_segment_bounds(v6_bounds), covered.filter(~is_main) - main_bounds.len()),
+        segments=pl.concat(
+            [
+                # row 0, "no segment"
+                pl.DataFrame({"seg_no": [None], "c1_dev": [NO_SEGMENT], "bounded": [False], "c1_from": [OPEN_FROM], "c1_until": [OPEN_UNTIL],
+                              "c2_dev": [None], "c2_from": [OPEN_UNTIL], "c2_until": [OPEN_FROM], "deeper": [False]}),
+                segments.select(
+                    "seg_no", "c1_dev", ((pl.col("c1_from") > OPEN_FROM) | (pl.col("c1_until") < OPEN_UNTIL)).alias("bounded"),
+                    "c1_from", "c1_until", "c2_dev", "c2_from", "c2_until", "deeper",
+                ),
+            ],
+            how="vertical_relaxed",
+        ).cast({"seg_no": pl.Int64, "c1_dev": pl.Int32, "c2_dev": pl.Int32, "c1_from": pl.Int64, "c1_until": pl.Int64,
+                "c2_from": pl.Int64, "c2_until": pl.Int64}),
+        strings=string_intervals(device_ids),
+    )
+
+
+def _covered_bounds(bounds: pl.DataFrame, covered: pl.Series) -> pl.DataFrame:
+    """The key bounds of the covered segments (by boundary rank), in key order."""
+    return bounds.select("seg_lo", "seg_hi").gather(covered)
+
+
+def _plus_one(keys: pl.Series) -> pl.Series:
+    """keys + 1 (Int128 Series arithmetic needs an expression)."""
+    return pl.select(pl.lit(keys) + pl.lit(1, keys.dtype)).to_series()

@@ -1,0 +1,226 @@
+"""The device-ID commands of `rating`: `id-search`, `import-ids` and `unassigned`.
+
+`register(app)` adds them to the `rating` Typer app (pipeline/cli.py calls it). This module
+is an edge: it reads the catalog directory, the import file and the warehouse and writes
+device_ids.csv; the rules are in pipeline/assign (docs/assignment.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.catalog import CatalogError, RawTable
+
+console = Console()
+
+_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the device-ID commands to the `rating` app."""
+    app.command("id-search")(id_search)
+    app.command("import-ids")(import_ids)
+    app.command("unassigned")(unassigned)
+
+
+def id_search(
+    identifier: str = typer.Argument(..., help="A phone number (E.164 digits, + and separators allowed), IP address, MAC address or string ID"),
+    at: Optional[str] = typer.Option(None, help="Point in time, UTC: YYYY-MM-DD[ HH:MM:SS] [default: now]"),
+    id_type: Optional[str] = typer.Option(None, "--type", help="Only this ID type: phone, ipv4, ipv6, mac, string"),
+    catalog: Optional[Path] = typer.Option(None, help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]"),
+) -> None:
+    """Show the contract an identifier is assigned to at a time, and every catalog ID that covers it."""
+    from pipeline.assign.search import id_matches
+    from pipeline.io.catalog_files import load_catalog
+
+    moment = _moment(at) if at else datetime.now(timezone.utc).replace(microsecond=0)
+    cat = load_catalog(_catalog_dir(catalog))
+    matches = id_matches(cat.device_ids, identifier, moment, id_type)
+    if not matches.height:
+        console.print(f"no device ID matches {identifier!r}" + (f" as {id_type}" if id_type else ""))
+        raise typer.Exit(1)
+    winner = matches.filter(pl.col("wins"))
+    when = moment.strftime("%Y-%m-%d %H:%M:%S")
+    if winner.height:
+        row = winner.row(0, named=True)
+        console.print(
+            f"{identifier} is assigned to contract [bold]{row['contract_id']}[/bold] at {when} UTC: "
+            f"{row['id_type']} ID {row['matched_id']} ({row['match']} match, device_ids.csv line {row['line']})"
+        )
+    else:
+        console.print(f"{identifier} matches device IDs, but none is valid at {when} UTC: its records are unassigned")
+    table = Table(title="matching device IDs, most specific first")
+    for column in ("contract", "type", "device ID", "match", "valid from", "valid until", f"valid at {when}", "line"):
+        table.add_column(column)
+    for row in matches.iter_rows(named=True):  # a handful of catalog rows, not records
+        table.add_row(
+            ("→ " if row["wins"] else "") + row["contract_id"], row["id_type"], row["matched_id"], row["match"],
+            _time(row["valid_from"], "open"), _time(row["valid_until"], "open"), "yes" if row["valid_at"] else "no", str(row["line"]),
+        )
+    console.print(table)
+
+
+def import_ids(
+    file: Path = typer.Argument(..., help="Text file (one ID per line; FROM TO for a range) or CSV with a header (contract_id, id_value, …)"),
+    contract: Optional[str] = typer.Option(None, help="Contract of every ID (text files; CSV without a contract_id column)"),
+    id_type: str = typer.Option("phone", "--type", help="ID type where the file does not say: phone, ipv4, ipv6, mac, string"),
+    valid_from: Optional[str] = typer.Option(None, help="Validity start (UTC) where the file does not say"),
+    valid_until: Optional[str] = typer.Option(None, help="Validity end, exclusive (UTC), where the file does not say"),
+    catalog: Optional[Path] = typer.Option(None, help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check only; write nothing"),
+) -> None:
+    """Add device IDs to the catalog: all of them or, if any is invalid or conflicts, none."""
+    from pipeline.assign.catalog import merged_device_ids
+    from pipeline.catalog import validated_catalog
+    from pipeline.io.catalog_files import read_raw_catalog
+
+    directory = _catalog_dir(catalog)
+    if not file.is_file():
+        _fail(f"{file} not found: give the file to import")
+    defaults = {"contract_id": contract, "id_type": id_type, "valid_from": valid_from, "valid_until": valid_until}
+    try:
+        imported = _import_file(file, defaults)
+    except ValueError as exc:
+        _fail(str(exc))
+    raw = read_raw_catalog(directory)
+    if "device_ids" not in raw or "contracts" not in raw:
+        _fail(f"{directory} has no device_ids.csv or contracts.csv: pass --catalog or set RATING_CATALOG")
+    merged, problems, skipped = merged_device_ids(raw["device_ids"], imported, raw["contracts"].frame.get_column("contract_id"))
+    if problems.height:
+        _report(problems)
+        _fail(f"nothing imported: {problems.height} problem(s) in {file} (or the catalog); fix them and import again")
+    target = directory / "device_ids.csv"
+    with_lines = merged.with_columns(pl.int_range(2, merged.height + 2, dtype=pl.Int64).alias("_line"))
+    try:  # the whole catalog as it would be: references, types, conflicts
+        validated_catalog({**raw, "device_ids": RawTable(str(target), with_lines)})
+    except CatalogError as exc:
+        _report(exc.errors)
+        _fail("nothing imported: the catalog would not be valid")
+    added = merged.height - raw["device_ids"].frame.height
+    note = f" ({skipped.height} already in the catalog)" if skipped.height else ""
+    if dry_run:
+        console.print(f"{added} device ID(s) would be imported into {target}{note}; nothing written (--dry-run)")
+        return
+    _write_atomically(merged, target)
+    console.print(f"imported {added} device ID(s) into {target}{note}")
+
+
+def unassigned(
+    warehouse: Optional[Path] = typer.Option(None, help="Warehouse directory [env RATING_WAREHOUSE, default ./warehouse]"),
+    top: int = typer.Option(20, help="How many identifiers"),
+    by: str = typer.Option("records", help="Order: records, volume (bytes) or duration (seconds)"),
+) -> None:
+    """The identifiers that matched no contract most often (or with the most usage), over all stored runs."""
+    from pipeline.assign.report import ORDER_BY, top_unassigned
+    from pipeline.config import Settings
+
+    root = Settings.from_env(warehouse=str(warehouse) if warehouse else None).warehouse
+    files = sorted((root / "unassigned").glob("*.parquet")) if (root / "unassigned").is_dir() else []
+    if by not in ORDER_BY:
+        _fail(f"--by {by!r} is not one of {', '.join(ORDER_BY)}")
+    if not files:
+        console.print(f"no unassigned records in {root}: nothing stored yet, or everything was assigned")
+        return
+    report = top_unassigned(pl.scan_parquet(files), top, by)
+    table = Table(title=f"top {top} unassigned identifiers by {by} ({root})")
+    for column in ("id type", "identifier", "records", "seconds", "bytes", "first seen", "last seen", "runs", "latest reason"):
+        table.add_column(column, justify="right" if column in ("records", "seconds", "bytes", "runs") else "left")
+    for row in report.iter_rows(named=True):  # the top N of an aggregate, not records
+        table.add_row(
+            row["id_type"], row["subscriber_id"], f"{row['records']:,}", f"{row['duration_s'] or 0:,}", f"{row['volume_bytes'] or 0:,}",
+            _time(row["first_seen"], ""), _time(row["last_seen"], ""), str(row["runs"]), row["reason"],
+        )
+    console.print(table)
+
+
+def _import_file(path: Path, defaults: dict[str, str | None]) -> RawTable:
+    """The rows of an import file as strings with their file line, defaults filled in."""
+    text = path.read_text(encoding="utf-8-sig")
+    lines = text.splitlines()
+    first = next((line for line in lines if line.strip() and not line.lstrip().startswith("#")), "")
+    if "id_value" in [cell.strip() for cell in next(csv.reader([first]), [])]:
+        frame = pl.read_csv(io.StringIO(text), infer_schema=False, comment_prefix="#")
+        header_line = lines.index(first) + 1
+        frame = frame.with_columns(pl.int_range(header_line + 1, header_line + 1 + frame.height, dtype=pl.Int64).alias("_line"))
+    else:
+        # one ID per line; "FROM TO" (or "FROM - TO") is a range; blank lines and # comments are skipped
+        frame = (
+            pl.DataFrame({"text": lines}, schema={"text": pl.String})
+            .with_row_index("_line", offset=1)
+            .with_columns(pl.col("text").str.replace(r"#.*$", "").str.strip_chars())
+            .filter(pl.col("text").str.len_bytes() > 0)
+            .with_columns(pl.col("text").str.replace(r"\s+-\s+", " ").str.split_exact(" ", 1).alias("_parts"))
+            .select(
+                pl.col("_line").cast(pl.Int64),
+                pl.col("_parts").struct.field("field_0").alias("id_value"),
+                pl.col("_parts").struct.field("field_1").alias("id_to"),
+            )
+        )
+        if not defaults["contract_id"]:
+            raise ValueError(f"{path} is a list of IDs: give the contract they belong to with --contract")
+    unknown = [c for c in frame.columns if c not in ("_line", "contract_id", "id_type", "id_value", "id_to", "valid_from", "valid_until")]
+    if unknown:
+        raise ValueError(f"{path}: unknown column(s) {', '.join(unknown)}; the columns are those of device_ids.csv")
+    for column, value in defaults.items():
+        given = pl.col(column) if column in frame.columns else pl.lit(None, pl.String)
+        frame = frame.with_columns(pl.coalesce(given, pl.lit(value, pl.String)).alias(column))
+    if frame.get_column("contract_id").is_null().any():
+        raise ValueError(f"{path}: rows without a contract_id; fill the column or give --contract")
+    if "id_to" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, pl.String).alias("id_to"))
+    return RawTable(str(path), frame.select("contract_id", "id_type", "id_value", "id_to", "valid_from", "valid_until", "_line"))
+
+
+def _write_atomically(frame: pl.DataFrame, target: Path) -> None:
+    """Replace `target` with `frame` as CSV in one step: a reader sees the old file or the new one, never half."""
+    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        frame.write_csv(temp)
+        os.replace(temp, target)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+
+def _report(problems: pl.DataFrame) -> None:
+    for file, line, column, value, rule in problems.select("file", "line", "column", "value", "rule").iter_rows():  # problems, not records
+        console.print(f"[red]error[/red]: {file}:{line}: column {column!r} value {value!r}: {rule}")
+
+
+def _catalog_dir(catalog: Optional[Path]) -> Path:
+    from pipeline.config import Settings
+
+    directory = Settings.from_env(catalog=str(catalog) if catalog else None).catalog
+    if not directory.is_dir():
+        _fail(f"catalog directory {directory} not found: pass --catalog or set RATING_CATALOG")
+    return directory
+
+
+def _moment(text: str) -> datetime:
+    for fmt in _TIME_FORMATS:
+        try:
+            return datetime.strptime(text.strip(), fmt).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+    _fail(f"--at {text!r} is not YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (UTC)")
+
+
+def _time(value: datetime | None, empty: str) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else empty
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error[/red]: {message}")
+    raise typer.Exit(1)

@@ -1,0 +1,201 @@
+"""The pricing commands of `rating`: `import-special-prices FILE` and `cost-control --period P`.
+
+`register(app)` adds them to the `rating` Typer app (pipeline/cli.py). This module is an edge:
+it reads the catalog directory and the warehouse and writes what the commands store; the
+rules themselves are in pipeline/price.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.catalog import CatalogError, RawTable
+from pipeline.price.catalog import PricedCatalog, validated_pricing, with_pricing
+from schemas.pricing import CATALOG_TABLES, DEFAULTS
+
+console = Console()
+
+#: Where `rating cost-control` stores its report, below the warehouse: one file per period.
+COST_CONTROL_TABLE = "cost_control"
+_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the pricing commands to the `rating` app."""
+    app.command("import-special-prices")(import_special_prices)
+    app.command("cost-control")(cost_control_report)
+
+
+def read_raw_tables(directory: Path, names: list[str]) -> dict[str, RawTable]:
+    """Every `<name>.csv` of `names` found in `directory`, as strings with a 1-based `_line` column."""
+    tables = {}
+    for name in names:
+        path = Path(directory) / f"{name}.csv"
+        if path.exists():
+            tables[name] = _raw(path)
+    return tables
+
+
+def load_priced_catalog(directory: Path) -> PricedCatalog:
+    """The validated core catalog of `directory` carrying its validated pricing tables (any may be absent)."""
+    from pipeline.io.catalog_files import load_catalog
+
+    catalog = load_catalog(directory)
+    pricing = validated_pricing(read_raw_tables(directory, list(CATALOG_TABLES)), catalog)
+    return with_pricing(catalog, pricing)
+
+
+def import_special_prices(
+    file: Path = typer.Argument(..., help="CSV of special prices: contract_id, kind (friends|net), number[, number_to, article_id, band], price[, valid_from, valid_until]"),
+    catalog: Optional[Path] = typer.Option(None, help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]"),
+) -> None:
+    """Import special prices ("friends" numbers, "net" prefixes and ranges) into the catalog.
+
+    The file holds the complete special prices of every contract it names: they replace that
+    contract's rows in special_prices.csv; other contracts keep theirs. Nothing is written unless
+    every row is valid; each problem is listed with its line, column, value and rule.
+    """
+    from pipeline.config import Settings
+    from pipeline.io.catalog_files import load_catalog
+
+    directory = Settings.from_env(catalog=str(catalog) if catalog else None).catalog
+    if not file.is_file():
+        console.print(f"[red]error[/red]: {file} not found: pass the path of the CSV to import")
+        raise typer.Exit(2)
+    try:
+        core = load_catalog(directory)
+        raw = read_raw_tables(directory, list(CATALOG_TABLES))
+        incoming = _raw(file)
+        # validated together with the rest of the pricing catalog: bands, references, overlaps
+        validated_pricing({**raw, "special_prices": incoming}, core)
+    except CatalogError as exc:
+        _print_problems(exc.errors)
+        raise typer.Exit(1) from None
+    columns = list(CATALOG_TABLES["special_prices"].to_schema().columns)
+    new = _with_defaults(incoming.frame.drop("_line"), columns)
+    target = Path(directory) / "special_prices.csv"
+    kept = pl.DataFrame(schema={c: pl.String for c in columns})
+    if target.exists():
+        existing = _with_defaults(pl.read_csv(target, infer_schema=False), columns)
+        kept = existing.join(new.select("contract_id").unique(), on="contract_id", how="anti")
+        replaced = existing.height - kept.height
+    else:
+        replaced = 0
+    merged = pl.concat([kept, new]).sort("contract_id", "kind", "number", nulls_last=False)
+    _write_atomically(merged, target)
+    contracts = new.get_column("contract_id").n_unique()
+    console.print(
+        f"imported {new.height:,} special prices for {contracts:,} contracts into {target} "
+        f"({replaced:,} earlier rows of those contracts replaced, {kept.height:,} rows of other contracts kept)"
+    )
+
+
+def cost_control_report(
+    period: str = typer.Option(..., help="Billing period YYYY-MM"),
+    catalog: Optional[Path] = typer.Option(None, help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]"),
+    warehouse: Optional[Path] = typer.Option(None, help="Warehouse directory [env RATING_WAREHOUSE, default ./warehouse]"),
+    limit: int = typer.Option(50, help="Rows to print (the stored table has all)"),
+) -> None:
+    """Flat prices and cost caps against the tolerance, for one period: print and store the report.
+
+    Lists the contracts whose flat-price usage, valued at the reference price, exceeds the flat
+    price by more than the tariff's tolerance, and those whose cost cap was reached or exceeded.
+    Stored as <warehouse>/cost_control/period=P/cost_control.parquet for SQL.
+    """
+    from pipeline import engine
+    from pipeline.config import Settings
+    from pipeline.price.cost_control import cost_control
+
+    if not _PERIOD.match(period):
+        console.print(f"[red]error[/red]: period {period!r} is not a month YYYY-MM (e.g. 2026-10)")
+        raise typer.Exit(2)
+    settings = Settings.from_env(catalog=str(catalog) if catalog else None, warehouse=str(warehouse) if warehouse else None)
+    try:
+        priced = load_priced_catalog(settings.catalog)
+    except CatalogError as exc:
+        _print_problems(exc.errors)
+        raise typer.Exit(1) from None
+    files = sorted((settings.warehouse / "rated_usage" / f"period={period}").glob("*.parquet"))
+    if not files:
+        console.print(f"[yellow]no rated usage for {period}[/yellow] in {settings.warehouse}: rate it first (`rating run`)")
+    con = engine.connect()
+    try:
+        if files:
+            con.read_parquet([str(f) for f in files], hive_partitioning=True, union_by_name=True).create_view("rated_usage")
+        else:
+            from schemas.outputs import RATED_USAGE
+
+            con.register("rated_usage", RATED_USAGE.empty_table())
+        report = cost_control(con, priced, period)
+    finally:
+        con.close()
+    target = settings.warehouse / COST_CONTROL_TABLE / f"period={period}" / "cost_control.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    report.write_parquet(target)
+    _print_report(report, period, limit)
+    console.print(f"stored {report.height:,} rows as {target} (query it with SQL: read_parquet('{target}'))")
+
+
+def _raw(path: Path) -> RawTable:
+    frame = pl.read_csv(path, infer_schema=False)
+    return RawTable(file=str(path), frame=frame.with_columns(pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("_line")))
+
+
+def _with_defaults(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    defaults = DEFAULTS["special_prices"]
+    frame = frame.with_columns(pl.lit(defaults.get(c), pl.String).alias(c) for c in columns if c not in frame.columns)
+    return frame.select(columns)
+
+
+def _write_atomically(frame: pl.DataFrame, target: Path) -> None:
+    """Write a catalog file in one rename, so a crash never leaves half a file."""
+    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        frame.write_csv(temp)
+        os.replace(temp, target)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+
+def _print_problems(errors: pl.DataFrame) -> None:
+    table = Table(title=f"{errors.height} problems: nothing was imported or computed", title_justify="left")
+    for column in ("file", "line", "column", "value", "rule"):
+        table.add_column(column)
+    for row in errors.head(100).rows():
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+    if errors.height > 100:
+        console.print(f"… and {errors.height - 100} more")
+
+
+def _print_report(report: pl.DataFrame, period: str, limit: int) -> None:
+    flat = report.filter(pl.col("rule") == "flat_price").height
+    caps = report.filter(pl.col("rule") == "cost_cap")
+    over = caps.filter(pl.col("status") == "over_tolerance").height
+    console.print(
+        f"cost control {period}: {flat:,} flat prices exceeded beyond tolerance, {caps.height:,} cost caps reached "
+        f"({over:,} beyond tolerance)"
+    )
+    if report.height == 0:
+        return
+    table = Table()
+    shown = ("contract_id", "customer_id", "tariff_id", "rule", "article_id", "usage_value", "limit_amount", "excess_pct",
+             "tolerance_pct", "status")
+    for column in shown:
+        table.add_column(column, justify="right" if column in ("usage_value", "limit_amount", "excess_pct", "tolerance_pct") else "left")
+    for row in report.head(limit).select(shown).rows():
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+    if report.height > limit:
+        console.print(f"… {report.height - limit:,} more rows in the stored table")

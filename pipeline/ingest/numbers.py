@@ -1,0 +1,162 @@
+"""Usage identifiers in canonical form: phone numbers as E.164 digits, MAC addresses as aa:bb:cc:dd:ee:ff.
+
+Readers keep identifiers as the source wrote them; this ingest step, between reading
+and rating (docs/assignment.md), rewrites them once per batch:
+
+* phone (`subscriber_id`, and `counterparty` of phone records): separators (space, `-`,
+  `.`, `/`, parentheses) are dropped; then `+` or the source's international prefix means
+  the country code follows; the source's national (trunk) prefix is replaced by its
+  country code; anything else is taken as already international (the E.164 digits
+  without `+`, as most switches write them);
+* mac: to lowercase, colon-separated;
+* ipv4, ipv6, string: unchanged (the key rules read every valid notation).
+
+A value that still is not valid stays as written, so the record ends up unassigned with
+the reason and the original text (the unassigned report shows it). The per-source
+conventions come from the `phonenumbers` metadata, looked up once per configured country
+(`numbering_plan`), never per record.
+
+>>> plan = numbering_plan({"pbx-graz": "AT"})
+>>> import polars as pl
+>>> pl.select(e164(pl.lit("0316 81 27 24"), plan.row(0, named=True))).item()
+'43316812724'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import phonenumbers
+import polars as pl
+
+from pipeline.assign.keys import mac_text, phone_key
+from schemas.numbering import NumberingPlan
+
+_SEPARATORS = r"[\s\-./()]"
+PLAN_SCHEMA = {
+    "source": pl.String,
+    "region": pl.String,
+    "country_code": pl.String,
+    "national_prefix": pl.String,
+    "international_prefix": pl.String,
+}
+
+
+class NumberingPlanError(ValueError):
+    """A configured country is not one `phonenumbers` knows."""
+
+
+def numbering_plan(countries: Mapping[str, str]) -> pl.DataFrame:
+    """The numbering plan of each source from its ISO 3166 country code (`{"pbx-graz": "AT"}`).
+
+    Raises NumberingPlanError naming the source whose country is unknown.
+    """
+    rows = []
+    for source, region in countries.items():  # a loop over configured sources, not records
+        region = region.upper()
+        meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        if meta is None or not phonenumbers.country_code_for_region(region):
+            raise NumberingPlanError(
+                f"source {source!r}: {region!r} is not a country phonenumbers knows: give an ISO 3166 alpha-2 code such as AT or DE"
+            )
+        preferred = (meta.preferred_international_prefix or "").replace("~", "")
+        rows.append(
+            {
+                "source": source,
+                "region": region,
+                "country_code": str(phonenumbers.country_code_for_region(region)),
+                "national_prefix": meta.national_prefix or None,
+                # the dialled prefix is a pattern in some countries; the preferred one is a plain number
+                "international_prefix": meta.international_prefix or preferred or "00",
+            }
+        )
+    plan = pl.DataFrame(rows, schema=PLAN_SCHEMA)
+    return NumberingPlan.validate(plan)
+
+
+def e164(number: pl.Expr, plan: Mapping[str, str | None] | None = None) -> pl.Expr:
+    """A dialled or presented phone number as E.164 digits, by one source's plan (None: `+` and separators only).
+
+    For a single number or a small table; `normalised_usage` applies the same rule to a batch.
+    """
+    plan = plan or {}
+    international = plan.get("international_prefix")
+    return _e164(
+        number,
+        pl.lit(plan.get("country_code"), pl.String),
+        pl.lit(plan.get("national_prefix"), pl.String),
+        pl.lit(international, pl.String),
+        international,
+    )
+
+
+def _e164(number: pl.Expr, country: pl.Expr, national: pl.Expr, international: pl.Expr, pattern: str | None = None) -> pl.Expr:
+    """The rule: drop separators; `+` or the international prefix: international; the national prefix: country code + rest.
+
+    `international` is a plain digit prefix per row; `pattern` (a regex) replaces it for a
+    country whose prefix is a pattern.
+    """
+    return _from_digits(number.str.replace_all(_SEPARATORS, ""), country, national, international, pattern)
+
+
+def _from_digits(digits: pl.Expr, country: pl.Expr, national: pl.Expr, international: pl.Expr, pattern: str | None = None) -> pl.Expr:
+    """`_e164` after the separators are gone."""
+    if pattern is not None and not pattern.isdigit():
+        international_hit = digits.str.contains(f"^(?:{pattern})")
+        after_international = digits.str.replace(f"^(?:{pattern})", "")
+    else:
+        international_hit = digits.str.starts_with(international).fill_null(False)
+        after_international = digits.str.slice(international.str.len_bytes())
+    return (
+        pl.when(digits.str.starts_with("+")).then(digits.str.slice(1))
+        .when(international_hit).then(after_international)
+        .when(digits.str.starts_with(national).fill_null(False)).then(country + digits.str.slice(national.str.len_bytes()))
+        .otherwise(digits)
+    )
+
+
+def normalised_usage(usage: pl.DataFrame, plan: pl.DataFrame | None = None) -> pl.DataFrame:
+    """`usage` with identifiers in canonical form (module docstring); same rows, same order, same schema.
+
+    Args:
+        plan: numbering_plan rows; sources without a row get `+` and separators handled only.
+    Computed in stages (each step a column): the rule's parts are used several times.
+    """
+    plan = pl.DataFrame(schema=PLAN_SCHEMA) if plan is None else plan.select(list(PLAN_SCHEMA))
+    plain = plan.filter(pl.col("international_prefix").str.contains(r"^[0-9]+$"))
+    patterned = plan.filter(~pl.col("international_prefix").str.contains(r"^[0-9]+$"))
+    phone = pl.col("id_type") == "phone"
+    # each row's conventions by its source: a chain of equality tests over the few configured sources
+    conventions = {"_cc": pl.lit(None, pl.String), "_national": pl.lit(None, pl.String), "_international": pl.lit(None, pl.String)}
+    for row in plain.iter_rows(named=True):  # configured sources, not records
+        is_source = pl.col("source") == row["source"]
+        for column, field in (("_cc", "country_code"), ("_national", "national_prefix"), ("_international", "international_prefix")):
+            conventions[column] = pl.when(is_source).then(pl.lit(row[field], pl.String)).otherwise(conventions[column])
+
+    def e164_of(digits: str) -> pl.Expr:
+        normalised = _from_digits(pl.col(digits), pl.col("_cc"), pl.col("_national"), pl.col("_international"))
+        for row in patterned.iter_rows(named=True):  # the few configured sources with a prefix pattern
+            pattern = _from_digits(
+                pl.col(digits), pl.lit(row["country_code"]), pl.lit(row["national_prefix"], pl.String), pl.lit(None, pl.String),
+                row["international_prefix"],
+            )
+            normalised = pl.when(pl.col("source") == row["source"]).then(pattern).otherwise(normalised)
+        return normalised
+
+    def kept_unless_valid(column: str, candidate: str) -> pl.Expr:
+        # a value that does not become E.164 digits is kept as written, for the unassigned reason
+        return pl.when(phone & phone_key(pl.col(candidate)).is_not_null()).then(pl.col(candidate)).otherwise(pl.col(column))
+
+    digits = lambda column: pl.col(column).str.replace_all(_SEPARATORS, "")  # noqa: E731 - \s covers the ends
+    mac = pl.when(pl.col("id_type") == "mac").then(pl.coalesce(mac_text(pl.col("subscriber_id")), pl.col("subscriber_id")))
+    return (
+        usage.lazy()
+        .with_columns(digits("subscriber_id").alias("_sid"), digits("counterparty").alias("_cp"), **conventions)
+        .with_columns(e164_of("_sid").alias("_sid"), e164_of("_cp").alias("_cp"))
+        .with_columns(
+            mac.otherwise(kept_unless_valid("subscriber_id", "_sid")).alias("subscriber_id"),
+            kept_unless_valid("counterparty", "_cp").alias("counterparty"),
+        )
+        .select(usage.columns)
+        .collect()
+    )

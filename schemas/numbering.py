@@ -1,0 +1,31 @@
+"""The numbering plan: how each usage source writes phone numbers, so ingest can make them E.164 digits.
+
+One row per source that writes national or prefixed numbers, built once from the
+configured country by pipeline.ingest.numbers.numbering_plan (with the `phonenumbers`
+metadata) and then applied to every record with Polars expressions.
+"""
+
+from __future__ import annotations
+
+import pandera.polars as pandera
+
+
+class NumberingPlan(pandera.DataFrameModel):
+    """A source's dialling conventions (ITU-T E.164 / E.123).
+
+    `international_prefix` is a regular expression (some countries have several, e.g.
+    Australia `0011` or `0014`…); `national_prefix` is the trunk prefix a national number
+    starts with (`0` in Austria and Germany, `1` in North America), empty where the
+    country has none (Italy: national numbers keep their leading 0 after the country code).
+    """
+
+    source: str = pandera.Field(unique=True, str_length={"min_value": 1})
+    region: str = pandera.Field(str_matches=r"^[A-Z]{2}$")
+    country_code: str = pandera.Field(str_matches=r"^[1-9][0-9]{0,2}$")
+    national_prefix: str = pandera.Field(nullable=True, str_matches=r"^[0-9]+$")
+    international_prefix: str = pandera.Field(str_length={"min_value": 1})
+
+    class Config:
+        strict = True
+        coerce = False
+        name = "numbering_plan"

@@ -1,0 +1,162 @@
+"""`rating id-search`, `rating import-ids` and `rating unassigned` on a throwaway Typer app."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from pipeline.assign.report import top_unassigned
+from pipeline.assign.search import id_matches
+from pipeline.cli_ids import register
+from pipeline.io import warehouse
+from pipeline.io.catalog_files import load_catalog
+from pipeline.job import rate
+from tests.factory import at, catalog, raw_catalog, usage
+
+DEVICE_IDS = {
+    "contract_id": ["K-SEC", "K-MIN", "K-SEC", "K-MIN"],
+    "id_type": ["phone", "phone", "phone", "ipv4"],
+    "id_value": ["4331681", "4331681555", "4331681555", "167.112.17.42"],
+    "id_to": [None, None, None, "167.112.17.45"],
+    "valid_from": [None, None, "2026-10-15 00:00:00", None],
+    "valid_until": [None, "2026-10-15 00:00:00", None, None],
+}
+
+
+@pytest.fixture
+def catalog_dir(tmp_path) -> Path:
+    """The factory catalog with DEVICE_IDS, written as CSV files."""
+    for name, table in raw_catalog(device_ids=DEVICE_IDS).items():
+        table.frame.drop("_line").write_csv(tmp_path / f"{name}.csv")
+    return tmp_path
+
+
+def run(*args: str):
+    app = typer.Typer()
+    register(app)
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "250"})
+
+
+@pytest.mark.parametrize(
+    ("identifier", "when", "rows"),
+    [
+        # the number moved at 2026-10-15 00:00:00: each side of the second
+        ("4331681555", "2026-10-14 23:59:59", [(3, "K-MIN", "exact", True, True), (4, "K-SEC", "exact", False, False), (2, "K-SEC", "head-data", True, False)]),
+        ("4331681555", "2026-10-15 00:00:00", [(3, "K-MIN", "exact", False, False), (4, "K-SEC", "exact", True, True), (2, "K-SEC", "head-data", True, False)]),
+        ("+43 316 81 555 12", "2026-10-20", [(3, "K-MIN", "head-data", False, False), (4, "K-SEC", "head-data", True, True), (2, "K-SEC", "head-data", True, False)]),
+        ("167.112.17.44", "2026-10-20", [(5, "K-MIN", "range", True, True)]),
+        ("167.112.17.46", "2026-10-20", []),
+    ],
+)
+def test_id_matches_lists_every_covering_id_most_specific_first(identifier, when, rows):
+    matches = id_matches(catalog(device_ids=DEVICE_IDS).device_ids, identifier, at(when) if " " in when else datetime.fromisoformat(when).replace(tzinfo=timezone.utc))
+    assert matches.select("line", "contract_id", "match", "valid_at", "wins").rows() == rows
+
+
+def test_id_search_names_the_contract_the_matching_id_the_kind_of_match_and_the_validity(catalog_dir):
+    result = run("id-search", "4331681555", "--at", "2026-10-14 23:59:59", "--catalog", str(catalog_dir))
+    assert result.exit_code == 0, result.output
+    assert "4331681555 is assigned to contract K-MIN at 2026-10-14 23:59:59 UTC: phone ID 4331681555 (exact match, device_ids.csv line 3)" in result.output
+    assert "2026-10-15 00:00:00" in result.output  # the validity end is shown
+
+
+def test_id_search_of_an_unknown_id_says_so(catalog_dir):
+    result = run("id-search", "4999", "--catalog", str(catalog_dir))
+    assert result.exit_code == 1
+    assert "no device ID matches '4999'" in result.output
+
+
+def test_import_ids_from_a_text_file_adds_every_id(catalog_dir, tmp_path):
+    ids = tmp_path / "ids.txt"
+    ids.write_text("# new numbers of K-MIN\n49301111\n\n49302000 49302999\n")
+    result = run("import-ids", str(ids), "--contract", "K-MIN", "--catalog", str(catalog_dir))
+    assert result.exit_code == 0, result.output
+    assert "imported 2 device ID(s)" in result.output
+    added = load_catalog(catalog_dir).device_ids.tail(2)
+    assert added.select("contract_id", "id_type", "id_value", "id_to").rows() == [
+        ("K-MIN", "phone", "49301111", None),
+        ("K-MIN", "phone", "49302000", "49302999"),
+    ]
+    again = run("import-ids", str(ids), "--contract", "K-MIN", "--catalog", str(catalog_dir))
+    assert "imported 0 device ID(s)" in again.output and "(2 already in the catalog)" in again.output
+
+
+def test_import_ids_from_csv_with_contracts_and_validity(catalog_dir, tmp_path):
+    ids = tmp_path / "ids.csv"
+    ids.write_text(
+        "contract_id,id_type,id_value,valid_from,valid_until\n"
+        "K-SEC,mac,00-1A-2B-3C-4D-5E,2026-11-01,\n"
+        "K-MIN,ipv6,2001:db8:17::/48,,\n"
+    )
+    result = run("import-ids", str(ids), "--catalog", str(catalog_dir))
+    assert result.exit_code == 0, result.output
+    cat = load_catalog(catalog_dir)
+    assert cat.device_ids.tail(2).select("contract_id", "id_type", "id_value", "valid_from").rows() == [
+        ("K-SEC", "mac", "00-1A-2B-3C-4D-5E", at("2026-11-01 00:00:00")),
+        ("K-MIN", "ipv6", "2001:db8:17::/48", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "options", "messages"),
+    [
+        # one ID conflicts with the catalog, one is fine: neither is imported
+        ("49301111\n4331681555\n", ("--contract", "K-MIN"), ["ids.txt:2", "phone ID 4331681555 is on contract K-SEC (", "and on contract K-MIN ("]),
+        # two rows of the file clash with each other
+        ("contract_id,id_value\nK-MIN,49301111\nK-SEC,49301111\n", (), ["phone ID 49301111 is on contract K-MIN (", "ids.txt:2) and on contract K-SEC (", "ids.txt:3)"]),
+        ("contract_id,id_value\nK-NONE,49301111\n", (), ["ids.txt:2: column 'contract_id' value 'K-NONE': must exist in contracts.contract_id"]),
+        ("49301111\n+4930\n", ("--contract", "K-MIN"), ["ids.txt:2: column 'id_value' value '+4930'"]),
+        ("49301111\n", (), ["give the contract they belong to with --contract"]),
+    ],
+)
+def test_import_ids_never_applies_half_an_import(catalog_dir, tmp_path, content, options, messages):
+    ids = tmp_path / "ids.txt"
+    ids.write_text(content)
+    before = (catalog_dir / "device_ids.csv").read_bytes()
+    result = run("import-ids", str(ids), *options, "--catalog", str(catalog_dir))
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    for message in messages:
+        assert message in output
+    assert (catalog_dir / "device_ids.csv").read_bytes() == before
+    assert sorted(p.name for p in catalog_dir.iterdir() if p.name.startswith(".")) == []  # no temporary file left
+
+
+UNASSIGNED = pl.DataFrame(
+    {
+        "run_id": ["r1", "r1", "r2", "r2", "r2"],
+        "id_type": ["phone", "phone", "phone", "ipv4", "phone"],
+        "subscriber_id": ["4331799999", "4331799999", "4331799999", "167.112.17.46", "4999"],
+        "start_time": [at("2026-10-01 10:00:00"), at("2026-10-02 10:00:00"), at("2026-10-03 10:00:00"), at("2026-10-01 00:00:00"), at("2026-10-01 00:00:00")],
+        "duration_s": [60, 30, 10, None, 500],
+        "volume_bytes": [None, None, None, 990_000_000, None],
+        "reason": ["no device ID matches 4331799999"] * 3 + ["no device ID matches 167.112.17.46", "no device ID matches 4999"],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("by", "expected"),
+    [
+        ("records", [("4331799999", 3, 100, 0, 2), ("167.112.17.46", 1, 0, 990_000_000, 1), ("4999", 1, 500, 0, 1)]),  # ties: volume, then duration
+        ("volume", [("167.112.17.46", 1, 0, 990_000_000, 1), ("4331799999", 3, 100, 0, 2), ("4999", 1, 500, 0, 1)]),
+        ("duration", [("4999", 1, 500, 0, 1), ("4331799999", 3, 100, 0, 2), ("167.112.17.46", 1, 0, 990_000_000, 1)]),
+    ],
+)
+def test_top_unassigned_by_count_and_volume(by, expected):
+    report = top_unassigned(UNASSIGNED, top=5, by=by).with_columns(pl.col("duration_s", "volume_bytes").fill_null(0))
+    assert report.select("subscriber_id", "records", "duration_s", "volume_bytes", "runs").rows() == expected
+
+
+def test_rating_unassigned_reads_the_warehouse(tmp_path):
+    records = usage(subscriber_id=["4331799999", "4331799999", "43316812724", "4999"], duration_s=[60, 30, 10, 5])
+    result = rate(records, catalog(), "run1")
+    warehouse.write_run(result.stored_tables(), tmp_path, "run1")
+    output = run("unassigned", "--warehouse", str(tmp_path), "--top", "1").output
+    assert "4331799999" in output and "4999" not in output
+    assert "no device ID matches 4331799999" in " ".join(output.split())

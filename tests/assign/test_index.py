@@ -1,0 +1,49 @@
+"""The interval machinery: nested intervals flattened into ranked segments, keys found by a sorted merge."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from pipeline import engine
+from pipeline.assign import build_segments, interval_lookup, segment_lookup
+
+
+def test_nested_intervals_flatten_into_disjoint_segments_most_specific_first():
+    con = engine.connect()
+    intervals = pl.DataFrame({"lo": [10, 20, 25, 40], "hi": [49, 29, 25, 45], "width": [39, 9, 0, 5], "item": [1, 2, 3, 4]})
+    assert build_segments(con, "items", intervals) == 7
+    rows = con.sql("SELECT seg_lo, seg_hi, item, rank FROM items ORDER BY seg_lo, rank").fetchall()
+    assert rows == [
+        (10, 19, 1, 1),
+        (20, 24, 2, 1), (20, 24, 1, 2),
+        (25, 25, 3, 1), (25, 25, 2, 2), (25, 25, 1, 3),
+        (26, 29, 2, 1), (26, 29, 1, 2),
+        (30, 39, 1, 1),
+        (40, 45, 4, 1), (40, 45, 1, 2),
+        (46, 49, 1, 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "position"),
+    [(None, 0), (2, 0), (3, 1), (5, 1), (6, 0), (7, 2), (8, 2), (9, 0), (10, 3), (11, 3), (12, 0)],
+)
+def test_interval_lookup_finds_the_segment_of_each_key_or_none(key, position):
+    keys = pl.Series([key, 7, None, 3], dtype=pl.Int64)  # the key among others, in any order
+    found = interval_lookup(keys, pl.Series([3, 7, 10]), pl.Series([5, 8, 11]))
+    assert found.to_list() == [position, 2, 0, 1]
+
+
+def test_interval_lookup_works_on_int128_keys():
+    big = 2**100
+    keys = pl.Series([big + 5, -big, big], dtype=pl.Int128)
+    found = interval_lookup(keys, pl.Series([big, -big - 1], dtype=pl.Int128).sort(), pl.Series([-big + 1, big + 9], dtype=pl.Int128).sort())
+    assert found.to_list() == [2, 1, 2]
+
+
+def test_segment_lookup_returns_the_item_row_aligned():
+    con = engine.connect()
+    build_segments(con, "items", pl.DataFrame({"lo": [10, 20], "hi": [49, 29], "width": [39, 9], "item": [1, 2]}))
+    con.execute("CREATE VIEW best AS SELECT seg_lo, seg_hi, item FROM items WHERE rank = 1")
+    assert segment_lookup(con, pl.Series([25, 5, 49, 50, 10], dtype=pl.Int64), "best").to_list() == [2, None, 1, None, 1]

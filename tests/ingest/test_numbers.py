@@ -1,0 +1,88 @@
+"""Ingest normalisation: phone numbers to E.164 digits by each source's numbering plan, MACs to one notation."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from pipeline.ingest.numbers import NumberingPlanError, normalised_usage, numbering_plan
+from pipeline.job import rate
+from tests.factory import catalog, usage
+
+PLAN = numbering_plan({"pbx-graz": "AT", "fs-berlin": "DE", "pbx-nyc": "US", "pbx-sydney": "AU"})
+
+
+def test_the_numbering_plan_is_built_from_the_phonenumbers_metadata():
+    assert PLAN.select("source", "region", "country_code", "national_prefix").rows() == [
+        ("pbx-graz", "AT", "43", "0"),
+        ("fs-berlin", "DE", "49", "0"),
+        ("pbx-nyc", "US", "1", "1"),
+        ("pbx-sydney", "AU", "61", "0"),
+    ]
+    assert PLAN.get_column("international_prefix").to_list()[:3] == ["00", "00", "011"]
+
+
+def test_an_unknown_country_is_an_error_naming_the_source():
+    with pytest.raises(NumberingPlanError, match="source 'pbx-x': 'XX' is not a country"):
+        numbering_plan({"pbx-x": "XX"})
+
+
+@pytest.mark.parametrize(
+    ("source", "written", "e164"),
+    [
+        ("pbx-graz", "0316 81 27 24", "43316812724"),  # national: trunk prefix 0 → country code 43
+        ("pbx-graz", "(0316) 812-724", "43316812724"),
+        ("pbx-graz", "0043 316 812724", "43316812724"),  # international prefix 00
+        ("pbx-graz", "+43 316 812724", "43316812724"),
+        ("pbx-graz", "43316812724", "43316812724"),  # already international digits
+        ("pbx-graz", "4331681272420", "4331681272420"),
+        ("fs-berlin", "030 1234 00", "4930123400"),
+        ("fs-berlin", "0049301234", "49301234"),
+        ("pbx-nyc", "011 43 316 812724", "43316812724"),  # international prefix 011
+        ("pbx-nyc", "1 212 555 0100", "12125550100"),  # trunk prefix 1, country code 1
+        ("pbx-sydney", "0011 43 316 812724", "43316812724"),  # a prefix the plan gives as a pattern
+        ("pbx-sydney", "02 9876 5432", "61298765432"),
+        ("unplanned", "+43 316 812724", "43316812724"),  # a source without a plan: + and separators only
+        ("unplanned", "0043316812724", "0043316812724"),  # …so this stays as written (and is unassigned)
+        ("pbx-graz", "anonymous", "anonymous"),  # not a number: kept for the unassigned reason
+    ],
+)
+def test_phone_numbers_become_e164_digits_by_the_source_numbering_plan(source, written, e164):
+    records = usage(source=[source], subscriber_id=[written], counterparty=[written])
+    normalised = normalised_usage(records, PLAN)
+    assert normalised.select("subscriber_id", "counterparty").row(0) == (e164, e164)
+
+
+@pytest.mark.parametrize(
+    ("id_type", "written", "canonical"),
+    [
+        ("mac", "00-1A-2B-3C-4D-5E", "00:1a:2b:3c:4d:5e"),
+        ("mac", "001a.2b3c.4d5e", "00:1a:2b:3c:4d:5e"),
+        ("mac", "not a mac", "not a mac"),
+        ("ipv4", "167.112.17.42", "167.112.17.42"),
+        ("ipv6", "2001:DB8::1", "2001:DB8::1"),
+        ("string", "0316 SIM", "0316 SIM"),
+    ],
+)
+def test_other_identifiers_keep_their_text_except_macs(id_type, written, canonical):
+    records = usage(source=["pbx-graz"], id_type=[id_type], subscriber_id=[written], counterparty=["0316"])
+    normalised = normalised_usage(records, PLAN)
+    assert normalised.get_column("subscriber_id").to_list() == [canonical]
+    assert normalised.get_column("counterparty").to_list() == ["0316"]  # the counterparty of a non-phone record is no number
+
+
+def test_normalised_national_numbers_are_assigned_and_priced():
+    records = usage(source=["pbx-graz"] * 2, subscriber_id=["0316 81 27 24 20", "0316812724"], counterparty=["0316 123456", "0049 30 1234"])
+    result = rate(normalised_usage(records, PLAN), catalog(), "run")
+    assert result.table("rated_usage").pl().select("subscriber_id", "counterparty", "contract_id").rows() == [
+        ("4331681272420", "43316123456", "K-MIN"),
+        ("43316812724", "49301234", "K-MIN"),
+    ]
+
+
+def test_normalisation_keeps_rows_order_and_schema():
+    records = usage(source=["pbx-graz", "x", "fs-berlin"], subscriber_id=["0316", "1", "030"])
+    normalised = normalised_usage(records, PLAN)
+    assert normalised.schema == records.schema
+    assert normalised.get_column("record_key").to_list() == records.get_column("record_key").to_list()
+    assert normalised.get_column("subscriber_id").to_list() == ["43316", "1", "4930"]

@@ -1,0 +1,57 @@
+"""The pricing catalog is validated like the core catalog: every problem with file, line, column, value and rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.catalog import CatalogError
+from tests.price.factory import priced
+
+
+@pytest.mark.parametrize(
+    ("tables", "problem"),
+    [
+        ({"promotions": {"promotion_id": ["P"], "article_id": ["A-NAT"], "price": ["0.01"],
+                         "valid_from": ["2026-10-15 00:00:00"], "valid_until": ["2026-10-01 00:00:00"]}},
+         ("promotions.csv", 2, "valid_until", "valid_until must be after valid_from")),
+        ({"price_lists": {"price_list_id": ["PL", "PL"], "article_id": ["A-NAT", "A-NAT"], "price": ["0.01", "0.02"],
+                          "valid_from": [None, "2026-10-01"]}},
+         ("price_lists.csv", 3, "valid_from", "overlaps an earlier row with the same price_list_id, article_id, band")),
+        ({"volume_tiers": {"tariff_id": ["T-MIN"], "article_id": ["A-NAT"], "method": ["graduated"], "from_quantity": ["60"], "price": ["0.01"]}},
+         ("volume_tiers.csv", 2, "from_quantity", "the first tier of a tariff and article must start at from_quantity 0")),
+        ({"volume_tiers": {"tariff_id": ["T-MIN"] * 2, "article_id": ["A-NAT"] * 2, "method": ["graduated", "volume"],
+                           "from_quantity": ["0", "60"], "price": ["0.01", "0.02"]}},
+         ("volume_tiers.csv", 2, "method", "all tiers of one tariff and article use the same method")),
+        ({"volume_tiers": {"tariff_id": ["T-MIN"], "article_id": ["A-NAT"], "method": ["graduated"], "from_quantity": ["0"], "price": ["0.01"]}},
+         ("volume_tiers.csv", 2, "article_id",
+          "also has a base price in prices.csv; tiers replace the tariff's base price, remove one of them")),
+        ({"special_prices": {"contract_id": ["K-MIN"], "kind": ["friends"], "number": ["4312345678"], "number_to": ["4312345679"], "price": ["0.01"]}},
+         ("special_prices.csv", 2, "number_to", "friends are single numbers: number_to applies to kind net only")),
+        ({"special_prices": {"contract_id": ["K-NONE"], "kind": ["net"], "number": ["43"], "price": ["0.01"]}},
+         ("special_prices.csv", 2, "contract_id", "must exist in contracts.contract_id")),
+        ({"special_prices": {"contract_id": ["K-MIN"], "kind": ["net"], "number": ["+43"], "price": ["0.01"]}},
+         ("special_prices.csv", 2, "number", "str_matches('^[0-9]{1,15}$')")),
+        ({"area_codes": {"country_code": ["43", "43"], "area_code": ["316", "3162"]}},
+         ("area_codes.csv", 3, "area_code", "another area code is a prefix of this one; area codes must be prefix-free")),
+        ({"customer_prices": {"customer_id": ["C1"], "article_id": ["A-NAT"], "band": ["night"], "price": ["0.01"]}},
+         ("customer_prices.csv", 2, "band", "band is not defined in time_bands.csv")),
+        ({"tariff_pricing": {"tariff_id": ["T-MIN"], "min_revenue": ["20"], "cost_cap": ["10"]}},
+         ("tariff_pricing.csv", 2, "min_revenue", "min_revenue must not exceed cost_cap")),
+        ({"tariff_pricing": {"tariff_id": ["T-MIN"], "holiday_country": ["XX"]}},
+         ("tariff_pricing.csv", 2, "holiday_country", "not a country the holidays package knows")),
+        ({"time_bands": {"tariff_id": ["T-MIN", "T-MIN"], "band": ["day", "late"], "days": ["mon-fri", "fri"],
+                         "from_time": ["08:00", "17:00"], "until_time": ["18:00", "24:00"]}},
+         ("time_bands.csv", 2, "from_time", "overlaps another band of the tariff on the same day and time")),
+        ({"free_quantities": {"tariff_id": ["T-MIN"], "article_id": ["A-NAT"], "quantity": ["lots"]}},
+         ("free_quantities.csv", 2, "quantity", "type Int64")),
+    ],
+)
+def test_a_bad_pricing_row_is_reported_with_file_line_column_and_rule(tables, problem):
+    with pytest.raises(CatalogError) as caught:
+        priced(**tables)
+    rows = caught.value.errors.select("file", "line", "column", "rule").rows()
+    assert problem in rows
+
+
+def test_a_missing_pricing_file_is_no_rule_at_all():
+    assert priced().pricing.volume_tiers.height == 0

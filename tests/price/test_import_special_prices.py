@@ -1,0 +1,65 @@
+"""`rating import-special-prices FILE`: validate everything, then replace the named contracts' rows."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from pipeline.cli_pricing import register
+
+SAMPLE = Path("data/sample/catalog")
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Path:
+    target = tmp_path / "catalog"
+    shutil.copytree(SAMPLE, target)
+    pl.DataFrame(
+        {"contract_id": ["V-1001", "V-1002"], "kind": ["friends", "net"], "number": ["4312345678", "4366"], "price": ["0.0100", "0.0200"]}
+    ).write_csv(target / "special_prices.csv")
+    return target
+
+
+def invoke(catalog: Path, file: Path):
+    app = typer.Typer()
+    register(app)
+    return CliRunner().invoke(app, ["import-special-prices", str(file), "--catalog", str(catalog)])
+
+
+def test_import_replaces_the_special_prices_of_the_contracts_in_the_file(catalog: Path, tmp_path: Path):
+    file = tmp_path / "friends.csv"
+    file.write_text("contract_id,kind,number,number_to,price\nV-1001,friends,4369912345,,0.0050\nV-1001,net,4312340000,4312349999,0.0150\n")
+    result = invoke(catalog, file)
+    assert result.exit_code == 0, result.output
+    assert "imported 2 special prices for 1 contracts" in result.output
+    stored = pl.read_csv(catalog / "special_prices.csv", infer_schema=False)
+    assert stored.select("contract_id", "kind", "number", "number_to", "price").rows() == [
+        ("V-1001", "friends", "4369912345", None, "0.0050"),
+        ("V-1001", "net", "4312340000", "4312349999", "0.0150"),
+        ("V-1002", "net", "4366", None, "0.0200"),  # another contract keeps its rows
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "shown"),
+    [
+        ("contract_id,kind,number,price\nV-9999,friends,4312345678,0.01\n", "must exist in"),
+        ("contract_id,kind,number,price\nV-1001,cousins,4312345678,0.01\n", "isin"),
+        ("contract_id,kind,number,price\nV-1001,friends,+43 1 234,0.01\n", "str_matches"),
+        ("contract_id,kind,number,price\nV-1001,friends,4312345678,cheap\n", "Decimal"),
+        ("contract,kind,number,price\nV-1001,friends,4312345678,0.01\n", "unknown column"),
+    ],
+)
+def test_a_bad_file_is_reported_row_by_row_and_nothing_is_imported(catalog: Path, tmp_path: Path, content, shown):
+    before = (catalog / "special_prices.csv").read_text()
+    file = tmp_path / "bad.csv"
+    file.write_text(content)
+    result = invoke(catalog, file)
+    assert result.exit_code == 1
+    assert shown in result.output and "nothing was imported" in result.output
+    assert (catalog / "special_prices.csv").read_text() == before

@@ -1,0 +1,362 @@
+"""Each pricing rule of DOMAIN §4 on literal tables (tests/price/factory.py has the core catalog)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.price.factory import CORE, K_EX, K_MIN, K_RC, K_SEC, at, calls, priced, rate_priced, rated, usage
+
+D = Decimal
+
+
+def lines(result, *columns):
+    return result.table("invoice_lines").pl().sort("contract_id", "article_id").select(columns).rows()
+
+
+# --- article keys, alternative names, zones ---------------------------------------------------
+
+
+def test_article_key_and_zone_choose_the_article_and_invoices_show_its_alternative_name():
+    records = usage(
+        subscriber_id=[K_SEC] * 4,
+        article_key=["voice", "voice", "sms", "data"],
+        counterparty=["4312345678", "4366123456", "4366123456", None],
+        duration_s=[60, 60, 0, None],  # an SMS says it lasted 0 s
+        volume_bytes=[None, None, None, 500_000_000],
+    )
+    result = rate_priced(records, priced())
+    assert lines(result, "article_id", "article_name", "quantity", "net_amount") == [
+        ("A-GB", "Data", 500_000_000, D("0.03")),
+        ("A-MOB", "Calls mobile", 60, D("0.06")),
+        ("A-NAT", "Inlandsgespräche", 60, D("0.06")),
+        ("A-SMS", "SMS", 1, D("0.00")),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("counterparty", "catchall", "zone", "article"),
+    [
+        ("4366123456", None, "MOB", "A-MOB"),  # 4366 is longer than 43
+        ("4312345678", None, "NAT", "A-NAT"),
+        ("4930999", None, "NAT", "A-NAT"),
+        ("33123456", "NAT", "NAT", "A-NAT"),  # no prefix: the tariff's catch-all zone
+    ],
+)
+def test_longest_prefix_zone_else_catch_all(counterparty, catchall, zone, article):
+    tariffs = {
+        "tariff_id": ["T-MIN", "T-SEC"], "name": ["per minute", "per second"], "first_increment_s": ["60", "1"],
+        "next_increment_s": ["60", "1"], "vat_rate": ["0.2000", "0.1900"], "catchall_zone": [None, catchall],
+    }
+    result = rate_priced(calls(K_SEC, ("2026-10-01 10:00:00", 60, counterparty)), priced(core={"tariffs": tariffs}))
+    assert rated(result, "zone_id", "article_id", "amount").row(0) == (zone, article, D("0.060000"))
+
+
+@pytest.mark.parametrize(
+    ("record", "prices_without", "reason"),
+    [
+        ({"counterparty": ["33123456"]}, None,
+         "no destination zone matches 33123456 and tariff T-SEC has no catch-all zone"),
+        ({"article_key": ["fax"]}, None, "article key fax has no article for zone NAT (article_keys.csv)"),
+        ({"counterparty": ["4366123456"]}, "A-MOB",
+         "tariff T-SEC has no price for article A-MOB valid at 2026-10-01 10:00:00 UTC (prices.csv or the pricing tables)"),
+        ({"article_key": ["data"], "duration_s": [60], "volume_bytes": [None]}, None,
+         "record has no volume for its article A-GB (unit byte)"),
+    ],
+)
+def test_unrateable_records_keep_their_reason_and_are_never_priced_at_zero(record, prices_without, reason):
+    core = {}
+    if prices_without:
+        kept = [(t, a, p) for t, a, p in zip(*CORE["prices"].values()) if not (t == "T-SEC" and a == prices_without)]
+        core["prices"] = {"tariff_id": [r[0] for r in kept], "article_id": [r[1] for r in kept], "price": [r[2] for r in kept]}
+    result = rate_priced(usage(subscriber_id=[K_SEC], **record), priced(core=core))
+    assert result.counts()["unrateable"] == 1
+    assert result.table("unrateable").pl().get_column("reason").to_list() == [reason]
+    assert result.table("invoice_lines").pl().height == 0
+
+
+# --- local calls ------------------------------------------------------------------------------
+
+LOCAL = {
+    "tariff_pricing": {"tariff_id": ["T-MIN"], "local_zone": ["LOCAL"]},
+    "area_codes": {"country_code": ["43", "43", "49"], "area_code": ["316", "1", "30"], "name": ["Graz", "Wien", "Berlin"]},
+}
+
+
+@pytest.mark.parametrize(
+    ("subscriber", "key", "counterparty", "zone", "article"),
+    [
+        (K_MIN, "voice", "43316999999", "LOCAL", "A-LOCAL"),  # Graz calls Graz
+        (K_MIN, "voice", "4315551234", "NAT", "A-NAT"),  # Graz calls Vienna
+        (K_MIN, "voice", "4366123456", "MOB", "A-MOB"),
+        (K_MIN, "sms", "43316999999", "NAT", "A-SMS"),  # sms has no local article: not a local call
+        (K_SEC, "voice", "4930999999", "NAT", "A-NAT"),  # Berlin calls Berlin, but T-SEC has no local zone
+    ],
+)
+def test_local_calls_inside_the_callers_area_code_take_the_local_article(subscriber, key, counterparty, zone, article):
+    records = usage(subscriber_id=[subscriber], article_key=[key], counterparty=[counterparty])
+    result = rate_priced(records, priced(**LOCAL))
+    assert rated(result, "zone_id", "article_id").row(0) == (zone, article)
+
+
+# --- special prices ---------------------------------------------------------------------------
+
+SPECIAL = {
+    "special_prices": {
+        "contract_id": ["K-SEC", "K-SEC", "K-SEC", "K-SEC"],
+        "kind": ["friends", "net", "net", "net"],
+        "number": ["4312345678", "4312340000", "4366", "4399"],
+        "number_to": [None, "4312349999", None, None],
+        "article_id": [None, None, None, "A-MOB"],
+        "price": ["0.0100", "0.0200", "0.0300", "0.0400"],
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("subscriber", "counterparty", "source", "price", "ref"),
+    [
+        (K_SEC, "4312345678", "special_friends", "0.010000", "special_prices:K-SEC/4312345678"),
+        (K_SEC, "4312345000", "special_net", "0.020000", "special_prices:K-SEC/4312340000-4312349999"),
+        (K_SEC, "4366123456", "special_net", "0.030000", "special_prices:K-SEC/4366"),
+        (K_SEC, "4399123", "tariff", "0.060000", "prices:T-SEC"),  # 4399 is special for A-MOB only
+        (K_SEC, "4312399999", "tariff", "0.060000", "prices:T-SEC"),
+        (K_MIN, "4312345678", "tariff", "0.060000", "prices:T-MIN"),  # another contract's friend
+    ],
+)
+def test_special_prices_friends_numbers_and_net_prefixes_and_ranges(subscriber, counterparty, source, price, ref):
+    result = rate_priced(calls(subscriber, ("2026-10-01 10:00:00", 60, counterparty)), priced(**SPECIAL))
+    assert rated(result, "price_source", "price", "price_ref").row(0) == (source, D(price), ref)
+
+
+# --- time bands -------------------------------------------------------------------------------
+
+BANDS = {
+    "time_bands": {
+        "tariff_id": ["T-SEC"] * 5,
+        "band": ["peak", "offpeak", "offpeak", "weekend", "holiday"],
+        "days": ["mon-fri", "mon-fri", "mon-fri", "sat,sun", "holiday"],
+        "from_time": ["08:00", "00:00", "18:00", "00:00", "00:00"],
+        "until_time": ["18:00", "08:00", "24:00", "24:00", "24:00"],
+    },
+    "band_prices": {
+        "tariff_id": ["T-SEC"] * 3,
+        "article_id": ["A-NAT"] * 3,
+        "band": ["offpeak", "weekend", "holiday"],
+        "price": ["0.0300", "0.0200", "0.0100"],
+    },
+    "tariff_pricing": {"tariff_id": ["T-SEC"], "holiday_country": ["DE"]},
+}
+
+
+@pytest.mark.parametrize(
+    ("start_utc", "band", "amount"),
+    [
+        ("2026-10-01 10:00:00", "peak", "0.060000"),  # Thursday 12:00 in Berlin (CEST); peak has the base price
+        ("2026-10-01 05:59:59", "offpeak", "0.030000"),  # 07:59:59 local
+        ("2026-10-01 06:00:00", "peak", "0.060000"),  # 08:00 local
+        ("2026-10-01 16:00:00", "offpeak", "0.030000"),  # 18:00 local
+        ("2026-10-03 10:00:00", "holiday", "0.010000"),  # Saturday, but German Unity Day: holiday first
+        ("2026-10-04 10:00:00", "weekend", "0.020000"),  # Sunday
+        ("2026-10-23 22:30:00", "weekend", "0.020000"),  # Friday in UTC, Saturday 00:30 in Berlin
+        ("2026-10-26 06:30:00", "offpeak", "0.030000"),  # Monday after the clocks went back: 07:30 CET
+        ("2026-10-26 07:00:00", "peak", "0.060000"),  # 08:00 CET
+    ],
+)
+def test_time_bands_in_the_contracts_time_zone_with_holidays(start_utc, band, amount):
+    result = rate_priced(calls(K_SEC, (start_utc, 60)), priced(**BANDS))
+    assert rated(result, "band", "amount").row(0) == (band, D(amount))
+
+
+def test_a_call_across_a_band_boundary_is_priced_whole_in_the_band_it_starts_in():
+    # starts 17:59 local (peak), ends 18:05 (off-peak): all 360 s at the peak price
+    result = rate_priced(calls(K_SEC, ("2026-10-01 15:59:00", 360)), priced(**BANDS))
+    assert rated(result, "band", "quantity", "price", "amount").row(0) == ("peak", 360, D("0.060000"), D("0.360000"))
+
+
+# --- granularity, connect fee, minimum charge -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "following", "duration", "quantity"),
+    [
+        (60, 60, 1, 60), (60, 60, 60, 60), (60, 60, 61, 120), (60, 60, 0, 0),
+        (1, 1, 1, 1), (1, 1, 61, 61),
+        (60, 1, 1, 60), (60, 1, 61, 61),
+        (30, 6, 1, 30), (30, 6, 30, 30), (30, 6, 31, 36), (30, 6, 37, 42),
+    ],
+)
+def test_granularity_first_then_following_increments(first, following, duration, quantity):
+    tariffs = {
+        "tariff_id": ["T-MIN", "T-SEC"], "name": ["per minute", "per second"], "first_increment_s": [str(first), "1"],
+        "next_increment_s": [str(following), "1"], "vat_rate": ["0.2000", "0.1900"],
+    }
+    result = rate_priced(calls(K_MIN, ("2026-10-01 10:00:00", duration)), priced(core={"tariffs": tariffs}))
+    # 0.06 per 60 s = 0.001 per second
+    assert rated(result, "quantity", "amount").row(0) == (quantity, D(quantity) / 1000)
+
+
+def test_an_article_may_override_the_tariffs_granularity():
+    articles = {**CORE["articles"], "first_increment_s": ["1"] + [None] * 5, "next_increment_s": ["1"] + [None] * 5}
+    result = rate_priced(calls(K_MIN, ("2026-10-01 10:00:00", 61)), priced(core={"articles": articles}))
+    assert rated(result, "quantity").item() == 61  # T-MIN is 60/60, A-NAT bills per second
+
+
+@pytest.mark.parametrize(
+    ("duration", "fee", "amount"),
+    [
+        (10, "0.090000", "0.100000"),  # 0.01 + 0.05 connect fee < 0.10 minimum charge
+        (120, "0.050000", "0.170000"),  # 0.12 + 0.05 connect fee
+        (0, "0.000000", "0.000000"),  # no call, no connect fee
+    ],
+)
+def test_connect_fee_and_minimum_charge_per_call(duration, fee, amount):
+    cat = priced(tariff_articles={"tariff_id": ["T-SEC"], "article_id": ["A-NAT"], "connect_fee": ["0.05"], "min_charge": ["0.10"]})
+    result = rate_priced(calls(K_SEC, ("2026-10-01 10:00:00", duration)), cat)
+    assert rated(result, "fee", "amount").row(0) == (D(fee), D(amount))
+
+
+# --- price per quantity -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "volume", "amount"),
+    [
+        ("sms", None, "0.000600"),  # 0.06 per 100 SMS
+        ("data", 500_000_000, "0.030000"),  # A-GB: per 10^9 bytes
+        ("data-gib", 1_073_741_824, "0.060000"),  # A-GIB: per 2^30 bytes
+        ("data-gib", 1_000_000_000, "0.055879"),  # 10^9 bytes are 0.93 GiB
+    ],
+)
+def test_price_per_quantity_of_units(key, volume, amount):
+    records = usage(subscriber_id=[K_SEC], article_key=[key], duration_s=[0 if volume is None else None], volume_bytes=[volume])
+    assert rated(rate_priced(records, priced()), "amount").item() == D(amount)
+
+
+# --- volume tiers -----------------------------------------------------------------------------
+
+NO_BASE_PRICE = {
+    "prices": {
+        "tariff_id": [t for t, a in zip(CORE["prices"]["tariff_id"], CORE["prices"]["article_id"]) if (t, a) != ("T-SEC", "A-NAT")],
+        "article_id": [a for t, a in zip(CORE["prices"]["tariff_id"], CORE["prices"]["article_id"]) if (t, a) != ("T-SEC", "A-NAT")],
+        "price": ["0.0600"] * 11,
+    }
+}
+
+
+def tiers(method: str, second_price: str = "0.0300", fee: str | None = "0.5000", at_units: int = 120) -> dict:
+    return {
+        "volume_tiers": {
+            "tariff_id": ["T-SEC", "T-SEC"], "article_id": ["A-NAT", "A-NAT"], "method": [method, method],
+            "from_quantity": ["0", str(at_units)], "price": ["0.0600", second_price], "flat_fee": [None, fee],
+        }
+    }
+
+
+# four minutes given newest first: the walk is in time order, not input order
+FOUR_MINUTES = [("2026-10-04 10:00:00", 60), ("2026-10-03 10:00:00", 60), ("2026-10-02 10:00:00", 60), ("2026-10-01 10:00:00", 60)]
+
+
+@pytest.mark.parametrize(
+    ("method", "second_price", "amounts", "tier"),
+    [
+        # graduated: the first 120 s at 0.06/min, the rest at 0.03/min; the tier's 0.50 fee when it is entered
+        ("graduated", "0.0300", ["0.030000", "0.530000", "0.060000", "0.060000"], [2, 2, 1, 1]),
+        # volume: 240 s reach tier 2, so every second costs 0.03/min; the fee on the record entering it
+        ("volume", "0.0300", ["0.030000", "0.530000", "0.030000", "0.030000"], [2, 2, 2, 2]),
+        # tiers may raise the price, too
+        ("graduated", "0.0900", ["0.090000", "0.590000", "0.060000", "0.060000"], [2, 2, 1, 1]),
+    ],
+)
+def test_volume_tiers_graduated_and_all_units(method, second_price, amounts, tier):
+    result = rate_priced(calls(K_SEC, *FOUR_MINUTES), priced(core=NO_BASE_PRICE, **tiers(method, second_price)))
+    got = rated(result, "amount", "tier", "price_source", "price_ref")
+    assert got.get_column("amount").to_list() == [D(a) for a in amounts]
+    assert got.get_column("tier").to_list() == tier
+    assert set(got.select("price_source", "price_ref").rows()) == {("tariff", "volume_tiers:T-SEC")}
+
+
+def test_a_record_spanning_two_graduated_tiers_is_charged_per_tier():
+    result = rate_priced(calls(K_SEC, ("2026-10-01 10:00:00", 90), ("2026-10-01 11:00:00", 60)), priced(core=NO_BASE_PRICE, **tiers("graduated")))
+    # second record: units [90, 150): 30 s at 0.06/min + 30 s at 0.03/min + 0.50 fee
+    assert rated(result, "amount", "tier", "tier_before", "price", "fee").rows() == [
+        (D("0.090000"), 1, None, D("0.060000"), D("0.000000")),
+        (D("0.545000"), 2, 90, D("0.030000"), D("0.500000")),
+    ]
+
+
+def test_tiers_count_per_contract_and_billing_period():
+    result = rate_priced(
+        calls(K_SEC, ("2026-10-01 10:00:00", 120), ("2026-10-02 10:00:00", 60), ("2026-11-01 10:00:00", 60)),
+        priced(core=NO_BASE_PRICE, **tiers("graduated", fee=None)),
+    )
+    assert rated(result, "period", "tier", "amount").rows() == [
+        ("2026-10", 1, D("0.120000")), ("2026-10", 2, D("0.030000")), ("2026-11", 1, D("0.060000")),
+    ]
+
+
+# --- free quantities --------------------------------------------------------------------------
+
+FREE_100 = {"free_quantities": {"tariff_id": ["T-SEC"], "article_id": ["A-NAT"], "quantity": ["100"]}}
+
+
+def test_free_quantity_is_pooled_over_the_contracts_ids_and_used_in_time_order():
+    # two numbers of K-SEC's range, given newest first
+    records = usage(
+        subscriber_id=["4930123451", "4930123450", "4930123451"],
+        start_time=[at("2026-10-03 10:00:00"), at("2026-10-02 10:00:00"), at("2026-10-01 10:00:00")],
+        duration_s=[60, 60, 60],
+    )
+    result = rate_priced(records, priced(**FREE_100))
+    assert rated(result, "start_time", "quantity", "free_quantity", "amount").sort("start_time").drop("start_time").rows() == [
+        (60, 60, D("0.000000")), (60, 40, D("0.020000")), (60, 0, D("0.060000")),
+    ]
+    assert lines(result, "quantity", "free_quantity", "net_amount") == [(180, 100, D("0.08"))]
+
+
+def test_free_quantity_starts_again_each_period_and_stays_with_its_article():
+    records = calls(K_SEC, ("2026-10-31 23:59:00", 120), ("2026-11-01 00:00:00", 120), ("2026-11-01 01:00:00", 60, "4366123456"))
+    result = rate_priced(records, priced(**FREE_100))
+    assert rated(result, "period", "article_id", "free_quantity", "amount").rows() == [
+        ("2026-10", "A-NAT", 100, D("0.020000")), ("2026-11", "A-NAT", 100, D("0.020000")), ("2026-11", "A-MOB", 0, D("0.060000")),
+    ]
+
+
+# --- flat prices ------------------------------------------------------------------------------
+
+
+def test_flat_price_usage_costs_nothing_per_use_and_says_so():
+    cat = priced(flat_prices={"tariff_id": ["T-SEC"], "article_id": ["A-MOB"], "flat_price": ["10.00"], "reference_price": ["0.0900"]})
+    result = rate_priced(calls(K_SEC, ("2026-10-01 10:00:00", 60, "4366123456")), cat)
+    assert rated(result, "article_id", "price_source", "price_ref", "amount").row(0) == (
+        "A-MOB", "flat", "flat_prices:T-SEC", D("0.000000"),
+    )
+
+
+# --- VAT --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("subscriber", "key", "overrides", "vat_rate", "vat_code"),
+    [
+        (K_SEC, "voice", None, "0.1900", "normal"),  # the tariff's rate
+        (K_SEC, "sms", None, "0.1000", "normal"),  # the article's own rate (articles.csv)
+        (K_SEC, "voice", [(None, "0.0700", None)], "0.0700", "normal"),  # override for every tariff
+        (K_SEC, "voice", [(None, "0.0700", None), ("T-SEC", "0.0500", None)], "0.0500", "normal"),  # the tariff's own first
+        (K_SEC, "voice", [(None, "0.0700", "2026-11-01")], "0.1900", "normal"),  # valid from November only
+        (K_RC, "voice", None, "0.0000", "reverse_charge"),
+        (K_EX, "voice", None, "0.0000", "exempt"),
+    ],
+)
+def test_vat_rate_travels_on_every_line(subscriber, key, overrides, vat_rate, vat_code):
+    articles = {**CORE["articles"], "vat_rate": [None, None, None, "0.1000", None, None]}
+    tables = {}
+    if overrides:
+        tables["vat_overrides"] = {
+            "article_id": ["A-NAT"] * len(overrides), "tariff_id": [o[0] for o in overrides],
+            "vat_rate": [o[1] for o in overrides], "valid_from": [o[2] for o in overrides],
+        }
+    records = usage(subscriber_id=[subscriber], article_key=[key], duration_s=[60])
+    result = rate_priced(records, priced(core={"articles": articles}, **tables))
+    assert lines(result, "vat_rate", "vat_code") == [(D(vat_rate), vat_code)]
