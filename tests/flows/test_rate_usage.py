@@ -2,9 +2,10 @@
 no reader can read) rated into a scratch warehouse, then again, and into a real PostgreSQL.
 
 Expected figures come from reading the sample files (docs/formats.md lists what each one holds):
-100 canonical records + 2 rejected lines; 9 unbilled calls (no answer, busy, 0 s); 57 records that
-match no device ID (the 54 nfdump/export IP records, since the sample catalog has no IP ranges, and
-4331799999 twice and 4930123500 once); the remaining 34 rated.
+100 canonical records + 2 rejected lines; 9 unbilled calls (no answer, busy, 0 s); 19 records that
+match no device ID (the traffic of 167.112.17.41 and .46, just outside the DOMAIN range .42–.45 that
+contract V-1001 holds, and 4331799999 twice and 4930123500 once); the remaining 72 rated, among them
+the traffic of .42–.45 and of 2001:db8:17::42 (inside V-1003's 2001:db8:17::/48).
 """
 
 from __future__ import annotations
@@ -30,17 +31,17 @@ BROKEN = {
     "notes.txt": (b"hello\n", "no source in {sources} has a pattern matching this file name"),
 }
 
-OUTCOMES = {"rated": 34, "non_billable": 9, "rejected": 2, "unassigned": 57, "unrateable": 0, "duplicate": 0}
+OUTCOMES = {"rated": 72, "non_billable": 9, "rejected": 2, "unassigned": 19, "unrateable": 0, "duplicate": 0}
 FILES = {"input": 10, "read": 7, "quarantined": 3}
-NET_AMOUNT = Decimal("54.89")
+NET_AMOUNT = Decimal("58.50")
 
 #: Rows per analyst view after one run (and after a re-run of it: replaced, not doubled).
 VIEW_ROWS = {
-    "invoice_lines": 17,
-    "rated_usage": 34,
+    "invoice_lines": 19,
+    "rated_usage": 72,
     "usage": 100,
     "rejects": 2,
-    "unassigned": 57,
+    "unassigned": 19,
     "unrateable": 0,
     "duplicates": 0,
     "non_billable": 9,
@@ -172,4 +173,4 @@ def test_postgres_gets_the_invoice_lines_and_a_rerun_replaces_them(prefect_harne
                 dict(zip(ledger["outcome"].to_pylist(), ledger["records"].to_pylist())),
             )
         )
-    assert stored == [(17, 17, NET_AMOUNT, 17, OUTCOMES)] * 2
+    assert stored == [(19, 19, NET_AMOUNT, 19, OUTCOMES)] * 2
