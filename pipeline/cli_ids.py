@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -21,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.catalog import CatalogError, RawTable
+from pipeline.io.catalog_files import replace_csv
 
 console = Console()
 
@@ -112,7 +111,7 @@ def import_ids(
     if dry_run:
         console.print(f"{added} device ID(s) would be imported into {target}{note}; nothing written (--dry-run)")
         return
-    _write_atomically(merged, target)
+    replace_csv(target, merged)
     console.print(f"imported {added} device ID(s) into {target}{note}")
 
 
@@ -180,18 +179,6 @@ def _import_file(path: Path, defaults: dict[str, str | None]) -> RawTable:
     if "id_to" not in frame.columns:
         frame = frame.with_columns(pl.lit(None, pl.String).alias("id_to"))
     return RawTable(str(path), frame.select("contract_id", "id_type", "id_value", "id_to", "valid_from", "valid_until", "_line"))
-
-
-def _write_atomically(frame: pl.DataFrame, target: Path) -> None:
-    """Replace `target` with `frame` as CSV in one step: a reader sees the old file or the new one, never half."""
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        frame.write_csv(temp)
-        os.replace(temp, target)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
 
 
 def _report(problems: pl.DataFrame) -> None:

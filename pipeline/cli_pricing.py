@@ -7,9 +7,7 @@ rules themselves are in pipeline/price.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -19,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.catalog import CatalogError, RawTable
+from pipeline.io.catalog_files import replace_csv
 from pipeline.price.catalog import PricedCatalog, validated_pricing, with_pricing
 from schemas.pricing import CATALOG_TABLES, DEFAULTS
 
@@ -91,7 +90,7 @@ def import_special_prices(
     else:
         replaced = 0
     merged = pl.concat([kept, new]).sort("contract_id", "kind", "number", nulls_last=False)
-    _write_atomically(merged, target)
+    replace_csv(target, merged)
     contracts = new.get_column("contract_id").n_unique()
     console.print(
         f"imported {new.height:,} special prices for {contracts:,} contracts into {target} "
@@ -154,18 +153,6 @@ def _with_defaults(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     defaults = DEFAULTS["special_prices"]
     frame = frame.with_columns(pl.lit(defaults.get(c), pl.String).alias(c) for c in columns if c not in frame.columns)
     return frame.select(columns)
-
-
-def _write_atomically(frame: pl.DataFrame, target: Path) -> None:
-    """Write a catalog file in one rename, so a crash never leaves half a file."""
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        frame.write_csv(temp)
-        os.replace(temp, target)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
 
 
 def _print_problems(errors: pl.DataFrame) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +22,7 @@ import polars as pl
 from pipeline.catalog import Catalog, RawTable, validated_catalog
 from pipeline.catalog.billing import BillingCatalog, validated_billing
 from pipeline.catalog.validation import as_text
-from pipeline.io.catalog_files import read_raw_catalog
+from pipeline.io.catalog_files import read_raw_catalog, replace_csv
 from schemas.billing import AUDIT_SCHEMA, CATALOG_TABLES, KEYS
 from schemas.billing import DEFAULTS as BILLING_DEFAULTS
 from schemas.catalog import DEFAULTS as CORE_DEFAULTS
@@ -84,7 +83,7 @@ def write_changes(directory: Path, changes: Mapping[str, tuple[pl.DataFrame, pl.
     validated_billing(billing_raw, validated_catalog(core))
     append_audit(directory, audit)
     for name, table in merged.items():
-        _replace_file(Path(table.file), table.frame.drop("_line"))
+        replace_csv(Path(table.file), table.frame.drop("_line"))
 
 
 def append_audit(directory: Path, audit: pl.DataFrame) -> None:
@@ -139,21 +138,3 @@ def _merged(directory: Path, name: str, raw: RawTable | None, old: pl.DataFrame,
     kept = kept.with_columns(pl.lit(v, pl.String).alias(c) for c, v in fill.items())
     frame = pl.concat([kept.select(*header, "_line"), replaced.select(*header, "_line")]).sort("_line")
     return RawTable(raw.file, frame)
-
-
-def _replace_file(path: Path, frame: pl.DataFrame) -> None:
-    """Replace a file by a complete new version (readers see the old or the new one, never half)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(frame.write_csv())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
