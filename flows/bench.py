@@ -18,10 +18,9 @@ import polars as pl
 from pipeline.io import warehouse
 from pipeline.io.catalog_files import load_catalog
 from pipeline.io.synth_files import generate
-from pipeline.job import rate
+from pipeline.job import RUN_TABLES, rate
 from schemas.usage import USAGE_POLARS
 
-DETAIL = "rated_usage"
 
 
 def run_bench(cdrs: int, contracts: int, data: Path, seed: int = 42) -> dict:
@@ -40,14 +39,13 @@ def run_bench(cdrs: int, contracts: int, data: Path, seed: int = 42) -> dict:
     stages.extend((s.stage, s.records, s.seconds) for s in result.timings)
     scratch = Path(tempfile.mkdtemp(prefix="rating-bench-"))
     try:
-        tables = result.stored_tables()
         t = time.perf_counter()
-        warehouse.write_run({k: v for k, v in tables.items() if k != DETAIL}, scratch, "bench")
+        warehouse.write_run({name: result.table(name) for name in RUN_TABLES}, scratch, "bench")
         stages.append(("write invoice lines + outcomes", usage.height, time.perf_counter() - t))
         to_invoice_lines = time.perf_counter() - start
         t = time.perf_counter()
-        warehouse.write_run({DETAIL: tables[DETAIL]}, scratch, "bench")
-        stages.append(("write rated-usage detail", result.counts()["rated"], time.perf_counter() - t))
+        warehouse.write_run({"rated_usage": result.rated_usage()}, scratch, "bench")
+        stages.append(("build + write rated-usage detail", result.counts()["rated"], time.perf_counter() - t))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return {

@@ -8,45 +8,52 @@ returns it as stored (docs/billing.md, "Idempotency and crashes").
 
 from __future__ import annotations
 
-import importlib
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from pipeline import engine
-from pipeline.bill.invoices import BillingRequest, BillingResult, UsageAdjustments, billed, billing_request, no_adjustments
+from pipeline.bill.invoices import BillingRequest, BillingResult, billed, billing_request
 from pipeline.catalog import Catalog
 from pipeline.catalog.billing import BillingCatalog
 from pipeline.config import Settings
 from pipeline.io import billing_store
 from pipeline.io.billing_files import load_catalogs
+from pipeline.price import adjustment_rules
 from schemas.billing import STORED, TEST_TABLES
-
-#: "module:function" making the usage-adjustment hook from the catalog (Catalog → UsageAdjustments).
-#: The default makes none; minimum revenue and cost cap (issue 4) plug in here, e.g. a function
-#: returning functools.partial(pipeline.price.usage_adjustments, rules=adjustment_rules(catalog)).
-DEFAULT_ADJUSTMENTS = "pipeline.bill.invoices:no_adjustments_for"
 
 
 @task(cache_policy=NO_CACHE)
 def load_catalogs_task(directory: Path) -> tuple[Catalog, BillingCatalog]:
+    """The core catalog with its pricing tables (minimum revenue, cost cap) and usage tariffs, and the billing catalog."""
     return load_catalogs(directory)
 
 
 @task(cache_policy=NO_CACHE)
-def bill_task(
-    catalog: Catalog, billing: BillingCatalog, request: BillingRequest, warehouse_dir: Path,
-    adjustments: UsageAdjustments = no_adjustments,
-) -> BillingResult:
-    """Every due contract's invoice, on a fresh DuckDB connection over the warehouse."""
+def bill_task(catalog: Catalog, billing: BillingCatalog, request: BillingRequest, warehouse_dir: Path) -> BillingResult:
+    """Every due contract's invoice, with the minimum-revenue and cost-cap adjustments of the
+    catalog's pricing tables, on a fresh DuckDB connection over the warehouse."""
     con = engine.connect()
     catalog.register(con)
     billing.register(con)
     billing_store.register_state(con, warehouse_dir)
-    return billed(con, request, adjustments)
+    _register_billed_items(con, warehouse_dir)
+    return billed(con, request, adjustment_rules(catalog))
+
+
+def _register_billed_items(con: duckdb.DuckDBPyConnection, warehouse_dir: Path) -> None:
+    """`st_invoice_items`: the lines committed runs billed, real and test (adjustments settle against them)."""
+    files = billing_store.committed_files(warehouse_dir, "invoice_items") + billing_store.committed_files(
+        warehouse_dir, "invoice_items", test=True
+    )
+    if files:
+        con.read_parquet([str(f) for f in files]).create_view("st_invoice_items")
+    else:
+        con.register("st_invoice_items", STORED["invoice_items"].empty_table())
 
 
 @task(cache_policy=NO_CACHE)
@@ -88,14 +95,8 @@ def billing_run(
     catalog: str | None = None,
     warehouse_dir: str | None = None,
     pg_url: str | None = None,
-    adjustments: str = DEFAULT_ADJUSTMENTS,
 ) -> dict:
-    """Bill a period (every due contract) or one contract up to a date; returns the run summary.
-
-    Args:
-        adjustments: "module:function" that makes the minimum-revenue / cost-cap hook
-            (pipeline.bill.invoices.UsageAdjustments) from the catalog.
-    """
+    """Bill a period (every due contract) or one contract up to a date; returns the run summary."""
     logger = get_run_logger()
     settings = Settings.from_env(catalog=catalog, warehouse=warehouse_dir, pg_url=pg_url)
     request = billing_request(period=period, contract=contract, until=until, invoice_date=invoice_date)
@@ -105,7 +106,7 @@ def billing_run(
             created = False
         else:
             cat, bil = load_catalogs_task(settings.catalog)
-            result = bill_task(cat, bil, request, settings.warehouse, _hook(adjustments, cat))
+            result = bill_task(cat, bil, request, settings.warehouse)
             stage_task(result, settings.warehouse, datetime.now(timezone.utc))
             commit_task(request.run_id, settings.warehouse)
             created = True
@@ -113,11 +114,6 @@ def billing_run(
         if settings.pg_url:
             to_postgres_task(request.run_id, settings.warehouse, settings.pg_url)
     return summary(settings.warehouse, request.run_id, created, bool(settings.pg_url))
-
-
-def _hook(path: str, catalog: Catalog) -> UsageAdjustments:
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)(catalog)
 
 
 def summary(warehouse: Path, run_id: str, created: bool, postgres: bool) -> dict:

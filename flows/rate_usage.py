@@ -2,12 +2,17 @@
 
 Tasks work on files or whole batches, never on single records. Everything record-level
 happens in `pipeline.job.rate`, which is pure and vectorised.
+
+Each inbox file is dealt with once, known by its content (pipeline.io.file_ledger): the
+files the ledger knows are skipped with the reason, the others are read, normalised, rated
+and stored, and only then recorded in the ledger, so a run that crashed is simply run again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -15,25 +20,44 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from pipeline.catalog import Catalog
+from pipeline.io.catalog_files import load_priced_catalog
 from pipeline.config import Settings
 from pipeline.ingest import REJECT_SCHEMA
-from pipeline.io import inbox, quarantine, warehouse
-from pipeline.io.catalog_files import load_catalog
+from pipeline.ingest.numbers import normalised_usage
+from pipeline.io import file_ledger, inbox, quarantine, warehouse
+from pipeline.io.file_ledger import FileLedger, LedgerFile
 from pipeline.io.readers import UnreadableFile, load_sources, read_usage_file, source_for
+from pipeline.io.readers.config import numbering_plan_of
 from pipeline.job import RatingResult, rate
 from pipeline.ledger import ConservationError, run_record
 from schemas.usage import USAGE_POLARS
 
 
 @dataclass
-class Batch:
-    """What the readers made of the inbox: canonical usage, unparseable rows, quarantined files."""
+class HandIn:
+    """The inbox as the file ledger sees it: files to read, files skipped (with why), warnings."""
 
+    #: files to read in this run, each hashed once
+    new: list[LedgerFile]
+    #: files not read: already processed or quarantined before, or a second copy in this hand-in
+    skipped: list[tuple[LedgerFile, str]]
+    #: files read although their name is known (other content), or reprocessed on request
+    warnings: list[tuple[Path, str]]
+    #: identifies the whole hand-in by content: checking the same inbox again is the same check
+    handin_id: str
+    files: int
+
+
+@dataclass
+class Batch:
+    """What the readers made of the new files: canonical usage, unparseable rows, quarantined files."""
+
+    #: canonical usage, identifiers normalised (E.164 phone numbers by each source's numbering plan)
     usage: pl.DataFrame
     rejects: pl.DataFrame
     #: one dict per file no reader could read: source_file, content_hash, size_bytes, reason, path
     quarantined: list[dict]
-    #: content hash of every inbox file, read or not: together they are the run's identity
+    #: content hash of every file read or quarantined: together they are the run's identity
     hashes: list[str]
     files: int
     read: int
@@ -41,19 +65,42 @@ class Batch:
 
 @task(cache_policy=NO_CACHE)
 def load_catalog_task(directory: Path) -> Catalog:
-    return load_catalog(directory)
+    """The core catalog with its pricing files (special and customer prices, promotions, bands, tiers, …)."""
+    return load_priced_catalog(directory)
 
 
 @task(cache_policy=NO_CACHE)
-def read_inbox(inbox_dir: Path, sources_file: Path) -> Batch:
-    """Read every usage file of the inbox; a file that cannot be read at all is quarantined whole, the others go on."""
+def check_inbox(inbox_dir: Path, warehouse_dir: Path, reprocess: bool = False) -> HandIn:
+    """Sort the inbox files by the file ledger: new ones are read, known ones skipped with the reason."""
+    logger = get_run_logger()
+    files = [file_ledger.describe(p) for p in inbox.inbox_files(inbox_dir)]  # files, not records
+    new, already, warnings = FileLedger(warehouse_dir).classify(files, reprocess=reprocess)
+    by_path = {f.path: f for f in files}
+    for path, reason in already:
+        logger.info("skipped %s: %s", path, reason)
+    for path, warning in warnings:
+        logger.warning("%s: %s", path, warning)
+    return HandIn(
+        new=new,
+        skipped=[(by_path[path], reason) for path, reason in already],
+        warnings=warnings,
+        handin_id=inbox.run_id_for([f.content_hash for f in files]),
+        files=len(files),
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def read_inbox(files: list[LedgerFile], sources_file: Path) -> Batch:
+    """Read the given usage files; a file that cannot be read at all is quarantined whole, the others go on.
+
+    Phone numbers are then normalised to E.164 digits by each source's numbering plan (its
+    `country` in sources.toml), MACs to one notation, in one vectorised pass over the batch.
+    """
     logger = get_run_logger()
     sources = load_sources(sources_file)
-    usage, rejects, quarantined, hashes = [], [], [], []
-    paths = inbox.inbox_files(inbox_dir)
-    for path in paths:  # a loop over files, not records
-        digest = inbox.content_hash(path)
-        hashes.append(digest)
+    usage, rejects, quarantined = [], [], []
+    for file in files:  # a loop over files, not records
+        path = file.path
         source = source_for(path.name, sources)
         if source is None:
             reason = f"no source in {sources_file} has a pattern matching this file name"
@@ -70,16 +117,17 @@ def read_inbox(inbox_dir: Path, sources_file: Path) -> Batch:
                 rejects.append(result.rejects)
                 continue
         logger.warning("quarantined %s: %s", path, reason)
-        size = path.stat().st_size
         quarantined.append(
-            {"source_file": path.name, "content_hash": digest, "size_bytes": size, "reason": reason, "path": str(path)}
-        )
+            {"source_file": path.name, "content_hash": file.content_hash, "size_bytes": file.size_bytes, "reason": reason,
+             "path": str(path)}
+        )  # fmt: skip
+    read = pl.concat(usage) if usage else pl.DataFrame(schema=USAGE_POLARS)
     return Batch(
-        usage=pl.concat(usage) if usage else pl.DataFrame(schema=USAGE_POLARS),
+        usage=normalised_usage(read, numbering_plan_of(sources)),
         rejects=pl.concat(rejects).cast(REJECT_SCHEMA) if rejects else pl.DataFrame(schema=REJECT_SCHEMA),
         quarantined=quarantined,
-        hashes=hashes,
-        files=len(paths),
+        hashes=[f.content_hash for f in files],
+        files=len(files),
         read=len(usage),
     )
 
@@ -88,7 +136,10 @@ def read_inbox(inbox_dir: Path, sources_file: Path) -> Batch:
 def rate_batch(batch: Batch, catalog: Catalog, run_id: str, warehouse_dir: Path) -> RatingResult:
     # Records stored by this same run earlier are not duplicates of themselves: a re-run replaces them.
     seen = warehouse.seen_record_keys(warehouse_dir, except_run=run_id)
-    return rate(batch.usage, catalog, run_id, read_rejects=batch.rejects, seen=seen)
+    # Free quantities and tiers of a period go on from what other runs of it already rated.
+    periods = batch.usage.get_column("start_time").dt.strftime("%Y-%m").unique().drop_nulls().to_list()
+    earlier = warehouse.carried_usage(warehouse_dir, except_run=run_id, periods=periods)
+    return rate(batch.usage, catalog, run_id, read_rejects=batch.rejects, seen=seen, earlier=earlier)
 
 
 @task(cache_policy=NO_CACHE)
@@ -121,8 +172,22 @@ def to_postgres(result: RatingResult, runs: pl.DataFrame, url: str) -> dict[str,
     from pipeline.io import postgres
 
     postgres.ensure_schema(url)
-    tables = {name: rel.to_arrow_table() for name, rel in result.stored_tables(runs).items()}
+    # relations, and Polars frames for what the job builds in Polars (the per-record detail)
+    stored = result.stored_tables(runs).items()
+    tables = {name: t.to_arrow() if isinstance(t, pl.DataFrame) else t.to_arrow_table() for name, t in stored}
     return postgres.write_run(url, result.run_id, tables)
+
+
+@task(cache_policy=NO_CACHE)
+def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, quarantined: list[dict]) -> None:
+    """After the run's tables are stored: record its files in the ledger and the hand-in's skipped files, for SQL."""
+    if run_id is not None:
+        FileLedger(warehouse_dir).record(run_id, hand_in.new, {q["content_hash"]: q["reason"] for q in quarantined})
+    file_ledger.write_skipped(warehouse_dir, hand_in.handin_id, file_ledger.skipped_table(hand_in.handin_id, run_id, hand_in.skipped))
+    if run_id is None:  # nothing stored: the analyst database still needs the views (and the new skipped rows)
+        warehouse.publish_views(warehouse_dir)
+        quarantine.publish_view(warehouse_dir)
+    file_ledger.publish_views(warehouse_dir)
 
 
 @flow(name="rate_usage", log_prints=True)
@@ -132,27 +197,50 @@ def rate_usage(
     warehouse_dir: str | None = None,
     sources: str | None = None,
     pg_url: str | None = None,
+    reprocess: bool = False,
 ) -> dict:
-    """Rate every file in the inbox and store the outcome; returns the run summary.
+    """Rate the inbox files the file ledger does not know yet and store the outcome; returns the run summary.
 
-    The run id is derived from the contents of the inbox files, so rating the same inbox
-    again is the same run: its rows are replaced in the warehouse and in Postgres, never doubled.
+    The run id is derived from the contents of the files the run reads, so a run that failed
+    before its files were recorded is, run again, the same run: its rows are replaced in the
+    warehouse and in Postgres, never doubled. When every file is known, nothing is rated.
+
+    Args:
+        reprocess: read the files the ledger knows too. The same files as an earlier run are
+            that run again (its rows replaced, rated with the current catalog); records already
+            stored by another run are counted as duplicates, never rated twice.
     """
     logger = get_run_logger()
     settings = Settings.from_env(
         catalog=catalog, inbox=inbox_dir, warehouse=warehouse_dir, sources=sources, pg_url=pg_url
     )
     started = datetime.now(timezone.utc)
+    hand_in = check_inbox(settings.inbox, settings.warehouse, reprocess)
+    summary = {
+        "run_id": None,
+        "skipped": [(str(f.path), reason) for f, reason in hand_in.skipped],
+        "warnings": [(str(path), warning) for path, warning in hand_in.warnings],
+        "warehouse": str(settings.warehouse),
+        "analytics_db": str(settings.warehouse / warehouse.ANALYTICS_DB),
+    }
+    if not hand_in.new:
+        logger.info("nothing to do: all %d inbox files were dealt with before", hand_in.files)
+        record_files(settings.warehouse, None, hand_in, [])
+        files = {"input": hand_in.files, "read": 0, "quarantined": 0, "skipped": len(hand_in.skipped)}
+        return {**summary, "files": files, "quarantined": [], "outcomes": {}, "input_records": 0,
+                "net_amount": Decimal("0.00"), "invoice_lines": 0, "postgres": None}  # fmt: skip
     cat = load_catalog_task(settings.catalog)
-    batch = read_inbox(settings.inbox, settings.sources)
-    if batch.read + len(batch.quarantined) != batch.files:
+    batch = read_inbox(hand_in.new, settings.sources)
+    if batch.read + len(batch.quarantined) + len(hand_in.skipped) != hand_in.files:
         raise ConservationError(
-            f"{batch.files} inbox files but {batch.read} read and {len(batch.quarantined)} quarantined: a file was lost"
+            f"{hand_in.files} inbox files but {batch.read} read, {len(batch.quarantined)} quarantined and "
+            f"{len(hand_in.skipped)} skipped: a file was lost"
         )
     run_id = inbox.run_id_for(batch.hashes)
     logger.info(
-        "run %s: %d files (%d read, %d quarantined), %d usage records, %d rejected rows",
-        run_id, batch.files, batch.read, len(batch.quarantined), batch.usage.height, batch.rejects.height,
+        "run %s: %d files (%d read, %d quarantined, %d skipped), %d usage records, %d rejected rows",
+        run_id, hand_in.files, batch.read, len(batch.quarantined), len(hand_in.skipped), batch.usage.height,
+        batch.rejects.height,
     )  # fmt: skip
     result = rate_batch(batch, cat, run_id, settings.warehouse)
     try:
@@ -160,16 +248,18 @@ def rate_usage(
         runs = run_record(run_id, started, datetime.now(timezone.utc), batch.files, result.input_records, net_amount)
         rows = store(result, runs, batch.quarantined, settings.warehouse)
         pg_rows = to_postgres(result, runs, settings.pg_url) if settings.pg_url else None
+        # only now: a run that failed above has recorded nothing, so running it again redoes it
+        record_files(settings.warehouse, run_id, hand_in, batch.quarantined)
+        files = {"input": hand_in.files, "read": batch.read, "quarantined": len(batch.quarantined), "skipped": len(hand_in.skipped)}
         return {
+            **summary,
             "run_id": run_id,
-            "files": {"input": batch.files, "read": batch.read, "quarantined": len(batch.quarantined)},
+            "files": files,
             "quarantined": [(q["path"], q["reason"]) for q in batch.quarantined],
             "outcomes": result.counts(),
             "input_records": result.input_records,
             "net_amount": net_amount,
             "invoice_lines": rows.get("invoice_lines", 0),
-            "warehouse": str(settings.warehouse),
-            "analytics_db": str(settings.warehouse / warehouse.ANALYTICS_DB),
             "postgres": pg_rows,
         }
     finally:

@@ -44,9 +44,18 @@ def run(
     warehouse: Optional[Path] = typer.Option(None, help="Warehouse directory [env RATING_WAREHOUSE, default ./warehouse]"),
     sources: Optional[Path] = typer.Option(None, help="Source configuration [env RATING_SOURCES, default <inbox>/sources.toml]"),
     pg_url: Optional[str] = typer.Option(None, help="PostgreSQL URL to also write to [env RATING_PG_URL]"),
+    reprocess: bool = typer.Option(
+        False, "--reprocess",
+        help="Read the inbox files the file ledger knows too (after fixing sources.toml or the catalog); "
+        "records already stored by another run count as duplicates, never twice",
+    ),  # fmt: skip
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own log lines too"),
 ) -> None:
-    """Rate the inbox with the `rate_usage` Prefect flow (local ephemeral mode, no server needed)."""
+    """Rate the inbox with the `rate_usage` Prefect flow (local ephemeral mode, no server needed).
+
+    Each file is rated once, known by its content: files rated before are skipped with the
+    reason, and when every file is known the run does nothing and says so (exit code 0).
+    """
     import traceback
 
     from pipeline.config import Settings
@@ -76,7 +85,7 @@ def run(
     try:
         summary = rate_usage(
             catalog=str(settings.catalog), inbox_dir=str(settings.inbox), warehouse_dir=str(settings.warehouse),
-            sources=str(settings.sources),
+            sources=str(settings.sources), reprocess=reprocess,
         )  # fmt: skip
     except Exception as exc:  # Prefect has logged the traceback; the user needs the message and the exit code
         console.print(f"[red]run failed[/red]: {type(exc).__name__}: {exc}")
@@ -161,19 +170,28 @@ def views(
 ) -> None:
     """(Re)create the analyst DuckDB file over the warehouse's Parquet files (after moving the warehouse, say)."""
     from pipeline.config import Settings
+    from pipeline.io import file_ledger
     from pipeline.io.quarantine import publish_view
     from pipeline.io.warehouse import publish_views
 
     directory = Settings.from_env(warehouse=_s(warehouse)).warehouse
     path = publish_views(directory)
     publish_view(directory)
+    file_ledger.publish_views(directory)
     console.print(f"analyst database: {path}")
 
 
 def _print_summary(summary: dict) -> None:
     files = summary["files"]
+    if summary["run_id"] is None:
+        console.print(f"nothing to do: all {files['input']:,} files in the inbox were dealt with before (--reprocess reads them again)")
+        _print_files(summary)
+        return
     console.print(f"run [bold]{summary['run_id']}[/bold]")
-    console.print(f"files: {files['input']:,} in inbox = {files['read']:,} read + {files['quarantined']:,} quarantined")
+    console.print(
+        f"files: {files['input']:,} in inbox = {files['read']:,} read + {files['quarantined']:,} quarantined"
+        f" + {files['skipped']:,} already dealt with"
+    )
     console.print(f"records: {summary['input_records']:,} in = the outcomes below")
     table = Table()
     table.add_column("outcome")
@@ -183,12 +201,23 @@ def _print_summary(summary: dict) -> None:
     table.add_section()
     table.add_row("total", f"{sum(summary['outcomes'].values()):,}")
     console.print(table)
-    for path, reason in summary["quarantined"]:
-        console.print(f"[yellow]quarantined[/yellow] {path}: {reason}")
+    _print_files(summary)
     console.print(f"net amount [bold]{summary['net_amount']}[/bold] in {summary['invoice_lines']:,} invoice lines")
     console.print(f"warehouse: {summary['warehouse']} (Parquet); SQL views: {summary['analytics_db']}")
     if summary["postgres"] is not None:
         console.print(f"PostgreSQL: {summary['postgres'].get('invoice_lines', 0):,} invoice lines written")
+
+
+def _print_files(summary: dict) -> None:
+    """The files not rated (quarantined, skipped) and the warnings, each with why."""
+    for path, reason in summary["quarantined"]:
+        console.print(f"[yellow]quarantined[/yellow] {path}: {reason}")
+    for path, reason in summary["skipped"]:
+        console.print(f"skipped {path}: {reason}")
+    for path, warning in summary["warnings"]:
+        console.print(f"[yellow]warning[/yellow] {path}: {warning}")
+    if summary["skipped"] or summary["warnings"]:
+        console.print(f"every file dealt with, and every skipped one: SQL views file_ledger, skipped_files in {summary['analytics_db']}")
 
 
 def _s(path: Optional[Path]) -> Optional[str]:

@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.catalog import CatalogError, RawTable
-from pipeline.io.catalog_files import replace_csv
-from pipeline.price.catalog import PricedCatalog, validated_pricing, with_pricing
+from pipeline.io.catalog_files import load_priced_catalog, read_raw_catalog, replace_csv
+from pipeline.price.catalog import validated_pricing
 from schemas.pricing import CATALOG_TABLES, DEFAULTS
 
 console = Console()
@@ -32,25 +32,6 @@ def register(app: typer.Typer) -> None:
     """Add the pricing commands to the `rating` app."""
     app.command("import-special-prices")(import_special_prices)
     app.command("cost-control")(cost_control_report)
-
-
-def read_raw_tables(directory: Path, names: list[str]) -> dict[str, RawTable]:
-    """Every `<name>.csv` of `names` found in `directory`, as strings with a 1-based `_line` column."""
-    tables = {}
-    for name in names:
-        path = Path(directory) / f"{name}.csv"
-        if path.exists():
-            tables[name] = _raw(path)
-    return tables
-
-
-def load_priced_catalog(directory: Path) -> PricedCatalog:
-    """The validated core catalog of `directory` carrying its validated pricing tables (any may be absent)."""
-    from pipeline.io.catalog_files import load_catalog
-
-    catalog = load_catalog(directory)
-    pricing = validated_pricing(read_raw_tables(directory, list(CATALOG_TABLES)), catalog)
-    return with_pricing(catalog, pricing)
 
 
 def import_special_prices(
@@ -72,7 +53,7 @@ def import_special_prices(
         raise typer.Exit(2)
     try:
         core = load_catalog(directory)
-        raw = read_raw_tables(directory, list(CATALOG_TABLES))
+        raw = read_raw_catalog(directory, list(CATALOG_TABLES))
         incoming = _raw(file)
         # validated together with the rest of the pricing catalog: bands, references, overlaps
         validated_pricing({**raw, "special_prices": incoming}, core)

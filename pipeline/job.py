@@ -23,10 +23,13 @@ from pipeline.catalog import Catalog
 from pipeline.ingest import REJECT_SCHEMA, duplicate_rows, validation_rejects
 from pipeline.ledger import checked, ledger
 from pipeline.price import build_rate_card, build_zone_index, key_dim, priced_usage, zoned_usage
+from pipeline.price.detail import rated_usage
 from schemas.outputs import TABLES
 from schemas.usage import USAGE_ARROW
 
 CANONICAL = [f.name for f in USAGE_ARROW]
+#: What a run stores besides the per-record detail (rated_usage) and the runs table.
+RUN_TABLES = ("invoice_lines", "rejects", "unassigned", "unrateable", "duplicates", "non_billable", "ledger")
 
 
 @dataclass
@@ -49,13 +52,21 @@ class RatingResult:
     ledger: pl.DataFrame
     input_records: int
     timings: list[StageTiming] = field(default_factory=list)
+    #: the billable records that were assigned and priced; a record's rid is its row here
+    priced_batch: pl.DataFrame | None = None
+    _detail: pl.DataFrame | None = field(default=None, repr=False)
 
     def table(self, name: str) -> duckdb.DuckDBPyRelation:
         """A stored table of this run (a name in schemas.outputs.TABLES), lazily."""
         if name == "rated_usage":
-            # 10 M-row scale: rated usage stays a query, computed while it is written
-            return self.con.sql(sql.load("duck/out/rated_usage"), params={"run_id": self.run_id})
+            return self.con.from_arrow(self.rated_usage())
         return self.con.table(f"out_{name}")
+
+    def rated_usage(self) -> pl.DataFrame:
+        """The per-record detail of the rated records (RATED_USAGE), built once, when first asked for."""
+        if self._detail is None:
+            self._detail = rated_usage(self.con, self.priced_batch, self.run_id)
+        return self._detail
 
     @property
     def net_amount(self):
@@ -65,12 +76,13 @@ class RatingResult:
     def counts(self) -> dict[str, int]:
         return dict(zip(self.ledger["outcome"], self.ledger["records"]))
 
-    def stored_tables(self, runs: pl.DataFrame | None = None) -> dict[str, duckdb.DuckDBPyRelation]:
-        """Every table the run stores, lazily, shaped as schemas/outputs.py says."""
+    def stored_tables(self, runs: pl.DataFrame | None = None) -> dict[str, duckdb.DuckDBPyRelation | pl.DataFrame]:
+        """Every table the run stores, shaped as schemas/outputs.py says: DuckDB relations, and the
+        per-record detail (rated_usage) as a Polars frame (Polars writes 10 M rows of Parquet 3× faster)."""
         if runs is not None:
             self.con.register("out_runs", runs.to_arrow())
-        names = ["invoice_lines", "rated_usage", "rejects", "unassigned", "unrateable", "duplicates", "non_billable", "ledger"]
-        tables = {name: self.table(name) for name in names}
+        tables: dict[str, duckdb.DuckDBPyRelation | pl.DataFrame] = {name: self.table(name) for name in RUN_TABLES}
+        tables["rated_usage"] = self.rated_usage()
         if runs is not None:
             tables["runs"] = self.table("runs")
         return tables
@@ -82,6 +94,7 @@ def rate(
     run_id: str,
     read_rejects: pl.DataFrame | None = None,
     seen: pl.DataFrame | None = None,
+    earlier: pl.DataFrame | None = None,
     threads: int | None = None,
 ) -> RatingResult:
     """Rate one batch of canonical usage against the catalog.
@@ -91,6 +104,8 @@ def rate(
         read_rejects: cells of lines the readers could not parse (REJECTS columns without run_id);
             each distinct (source_file, source_line) is one rejected input record.
         seen: (record_key, run_id) of records rated by earlier runs, for duplicate detection.
+        earlier: units earlier runs rated per contract, tariff, article and period
+            (pipeline.price.carry_in), so free quantities and tiers go on where they stopped.
     """
     con = engine.connect(threads=threads)
     timings: list[StageTiming] = []
@@ -115,13 +130,13 @@ def rate(
     with stage("deduplicate", n_in):
         dup, first_seen_run = duplicate_rows(usage.get_column("record_key"), valid, seen)
         accepted = valid & ~dup
-        billable = usage.filter(accepted & usage.get_column("billable"))
+        billable = _rows(usage, accepted & usage.get_column("billable"))
         non_billable = usage.filter(accepted & ~usage.get_column("billable"))
         dupes = usage.filter(dup).with_columns(first_seen_run.filter(dup))
-    catalog.register(con)
-    keys = key_dim(catalog)
-    con.register("key_dim", keys.to_arrow())
-    con.register("usage_in", billable.with_row_index("rid").with_columns(pl.col("rid").cast(pl.Int64)))
+    with stage("register catalog", billable.height):
+        catalog.register(con)
+        keys = key_dim(catalog)
+        con.register("key_dim", keys.to_arrow())
     with stage("key", billable.height):
         keyed = keyed_usage(billable, keys)
     with stage("assign", billable.height):
@@ -134,14 +149,25 @@ def rate(
         assigned_usage(con, located)
     with stage("price", billable.height):
         build_rate_card(con, catalog)
-        priced_usage(con)
+        priced_usage(con, earlier)
         con.execute("CREATE OR REPLACE TEMP VIEW rated AS SELECT * FROM pricing WHERE amount_micro IS NOT NULL")
     with stage("aggregate", billable.height):
         invoice_lines(con, run_id)
 
     all_rejects = pl.concat([read_rejects, rejects])
-    _store(con, run_id, all_rejects, dupes, non_billable)
-    counts = {
+    with stage("outcomes + ledger", n_in):
+        _store(con, run_id, billable, all_rejects, dupes, non_billable)
+        counts = _counts(con, usage, valid, unreadable_rows, rejects, non_billable, dupes)
+        n_total = n_in + unreadable_rows
+        in_records, in_seconds, in_bytes = _frame_sums(usage)
+        checked_ledger = checked(ledger(run_id, counts), n_total, in_seconds, in_bytes)
+        con.register("out_ledger", checked_ledger.to_arrow())
+    return RatingResult(run_id, con, checked_ledger, n_total, timings, priced_batch=billable)
+
+
+def _counts(con, usage, valid, unreadable_rows, rejects, non_billable, dupes) -> dict[str, tuple[int, int, int]]:
+    """(records, seconds, bytes) per outcome of the run."""
+    return {
         "rated": _sums(con, "rated"),
         "unassigned": _sums(con, "out_unassigned"),
         "unrateable": _sums(con, "out_unrateable"),
@@ -149,17 +175,26 @@ def rate(
         "duplicate": _frame_sums(dupes),
         "rejected": (unreadable_rows + rejects.height, *_frame_sums(usage.filter(~valid))[1:]),
     }
-    n_total = n_in + unreadable_rows
-    in_records, in_seconds, in_bytes = _frame_sums(usage)
-    checked_ledger = checked(ledger(run_id, counts), n_total, in_seconds, in_bytes)
-    con.register("out_ledger", checked_ledger.to_arrow())
-    return RatingResult(run_id, con, checked_ledger, n_total, timings)
 
 
-def _store(con, run_id, rejects, dupes, non_billable) -> None:
-    """Shape every outcome as it is stored (schemas/outputs.py), as tables `out_<name>`."""
-    for name in ("unassigned", "unrateable"):
+#: The rids of the billable records each stored outcome of the run's SQL holds.
+OUTCOME_RIDS = {
+    "unassigned": "SELECT rid FROM assignment WHERE dev_no IS NULL ORDER BY rid",
+    "unrateable": "SELECT rid FROM pricing WHERE amount_micro IS NULL ORDER BY rid",
+}
+
+
+def _store(con, run_id, billable, rejects, dupes, non_billable) -> None:
+    """Shape every outcome as it is stored (schemas/outputs.py), as tables `out_<name>`.
+
+    The outcome queries read their records as `usage_rows`: just those rows of the batch, taken
+    by rid, instead of a join with all 10 M records.
+    """
+    for name, rids_query in OUTCOME_RIDS.items():
+        rids = con.sql(rids_query).pl().get_column("rid")
+        con.register("usage_rows", billable.gather(rids).with_columns(rids))
         con.execute(f"CREATE OR REPLACE TEMP TABLE out_{name} AS {sql.load(f'duck/out/{name}')}", {"run_id": run_id})
+    con.unregister("usage_rows")
     con.execute("CREATE OR REPLACE TEMP VIEW out_invoice_lines AS SELECT * FROM invoice_lines")
     frames = {
         "rejects": rejects.select(pl.lit(run_id).alias("run_id"), pl.all()),
@@ -168,6 +203,11 @@ def _store(con, run_id, rejects, dupes, non_billable) -> None:
     }
     for name, frame in frames.items():
         con.register(f"out_{name}", frame.to_arrow())
+
+
+def _rows(frame: pl.DataFrame, mask: pl.Series) -> pl.DataFrame:
+    """The rows of `frame` where `mask` holds; the frame itself, uncopied, when it holds everywhere (the usual batch)."""
+    return frame if mask.all() else frame.filter(mask)
 
 
 def _sums(con, table: str) -> tuple[int, int, int]:

@@ -15,9 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flows.billing_run import bill_task, commit_task, stage_task
-from pipeline.bill.invoices import UsageAdjustments, billing_request, no_adjustments
+from pipeline.bill.invoices import billing_request
 from pipeline.catalog import Catalog, RawTable, validated_catalog
-from pipeline.catalog.billing import BillingCatalog, validated_billing
+from pipeline.catalog.billing import BillingCatalog, validated_billing, with_usage_tariffs
+from pipeline.price import validated_pricing, with_pricing
 from pipeline.io import billing_store
 from schemas.outputs import RATED_USAGE
 
@@ -78,10 +79,15 @@ def raw(name: str, columns: dict[str, list]) -> RawTable:
     return RawTable(f"{name}.csv", frame.with_columns(pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("_line")))
 
 
-def catalogs(billing: dict[str, dict[str, list]] | None = None, **core: dict[str, list]) -> tuple[Catalog, BillingCatalog]:
-    """The validated core catalog (CORE, with tables replaced by `core`) and billing catalog."""
+def catalogs(
+    billing: dict[str, dict[str, list]] | None = None, pricing: dict[str, dict[str, list]] | None = None, **core: dict[str, list]
+) -> tuple[Catalog, BillingCatalog]:
+    """The validated core catalog (CORE, with tables replaced by `core`; carrying the `pricing`
+    tables and the usage tariffs of `billing`'s modules) and billing catalog, as load_catalogs makes them."""
     catalog = validated_catalog({name: raw(name, cols) for name, cols in {**CORE, **core}.items()})
-    return catalog, validated_billing({name: raw(name, cols) for name, cols in (billing or {}).items()}, catalog)
+    bil = validated_billing({name: raw(name, cols) for name, cols in (billing or {}).items()}, catalog)
+    priced = validated_pricing({name: raw(name, cols) for name, cols in (pricing or {}).items()}, catalog)
+    return with_pricing(with_usage_tariffs(catalog, bil), priced), bil
 
 
 def write_catalog(directory: Path, billing: dict[str, dict[str, list]] | None = None, **core: dict[str, list]) -> Path:
@@ -140,14 +146,13 @@ def bill(
     period: str | None = None,
     contract: str | None = None,
     until: date | None = None,
-    adjustments: UsageAdjustments = no_adjustments,
     commit: bool = True,
 ) -> str:
     """One billing run through the flow's own tasks (without the Prefect engine); returns its run_id."""
     request = billing_request(period=period, contract=contract, until=until)
     if billing_store.is_committed(warehouse, request.run_id):
         return request.run_id
-    result = bill_task.fn(catalog, billing, request, warehouse, adjustments)
+    result = bill_task.fn(catalog, billing, request, warehouse)
     stage_task.fn(result, warehouse, CREATED)
     if commit:
         commit_task.fn(request.run_id, warehouse)

@@ -243,15 +243,18 @@ class DeviceIndex:
     strings: pl.DataFrame
 
 
-def device_intervals(device_ids: pl.DataFrame) -> pl.DataFrame:
-    """One key interval per valid catalog device-ID row, numbered `dev_no` in catalog order.
+def device_intervals(device_ids: pl.DataFrame, usage_tariffs: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One key interval per valid catalog device-ID row and usage tariff, numbered `dev_no` in catalog order.
 
-    Rows whose ID does not parse are left out (catalog validation reports them).
+    A row whose contract changes its usage tariff (`usage_tariffs`, pipeline.catalog.USAGE_TARIFFS)
+    is split at the changes inside its validity: each slice keeps the ID and carries the tariff
+    valid then (`tariff_id`; null: the contract's own), so a record picks its tariff by the
+    assignment it gets anyway, with no per-record work. Rows whose ID does not parse are left
+    out (catalog validation reports them).
     """
-    framed = id_intervals(device_ids).with_row_index("dev_no")
+    framed = id_intervals(device_ids)
     ranged = pl.col("id_to").is_not_null()
-    return framed.filter(pl.col("lo").is_not_null()).select(
-        pl.col("dev_no").cast(pl.Int64),
+    rows = framed.filter(pl.col("lo").is_not_null()).select(
         "contract_id",
         "id_type",
         pl.when(ranged).then(pl.format("{}-{}", "id_value", "id_to")).otherwise(pl.col("id_value")).alias("matched_id"),
@@ -262,17 +265,67 @@ def device_intervals(device_ids: pl.DataFrame) -> pl.DataFrame:
         "lo",
         "hi",
     )
+    sliced = tariff_slices(rows, usage_tariffs) if usage_tariffs is not None and usage_tariffs.height else rows.with_columns(
+        pl.lit(None, pl.String).alias("tariff_id")
+    )
+    return sliced.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("dev_no"), pl.all())
 
 
-def build_device_index(con: duckdb.DuckDBPyConnection, device_ids: pl.DataFrame) -> DeviceIndex:
+def tariff_slices(rows: pl.DataFrame, usage_tariffs: pl.DataFrame) -> pl.DataFrame:
+    """`rows` (contract_id, valid_from, valid_until as UTC instants, …) cut where their contract's
+    usage tariff changes, in row order then time, with the `tariff_id` of each slice (null: none of
+    `usage_tariffs` applies). A tariff version's days start at 00:00 UTC (docs/billing.md)."""
+    versions = usage_tariffs.select(
+        "contract_id", "tariff_id",
+        pl.col("valid_from").cast(_UTC).alias("_v_from"), pl.col("valid_until").cast(_UTC).alias("_v_until"),
+    )
+    cuts = pl.concat([versions.select("contract_id", pl.col("_v_from").alias("_at")),
+                      versions.select("contract_id", pl.col("_v_until").alias("_at"))]).drop_nulls().unique()
+    rows = rows.with_row_index("_row")
+    inside = (pl.col("valid_from").is_null() | (pl.col("_at") > pl.col("valid_from"))) & (
+        pl.col("valid_until").is_null() | (pl.col("_at") < pl.col("valid_until"))
+    )
+    starts = pl.concat([
+        rows.select("_row", pl.col("valid_from").alias("_at")),
+        rows.select("_row", "contract_id", "valid_from", "valid_until").join(cuts, on="contract_id").filter(inside).select("_row", "_at"),
+    ]).sort("_row", "_at", nulls_last=False)
+    last = pl.int_range(pl.len()).over("_row") == pl.len().over("_row") - 1
+    slices = starts.with_columns(
+        pl.when(last).then(None).otherwise(pl.col("_at").shift(-1).over("_row")).alias("_next"), last.alias("_last")
+    ).join(rows, on="_row", maintain_order="left")
+    slices = slices.with_columns(
+        pl.col("_at").alias("valid_from"),
+        pl.when(pl.col("_last")).then(pl.col("valid_until")).otherwise(pl.col("_next")).alias("valid_until"),
+    )
+    # a slice lies inside one version or outside all of them: its start tells which
+    tariffs = slices.select("_row", "_at", "contract_id").join(versions, on="contract_id").filter(
+        pl.col("_at").is_not_null() & (pl.col("_at") >= pl.col("_v_from"))
+        & (pl.col("_v_until").is_null() | (pl.col("_at") < pl.col("_v_until")))
+    ).select("_row", "_at", "tariff_id")
+    return slices.join(tariffs, on=["_row", "_at"], how="left", nulls_equal=True, maintain_order="left").select(
+        *rows.drop("_row").columns, "tariff_id"
+    )
+
+
+_UTC = pl.Datetime("us", "UTC")
+
+
+def build_device_index(con: duckdb.DuckDBPyConnection, device_ids: pl.DataFrame, usage_tariffs: pl.DataFrame | None = None) -> DeviceIndex:
     """Flatten the device IDs into segments; creates `device_intervals`, `device_items`, `device_segments` on `con`.
 
     DuckDB never sees a 128-bit key: both key spaces are flattened in rank space (IPv6
     ranks after the main ones) and their segments mapped back to keys here.
+
+    Args:
+        usage_tariffs: the catalog's usage-tariff timeline (Catalog.usage_tariffs) the IDs are
+            sliced by (see device_intervals); default: `cat_usage_tariffs` when the catalog is
+            registered on `con` (Catalog.register), else none.
     """
+    if usage_tariffs is None:
+        usage_tariffs = _registered_usage_tariffs(con)
     # hi - lo wraps around for blocks of half the IPv6 space or more; those are the widest
     wrapped = pl.col("hi") - pl.col("lo")
-    intervals = device_intervals(device_ids).with_columns(
+    intervals = device_intervals(device_ids, usage_tariffs).with_columns(
         pl.struct((wrapped < 0).alias("huge"), wrapped.alias("w")).rank("dense").cast(pl.Int64).alias("width")
     )
     is_v6 = pl.col("space") == 1
@@ -319,6 +372,12 @@ def build_device_index(con: duckdb.DuckDBPyConnection, device_ids: pl.DataFrame)
                 "c2_from": pl.Int64, "c2_until": pl.Int64}),
         strings=string_intervals(device_ids),
     )
+
+
+def _registered_usage_tariffs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+    """The usage-tariff timeline Catalog.register put on `con`, if it did."""
+    known = engine.one_row(con, "SELECT count(*) FROM duckdb_views() WHERE view_name = 'cat_usage_tariffs'")[0]
+    return con.table("cat_usage_tariffs").pl() if known else None
 
 
 def _covered_bounds(bounds: pl.DataFrame, covered: pl.Series) -> pl.DataFrame:

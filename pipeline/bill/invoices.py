@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -21,14 +20,8 @@ import sql
 from pipeline import engine
 from pipeline.bill.queries import create_table, load_macros, run_script
 from pipeline.bill.recurring import charges, fee_requests, position_prices
-from pipeline.catalog import Catalog
-from schemas.billing import ADJUSTMENT_SCHEMA, LINE_KINDS, STORED, TEST_TABLES, USAGE_LINE_SCHEMA
-
-#: The minimum-revenue / cost-cap hook (issue 4): all of a run's usage lines in
-#: (schemas.billing.USAGE_LINE_SCHEMA, one row per contract, period, tariff and article),
-#: adjustment lines out (schemas.billing.ADJUSTMENT_SCHEMA: contract, tariff, period, article,
-#: name, net amount, VAT rate and code, currency, note). Must be vectorised over all contracts.
-UsageAdjustments = Callable[[pl.DataFrame], pl.DataFrame]
+from pipeline.price.adjustments import AdjustmentRules, usage_adjustments
+from schemas.billing import LINE_KINDS, STORED, TEST_TABLES, USAGE_LINE_SCHEMA
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -36,16 +29,6 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 class BillingError(ValueError):
     """A billing run cannot be made as asked; the message says what to change."""
-
-
-def no_adjustments(usage_lines: pl.DataFrame) -> pl.DataFrame:
-    """The default usage-adjustment hook: no minimum-revenue or cost-cap lines."""
-    return pl.DataFrame(schema=ADJUSTMENT_SCHEMA)
-
-
-def no_adjustments_for(catalog: Catalog) -> UsageAdjustments:
-    """The default hook factory of the billing flow: no adjustments, whatever the catalog."""
-    return no_adjustments
 
 
 @dataclass(frozen=True)
@@ -143,21 +126,19 @@ _ORDER = {
 }
 
 
-def billed(
-    con: duckdb.DuckDBPyConnection,
-    request: BillingRequest,
-    adjustments: UsageAdjustments = no_adjustments,
-) -> BillingResult:
+def billed(con: duckdb.DuckDBPyConnection, request: BillingRequest, rules: AdjustmentRules) -> BillingResult:
     """Make a billing run's invoices on `con`.
 
     `con` (from pipeline.engine.connect) must hold: the catalog (Catalog.register: `cat_*`),
     the billing catalog (BillingCatalog.register: `bil_*`), all rated usage as `rated_usage`
     (schemas.outputs.RATED_USAGE) and what committed runs stored: `st_history`
-    (BILLING_HISTORY), `st_invoices` (INVOICES) and `st_billed_usage` (BILLED_USAGE), real and
-    test alike (pipeline.io.billing_store.register_state does all of this).
+    (BILLING_HISTORY), `st_invoices` (INVOICES), `st_billed_usage` (BILLED_USAGE) and
+    `st_invoice_items` (INVOICE_ITEMS), real and test alike
+    (pipeline.io.billing_store.register_state and flows.billing_run.bill_task do this).
 
     Args:
-        adjustments: the minimum-revenue / cost-cap hook; it sees all usage lines of the run.
+        rules: minimum revenue and cost cap of the catalog's tariffs
+            (pipeline.price.adjustment_rules(catalog)); none when it has no pricing tables.
     """
     load_macros(con)
     con.register("bill_scope", _scope(con, request).to_arrow())
@@ -174,7 +155,7 @@ def billed(
     charges(con)
     create_table(con, "bill_usage_lines", "duck/bill/usage_lines")
     create_table(con, "bill_candidates", "duck/bill/candidates")
-    con.register("bill_adjustments", _adjustment_lines(con, adjustments).to_arrow())
+    _adjustment_lines(con, request, rules)
     create_table(con, "bill_lines", "duck/bill/lines", **p)
     create_table(con, "bill_vat", "duck/bill/vat")
     create_table(con, "bill_addresses_on", "duck/bill/addresses_on", day=request.invoice_date)
@@ -205,11 +186,11 @@ def _scope(con: duckdb.DuckDBPyConnection, request: BillingRequest) -> pl.DataFr
     return scope
 
 
-def _adjustment_lines(con: duckdb.DuckDBPyConnection, adjustments: UsageAdjustments) -> pl.DataFrame:
-    """What the hook returns for the run's usage lines, checked against ADJUSTMENT_SCHEMA."""
-    usage = con.sql(sql.load("duck/bill/usage_for_adjustments")).pl().cast(USAGE_LINE_SCHEMA)
-    lines = adjustments(usage)
-    missing = sorted(set(ADJUSTMENT_SCHEMA) - set(lines.columns))
-    if missing:
-        raise BillingError(f"the usage-adjustment hook returned no columns {missing}; it must return schemas.billing.ADJUSTMENT_SCHEMA")
-    return lines.select(list(ADJUSTMENT_SCHEMA)).cast(ADJUSTMENT_SCHEMA)
+def _adjustment_lines(con: duckdb.DuckDBPyConnection, request: BillingRequest, rules: AdjustmentRules) -> None:
+    """Table `bill_adjustments`: minimum revenue and cost cap of the periods the run settles,
+    computed on their whole usage (pricing's rule, pipeline.price.usage_adjustments), less
+    what earlier runs billed of them (docs/billing.md, "Usage on invoices")."""
+    create_table(con, "bill_adjustment_periods", "duck/bill/adjustment_periods", until=request.until)
+    usage = create_table(con, "bill_adjustment_basis", "duck/bill/usage_for_adjustments").pl().cast(USAGE_LINE_SCHEMA)
+    con.register("bill_adjustments_full", usage_adjustments(usage, rules).to_arrow())
+    create_table(con, "bill_adjustments", "duck/bill/adjustments")

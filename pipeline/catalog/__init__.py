@@ -8,7 +8,7 @@ rates against a catalog that failed validation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 import duckdb
@@ -19,6 +19,13 @@ from pandera.errors import SchemaErrors
 from schemas.catalog import DEFAULTS, REFERENCES, TABLES
 
 ERRORS_SCHEMA = {"file": pl.String, "line": pl.Int64, "column": pl.String, "value": pl.String, "rule": pl.String}
+
+#: When a contract's usage is rated with another tariff than contracts.tariff_id: the versions
+#: of its usage module (modules.csv, module_tariffs.csv; pipeline.catalog.billing.usage_tariffs).
+#: Days are UTC days, valid_from inclusive, valid_until exclusive (empty: open), as prices.csv.
+USAGE_TARIFFS = {
+    "contract_id": pl.String, "module_id": pl.String, "tariff_id": pl.String, "valid_from": pl.Date, "valid_until": pl.Date,
+}
 
 
 @dataclass(frozen=True)
@@ -55,11 +62,14 @@ class Catalog:
     zones: pl.DataFrame
     article_keys: pl.DataFrame
     prices: pl.DataFrame
+    #: USAGE_TARIFFS; empty unless the catalog has module tariffs that change the usage tariff
+    usage_tariffs: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=USAGE_TARIFFS))
 
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Make every table queryable on `con` as `cat_<table>`."""
+        """Make every table queryable on `con` as `cat_<table>`, and the usage-tariff timeline as `cat_usage_tariffs`."""
         for name in TABLES:
             con.register(f"cat_{name}", getattr(self, name).to_arrow())
+        con.register("cat_usage_tariffs", self.usage_tariffs.to_arrow())
 
 
 def validated_catalog(raw: Mapping[str, RawTable]) -> Catalog:

@@ -8,12 +8,12 @@ and rule, like the core catalog. Every billing file is optional (docs/billing.md
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import duckdb
 import polars as pl
 
-from pipeline.catalog import Catalog
+from pipeline.catalog import USAGE_TARIFFS, Catalog
 from pipeline.catalog.validation import (
     ERRORS_SCHEMA,
     CatalogError,
@@ -106,6 +106,32 @@ def validated_billing(raw: Mapping[str, RawTable], catalog: Catalog | None) -> B
         raise CatalogError(found)
     typed["billing_settings"] = _settings(typed["billing_settings"], "billing_settings" in raw)
     return BillingCatalog(**{name: frame.drop("_line") for name, frame in typed.items()})
+
+
+def usage_tariffs(contracts: pl.DataFrame, modules: pl.DataFrame, module_tariffs: pl.DataFrame) -> pl.DataFrame:
+    """When each contract's usage is rated with another tariff than its own (pipeline.catalog.USAGE_TARIFFS).
+
+    Usage records carry no module, so one module per contract decides: its **usage module**, the
+    module whose module_tariffs history holds the contract's own tariff (contracts.tariff_id),
+    the earliest ordered (then lowest module_id) of several. Its versions with another tariff
+    are the timeline; everywhere else (no such module, before its first version, after its
+    last, gaps) usage is rated with contracts.tariff_id. docs/billing.md, "Tariff change".
+    """
+    own = contracts.select("contract_id", pl.col("tariff_id").alias("_own"))
+    versions = module_tariffs.join(modules.select("module_id", "contract_id", "ordered_on"), on="module_id").join(own, on="contract_id")
+    usage_module = (
+        versions.filter(pl.col("tariff_id") == pl.col("_own"))
+        .sort("contract_id", "ordered_on", "module_id")
+        .unique("contract_id", keep="first")
+        .select("contract_id", "module_id")
+    )
+    changed = versions.join(usage_module, on=["contract_id", "module_id"]).filter(pl.col("tariff_id") != pl.col("_own"))
+    return changed.select(list(USAGE_TARIFFS)).cast(USAGE_TARIFFS).sort("contract_id", "valid_from")
+
+
+def with_usage_tariffs(catalog: Catalog, billing: BillingCatalog) -> Catalog:
+    """`catalog` carrying the usage-tariff timeline of `billing`'s modules (what pipeline.job.rate prices with)."""
+    return replace(catalog, usage_tariffs=usage_tariffs(catalog.contracts, billing.modules, billing.module_tariffs))
 
 
 def _settings(frame: pl.DataFrame, given: bool) -> pl.DataFrame:

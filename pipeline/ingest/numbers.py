@@ -46,12 +46,16 @@ class NumberingPlanError(ValueError):
     """A configured country is not one `phonenumbers` knows."""
 
 
-def numbering_plan(countries: Mapping[str, str]) -> pl.DataFrame:
+def numbering_plan(countries: Mapping[str, str], prefixes: Mapping[str, Mapping[str, str]] | None = None) -> pl.DataFrame:
     """The numbering plan of each source from its ISO 3166 country code (`{"pbx-graz": "AT"}`).
 
+    Args:
+        prefixes: per source, `national_prefix` and/or `international_prefix` (digits) that replace
+            the country's own (a PBX that writes an outside-line digit before every number, say).
     Raises NumberingPlanError naming the source whose country is unknown.
     """
     rows = []
+    prefixes = prefixes or {}
     for source, region in countries.items():  # a loop over configured sources, not records
         region = region.upper()
         meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
@@ -68,6 +72,7 @@ def numbering_plan(countries: Mapping[str, str]) -> pl.DataFrame:
                 "national_prefix": meta.national_prefix or None,
                 # the dialled prefix is a pattern in some countries; the preferred one is a plain number
                 "international_prefix": meta.international_prefix or preferred or "00",
+                **prefixes.get(source, {}),
             }
         )
     plan = pl.DataFrame(rows, schema=PLAN_SCHEMA)

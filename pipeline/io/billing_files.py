@@ -19,37 +19,31 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.catalog import Catalog, RawTable, validated_catalog
-from pipeline.catalog.billing import BillingCatalog, validated_billing
+from pipeline.catalog import RawTable, validated_catalog
+from pipeline.catalog.billing import BillingCatalog, validated_billing, with_usage_tariffs
 from pipeline.catalog.validation import as_text
 from pipeline.io.catalog_files import read_raw_catalog, replace_csv
+from pipeline.price.catalog import PricedCatalog, validated_pricing, with_pricing
 from schemas.billing import AUDIT_SCHEMA, CATALOG_TABLES, KEYS
 from schemas.billing import DEFAULTS as BILLING_DEFAULTS
 from schemas.catalog import DEFAULTS as CORE_DEFAULTS
 from schemas.catalog import TABLES as CORE_TABLES
+from schemas.pricing import CATALOG_TABLES as PRICING_TABLES
 
 AUDIT_LOG = "audit_log.csv"
 _ALL_MODELS = {**CORE_TABLES, **CATALOG_TABLES}
 _ALL_DEFAULTS = {**CORE_DEFAULTS, **BILLING_DEFAULTS}
 
 
-def read_raw_tables(directory: Path, names: list[str]) -> dict[str, RawTable]:
-    """Every `<name>.csv` of `names` found in `directory`, as strings with a `_line` column."""
-    tables = {}
-    for name in names:
-        path = Path(directory) / f"{name}.csv"
-        if path.exists():
-            frame = pl.read_csv(path, infer_schema=False)
-            frame = frame.with_columns(pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("_line"))
-            tables[name] = RawTable(file=str(path), frame=frame)
-    return tables
 
-
-def load_catalogs(directory: Path) -> tuple[Catalog, BillingCatalog]:
-    """The validated core and billing catalogs in `directory`; raises CatalogError naming every bad cell."""
+def load_catalogs(directory: Path) -> tuple[PricedCatalog, BillingCatalog]:
+    """The validated catalogs in `directory`: the core catalog carrying its pricing tables (the
+    billing run's minimum revenue and cost cap) and usage-tariff timeline, and the billing
+    catalog; raises CatalogError naming every bad cell."""
     catalog = validated_catalog(read_raw_catalog(directory))
-    billing = validated_billing(read_raw_tables(directory, list(CATALOG_TABLES)), catalog)
-    return catalog, billing
+    billing = validated_billing(read_raw_catalog(directory, list(CATALOG_TABLES)), catalog)
+    pricing = validated_pricing(read_raw_catalog(directory, list(PRICING_TABLES)), catalog)
+    return with_pricing(with_usage_tariffs(catalog, billing), pricing), billing
 
 
 @contextmanager
@@ -76,10 +70,10 @@ def write_changes(directory: Path, changes: Mapping[str, tuple[pl.DataFrame, pl.
         return
     touched = set(audit["table"])
     changes = {name: pair for name, pair in changes.items() if name in touched}
-    raw = read_raw_tables(directory, list(changes))
+    raw = read_raw_catalog(directory, list(changes))
     merged = {name: _merged(directory, name, raw.get(name), old, new) for name, (old, new) in changes.items()}
     core = {**read_raw_catalog(directory), **{n: merged[n] for n in merged if n in CORE_TABLES}}
-    billing_raw = {**read_raw_tables(directory, list(CATALOG_TABLES)), **{n: merged[n] for n in merged if n in CATALOG_TABLES}}
+    billing_raw = {**read_raw_catalog(directory, list(CATALOG_TABLES)), **{n: merged[n] for n in merged if n in CATALOG_TABLES}}
     validated_billing(billing_raw, validated_catalog(core))
     append_audit(directory, audit)
     for name, table in merged.items():

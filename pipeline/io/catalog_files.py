@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import polars as pl
 
 from pipeline.catalog import Catalog, RawTable, validated_catalog
+from pipeline.catalog.billing import validated_billing, with_usage_tariffs
+from pipeline.price.catalog import PricedCatalog, validated_pricing, with_pricing
 from schemas.catalog import TABLES
+from schemas.pricing import CATALOG_TABLES as PRICING_TABLES
 
 
-def read_raw_catalog(directory: Path) -> dict[str, RawTable]:
-    """Every `<table>.csv` found in `directory`, as strings with a `_line` column (1-based file line)."""
+#: The billing files that say which tariff usage is rated with (docs/billing.md, "Tariff change").
+USAGE_TARIFF_FILES = ("modules", "module_tariffs")
+
+
+def read_raw_catalog(directory: Path, names: Iterable[str] = TABLES) -> dict[str, RawTable]:
+    """Every `<name>.csv` found in `directory` (default: the core tables), as strings with a `_line` column (1-based file line)."""
     tables = {}
-    for name in TABLES:
+    for name in names:
         path = Path(directory) / f"{name}.csv"
         if not path.exists():
             continue
@@ -26,8 +34,19 @@ def read_raw_catalog(directory: Path) -> dict[str, RawTable]:
 
 
 def load_catalog(directory: Path) -> Catalog:
-    """The validated catalog in `directory`; raises CatalogError naming every bad cell."""
-    return validated_catalog(read_raw_catalog(directory))
+    """The validated catalog in `directory`, carrying its usage-tariff timeline when the directory
+    has modules.csv / module_tariffs.csv (validated as the billing catalog validates them);
+    raises CatalogError naming every bad cell."""
+    catalog = validated_catalog(read_raw_catalog(directory))
+    modules = read_raw_catalog(directory, USAGE_TARIFF_FILES)
+    return with_usage_tariffs(catalog, validated_billing(modules, catalog)) if modules else catalog
+
+
+def load_priced_catalog(directory: Path) -> PricedCatalog:
+    """load_catalog's catalog carrying the directory's validated pricing tables (any may be absent):
+    what the main job rates with (docs/pricing.md)."""
+    catalog = load_catalog(directory)
+    return with_pricing(catalog, validated_pricing(read_raw_catalog(directory, PRICING_TABLES), catalog))
 
 
 def replace_csv(path: Path, frame: pl.DataFrame) -> None:

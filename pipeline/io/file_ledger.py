@@ -1,23 +1,30 @@
 """The file ledger: every usage file is processed once, known by the SHA-256 of its content.
 
-Stored in the warehouse as `<warehouse>/file_ledger.parquet`, one row per processed file
-(content_hash, file_name, size_bytes, run_id, recorded_at), replaced atomically (write a
-temporary file beside it, then rename) under an exclusive lock, so a crash or a second
-writer never leaves half a ledger. A flow uses it like this:
+Stored in the warehouse as `<warehouse>/file_ledger.parquet`, one row per file dealt with
+(content_hash, file_name, size_bytes, run_id, recorded_at, status, reason), replaced
+atomically (write a temporary file beside it, then rename) under an exclusive lock, so a
+crash or a second writer never leaves half a ledger. A flow uses it like this:
 
     ledger = FileLedger(warehouse)
     new, already_processed, renamed = ledger.classify(paths)   # before reading
     ...                                                          # read and rate `new` only
-    ledger.record(run_id, new)                                  # after the run's tables are stored
+    ledger.record(run_id, new, quarantined={hash: reason})      # after the run's tables are stored
 
 * Handing in a file whose content was processed before (under any name) is a no-op;
   `already_processed` says when, in which run and under which name.
+* A file no reader could read is recorded as `quarantined` (with the reason): handing
+  the same bytes in again is a no-op too, since it would fail the same way. After a fix
+  of the configuration (a source pattern, a layout), `classify(paths, reprocess=True)`
+  hands known files back as new; a file that is then read replaces its quarantine entry.
 * A file with a known name but other content is new (`new`), with a warning in `renamed`:
   switches reuse names (Master.csv), and a corrected re-delivery is a different file.
 * Two identical files in one hand-in: the first is new, the second already processed.
 
 Records that appear again inside other files are a separate matter: the job counts them
 as duplicates by record key (pipeline.ingest, pipeline.io.warehouse.seen_record_keys).
+
+Analysts see the ledger as the `file_ledger` view and every skipped hand-in as the
+`skipped_files` view (`publish_views`).
 """
 
 from __future__ import annotations
@@ -25,24 +32,43 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
 
+import duckdb
 import polars as pl
 
+from pipeline.io import warehouse as warehouse_views
 from pipeline.io.inbox import content_hash
 
 LEDGER_FILE = "file_ledger.parquet"
+PROCESSED, QUARANTINED = "processed", "quarantined"
 SCHEMA = {
     "content_hash": pl.String,
     "file_name": pl.String,
     "size_bytes": pl.Int64,
     "run_id": pl.String,
     "recorded_at": pl.Datetime("us", "UTC"),
+    #: processed (read; its records are in the run's tables) or quarantined (no reader could read it)
+    "status": pl.String,
+    #: why it was quarantined; null for processed files
+    "reason": pl.String,
+}
+#: Skipped files of each hand-in: `<warehouse>/skipped_files/handin-<handin_id>.parquet`.
+SKIPPED_TABLE = "skipped_files"
+SKIPPED_SCHEMA = {
+    "handin_id": pl.String,
+    "checked_at": pl.Datetime("us", "UTC"),
+    #: the run that processed the rest of the hand-in; null when the whole hand-in was known
+    "run_id": pl.String,
+    "source_file": pl.String,
+    "content_hash": pl.String,
+    "size_bytes": pl.Int64,
+    "reason": pl.String,
 }
 
 
@@ -74,14 +100,25 @@ class FileLedger:
         self.path = self.warehouse / LEDGER_FILE
 
     def entries(self) -> pl.DataFrame:
-        """Every processed file (SCHEMA), oldest first."""
+        """Every file dealt with (SCHEMA), oldest first."""
         if not self.path.exists():
             return pl.DataFrame(schema=SCHEMA)
-        return pl.read_parquet(self.path).cast(SCHEMA)
+        stored = pl.read_parquet(self.path)
+        # ledgers written before files had a status held processed files only
+        missing = {"status": pl.lit(PROCESSED), "reason": pl.lit(None, pl.String)}
+        stored = stored.with_columns(value.alias(name) for name, value in missing.items() if name not in stored.columns)
+        return stored.select(list(SCHEMA)).cast(SCHEMA)
 
-    def classify(self, paths: Iterable[Path | str]) -> Classified:
-        """Sort a hand-in into files to process, files already processed (with why) and reused names (with a warning)."""
-        files = [_described(Path(p)) for p in paths]  # a loop over files, not records
+    def classify(self, paths: Iterable[Path | str | LedgerFile], reprocess: bool = False) -> Classified:
+        """Sort a hand-in into files to process, files already processed (with why) and reused names (with a warning).
+
+        Args:
+            paths: the files, or LedgerFile for files already hashed (`describe`).
+            reprocess: hand back files the ledger knows as new too (each with a warning saying
+                so), for a fixed configuration or a corrected catalog; identical files within
+                the hand-in are still processed once.
+        """
+        files = [p if isinstance(p, LedgerFile) else describe(p) for p in paths]  # a loop over files, not records
         known = self.entries()
         relevant = known.filter(
             pl.col("content_hash").is_in([f.content_hash for f in files]) | pl.col("file_name").is_in([f.path.name for f in files])
@@ -95,7 +132,7 @@ class FileLedger:
         first_in_batch: dict[str, LedgerFile] = {}
         for file in files:
             earlier = by_hash.get(file.content_hash)
-            if earlier is not None:
+            if earlier is not None and not reprocess:
                 already.append((file.path, _processed_reason(file, earlier)))
                 continue
             twin = first_in_batch.get(file.content_hash)
@@ -105,7 +142,15 @@ class FileLedger:
             first_in_batch[file.content_hash] = file
             new.append(file)
             same_name = names.get(file.path.name)
-            if same_name is not None:
+            if earlier is not None:
+                renamed.append(
+                    (
+                        file.path,
+                        f"reprocessed on request: the same content (sha256 {file.content_hash[:12]}…) was {earlier['status']} "
+                        f"in run {earlier['run_id']} on {earlier['recorded_at']:%Y-%m-%d %H:%M:%S} UTC",
+                    )
+                )
+            elif same_name is not None:
                 renamed.append(
                     (
                         file.path,
@@ -116,41 +161,92 @@ class FileLedger:
                 )
         return Classified(new, already, renamed)
 
-    def record(self, run_id: str, files_with_hashes: Sequence[LedgerFile | tuple]) -> int:
-        """Record files as processed by `run_id`; returns how many were new to the ledger.
+    def record(
+        self, run_id: str, files_with_hashes: Sequence[LedgerFile | tuple], quarantined: Mapping[str, str] | None = None
+    ) -> int:
+        """Record files as dealt with by `run_id`; returns how many entries were added or replaced.
 
         Args:
             files_with_hashes: LedgerFile (as `classify` returns them) or (path, content_hash[, size_bytes]).
-        Recording a content hash again keeps its first entry: recording is idempotent.
+            quarantined: content hash → reason, for the files of the run no reader could read.
+        Recording a content hash again keeps its first entry (recording is idempotent), except
+        that a quarantine entry gives way to a later one: a file read after a fix is processed.
         """
         now = datetime.now(timezone.utc)
-        rows = [_entry(run_id, f, now) for f in files_with_hashes]
+        quarantined = quarantined or {}
+        rows = [_entry(run_id, f, now, quarantined) for f in files_with_hashes]
         with _locked(self.warehouse):
             known = self.entries()
             added = pl.DataFrame(rows, schema=SCHEMA, orient="row").unique("content_hash", keep="first", maintain_order=True)
-            added = added.join(known.select("content_hash"), on="content_hash", how="anti")
+            final = known.filter(pl.col("status") == PROCESSED).select("content_hash")
+            unchanged = known.join(added.select("content_hash", "status"), on=["content_hash", "status"], how="semi")
+            added = added.join(pl.concat([final, unchanged.select("content_hash")]), on="content_hash", how="anti")
             if added.height:
-                _write_atomically(pl.concat([known, added]), self.path)
+                kept = known.join(added.select("content_hash"), on="content_hash", how="anti")
+                _write_atomically(pl.concat([kept, added]), self.path)
         return added.height
 
 
-def _described(path: Path) -> LedgerFile:
+def describe(path: Path | str) -> LedgerFile:
+    """A file with its content hash and size, hashed once for the ledger and the run id."""
+    path = Path(path)
     return LedgerFile(path, content_hash(path), path.stat().st_size)
 
 
 def _processed_reason(file: LedgerFile, earlier: dict) -> str:
     under = "" if earlier["file_name"] == file.path.name else f" as {earlier['file_name']}"
-    return (
-        f"already processed: the same content (sha256 {file.content_hash[:12]}…) was processed{under} in run "
-        f"{earlier['run_id']} on {earlier['recorded_at']:%Y-%m-%d %H:%M:%S} UTC; nothing to do"
-    )
+    when = f"in run {earlier['run_id']} on {earlier['recorded_at']:%Y-%m-%d %H:%M:%S} UTC"
+    if earlier["status"] == QUARANTINED:
+        return (
+            f"already quarantined: the same content (sha256 {file.content_hash[:12]}…) could not be read{under} {when} "
+            f"({earlier['reason']}); hand in a corrected file, or fix the source configuration and run with --reprocess"
+        )
+    return f"already processed: the same content (sha256 {file.content_hash[:12]}…) was processed{under} {when}; nothing to do"
 
 
-def _entry(run_id: str, file: LedgerFile | tuple, now: datetime) -> tuple:
+def _entry(run_id: str, file: LedgerFile | tuple, now: datetime, quarantined: Mapping[str, str]) -> tuple:
     path, digest, *size = file
     path = Path(path)
     size_bytes = size[0] if size else (path.stat().st_size if path.exists() else None)
-    return (digest, path.name, size_bytes, run_id, now)
+    status = QUARANTINED if digest in quarantined else PROCESSED
+    return (digest, path.name, size_bytes, run_id, now, status, quarantined.get(digest))
+
+
+def skipped_table(handin_id: str, run_id: str | None, skipped: Sequence[tuple[LedgerFile, str]]) -> pl.DataFrame:
+    """The skipped files of one hand-in (SKIPPED_SCHEMA): each file with why it was not read."""
+    now = datetime.now(timezone.utc)
+    rows = [(handin_id, now, run_id, f.path.name, f.content_hash, f.size_bytes, reason) for f, reason in skipped]
+    return pl.DataFrame(rows, schema=SKIPPED_SCHEMA, orient="row")
+
+
+def write_skipped(warehouse: Path | str, handin_id: str, skipped: pl.DataFrame) -> Path | None:
+    """Store a hand-in's skipped files, replacing an earlier check of the same hand-in (same files, same id)."""
+    target = Path(warehouse) / SKIPPED_TABLE / f"handin-{handin_id}.parquet"
+    if skipped.height == 0:
+        target.unlink(missing_ok=True)
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomically(skipped, target)
+    return target
+
+
+def publish_views(warehouse: Path | str) -> None:
+    """Add the `file_ledger` and `skipped_files` views to the analyst database `warehouse.publish_views` (re)created."""
+    root = Path(warehouse).resolve()
+    stored = {
+        LEDGER_FILE.removesuffix(".parquet"): (root / LEDGER_FILE, SCHEMA),
+        SKIPPED_TABLE: (root / SKIPPED_TABLE / "*.parquet", SKIPPED_SCHEMA),
+    }
+    con = duckdb.connect(str(root / warehouse_views.ANALYTICS_DB))
+    try:
+        for name, (source, schema) in stored.items():  # two fixed views
+            if not any(source.parent.glob(source.name)):
+                source = root / "_schema" / f"{name}.parquet"
+                source.parent.mkdir(parents=True, exist_ok=True)
+                pl.DataFrame(schema=schema).write_parquet(source)
+            con.execute(warehouse_views._view_sql(name, str(source), partitioned=False))
+    finally:
+        con.close()
 
 
 @contextmanager

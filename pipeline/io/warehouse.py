@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import sql
+from pipeline.price import CARRY_SCHEMA, carry_in
 from schemas.outputs import TABLES
 
 #: Tables partitioned by billing period; the rest are one file per run.
@@ -33,26 +34,27 @@ SCHEMAS: dict[str, pa.Schema] = dict(TABLES)
 ANALYTICS_DB = "analytics.duckdb"
 
 
-def write_run(tables: dict[str, duckdb.DuckDBPyRelation], warehouse: Path, run_id: str) -> dict[str, int]:
+def write_run(tables: dict[str, duckdb.DuckDBPyRelation | pl.DataFrame], warehouse: Path, run_id: str) -> dict[str, int]:
     """Store a run's tables, replacing whatever an earlier execution of the same run stored.
 
     Args:
-        tables: relation per stored table name (schemas.outputs.TABLES or `usage`); period
-            tables must have a `period` column.
+        tables: DuckDB relation or Polars frame per stored table name (schemas.outputs.TABLES or
+            `usage`); period tables must have a `period` column.
     Returns: rows written per table.
     """
     warehouse = Path(warehouse)
     staging = warehouse / ".staging" / run_id
     shutil.rmtree(staging, ignore_errors=True)
     rows = {}
-    for name, rel in tables.items():
+    for name, table in tables.items():
         target = staging / name
-        if name in PERIOD_TABLES:
-            target.mkdir(parents=True, exist_ok=True)
-            rel.write_parquet(str(target), partition_by=["period"], filename_pattern=f"run-{run_id}_{{i}}", compression="zstd")
+        target.mkdir(parents=True, exist_ok=True)
+        if isinstance(table, pl.DataFrame):
+            _write_frame(table, target, run_id, partitioned=name in PERIOD_TABLES)
+        elif name in PERIOD_TABLES:
+            table.write_parquet(str(target), partition_by=["period"], filename_pattern=f"run-{run_id}_{{i}}", compression="zstd")
         else:
-            target.mkdir(parents=True, exist_ok=True)
-            rel.write_parquet(str(target / f"run-{run_id}.parquet"), compression="zstd")
+            table.write_parquet(str(target / f"run-{run_id}.parquet"), compression="zstd")
         rows[name] = _count_rows(target)
     for name in tables:
         _swap_in(staging / name, warehouse / name, run_id)
@@ -62,6 +64,25 @@ def write_run(tables: dict[str, duckdb.DuckDBPyRelation], warehouse: Path, run_i
     except OSError:
         pass
     return rows
+
+
+def _write_frame(frame: pl.DataFrame, target: Path, run_id: str, partitioned: bool) -> None:
+    """A Polars frame as the same files DuckDB's writer makes: hive folders `period=…` without the
+    period column inside, one file per period named after the run. A frame grouped by period
+    (rated_usage is) is written in slices, without copying it."""
+    if not partitioned:
+        frame.write_parquet(target / f"run-{run_id}.parquet", compression="zstd")
+        return
+    runs = frame.select(pl.col("period").rle()).unnest("period")
+    if runs.get_column("value").is_unique().all():  # grouped by period already: slices, no copy
+        offsets = runs.get_column("len").cum_sum() - runs.get_column("len")
+        parts = {p: frame.slice(o, n).drop("period") for p, o, n in zip(runs["value"], offsets, runs["len"])}
+    else:
+        parts = {p: part for (p,), part in frame.partition_by("period", as_dict=True, include_key=False).items()}
+    for period, part in parts.items():
+        folder = target / f"period={period}"
+        folder.mkdir(parents=True, exist_ok=True)
+        part.write_parquet(folder / f"run-{run_id}_0.parquet", compression="zstd")
 
 
 def _swap_in(staged: Path, final: Path, run_id: str) -> None:
@@ -84,6 +105,19 @@ def seen_record_keys(warehouse: Path, except_run: str) -> pl.DataFrame:
         return pl.DataFrame(schema={"record_key": pl.String, "run_id": pl.String})
     scans = [pl.scan_parquet(f, hive_partitioning=False).select("record_key", "run_id") for f in files]
     return pl.concat(scans).filter(pl.col("run_id") != except_run).collect()
+
+
+def carried_usage(warehouse: Path, except_run: str, periods: list[str]) -> pl.DataFrame:
+    """Units other runs rated in `periods`, per contract, tariff, article and period (from their
+    usage invoice lines): what a new run's free quantities and tiers go on from (pipeline.price.carry_in)."""
+    wanted = [f for p in sorted(set(periods)) for f in (Path(warehouse) / "invoice_lines" / f"period={p}").glob("*.parquet")]
+    if not wanted:
+        return carry_in(pl.DataFrame(schema=CARRY_SCHEMA))
+    lines = pl.concat(
+        [pl.scan_parquet(f, hive_partitioning=False).select("run_id", "contract_id", "tariff_id", "article_id", "quantity")
+         .with_columns(pl.lit(f.parent.name.removeprefix("period=")).alias("period")) for f in wanted]
+    )
+    return carry_in(lines.filter(pl.col("run_id") != except_run).collect())
 
 
 def publish_views(warehouse: Path) -> Path:

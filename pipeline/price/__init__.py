@@ -56,8 +56,8 @@ __all__ = [
     "zoned_usage",
 ]
 
-#: What earlier runs of a period already used, per contract, article and period (see carry_in).
-CARRY_SCHEMA = {"contract_id": pl.String, "article_id": pl.String, "period": pl.String, "quantity": pl.Int64}
+#: What earlier runs of a period already used, per contract, tariff, article and period (see carry_in).
+CARRY_SCHEMA = {"contract_id": pl.String, "tariff_id": pl.String, "article_id": pl.String, "period": pl.String, "quantity": pl.Int64}
 
 
 def zone_dim(catalog: Catalog) -> pl.DataFrame:
@@ -157,11 +157,12 @@ def priced_usage(con: duckdb.DuckDBPyConnection, earlier: pl.DataFrame | None = 
     else:
         con.execute("CREATE OR REPLACE TEMP TABLE special_hits (rid BIGINT, price_micro BIGINT, src TINYINT, ref_no INTEGER)")
     with _hash_joins_as_written(con):
-        records = pl.from_arrow(con.sql(sql.load("duck/price/base")).to_arrow_table())
+        _create(con, "price_base", "duck/price/base")
+    # only the records that count toward free quantities or tiers leave DuckDB, for the walk
+    counted = pl.from_arrow(con.sql("SELECT * EXCLUDE (fee_micro, amount_micro) FROM price_base WHERE counted").to_arrow_table())
     carried = con.sql("SELECT gk, q_before FROM price_carry").pl()
     lookups = walk.rules(con.table("ta_dim").pl(), con.table("tier_dim").pl())
-    con.register("price_walked", walk.walked(records.filter(pl.col("counted")), lookups, carried))
-    con.register("price_base", records)  # the view reads the rows that are not counted straight from it
+    con.register("price_walked", walk.walked(counted, lookups, carried))
     con.execute(f"CREATE OR REPLACE TEMP VIEW pricing AS {sql.load('duck/priced_usage')}")
 
 

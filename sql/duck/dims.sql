@@ -35,15 +35,20 @@ LEFT JOIN hset_dim AS h
     ON h.holiday_country = tp.holiday_country AND h.holiday_subdiv IS NOT DISTINCT FROM tp.holiday_subdiv;
 
 -- A price plan is a tariff with a price list: the rate card is built once per plan. A price
--- list without any price rows is no price list.
+-- list without any price rows is no price list. A contract's plans: its own tariff's, and those
+-- of the tariffs its device-ID slices carry after a tariff change (device_intervals.tariff_id).
 CREATE OR REPLACE TEMP TABLE plan_dim AS
 SELECT CAST(row_number() OVER (ORDER BY tariff_no, price_list_id NULLS FIRST) AS INTEGER) AS plan_no, *
 FROM (
     SELECT DISTINCT t.tariff_no, t.tariff_id,
            CASE WHEN cu.price_list_id IN (SELECT price_list_id FROM pr_price_lists) THEN cu.price_list_id END AS price_list_id
-    FROM cat_contracts AS c
+    FROM (
+        SELECT contract_id, tariff_id FROM cat_contracts
+        UNION SELECT contract_id, tariff_id FROM device_intervals WHERE tariff_id IS NOT NULL
+    ) AS ct
+    JOIN cat_contracts AS c USING (contract_id)
     JOIN cat_customers AS cu USING (customer_id)
-    JOIN tariff_dim AS t USING (tariff_id)
+    JOIN tariff_dim AS t ON t.tariff_id = ct.tariff_id
 );
 
 -- Customers with prices of their own; every other customer has cust_no 0.
@@ -78,17 +83,21 @@ SELECT country_code || area_code AS area_prefix,
        phone_prefix_hi(country_code || area_code) AS area_hi
 FROM pr_area_codes;
 
--- Everything a record needs from its device ID, contract and tariff, in one row per device ID.
+-- Everything a record needs from its device ID, contract and tariff, in one row per device ID
+-- (slice): the tariff is the slice's after a tariff change, else the contract's, so every record
+-- is rated with the tariff valid at its start by the assignment alone (docs/pricing.md).
 -- A device ID whose numbers all lie in one area code makes local calls within [area_lo, area_hi].
 CREATE OR REPLACE TEMP TABLE dev_dim AS
-SELECT d.dev_no, c.contract_no, c.tariff_no, c.plan_no, c.cust_no, c.special, c.tz_no,
+SELECT d.dev_no, c.contract_no, t.tariff_no, p.plan_no, c.cust_no, c.special, c.tz_no,
        t.banded, t.holiday_bands, t.hset_no, t.catchall_zone_no, t.local_zone_no,
        CASE WHEN t.local_zone_no > 0 AND d.hi <= a.area_hi THEN a.area_lo END AS area_lo,
        CASE WHEN t.local_zone_no > 0 AND d.hi <= a.area_hi THEN a.area_hi END AS area_hi,
        d.matched_id, d.match_kind
 FROM device_intervals AS d
 JOIN contract_dim AS c USING (contract_id)
-JOIN tariff_dim AS t ON t.tariff_no = c.tariff_no
+JOIN tariff_dim AS t ON t.tariff_id = coalesce(d.tariff_id, c.tariff_id)
+JOIN plan_dim AS own ON own.plan_no = c.plan_no
+JOIN plan_dim AS p ON p.tariff_no = t.tariff_no AND p.price_list_id IS NOT DISTINCT FROM own.price_list_id
 ASOF LEFT JOIN area_dim AS a ON d.lo >= a.area_lo;
 
 -- Article keys that have an article in their tariff's local zone: only they are local calls.

@@ -1,5 +1,5 @@
 """Billing rules, one table per rule: proration, pauses, overrides, index adjustment, VAT,
-headers, numbering, late usage, test accounts, single invoices, problems, the adjustment hook."""
+headers, numbering, late usage, test accounts, single invoices, problems (adjustments: test_bill_adjustments.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import billing_factory as f
 from pipeline.bill.invoices import BillingError, billing_request
 from pipeline.catalog import CatalogError
 from pipeline.lifecycle import Actor, catalog_on, index_adjusted
-from schemas.billing import ADJUSTMENT_SCHEMA
 
 D = Decimal
 MANAGER = Actor("mia", "Manager")
@@ -296,28 +295,6 @@ def test_a_fee_without_price_is_reported_and_billed_once_priced(tmp_path) -> Non
     cat, bil = f.catalogs(billing={"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", None, None)])})
     f.bill(tmp_path, cat, bil, period="2026-02")
     assert fee_lines(tmp_path).select("run_period", "service_from").rows() == [("2026-02", date(2026, 1, 1)), ("2026-02", date(2026, 2, 1))]
-
-
-def test_the_adjustment_hook_adds_lines_to_the_invoices(tmp_path) -> None:
-    """The hook sees every usage line of the run and returns adjustment lines (issue 4 plugs in
-    minimum revenue and cost cap here); a top-up to 10.00 of usage per contract and period."""
-
-    def minimum_ten(usage: pl.DataFrame) -> pl.DataFrame:
-        per = usage.group_by("contract_id", "tariff_id", "period").agg(pl.col("net_amount").sum(), pl.col("vat_rate").first(),
-                                                                        pl.col("vat_code").first(), pl.col("currency").first())
-        return per.filter(pl.col("net_amount") < 10).select(
-            "contract_id", "tariff_id", "period", pl.lit("CALL").alias("article_id"), pl.lit("Minimum revenue").alias("article_name"),
-            (pl.lit(D("10.00")) - pl.col("net_amount")).cast(pl.Decimal(18, 2)).alias("net_amount"), "vat_rate", "vat_code", "currency",
-            pl.lit("minimum revenue 10.00").alias("note"),
-        ).cast(ADJUSTMENT_SCHEMA)
-
-    cat, bil = f.catalogs()
-    f.store_rated(tmp_path, f.rated([{"record_key": "r", "contract_id": "C1", "start_time": datetime(2026, 3, 3, tzinfo=timezone.utc),
-                                      "quantity": 60, "amount": D("4.000000")}]))
-    f.bill(tmp_path, cat, bil, period="2026-03", adjustments=minimum_ten)
-    items = f.stored(tmp_path, "invoice_items").select("line_no", "line_kind", "article_name", "net_amount", "note")
-    assert items.rows() == [(1, "usage", "Gespräche", D("4.00"), None), (2, "adjustment", "Minimum revenue", D("6.00"), "minimum revenue 10.00")]
-    assert f.stored(tmp_path, "invoices")["net_total"].to_list() == [D("10.00")]
 
 
 @pytest.mark.parametrize(

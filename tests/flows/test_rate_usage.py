@@ -1,11 +1,16 @@
 """The `rate_usage` flow end to end under Prefect's test harness: the shipped sample inbox (plus three files
-no reader can read) rated into a scratch warehouse, then again, and into a real PostgreSQL.
+no reader can read) rated into a scratch warehouse, then handed in again (a no-op: the file ledger knows every
+file), then reprocessed on request, and into a real PostgreSQL.
 
 Expected figures come from reading the sample files (docs/formats.md lists what each one holds):
 100 canonical records + 2 rejected lines; 9 unbilled calls (no answer, busy, 0 s); 19 records that
 match no device ID (the traffic of 167.112.17.41 and .46, just outside the DOMAIN range .42–.45 that
 contract V-1001 holds, and 4331799999 twice and 4930123500 once); the remaining 72 rated, among them
-the traffic of .42–.45 and of 2001:db8:17::42 (inside V-1003's 2001:db8:17::/48).
+the traffic of .42–.45 and of 2001:db8:17::42 (inside V-1003's 2001:db8:17::/48), and the partner's
+national-format numbers (`0316 812724`, `0664 1234567`), which the source's `country = "AT"` makes E.164.
+
+The amounts are priced with every pricing file of the sample catalog (docs/pricing.md); LINES says, per
+line, which rule gives its amount, worked out by hand from the sample files.
 """
 
 from __future__ import annotations
@@ -32,8 +37,43 @@ BROKEN = {
 }
 
 OUTCOMES = {"rated": 72, "non_billable": 9, "rejected": 2, "unassigned": 19, "unrateable": 0, "duplicate": 0}
-FILES = {"input": 10, "read": 7, "quarantined": 3}
-NET_AMOUNT = Decimal("58.50")
+FILES = {"input": 10, "read": 7, "quarantined": 3, "skipped": 0}
+NET_AMOUNT = Decimal("14.22")
+
+#: The invoice lines of October 2026: (contract, article) → (records, quantity, free quantity, net amount).
+#: Per minute (T-MIN: 60/60) a call is charged in started minutes, per second (T-SEC: 1/1) by the second;
+#: each record to 6 decimals, each line's sum rounded half-up to cents.
+LINES = {
+    # V-1001, T-MIN, customer C001 (end_customer price list: no rows)
+    ("V-1001", "A-DATA"): (35, 7213573188, 0, Decimal("3.61")),  # 7.213573188 GB × 0.50 (prices.csv)
+    # friends 4930123456 at 0.01: 4 + 3 + 1 min (the partner's "0049 30 123456" among them) = 0.08;
+    # tariff 0.045: 1 + 15 + 60 min = 3.42 (4915…, 4917… are DE-MOB, keyed to A-DE too): 3.545 → 3.55
+    ("V-1001", "A-DE"): (7, 5100, 0, Decimal("3.55")),
+    ("V-1001", "A-EU"): (1, 360, 0, Decimal("0.72")),  # 333 s → 6 min × 0.12
+    # promotion AUTUMN26 0.069 until 15 Oct: 1 min + 2 min, then tariff 0.089: 2 min; + connect fee 0.05 each:
+    # 0.119 + 0.188 + 0.228 = 0.535 → 0.54
+    ("V-1001", "A-MOB"): (3, 300, 0, Decimal("0.54")),
+    ("V-1001", "A-NAT"): (1, 660, 0, Decimal("0.21")),  # 612 s → 11 min × 0.019
+    ("V-1001", "A-WORLD"): (1, 60, 0, Decimal("0.99")),  # 1 s → 1 min × 0.99
+    # V-1002, T-SEC, customer C002 on price list key_account
+    ("V-1002", "A-DE"): (1, 59, 0, Decimal("0.03")),  # price list 0.035: 59 s = 0.034417
+    ("V-1002", "A-EU"): (2, 911, 0, Decimal("1.67")),  # tariff 0.11: 301 s + 610 s = 1.670167
+    ("V-1002", "A-NAT"): (4, 345, 345, Decimal("0.00")),  # inside the 6000 s free per period
+    ("V-1002", "A-WORLD"): (1, 1260, 0, Decimal("0.00")),  # flat price: covered by the flat fee
+    # V-1003, T-SEC, customer C003 (reverse charge)
+    ("V-1003", "A-DATA"): (3, 401489, 0, Decimal("0.00")),  # 401 489 bytes × 0.40 per GB = 0.00016
+    ("V-1003", "A-DE"): (4, 590, 0, Decimal("0.30")),  # customer price 0.03 (no called number in its net range): 0.295
+    ("V-1003", "A-EU"): (1, 900, 0, Decimal("1.65")),  # tariff 0.11: 15 min
+    ("V-1003", "A-NAT"): (1, 180, 180, Decimal("0.00")),  # free
+    ("V-1003", "A-WORLD"): (2, 1700, 0, Decimal("0.00")),  # flat
+    # V-1004, T-MIN: 4331681555 from 2026-10-15 00:00 UTC
+    ("V-1004", "A-DE"): (1, 600, 0, Decimal("0.45")),  # 10 min × 0.045
+    ("V-1004", "A-MOB"): (1, 240, 0, Decimal("0.41")),  # after the promotion: 4 min × 0.089 + 0.05 = 0.406
+    ("V-1004", "A-NAT"): (2, 120, 0, Decimal("0.04")),  # 45 s and 60 s → 2 min × 0.019 = 0.038
+    ("V-1005", "A-DE"): (1, 60, 0, Decimal("0.05")),  # 1 min × 0.045 (a test account is rated; billing skips it)
+}
+#: Rated records by the rule that priced them (docs/pricing.md, price precedence).
+PRICE_SOURCES = {"special_friends": 3, "customer": 4, "promotion": 2, "price_list": 5, "tariff": 55, "flat": 3}
 
 #: Rows per analyst view after one run (and after a re-run of it: replaced, not doubled).
 VIEW_ROWS = {
@@ -48,6 +88,8 @@ VIEW_ROWS = {
     "ledger": 6,
     "runs": 1,
     "quarantine": 3,
+    "file_ledger": 10,
+    "skipped_files": 0,
 }
 
 
@@ -60,44 +102,53 @@ def sample_inbox(root: Path) -> tuple[Path, Path]:
     return catalog, inbox
 
 
-def run_flow(catalog: Path, inbox: Path, warehouse: Path, pg_url: str | None = None) -> dict:
+def run_flow(catalog: Path, inbox: Path, warehouse: Path, pg_url: str | None = None, reprocess: bool = False) -> dict:
     """One run of the flow with nothing taken from the caller's RATING_* environment."""
     from flows.rate_usage import rate_usage
 
     with pytest.MonkeyPatch.context() as env:
         for name in RUN_ENV:
             env.delenv(name, raising=False)
-        return rate_usage(catalog=str(catalog), inbox_dir=str(inbox), warehouse_dir=str(warehouse), pg_url=pg_url)
+        return rate_usage(
+            catalog=str(catalog), inbox_dir=str(inbox), warehouse_dir=str(warehouse), pg_url=pg_url, reprocess=reprocess
+        )
 
 
 def view_rows(warehouse: Path) -> dict[str, int]:
+    return {name: rows_of(warehouse, f'SELECT count(*) FROM "{name}"')[0][0] for name in VIEW_ROWS}
+
+
+def rows_of(warehouse: Path, statement: str) -> list[tuple]:
     con = duckdb.connect(str(warehouse / "analytics.duckdb"), read_only=True)
     try:
-        return {name: con.sql(f'SELECT count(*) FROM "{name}"').fetchall()[0][0] for name in VIEW_ROWS}
+        return con.sql(statement).fetchall()
     finally:
         con.close()
 
 
 @pytest.fixture(scope="module")
-def runs(prefect_harness, tmp_path_factory) -> Iterator[tuple[Path, dict, dict, dict]]:
-    """(warehouse, first summary, view rows after the first run, second summary) of two runs of one inbox."""
+def runs(prefect_harness, tmp_path_factory) -> Iterator[dict]:
+    """One inbox rated, handed in again (all known), then reprocessed; the summaries and what the views held."""
     root = tmp_path_factory.mktemp("flow")
     catalog, inbox = sample_inbox(root)
     warehouse = root / "warehouse"
-    first = run_flow(catalog, inbox, warehouse)
-    rows_after_first = view_rows(warehouse)
-    second = run_flow(catalog, inbox, warehouse)
-    yield warehouse, first, rows_after_first, second
+    found = {"warehouse": warehouse, "first": run_flow(catalog, inbox, warehouse)}
+    found["rows_after_first"] = view_rows(warehouse)
+    found["again"] = run_flow(catalog, inbox, warehouse)
+    found["rows_after_again"] = view_rows(warehouse)
+    found["skipped_after_again"] = rows_of(warehouse, "SELECT count(*), count(DISTINCT handin_id), count(run_id) FROM skipped_files")
+    found["reprocessed"] = run_flow(catalog, inbox, warehouse, reprocess=True)
+    yield found
 
 
 def test_outcome_counts(runs):
-    _, first, _, _ = runs
+    first = runs["first"]
     assert first["outcomes"] == OUTCOMES
     assert first["input_records"] == sum(OUTCOMES.values()) == 102
 
 
 def test_quarantined_files_are_counted_and_stored(runs):
-    warehouse, first, _, _ = runs
+    warehouse, first = runs["warehouse"], runs["first"]
     assert first["files"] == FILES
     sources = Path(first["quarantined"][0][0]).parent / "sources.toml"
     expected = {name: reason.format(sources=sources) for name, (_, reason) in BROKEN.items()}
@@ -112,7 +163,7 @@ def test_quarantined_files_are_counted_and_stored(runs):
 
 def test_ledger_adds_up_to_the_stored_input(runs):
     """The ledger's records, seconds and bytes add up to what came in: the stored usage plus the rejected lines."""
-    warehouse, first, _, _ = runs
+    warehouse = runs["warehouse"]
     con = duckdb.connect(str(warehouse / "analytics.duckdb"), read_only=True)
     ledger = dict(con.sql("SELECT outcome, records FROM ledger").fetchall())
     totals = con.sql("SELECT sum(records), sum(duration_s), sum(volume_bytes) FROM ledger").fetchall()[0]
@@ -126,15 +177,15 @@ def test_ledger_adds_up_to_the_stored_input(runs):
 
 
 def test_invoice_lines_are_parquet_partitioned_by_period(runs):
-    warehouse, first, _, _ = runs
+    warehouse, first = runs["warehouse"], runs["first"]
     files = sorted(p.relative_to(warehouse).as_posix() for p in (warehouse / "invoice_lines").rglob("*.parquet"))
     assert files == [f"invoice_lines/period=2026-10/run-{first['run_id']}_0.parquet"]
     assert pq.read_table(warehouse / files[0]).num_rows == first["invoice_lines"] == VIEW_ROWS["invoice_lines"]
 
 
 def test_analyst_views_answer_sql(runs):
-    warehouse, first, rows_after_first, _ = runs
-    assert rows_after_first == VIEW_ROWS
+    warehouse, first = runs["warehouse"], runs["first"]
+    assert runs["rows_after_first"] == VIEW_ROWS
     con = duckdb.connect(str(warehouse / "analytics.duckdb"), read_only=True)
     total = con.sql("SELECT sum(net_amount) FROM invoice_lines").fetchall()[0][0]
     run = con.sql("SELECT run_id, input_files, input_records, net_amount FROM runs").fetchall()
@@ -145,12 +196,98 @@ def test_analyst_views_answer_sql(runs):
     assert len(sample) == 5
 
 
-def test_rerun_of_the_same_inbox_replaces_its_rows(runs):
-    warehouse, first, _, second = runs
-    assert second["run_id"] == first["run_id"]
-    assert second["outcomes"] == OUTCOMES  # its own earlier records are not duplicates of themselves
+def test_invoice_lines_are_priced_with_the_pricing_files(runs):
+    warehouse = runs["warehouse"]
+    lines = rows_of(
+        warehouse, "SELECT contract_id, article_id, records, quantity, free_quantity, net_amount FROM invoice_lines"
+    )
+    assert {(c, a): tuple(rest) for c, a, *rest in lines} == LINES
+    assert sum(amount for *_, amount in LINES.values()) == NET_AMOUNT
+    sources = rows_of(warehouse, "SELECT price_source, count(*) FROM rated_usage GROUP BY ALL")
+    assert dict(sources) == PRICE_SOURCES
+
+
+def test_national_numbers_of_the_partner_are_stored_as_e164(runs):
+    warehouse = runs["warehouse"]
+    stored = rows_of(
+        warehouse,
+        "SELECT record_key, subscriber_id, counterparty, contract_id, price_source FROM rated_usage "
+        "WHERE record_key IN ('partner:P-0001', 'partner:P-0002') ORDER BY 1",
+    )
+    assert stored == [
+        ("partner:P-0001", "43316812724", "4930123456", "V-1001", "special_friends"),  # written 0316 812724, 0049 30 123456
+        ("partner:P-0002", "43316812724", "436641234567", "V-1001", "promotion"),  # written (0316) 812724, 0664 1234567
+    ]
+
+
+def test_the_same_inbox_again_is_a_no_op_that_says_why(runs):
+    warehouse, first, again = runs["warehouse"], runs["first"], runs["again"]
+    assert again["run_id"] is None
+    assert again["files"] == {"input": 10, "read": 0, "quarantined": 0, "skipped": 10}
+    assert (again["outcomes"], again["input_records"], again["net_amount"], again["warnings"]) == ({}, 0, Decimal("0.00"), [])
+    reasons = {Path(path).name: reason.split(":")[0] for path, reason in again["skipped"]}
+    assert reasons == {
+        **{name: "already quarantined" for name in BROKEN},
+        **{p.name: "already processed" for p in (SAMPLE / "inbox").iterdir() if p.name != "sources.toml"},
+    }
+    assert all(f"in run {first['run_id']} on " in reason for _, reason in again["skipped"])
+    assert runs["rows_after_again"] == {**VIEW_ROWS, "skipped_files": 10}  # nothing else changed
+    assert runs["skipped_after_again"] == [(10, 1, 0)]  # one hand-in, no run
+    statuses = rows_of(warehouse, "SELECT status, count(*), any_value(run_id) FROM file_ledger GROUP BY ALL ORDER BY 1")
+    assert statuses == [("processed", 7, first["run_id"]), ("quarantined", 3, first["run_id"])]
+
+
+def test_reprocessing_the_same_inbox_replaces_its_rows(runs):
+    warehouse, first, reprocessed = runs["warehouse"], runs["first"], runs["reprocessed"]
+    assert reprocessed["run_id"] == first["run_id"]
+    assert reprocessed["files"] == FILES
+    assert reprocessed["outcomes"] == OUTCOMES  # its own earlier records are not duplicates of themselves
+    assert reprocessed["net_amount"] == NET_AMOUNT
+    assert sorted(Path(path).name for path, _ in reprocessed["warnings"]) == sorted(
+        [*BROKEN, *(p.name for p in (SAMPLE / "inbox").iterdir() if p.name != "sources.toml")]
+    )
+    assert all(w.startswith("reprocessed on request: ") for _, w in reprocessed["warnings"])
+    # the same hand-in checked once more: its skipped files replaced by this check's (none)
     assert view_rows(warehouse) == VIEW_ROWS
     assert not (warehouse / ".staging").exists()
+
+
+def test_a_crashed_run_records_no_file_and_is_simply_run_again(prefect_harness, tmp_path, monkeypatch):
+    from pipeline.io import quarantine
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    publish = quarantine.publish_view
+
+    def crash(directory):  # after the run's Parquet files were written, before the run ended
+        raise OSError("disk full")
+
+    monkeypatch.setattr(quarantine, "publish_view", crash)
+    with pytest.raises(OSError, match="disk full"):
+        run_flow(catalog, inbox, warehouse)
+    assert not (warehouse / "file_ledger.parquet").exists()
+    assert len(list((warehouse / "invoice_lines").rglob("*.parquet"))) == 1
+    monkeypatch.setattr(quarantine, "publish_view", publish)
+    summary = run_flow(catalog, inbox, warehouse)
+    assert (summary["files"], summary["outcomes"], summary["net_amount"]) == (FILES, OUTCOMES, NET_AMOUNT)
+    assert view_rows(warehouse) == VIEW_ROWS
+
+
+def test_a_new_file_under_a_known_name_is_rated_with_a_warning_and_its_old_records_are_duplicates(prefect_harness, tmp_path):
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    first = run_flow(catalog, inbox, warehouse)
+    partner = inbox / "partner-20261001.csv"
+    with open(partner, "a", encoding="utf-8") as handle:  # the partner re-delivers with one more call
+        handle.write("P-0009;0316 812724;0316 123456;03.11.2026 09:00:00;30;Sprache\n")
+    second = run_flow(catalog, inbox, warehouse)
+    assert second["files"] == {"input": 10, "read": 1, "quarantined": 0, "skipped": 9}
+    assert [Path(path).name for path, _ in second["warnings"]] == [partner.name]
+    assert f"a different file named {partner.name} was processed in run {first['run_id']}" in second["warnings"][0][1]
+    assert second["outcomes"] == {"rated": 1, "non_billable": 0, "rejected": 0, "unassigned": 0, "unrateable": 0, "duplicate": 8}
+    assert second["net_amount"] == Decimal("0.02")  # 30 s → 1 min × 0.019 (V-1001, A-NAT, November)
+    assert rows_of(warehouse, "SELECT count(*), count(DISTINCT first_seen_run) FROM duplicates") == [(8, 1)]
+    assert rows_of(warehouse, "SELECT count(*), count(DISTINCT run_id) FROM file_ledger") == [(11, 2)]
 
 
 @pytest.mark.postgres
@@ -159,8 +296,8 @@ def test_postgres_gets_the_invoice_lines_and_a_rerun_replaces_them(prefect_harne
 
     catalog, inbox = sample_inbox(tmp_path)
     stored = []
-    for _ in range(2):
-        summary = run_flow(catalog, inbox, tmp_path / "warehouse", pg_url=postgres_url)
+    for reprocess in (False, True):  # the second time every file is known: only --reprocess rates them again
+        summary = run_flow(catalog, inbox, tmp_path / "warehouse", pg_url=postgres_url, reprocess=reprocess)
         lines = read_table(postgres_url, "invoice_lines", summary["run_id"])
         everything = read_table(postgres_url, "invoice_lines")
         ledger = read_table(postgres_url, "ledger", summary["run_id"])

@@ -1,8 +1,10 @@
-"""`rating run`: checks its paths before starting Prefect, runs the flow, prints the run summary."""
+"""`rating run`: checks its paths before starting Prefect, runs the flow, prints the run summary; run again on
+the same inbox it does nothing, says why, and exits 0."""
 
 from __future__ import annotations
 
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -20,9 +22,15 @@ def invoke(args: list[str], monkeypatch) -> tuple[int, list[str]]:
         monkeypatch.delenv(name, raising=False)
     for name, value in {**cli.PREFECT_DEFAULTS, **cli.PREFECT_QUIET}.items():
         monkeypatch.setenv(name, value)  # so `run` leaves the test process's environment as it found it
-    monkeypatch.setattr(cli, "console", Console(width=200))  # one line per message, whatever the terminal
+    monkeypatch.setattr(cli, "console", Console(width=200, soft_wrap=True))  # one line per message, whatever the terminal
     result = CliRunner().invoke(cli.app, args)
     return result.exit_code, [line.rstrip() for line in result.output.splitlines()]
+
+
+def summary(lines: list[str], first: str) -> list[str]:
+    """The summary `rating run` prints, from its line starting with `first`: without the flow's log lines
+    before it (Prefect logs to this output when the test process set its logging up inside the runner)."""
+    return lines[next(i for i, line in enumerate(lines) if line.startswith(first)) :]
 
 
 @pytest.mark.parametrize(
@@ -47,13 +55,13 @@ def test_rating_run_prints_the_summary(prefect_harness, tmp_path, monkeypatch):
     catalog = shutil.copytree(SAMPLE / "catalog", tmp_path / "catalog")
     inbox = shutil.copytree(SAMPLE / "inbox", tmp_path / "inbox")
     warehouse = tmp_path / "warehouse"
-    code, lines = invoke(
-        ["run", "--catalog", str(catalog), "--inbox", str(inbox), "--warehouse", str(warehouse)], monkeypatch
-    )
+    args = ["run", "--catalog", str(catalog), "--inbox", str(inbox), "--warehouse", str(warehouse)]
+    code, lines = invoke(args, monkeypatch)
     assert code == 0, "\n".join(lines)
-    run_id = lines[1].removeprefix("run ")
-    assert lines[2:] == [
-        "files: 7 in inbox = 7 read + 0 quarantined",
+    lines = summary(lines, "run ")
+    run_id = lines[0].removeprefix("run ")
+    assert lines[1:] == [
+        "files: 7 in inbox = 7 read + 0 quarantined + 0 already dealt with",
         "records: 102 in = the outcomes below",
         "┏━━━━━━━━━━━━━━┳━━━━━━━━━┓",
         "┃ outcome      ┃ records ┃",
@@ -67,8 +75,46 @@ def test_rating_run_prints_the_summary(prefect_harness, tmp_path, monkeypatch):
         "├──────────────┼─────────┤",
         "│ total        │     102 │",
         "└──────────────┴─────────┘",
-        "net amount 58.50 in 19 invoice lines",
+        "net amount 14.22 in 19 invoice lines",
         f"warehouse: {warehouse} (Parquet); SQL views: {warehouse}/analytics.duckdb",
     ]
     assert len(run_id) == 16
     assert (warehouse / "analytics.duckdb").is_file()
+
+
+
+def test_a_run_with_nothing_new_prints_why_and_exits_0(tmp_path, monkeypatch):
+    """The no-op summary as the flow returns it (tests/flows/test_rate_usage.py runs the flow twice for real; a
+    second flow run under the CLI runner in one process trips over Prefect's log handler bound to the first one's
+    closed output)."""
+    import flows.rate_usage
+
+    inbox = tmp_path / "inbox"
+    noop = {
+        "run_id": None,
+        "files": {"input": 2, "read": 0, "quarantined": 0, "skipped": 2},
+        "quarantined": [],
+        "skipped": [
+            (str(inbox / "Master.csv"), "already processed: the same content (sha256 3bb431c1afb4…) was processed in run r1 on 2026-11-22 10:00:00 UTC; nothing to do"),
+            (str(inbox / "bad.csv.gz"), "already quarantined: the same content (sha256 0123456789ab…) could not be read in run r1 on 2026-11-22 10:00:00 UTC (empty file); hand in a corrected file, or fix the source configuration and run with --reprocess"),
+        ],
+        "warnings": [],
+        "outcomes": {},
+        "input_records": 0,
+        "net_amount": Decimal("0.00"),
+        "invoice_lines": 0,
+        "warehouse": str(tmp_path / "warehouse"),
+        "analytics_db": str(tmp_path / "warehouse" / "analytics.duckdb"),
+        "postgres": None,
+    }
+    given = {}
+    monkeypatch.setattr(flows.rate_usage, "rate_usage", lambda **kwargs: given.update(kwargs) or noop)
+    paths = ["--catalog", str(SAMPLE / "catalog"), "--inbox", str(SAMPLE / "inbox"), "--warehouse", str(tmp_path / "warehouse")]
+    code, lines = invoke(["run", *paths, "--reprocess"], monkeypatch)
+    assert (code, given["reprocess"]) == (0, True)
+    assert summary(lines, "nothing to do") == [
+        "nothing to do: all 2 files in the inbox were dealt with before (--reprocess reads them again)",
+        f"skipped {inbox / 'Master.csv'}: {noop['skipped'][0][1]}",
+        f"skipped {inbox / 'bad.csv.gz'}: {noop['skipped'][1][1]}",
+        f"every file dealt with, and every skipped one: SQL views file_ledger, skipped_files in {tmp_path}/warehouse/analytics.duckdb",
+    ]

@@ -72,3 +72,104 @@ def test_record_takes_paths_with_hashes(tmp_path, given):
     ledger = FileLedger(tmp_path / "warehouse")
     ledger.record("run-1", [entry])
     assert ledger.classify([path]).new == []
+
+
+def test_a_quarantined_file_is_not_read_again_and_says_why(tmp_path):
+    ledger = FileLedger(tmp_path / "warehouse")
+    broken = write(tmp_path / "inbox", "Master.csv.gz", "not gzip\n")
+    assert ledger.record("run-1", ledger.classify([broken]).new, {content_hash(broken): "named .gz but not gzip-compressed"}) == 1
+    new, already, _ = ledger.classify([broken])
+    assert new == []
+    assert already[0][1].startswith(f"already quarantined: the same content (sha256 {content_hash(broken)[:12]}…) could not be read in run run-1 on ")
+    assert already[0][1].endswith("(named .gz but not gzip-compressed); hand in a corrected file, or fix the source configuration and run with --reprocess")
+
+
+@pytest.mark.parametrize(
+    ("earlier", "later", "stored"),
+    [
+        # (status recorded by run-1, status recorded by run-2) → the entry kept
+        ("processed", "processed", ("run-1", "processed", None)),
+        ("processed", "quarantined", ("run-1", "processed", None)),  # its records are stored: it stays processed
+        ("quarantined", "processed", ("run-2", "processed", None)),  # read after a fix
+        ("quarantined", "quarantined", ("run-1", "quarantined", "unreadable")),
+    ],
+)
+def test_a_quarantine_entry_gives_way_to_a_later_processing(tmp_path, earlier, later, stored):
+    ledger = FileLedger(tmp_path / "warehouse")
+    path = write(tmp_path, "a.csv", "1\n")
+    reason = {content_hash(path): "unreadable"}
+    ledger.record("run-1", [(path, content_hash(path))], reason if earlier == "quarantined" else None)
+    added = ledger.record("run-2", [(path, content_hash(path))], reason if later == "quarantined" else None)
+    assert ledger.entries().select("run_id", "status", "reason").rows() == [stored]
+    assert added == (1 if stored[0] == "run-2" else 0)
+
+
+@pytest.mark.parametrize("status", ["processed", "quarantined"])
+def test_reprocess_hands_known_files_back_with_a_warning(tmp_path, status):
+    ledger = FileLedger(tmp_path / "warehouse")
+    a, copy = write(tmp_path, "a.csv", "1\n"), write(tmp_path, "copy-of-a.csv", "1\n")
+    ledger.record("run-1", [(a, content_hash(a))], {content_hash(a): "why"} if status == "quarantined" else None)
+    new, already, warnings = ledger.classify([a, copy], reprocess=True)
+    assert [f.path for f in new] == [a]
+    assert [path for path, _ in already] == [copy]  # identical files of one hand-in: still read once
+    assert warnings == [(a, f"reprocessed on request: the same content (sha256 {content_hash(a)[:12]}…) was {status} in run run-1 on "
+                         f"{ledger.entries()['recorded_at'][0]:%Y-%m-%d %H:%M:%S} UTC")]
+
+
+def test_a_ledger_written_before_files_had_a_status_reads_as_processed(tmp_path):
+    (tmp_path / "warehouse").mkdir()
+    path = write(tmp_path, "a.csv", "1\n")
+    old = pl.DataFrame(
+        {"content_hash": [content_hash(path)], "file_name": ["a.csv"], "size_bytes": [2], "run_id": ["run-0"]}
+    ).with_columns(pl.lit("2026-10-01").str.to_datetime(time_zone="UTC").alias("recorded_at"))
+    old.write_parquet(tmp_path / "warehouse" / LEDGER_FILE)
+    ledger = FileLedger(tmp_path / "warehouse")
+    assert ledger.entries().select("run_id", "status", "reason").rows() == [("run-0", "processed", None)]
+    assert "was processed in run run-0 on 2026-10-01 00:00:00 UTC" in ledger.classify([path]).already_processed[0][1]
+
+
+def test_skipped_files_are_stored_per_hand_in_and_queryable_with_the_ledger(tmp_path):
+    import duckdb
+
+    from pipeline.io import file_ledger, warehouse
+
+    root = tmp_path / "warehouse"
+    ledger = FileLedger(root)
+    a, b = write(tmp_path, "a.csv", "1\n"), write(tmp_path, "b.csv", "2\n")
+    ledger.record("run-1", ledger.classify([a]).new)
+    for _ in range(2):  # the same hand-in checked twice (the second time all known): replaced, not added
+        new, already, _ = ledger.classify([a, b])
+        run_id = "run-2" if new else None
+        skipped = [(file_ledger.describe(path), reason) for path, reason in already]
+        file_ledger.write_skipped(root, "handin-1", file_ledger.skipped_table("handin-1", run_id, skipped))
+        ledger.record("run-2", new)
+    warehouse.publish_views(root)
+    file_ledger.publish_views(root)
+    con = duckdb.connect(str(root / warehouse.ANALYTICS_DB), read_only=True)
+    try:
+        assert con.sql("SELECT file_name, run_id, status FROM file_ledger ORDER BY 1").fetchall() == [
+            ("a.csv", "run-1", "processed"),
+            ("b.csv", "run-2", "processed"),
+        ]
+        rows = con.sql("SELECT handin_id, run_id, source_file, size_bytes, left(reason, 43) FROM skipped_files ORDER BY 3").fetchall()
+    finally:
+        con.close()
+    assert rows == [
+        ("handin-1", None, "a.csv", 2, "already processed: the same content (sha256"),
+        ("handin-1", None, "b.csv", 2, "already processed: the same content (sha256"),
+    ]
+
+
+def test_the_views_exist_before_anything_was_recorded(tmp_path):
+    import duckdb
+
+    from pipeline.io import file_ledger, warehouse
+
+    warehouse.publish_views(tmp_path)
+    file_ledger.publish_views(tmp_path)
+    con = duckdb.connect(str(tmp_path / warehouse.ANALYTICS_DB), read_only=True)
+    try:
+        counts = [con.sql(f"SELECT count(*) FROM {view}").fetchall()[0][0] for view in ("file_ledger", "skipped_files")]
+    finally:
+        con.close()
+    assert counts == [0, 0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import polars as pl
 import pytest
 
 from pipeline.ingest.numbers import NumberingPlanError, normalised_usage, numbering_plan

@@ -67,7 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (DATA / "usage").exists():
         generate(DATA, cdrs=10_000_000, contracts=100_000, seed=42)
-    from pipeline.cli_pricing import load_priced_catalog
+    from pipeline.io.catalog_files import load_priced_catalog
 
     scratch = Path(tempfile.mkdtemp(prefix="pricing-bench-"))
     try:

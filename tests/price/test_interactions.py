@@ -76,3 +76,25 @@ def test_a_later_run_of_the_period_goes_on_where_the_earlier_one_stopped():
     split = first.table("rated_usage").pl().vstack(second.table("rated_usage").pl())
     columns = ("source_line", "free_quantity", "tier", "amount")
     assert split.sort("source_line").select(columns).rows() == rated(whole, *columns).rows()
+
+
+def test_a_later_run_goes_on_from_the_earlier_runs_invoice_lines_in_the_warehouse(tmp_path):
+    """The main job's way: each run stores its invoice lines; the next run of the period carries
+    their units (warehouse.carried_usage), so the free minutes are granted once per period."""
+    from pipeline.io import warehouse
+    from pipeline.job import rate
+
+    cat = priced(core=NO_BASE_PRICE, **FREE_100, **tiers("graduated", fee=None))
+    whole = rate(calls(K_SEC, ("2026-10-01 10:00:00", 90), ("2026-10-02 10:00:00", 90), ("2026-10-03 10:00:00", 90)), cat, "all")
+    first = rate(calls(K_SEC, ("2026-10-01 10:00:00", 90)), cat, "one")
+    warehouse.write_run(first.stored_tables(), tmp_path, "one")
+    earlier = warehouse.carried_usage(tmp_path, except_run="two", periods=["2026-10"])
+    assert earlier.rows() == [("K-SEC", "T-SEC", "A-NAT", "2026-10", 90)]
+    batch = calls(K_SEC, ("2026-10-02 10:00:00", 90), ("2026-10-03 10:00:00", 90), source_line=[2, 3])
+    second = rate(batch, cat, "two", earlier=earlier)
+    split = first.table("rated_usage").pl().vstack(second.table("rated_usage").pl())
+    columns = ("source_line", "free_quantity", "tier", "amount")
+    assert split.sort("source_line").select(columns).rows() == rated(whole, *columns).rows()
+    # its own earlier lines are not carried: re-running run "one" starts the period afresh
+    assert warehouse.carried_usage(tmp_path, except_run="one", periods=["2026-10"]).height == 0
+    assert warehouse.carried_usage(tmp_path, except_run="two", periods=["2026-11"]).height == 0

@@ -6,6 +6,7 @@ A `sources.toml` names each source once (docs/formats.md has a full example):
     format = "asterisk"
     pattern = "Master*.csv*"
     timezone = "Europe/Vienna"
+    country = "AT"
 
 Everything is checked when the file is loaded, so a typo fails the run before any
 usage is read, with a message naming the source and the key.
@@ -14,6 +15,7 @@ usage is read, with a message naming the source and the key.
 from __future__ import annotations
 
 import fnmatch
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +23,9 @@ from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import polars as pl
+
+from pipeline.ingest.numbers import NumberingPlanError, numbering_plan
 from schemas.usage import ID_TYPES
 
 FORMATS = ("asterisk", "freeswitch", "nfdump", "csv", "parquet")
@@ -47,7 +52,12 @@ _KEYS = {
     "columns",
     "timestamp_format",
     "delimiter",
+    "country",
+    "national_prefix",
+    "international_prefix",
 }
+#: A dialling prefix given in sources.toml: plain digits.
+_PREFIX = re.compile(r"^[0-9]{1,6}$")
 
 
 class SourceConfigError(ValueError):
@@ -71,6 +81,11 @@ class Source:
         columns: csv/parquet: canonical column → column name in the file (default: same name).
         timestamp_format: csv/parquet text timestamps, strftime syntax.
         delimiter: csv field separator.
+        country: ISO 3166 alpha-2 code of the source's numbering plan (`AT`): phone numbers it writes in
+            national (`0316 812724`) or prefixed international form (`0043 316 812724`) become E.164
+            digits in ingest (pipeline.ingest.numbers). None: only `+` and separators are handled.
+        national_prefix, international_prefix: digits overriding the country's trunk and international
+            prefixes from the `phonenumbers` metadata (a switch that writes an outside-line digit, say).
     """
 
     name: str
@@ -85,6 +100,9 @@ class Source:
     columns: Mapping[str, str] = field(default_factory=dict, hash=False)
     timestamp_format: str = "%Y-%m-%d %H:%M:%S"
     delimiter: str = ","
+    country: str | None = None
+    national_prefix: str | None = None
+    international_prefix: str | None = None
 
     def __post_init__(self) -> None:
         _check(self.name, "format", self.format, FORMATS)
@@ -120,6 +138,26 @@ class Source:
         if any(not isinstance(v, str) or not v for v in columns.values()):
             raise SourceConfigError(f"source {self.name}: every entry in 'columns' must name a file column")
         object.__setattr__(self, "columns", MappingProxyType(columns))
+        self._check_numbering_plan(data)
+
+    def _check_numbering_plan(self, data: bool) -> None:
+        """The country must be one `phonenumbers` knows, and prefixes plain digits, before any file is read."""
+        if self.country is None:
+            for key in ("national_prefix", "international_prefix"):
+                if getattr(self, key) is not None:
+                    raise SourceConfigError(f"source {self.name}: '{key}' overrides the numbering plan of a 'country': set country too")
+            return
+        if data:
+            raise SourceConfigError(f"source {self.name}: 'country' normalises phone numbers; nfdump records are IP addresses")
+        try:
+            numbering_plan({self.name: self.country})
+        except NumberingPlanError as exc:
+            raise SourceConfigError(f"{exc} (key 'country')") from None
+        object.__setattr__(self, "country", self.country.upper())
+        for key in ("national_prefix", "international_prefix"):
+            value = getattr(self, key)
+            if value is not None and not _PREFIX.match(value):
+                raise SourceConfigError(f"source {self.name}: {key} {value!r} must be 1-6 digits, e.g. \"0\" or \"00\"")
 
     def file_column(self, canonical: str) -> str:
         """The file's column name for a canonical column (csv/parquet)."""
@@ -158,6 +196,16 @@ def load_sources(path: Path) -> dict[str, Source]:
         except SourceConfigError as exc:
             raise SourceConfigError(f"{path}: {exc}") from None
     return sources
+
+
+def numbering_plan_of(sources: Mapping[str, Source]) -> pl.DataFrame:
+    """The numbering plan (schemas.numbering) of the sources that configure a `country`, with their prefix overrides."""
+    with_country = {name: s for name, s in sources.items() if s.country}
+    overrides = {
+        name: {key: getattr(s, key) for key in ("national_prefix", "international_prefix") if getattr(s, key) is not None}
+        for name, s in with_country.items()
+    }
+    return numbering_plan({name: s.country for name, s in with_country.items()}, overrides)
 
 
 def source_for(file_name: str, sources: Mapping[str, Source]) -> Source | None:

@@ -1,8 +1,41 @@
--- The run's usage lines as the adjustment hook receives them (schemas.billing.USAGE_LINE_SCHEMA).
+-- The usage lines minimum revenue and cost cap are computed on (schemas.billing.USAGE_LINE_SCHEMA):
+-- the whole of each period the run settles (bill_adjustment_periods): this run's usage lines and
+-- those earlier committed runs billed (st_invoice_items). An earlier line's tariff is the one
+-- its billed records were rated under (st_billed_usage, rated_usage), matched by its record
+-- count when one invoice has lines of one article under two tariffs (a tariff change).
+WITH earlier_periods AS (
+    SELECT DISTINCT i.contract_id, i.period
+    FROM st_invoice_items AS i
+    SEMI JOIN bill_adjustment_periods AS p USING (contract_id, period)
+    WHERE i.line_kind = 'usage'
+),
+earlier_tariffs AS (
+    SELECT b.invoice_id, r.contract_id, CAST(r.period AS VARCHAR) AS period, r.article_id, r.tariff_id, count(*) AS records
+    FROM rated_usage AS r
+    JOIN earlier_periods AS p ON p.contract_id = r.contract_id AND p.period = CAST(r.period AS VARCHAR)
+    JOIN st_billed_usage AS b ON b.record_key = r.record_key AND b.rated_run_id = r.run_id
+    GROUP BY ALL
+),
+earlier AS (
+    SELECT i.contract_id, c.customer_id, coalesce(t.tariff_id, c.tariff_id) AS tariff_id, i.period, i.article_id,
+           i.records, i.quantity, i.net_amount, i.vat_rate, i.vat_code, i.currency
+    FROM st_invoice_items AS i
+    SEMI JOIN bill_adjustment_periods AS p USING (contract_id, period)
+    JOIN cat_contracts AS c ON c.contract_id = i.contract_id
+    LEFT JOIN earlier_tariffs AS t
+        ON t.invoice_id = i.invoice_id AND t.contract_id = i.contract_id AND t.period = i.period
+        AND t.article_id = i.article_id
+    WHERE i.line_kind = 'usage'
+    QUALIFY row_number() OVER (PARTITION BY i.invoice_id, i.line_no ORDER BY t.records = i.records DESC, t.tariff_id) = 1
+)
 SELECT
     contract_id, customer_id, tariff_id, period, article_id, records, quantity,
     cents_to_amount(net_cents) AS net_amount,
     vat_rate, vat_code, currency
 FROM bill_candidates
+SEMI JOIN bill_adjustment_periods USING (contract_id, period)
 WHERE line_kind = 'usage'
+UNION ALL
+SELECT contract_id, customer_id, tariff_id, period, article_id, records, quantity, net_amount, vat_rate, vat_code, currency
+FROM earlier
 ORDER BY contract_id, period, tariff_id, article_id

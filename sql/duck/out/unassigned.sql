@@ -1,5 +1,5 @@
 -- Stored shape of unassigned usage: the canonical record and why no contract matched
--- (docs/assignment.md). Reads `assignment` (pipeline.assign.located_usage), `usage_in` and
+-- (docs/assignment.md). Reads `assignment` (pipeline.assign.located_usage), `usage_rows` (those records of the batch) and
 -- `id_formats` (the format each id_type expects).
 SELECT
     $run_id AS run_id,
@@ -11,6 +11,6 @@ SELECT
         ELSE 'no device ID for ' || u.subscriber_id || ' is valid at ' || strftime(u.start_time, '%Y-%m-%d %H:%M:%S')
     END AS reason
 FROM assignment AS a
-JOIN usage_in AS u USING (rid)
+JOIN usage_rows AS u USING (rid)
 LEFT JOIN id_formats AS f ON f.id_type = u.id_type
 WHERE a.dev_no IS NULL

@@ -17,7 +17,7 @@ SELECT
              || ' for its article ' || ta.article_id || ' (unit ' || ta.unit || ')'
     END AS reason
 FROM pricing AS p
-JOIN usage_in AS u USING (rid)
+JOIN usage_rows AS u USING (rid)
 JOIN contract_dim AS c ON c.contract_no = p.contract_no
 LEFT JOIN ta_dim AS ta ON ta.ta_no = p.ta_no
 LEFT JOIN zone_dim AS z ON z.zone_no = p.zone_no

@@ -1,0 +1,41 @@
+-- The run's adjustment lines (schemas.billing.ADJUSTMENT_SCHEMA): minimum revenue and cost cap of
+-- each period it settles, as computed on the whole period (bill_adjustments_full, from
+-- pipeline.price.usage_adjustments), less what earlier runs billed of them for that period
+-- (st_invoice_items), per contract, period, kind and VAT rate. Only a difference goes on the
+-- invoice: a run never bills an adjustment twice, and late usage corrects an earlier one.
+WITH computed AS (
+    SELECT contract_id, period, article_id, vat_rate,
+           arg_max(tariff_id, abs(net_amount)) AS tariff_id, any_value(article_name) AS article_name,
+           sum(net_amount) AS net_amount, any_value(vat_code) AS vat_code, any_value(currency) AS currency,
+           string_agg(note, '; ' ORDER BY tariff_id) AS note
+    FROM bill_adjustments_full
+    GROUP BY contract_id, period, article_id, vat_rate
+),
+earlier AS (
+    SELECT contract_id, period, article_id, vat_rate, any_value(article_name) AS article_name,
+           sum(net_amount) AS net_amount, any_value(vat_code) AS vat_code, any_value(currency) AS currency
+    FROM st_invoice_items
+    SEMI JOIN bill_adjustment_periods USING (contract_id, period)
+    WHERE line_kind = 'adjustment'
+    GROUP BY contract_id, period, article_id, vat_rate
+),
+diff AS (
+    SELECT
+        contract_id, period, article_id, vat_rate,
+        coalesce(c.tariff_id, k.tariff_id) AS tariff_id,
+        coalesce(c.article_name, e.article_name) AS article_name,
+        CAST(coalesce(c.net_amount, 0) - coalesce(e.net_amount, 0) AS DECIMAL(18,2)) AS net_amount,
+        coalesce(c.vat_code, e.vat_code) AS vat_code,
+        coalesce(c.currency, e.currency) AS currency,
+        CASE WHEN e.net_amount IS NULL THEN c.note
+             ELSE coalesce(c.note, 'none due on the whole period') || '; less ' || CAST(e.net_amount AS VARCHAR) || ' '
+                  || e.currency || ' billed on earlier invoices'
+        END AS note
+    FROM computed AS c
+    FULL JOIN earlier AS e USING (contract_id, period, article_id, vat_rate)
+    JOIN cat_contracts AS k USING (contract_id)
+)
+SELECT contract_id, tariff_id, period, article_id, article_name, net_amount, vat_rate, vat_code, currency, note
+FROM diff
+WHERE net_amount <> 0
+ORDER BY contract_id, period, tariff_id, article_id DESC, vat_rate DESC

@@ -1,0 +1,141 @@
+"""Minimum revenue and cost cap on billed invoices: DOMAIN §4's worked examples end to end (catalog
+files → rating → billing run), and how runs settle a period's adjustment exactly once."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import billing_factory as f
+from pipeline.io.billing_files import load_catalogs
+from pipeline.job import rate
+from tests.factory import usage
+
+D = Decimal
+
+#: Articles "Dictation" 5 € per piece and "Research" 1 € per piece in tariff T1 (20 % VAT).
+PIECES = {
+    "articles": {
+        **{k: [*v, None, None] for k, v in f.CORE["articles"].items()},
+        "article_id": [*f.CORE["articles"]["article_id"], "DICTATION", "RESEARCH"],
+        "name": [*f.CORE["articles"]["name"], "Dictation", "Research"],
+        "unit": [*f.CORE["articles"]["unit"], "event", "event"],
+        "price_per": [*f.CORE["articles"]["price_per"], "1", "1"],
+    },
+    "article_keys": {
+        "article_key": [*f.CORE["article_keys"]["article_key"], "dictation", "research"],
+        "zone_id": [*f.CORE["article_keys"]["zone_id"], None, None],
+        "article_id": [*f.CORE["article_keys"]["article_id"], "DICTATION", "RESEARCH"],
+    },
+    "prices": {
+        "tariff_id": [*f.CORE["prices"]["tariff_id"], "T1", "T1"],
+        "article_id": [*f.CORE["prices"]["article_id"], "DICTATION", "RESEARCH"],
+        "price": [*f.CORE["prices"]["price"], "5.00", "1.00"],
+        "valid_from": [None] * 10,
+        "valid_until": [None] * 10,
+    },
+}
+
+
+def rules(kind: str, limit: str, article: str) -> dict[str, dict[str, list]]:
+    """tariff_pricing.csv and tariff_articles.csv: T1 has `kind` (min_revenue or cost_cap) `limit`, `article` flagged."""
+    return {
+        "tariff_pricing": {"tariff_id": ["T1"], kind: [limit]},
+        "tariff_articles": {"tariff_id": ["T1"], "article_id": [article], kind: ["true"]},
+    }
+
+
+def billed_pieces(tmp_path: Path, pricing: dict, dictations: int, researches: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Catalog files → rating → billing run 2026-10 (as `rating run` and `rating bill` do it); its items and invoices."""
+    catalog_dir = f.write_catalog(tmp_path / "catalog", billing=pricing, **PIECES)
+    cat, bil = load_catalogs(catalog_dir)
+    keys = ["dictation"] * dictations + ["research"] * researches
+    records = usage(subscriber_id=["4311"] * len(keys), article_key=keys, duration_s=[0] * len(keys), counterparty=[None] * len(keys),
+                    start_time=[datetime(2026, 10, 5, 9, tzinfo=timezone.utc)] * len(keys))
+    warehouse = tmp_path / "warehouse"
+    f.store_rated(warehouse, rate(records, cat, "rate-1").table("rated_usage").to_arrow_table())
+    f.bill(warehouse, cat, bil, period="2026-10")
+    items = f.stored(warehouse, "invoice_items").select("line_no", "line_kind", "article_id", "article_name", "quantity", "net_amount",
+                                                        "vat_rate", "note")
+    return items, f.stored(warehouse, "invoices").select("contract_id", "net_total", "vat_total", "gross_total")
+
+
+def test_domain_example_minimum_revenue_15_eur(tmp_path) -> None:
+    """Minimum revenue 10 €, only Research flagged; 1 Dictation and 5 Research: 5 € + max(5 €, 10 €) = 15 €."""
+    items, invoices = billed_pieces(tmp_path, rules("min_revenue", "10", "RESEARCH"), 1, 5)
+    assert items.rows() == [
+        (1, "usage", "DICTATION", "Dictation", 1, D("5.00"), D("0.2000"), None),
+        (2, "usage", "RESEARCH", "Research", 5, D("5.00"), D("0.2000"), None),
+        (3, "adjustment", "MIN_REVENUE", "Minimum revenue", 1, D("5.00"), D("0.2000"),
+         "minimum revenue 10.00 EUR on flagged usage 5.00 EUR"),
+    ]
+    assert invoices.rows() == [("C1", D("15.00"), D("3.00"), D("18.00"))]
+
+
+def test_domain_example_cost_cap_15_eur(tmp_path) -> None:
+    """Cost cap 10 €, only Research flagged; 1 Dictation and 20 Research: 5 € + min(20 €, 10 €) = 15 €."""
+    items, invoices = billed_pieces(tmp_path, rules("cost_cap", "10", "RESEARCH"), 1, 20)
+    assert items.rows() == [
+        (1, "usage", "DICTATION", "Dictation", 1, D("5.00"), D("0.2000"), None),
+        (2, "usage", "RESEARCH", "Research", 20, D("20.00"), D("0.2000"), None),
+        (3, "adjustment", "COST_CAP", "Cost cap", 1, D("-10.00"), D("0.2000"), "cost cap 10.00 EUR on flagged usage 20.00 EUR"),
+    ]
+    assert invoices.rows() == [("C1", D("15.00"), D("3.00"), D("18.00"))]
+
+
+def call(key: str, day: int, amount: str) -> dict:
+    """A rated call of contract C1 on `day` October 2026 (T1's CALL, flagged for minimum revenue 10.00)."""
+    return {"record_key": key, "contract_id": "C1", "start_time": datetime(2026, 10, day, 12, tzinfo=timezone.utc), "quantity": 60,
+            "amount": D(amount)}
+
+
+#: steps: ("usage", rated calls stored now) or ("bill", period, single-invoice until);
+#: expected: every billed line of C1 per run: (run_id, line kind, period, net amount, note).
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        pytest.param(
+            [("usage", [call("a", 3, "4.000000")]), ("bill", "2026-10", None), ("bill", "2026-10", None), ("bill", "2026-11", None)],
+            [("period-2026-10", "usage", "2026-10", D("4.00"), None),
+             ("period-2026-10", "adjustment", "2026-10", D("6.00"), "minimum revenue 10.00 EUR on flagged usage 4.00 EUR")],
+            id="a re-run and the next run add nothing",
+        ),
+        pytest.param(
+            [("usage", [call("a", 3, "4.000000")]), ("bill", "2026-10", None), ("usage", [call("late", 30, "3.000000")]),
+             ("bill", "2026-11", None)],
+            [("period-2026-10", "usage", "2026-10", D("4.00"), None),
+             ("period-2026-10", "adjustment", "2026-10", D("6.00"), "minimum revenue 10.00 EUR on flagged usage 4.00 EUR"),
+             ("period-2026-11", "usage", "2026-10", D("3.00"), None),
+             ("period-2026-11", "adjustment", "2026-10", D("-3.00"),
+              "minimum revenue 10.00 EUR on flagged usage 7.00 EUR; less 6.00 EUR billed on earlier invoices")],
+            id="late usage corrects the settled adjustment",
+        ),
+        pytest.param(
+            [("usage", [call("a", 3, "4.000000")]), ("bill", None, date(2026, 10, 15)), ("usage", [call("b", 20, "2.000000")]),
+             ("bill", "2026-10", None)],
+            [("period-2026-10", "usage", "2026-10", D("2.00"), None),
+             ("period-2026-10", "adjustment", "2026-10", D("4.00"), "minimum revenue 10.00 EUR on flagged usage 6.00 EUR"),
+             ("single-C1-2026-10-15", "usage", "2026-10", D("4.00"), None)],
+            id="a single invoice leaves the open month to the run that closes it",
+        ),
+        pytest.param(
+            [("usage", [call("a", 3, "12.000000")]), ("bill", "2026-10", None)],
+            [("period-2026-10", "usage", "2026-10", D("12.00"), None)],
+            id="above the minimum no adjustment",
+        ),
+    ],
+)
+def test_a_period_is_adjusted_once_on_its_whole_usage(tmp_path, steps, expected) -> None:
+    cat, bil = f.catalogs(pricing=rules("min_revenue", "10", "CALL"))
+    for n, (kind, *args) in enumerate(steps):  # a few literal steps
+        if kind == "usage":
+            f.store_rated(tmp_path, f.rated(args[0]), run_id=f"rate-{n}")
+        else:
+            period, until = args
+            f.bill(tmp_path, cat, bil, period=period, contract="C1" if until else None, until=until)
+    items = f.stored(tmp_path, "invoice_items").filter(pl.col("contract_id") == "C1")
+    assert items.sort("run_id", "line_no").select("run_id", "line_kind", "period", "net_amount", "note").rows() == expected
