@@ -8,6 +8,8 @@ lookup table indexed by its code, so no string is built per record in DuckDB.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import duckdb
 import polars as pl
 
@@ -22,9 +24,14 @@ def rated_usage(con: duckdb.DuckDBPyConnection, usage: pl.DataFrame, run_id: str
         usage: the batch `pricing` was rated from; a record's rid is its row number in it.
     """
     facts = pl.from_arrow(con.sql(sql.load("duck/out/rated_facts")).to_arrow_table())
-    labels = [decoded(facts.get_column(frame.columns[0]), frame) for frame in _label_frames(con)]
-    record = usage.gather(facts.get_column("rid"))
-    whole = pl.concat([record, facts, *labels], how="horizontal")
+    con.register("rated_months", facts.select(pl.col("month_idx").unique()))
+    frames = _label_frames(con)
+    con.unregister("rated_months")
+    # the gathers run one thread each (Polars releases the GIL): two at a time on two cores
+    with ThreadPoolExecutor(2) as pool:
+        record = pool.submit(usage.gather, facts.get_column("rid"))
+        labels = list(pool.map(lambda frame: decoded(facts.get_column(frame.columns[0]), frame), frames))
+        whole = pl.concat([record.result(), facts, *labels], how="horizontal")
     return whole.select(pl.lit(run_id).alias("run_id"), *[n for n in RATED_USAGE.names if n != "run_id"])
 
 

@@ -1,5 +1,6 @@
 -- The labels of the codes in sql/duck/out/rated_facts.sql: one query per code, its first column
 -- the code (named as in the facts), the others the stored columns it stands for.
+-- `rated_months`: the distinct month_idx of the facts.
 SELECT dev_no, matched_id, match_kind FROM dev_dim;
 SELECT contract_no, contract_id, customer_id FROM contract_dim;
 SELECT ta_no, tariff_id, article_id, unit, CAST(price_per AS BIGINT) AS price_per FROM ta_dim;
@@ -7,4 +8,4 @@ SELECT zone_no, zone_id FROM zone_dim;
 SELECT band_no, band FROM band_dim;
 SELECT ref_no, ref AS price_ref FROM price_ref_dim;
 SELECT CAST(i AS TINYINT) AS src, price_source_name(i) AS price_source FROM range(1, 8) AS s(i);
-SELECT DISTINCT month_idx, period_text(month_idx) AS period FROM pricing;
+SELECT month_idx, period_text(month_idx) AS period FROM rated_months;
