@@ -177,21 +177,14 @@ def _counts(con, usage, valid, unreadable_rows, rejects, non_billable, dupes) ->
     }
 
 
-#: The rids of the billable records each stored outcome of the run's SQL holds.
-OUTCOME_RIDS = {
-    "unassigned": "SELECT rid FROM assignment WHERE dev_no IS NULL ORDER BY rid",
-    "unrateable": "SELECT rid FROM pricing WHERE amount_micro IS NULL ORDER BY rid",
-}
-
-
 def _store(con, run_id, billable, rejects, dupes, non_billable) -> None:
     """Shape every outcome as it is stored (schemas/outputs.py), as tables `out_<name>`.
 
     The outcome queries read their records as `usage_rows`: just those rows of the batch, taken
     by rid, instead of a join with all 10 M records.
     """
-    for name, rids_query in OUTCOME_RIDS.items():
-        rids = con.sql(rids_query).pl().get_column("rid")
+    for name in ("unassigned", "unrateable"):
+        rids = con.sql(sql.load(f"duck/out/{name}_rids")).pl().get_column("rid")
         con.register("usage_rows", billable.gather(rids).with_columns(rids))
         con.execute(f"CREATE OR REPLACE TEMP TABLE out_{name} AS {sql.load(f'duck/out/{name}')}", {"run_id": run_id})
     con.unregister("usage_rows")

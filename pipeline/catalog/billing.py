@@ -8,12 +8,14 @@ and rule, like the core catalog. Every billing file is optional (docs/billing.md
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from typing import ClassVar
+from dataclasses import dataclass, replace
 
 import duckdb
 import polars as pl
 
 from pipeline.catalog import USAGE_TARIFFS, Catalog
+from pipeline.catalog.tables import TableSet
 from pipeline.catalog.validation import (
     ERRORS_SCHEMA,
     CatalogError,
@@ -33,8 +35,10 @@ MAX_BACKDATING = "2y"
 
 
 @dataclass(frozen=True)
-class BillingCatalog:
+class BillingCatalog(TableSet):
     """Validated, typed billing tables (Polars), one attribute per billing catalog file."""
+
+    PREFIX: ClassVar[str] = "bil"
 
     billing_settings: pl.DataFrame
     contract_terms: pl.DataFrame
@@ -49,17 +53,9 @@ class BillingCatalog:
     recipients: pl.DataFrame
     users: pl.DataFrame
 
-    def tables(self) -> dict[str, pl.DataFrame]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    def replace(self, **tables: pl.DataFrame) -> "BillingCatalog":
-        """A copy with some tables replaced (lifecycle changes are computed this way)."""
-        return BillingCatalog(**{**self.tables(), **tables})
-
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         """Make every table queryable on `con` as `bil_<table>`, plus `bil_intervals`."""
-        for name, frame in self.tables().items():
-            con.register(f"bil_{name}", frame.to_arrow())
+        super().register(con)
         con.register("bil_intervals", intervals().to_arrow())
 
 

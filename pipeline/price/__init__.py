@@ -159,7 +159,7 @@ def priced_usage(con: duckdb.DuckDBPyConnection, earlier: pl.DataFrame | None = 
     with _hash_joins_as_written(con):
         _create(con, "price_base", "duck/price/base")
     # only the records that count toward free quantities or tiers leave DuckDB, for the walk
-    counted = pl.from_arrow(con.sql("SELECT * EXCLUDE (fee_micro, amount_micro) FROM price_base WHERE counted").to_arrow_table())
+    counted = pl.from_arrow(con.sql(sql.load("duck/price/counted")).to_arrow_table())
     carried = con.sql("SELECT gk, q_before FROM price_carry").pl()
     lookups = walk.rules(con.table("ta_dim").pl(), con.table("tier_dim").pl())
     con.register("price_walked", walk.walked(counted, lookups, carried))

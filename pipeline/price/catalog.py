@@ -11,6 +11,7 @@ catalog has none), so pipeline.job.rate needs no new argument.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 from dataclasses import dataclass, field, fields
 
 import duckdb
@@ -18,6 +19,7 @@ import holidays
 import polars as pl
 
 from pipeline.catalog import Catalog
+from pipeline.catalog.tables import TableSet
 from pipeline.catalog.validation import (
     ERRORS_SCHEMA,
     CatalogError,
@@ -33,8 +35,10 @@ from schemas.pricing import CATALOG_TABLES, DATED, DEFAULTS, KEYS, REFERENCES
 
 
 @dataclass(frozen=True)
-class PricingCatalog:
+class PricingCatalog(TableSet):
     """Validated, typed pricing tables (Polars), one attribute per pricing catalog file."""
+
+    PREFIX: ClassVar[str] = "pr"
 
     tariff_pricing: pl.DataFrame
     tariff_articles: pl.DataFrame
@@ -50,16 +54,6 @@ class PricingCatalog:
     area_codes: pl.DataFrame
     vat_overrides: pl.DataFrame
 
-    def tables(self) -> dict[str, pl.DataFrame]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    def replace(self, **tables: pl.DataFrame) -> "PricingCatalog":
-        return PricingCatalog(**{**self.tables(), **tables})
-
-    def register(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Make every table queryable on `con` as `pr_<table>`."""
-        for name, frame in self.tables().items():
-            con.register(f"pr_{name}", frame.to_arrow())
 
 
 @dataclass(frozen=True)
