@@ -311,3 +311,39 @@ def test_postgres_gets_the_invoice_lines_and_a_rerun_replaces_them(prefect_harne
             )
         )
     assert stored == [(19, 19, NET_AMOUNT, 19, OUTCOMES)] * 2
+
+
+PARTNER_HEADER = "Satznummer;A-Nummer;Zielnummer;Beginn;Dauer (s);Dienst\n"
+
+
+@pytest.mark.parametrize(
+    ("first_calls", "second_calls", "first_line", "second_line"),
+    [
+        # V-1002 (T-SEC: 6000 free seconds of A-NAT a month; price list key_account 0.014/min; per second):
+        # 5400 s free in the first hand-in; of the second's 1200 s, 600 are free and 600 cost 0.014 × 10 = 0.14
+        ([1800, 1800, 1800], [600, 600], (5400, 5400, Decimal("0.00")), (1200, 600, Decimal("0.14"))),
+        # the first hand-in uses up the free seconds (600 s charged): all 600 s of the second are charged
+        ([3000, 3000, 600], [300, 300], (6600, 6000, Decimal("0.14")), (600, 0, Decimal("0.14"))),
+    ],
+)
+def test_free_seconds_are_granted_once_per_period_across_hand_ins(prefect_harness, tmp_path, first_calls, second_calls, first_line, second_line):
+    """Two hand-ins of one period, two runs: the second goes on from the first's units (warehouse.carried_usage)."""
+    catalog = shutil.copytree(SAMPLE / "catalog", tmp_path / "catalog")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(SAMPLE / "inbox" / "sources.toml", inbox)
+
+    def hand_in(name: str, day: int, durations: list[int]) -> None:
+        # 0316 81999 is V-1002's (prefix 4331681); 01 5551234 is a Vienna number: A-NAT, not local to Graz
+        rows = [f"{name}-{i};0316 81999;01 5551234;0{day}.10.2026 10:0{i}:00;{d};Sprache\n" for i, d in enumerate(durations)]
+        (inbox / f"partner-2026100{day}.csv").write_text(PARTNER_HEADER + "".join(rows))
+
+    hand_in("A", 5, first_calls)
+    first = run_flow(catalog, inbox, tmp_path / "wh")
+    hand_in("B", 6, second_calls)
+    second = run_flow(catalog, inbox, tmp_path / "wh")
+    lines = rows_of(
+        tmp_path / "wh",
+        "SELECT run_id, quantity, free_quantity, net_amount FROM invoice_lines WHERE contract_id = 'V-1002' AND article_id = 'A-NAT'",
+    )
+    assert sorted(lines) == sorted([(first["run_id"], *first_line), (second["run_id"], *second_line)])
