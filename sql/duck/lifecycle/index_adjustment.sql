@@ -10,7 +10,9 @@ SELECT
     micro_to_amount(div_half_up(to_micro(base_price) * to_micro($factor), 1000000)) AS price,
     CAST($effective AS DATE) AS valid_from,
     CAST(NULL AS DATE) AS valid_until,
-    'index ×' || CAST($factor AS VARCHAR) || ' on ' || base_source || ' price ' || CAST(base_price AS VARCHAR) AS reason
+    'index ×' || CAST($factor AS VARCHAR) || ' of the '
+        || CASE base_source WHEN 'list' THEN 'list price ' WHEN 'index' THEN 'indexed price ' ELSE 'position price ' END
+        || CAST(base_price AS VARCHAR) AS reason
 FROM bill_prices
 WHERE base_price IS NOT NULL
 UNION ALL
