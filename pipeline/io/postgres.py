@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -36,6 +37,28 @@ _ARROW_OF_PG = {
     "boolean": pa.bool_(),
     "timestamp with time zone": pa.timestamp("us", tz="UTC"),
 }
+
+
+@dataclass(frozen=True)
+class StoredTables:
+    """One PostgreSQL schema's tables and the Arrow schemas that declare them.
+
+    The staging, reading and catalog code below serves any such set (schema `rating` here,
+    the billing schemas in pipeline.io.postgres_billing), so each piece exists once.
+    """
+
+    schema: str  #: the PostgreSQL schema
+    arrow: Mapping[str, pa.Schema]  #: exactly the tables it holds, each with its Arrow schema
+    pg_types: Mapping[str, pa.DataType]  #: information_schema type names it uses (besides numeric)
+    declared_in: str  #: the module that declares the Arrow schemas
+    ddl: str  #: the SQL file that creates the tables
+    ensure: str  #: the call that creates them, for error hints
+    label: str = "table"  #: how messages name one of its tables
+
+
+RATING = StoredTables(
+    SCHEMA, TABLES, _ARROW_OF_PG, "schemas/outputs.py", "sql/postgres/schema.sql", "ensure_schema(url)"
+)
 
 
 class PostgresError(RuntimeError):
@@ -66,59 +89,14 @@ def write_run(url: str, run_id: str, tables: Mapping[str, pa.Table]) -> dict[str
     Re-writing a run replaces its rows (never doubles them); any failure rolls everything back.
     Every row's `run_id` must be `run_id`. Tables not given are left alone.
     """
-    staged = {name: _staged(name, run_id, table) for name, table in tables.items()}
-    written: dict[str, int] = {}
-    with _connection(url) as (conn, pgsql):
-        name = None
-        try:
-            with conn.cursor() as cur:
-                cur.execute(_template("lock_run").as_string(None), parameters=(run_id,))
-                for name, table in staged.items():
-                    target = pgsql.Identifier(SCHEMA, name)
-                    staging = f"stage_{name}"
-                    cur.execute(_template("delete_run").format(table=target).as_string(None), parameters=(run_id,))
-                    cur.adbc_ingest(staging, table, mode="replace", temporary=True)
-                    cur.execute(_insert_staged(name, target, pgsql.Identifier("pg_temp", staging)).as_string(None))
-                    written[name] = cur.rowcount
-            conn.commit()
-        except _driver_errors() as exc:
-            conn.rollback()
-            where = f"table {SCHEMA}.{name}" if name else "locking the run"
-            missing_table = getattr(exc, "sqlstate", None) == "42P01"
-            hint = "; create the tables first with ensure_schema(url)" if missing_table else ""
-            raise PostgresWriteError(
-                f"writing run {run_id!r} to {redacted(url)} failed at {where}: {_redact_text(str(exc), url)}{hint}. "
-                "Rolled back: the database holds what it held before."
-            ) from exc
-        except BaseException:
-            conn.rollback()
-            raise
-    return written
+    staged = [(RATING, name, _staged(RATING, name, run_id, table)) for name, table in tables.items()]
+    written = _write(url, run_id, run_id, staged, what="run")
+    return {name: rows for (_, name), rows in written.items()}
 
 
 def read_table(url: str, table: str, run_id: str | None = None) -> pa.Table:
     """A stored table (or one run's rows of it) with its schemas/outputs.py Arrow schema, in no set order."""
-    schema = _schema(table)
-    with _connection(url) as (conn, pgsql):
-        values = pgsql.SQL(", ").join(
-            _template("money_as_text").format(column=pgsql.Identifier(f.name))
-            if pa.types.is_decimal(f.type)
-            else pgsql.Identifier(f.name)
-            for f in schema
-        )
-        query = _template("select_table" if run_id is None else "select_run").format(
-            table=pgsql.Identifier(SCHEMA, table), values=values
-        )
-        with conn.cursor() as cur:
-            try:
-                cur.execute(query.as_string(None), parameters=None if run_id is None else (run_id,))
-                got = cur.fetch_arrow_table()
-            except _driver_errors() as exc:
-                raise PostgresError(
-                    f"reading {SCHEMA}.{table} from {redacted(url)} failed: {_redact_text(str(exc), url)}"
-                ) from exc
-        conn.rollback()
-    return pa.Table.from_arrays([got.column(f.name).cast(f.type) for f in schema], schema=schema)
+    return _read(url, RATING, table, run_id)
 
 
 def stored_schemas(url: str) -> dict[str, pa.Schema]:
@@ -126,15 +104,7 @@ def stored_schemas(url: str) -> dict[str, pa.Schema]:
 
     Reads only the catalog (a few dozen rows of column metadata), never record data.
     """
-    with _connection(url) as (conn, _):
-        with conn.cursor() as cur:
-            cur.execute(_template("stored_columns").as_string(None))
-            columns = cur.fetch_arrow_table().to_pylist()
-        conn.rollback()
-    fields: dict[str, list[pa.Field]] = {}
-    for c in columns:
-        fields.setdefault(c["table_name"], []).append(pa.field(c["column_name"], _arrow_type(c), c["nullable"]))
-    return {name: pa.schema(f) for name, f in fields.items()}
+    return _stored_schemas(url, RATING, "stored_columns")
 
 
 def redacted(url: str) -> str:
@@ -147,30 +117,111 @@ def redacted(url: str) -> str:
     return re.sub(r"(password=)[^&\s]*", r"\1***", url)
 
 
-def _staged(name: str, run_id: str, table: pa.Table) -> pa.Table:
+def _write(
+    url: str, run_id: str, lock: str, staged: list[tuple[StoredTables, str, pa.Table]], *, what: str
+) -> dict[tuple[str, str], int]:
+    """Replace run `run_id`'s rows in each staged table, all in one transaction; rows written per (schema, table).
+
+    Args:
+        lock: the key writers of this run serialise on (sql/postgres/lock_run.sql).
+        staged: (tables, name, table from `_staged`) in write order.
+        what: how messages name the run ("run", "billing run").
+    """
+    written: dict[tuple[str, str], int] = {}
+    with _connection(url) as (conn, pgsql):
+        where, hint = "locking the run", ""
+        try:
+            with conn.cursor() as cur:
+                cur.execute(_template("lock_run").as_string(None), parameters=(lock,))
+                for tables, name, table in staged:
+                    where = f"table {tables.schema}.{name}"
+                    hint = f"; create the tables first with {tables.ensure}"
+                    target = pgsql.Identifier(tables.schema, name)
+                    staging = f"stage_{tables.schema}_{name}"
+                    cur.execute(_template("delete_run").format(table=target).as_string(None), parameters=(run_id,))
+                    cur.adbc_ingest(staging, table, mode="replace", temporary=True)
+                    schema = tables.arrow[name]
+                    cur.execute(_insert_staged(schema, target, pgsql.Identifier("pg_temp", staging)).as_string(None))
+                    written[(tables.schema, name)] = cur.rowcount
+            conn.commit()
+        except _driver_errors() as exc:
+            conn.rollback()
+            missing_table = getattr(exc, "sqlstate", None) == "42P01"
+            raise PostgresWriteError(
+                f"writing {what} {run_id!r} to {redacted(url)} failed at {where}: {_redact_text(str(exc), url)}"
+                f"{hint if missing_table else ''}. Rolled back: the database holds what it held before."
+            ) from exc
+        except BaseException:
+            conn.rollback()
+            raise
+    return written
+
+
+def _read(url: str, tables: StoredTables, table: str, run_id: str | None) -> pa.Table:
+    """`tables.schema`.`table` (or one run's rows of it) with its Arrow schema; money read as text (see above)."""
+    schema = _schema(tables, table)
+    with _connection(url) as (conn, pgsql):
+        values = pgsql.SQL(", ").join(
+            _template("money_as_text").format(column=pgsql.Identifier(f.name))
+            if pa.types.is_decimal(f.type)
+            else pgsql.Identifier(f.name)
+            for f in schema
+        )
+        query = _template("select_table" if run_id is None else "select_run").format(
+            table=pgsql.Identifier(tables.schema, table), values=values
+        )
+        with conn.cursor() as cur:
+            try:
+                cur.execute(query.as_string(None), parameters=None if run_id is None else (run_id,))
+                got = cur.fetch_arrow_table()
+            except _driver_errors() as exc:
+                raise PostgresError(
+                    f"reading {tables.schema}.{table} from {redacted(url)} failed: {_redact_text(str(exc), url)}"
+                ) from exc
+        conn.rollback()
+    return pa.Table.from_arrays([got.column(f.name).cast(f.type) for f in schema], schema=schema)
+
+
+def _stored_schemas(
+    url: str, tables: StoredTables, template: str, parameters: tuple | None = None
+) -> dict[str, pa.Schema]:
+    """Every table's Arrow schema as the server has it, from a catalog query (a few dozen rows of column metadata)."""
+    with _connection(url) as (conn, _):
+        with conn.cursor() as cur:
+            cur.execute(_template(template).as_string(None), parameters=parameters)
+            columns = cur.fetch_arrow_table().to_pylist()
+        conn.rollback()
+    fields: dict[str, list[pa.Field]] = {}
+    for c in columns:
+        fields.setdefault(c["table_name"], []).append(pa.field(c["column_name"], _arrow_type(tables, c), c["nullable"]))
+    return {name: pa.schema(f) for name, f in fields.items()}
+
+
+def _staged(tables: StoredTables, name: str, run_id: str, table: pa.Table) -> pa.Table:
     """`table` in the stored schema's column order and types, money as int64 minor units."""
-    schema = _schema(name)
+    schema = _schema(tables, name)
+    what = f"{tables.label} {name!r}"
     missing = [c for c in schema.names if c not in table.column_names]
     extra = [c for c in table.column_names if c not in schema.names]
     if missing or extra:
         raise ValueError(
-            f"table {name!r} does not match schemas/outputs.py: missing columns {missing}, unknown columns {extra}"
+            f"{what} does not match {tables.declared_in}: missing columns {missing}, unknown columns {extra}"
         )
     given = {f.name: f.type for f in table.schema}
     money = [f.name for f in schema if pa.types.is_decimal(f.type)]
     inexact = {c: str(given[c]) for c in money if not pa.types.is_decimal(given[c])}
     if inexact:
-        raise TypeError(f"table {name!r}: money columns {sorted(inexact)} must be exact decimals, not {inexact}")
+        raise TypeError(f"{what}: money columns {sorted(inexact)} must be exact decimals, not {inexact}")
     try:
-        # NOT NULL is left to the server (schema.sql), which names the column; here only types.
+        # NOT NULL is left to the server (the DDL), which names the column; here only types.
         table = table.select(schema.names).cast(pa.schema([f.with_nullable(True) for f in schema]))
     except (pa.ArrowException, ValueError) as exc:
-        raise ValueError(f"table {name!r} cannot be stored as schemas/outputs.py says: {exc}") from exc
+        raise ValueError(f"{what} cannot be stored as {tables.declared_in} says: {exc}") from exc
     own = pc.fill_null(pc.equal(table["run_id"], pa.scalar(run_id)), False)
     foreign = table.num_rows - (pc.sum(own).as_py() or 0)
     if foreign:
         raise ValueError(
-            f"table {name!r}: {foreign} rows have a run_id other than {run_id!r}; a run writes only its own rows"
+            f"{what}: {foreign} rows have a run_id other than {run_id!r}; a run writes only its own rows"
         )
     for i, field in enumerate(schema):
         if pa.types.is_decimal(field.type):
@@ -186,10 +237,10 @@ def _minor_units(column: pa.ChunkedArray, money: pa.Decimal128Type) -> pa.Chunke
     return pc.cast(pc.multiply(column, factor), pa.int64())
 
 
-def _insert_staged(name: str, target: Any, staging: Any) -> Any:
+def _insert_staged(schema: pa.Schema, target: Any, staging: Any) -> Any:
+    """INSERT INTO `target` SELECT from `staging`, turning int64 minor units back into exact NUMERIC."""
     from psycopg import sql as pgsql
 
-    schema = _schema(name)
     values = [
         _template("money_from_units").format(
             column=pgsql.Identifier(f.name), unit=pgsql.Literal(Decimal(1).scaleb(-f.type.scale))
@@ -206,20 +257,20 @@ def _insert_staged(name: str, target: Any, staging: Any) -> Any:
     )
 
 
-def _schema(name: str) -> pa.Schema:
-    if name not in TABLES:
-        raise ValueError(f"unknown table {name!r}; the stored tables are {sorted(TABLES)}")
-    return TABLES[name]
+def _schema(tables: StoredTables, name: str) -> pa.Schema:
+    if name not in tables.arrow:
+        raise ValueError(f"unknown {tables.label} {name!r}; the stored ones are {sorted(tables.arrow)}")
+    return tables.arrow[name]
 
 
-def _arrow_type(column: dict) -> pa.DataType:
+def _arrow_type(tables: StoredTables, column: dict) -> pa.DataType:
     if column["data_type"] == "numeric":
         return pa.decimal128(column["numeric_precision"], column["numeric_scale"])
-    if column["data_type"] in _ARROW_OF_PG:
-        return _ARROW_OF_PG[column["data_type"]]
+    if column["data_type"] in tables.pg_types:
+        return tables.pg_types[column["data_type"]]
     raise PostgresError(
-        f"{SCHEMA}.{column['table_name']}.{column['column_name']} has type {column['data_type']!r}, "
-        "which schemas/outputs.py never uses; fix sql/postgres/schema.sql or the table"
+        f"{tables.schema}.{column['table_name']}.{column['column_name']} has type {column['data_type']!r}, "
+        f"which {tables.declared_in} never uses; fix {tables.ddl} or the table"
     )
 
 
