@@ -104,7 +104,7 @@ def stored_schemas(url: str) -> dict[str, pa.Schema]:
 
     Reads only the catalog (a few dozen rows of column metadata), never record data.
     """
-    return _stored_schemas(url, RATING, "stored_columns")
+    return _stored_schemas(url, RATING)
 
 
 def redacted(url: str) -> str:
@@ -182,13 +182,11 @@ def _read(url: str, tables: StoredTables, table: str, run_id: str | None) -> pa.
     return pa.Table.from_arrays([got.column(f.name).cast(f.type) for f in schema], schema=schema)
 
 
-def _stored_schemas(
-    url: str, tables: StoredTables, template: str, parameters: tuple | None = None
-) -> dict[str, pa.Schema]:
+def _stored_schemas(url: str, tables: StoredTables) -> dict[str, pa.Schema]:
     """Every table's Arrow schema as the server has it, from a catalog query (a few dozen rows of column metadata)."""
     with _connection(url) as (conn, _):
         with conn.cursor() as cur:
-            cur.execute(_template(template).as_string(None), parameters=parameters)
+            cur.execute(_template("schema_columns").as_string(None), parameters=(tables.schema,))
             columns = cur.fetch_arrow_table().to_pylist()
         conn.rollback()
     fields: dict[str, list[pa.Field]] = {}

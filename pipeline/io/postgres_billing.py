@@ -85,4 +85,4 @@ def read_billing_table(url: str, table: str, run_id: str | None = None, test: bo
 def stored_billing_schemas(url: str, test: bool = False) -> dict[str, pa.Schema]:
     """The Arrow schema of every table in `billing` (or `billing_test`) as the server has it."""
     schema = TEST_SCHEMA if test else SCHEMA
-    return _stored_schemas(url, _TABLES[schema], "billing_columns", (schema,))
+    return _stored_schemas(url, _TABLES[schema])
