@@ -166,3 +166,21 @@ def stored(warehouse: Path, table: str, test: bool = False, run_id: str | None =
 
 def ym(year: int, month: int) -> str:
     return f"{year:04d}-{month:02d}"
+
+
+def contracts_starting(**starts: str) -> dict[str, list]:
+    """CORE's contracts.csv with the start dates given by contract id (`C1="2026-01-15"`)."""
+    table = CORE["contracts"]
+    return {**table, "start_date": [starts.get(c, s) for c, s in zip(table["contract_id"], table["start_date"])]}
+
+
+def prices_with(rows: list[tuple]) -> dict[str, list]:
+    """CORE's prices.csv plus (tariff_id, article_id, price, valid_from, valid_until) rows; a
+    CORE row of the same tariff and article is replaced by them."""
+    table, keys = CORE["prices"], {(r[0], r[1]) for r in rows}
+    kept = [i for i, k in enumerate(zip(table["tariff_id"], table["article_id"])) if k not in keys]
+    cols = {c: [table[c][i] for i in kept] for c in table}
+    for row in rows:
+        for c, v in zip(("tariff_id", "article_id", "price", "valid_from", "valid_until"), row):
+            cols[c].append(v)
+    return cols

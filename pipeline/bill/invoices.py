@@ -19,7 +19,7 @@ import pyarrow as pa
 import sql
 from pipeline import engine
 from pipeline.bill.queries import create_table, load_macros, run_script
-from pipeline.bill.recurring import charges, fee_requests, position_prices
+from pipeline.bill.recurring import charges, fee_parts, fee_requests, position_prices
 from pipeline.price.adjustments import AdjustmentRules, usage_adjustments
 from schemas.billing import LINE_KINDS, STORED, TEST_TABLES, USAGE_LINE_SCHEMA
 
@@ -150,6 +150,7 @@ def billed(con: duckdb.DuckDBPyConnection, request: BillingRequest, rules: Adjus
     create_table(con, "bill_usage", "duck/bill/usage_records", **p)
     create_table(con, "bill_usage_agg", "duck/bill/usage_aggregates")
     fee_requests(con, request.until)
+    fee_parts(con)
     create_table(con, "price_days", "duck/bill/price_days")
     position_prices(con)
     charges(con)

@@ -17,8 +17,17 @@ from pipeline.bill.queries import create_table
 
 
 def fee_requests(con: duckdb.DuckDBPyConnection, until: date) -> duckdb.DuckDBPyRelation:
-    """Table `bill_fee_requests`: every fee due by `until` and not billed yet, with its days and price day."""
+    """Table `bill_fee_requests`: every fee due by `until` and not billed yet, with its period, active days and price day."""
     return create_table(con, "bill_fee_requests", "duck/bill/fee_requests", until=until)
+
+
+def fee_parts(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
+    """Table `bill_fee_parts`: each fee of `bill_fee_requests` cut on the days its price may change.
+
+    A period that spans an override's end, an index date or a tariff change is billed at each
+    part's own price, so the parts' first days are the days `position_prices` looks up.
+    """
+    return create_table(con, "bill_fee_parts", "duck/bill/fee_parts")
 
 
 def position_prices(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
@@ -31,5 +40,6 @@ def position_prices(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
 
 
 def charges(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
-    """Table `bill_charges`: the priced fees of `bill_fee_requests`, amounts in cents, rounded once."""
+    """Table `bill_charges`: the priced fees of `bill_fee_requests`, one row per price part
+    (adjacent parts at the same price joined), amounts in cents, rounded once per part."""
     return create_table(con, "bill_charges", "duck/bill/charges")

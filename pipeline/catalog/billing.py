@@ -165,8 +165,9 @@ def _row_errors(t: dict[str, pl.DataFrame], files: dict[str, str], catalog: Cata
         rule_errors(pos, files["positions"], "every_months",
                     (col("interval") == "every_n_months") != col("every_months").is_not_null(),
                     "every_months is required for interval every_n_months, and only there"),
-        rule_errors(pos, files["positions"], "end_date", col("end_date") < col("start_date"),
-                    "end_date must not be before start_date"),
+        rule_errors(pos, files["positions"], "end_date", col("end_date") < col("start_date").dt.offset_by("-1d"),
+                    "end_date must not be before start_date (the day before start_date marks a position "
+                    "cancelled before it started)"),
         rule_errors(
             pos.join(t["modules"].select("module_id", col("contract_id").alias("_m_contract")), on="module_id"),
             files["positions"], "module_id", col("_m_contract") != col("contract_id"),
@@ -196,6 +197,9 @@ def _row_errors(t: dict[str, pl.DataFrame], files: dict[str, str], catalog: Cata
         rule_errors(t["recipients"], files["recipients"], "email", pl.struct("contract_id", "email").is_duplicated(),
                     "recipient listed twice for the contract"),
         rule_errors(t["tariff_terms"], files["tariff_terms"], "term_months",
+                    (col("cancellation") == "yearly") & col("term_months").is_null(),
+                    "yearly cancellation needs a minimum term (term_months)"),
+        rule_errors(t["article_terms"], files["article_terms"], "term_months",
                     (col("cancellation") == "yearly") & col("term_months").is_null(),
                     "yearly cancellation needs a minimum term (term_months)"),
     ]

@@ -18,6 +18,9 @@ from pipeline.catalog import Catalog
 from pipeline.catalog.billing import BillingCatalog
 from pipeline.lifecycle.audit import Actor, Change, LifecycleError, require_manager
 
+#: The notice of a rule (DOMAIN §5) when an article's own rule gives no notice_months.
+STANDARD_NOTICE = {"none": 0, "monthly": 1, "yearly": 3}
+
 #: What cancellation_dates takes: one notice per row.
 REQUEST_SCHEMA = {
     "id": pl.String,
@@ -81,29 +84,34 @@ def module_cancellation(
     end: date | None = None,
 ) -> Change:
     """Cancel a module on `notice_on`: it ends by its tariff's rules; positions whose article has
-    its own notice end by theirs. A deviating `end` (for all of them) is for a Manager only.
+    its own notice end by theirs (earlier or later than the module); the others end with the
+    module. A position that would end before it starts is cancelled before it started: its end
+    date becomes the day before its start (never billed). A deviating `end` (for all of them) is
+    for a Manager only.
 
-    Result: one row per module/position cancelled with its rule, end_date and last_notice_day.
+    Result: one row for the module, then one per position of the module, with its rule, stored
+    end_date, last_notice_day, renewed and a note saying why it ends then.
     """
     module = module_terms(catalog, billing, contract_id, module_id, notice_on)
     if end is not None:
         require_manager(actor, "a cancellation date that deviates from the notice rules")
-    own = billing.positions.filter(pl.col("module_id") == module_id).join(
-        billing.article_terms.filter(pl.col("cancellation").is_not_null()), on="article_id", how="inner"
-    )
-    tariff = module.row(0, named=True)
+    mine = billing.positions.filter(pl.col("module_id") == module_id)
+    own = mine.join(billing.article_terms.filter(pl.col("cancellation").is_not_null()), on="article_id", how="inner")
+    ordered_on = module["ordered_on"][0]
     requests = pl.concat(
         [
             module.select(
                 pl.col("module_id").alias("id"), pl.col("cancellation").alias("rule"), "ordered_on", "term_months",
                 "notice_months", pl.lit(notice_on).alias("notice_on"),
             ),
+            # An article's own notice uses its own terms only: no term of its own, no minimum term.
             own.select(
                 pl.col("position_id").alias("id"),
                 pl.col("cancellation").alias("rule"),
-                pl.coalesce("start_date", pl.lit(tariff["ordered_on"])).alias("ordered_on"),
-                pl.coalesce("term_months", pl.lit(tariff["term_months"], pl.Int64)).alias("term_months"),
-                pl.coalesce("notice_months", pl.lit(tariff["notice_months"], pl.Int64)).alias("notice_months"),
+                pl.coalesce("start_date", pl.lit(ordered_on)).alias("ordered_on"),
+                "term_months",
+                pl.coalesce("notice_months", pl.col("cancellation").replace_strict(STANDARD_NOTICE, return_dtype=pl.Int64))
+                .alias("notice_months"),
                 pl.lit(notice_on).alias("notice_on"),
             ),
         ],
@@ -112,17 +120,48 @@ def module_cancellation(
     dates = cancellation_dates(requests)
     if end is not None:
         dates = dates.with_columns(pl.lit(end).alias("end_date"), pl.lit("deviating (Manager)").alias("rule"))
-    module_end = dates.filter(pl.col("id") == module_id)["end_date"][0]
-    ends = dates.select(pl.col("id").alias("position_id"), pl.col("end_date").alias("_own_end"))
-    positions = billing.positions.join(ends, on="position_id", how="left", maintain_order="left").with_columns(
-        pl.when(pl.col("module_id") == module_id)
-        .then(pl.min_horizontal("end_date", pl.coalesce("_own_end", pl.lit(module_end))))
-        .otherwise(pl.col("end_date"))
-        .alias("end_date")
-    ).drop("_own_end")
+    module_row = dates.filter(pl.col("id") == module_id)
+    module_end = module_row["end_date"][0]
+    ends = mine.join(
+        dates.select(
+            pl.col("id").alias("position_id"), pl.col("rule").alias("_own_rule"), pl.col("end_date").alias("_own_end"),
+            "last_notice_day", "renewed",
+        ),
+        on="position_id", how="left", maintain_order="left",
+    ).with_columns(pl.coalesce("_own_end", pl.lit(module_end)).alias("_due"))
+    kept = pl.min_horizontal("end_date", "_due")
+    ends = ends.with_columns(
+        pl.max_horizontal(kept, pl.col("start_date").dt.offset_by("-1d")).alias("_new_end"),
+        pl.when(pl.col("start_date").is_not_null() & (kept < pl.col("start_date")))
+        .then(pl.format("cancelled before it started (starts {}): never billed", "start_date"))
+        .when(pl.col("end_date") < pl.col("_due"))
+        .then(pl.lit("keeps its earlier end date"))
+        .when(pl.col("_own_rule").is_not_null() & pl.lit(end is None))
+        .then(pl.lit("own notice of its article"))
+        .otherwise(pl.format("ends with module {}", pl.lit(module_id)))
+        .alias("note"),
+    )
+    positions = billing.positions.join(
+        ends.select("position_id", "_new_end"), on="position_id", how="left", maintain_order="left"
+    ).with_columns(pl.coalesce("_new_end", "end_date").alias("end_date")).drop("_new_end")
     modules = billing.modules.with_columns(
         pl.when(pl.col("module_id") == module_id).then(pl.lit(notice_on)).otherwise(pl.col("cancelled_on")).alias("cancelled_on"),
         pl.when(pl.col("module_id") == module_id).then(pl.lit(module_end)).otherwise(pl.col("end_date")).alias("end_date"),
     )
-    result = dates.select("id", "rule", "notice_on", "end_date", "last_notice_day", "renewed")
+    result = pl.concat(
+        [
+            module_row.select(
+                "id", "rule", "notice_on", "end_date", "last_notice_day", "renewed", pl.lit(None, pl.String).alias("note")
+            ),
+            ends.select(
+                pl.col("position_id").alias("id"),
+                pl.coalesce("_own_rule", pl.lit(module_row["rule"][0])).alias("rule"),
+                pl.lit(notice_on).alias("notice_on"),
+                pl.col("_new_end").alias("end_date"),
+                pl.coalesce("last_notice_day", pl.lit(module_row["last_notice_day"][0])).alias("last_notice_day"),
+                pl.coalesce("renewed", pl.lit(module_row["renewed"][0])).alias("renewed"),
+                "note",
+            ),
+        ]
+    )
     return Change({"modules": (billing.modules, modules), "positions": (billing.positions, positions)}, result)

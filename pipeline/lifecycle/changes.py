@@ -167,16 +167,22 @@ def index_adjusted(
 def deleted_account(catalog: Catalog, billing: BillingCatalog, customer_id: str, on: date) -> Change:
     """Delete a customer's account with every catalog row of its contracts, refused while any
     module is active on `on` (not cancelled, or its end date not passed; a contract without
-    modules counts as one module ending with the contract). Invoices already made stay."""
+    modules counts as one module ending with the contract) or a position of an article with its
+    own notice still runs past its module. Invoices already made stay."""
     customers = catalog.customers.filter(pl.col("customer_id") == customer_id)
     if customers.height == 0:
         raise LifecycleError(f"customer {customer_id!r} is not in customers.csv")
     contracts = catalog.contracts.filter(pl.col("customer_id") == customer_id)
     modules = billing.modules.join(contracts.select("contract_id"), on="contract_id", how="semi")
     bare = contracts.join(modules.select("contract_id"), on="contract_id", how="anti")
+    # a position of an article with its own notice runs to its own end, past its module's
+    own = billing.positions.join(contracts.select("contract_id"), on="contract_id", how="semi").join(
+        billing.article_terms.filter(pl.col("cancellation").is_not_null()).select("article_id"), on="article_id", how="semi"
+    ).filter(pl.col("end_date").is_not_null())
     running = pl.concat([
         modules.select(pl.format("module {} (contract {})", "module_id", "contract_id").alias("what"), "end_date"),
         bare.select(pl.format("contract {}", "contract_id").alias("what"), "end_date"),
+        own.select(pl.format("position {} (contract {}, own notice)", "position_id", "contract_id").alias("what"), "end_date"),
     ]).filter(pl.col("end_date").is_null() | (pl.col("end_date") >= on))
     if running.height:
         listed = ", ".join(running.select(pl.format("{} ends {}", "what", pl.col("end_date").cast(pl.String).fill_null("never"))).to_series())

@@ -116,7 +116,8 @@ def test_price_override_from_mid_year(tmp_path) -> None:
 
 
 def test_index_adjustment_from_mid_year_keeps_earlier_prices(tmp_path) -> None:
-    """Adjusted before any run: the first half still bills at the old price, the second at ×1.032."""
+    """Adjusted before any run: the first half still bills at the old price, the second at ×1.032;
+    the yearly rent, billed in January, is split by days: 120.00 × 181/365 + 123.84 × 184/365."""
     cat, bil = f.catalogs(billing={
         "positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", None, None),
                                   ("P2", "C1", "RENT", "recurring", "yearly", None, None)]),
@@ -134,7 +135,10 @@ def test_index_adjustment_from_mid_year_keeps_earlier_prices(tmp_path) -> None:
     assert fee_lines(tmp_path)["net_amount"].to_list() == (
         [D("10.00")] * 5 + [D("9.00")] + [D("9.29")] * 2 + [D("10.32")] * 4
     )
-    assert fee_lines(tmp_path, "P2")["net_amount"].to_list() == [D("120.00")]
+    assert fee_lines(tmp_path, "P2").select("service_from", "service_to", "days_charged", "days_basis", "net_amount").rows() == [
+        (date(2026, 1, 1), date(2026, 6, 30), 181, 365, D("59.51")),
+        (date(2026, 7, 1), date(2026, 12, 31), 184, 365, D("62.43")),
+    ]
     prices = {day: catalog_on(cat, adjusted, day)["positions"]["price"].to_list() for day in (date(2026, 6, 30), date(2026, 9, 1))}
     assert prices == {date(2026, 6, 30): [D("9.000000"), D("120.000000")], date(2026, 9, 1): [D("10.320000"), D("123.840000")]}
 

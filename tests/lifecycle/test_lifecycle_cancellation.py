@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import polars as pl
 import pytest
 
 import billing_factory as f
+from pipeline.catalog import CatalogError
 from pipeline.lifecycle import Actor, LifecycleError, PermissionDenied, cancellation_dates, module_cancellation
 from pipeline.lifecycle.cancellation import REQUEST_SCHEMA
 
@@ -88,8 +90,9 @@ def test_a_module_ends_by_its_tariff_and_an_article_by_its_own_notice() -> None:
     cat, bil = lifecycle_catalogs()
     change = module_cancellation(cat, bil, "C1", "M1", date(2026, 6, 1), CLIENT)
     assert change.result.rows() == [
-        ("M1", "monthly", date(2026, 6, 1), date(2026, 7, 31), date(2026, 6, 30), False),
-        ("P2", "yearly", date(2026, 6, 1), date(2027, 8, 7), date(2027, 5, 6), True),
+        ("M1", "monthly", date(2026, 6, 1), date(2026, 7, 31), date(2026, 6, 30), False, None),
+        ("P1", "monthly", date(2026, 6, 1), date(2026, 7, 31), date(2026, 6, 30), False, "ends with module M1"),
+        ("P2", "yearly", date(2026, 6, 1), date(2027, 8, 7), date(2027, 5, 6), True, "own notice of its article"),
     ]
     old, new = change.tables["positions"]
     assert new.select("position_id", "end_date").rows() == [
@@ -132,3 +135,86 @@ def test_cancellations_that_cannot_be_made(contract, module, billing, message) -
     cat, bil = lifecycle_catalogs(**billing)
     with pytest.raises(LifecycleError, match=message):
         module_cancellation(cat, bil, contract, module, date(2026, 6, 1), MANAGER)
+
+
+@pytest.mark.parametrize(
+    ("cancellation", "term_months", "notice_months", "expected"),
+    [
+        # (rule, end_date, last_notice_day, renewed); the module runs under T2 (yearly, 12-month term) to 31 Dec
+        ("monthly", None, "1", ("monthly", date(2026, 7, 31), date(2026, 6, 30), False)),
+        ("monthly", "24", "1", ("monthly", date(2027, 12, 31), date(2027, 11, 30), False)),
+        ("monthly", None, None, ("monthly", date(2026, 7, 31), date(2026, 6, 30), False)),
+        ("yearly", "3", None, ("yearly", date(2026, 9, 30), date(2026, 6, 29), True)),
+        ("none", None, None, ("none", date(2026, 6, 1), date(2026, 6, 1), False)),
+    ],
+    ids=["monthly-no-term-of-its-own", "monthly-own-term", "monthly-standard-notice", "yearly-standard-notice", "none"],
+)
+def test_an_articles_own_notice_uses_its_own_terms_only(cancellation, term_months, notice_months, expected) -> None:
+    """Not the tariff's 12-month minimum term nor its 3 months' notice: no term of its own, no minimum
+    term; no notice of its own, the rule's standard notice (none 0, monthly 1, yearly 3)."""
+    cat, bil = lifecycle_catalogs(
+        article_terms={"article_id": ["RENT"], "cancellation": [cancellation], "term_months": [term_months],
+                       "notice_months": [notice_months], "addon": ["false"]},
+        module_tariffs={"module_id": ["M2"], "tariff_id": ["T2"], "valid_from": ["2026-01-01"], "valid_until": [None]},
+        positions=f.positions([("P4", "C2", "FEE", "recurring", "monthly", None, None, None, None, "M2"),
+                               ("P5", "C2", "RENT", "recurring", "monthly", None, None, None, None, "M2")]),
+    )
+    result = module_cancellation(cat, bil, "C2", "M2", date(2026, 6, 1), CLIENT).result
+    assert result.select("id", "rule", "end_date").rows()[:2] == [
+        ("M2", "yearly", date(2026, 12, 31)), ("P4", "yearly", date(2026, 12, 31)),
+    ]
+    assert result.filter(pl.col("id") == "P5").select("rule", "end_date", "last_notice_day", "renewed").row(0) == expected
+
+
+BEFORE_START = "cancelled before it started (starts {}): never billed"
+
+
+@pytest.mark.parametrize(
+    ("actor", "end", "expected"),
+    [
+        # M1 (monthly) ends 31 July: a position starting after that ends the day before it starts
+        (CLIENT, None, [("P1", date(2026, 7, 31), "ends with module M1"),
+                        ("P5", date(2026, 9, 30), BEFORE_START.format("2026-10-01")),
+                        ("P6", date(2026, 7, 31), BEFORE_START.format("2026-08-01")),
+                        ("P7", date(2026, 7, 31), "ends with module M1"),
+                        ("P8", date(2026, 6, 30), "keeps its earlier end date")]),
+        (MANAGER, date(2026, 6, 15), [("P1", date(2026, 6, 15), "ends with module M1"),
+                                      ("P5", date(2026, 9, 30), BEFORE_START.format("2026-10-01")),
+                                      ("P6", date(2026, 7, 31), BEFORE_START.format("2026-08-01")),
+                                      ("P7", date(2026, 7, 30), BEFORE_START.format("2026-07-31")),
+                                      ("P8", date(2026, 6, 15), "ends with module M1")]),
+    ],
+    ids=["by-the-rules", "deviating-end"],
+)
+def test_a_position_starting_after_its_module_ends_is_cancelled_before_it_started(actor, end, expected) -> None:
+    cat, bil = lifecycle_catalogs(positions=f.positions([
+        ("P1", "C1", "FEE", "recurring", "monthly", None, None, None, None, "M1"),
+        ("P5", "C1", "FEE", "recurring", "monthly", "2026-10-01", None, None, None, "M1"),
+        ("P6", "C1", "SETUP", "one_time", None, "2026-08-01", None, None, None, "M1"),
+        ("P7", "C1", "FEE", "recurring", "monthly", "2026-07-31", None, None, None, "M1"),
+        ("P8", "C1", "FEE", "recurring", "monthly", None, "2026-06-30", None, None, "M1"),
+        ("P9", "C1", "FEE", "recurring", "monthly", "2026-10-01", None),
+    ]))
+    change = module_cancellation(cat, bil, "C1", "M1", date(2026, 6, 1), actor, end=end)
+    assert change.result.filter(pl.col("id") != "M1").select("id", "end_date", "note").rows() == expected
+    new = change.tables["positions"][1]
+    assert new.select("position_id", "end_date").rows() == [(p, e) for p, e, _ in expected] + [("P9", None)]
+
+
+@pytest.mark.parametrize(
+    ("billing", "message"),
+    [
+        ({"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", "2026-10-01", "2026-09-30")])}, None),
+        ({"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", "2026-10-01", "2026-09-29")])},
+         "positions.csv:2: column 'end_date': value '2026-09-29' breaks rule end_date must not be before start_date"),
+        ({"article_terms": {"article_id": ["RENT"], "cancellation": ["yearly"], "notice_months": ["3"]}},
+         "article_terms.csv:2: column 'term_months': value None breaks rule yearly cancellation needs a minimum term"),
+    ],
+    ids=["cancelled-before-it-started", "ends-two-days-before-start", "own-yearly-without-term"],
+)
+def test_catalog_rules_of_cancellation(billing, message) -> None:
+    if message is None:
+        assert f.catalogs(billing=billing)[1].positions["end_date"].to_list() == [date(2026, 9, 30)]
+    else:
+        with pytest.raises(CatalogError, match=re.escape(message)):
+            f.catalogs(billing=billing)

@@ -140,16 +140,25 @@ def test_index_adjustments_that_are_refused(actor, factor, contracts, error, mes
         index_adjusted(cat, bil, factor, date(2026, 7, 1), actor, contracts)
 
 
+OWN_RENT = {
+    "article_terms": {"article_id": ["RENT"], "cancellation": ["yearly"], "term_months": ["12"], "notice_months": ["3"]},
+    "positions": f.positions([("P3", "C3", "FEE", "recurring", "monthly", None, "2026-03-31", None, None, "M3"),
+                              ("P4", "C3", "RENT", "recurring", "monthly", None, "2026-12-31", None, None, "M3")]),
+}
+
+
 @pytest.mark.parametrize(
-    ("customer", "on", "message"),
+    ("customer", "on", "billing", "message"),
     [
-        ("K1", date(2026, 9, 1), "account 'K1' cannot be deleted on 2026-09-01: active module M1 \\(contract C1\\) ends never"),
-        ("K3", date(2026, 3, 31), "active module M3 \\(contract C3\\) ends 2026-03-31"),
-        ("K2", date(2026, 9, 1), "active contract C2 ends never"),
+        ("K1", date(2026, 9, 1), {}, "account 'K1' cannot be deleted on 2026-09-01: active module M1 \\(contract C1\\) ends never"),
+        ("K3", date(2026, 3, 31), {}, "active module M3 \\(contract C3\\) ends 2026-03-31"),
+        ("K2", date(2026, 9, 1), {}, "active contract C2 ends never"),
+        # the module ended, but a position of an article with its own notice still runs (and bills)
+        ("K3", date(2026, 4, 1), OWN_RENT, "active position P4 \\(contract C3, own notice\\) ends 2026-12-31"),
     ],
 )
-def test_an_account_with_an_active_module_is_not_deleted(customer, on, message) -> None:
-    cat, bil = catalogs()
+def test_an_account_with_an_active_module_is_not_deleted(customer, on, billing, message) -> None:
+    cat, bil = catalogs(**billing)
     with pytest.raises(LifecycleError, match=message):
         deleted_account(cat, bil, customer, on)
 

@@ -3,6 +3,7 @@ refusals leaving every file as it was."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from typer.testing import CliRunner
 import billing_factory as f
 from pipeline.cli_billing import register
 from pipeline.io.billing_files import load_catalogs, read_audit
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "catalog"
 
 BILLING = {
     "tariff_terms": {"tariff_id": ["T1", "T2"], "cancellation": ["monthly", "yearly"], "term_months": [None, "12"],
@@ -62,6 +65,43 @@ def test_cancel_changes_the_files_and_records_the_audit(catalog) -> None:
     after = snapshot(catalog)
     assert {name for name in after if after[name] != before.get(name)} == {"modules.csv", "positions.csv", "audit_log.csv"}
     assert after["positions.csv"].decode().splitlines()[2] == before["positions.csv"].decode().splitlines()[2]  # P2 untouched
+
+
+@pytest.mark.parametrize(
+    ("contract", "module", "on", "audit"),
+    [
+        # DOMAIN §5: monthly, notice 1 June → 31 July; P-1001-DATA starts 1 October: cancelled before it started
+        ("V-1001", "M-1001", "2026-06-01", [
+            ("modules", "module_id=M-1001", "cancelled_on", None, "2026-06-01"),
+            ("modules", "module_id=M-1001", "end_date", None, "2026-07-31"),
+            ("positions", "position_id=P-1001-DATA", "end_date", None, "2026-09-30"),
+        ]),
+        ("V-1001", "M-1001", "2026-06-30", [
+            ("modules", "module_id=M-1001", "cancelled_on", None, "2026-06-30"),
+            ("modules", "module_id=M-1001", "end_date", None, "2026-07-31"),
+            ("positions", "position_id=P-1001-DATA", "end_date", None, "2026-09-30"),
+        ]),
+        # T-SEC, yearly from 15 June 2024, last notice day 13 March: renewed to 14 June 2027; A-DATA's own
+        # monthly notice (no term of its own) ends 31 July, before P-1002-DATA starts on 1 October
+        ("V-1002", "M-1002", "2026-06-01", [
+            ("modules", "module_id=M-1002", "cancelled_on", None, "2026-06-01"),
+            ("modules", "module_id=M-1002", "end_date", None, "2027-06-14"),
+            ("positions", "position_id=P-1002-DATA", "end_date", None, "2026-09-30"),
+            ("positions", "position_id=P-1002-NAT", "end_date", None, "2027-06-14"),
+        ]),
+    ],
+    ids=["1-june", "30-june", "yearly-renewed"],
+)
+def test_cancel_on_the_sample_catalog(tmp_path, contract, module, on, audit) -> None:
+    catalog = Path(shutil.copytree(SAMPLE, tmp_path / "catalog"))
+    result = rating(catalog, "cancel", contract, module, "--on", on, "--user", "bob", "--role", "Client")
+    assert result.exit_code == 0, result.output
+    assert read_audit(catalog).drop("changed_at").rows() == [("bob", "Client", "cancel", *row) for row in audit]
+    _, bil = load_catalogs(catalog)  # the catalog as changed is still valid
+    ends = {(t, k.split("=")[1]): new for t, k, c, _, new in audit if c == "end_date"}
+    assert {("positions", p): str(e) for p, e in bil.positions.select("position_id", "end_date").rows() if e} | {
+        ("modules", m): str(e) for m, e in bil.modules.select("module_id", "end_date").rows() if e
+    } == ends
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 -- contracts; lines.sql keeps them only on invoices made anyway) and usage.
 -- VAT: the article's rate, else its tariff's; 0 for customers under reverse charge or not
 -- taxable, whose treatment travels on the line as vat_code.
+-- A fee period billed at more than one price (charges.sql) says so in the note of each part.
 WITH lines AS (
     SELECT
         contract_id, line_kind, billing_type, interval, position_id, article_id, tariff_id,
@@ -17,7 +18,13 @@ WITH lines AS (
         days_basis,
         price_source,
         net_cents,
-        CASE WHEN days_paused > 0 THEN CAST(days_paused AS VARCHAR) || ' paused days not charged' END AS note
+        nullif(concat_ws('; ',
+            CASE WHEN price_parts > 1
+                 THEN 'price ' || price_part || ' of ' || price_parts || ' in the period '
+                      || strftime(period_start, '%Y-%m-%d') || ' to ' || strftime(period_end, '%Y-%m-%d')
+            END,
+            CASE WHEN days_paused > 0 THEN CAST(days_paused AS VARCHAR) || ' paused days not charged' END
+        ), '') AS note
     FROM bill_charges
     UNION ALL
     SELECT

@@ -6,8 +6,12 @@
 --               intervals that do not bill (future, never, external) produce nothing;
 --   every_time: once per invoice, for positions active on $until (used only for contracts
 --               that get an invoice anyway).
--- Paused days (bil_pauses, inclusive) are counted per period. `price_day` is the day whose
--- price applies: the first billable day of the period.
+-- Active days end at the earliest of the position's, its contract's and its module's end;
+-- an article with its own notice (bil_article_terms.cancellation) is not held to its module's
+-- end once the position has an end date of its own. An end date the day before the start
+-- (a position cancelled before it started) leaves no active day.
+-- `price_day` is the first day of a fee: where its price parts start (sql/duck/bill/fee_parts.sql);
+-- paused days are counted per price part (charges.sql).
 WITH pos AS (
     SELECT
         p.position_id,
@@ -22,7 +26,10 @@ WITH pos AS (
         coalesce(i.bills, TRUE) AS bills,
         coalesce(t.billing_from, c.start_date) AS anchor,
         greatest(coalesce(p.start_date, c.start_date), coalesce(t.billing_from, c.start_date)) AS active_from,
-        least(p.end_date, c.end_date, m.end_date) AS active_to,
+        least(
+            p.end_date, c.end_date,
+            CASE WHEN a.cancellation IS NOT NULL AND p.end_date IS NOT NULL THEN NULL ELSE m.end_date END
+        ) AS active_to,
         b.billed_until
     FROM bil_positions AS p
     JOIN bill_scope USING (contract_id)
@@ -30,6 +37,7 @@ WITH pos AS (
     LEFT JOIN bil_intervals AS i ON i.interval = p.interval
     LEFT JOIN bil_contract_terms AS t USING (contract_id)
     LEFT JOIN bil_modules AS m ON m.module_id = p.module_id
+    LEFT JOIN bil_article_terms AS a ON a.article_id = p.article_id
     LEFT JOIN st_position_billed AS b USING (position_id)
     WHERE p.billing_type IN ('one_time', 'recurring', 'every_time')
 ),
@@ -67,13 +75,6 @@ due AS (
         least(period_end, active_to) AS bill_to
     FROM periods
     WHERE period_end >= first_day AND period_start <= last_start
-),
-paused AS (
-    SELECT d.position_id, d.period_start, sum(overlap_days(d.bill_from, d.bill_to, z.paused_from, z.paused_through)) AS paused_days
-    FROM due AS d
-    JOIN bil_pauses AS z
-        ON z.contract_id = d.contract_id AND z.paused_from <= d.bill_to AND z.paused_through >= d.bill_from
-    GROUP BY d.position_id, d.period_start
 )
 SELECT
     'recurring' AS line_kind,
@@ -88,20 +89,17 @@ SELECT
     d.bill_to,
     CAST(d.quantity * d.times AS BIGINT) AS quantity,
     d.interval_unit AS unit,
-    CAST(date_diff('day', d.bill_from, d.bill_to) + 1 - coalesce(z.paused_days, 0) AS BIGINT) AS days_charged,
     CAST(date_diff('day', d.bill_from, d.bill_to) + 1 AS BIGINT) AS days_active,
     CAST(date_diff('day', d.period_start, d.period_end) + 1 AS BIGINT) AS days_period,
-    CAST(coalesce(z.paused_days, 0) AS BIGINT) AS days_paused,
     d.bill_from AS price_day
 FROM due AS d
-LEFT JOIN paused AS z USING (position_id, period_start)
 
 UNION ALL
 
 SELECT
     'one_time', position_id, contract_id, article_id, billing_type, NULL,
     active_from, active_from, active_from, active_from,
-    CAST(quantity AS BIGINT), 'piece', NULL, NULL, NULL, NULL, active_from
+    CAST(quantity AS BIGINT), 'piece', NULL, NULL, active_from
 FROM pos
 WHERE billing_type = 'one_time'
     AND billed_until IS NULL
@@ -113,7 +111,7 @@ UNION ALL
 SELECT
     'every_time', position_id, contract_id, article_id, billing_type, NULL,
     CAST($until AS DATE), CAST($until AS DATE), CAST($until AS DATE), CAST($until AS DATE),
-    CAST(quantity AS BIGINT), 'piece', NULL, NULL, NULL, NULL, CAST($until AS DATE)
+    CAST(quantity AS BIGINT), 'piece', NULL, NULL, CAST($until AS DATE)
 FROM pos
 WHERE billing_type = 'every_time'
     AND active_from <= CAST($until AS DATE)

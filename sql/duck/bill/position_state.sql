@@ -23,6 +23,7 @@ SELECT
         WHEN p.interval = 'never' THEN 'never billed'
         WHEN p.interval = 'external' THEN 'billed by an external provider: nothing billed here'
         WHEN p.billing_type IN ('variable', 'variable_fixed') THEN 'billed with the usage lines'
+        WHEN p.end_date < p.start_date THEN 'cancelled before it started: never billed'
         WHEN b.billed_until IS NULL THEN 'not billed yet'
         ELSE 'billed until ' || strftime(b.billed_until, '%Y-%m-%d')
     END AS state

@@ -1,4 +1,5 @@
 -- What kept a fee off the run's invoices, or a fixed usage price from applying, and what to do.
+-- A fee is reported for each of its price parts (fee_parts.sql) that has no price.
 SELECT
     $run_id AS run_id, p.contract_id, p.position_id, 'price required' AS rule,
     'no price for ' || r.line_kind || ' position ' || p.position_id || ' (article ' || p.article_id || ') on '
@@ -6,8 +7,8 @@ SELECT
         || ': add a list price to prices.csv or a price version to position_prices.csv; it is billed once priced'
         AS reason
 FROM bill_prices AS p
-JOIN (SELECT DISTINCT position_id, price_day, line_kind FROM bill_fee_requests) AS r
-    ON r.position_id = p.position_id AND r.price_day = p.day
+JOIN (SELECT DISTINCT position_id, part_from, line_kind FROM bill_fee_parts) AS r
+    ON r.position_id = p.position_id AND r.part_from = p.day
 WHERE p.price IS NULL
 UNION ALL
 SELECT

@@ -1,0 +1,267 @@
+"""Recurring periods, one table per rule: the anchor (contract start, billing_from), a price
+change inside a period (override end, index date, list price, tariff change), several pauses,
+and what `billing-state` says of intervals that never bill (docs/billing.md)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import billing_factory as f
+from pipeline import engine
+from pipeline.bill.invoices import position_states
+from pipeline.io.billing_store import register_state
+
+D = Decimal
+LINE = ("run_period", "service_from", "service_to", "days_charged", "days_basis", "net_amount")
+
+
+def fee_lines(warehouse: Path, columns: tuple[str, ...] = LINE, position: str = "P1") -> list[tuple]:
+    """The position's invoice lines in billing order, with the period of the run that billed them."""
+    items = f.stored(warehouse, "invoice_items").join(
+        f.stored(warehouse, "invoices").select("invoice_id", pl.col("period").alias("run_period")), on="invoice_id"
+    )
+    lines = items.filter(pl.col("position_id") == position).sort("run_period", "service_from")
+    return lines.select(pl.col(c).cast(pl.String) if c.startswith("service") else pl.col(c) for c in columns).rows()
+
+
+def run_months(warehouse: Path, cat, bil, months: range) -> None:
+    for m in months:  # a handful of monthly runs
+        f.bill(warehouse, cat, bil, period=f.ym(2026, m))
+
+
+def terms(proration: str) -> dict[str, list]:
+    return {"tariff_id": ["T1"], "cancellation": ["monthly"], "term_months": [None], "notice_months": ["1"],
+            "proration": [proration], "public": ["true"]}
+
+
+# -- anchors ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("start", "billing_from", "interval", "expected"),
+    [
+        # run period, service from, service to, days charged / basis, net
+        ("2026-01-15", None, "monthly", [("2026-01", "2026-01-15", "2026-02-14", 31, 31, D("10.00")),
+                                         ("2026-02", "2026-02-15", "2026-03-14", 28, 28, D("10.00")),
+                                         ("2026-03", "2026-03-15", "2026-04-14", 31, 31, D("10.00")),
+                                         ("2026-04", "2026-04-15", "2026-05-14", 30, 30, D("10.00"))]),
+        ("2026-01-15", None, "quarterly", [("2026-01", "2026-01-15", "2026-04-14", 90, 90, D("10.00")),
+                                           ("2026-04", "2026-04-15", "2026-07-14", 91, 91, D("10.00"))]),
+        # month ends clamp: 31 January + 1 month = 28 February, + 2 months = 31 March
+        ("2026-01-31", None, "monthly", [("2026-01", "2026-01-31", "2026-02-27", 28, 28, D("10.00")),
+                                         ("2026-02", "2026-02-28", "2026-03-30", 31, 31, D("10.00")),
+                                         ("2026-03", "2026-03-31", "2026-04-29", 30, 30, D("10.00")),
+                                         ("2026-04", "2026-04-30", "2026-05-30", 31, 31, D("10.00"))]),
+        # billing_from replaces the start as anchor; nothing before it is billed
+        ("2026-01-01", "2026-02-10", "monthly", [("2026-02", "2026-02-10", "2026-03-09", 28, 28, D("10.00")),
+                                                 ("2026-03", "2026-03-10", "2026-04-09", 31, 31, D("10.00")),
+                                                 ("2026-04", "2026-04-10", "2026-05-09", 30, 30, D("10.00"))]),
+        ("2026-01-15", "2026-02-10", "quarterly", [("2026-02", "2026-02-10", "2026-05-09", 89, 89, D("10.00"))]),
+    ],
+    ids=["start-15th-monthly", "start-15th-quarterly", "start-31st-clamps", "billing-from-10th", "billing-from-quarterly"],
+)
+def test_periods_are_anchored_at_billing_from_else_the_contract_start(tmp_path, start, billing_from, interval, expected) -> None:
+    billing = {"positions": f.positions([("P1", "C1", "FEE", "recurring", interval, None, None)])}
+    if billing_from:
+        billing["contract_terms"] = {"contract_id": ["C1"], "billing_from": [billing_from]}
+    cat, bil = f.catalogs(billing=billing, contracts=f.contracts_starting(C1=start))
+    run_months(tmp_path, cat, bil, range(1, 5))
+    assert fee_lines(tmp_path) == expected
+
+
+# -- a price change inside a period ----------------------------------------------------------
+
+def versions(*rows: tuple) -> dict[str, list]:
+    """position_prices.csv from (kind, price, valid_from, valid_until, reason) rows of P1."""
+    cols = {"position_id": [], "kind": [], "price": [], "valid_from": [], "valid_until": [], "reason": []}
+    for row in rows:
+        for c, v in zip(cols, ("P1", *row)):
+            cols[c].append(v)
+    return cols
+
+
+PRICED = ("run_period", "service_from", "service_to", "quantity", "unit_price", "price_source", "days_charged",
+          "days_basis", "net_amount", "note")
+SPLIT_Q1 = "price {} of 2 in the period 2026-01-01 to 2026-03-31"
+
+
+@pytest.mark.parametrize(
+    ("interval", "billing", "prices", "expected"),
+    [
+        # V-1002's case: a loyalty override ends inside a quarter ×3; 7.90 × 3 × 31/90 + 10.00 × 3 × 59/90
+        ("quarterly_x3", {"position_prices": versions(("override", "7.90", "2026-01-01", "2026-02-01", "loyalty"))}, None,
+         [("2026-01", "2026-01-01", "2026-01-31", 3, D("7.900000"), "override: loyalty", 31, 90, D("8.16"), SPLIT_Q1.format(1)),
+          ("2026-01", "2026-02-01", "2026-03-31", 3, D("10.000000"), "list", 59, 90, D("19.67"), SPLIT_Q1.format(2)),
+          ("2026-04", "2026-04-01", "2026-06-30", 3, D("10.000000"), "list", 91, 91, D("30.00"), None)]),
+        # an index version effective 16 May: 10.00 × 45/91 + 10.32 × 46/91
+        ("quarterly", {"position_prices": versions(("index", "10.32", "2026-05-16", None, None))}, None,
+         [("2026-01", "2026-01-01", "2026-03-31", 1, D("10.000000"), "list", 90, 90, D("10.00"), None),
+          ("2026-04", "2026-04-01", "2026-05-15", 1, D("10.000000"), "list", 45, 91, D("4.95"),
+           "price 1 of 2 in the period 2026-04-01 to 2026-06-30"),
+          ("2026-04", "2026-05-16", "2026-06-30", 1, D("10.320000"), "index", 46, 91, D("5.22"),
+           "price 2 of 2 in the period 2026-04-01 to 2026-06-30")]),
+        # the list price changes on 15 February: 10.00 × 45/90 + 12.00 × 45/90
+        ("quarterly", {}, [("T1", "FEE", "10.00", None, "2026-02-15"), ("T1", "FEE", "12.00", "2026-02-15", None)],
+         [("2026-01", "2026-01-01", "2026-02-14", 1, D("10.000000"), "list", 45, 90, D("5.00"), SPLIT_Q1.format(1)),
+          ("2026-01", "2026-02-15", "2026-03-31", 1, D("12.000000"), "list", 45, 90, D("6.00"), SPLIT_Q1.format(2)),
+          ("2026-04", "2026-04-01", "2026-06-30", 1, D("12.000000"), "list", 91, 91, D("12.00"), None)]),
+        # another tariff's price change cuts nothing: one line per period
+        ("quarterly", {}, [("T2", "FEE", "20.00", None, "2026-02-15"), ("T2", "FEE", "21.00", "2026-02-15", None)],
+         [("2026-01", "2026-01-01", "2026-03-31", 1, D("10.000000"), "list", 90, 90, D("10.00"), None),
+          ("2026-04", "2026-04-01", "2026-06-30", 1, D("10.000000"), "list", 91, 91, D("10.00"), None)]),
+        # two adjacent versions at the same price and reason are one part: one line
+        ("quarterly", {"position_prices": versions(("override", "8.00", "2026-01-01", "2026-02-01", "promo"),
+                                                   ("override", "8.00", "2026-02-01", "2026-04-01", "promo"))}, None,
+         [("2026-01", "2026-01-01", "2026-03-31", 1, D("8.000000"), "override: promo", 90, 90, D("8.00"), None),
+          ("2026-04", "2026-04-01", "2026-06-30", 1, D("10.000000"), "list", 91, 91, D("10.00"), None)]),
+        # paused days are deducted from the part they fall in: 8.00 × 45/90 + 10.00 × (45 − 10)/90
+        ("quarterly", {"position_prices": versions(("override", "8.00", None, "2026-02-15", "launch")),
+                       "pauses": {"contract_id": ["C1"], "paused_from": ["2026-03-01"], "paused_through": ["2026-03-10"]}}, None,
+         [("2026-01", "2026-01-01", "2026-02-14", 1, D("8.000000"), "override: launch", 45, 90, D("4.00"), SPLIT_Q1.format(1)),
+          ("2026-01", "2026-02-15", "2026-03-31", 1, D("10.000000"), "list", 35, 90, D("3.89"),
+           SPLIT_Q1.format(2) + "; 10 paused days not charged"),
+          ("2026-04", "2026-04-01", "2026-06-30", 1, D("10.000000"), "list", 91, 91, D("10.00"), None)]),
+        # `full` still splits by days, over the active days: 8.00 × 28/59 + 10.00 × 31/59 (start 1 February)
+        ("quarterly", {"tariff_terms": terms("full"),
+                       "position_prices": versions(("override", "8.00", None, "2026-03-01", "launch"))}, None,
+         [("2026-02", "2026-02-01", "2026-02-28", 1, D("8.000000"), "override: launch", 28, 59, D("3.80"), SPLIT_Q1.format(1)),
+          ("2026-02", "2026-03-01", "2026-03-31", 1, D("10.000000"), "list", 31, 59, D("5.25"), SPLIT_Q1.format(2)),
+          ("2026-04", "2026-04-01", "2026-06-30", 1, D("10.000000"), "list", 91, 91, D("10.00"), None)]),
+        # regression: monthly periods and an override on month boundaries stay one line each
+        ("monthly", {"position_prices": versions(("override", "8.00", "2026-02-01", "2026-03-01", "promo"))}, None,
+         [("2026-01", "2026-01-01", "2026-01-31", 1, D("10.000000"), "list", 31, 31, D("10.00"), None),
+          ("2026-02", "2026-02-01", "2026-02-28", 1, D("8.000000"), "override: promo", 28, 28, D("8.00"), None),
+          ("2026-03", "2026-03-01", "2026-03-31", 1, D("10.000000"), "list", 31, 31, D("10.00"), None),
+          ("2026-04", "2026-04-01", "2026-04-30", 1, D("10.000000"), "list", 30, 30, D("10.00"), None)]),
+    ],
+    ids=["override-ends-mid-quarter-x3", "index-mid-quarter", "list-price-mid-quarter", "other-tariff-no-cut",
+         "equal-versions-join", "pause-in-a-part", "full-splits-by-days", "monthly-unchanged"],
+)
+def test_a_period_spanning_a_price_change_bills_each_part_at_its_price(tmp_path, interval, billing, prices, expected) -> None:
+    start = "2026-02-01" if "tariff_terms" in billing else None
+    billing = {**billing, "positions": f.positions([("P1", "C1", "FEE", "recurring", interval, start, None)])}
+    core = {"prices": f.prices_with(prices)} if prices else {}
+    cat, bil = f.catalogs(billing=billing, **core)
+    run_months(tmp_path, cat, bil, range(1, 5))
+    assert fee_lines(tmp_path, PRICED) == expected
+
+
+def test_the_history_keeps_one_row_per_period_with_the_parts_added(tmp_path) -> None:
+    """A split period is covered once: billed-until and the total of its (rounded) parts."""
+    cat, bil = f.catalogs(billing={
+        "positions": f.positions([("P1", "C1", "FEE", "recurring", "quarterly_x3", None, None)]),
+        "position_prices": versions(("override", "7.90", "2026-01-01", "2026-02-01", "loyalty")),
+    })
+    run_months(tmp_path, cat, bil, range(1, 5))
+    history = f.stored(tmp_path, "billing_history").sort("period_start")
+    assert history.select("invoice_id", "period_start", "period_end", "days_charged", "net_amount").rows() == [
+        ("INV-000001", date(2026, 1, 1), date(2026, 3, 31), 90, D("27.83")),
+        ("INV-000002", date(2026, 4, 1), date(2026, 6, 30), 91, D("30.00")),
+    ]
+
+
+def test_a_part_without_a_price_holds_back_the_whole_period(tmp_path) -> None:
+    """The list price starts on 15 February: January to 14 February has none, so the quarter waits."""
+    cat, bil = f.catalogs(
+        billing={"positions": f.positions([("P1", "C1", "FEE", "recurring", "quarterly", None, None)])},
+        prices=f.prices_with([("T1", "FEE", "12.00", "2026-02-15", None)]),
+    )
+    f.bill(tmp_path, cat, bil, period="2026-01")
+    problems = f.stored(tmp_path, "billing_problems")
+    assert problems.select("position_id", "rule").rows() == [("P1", "price required")]
+    assert "on 2026-01-01 in tariff T1" in problems["reason"][0]
+    assert f.stored(tmp_path, "billing_history").height == 0
+
+
+@pytest.mark.parametrize(
+    ("change_on", "expected"),
+    [
+        # run period, service from, service to, unit price, days charged / basis, net
+        ("2026-03-01", [("2026-01", "2026-01-01", "2026-01-31", D("10.000000"), 31, 31, D("10.00")),
+                        ("2026-02", "2026-02-01", "2026-02-28", D("10.000000"), 28, 28, D("10.00")),
+                        ("2026-03", "2026-03-01", "2026-03-31", D("20.000000"), 31, 31, D("20.00")),
+                        ("2026-04", "2026-04-01", "2026-04-30", D("20.000000"), 30, 30, D("20.00"))]),
+        # inside March: 10.00 × 15/31 + 20.00 × 16/31
+        ("2026-03-16", [("2026-01", "2026-01-01", "2026-01-31", D("10.000000"), 31, 31, D("10.00")),
+                        ("2026-02", "2026-02-01", "2026-02-28", D("10.000000"), 28, 28, D("10.00")),
+                        ("2026-03", "2026-03-01", "2026-03-15", D("10.000000"), 15, 31, D("4.84")),
+                        ("2026-03", "2026-03-16", "2026-03-31", D("20.000000"), 16, 31, D("10.32")),
+                        ("2026-04", "2026-04-01", "2026-04-30", D("20.000000"), 30, 30, D("20.00"))]),
+    ],
+    ids=["on-a-period-start", "inside-a-period"],
+)
+def test_a_tariff_change_changes_the_fee_from_its_day(tmp_path, change_on, expected) -> None:
+    """FEE's list price is 10.00 in T1 and 20.00 in T2; the module changes to T2 on `change_on`."""
+    cat, bil = f.catalogs(billing={
+        "modules": {"module_id": ["M1"], "contract_id": ["C1"], "name": ["Phone"], "ordered_on": ["2026-01-01"]},
+        "module_tariffs": {"module_id": ["M1", "M1"], "tariff_id": ["T1", "T2"], "valid_from": ["2026-01-01", change_on],
+                           "valid_until": [change_on, None]},
+        "positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", None, None, None, None, "M1")]),
+    })
+    run_months(tmp_path, cat, bil, range(1, 5))
+    columns = ("run_period", "service_from", "service_to", "unit_price", "days_charged", "days_basis", "net_amount")
+    assert fee_lines(tmp_path, columns) == expected
+
+
+# -- pauses ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("pauses", "expected", "history"),
+    [
+        # two pauses in January (5 + 5 days), one in February (2 days)
+        ([("2026-01-05", "2026-01-09"), ("2026-01-20", "2026-01-24"), ("2026-02-10", "2026-02-11")],
+         [("2026-01", 21, 31, D("6.77"), "10 paused days not charged"),
+          ("2026-02", 26, 28, D("9.29"), "2 paused days not charged"),
+          ("2026-03", 31, 31, D("10.00"), None)],
+         [21, 26, 31]),
+        # one pause across the January/February boundary, one throughout March (no line)
+        ([("2026-01-30", "2026-02-02"), ("2026-03-01", "2026-03-31")],
+         [("2026-01", 29, 31, D("9.35"), "2 paused days not charged"),
+          ("2026-02", 26, 28, D("9.29"), "2 paused days not charged")],
+         # March is recorded with 0 days charged, so it is never billed later
+         [29, 26, 0]),
+    ],
+    ids=["three-pauses", "boundary-and-whole-month"],
+)
+def test_several_pauses_of_one_contract_each_bill_nothing(tmp_path, pauses, expected, history) -> None:
+    cat, bil = f.catalogs(billing={
+        "positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", None, None)]),
+        "pauses": {"contract_id": ["C1"] * len(pauses), "paused_from": [p[0] for p in pauses],
+                   "paused_through": [p[1] for p in pauses]},
+    })
+    run_months(tmp_path, cat, bil, range(1, 4))
+    assert fee_lines(tmp_path, ("run_period", "days_charged", "days_basis", "net_amount", "note")) == expected
+    assert f.stored(tmp_path, "billing_history").sort("period_start")["days_charged"].to_list() == history
+
+
+# -- billing state ---------------------------------------------------------------------------
+
+def test_billing_state_says_what_each_position_means(tmp_path) -> None:
+    cat, bil = f.catalogs(billing={"positions": f.positions([
+        ("P-M", "C1", "FEE", "recurring", "monthly", None, None),
+        ("P-LATER", "C1", "FEE", "recurring", "monthly", "2026-06-01", None),
+        ("P-GONE", "C1", "FEE", "recurring", "monthly", "2026-06-01", "2026-05-31"),
+        ("P-FUT", "C1", "FEE", "recurring", "future", None, None),
+        ("P-NEV", "C1", "FEE", "recurring", "never", None, None),
+        ("P-EXT", "C1", "FEE", "recurring", "external", None, None),
+        ("P-VAR", "C1", "CALL", "variable", None, None, None),
+    ])})
+    run_months(tmp_path, cat, bil, range(1, 3))
+    con = engine.connect()
+    cat.register(con)
+    bil.register(con)
+    register_state(con, tmp_path)
+    states = position_states(con).select("position_id", "billed_until", "last_invoice_id", "invoices", "state")
+    assert states.rows() == [
+        ("P-EXT", None, None, 0, "billed by an external provider: nothing billed here"),
+        ("P-FUT", None, None, 0, "to be billed, start not known yet: nothing billed"),
+        ("P-GONE", None, None, 0, "cancelled before it started: never billed"),
+        ("P-LATER", None, None, 0, "not billed yet"),
+        ("P-M", date(2026, 2, 28), "INV-000002", 2, "billed until 2026-02-28"),
+        ("P-NEV", None, None, 0, "never billed"),
+        ("P-VAR", None, None, 0, "billed with the usage lines"),
+    ]
