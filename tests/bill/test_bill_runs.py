@@ -111,9 +111,14 @@ def test_the_analyst_views_show_committed_runs_only(setup) -> None:
         numbering = con.sql("SELECT * FROM invoice_numbering").fetchall()
         test = con.sql("SELECT invoice_id, contract_id FROM test_invoices ORDER BY 1").fetchall()
         positions = con.sql("SELECT position_id, billed_until, last_invoice_id FROM position_billing_state ORDER BY 1").fetchall()
+        invoices = con.sql("SELECT invoice_id, contract_id FROM invoices ORDER BY 1").fetchall()
+        items = con.sql("SELECT DISTINCT invoice_id FROM invoice_items ORDER BY 1").fetchall()
     finally:
         con.close()
     d = datetime(2026, 2, 28).date()
+    # the invoices themselves: C1 in January and February, C2 in January; every one has its lines
+    assert invoices == [("INV-000001", "C1"), ("INV-000002", "C2"), ("INV-000003", "C1")]
+    assert items == [("INV-000001",), ("INV-000002",), ("INV-000003",)]
     assert state == [("C1", "INV-000003", d, 2), ("C2", "INV-000002", datetime(2026, 1, 31).date(), 1)]
     assert numbering == [("INV", 1, 3, 3, True)]
     assert test == [("TEST-000001", "CT"), ("TEST-000002", "CT")]
