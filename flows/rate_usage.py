@@ -138,7 +138,7 @@ def rate_batch(batch: Batch, catalog: Catalog, run_id: str, warehouse_dir: Path)
     seen = warehouse.seen_record_keys(warehouse_dir, except_run=run_id)
     # Free quantities and tiers of a period go on from what other runs of it already rated.
     periods = batch.usage.get_column("start_time").dt.strftime("%Y-%m").unique().drop_nulls().to_list()
-    earlier = warehouse.carried_usage(warehouse_dir, except_run=run_id, periods=periods)
+    earlier = warehouse.carried_usage(warehouse_dir, run_id, periods=periods)
     return rate(batch.usage, catalog, run_id, read_rejects=batch.rejects, seen=seen, earlier=earlier)
 
 
@@ -245,7 +245,9 @@ def rate_usage(
     result = rate_batch(batch, cat, run_id, settings.warehouse)
     try:
         net_amount = result.net_amount
-        runs = run_record(run_id, started, datetime.now(timezone.utc), batch.files, result.input_records, net_amount)
+        # a re-run keeps the run's first start: it orders the runs of a period (warehouse.carried_usage)
+        first = warehouse.first_started(settings.warehouse, run_id) or started
+        runs = run_record(run_id, first, datetime.now(timezone.utc), batch.files, result.input_records, net_amount)
         rows = store(result, runs, batch.quarantined, settings.warehouse)
         pg_rows = to_postgres(result, runs, settings.pg_url) if settings.pg_url else None
         # only now: a run that failed above has recorded nothing, so running it again redoes it

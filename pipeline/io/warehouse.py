@@ -107,17 +107,31 @@ def seen_record_keys(warehouse: Path, except_run: str) -> pl.DataFrame:
     return pl.concat(scans).filter(pl.col("run_id") != except_run).collect()
 
 
-def carried_usage(warehouse: Path, except_run: str, periods: list[str]) -> pl.DataFrame:
-    """Units other runs rated in `periods`, per contract, tariff, article and period (from their
-    usage invoice lines): what a new run's free quantities and tiers go on from (pipeline.price.carry_in)."""
+def first_started(warehouse: Path, run_id: str):
+    """When run `run_id` first ran (its stored `runs` row; a re-run keeps it), or None if it never stored."""
+    path = Path(warehouse) / "runs" / f"run-{run_id}.parquet"
+    return pl.read_parquet(path).get_column("started_at").min() if path.exists() else None
+
+
+def carried_usage(warehouse: Path, run_id: str, periods: list[str]) -> pl.DataFrame:
+    """Units the runs before `run_id` rated in `periods`, per contract, tariff, article and period
+    (from their usage invoice lines): what the run's free quantities and tiers go on from
+    (pipeline.price.carry_in). "Before" is by first start: a re-run of a run carries what it carried
+    the first time, never the units of runs that came after it (they carried its units already)."""
     wanted = [f for p in sorted(set(periods)) for f in (Path(warehouse) / "invoice_lines" / f"period={p}").glob("*.parquet")]
     if not wanted:
         return carry_in(pl.DataFrame(schema=CARRY_SCHEMA))
+    mine = first_started(warehouse, run_id)
+    before = pl.col("run_id") != run_id
+    if mine is not None:
+        before = before & (pl.col("started_at") < mine)
+    runs = list((Path(warehouse) / "runs").glob("*.parquet"))
+    earlier = pl.scan_parquet(runs).select("run_id", "started_at").filter(before) if runs else pl.LazyFrame(schema={"run_id": pl.String})
     lines = pl.concat(
         [pl.scan_parquet(f, hive_partitioning=False).select("run_id", "contract_id", "tariff_id", "article_id", "quantity")
          .with_columns(pl.lit(f.parent.name.removeprefix("period=")).alias("period")) for f in wanted]
     )
-    return carry_in(lines.filter(pl.col("run_id") != except_run).collect())
+    return carry_in(lines.join(earlier, on="run_id", how="semi").collect())
 
 
 def publish_views(warehouse: Path) -> Path:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from pipeline.price import adjustment_rules, usage_adjustments
 from tests.price.factory import K_SEC, calls, priced, rate_priced, rated
 from tests.price.test_rules import BANDS, FREE_100, NO_BASE_PRICE, tiers
@@ -87,14 +89,45 @@ def test_a_later_run_goes_on_from_the_earlier_runs_invoice_lines_in_the_warehous
     cat = priced(core=NO_BASE_PRICE, **FREE_100, **tiers("graduated", fee=None))
     whole = rate(calls(K_SEC, ("2026-10-01 10:00:00", 90), ("2026-10-02 10:00:00", 90), ("2026-10-03 10:00:00", 90)), cat, "all")
     first = rate(calls(K_SEC, ("2026-10-01 10:00:00", 90)), cat, "one")
-    warehouse.write_run(first.stored_tables(), tmp_path, "one")
-    earlier = warehouse.carried_usage(tmp_path, except_run="two", periods=["2026-10"])
+    store(tmp_path, first, "2026-10-01 12:00:00")
+    earlier = warehouse.carried_usage(tmp_path, "two", periods=["2026-10"])
     assert earlier.rows() == [("K-SEC", "T-SEC", "A-NAT", "2026-10", 90)]
     batch = calls(K_SEC, ("2026-10-02 10:00:00", 90), ("2026-10-03 10:00:00", 90), source_line=[2, 3])
     second = rate(batch, cat, "two", earlier=earlier)
     split = first.table("rated_usage").pl().vstack(second.table("rated_usage").pl())
     columns = ("source_line", "free_quantity", "tier", "amount")
     assert split.sort("source_line").select(columns).rows() == rated(whole, *columns).rows()
-    # its own earlier lines are not carried: re-running run "one" starts the period afresh
-    assert warehouse.carried_usage(tmp_path, except_run="one", periods=["2026-10"]).height == 0
-    assert warehouse.carried_usage(tmp_path, except_run="two", periods=["2026-11"]).height == 0
+    assert warehouse.carried_usage(tmp_path, "two", periods=["2026-11"]).height == 0
+
+
+@pytest.mark.parametrize(
+    ("rerun", "carried"),
+    [
+        # A re-run of the first run carries nothing: the second run came after it and already carried its units
+        ("one", []),
+        # a re-run of the second run carries the first run's units, as its first execution did
+        ("two", [("K-SEC", "T-SEC", "A-NAT", "2026-10", 60)]),
+        # a new run carries both
+        ("three", [("K-SEC", "T-SEC", "A-NAT", "2026-10", 120)]),
+    ],
+)
+def test_a_rerun_carries_only_the_runs_that_came_before_its_first_start(tmp_path, rerun, carried):
+    from pipeline.io import warehouse
+    from pipeline.job import rate
+
+    cat = priced(**FREE_100)
+    store(tmp_path, rate(calls(K_SEC, ("2026-10-02 10:00:00", 60)), cat, "one"), "2026-10-02 12:00:00")
+    store(tmp_path, rate(calls(K_SEC, ("2026-10-03 10:00:00", 60), source_line=[2]), cat, "two"), "2026-10-03 12:00:00")
+    assert warehouse.carried_usage(tmp_path, rerun, periods=["2026-10"]).rows() == carried
+
+
+def store(warehouse_dir, result, started_at: str) -> None:
+    """A run's tables and its runs row, as the flow stores them."""
+    from datetime import datetime, timezone
+
+    from pipeline.io import warehouse
+    from pipeline.ledger import run_record
+
+    started = datetime.fromisoformat(started_at).replace(tzinfo=timezone.utc)
+    runs = run_record(result.run_id, started, started, 1, result.input_records, result.net_amount)
+    warehouse.write_run(result.stored_tables(runs), warehouse_dir, result.run_id)
