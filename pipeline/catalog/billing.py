@@ -20,13 +20,12 @@ from pipeline.catalog.validation import (
     ERRORS_SCHEMA,
     CatalogError,
     RawTable,
-    empty_table,
     errors,
     files_of,
     overlap_errors,
     reference_errors,
     rule_errors,
-    typed_table,
+    typed_tables,
 )
 from schemas.billing import CATALOG_TABLES, DEFAULTS, INTERVALS, REFERENCES, SETTINGS_FALLBACK
 
@@ -81,15 +80,7 @@ def validated_billing(raw: Mapping[str, RawTable], catalog: Catalog | None) -> B
         raw: the billing files found (any may be missing).
         catalog: the validated core catalog the billing tables refer to (None: no references checked).
     """
-    typed: dict[str, pl.DataFrame] = {}
-    problems = [pl.DataFrame(schema=ERRORS_SCHEMA)]
-    for name, model in CATALOG_TABLES.items():
-        if name in raw:
-            frame, errs = typed_table(raw[name], model, DEFAULTS.get(name, {}))
-            problems.append(errs)
-        else:
-            frame = empty_table(model)
-        typed[name] = frame
+    typed, problems = typed_tables(raw, CATALOG_TABLES, DEFAULTS)
     files = files_of(raw, list(CATALOG_TABLES))
     if all(e.height == 0 for e in problems):
         # row rules need well-typed tables; reported after the cell problems are fixed

@@ -26,12 +26,28 @@ __all__ = [
     "reference_errors",
     "rule_errors",
     "typed_table",
+    "typed_tables",
 ]
 
 
 def typed_table(raw: RawTable, model: type[pandera.DataFrameModel], defaults: Mapping[str, object]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """`raw` parsed to the model's types (with its `_line` column) and its problems (ERRORS_SCHEMA)."""
     return _typed_table(raw, model, dict(defaults))
+
+
+def typed_tables(
+    raw: Mapping[str, RawTable], models: Mapping[str, type[pandera.DataFrameModel]], defaults: Mapping[str, Mapping]
+) -> tuple[dict[str, pl.DataFrame], list[pl.DataFrame]]:
+    """Every table of an optional catalog family typed (a missing file: empty), and the cell problems found."""
+    typed: dict[str, pl.DataFrame] = {}
+    problems = [pl.DataFrame(schema=ERRORS_SCHEMA)]
+    for name, model in models.items():
+        if name in raw:
+            typed[name], errs = typed_table(raw[name], model, defaults.get(name, {}))
+            problems.append(errs)
+        else:
+            typed[name] = empty_table(model)
+    return typed, problems
 
 
 def empty_table(model: type[pandera.DataFrameModel]) -> pl.DataFrame:

@@ -29,7 +29,7 @@ from pipeline.catalog.validation import (
     overlap_errors,
     reference_errors,
     rule_errors,
-    typed_table,
+    typed_tables,
 )
 from schemas.pricing import CATALOG_TABLES, DATED, DEFAULTS, KEYS, REFERENCES
 
@@ -90,15 +90,7 @@ def validated_pricing(raw: Mapping[str, RawTable], catalog: Catalog | None) -> P
         raw: the pricing files found (any may be missing).
         catalog: the validated core catalog they refer to (None: no references checked).
     """
-    typed: dict[str, pl.DataFrame] = {}
-    problems = [pl.DataFrame(schema=ERRORS_SCHEMA)]
-    for name, model in CATALOG_TABLES.items():
-        if name in raw:
-            frame, errs = typed_table(raw[name], model, DEFAULTS.get(name, {}))
-            problems.append(errs)
-        else:
-            frame = empty_table(model)
-        typed[name] = frame
+    typed, problems = typed_tables(raw, CATALOG_TABLES, DEFAULTS)
     files = files_of(raw, list(CATALOG_TABLES))
     if all(e.height == 0 for e in problems):
         # row rules need well-typed tables; they are reported once the cells are fixed
