@@ -9,11 +9,15 @@ The rules are in docs/billing.md.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import duckdb
+import polars as pl
 
-from pipeline.bill.queries import create_table
+from pipeline import engine
+from pipeline.bill.queries import create_table, load_macros
 
 
 def fee_requests(con: duckdb.DuckDBPyConnection, until: date) -> duckdb.DuckDBPyRelation:
@@ -37,6 +41,23 @@ def position_prices(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
     list price of the article in the tariff the position runs under that day.
     """
     return create_table(con, "bill_prices", "duck/bill/position_prices")
+
+
+@contextmanager
+def prices_on(catalog, billing, positions: pl.DataFrame, day: date) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A fresh connection with both catalogs registered and `bill_prices` (position_prices) holding
+    the price of every position of `positions` (its `position_id`) on `day`: what the lifecycle
+    commands read prices from. Closed on leaving."""
+    con = engine.connect(threads=1)
+    try:
+        load_macros(con)
+        catalog.register(con)
+        billing.register(con)
+        con.register("price_days", positions.select("position_id", pl.lit(day).alias("day")).to_arrow())
+        position_prices(con)
+        yield con
+    finally:
+        con.close()
 
 
 def charges(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:

@@ -15,8 +15,7 @@ from decimal import Decimal, InvalidOperation
 import polars as pl
 
 import sql
-from pipeline import engine
-from pipeline.bill.queries import create_table, load_macros
+from pipeline.bill.recurring import prices_on
 from pipeline.catalog import Catalog
 from pipeline.catalog.billing import BillingCatalog
 from pipeline.lifecycle.audit import Actor, Change, LifecycleError, require_manager
@@ -140,17 +139,9 @@ def index_adjusted(
         pl.col("billing_type").is_in(INDEXED_TYPES)
         & (pl.col("end_date").is_null() | (pl.col("end_date") >= effective))
     )
-    con = engine.connect(threads=1)
-    try:
-        load_macros(con)
-        catalog.register(con)
-        billing.register(con)
-        con.register("price_days", positions.select("position_id", pl.lit(effective).alias("day")).to_arrow())
-        create_table(con, "bill_prices", "duck/bill/position_prices")
+    with prices_on(catalog, billing, positions, effective) as con:
         query = sql.load("duck/lifecycle/index_adjustment")
         added = con.sql(query, params={"factor": str(factor), "effective": effective}).pl()
-    finally:
-        con.close()
     added = added.cast(billing.position_prices.schema)
     group = (pl.col("kind") == "override").alias("_override")
     clash = added.with_columns(group).join(

@@ -9,8 +9,8 @@ from datetime import date
 
 import polars as pl
 
-from pipeline import engine
-from pipeline.bill.queries import create_table, load_macros
+from pipeline.bill.queries import create_table
+from pipeline.bill.recurring import prices_on
 from pipeline.catalog import Catalog
 from pipeline.catalog.billing import BillingCatalog
 
@@ -22,18 +22,9 @@ def catalog_on(catalog: Catalog, billing: BillingCatalog, day: date) -> dict[str
     running = running.filter(
         (pl.coalesce("start_date", "_c_start") <= day) & (pl.col("end_date").is_null() | (pl.col("end_date") >= day))
     ).drop("_c_start")
-    con = engine.connect(threads=1)
-    try:
-        load_macros(con)
-        catalog.register(con)
-        billing.register(con)
-        con.register("price_days", running.select("position_id", pl.lit(day).alias("day")).to_arrow())
-        prices = create_table(con, "bill_prices", "duck/bill/position_prices").select(
-            "position_id", "tariff_id", "price", "price_source"
-        ).pl()
+    with prices_on(catalog, billing, running, day) as con:
+        prices = con.table("bill_prices").select("position_id", "tariff_id", "price", "price_source").pl()
         addresses = create_table(con, "bill_addresses_on", "duck/bill/addresses_on", day=day).pl()
-    finally:
-        con.close()
     tariffs = billing.module_tariffs.filter(
         (pl.col("valid_from") <= day) & (pl.col("valid_until").is_null() | (pl.col("valid_until") > day))
     )
