@@ -27,8 +27,10 @@ plain AS (
            ta.connect_micro, ta.min_charge_micro
     FROM priced AS p
     LEFT JOIN ta_dim AS ta ON ta.ta_no = p.ta_no
+),
+amounts AS (
+    SELECT *, record_amount(usage, quantity, 0, src, connect_micro, min_charge_micro, 0) AS amount_micro
+    FROM plain
 )
-SELECT * EXCLUDE (usage, connect_micro, min_charge_micro),
-       record_amount(usage, quantity, 0, src, connect_micro, min_charge_micro, 0) - usage AS fee_micro,
-       record_amount(usage, quantity, 0, src, connect_micro, min_charge_micro, 0) AS amount_micro
-FROM plain
+SELECT * EXCLUDE (usage, connect_micro, min_charge_micro), amount_micro - usage AS fee_micro
+FROM amounts
