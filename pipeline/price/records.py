@@ -1,0 +1,392 @@
+"""Price every assigned record as whole columns: zone, band, rate card, customer and special
+prices, rated quantity and amount (docs/pricing.md).
+
+The catalog side is resolved once per run in DuckDB (sql/duck/dims.sql, rate_card.sql,
+price/cards.sql): small integer-coded tables. A record then needs only lookups in them by small
+integers, so it never meets a hash join: every table keyed by a dense number (device ID, tariff
+and article key, time zone and day, holiday calendar and day, band grid minute, rate-card cell)
+becomes an array indexed by that number, and a record's row is one gather. The few lookups that
+also need a time range (rate-card cells whose price changes over time, customer prices, special
+prices) run in DuckDB on just the records that can match them.
+
+Amounts are integer micro-units. Each record's amount is rounded once, by `div_half_up`, the
+rounding rule of docs/money.md (half away from zero), in 64-bit integers when the run's largest
+price times its largest quantity cannot overflow them and in 128-bit integers otherwise.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+import sql
+from pipeline.price import walk
+
+#: Unit codes of ta_dim.unit.
+UNITS = {"second": 1, "byte": 2, "event": 3}
+#: Price source codes (schemas.pricing.PRICE_SOURCES, 1-based) the rules below test.
+CUSTOMER, FLAT = 3, 7
+#: Rate-card cells are looked up in a dense array up to this many cells, else by binary search.
+DENSE_CELLS = 1 << 24
+US_PER_DAY = 86_400_000_000
+#: Columns of the priced records (table `pricing`), in order.
+PRICING_COLUMNS = (
+    "rid", "dev_no", "contract_no", "ta_no", "zone_no", "band_no", "month_idx", "duration_s", "volume_bytes",
+    "quantity", "free_quantity", "price_micro", "src", "ref_no", "tier_no", "tier_before", "fee_micro", "amount_micro",
+)  # fmt: skip
+
+
+def div_half_up(x: pl.Expr, d: pl.Expr) -> pl.Expr:
+    """x / d rounded half away from zero (d > 0): the per-record rounding of docs/money.md.
+
+    The same rule as sql/duck/macros.sql div_half_up, which rounds invoice lines to cents;
+    tests/price/test_money_rounding.py holds them to the same results.
+    """
+    return (x.abs() * 2 + d) // (d * 2) * x.sign()
+
+
+def priced_records(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame, rules: walk.Rules, carried: pl.DataFrame) -> pa.Table:
+    """Every assigned record of `assignment` priced (PRICING_COLUMNS, in rid order); a NULL
+    amount: unrateable.
+
+    Needs on `con` the coded catalog and rate card build_rate_card makes (dev_dim, plan_dim,
+    tariff_dim, local_keys, tz_days, holiday_dim, band_grid, card_dims, card_one, card_cut,
+    cust_card, special_dim, band_dim, ta_dim).
+
+    Args:
+        assignment: the located records (rid, dev_no, key_no, cp_key, zone_hit, start_time,
+            duration_s, volume_bytes); rows without dev_no are unassigned and left out.
+        rules, carried: the free quantities and tiers of the walk, and what earlier runs of
+            the same periods rated per group (pipeline/price/walk.py).
+    """
+    cards = _cards(con)
+    rec = _carded(con, _banded(con, _with_devices(con, assignment)), cards.height)
+    card = _card_columns(rec, cards)
+    _with_customer(con, rec, card)
+    _with_special(con, rec, card)
+    return _priced(rec, card, rules, carried)
+
+
+# --- device ID, zone, local time, band ------------------------------------------------------
+
+
+def _dense(keys: pl.Series, values: pl.Series, size: int) -> pl.Series:
+    """`values` placed at `keys` of a `size`-long Series, null elsewhere: a lookup array."""
+    return pl.repeat(None, size, dtype=values.dtype, eager=True).scatter(keys.cast(pl.Int64), values)
+
+
+def _at(array: pl.Series, index: pl.Expr) -> pl.Expr:
+    """array[index] per row; null where the index is null or outside the array."""
+    inside = index.is_between(0, array.len() - 1)
+    return pl.lit(array).gather(pl.when(inside).then(index))
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+def _with_devices(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame) -> pl.LazyFrame:
+    """The assigned records with what their device ID row says (dev_dim) and their zone.
+
+    Every record needs its contract and price plan (the plan fixes the tariff); the time zone,
+    holiday calendar, customer, special-price flag and area code only when the catalog has time
+    bands, customer prices, special prices or local calls, so only then are they looked up.
+
+    zone: a local call (the called number lies in the device's area code and the article key has
+    an article in the tariff's local zone) is in the local zone; else the zone of the called
+    number's longest prefix, else the tariff's catch-all zone, else none (0).
+    """
+    needed = ["contract_no", "plan_no"]
+    local = con.sql("SELECT tariff_no, key_no FROM local_keys").pl()
+    if _count(con, "band_grid"):
+        needed += ["tz_no", "banded", "holiday_bands", "hset_no"]
+    if _count(con, "cust_card"):
+        needed += ["cust_no"]
+    if _count(con, "special_dim"):
+        needed += ["special"]
+    if local.height:
+        needed += ["local_zone_no", "area_lo", "area_hi"]
+    dev = con.sql(f"SELECT dev_no, {', '.join(needed)} FROM dev_dim").pl()
+    size = max(int(dev.get_column("dev_no").max() or 0), int(assignment.get_column("dev_no").max() or 0)) + 1
+    dev_no = dev.get_column("dev_no")
+    of_device = [_at(_dense(dev_no, dev.get_column(c), size), pl.col("dev_no")).alias(c) for c in needed]
+    plans = con.sql("SELECT p.plan_no, p.tariff_no, t.catchall_zone_no FROM plan_dim AS p JOIN tariff_dim AS t USING (tariff_no)").pl()
+    of_plan = {c: _at(_dense(plans.get_column("plan_no"), plans.get_column(c), int(plans.get_column("plan_no").max()) + 1), pl.col("plan_no"))
+               for c in ("tariff_no", "catchall_zone_no")}  # fmt: skip
+    records = (
+        assignment.lazy()
+        .select("rid", "dev_no", "key_no", "duration_s", "volume_bytes", "cp_key", "zone_hit", pl.col("start_time").dt.epoch("us").alias("t_us"))
+        .filter(pl.col("dev_no").is_not_null())
+        .with_columns(of_device)
+        .filter(pl.col("contract_no").is_not_null())
+        .with_columns(of_plan["tariff_no"].alias("tariff_no"))
+    )
+    zone = pl.coalesce("zone_hit", of_plan["catchall_zone_no"])
+    if local.height:
+        nk = int(con.sql("SELECT nk FROM card_dims").fetchall()[0][0])
+        cell = pl.col("tariff_no").cast(pl.Int64) * nk + pl.col("key_no")
+        keys = local.select(pl.col("tariff_no").cast(pl.Int64) * nk + pl.col("key_no")).to_series()
+        local_key = _at(_dense(keys, pl.repeat(True, keys.len(), eager=True), int(keys.max()) + 1), cell)
+        is_local = (pl.col("local_zone_no") > 0) & local_key & pl.col("cp_key").is_between(pl.col("area_lo"), pl.col("area_hi"))
+        zone = pl.when(is_local).then(pl.col("local_zone_no")).otherwise(zone)
+    return records.with_columns(zone.cast(pl.Int32).alias("zone_no"))
+
+
+def _banded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame) -> pl.LazyFrame:
+    """`band_no`: the tariff's band at the record's start in the contract's time zone (0: none).
+
+    A call is priced whole in the band it starts in; a public holiday takes the holiday bands.
+    Local time is UTC plus the zone's offset of that UTC day (tz_days), or its offset after the
+    day's daylight-saving change from change_us on.
+    """
+    grid = con.sql("SELECT grid_key, band_no FROM band_grid").pl()
+    if not grid.height:
+        return records.with_columns(pl.lit(0, pl.Int32).alias("band_no"))
+    tz = con.sql("SELECT tz_no, day, offset_before_s, change_us, offset_after_s FROM tz_days").pl()
+    d0, days = int(tz.get_column("day").min()), int(tz.get_column("day").max() - tz.get_column("day").min()) + 1
+    size = (int(tz.get_column("tz_no").max()) + 1) * days
+    tz_at = tz.get_column("tz_no").cast(pl.Int64) * days + tz.get_column("day") - d0
+    day_at = pl.when(pl.col("banded")).then(pl.col("tz_no").cast(pl.Int64) * days + pl.col("t_us") // US_PER_DAY - d0)
+    before, change, after = (_at(_dense(tz_at, tz.get_column(c), size), day_at) for c in ("offset_before_s", "change_us", "offset_after_s"))
+    local_s = pl.col("t_us") // 1_000_000 + pl.when(pl.col("t_us") >= change).then(after).otherwise(before)
+    holiday = pl.lit(False)
+    hol = con.sql("SELECT hset_no, day FROM holiday_dim").pl()
+    if hol.height:
+        h0, hdays = int(hol.get_column("day").min()), int(hol.get_column("day").max() - hol.get_column("day").min()) + 1
+        keys = hol.get_column("hset_no").cast(pl.Int64) * hdays + hol.get_column("day") - h0
+        table = _dense(keys, pl.repeat(True, hol.height, eager=True), (int(hol.get_column("hset_no").max()) + 1) * hdays)
+        local_day = pl.col("local_s") // 86400
+        inside = local_day.is_between(h0, h0 + hdays - 1)
+        on_holiday = _at(table, pl.when(inside).then(pl.col("hset_no").cast(pl.Int64) * hdays + local_day - h0))
+        holiday = pl.col("holiday_bands") & inside & on_holiday.fill_null(False)
+    dow = pl.when(holiday).then(7).otherwise((pl.col("local_s") // 86400 + 3) % 7)
+    grid_key = (pl.col("tariff_no").cast(pl.Int64) * 8 + dow) * 1440 + (pl.col("local_s") % 86400) // 60
+    bands = _dense(grid.get_column("grid_key"), grid.get_column("band_no"), int(grid.get_column("grid_key").max()) + 1)
+    return (
+        records.with_columns(local_s.alias("local_s"))
+        .with_columns(_at(bands, grid_key).fill_null(0).cast(pl.Int32).alias("band_no"))
+        .drop("local_s")
+    )
+
+
+# --- rate card, customer and special prices -------------------------------------------------
+
+#: What a rate-card piece gives a record: its price and rule, and its tariff-article's rules.
+CARD = ("ta_no", "article_no", "counted", "price_micro", "src", "ref_no")
+TA = ("unit", "first_s", "next_s", "price_per", "connect_micro", "min_charge_micro")
+
+
+def _cards(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The rate-card pieces a record can get, numbered by row: card_one's (sorted by card_key,
+    with it), then card_cut's (in card_no order), each with its tariff-article's rules (TA)."""
+    one = con.sql(f"SELECT card_key, {', '.join(CARD)} FROM card_one ORDER BY card_key").pl()
+    cut = con.sql(f"SELECT NULL::BIGINT AS card_key, {', '.join(CARD)} FROM card_cut ORDER BY card_no").pl()
+    ta = con.sql(f"SELECT ta_no, {', '.join(TA)} FROM ta_dim").pl().with_columns(
+        pl.col("unit").replace_strict(UNITS, default=0, return_dtype=pl.Int8)
+    )
+    return pl.concat([one, cut]).join(ta, on="ta_no", how="left", maintain_order="left")
+
+
+def _carded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame, cards: int) -> pl.DataFrame:
+    """Each record's `card_row`: the row of _cards holding the rate-card piece of its (plan,
+    article key, zone, band) valid at its start; null: none (unrateable).
+
+    Most cells have one price for all time (card_one: one gather); the records of the others
+    (card_cut) find their piece in DuckDB (sql/duck/price/cut_hits.sql).
+    """
+    nk, nz, nb = con.sql("SELECT nk, nz, nb FROM card_dims").fetchall()[0]
+    keys = con.sql("SELECT card_key FROM card_one ORDER BY card_key").pl().to_series()
+    card_key = ((pl.col("plan_no").cast(pl.Int64) * nk + pl.col("key_no")) * nz + pl.col("zone_no")) * nb + pl.col("band_no")
+    if keys.len() and int(keys.max()) < DENSE_CELLS:
+        row = _at(_dense(keys, pl.int_range(keys.len(), dtype=pl.Int32, eager=True), int(keys.max()) + 1), pl.col("card_key"))
+    else:  # a huge, sparse card: binary search in the sorted keys
+        at = pl.lit(keys).search_sorted(pl.col("card_key")).cast(pl.Int32)
+        row = pl.when(_at(keys, at) == pl.col("card_key")).then(at)
+    rec = records.with_columns(card_key.alias("card_key")).with_columns(row.alias("card_row")).collect()
+    if cards > keys.len():
+        cut_keys = con.sql("SELECT DISTINCT card_key FROM card_cut").pl().to_series().implode()
+        candidates = _positions(rec, None, pl.col("card_row").is_null() & pl.col("card_key").is_in(cut_keys), "card_key", "t_us")
+        hits = _hits(con, "cut_records", candidates, "duck/price/cut_hits")
+        if hits.height:
+            rows = rec.get_column("card_row").clone().scatter(hits.get_column("pos"), hits.get_column("card_no").cast(pl.Int32) + keys.len())
+            rec = rec.with_columns(rows)
+    return rec.drop("card_key")
+
+
+def _card_columns(rec: pl.DataFrame, cards: pl.DataFrame) -> dict[str, np.ndarray]:
+    """Per record, its rate-card piece's CARD and TA columns, gathered from the small card table
+    (a record without a piece gets the zeros of an extra last row); `carded` says who has one."""
+    row = rec.get_column("card_row").fill_null(cards.height).to_numpy()
+    got = {}
+    for c in (*CARD, *TA):
+        values = cards.get_column(c).fill_null(0).to_numpy()
+        got[c] = np.append(values, np.zeros(1, dtype=values.dtype))[row]
+    got["next_s"] = np.where(got["next_s"] > 0, got["next_s"], 1)
+    got["price_per"] = np.where(got["price_per"] > 0, got["price_per"], 1)
+    got["carded"] = row < cards.height
+    return got
+
+
+def _with_customer(con: duckdb.DuckDBPyConnection, rec: pl.DataFrame, card: dict[str, np.ndarray]) -> None:
+    """The customer's own price of the article in the band at the record's start (precedence
+    level 3) in place of the rate card's, except for flat-price usage (in `card`, in place)."""
+    if "cust_no" not in rec.columns:
+        return
+    rows = (rec.get_column("cust_no") > 0) & pl.Series(card["carded"] & (card["src"] != FLAT))
+    candidates = _positions(rec, card, rows, "cust_no", "article_no", "band_no", "t_us")
+    _override(card, _hits(con, "customer_records", candidates, "duck/price/customer_hits"))
+
+
+def _with_special(con: duckdb.DuckDBPyConnection, rec: pl.DataFrame, card: dict[str, np.ndarray]) -> None:
+    """The contract's special price of the called number (precedence levels 1 and 2) in place of
+    any other; flat-price usage is never special (sql/duck/price/special_hits.sql; in `card`)."""
+    if "special" not in rec.columns:
+        return
+    # the rate card's source says whether the record is flat (a customer price never is)
+    rows = rec.get_column("special") & rec.get_column("cp_key").is_not_null() & pl.Series(card["carded"] & (card["src"] != FLAT))
+    candidates = _positions(rec, card, rows, "contract_no", "cp_key", "article_no", "band_no", "t_us")
+    _override(card, _hits(con, "special_records", candidates, "duck/price/special_hits"))
+
+
+def _positions(rec: pl.DataFrame, card: dict[str, np.ndarray] | None, rows: pl.Expr | pl.Series, *columns: str) -> pl.DataFrame:
+    """`columns` of the `rows` of `rec` (or of `card`), with their position in it (`pos`)."""
+    pos = rows.fill_null(False).arg_true() if isinstance(rows, pl.Series) else None
+    if pos is None:
+        return rec.lazy().with_row_index("pos").filter(rows).select(pl.col("pos").cast(pl.Int64), *columns).collect()
+    at = pos.to_numpy()
+    own = [c for c in columns if c not in card]
+    return rec.select(own).gather(pos).with_columns(
+        pl.Series("pos", at.astype(np.int64)), *(pl.Series(c, card[c][at]) for c in columns if c in card)
+    ).select("pos", *columns)
+
+
+def _hits(con: duckdb.DuckDBPyConnection, name: str, candidates: pl.DataFrame, query: str) -> pl.DataFrame:
+    """The rows of sql/<query>.sql over `candidates`, registered as `name` for it."""
+    if not candidates.height:
+        return pl.DataFrame(schema={"pos": pl.Int64})
+    con.register(name, candidates.to_arrow())
+    try:
+        return con.sql(sql.load(query)).pl()
+    finally:
+        con.unregister(name)
+
+
+def _override(card: dict[str, np.ndarray], hits: pl.DataFrame) -> None:
+    """price_micro, src and ref_no of the records `hits` names (by pos) replaced by its, in place."""
+    if hits.height:
+        at = hits.get_column("pos").to_numpy()
+        for c in ("price_micro", "src", "ref_no"):
+            card[c][at] = hits.get_column(c).to_numpy()
+
+
+# --- quantity and amount ----------------------------------------------------------------------
+
+
+def _quantities(rec: pl.DataFrame, card: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(quantity, has one): seconds rounded up to the granularity (the first increment, then the
+    next ones), bytes, or 1 event; none when the record lacks what its unit needs or has no price."""
+    unit, first, step = card["unit"], card["first_s"], card["next_s"]
+    duration, volume = rec.get_column("duration_s"), rec.get_column("volume_bytes")
+    d = duration.fill_null(0).to_numpy()
+    seconds = np.where(d <= 0, 0, np.where(d <= first, first, first + (d - first + step - 1) // step * step))
+    quantity = np.where(unit == UNITS["second"], seconds, np.where(unit == UNITS["byte"], volume.fill_null(0).to_numpy(), 1))
+    has = np.where(
+        unit == UNITS["second"], duration.is_not_null().to_numpy(), np.where(unit == UNITS["byte"], volume.is_not_null().to_numpy(), unit == UNITS["event"])
+    )
+    return quantity.astype(np.int64), has & card["carded"]
+
+
+def _months(t_us: np.ndarray) -> np.ndarray:
+    """The UTC month index (year * 12 + month - 1) of epoch-microsecond instants: a lookup by day
+    in the run's span of days."""
+    if not t_us.size:
+        return np.zeros(0, dtype=np.int32)
+    day = t_us // US_PER_DAY
+    d0, d1 = int(day.min()), int(day.max())
+    days = pl.date_range(date(1970, 1, 1) + timedelta(days=d0), date(1970, 1, 1) + timedelta(days=d1), eager=True)
+    return (days.dt.year() * 12 + days.dt.month() - 1).cast(pl.Int32).to_numpy()[day - d0]
+
+
+def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], rules: walk.Rules, carried: pl.DataFrame) -> pa.Table:
+    """PRICING_COLUMNS of the priced records.
+
+    A record that counts toward free quantities or tiers is walked (walk.py), which says its
+    free units and its charged units as at most two parts at their unit prices (p1 × u1 + p2 × u2)
+    plus the full tiers between them (mid), with tier fees; any other record has all its units
+    charged at its price. Then: usage = (p1 × u1 + p2 × u2 + mid) / price_per, rounded once; a
+    record with charged units pays the connect fee on top and at least the minimum charge (a
+    wholly free record and flat-price usage pay the usage only); tier flat fees on top;
+    fee = amount - usage. No price or no quantity: amount NULL (unrateable).
+    """
+    n = rec.height
+    t_us = rec.get_column("t_us").to_numpy()
+    quantity, rated = _quantities(rec, card)
+    month = _months(t_us)
+    contract = rec.get_column("contract_no").to_numpy()
+    price, src, ta = card["price_micro"], card["src"], card["ta_no"]
+    gk = contract.astype(np.int64) * 2**36 + ta.astype(np.int64) * 2**16 + month
+    counted = np.flatnonzero(card["counted"] & rated)
+    parts = {"p1": price, "u1": quantity, "p2": None, "u2": None, "mid": None}
+    free, fee, unit_price = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), price
+    tier_no = tier_before = None
+    if counted.size:
+        walked = walk.walked(
+            pl.DataFrame({"gk": gk[counted], "t_us": t_us[counted], "contract_no": contract[counted], "ta_no": ta[counted],
+                          "month_idx": month[counted], "quantity": quantity[counted], "price_micro": price[counted], "src": src[counted]}),
+            rules, carried,
+        )  # fmt: skip
+        parts = {c: (v.copy() if v is not None else np.zeros(n, dtype=np.int64)) for c, v in parts.items()}
+        for c in parts:
+            parts[c][counted] = walked[c]
+        free[counted], fee[counted] = walked["free_quantity"], walked["tier_fee"]
+        unit_price = price.copy()
+        unit_price[counted] = walked["unit_price"]
+        tier_no, tier_before = np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+        tier_no[counted], tier_before[counted] = walked["tier_no"], walked["tier_before"]
+    usage = _usage(parts, card["price_per"])
+    charged = (quantity > free) & (src != FLAT)
+    amount = np.where(charged, np.maximum(card["connect_micro"] + usage, card["min_charge_micro"]), usage) + fee
+    missing = ~rated
+    columns = {
+        "rid": rec.get_column("rid").to_arrow(),
+        "dev_no": rec.get_column("dev_no").to_arrow(),
+        "contract_no": pa.array(contract),
+        "ta_no": pa.array(ta.astype(np.int32), mask=~card["carded"]),
+        "zone_no": rec.get_column("zone_no").to_arrow(),
+        "band_no": rec.get_column("band_no").to_arrow(),
+        "month_idx": pa.array(month),
+        "duration_s": rec.get_column("duration_s").to_arrow(),
+        "volume_bytes": rec.get_column("volume_bytes").to_arrow(),
+        "quantity": pa.array(quantity, mask=missing),
+        "free_quantity": pa.array(free),
+        "price_micro": pa.array(unit_price, mask=~card["carded"]),
+        "src": pa.array(src.astype(np.int8), mask=~card["carded"]),
+        "ref_no": pa.array(card["ref_no"].astype(np.int32), mask=~card["carded"]),
+        "tier_no": pa.nulls(n, pa.int64()) if tier_no is None else pa.array(tier_no, mask=tier_no == 0),
+        "tier_before": pa.nulls(n, pa.int64()) if tier_before is None else pa.array(tier_before, mask=tier_before < 0),
+        "fee_micro": pa.array(amount - usage, mask=missing),
+        "amount_micro": pa.array(amount, mask=missing),
+    }
+    return pa.table({c: columns[c].combine_chunks() if isinstance(columns[c], pa.ChunkedArray) else columns[c] for c in PRICING_COLUMNS})
+
+
+def _usage(parts: dict[str, np.ndarray | None], per: np.ndarray) -> np.ndarray:
+    """(p1 × u1 + p2 × u2 + mid) / per, rounded once by div_half_up, in 64-bit integers when the
+    largest terms cannot overflow them and in 128-bit integers otherwise."""
+    present = {c: v for c, v in parts.items() if v is not None}
+    frame = pl.DataFrame({**present, "per": per})
+    p1, u1 = pl.col("p1"), pl.col("u1")
+    bound = {c: int(np.abs(v).max()) if v.size else 0 for c, v in present.items()}
+    wide = 2 * (bound["p1"] * bound["u1"] + bound.get("p2", 0) * bound.get("u2", 0) + bound.get("mid", 0)) + 2**40 >= 2**63
+    if wide:
+        p1 = p1.cast(pl.Int128)
+    x = p1 * u1
+    if "p2" in present:
+        p2 = pl.col("p2").cast(pl.Int128) if wide else pl.col("p2")
+        x = x + p2 * pl.col("u2") + pl.col("mid")
+    per_ = pl.col("per").cast(pl.Int128) if wide else pl.col("per")
+    return frame.select(div_half_up(x, per_).cast(pl.Int64)).to_series().to_numpy()

@@ -1,0 +1,43 @@
+"""The per-record rounding (pipeline/price/records.py div_half_up, Polars) and the invoice-line
+rounding (sql/duck/macros.sql div_half_up, DuckDB) are one rule: half away from zero."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from pipeline import engine
+from pipeline.price.records import div_half_up
+
+CASES = [
+    # x, d, x / d rounded half away from zero
+    (0, 60, 0),
+    (29, 60, 0),
+    (30, 60, 1),  # exactly half: away from zero
+    (31, 60, 1),
+    (-30, 60, -1),
+    (-29, 60, 0),
+    (19_000 * 1, 60, 317),  # 0.0190 € per 60 s charged for 1 s: 316.666… micro-units
+    (15, 10, 2),
+    (25, 10, 3),
+    (-25, 10, -3),
+    (4_755, 10_000, 0),  # fifteen 1 s records: 0.004755 € → 0.00 €
+    (5_000, 10_000, 1),
+    (2**61, 3, 768614336404564651),
+]
+#: Beyond 2^61 the doubled numerator leaves 64 bits: pricing then computes in 128 bits.
+WIDE = [(2**62, 3, 1537228672809129301), (-(2**62) - 1, 2, -(2**61) - 1)]
+
+
+@pytest.mark.parametrize(
+    "x, d, expected, dtype", [(*c, pl.Int64) for c in CASES] + [(*c, pl.Int128) for c in CASES + WIDE]
+)
+def test_the_polars_rounding_rounds_half_away_from_zero(x, d, expected, dtype):
+    frame = pl.DataFrame({"x": [x], "d": [d]}, schema={"x": dtype, "d": dtype})
+    assert frame.select(div_half_up(pl.col("x"), pl.col("d"))).item() == expected
+
+
+@pytest.mark.parametrize("x, d, expected", CASES + WIDE)
+def test_the_sql_rounding_gives_the_same(x, d, expected):
+    con = engine.connect()
+    assert con.execute("SELECT div_half_up(CAST(? AS BIGINT), CAST(? AS BIGINT))", [x, d]).fetchall()[0][0] == expected
