@@ -139,7 +139,9 @@ def rate_batch(batch: Batch, catalog: Catalog, run_id: str, warehouse_dir: Path)
     # Free quantities and tiers of a period go on from what other runs of it already rated.
     periods = batch.usage.get_column("start_time").dt.strftime("%Y-%m").unique().drop_nulls().to_list()
     earlier = warehouse.carried_usage(warehouse_dir, run_id, periods=periods)
-    return rate(batch.usage, catalog, run_id, read_rejects=batch.rejects, seen=seen, earlier=earlier)
+    # The device index changes only with the catalog's IDs: kept in the warehouse between runs.
+    index_cache = warehouse_dir / "_cache" / "device_index"
+    return rate(batch.usage, catalog, run_id, read_rejects=batch.rejects, seen=seen, earlier=earlier, index_cache=index_cache)
 
 
 @task(cache_policy=NO_CACHE)

@@ -11,13 +11,15 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import polars as pl
 
 import sql
 from pipeline import engine
-from pipeline.assign import assigned_usage, build_device_index, keyed_usage, located_usage
+from pipeline.assign import assigned_usage, keyed_usage, located_usage
+from pipeline.io.index_cache import cached_device_index
 from pipeline.bill import invoice_lines
 from pipeline.catalog import Catalog
 from pipeline.ingest import REJECT_SCHEMA, duplicate_rows, validation_rejects
@@ -96,6 +98,7 @@ def rate(
     seen: pl.DataFrame | None = None,
     earlier: pl.DataFrame | None = None,
     threads: int | None = None,
+    index_cache: Path | None = None,
 ) -> RatingResult:
     """Rate one batch of canonical usage against the catalog.
 
@@ -106,6 +109,8 @@ def rate(
         seen: (record_key, run_id) of records rated by earlier runs, for duplicate detection.
         earlier: units earlier runs rated per contract, tariff, article and period
             (pipeline.price.carry_in), so free quantities and tiers go on where they stopped.
+        index_cache: where built device indexes are kept between runs (pipeline.io.index_cache);
+            None: build it every run.
     """
     con = engine.connect(threads=threads)
     timings: list[StageTiming] = []
@@ -140,7 +145,7 @@ def rate(
     with stage("key", billable.height):
         keyed = keyed_usage(billable, keys)
     with stage("assign", billable.height):
-        index = build_device_index(con, catalog.device_ids)
+        index = cached_device_index(con, catalog.device_ids, cache_dir=index_cache)
         located = located_usage(con, keyed, index)
     with stage("zone", billable.height):
         build_zone_index(con, catalog)

@@ -7,7 +7,7 @@ sorted merge, and the segment's most specific ID valid at the record's start tim
 
 Stages, as pipeline/job.py calls them:
     keyed = keyed_usage(usage, keys)                  # narrow, row-aligned, integer keys
-    index = build_device_index(con, device_ids)       # once per catalog
+    index = cached_device_index(con, device_ids, cache_dir=…)  # built once per catalog (pipeline/io/index_cache.py)
     located = located_usage(con, keyed, index)        # + dev_no, id_parsed, id_known
     assigned_usage(con, located)                      # table `assignment` for pricing
 """

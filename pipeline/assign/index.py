@@ -2,10 +2,11 @@
 
 Intervals are ranked by their boundaries (Polars) and flattened in DuckDB
 (sql/duck/interval_segments.sql): every segment knows its covering items, ranked most
-specific first. `interval_lookup` finds the segment of millions of keys at once: it sorts
-the keys, merges them with the sorted segment starts (a binary search per segment, not per
-key) and scatters the positions back to the keys' rows, so the result is row-aligned
-without a join on row ids (docs/assignment.md).
+specific first. `interval_lookup` finds the segment of millions of keys at once: it puts
+the keys in order (one NumPy sort of packed key and row bits), finds their segments by
+binary searches that, on ordered keys, read the segment starts sequentially, and scatters
+the positions back to the keys' rows, so the result is row-aligned without a join on row
+ids (docs/assignment.md).
 
 The device index keeps, per segment, its two most specific IDs and their validity inline,
 so `assigned_devices` resolves records in key order with sequential reads; only records
@@ -103,14 +104,17 @@ def interval_lookup(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> pl
 
 
 def _sorted_positions(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """(order, position): the non-null keys' rows in key order, and for each, 1 + its segment's position (0: none).
+    """(order, position): the non-null keys' rows in (nearly) key order, and for each, 1 + its segment's position (0: none).
 
-    Everything stays in Polars, whose allocator reuses freed memory: on this machine fresh
-    memory costs more than the arithmetic.
+    Int64 keys are put in order by one NumPy sort of packed (key, row) integers
+    (_packed_order): nearly in key order, which is all the merge needs. Other keys (IPv6's
+    Int128) are sorted by Polars.
     """
     n_keys = keys.len() - keys.null_count()
     if not n_keys or not seg_lo.len():
         return keys.is_not_null().arg_true(), pl.repeat(0, n_keys, dtype=pl.UInt32, eager=True)
+    if keys.dtype == seg_lo.dtype == seg_hi.dtype == pl.Int64 and not seg_lo.null_count() and not seg_hi.null_count():
+        return _packed_positions(keys, seg_lo, seg_hi)
     # the sorted keys and the permutation in one parallel pass (equal keys are equal, so they align)
     # (no .head() inside: Polars would turn sort + head into a much slower top-k)
     both = pl.select(
@@ -130,6 +134,41 @@ def _sorted_positions(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> 
         .to_series()
     )
     return both.get_column("order"), position
+
+
+def _packed_positions(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """_sorted_positions of Int64 keys: in nearly key order, each key's segment by a binary search
+    that, on keys in order, reads the segment starts sequentially (NumPy's searchsorted)."""
+    rows = keys.is_not_null().arg_true().to_numpy() if keys.null_count() else None
+    values = (keys.drop_nulls() if rows is not None else keys).to_numpy()
+    order = _packed_order(values)
+    ordered = values[order]
+    position = np.searchsorted(seg_lo.to_numpy(), ordered, side="right")  # segments starting at or below the key
+    upper = np.concatenate([np.array([OPEN_FROM], dtype=np.int64), seg_hi.to_numpy()])
+    position = np.where(ordered <= upper[position], position, 0).astype(np.uint32)
+    order = rows[order] if rows is not None else order.astype(np.uint32)
+    return pl.Series(order, dtype=pl.UInt32), pl.Series(position, dtype=pl.UInt32)
+
+
+def _packed_order(values: np.ndarray) -> np.ndarray:
+    """The positions of `values` (Int64) in nearly ascending order: by the value's top bits, then position.
+
+    One sort of UInt64s that hold (value - min) >> shift above the position: 5× faster than an
+    argsort, and exact when the values span few enough bits; otherwise values that differ only
+    in their `shift` lowest bits keep their positions' order, which the binary search that
+    follows does not mind (it finds every key's segment, it just reads less sequentially).
+    """
+    n = len(values)
+    bits = max(1, (n - 1).bit_length())
+    low = int(values.min())
+    span = int(values.max()) - low
+    shift = max(0, span.bit_length() + bits - 64)
+    # unsigned: the offsets from the minimum fit even when the values span the whole Int64 range
+    packed = (values.view(np.uint64) - np.uint64(low % 2**64)) >> np.uint64(shift)
+    packed <<= np.uint64(bits)
+    packed |= np.arange(n, dtype=np.uint64)
+    packed.sort()
+    return (packed & np.uint64((1 << bits) - 1)).astype(np.int64)
 
 
 def _unsorted(order: pl.Series, values: pl.Series, n: int, missing: int) -> pl.Series:
@@ -234,13 +273,16 @@ class DeviceIndex:
     `seg_no`; its most specific ID `c1_dev`, whether that one's validity is `bounded`, and
     the validity `c1_from`/`c1_until` (epoch µs, open ends as sentinels); the second ID
     `c2_dev` with `c2_from`/`c2_until` (none: never valid); `deeper` (more IDs cover it).
-    `strings` maps string IDs (`value`) to their keys.
+    `strings` maps string IDs (`value`) to their keys. `intervals` is the `device_intervals`
+    table build_device_index registers (pricing and the fallback read it), kept so a cached
+    index can register it again (pipeline/io/index_cache.py).
     """
 
     main: pl.DataFrame
     ipv6: pl.DataFrame
     segments: pl.DataFrame
     strings: pl.DataFrame
+    intervals: pl.DataFrame
 
 
 def device_intervals(device_ids: pl.DataFrame, usage_tariffs: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -331,25 +373,16 @@ def build_device_index(con: duckdb.DuckDBPyConnection, device_ids: pl.DataFrame,
     is_v6 = pl.col("space") == 1
     main, main_bounds = ranked_intervals(intervals.filter(~is_v6).with_columns(pl.col("lo", "hi").cast(pl.Int64)))
     v6, v6_bounds = ranked_intervals(intervals.filter(is_v6), first=main_bounds.len())
-    con.register(
-        "device_intervals",
-        intervals.select(
-            pl.exclude("lo", "hi", "space", "width"),
-            # the main-space keys, for pricing's area codes (dims.sql); IPv6 keys do not fit a BIGINT
-            pl.when(~is_v6).then(pl.col("lo")).cast(pl.Int64).alias("lo"),
-            pl.when(~is_v6).then(pl.col("hi")).cast(pl.Int64).alias("hi"),
-        ).to_arrow(),
+    registered = intervals.select(
+        pl.exclude("lo", "hi", "space", "width"),
+        # the main-space keys, for pricing's area codes (dims.sql); IPv6 keys do not fit a BIGINT
+        pl.when(~is_v6).then(pl.col("lo")).cast(pl.Int64).alias("lo"),
+        pl.when(~is_v6).then(pl.col("hi")).cast(pl.Int64).alias("hi"),
     )
+    con.register("device_intervals", registered.to_arrow())
     ranked = pl.concat([part.select("seg_from", "seg_until", "width", pl.col("seg_from").alias("lo"), pl.col("dev_no").alias("item")) for part in (main, v6)])
     flatten(con, "device_items", ranked)
-    con.register(
-        "device_validity",
-        intervals.select(
-            "dev_no",
-            pl.col("valid_from").dt.epoch("us").fill_null(OPEN_FROM).alias("from_us"),
-            pl.col("valid_until").dt.epoch("us").fill_null(OPEN_UNTIL).alias("until_us"),
-        ).to_arrow(),
-    )
+    con.register("device_validity", device_validity(registered).to_arrow())
     con.execute(f"CREATE OR REPLACE TEMP TABLE device_segments AS {sql.load('duck/device_segments')}")
     segments = con.sql("SELECT * FROM device_segments ORDER BY seg_no").pl()
     covered = segments.get_column("seg_no") - 1  # the rank of each covered segment's first boundary
@@ -371,6 +404,24 @@ def build_device_index(con: duckdb.DuckDBPyConnection, device_ids: pl.DataFrame,
         ).cast({"seg_no": pl.Int64, "c1_dev": pl.Int32, "c2_dev": pl.Int32, "c1_from": pl.Int64, "c1_until": pl.Int64,
                 "c2_from": pl.Int64, "c2_until": pl.Int64}),
         strings=string_intervals(device_ids),
+        intervals=registered,
+    )
+
+
+def device_validity(intervals: pl.DataFrame) -> pl.DataFrame:
+    """(dev_no, from_us, until_us): each device ID's validity as epoch µs, open ends as the sentinels."""
+    return intervals.select(
+        "dev_no",
+        pl.col("valid_from").dt.epoch("us").fill_null(OPEN_FROM).alias("from_us"),
+        pl.col("valid_until").dt.epoch("us").fill_null(OPEN_UNTIL).alias("until_us"),
+    )
+
+
+def device_segments_table(index: DeviceIndex) -> pl.DataFrame:
+    """The `device_segments` table build_device_index created, recovered from `index.segments`
+    (without row 0 and `bounded`, the IDs back as BIGINT), so a cached index recreates it exactly."""
+    return index.segments.slice(1).select(
+        "seg_no", pl.col("c1_dev").cast(pl.Int64), "c1_from", "c1_until", pl.col("c2_dev").cast(pl.Int64), "c2_from", "c2_until", "deeper"
     )
 
 

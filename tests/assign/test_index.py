@@ -47,3 +47,18 @@ def test_segment_lookup_returns_the_item_row_aligned():
     build_segments(con, "items", pl.DataFrame({"lo": [10, 20], "hi": [49, 29], "width": [39, 9], "item": [1, 2]}))
     con.execute("CREATE VIEW best AS SELECT seg_lo, seg_hi, item FROM items WHERE rank = 1")
     assert segment_lookup(con, pl.Series([25, 5, 49, 50, 10], dtype=pl.Int64), "best").to_list() == [2, None, 1, None, 1]
+
+
+@pytest.mark.parametrize(
+    ("keys", "positions"),
+    [
+        # the keys span all of Int64, so the packed sort drops their lowest 3 bits: 0..3 share a
+        # bucket and come out in row order, on both sides of the boundary between 1 and 2
+        ([3, 0, 2, 1, -(2**63), 2**63 - 1], [2, 1, 2, 1, 0, 3]),
+        ([None, 3, None, 0, 2**63 - 1, -(2**63)], [0, 2, 0, 1, 3, 0]),
+        ([2**62 - 1, 2**62, 4, 4, -1], [0, 3, 0, 0, 0]),
+    ],
+)
+def test_interval_lookup_of_int64_keys_is_exact_whatever_their_span(keys, positions):
+    found = interval_lookup(pl.Series(keys, dtype=pl.Int64), pl.Series([0, 2, 2**62]), pl.Series([1, 3, 2**63 - 1]))
+    assert found.to_list() == positions

@@ -26,6 +26,14 @@ def value(rule, text: str | None):
         ("43 316", None),
         ("", None),
         ("anonymous", None),
+        # the edges of the range test on the key (padded value + length)
+        ("999999999999999", 999999999999999 * 16 + 15),
+        ("9999999999999999", None),
+        ("100000000000000", 100000000000000 * 16 + 15),
+        ("012345678901234", None),  # 15 characters, 14 significant digits
+        ("+1", None),
+        ("1.5", None),
+        ("١٢", None),  # Arabic-Indic digits are not E.164 digits
     ],
 )
 def test_phone_keys_are_e164_digits_padded_to_15_digits_times_16_plus_length(number, key):
