@@ -88,17 +88,35 @@ FROM pr_area_codes;
 -- is rated with the tariff valid at its start by the assignment alone (docs/pricing.md).
 -- A device ID whose numbers all lie in one area code makes local calls within [area_lo, area_hi].
 CREATE OR REPLACE TEMP TABLE dev_dim AS
-SELECT d.dev_no, c.contract_no, t.tariff_no, p.plan_no, c.cust_no, c.special, c.tz_no,
-       t.banded, t.holiday_bands, t.hset_no, t.catchall_zone_no, t.local_zone_no,
-       CASE WHEN t.local_zone_no > 0 AND d.hi <= a.area_hi THEN a.area_lo END AS area_lo,
-       CASE WHEN t.local_zone_no > 0 AND d.hi <= a.area_hi THEN a.area_hi END AS area_hi,
-       d.matched_id, d.match_kind
-FROM device_intervals AS d
-JOIN contract_dim AS c USING (contract_id)
-JOIN tariff_dim AS t ON t.tariff_id = coalesce(d.tariff_id, c.tariff_id)
-JOIN plan_dim AS own ON own.plan_no = c.plan_no
-JOIN plan_dim AS p ON p.tariff_no = t.tariff_no AND p.price_list_id IS NOT DISTINCT FROM own.price_list_id
-ASOF LEFT JOIN area_dim AS a ON d.lo >= a.area_lo;
+WITH plan_of AS (
+    -- a contract's own plan and a tariff → the plan of that tariff with the same price list
+    SELECT own.plan_no AS own_plan_no, t.tariff_id, p.plan_no, t.tariff_no, t.banded, t.holiday_bands, t.hset_no,
+           t.catchall_zone_no, t.local_zone_no
+    FROM plan_dim AS own
+    JOIN plan_dim AS p ON p.price_list_id IS NOT DISTINCT FROM own.price_list_id
+    JOIN tariff_dim AS t ON t.tariff_no = p.tariff_no
+),
+dev AS (
+    SELECT d.dev_no, d.lo, d.hi, c.contract_no, po.tariff_no, po.plan_no, c.cust_no, c.special, c.tz_no,
+           po.banded, po.holiday_bands, po.hset_no, po.catchall_zone_no, po.local_zone_no, d.matched_id, d.match_kind
+    FROM device_intervals AS d
+    JOIN contract_dim AS c USING (contract_id)
+    JOIN plan_of AS po ON po.own_plan_no = c.plan_no AND po.tariff_id = coalesce(d.tariff_id, c.tariff_id)
+),
+area AS (
+    -- only devices of tariffs with a local zone look for their area code
+    SELECT dev.dev_no,
+           CASE WHEN dev.hi <= a.area_hi THEN a.area_lo END AS area_lo,
+           CASE WHEN dev.hi <= a.area_hi THEN a.area_hi END AS area_hi
+    FROM dev
+    ASOF JOIN area_dim AS a ON dev.lo >= a.area_lo
+    WHERE dev.local_zone_no > 0
+)
+SELECT dev.dev_no, dev.contract_no, dev.tariff_no, dev.plan_no, dev.cust_no, dev.special, dev.tz_no,
+       dev.banded, dev.holiday_bands, dev.hset_no, dev.catchall_zone_no, dev.local_zone_no,
+       area.area_lo, area.area_hi, dev.matched_id, dev.match_kind
+FROM dev
+LEFT JOIN area USING (dev_no);
 
 -- Article keys that have an article in their tariff's local zone: only they are local calls.
 CREATE OR REPLACE TEMP TABLE local_keys AS
