@@ -18,16 +18,22 @@ by_ta AS (
            CAST(gk & 65535 AS INTEGER) AS month_idx, records, quantity, free_quantity, amount_micro
     FROM by_group
 ),
+months AS (
+    -- a run spans a few periods: their texts and first days once each, not per line
+    SELECT month_idx, period_text(month_idx) AS period, make_date(month_idx // 12, month_idx % 12 + 1, 1) AS first_day
+    FROM (SELECT DISTINCT month_idx FROM by_ta)
+),
 lines AS (
-    SELECT b.*, c.contract_id, c.customer_id, c.vat_code, ta.tariff_id, ta.article_id, ta.article_name, ta.unit,
-           make_date(b.month_idx // 12, b.month_idx % 12 + 1, 1) AS first_day
+    SELECT b.*, m.period, m.first_day, c.contract_id, c.customer_id, c.vat_code, ta.tariff_id, ta.article_id,
+           ta.article_name, ta.unit
     FROM by_ta AS b
+    JOIN months AS m USING (month_idx)
     JOIN contract_dim AS c USING (contract_no)
     JOIN ta_dim AS ta USING (ta_no)
 )
 SELECT
     $run_id AS run_id,
-    period_text(l.month_idx) AS period,
+    l.period,
     l.contract_id, l.customer_id, l.tariff_id, l.article_id, l.article_name, l.unit,
     CAST(l.records AS BIGINT) AS records,
     CAST(l.quantity AS BIGINT) AS quantity,
