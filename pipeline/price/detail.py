@@ -18,7 +18,7 @@ from schemas.outputs import RATED_USAGE
 
 
 def rated_usage(con: duckdb.DuckDBPyConnection, usage: pl.DataFrame, run_id: str) -> pl.DataFrame:
-    """The rated records of view `pricing` in the stored shape (RATED_USAGE), by period, then in input order.
+    """The rated records of table `pricing` in the stored shape (RATED_USAGE), by period, then in input order.
 
     Args:
         usage: the batch `pricing` was rated from; a record's rid is its row number in it.
