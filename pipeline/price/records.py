@@ -115,7 +115,8 @@ def _with_devices(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame) -> p
     dev_no = dev.get_column("dev_no")
     of_device = [_at(_dense(dev_no, dev.get_column(c), size), pl.col("dev_no")).alias(c) for c in needed]
     plans = con.sql("SELECT p.plan_no, p.tariff_no, t.catchall_zone_no FROM plan_dim AS p JOIN tariff_dim AS t USING (tariff_no)").pl()
-    of_plan = {c: _at(_dense(plans.get_column("plan_no"), plans.get_column(c), int(plans.get_column("plan_no").max()) + 1), pl.col("plan_no"))
+    n_plans = int(plans.get_column("plan_no").max() or 0) + 1  # none in a catalog without contracts
+    of_plan = {c: _at(_dense(plans.get_column("plan_no"), plans.get_column(c), n_plans), pl.col("plan_no"))
                for c in ("tariff_no", "catchall_zone_no")}  # fmt: skip
     records = (
         assignment.lazy()
@@ -144,9 +145,10 @@ def _banded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame) -> pl.LazyFra
     day's daylight-saving change from change_us on.
     """
     grid = con.sql("SELECT grid_key, band_no FROM band_grid").pl()
-    if not grid.height:
-        return records.with_columns(pl.lit(0, pl.Int32).alias("band_no"))
     tz = con.sql("SELECT tz_no, day, offset_before_s, change_us, offset_after_s FROM tz_days").pl()
+    if not grid.height or not tz.height:
+        # no time zone days: no device ID of a banded tariff, or no assigned record at all
+        return records.with_columns(pl.lit(0, pl.Int32).alias("band_no"))
     d0, days = int(tz.get_column("day").min()), int(tz.get_column("day").max() - tz.get_column("day").min()) + 1
     size = (int(tz.get_column("tz_no").max()) + 1) * days
     tz_at = tz.get_column("tz_no").cast(pl.Int64) * days + tz.get_column("day") - d0
@@ -376,12 +378,16 @@ def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], rules: walk.Rules, c
 
 def _usage(parts: dict[str, np.ndarray | None], per: np.ndarray) -> np.ndarray:
     """(p1 × u1 + p2 × u2 + mid) / per, rounded once by div_half_up, in 64-bit integers when the
-    largest terms cannot overflow them and in 128-bit integers otherwise."""
+    largest terms cannot overflow them and in 128-bit integers otherwise.
+
+    div_half_up forms 2 |x| + per and 2 per, so both must stay below 2^63 (per may be 2^50 B).
+    """
     present = {c: v for c, v in parts.items() if v is not None}
     frame = pl.DataFrame({**present, "per": per})
     p1, u1 = pl.col("p1"), pl.col("u1")
-    bound = {c: int(np.abs(v).max()) if v.size else 0 for c, v in present.items()}
-    wide = 2 * (bound["p1"] * bound["u1"] + bound.get("p2", 0) * bound.get("u2", 0) + bound.get("mid", 0)) + 2**40 >= 2**63
+    bound = {c: int(np.abs(v).max()) if v.size else 0 for c, v in {**present, "per": per}.items()}
+    x_bound = bound["p1"] * bound["u1"] + bound.get("p2", 0) * bound.get("u2", 0) + bound.get("mid", 0)
+    wide = 2 * x_bound + 2 * bound["per"] >= 2**63
     if wide:
         p1 = p1.cast(pl.Int128)
     x = p1 * u1

@@ -1,0 +1,280 @@
+"""The paths of pipeline/price/records.py and walk.py the other pricing tests and the bench data
+do not take: a rate-card price cut in time, the binary-search rate card, the two-column walk
+order, daylight-saving change days in a banded tariff, 128-bit amounts, and catalogs where no
+record can have a band or a contract (tests/price/factory.py has the core catalog)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+
+from pipeline.price import records, walk
+from tests.price.factory import CORE, K_SEC, at, calls, priced, rate_priced, rated, usage
+
+D = Decimal
+
+
+# --- a rate-card price that changes mid-period (card_cut) ---------------------------------------
+
+#: T-SEC's A-NAT costs 0.0600 until 14 October, 0.0300 from 15 October (valid_until is exclusive);
+#: A-MOB has a price only from 10 October.
+CUT_PRICES = {
+    "prices": {
+        "tariff_id": ["T-SEC"] * 7,
+        "article_id": ["A-NAT", "A-NAT", "A-MOB", "A-LOCAL", "A-SMS", "A-GB", "A-GIB"],
+        "price": ["0.0600", "0.0300", "0.0600", "0.0600", "0.0600", "0.0600", "0.0600"],
+        "valid_from": [None, "2026-10-15", "2026-10-10", None, None, None, None],
+        "valid_until": ["2026-10-15", None, None, None, None, None, None],
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("start", "counterparty", "price", "amount"),
+    [
+        ("2026-10-14 23:59:59", "4312345678", "0.060000", "0.060000"),  # last second of the old price
+        ("2026-10-15 00:00:00", "4312345678", "0.030000", "0.030000"),  # first second of the new one
+        ("2026-10-31 23:59:59", "4312345678", "0.030000", "0.030000"),
+        ("2026-10-10 00:00:00", "4366123456", "0.060000", "0.060000"),  # a price valid from a day on
+    ],
+)
+def test_a_rate_card_price_changing_mid_period_prices_each_call_by_its_start(start, counterparty, price, amount):
+    result = rate_priced(calls(K_SEC, (start, 60, counterparty)), priced(core=CUT_PRICES))
+    assert rated(result, "price", "price_ref", "amount").row(0) == (D(price), "prices:T-SEC", D(amount))
+
+
+def test_a_call_before_a_rate_card_price_begins_is_unrateable_never_zero():
+    result = rate_priced(calls(K_SEC, ("2026-10-09 23:59:59", 60, "4366123456")), priced(core=CUT_PRICES))
+    assert result.counts()["unrateable"] == 1
+    assert result.table("invoice_lines").pl().height == 0
+
+
+# --- the binary-search rate card (DENSE_CELLS) gives the dense lookup's amounts ------------------
+
+BANDED = {
+    "time_bands": {"tariff_id": ["T-SEC"], "band": ["offpeak"], "days": ["sat-sun"], "from_time": ["00:00"], "until_time": ["24:00"]},
+    "band_prices": {"tariff_id": ["T-SEC"], "article_id": ["A-NAT"], "band": ["offpeak"], "price": ["0.0200"]},
+}
+OWN_PRICES = {
+    "customer_prices": {"customer_id": ["C2"], "article_id": ["A-MOB"], "price": ["0.0400"]},
+    "special_prices": {"contract_id": ["K-SEC"], "kind": ["friends"], "number": ["4312345678"], "price": ["0.0100"]},
+}
+#: Calls of K-SEC to a friend on a Thursday, to a mobile on a Saturday, then after the A-NAT price
+#: change to a national number on a Friday and a Saturday, and to a number of no zone.
+MIXED_CALLS = calls(
+    K_SEC,
+    ("2026-10-01 10:00:00", 60, "4312345678"),
+    ("2026-10-10 10:00:00", 60, "4366123456"),
+    ("2026-10-16 10:00:00", 120, "4930999"),
+    ("2026-10-17 10:00:00", 60, "4312399999"),
+    ("2026-10-17 10:00:00", 60, "33123456"),
+)
+
+
+@pytest.mark.parametrize(
+    ("tables", "amounts"),
+    [
+        ({}, ["0.060000", "0.060000", "0.120000", "0.060000"]),
+        ({**CUT_PRICES}, ["0.060000", "0.060000", "0.060000", "0.030000"]),
+        ({**BANDED}, ["0.060000", "0.060000", "0.120000", "0.020000"]),
+        ({**OWN_PRICES}, ["0.010000", "0.040000", "0.120000", "0.060000"]),
+        ({**CUT_PRICES, **BANDED, **OWN_PRICES}, ["0.010000", "0.040000", "0.060000", "0.020000"]),
+    ],
+    ids=["plain", "cut", "banded", "customer-special", "all"],
+)
+@pytest.mark.parametrize("dense_cells", [records.DENSE_CELLS, 0], ids=["dense", "binary-search"])
+def test_the_rate_card_by_binary_search_prices_like_the_dense_lookup(monkeypatch, dense_cells, tables, amounts):
+    monkeypatch.setattr(records, "DENSE_CELLS", dense_cells)
+    core = {k: v for k, v in tables.items() if k == "prices"}
+    result = rate_priced(MIXED_CALLS, priced(core=core, **{k: v for k, v in tables.items() if k != "prices"}))
+    assert rated(result, "amount").get_column("amount").to_list() == [D(a) for a in amounts]
+    assert result.counts()["unrateable"] == 1  # 33123456: no zone, no piece either way
+
+
+# --- walk order: group, start to the millisecond, input row ------------------------------------
+
+#: (contract_no, ta_no, month_idx, t_us) per input row, and the walk order of the rows.
+WALK_ROWS = [
+    (2, 1, 0, 5_000_000),
+    (1, 1, 0, 9_000_000),
+    (1, 1, 0, 3_000_900),  # same millisecond as the next row, later microsecond: input row decides
+    (1, 1, 0, 3_000_100),
+    (1, 2, 0, 1_000_000),
+    (1, 1, 1, 1_000_000),  # next month of the same contract and article
+    (1, 1, 0, 3_000_900),  # an exact tie with row 2 (from 0)
+]
+WALK_ORDER = [2, 3, 6, 1, 5, 4, 0]  # rows counted from 0
+
+
+def _walk_table(rows, contract_base: int, ms_base: int) -> pl.DataFrame:
+    frame = pl.DataFrame(rows, schema=["contract_no", "ta_no", "month_idx", "t_us"], orient="row").with_columns(
+        pl.col("contract_no") + contract_base, pl.col("month_idx") + 24_300, pl.col("t_us") + ms_base * 1000
+    )
+    return frame.with_columns((pl.col("contract_no") * 2**36 + pl.col("ta_no") * 2**16 + pl.col("month_idx")).alias("gk"))
+
+
+@pytest.mark.parametrize(
+    ("contract_base", "ms_base"),
+    [
+        (0, 1_790_000_000_000),  # a few bits each: one packed 64-bit key
+        (2**26, 1_790_000_000_000),  # 27-bit contract numbers, still packed
+        (2**26, 0),  # … and a span of 56 years of milliseconds: too wide to pack, sorted by (gk, ms)
+    ],
+    ids=["packed", "packed-wide-contracts", "two-columns"],
+)
+def test_walk_order_is_group_then_millisecond_then_input_row(contract_base, ms_base):
+    table = _walk_table(WALK_ROWS, contract_base, ms_base)
+    if ms_base == 0:  # one record 56 years before the others widens the span of milliseconds
+        table = pl.concat([table, _walk_table([(9, 9, 0, 0)], contract_base, -1_790_000_000_000)])
+        expected = WALK_ORDER + [7]
+    else:
+        expected = WALK_ORDER
+    assert walk.walk_order(table).tolist() == expected
+
+
+# --- daylight-saving change days in a banded tariff ---------------------------------------------
+
+#: Sunday bands of T-SEC (Europe/Berlin for K-SEC): early 00-02, mid 02-03, late 03-24 local.
+SUNDAY_BANDS = {
+    "time_bands": {
+        "tariff_id": ["T-SEC"] * 3, "band": ["early", "mid", "late"], "days": ["sun"] * 3,
+        "from_time": ["00:00", "02:00", "03:00"], "until_time": ["02:00", "03:00", "24:00"],
+    },
+    "band_prices": {
+        "tariff_id": ["T-SEC"] * 3, "article_id": ["A-NAT"] * 3, "band": ["early", "mid", "late"],
+        "price": ["0.0100", "0.0200", "0.0300"],
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("start_utc", "band", "amount"),
+    [
+        # 29 March 2026: CET (+1) until 01:00 UTC, then CEST (+2); local 02:00-03:00 does not exist
+        ("2026-03-28 23:30:00", "early", "0.010000"),  # Saturday in UTC, Sunday 00:30 CET
+        ("2026-03-29 00:59:59", "early", "0.010000"),  # 01:59:59 CET
+        ("2026-03-29 01:00:00", "late", "0.030000"),  # 03:00 CEST
+        # 25 October 2026: CEST (+2) until 01:00 UTC, then CET (+1); local 02:00-03:00 happens twice
+        ("2026-10-24 21:59:59", None, "0.060000"),  # Saturday 23:59:59 CEST: no band, the base price
+        ("2026-10-24 22:00:00", "early", "0.010000"),  # Sunday 00:00 CEST
+        ("2026-10-25 00:30:00", "mid", "0.020000"),  # 02:30 CEST (the day's offset after the change: 01:30)
+        ("2026-10-25 00:59:59", "mid", "0.020000"),  # 02:59:59 CEST
+        ("2026-10-25 01:00:00", "mid", "0.020000"),  # 02:00 CET, the second time (the offset before: 03:00)
+        ("2026-10-25 01:30:00", "mid", "0.020000"),  # 02:30 CET
+        ("2026-10-25 02:00:00", "late", "0.030000"),  # 03:00 CET
+    ],
+)
+def test_a_banded_call_on_a_daylight_saving_change_day_takes_the_offset_at_its_start(start_utc, band, amount):
+    result = rate_priced(calls(K_SEC, (start_utc, 60)), priced(**SUNDAY_BANDS))
+    assert rated(result, "band", "amount").row(0) == (band, D(amount))
+
+
+# --- 128-bit amounts ---------------------------------------------------------------------------
+
+
+def _per(article: str, price_per: int) -> dict:
+    """CORE's articles with `article` priced per `price_per` units."""
+    articles = CORE["articles"]
+    per = [str(price_per) if a == article else p for a, p in zip(articles["article_id"], articles["price_per"])]
+    return {"articles": {**articles, "price_per": per}}
+
+
+@pytest.mark.parametrize(
+    ("article", "key", "price_per", "volume", "amount"),
+    [
+        ("A-GB", "data", 10**9, 1_000_000_000, "0.060000"),  # 64-bit
+        ("A-GB", "data", 10**9, 200_000_000_000_001, "12000.000000"),  # 0.06 × 2·10¹⁴ B ≥ 2^62 micro-units · B
+        ("A-GB", "data", 10**9, 200_000_000_025_000, "12000.000002"),  # …  12 000 000 001.5 µ: half away from zero
+        # 0.06 per PiB (2^50 B) × 76.9 TB = 4 095.99… µ: the product fits 64 bits, product × 2 + price_per does not
+        ("A-GIB", "data-gib", 2**50, 76_860_847_234_254, "0.004096"),
+    ],
+)
+def test_amounts_whose_product_leaves_64_bits_are_computed_in_128(article, key, price_per, volume, amount):
+    records_ = usage(subscriber_id=[K_SEC], article_key=[key], counterparty=[None], duration_s=[None], volume_bytes=[volume])
+    result = rate_priced(records_, priced(core=_per(article, price_per)))
+    assert rated(result, "quantity", "amount").row(0) == (volume, D(amount))
+
+
+# --- catalogs where no record can have a band or a contract --------------------------------------
+
+SUNDAY_BANDS_OF_T_MIN = {
+    "time_bands": {**SUNDAY_BANDS["time_bands"], "tariff_id": ["T-MIN"] * 3},
+    "band_prices": {**SUNDAY_BANDS["band_prices"], "tariff_id": ["T-MIN"] * 3},
+}
+NO_CONTRACTS = {"contracts": {c: [] for c in CORE["contracts"]}, "device_ids": {c: [] for c in CORE["device_ids"]}}
+ALL_ON_T_SEC = {"contracts": {**CORE["contracts"], "tariff_id": ["T-SEC"] * 4}}
+
+
+@pytest.mark.parametrize(
+    ("subscriber", "core", "tables", "outcome"),
+    [
+        ("999000111", {}, SUNDAY_BANDS, "unassigned"),  # time bands, but not one record assigned
+        (K_SEC, ALL_ON_T_SEC, SUNDAY_BANDS_OF_T_MIN, "rated"),  # time bands of a tariff no contract has
+        ("999000111", NO_CONTRACTS, {}, "unassigned"),  # a catalog without contracts
+    ],
+    ids=["bands-nothing-assigned", "bands-of-an-unused-tariff", "no-contracts"],
+)
+def test_a_catalog_no_record_can_use_leaves_every_record_in_its_outcome(subscriber, core, tables, outcome):
+    result = rate_priced(calls(subscriber, ("2026-10-25 01:30:00", 60)), priced(core=core, **tables))
+    assert {k: v for k, v in result.counts().items() if v} == {outcome: 1}
+
+
+# --- a record whose device ID row is missing ---------------------------------------------------
+
+DEVICE_TABLES = """
+CREATE TABLE dev_dim AS SELECT * FROM (VALUES (1, 10, 1), (3, 30, 2)) AS t(dev_no, contract_no, plan_no);
+CREATE TABLE plan_dim AS SELECT * FROM (VALUES (1, 1), (2, 1)) AS t(plan_no, tariff_no);
+CREATE TABLE tariff_dim AS SELECT * FROM (VALUES (1, 7)) AS t(tariff_no, catchall_zone_no);
+CREATE TABLE local_keys (tariff_no INTEGER, key_no INTEGER);
+CREATE TABLE band_grid (grid_key BIGINT, band_no INTEGER);
+CREATE TABLE cust_card (cust_no INTEGER);
+CREATE TABLE special_dim (contract_no INTEGER);
+"""
+
+
+@pytest.mark.parametrize(
+    ("dev_no", "contract_no"),
+    [
+        ([1, 3], [10, 30]),
+        ([1, 2, 3], [10, 30]),  # 2 lies between dev_dim's numbers
+        ([1, 4, 3, 9], [10, 30]),  # 4 and 9 lie beyond dev_dim's largest (the lookup array grows to 9)
+        ([None, 3, 0, -1], [30]),  # unassigned, and numbers no device ID has
+    ],
+)
+def test_a_record_whose_device_id_row_is_missing_is_left_out_like_unassigned(dev_no, contract_no):
+    """dev_dim has a row for every device ID of the index (sql/duck/dims.sql), so this can happen only
+    if the two disagree; the record is then left out of pricing, as the old inner join did, and the
+    run's conservation check (pipeline/job.py) fails loudly."""
+    con = duckdb.connect()
+    for statement in filter(str.strip, DEVICE_TABLES.split(";")):
+        con.execute(statement)
+    n = len(dev_no)
+    assignment = pl.DataFrame(
+        {"rid": list(range(n)), "dev_no": dev_no, "key_no": [1] * n, "cp_key": [None] * n, "zone_hit": [None] * n,
+         "start_time": [at("2026-10-01 10:00:00")] * n, "duration_s": [60] * n, "volume_bytes": [None] * n},
+        schema_overrides={"dev_no": pl.Int64, "cp_key": pl.Int64, "zone_hit": pl.Int32, "volume_bytes": pl.Int64},
+    )
+    assert records._with_devices(con, assignment).collect().get_column("contract_no").to_list() == contract_no
+
+
+# --- billing period of an instant --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("instant", "month_idx"),
+    [
+        ("2026-12-31 23:59:59.999999", 2026 * 12 + 11),
+        ("2027-01-01 00:00:00", 2027 * 12 + 0),
+        ("2028-02-29 12:00:00", 2028 * 12 + 1),
+        ("2028-03-01 00:00:00", 2028 * 12 + 2),
+        ("1969-12-31 23:59:59", 1969 * 12 + 11),  # before 1970: days are floored (DuckDB's // truncated)
+    ],
+)
+def test_the_billing_period_is_the_utc_month_of_the_start(instant, month_idx):
+    t_us = pl.Series([at(instant)]).dt.epoch("us").to_numpy()
+    spread = records._months(np.concatenate([t_us, t_us + 40 * records.US_PER_DAY]))  # with a later day in the span
+    assert spread[0] == month_idx
