@@ -28,8 +28,8 @@ from pipeline.price import walk
 
 #: Unit codes of ta_dim.unit.
 UNITS = {"second": 1, "byte": 2, "event": 3}
-#: Price source codes (schemas.pricing.PRICE_SOURCES, 1-based) the rules below test.
-CUSTOMER, FLAT = 3, 7
+#: Price source code of flat-price usage (schemas.pricing.PRICE_SOURCES, 1-based).
+FLAT = 7
 #: Rate-card cells are looked up in a dense array up to this many cells, else by binary search.
 DENSE_CELLS = 1 << 24
 US_PER_DAY = 86_400_000_000
@@ -64,7 +64,7 @@ def priced_records(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame, rul
             the same periods rated per group (pipeline/price/walk.py).
     """
     cards = _cards(con)
-    rec = _carded(con, _banded(con, _with_devices(con, assignment)), cards.height)
+    rec = _carded(con, _banded(con, _with_devices(con, assignment)), cards)
     card = _card_columns(rec, cards)
     _with_customer(con, rec, card)
     _with_special(con, rec, card)
@@ -193,7 +193,7 @@ def _cards(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return pl.concat([one, cut]).join(ta, on="ta_no", how="left", maintain_order="left")
 
 
-def _carded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame, cards: int) -> pl.DataFrame:
+def _carded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame, cards: pl.DataFrame) -> pl.DataFrame:
     """Each record's `card_row`: the row of _cards holding the rate-card piece of its (plan,
     article key, zone, band) valid at its start; null: none (unrateable).
 
@@ -201,7 +201,7 @@ def _carded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame, cards: int) -
     (card_cut) find their piece in DuckDB (sql/duck/price/cut_hits.sql).
     """
     nk, nz, nb = con.sql("SELECT nk, nz, nb FROM card_dims").fetchall()[0]
-    keys = con.sql("SELECT card_key FROM card_one ORDER BY card_key").pl().to_series()
+    keys = cards.get_column("card_key").drop_nulls()  # card_one's, sorted; card_cut's rows have none
     card_key = ((pl.col("plan_no").cast(pl.Int64) * nk + pl.col("key_no")) * nz + pl.col("zone_no")) * nb + pl.col("band_no")
     if keys.len() and int(keys.max()) < DENSE_CELLS:
         row = _at(_dense(keys, pl.int_range(keys.len(), dtype=pl.Int32, eager=True), int(keys.max()) + 1), pl.col("card_key"))
@@ -209,9 +209,10 @@ def _carded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame, cards: int) -
         at = pl.lit(keys).search_sorted(pl.col("card_key")).cast(pl.Int32)
         row = pl.when(_at(keys, at) == pl.col("card_key")).then(at)
     rec = records.with_columns(card_key.alias("card_key")).with_columns(row.alias("card_row")).collect()
-    if cards > keys.len():
+    if cards.height > keys.len():
         cut_keys = con.sql("SELECT DISTINCT card_key FROM card_cut").pl().to_series().implode()
-        candidates = _positions(rec, None, pl.col("card_row").is_null() & pl.col("card_key").is_in(cut_keys), "card_key", "t_us")
+        rows = rec.select(pl.col("card_row").is_null() & pl.col("card_key").is_in(cut_keys)).to_series()
+        candidates = _positions(rec, {}, rows, "card_key", "t_us")
         hits = _hits(con, "cut_records", candidates, "duck/price/cut_hits")
         if hits.height:
             rows = rec.get_column("card_row").clone().scatter(hits.get_column("pos"), hits.get_column("card_no").cast(pl.Int32) + keys.len())
@@ -254,11 +255,9 @@ def _with_special(con: duckdb.DuckDBPyConnection, rec: pl.DataFrame, card: dict[
     _override(card, _hits(con, "special_records", candidates, "duck/price/special_hits"))
 
 
-def _positions(rec: pl.DataFrame, card: dict[str, np.ndarray] | None, rows: pl.Expr | pl.Series, *columns: str) -> pl.DataFrame:
-    """`columns` of the `rows` of `rec` (or of `card`), with their position in it (`pos`)."""
-    pos = rows.fill_null(False).arg_true() if isinstance(rows, pl.Series) else None
-    if pos is None:
-        return rec.lazy().with_row_index("pos").filter(rows).select(pl.col("pos").cast(pl.Int64), *columns).collect()
+def _positions(rec: pl.DataFrame, card: dict[str, np.ndarray], rows: pl.Series, *columns: str) -> pl.DataFrame:
+    """`columns` of the `rows` (a mask) of `rec` or of `card`, with their position in it (`pos`)."""
+    pos = rows.fill_null(False).arg_true()
     at = pos.to_numpy()
     own = [c for c in columns if c not in card]
     return rec.select(own).gather(pos).with_columns(
@@ -296,8 +295,10 @@ def _quantities(rec: pl.DataFrame, card: dict[str, np.ndarray]) -> tuple[np.ndar
     d = duration.fill_null(0).to_numpy()
     seconds = np.where(d <= 0, 0, np.where(d <= first, first, first + (d - first + step - 1) // step * step))
     quantity = np.where(unit == UNITS["second"], seconds, np.where(unit == UNITS["byte"], volume.fill_null(0).to_numpy(), 1))
-    has = np.where(
-        unit == UNITS["second"], duration.is_not_null().to_numpy(), np.where(unit == UNITS["byte"], volume.is_not_null().to_numpy(), unit == UNITS["event"])
+    has = (
+        ((unit == UNITS["second"]) & duration.is_not_null().to_numpy())
+        | ((unit == UNITS["byte"]) & volume.is_not_null().to_numpy())
+        | (unit == UNITS["event"])
     )
     return quantity.astype(np.int64), has & card["carded"]
 
