@@ -121,9 +121,9 @@ def _loaded(entry: Path) -> tuple[DeviceIndex, pl.DataFrame] | None:
             if [len(data), zlib.crc32(data)] != manifest["files"][part]:
                 return None
             files[part] = data
+        biggest_first = sorted(files, key=lambda part: -len(files[part]))
         with ThreadPoolExecutor(2) as pool:  # Polars releases the GIL; the big files first
-            parsed = pool.map(lambda part: pl.read_parquet(io.BytesIO(files[part])), sorted(files, key=lambda part: -len(files[part])))
-            frames = dict(zip(sorted(files, key=lambda part: -len(files[part])), parsed))
+            frames = dict(zip(biggest_first, pool.map(lambda part: pl.read_parquet(io.BytesIO(files[part])), biggest_first)))
     except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
         return None  # json.JSONDecodeError is a ValueError
     items = frames.pop("items")
