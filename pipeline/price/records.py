@@ -16,6 +16,7 @@ price times its largest quantity cannot overflow them and in 128-bit integers ot
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import duckdb
@@ -222,15 +223,21 @@ def _carded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame, cards: pl.Dat
 
 def _card_columns(rec: pl.DataFrame, cards: pl.DataFrame) -> dict[str, np.ndarray]:
     """Per record, its rate-card piece's CARD and TA columns, gathered from the small card table
-    (a record without a piece gets the zeros of an extra last row); `carded` says who has one."""
+    (a record without a piece gets the zeros of an extra last row; `carded` says who has one),
+    and its rated `quantity` and whether it has one (`rated`, _quantities). Two threads: NumPy
+    gathers release the GIL, so both cores work."""
     row = rec.get_column("card_row").fill_null(cards.height).to_numpy()
-    got = {}
-    for c in (*CARD, *TA):
+
+    def gathered(c: str) -> tuple[str, np.ndarray]:
         values = cards.get_column(c).fill_null(0).to_numpy()
-        got[c] = np.append(values, np.zeros(1, dtype=values.dtype))[row]
+        return c, np.append(values, np.zeros(1, dtype=values.dtype))[row]
+
+    with ThreadPoolExecutor(2) as pool:
+        got = dict(pool.map(gathered, (*CARD, *TA)))
     got["next_s"] = np.where(got["next_s"] > 0, got["next_s"], 1)
     got["price_per"] = np.where(got["price_per"] > 0, got["price_per"], 1)
     got["carded"] = row < cards.height
+    got["quantity"], got["rated"] = _quantities(rec, got)
     return got
 
 
@@ -289,18 +296,28 @@ def _override(card: dict[str, np.ndarray], hits: pl.DataFrame) -> None:
 
 def _quantities(rec: pl.DataFrame, card: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(quantity, has one): seconds rounded up to the granularity (the first increment, then the
-    next ones), bytes, or 1 event; none when the record lacks what its unit needs or has no price."""
-    unit, first, step = card["unit"], card["first_s"], card["next_s"]
+    next ones), bytes, or 1 event; none when the record lacks what its unit needs or has no price.
+    Each half of the records in a thread of its own."""
     duration, volume = rec.get_column("duration_s"), rec.get_column("volume_bytes")
-    d = duration.fill_null(0).to_numpy()
-    seconds = np.where(d <= 0, 0, np.where(d <= first, first, first + (d - first + step - 1) // step * step))
-    quantity = np.where(unit == UNITS["second"], seconds, np.where(unit == UNITS["byte"], volume.fill_null(0).to_numpy(), 1))
-    has = (
-        ((unit == UNITS["second"]) & duration.is_not_null().to_numpy())
-        | ((unit == UNITS["byte"]) & volume.is_not_null().to_numpy())
-        | (unit == UNITS["event"])
-    )
-    return quantity.astype(np.int64), has & card["carded"]
+    d, v = duration.fill_null(0).to_numpy(), volume.fill_null(0).to_numpy()
+    has_d, has_v = duration.is_not_null().to_numpy(), volume.is_not_null().to_numpy()
+    quantity, has = np.empty(rec.height, dtype=np.int64), np.empty(rec.height, dtype=bool)
+
+    def half(at: slice) -> None:
+        unit, first, step, dur = card["unit"][at], card["first_s"][at], card["next_s"][at], d[at]
+        seconds = np.where(dur <= 0, 0, np.where(dur <= first, first, first + (dur - first + step - 1) // step * step))
+        second, byte = unit == UNITS["second"], unit == UNITS["byte"]
+        quantity[at] = np.where(second, seconds, np.where(byte, v[at], 1))
+        has[at] = ((second & has_d[at]) | (byte & has_v[at]) | (unit == UNITS["event"])) & card["carded"][at]
+
+    _in_halves(rec.height, half)
+    return quantity, has
+
+
+def _in_halves(n: int, work) -> None:
+    """work(slice) over the first and the second half of n rows, in two threads (one per core)."""
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(work, (slice(0, n // 2), slice(n // 2, n))))
 
 
 def _months(t_us: np.ndarray) -> np.ndarray:
@@ -327,32 +344,33 @@ def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], rules: walk.Rules, c
     """
     n = rec.height
     t_us = rec.get_column("t_us").to_numpy()
-    quantity, rated = _quantities(rec, card)
+    quantity, rated = card["quantity"], card["rated"]
     month = _months(t_us)
     contract = rec.get_column("contract_no").to_numpy()
     price, src, ta = card["price_micro"], card["src"], card["ta_no"]
-    gk = contract.astype(np.int64) * 2**36 + ta.astype(np.int64) * 2**16 + month
     counted = np.flatnonzero(card["counted"] & rated)
     parts = {"p1": price, "u1": quantity, "p2": None, "u2": None, "mid": None}
     free, fee, unit_price = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), price
     tier_no = tier_before = None
     if counted.size:
-        walked = walk.walked(
-            pl.DataFrame({"gk": gk[counted], "t_us": t_us[counted], "contract_no": contract[counted], "ta_no": ta[counted],
-                          "month_idx": month[counted], "quantity": quantity[counted], "price_micro": price[counted], "src": src[counted]}),
-            rules, carried,
-        )  # fmt: skip
-        parts = {c: (v.copy() if v is not None else np.zeros(n, dtype=np.int64)) for c, v in parts.items()}
-        for c in parts:
-            parts[c][counted] = walked[c]
-        free[counted], fee[counted] = walked["free_quantity"], walked["tier_fee"]
-        unit_price = price.copy()
-        unit_price[counted] = walked["unit_price"]
-        tier_no, tier_before = np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
-        tier_no[counted], tier_before[counted] = walked["tier_no"], walked["tier_before"]
-    usage = _usage(parts, card["price_per"])
-    charged = (quantity > free) & (src != FLAT)
-    amount = np.where(charged, np.maximum(card["connect_micro"] + usage, card["min_charge_micro"]), usage) + fee
+        parts = {"p1": price.copy(), "u1": quantity.copy(), **{c: np.zeros(n, dtype=np.int64) for c in ("p2", "u2", "mid")}}
+        unit_price, tier_no, tier_before = price.copy(), np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+        into = {**parts, "tier_fee": fee, "tier_no": tier_no, "tier_before": tier_before, "unit_price": unit_price}
+
+        def walk_rows(rows: np.ndarray) -> None:
+            columns = {"t_us": t_us, "contract_no": contract, "ta_no": ta, "month_idx": month, "quantity": quantity, "src": src}
+            w = walk.walked({c: v[rows] for c, v in columns.items()}, rules, carried)
+            free[rows] = w.free
+            parts["u1"][rows] -= w.free
+            at = rows[w.tiered]
+            for c, column in into.items():
+                column[at] = getattr(w, c)
+
+        # a group is one contract's: the two halves of the contracts walk at once, one per core
+        odd = (contract[counted] & 1).astype(bool)
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(walk_rows, (counted[~odd], counted[odd])))
+    amount, fee = _amounts(parts, card, free, fee)
     missing = ~rated
     columns = {
         "rid": rec.get_column("rid").to_arrow(),
@@ -371,29 +389,37 @@ def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], rules: walk.Rules, c
         "ref_no": pa.array(card["ref_no"].astype(np.int32), mask=~card["carded"]),
         "tier_no": pa.nulls(n, pa.int64()) if tier_no is None else pa.array(tier_no, mask=tier_no == 0),
         "tier_before": pa.nulls(n, pa.int64()) if tier_before is None else pa.array(tier_before, mask=tier_before < 0),
-        "fee_micro": pa.array(amount - usage, mask=missing),
+        "fee_micro": pa.array(fee, mask=missing),
         "amount_micro": pa.array(amount, mask=missing),
     }
     return pa.table({c: columns[c].combine_chunks() if isinstance(columns[c], pa.ChunkedArray) else columns[c] for c in PRICING_COLUMNS})
 
 
-def _usage(parts: dict[str, np.ndarray | None], per: np.ndarray) -> np.ndarray:
-    """(p1 × u1 + p2 × u2 + mid) / per, rounded once by div_half_up, in 64-bit integers when the
-    largest terms cannot overflow them and in 128-bit integers otherwise.
+def _amounts(parts: dict[str, np.ndarray | None], card: dict[str, np.ndarray], free: np.ndarray, tier_fee: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(amount, fee) of every record (_priced says how), in one streaming query (it uses both cores).
 
+    usage = (p1 × u1 + p2 × u2 + mid) / price_per is rounded once by div_half_up, in 64-bit
+    integers when the largest terms cannot overflow them and in 128-bit integers otherwise:
     div_half_up forms 2 |x| + per and 2 per, so both must stay below 2^63 (per may be 2^50 B).
     """
     present = {c: v for c, v in parts.items() if v is not None}
-    frame = pl.DataFrame({**present, "per": per})
-    p1, u1 = pl.col("p1"), pl.col("u1")
-    bound = {c: int(np.abs(v).max()) if v.size else 0 for c, v in {**present, "per": per}.items()}
+    per = card["price_per"]
+    bound = {c: max(int(v.max()), -int(v.min()), 0) if v.size else 0 for c, v in {**present, "per": per}.items()}
     x_bound = bound["p1"] * bound["u1"] + bound.get("p2", 0) * bound.get("u2", 0) + bound.get("mid", 0)
     wide = 2 * x_bound + 2 * bound["per"] >= 2**63
-    if wide:
-        p1 = p1.cast(pl.Int128)
-    x = p1 * u1
+
+    def col(name: str) -> pl.Expr:
+        return pl.col(name).cast(pl.Int128) if wide else pl.col(name)
+
+    x = col("p1") * pl.col("u1")
     if "p2" in present:
-        p2 = pl.col("p2").cast(pl.Int128) if wide else pl.col("p2")
-        x = x + p2 * pl.col("u2") + pl.col("mid")
-    per_ = pl.col("per").cast(pl.Int128) if wide else pl.col("per")
-    return frame.select(div_half_up(x, per_).cast(pl.Int64)).to_series().to_numpy()
+        x = x + col("p2") * pl.col("u2") + pl.col("mid")
+    usage = div_half_up(x, col("per")).cast(pl.Int64)
+    charged = (pl.col("quantity") > pl.col("free")) & (pl.col("src") != FLAT)
+    amount = pl.when(charged).then(pl.max_horizontal(pl.col("connect") + usage, pl.col("min_charge"))).otherwise(usage) + pl.col("tier_fee")
+    frame = pl.DataFrame({
+        **present, "per": per, "quantity": card["quantity"], "free": free, "src": card["src"],
+        "connect": card["connect_micro"], "min_charge": card["min_charge_micro"], "tier_fee": tier_fee,
+    })  # fmt: skip
+    got = frame.lazy().select(amount.alias("amount"), (amount - usage).alias("fee")).collect(engine="streaming")
+    return got.get_column("amount").to_numpy(), got.get_column("fee").to_numpy()

@@ -73,73 +73,97 @@ def rules(ta: pl.DataFrame, tiers: pl.DataFrame) -> Rules:
     )
 
 
-def walked(counted: pl.DataFrame, rules: Rules, carried: pl.DataFrame | None = None) -> dict[str, np.ndarray]:
-    """What the amounts of the counted records (pipeline/price/records.py: gk, t_us, contract_no,
-    ta_no, month_idx, quantity, price_micro, src; in input order) are computed from, row-aligned:
-    free_quantity, the usage parts p1, u1, p2, u2, mid (micro-units · units), tier_fee, tier_no
-    (0: none), tier_before (-1: the record does not span tiers) and unit_price.
+@dataclass(frozen=True)
+class Walked:
+    """What the walk says of the counted records, row-aligned with them: their free units, and
+    for the `tiered` ones (positions among them) the tier parts their charged units fall in.
+
+    A counted record that is not tiered has all its other units charged at its own price. A
+    tiered one has p1 × u1 + p2 × u2 + mid (micro-units · units): at most two tier parts and the
+    full tiers between them; plus tier_fee; tier_no is the tier its last unit lies in,
+    unit_price that tier's price, tier_before the unit the record starts at when it spans tiers
+    (-1: it does not).
+    """
+
+    free: np.ndarray
+    tiered: np.ndarray
+    p1: np.ndarray
+    u1: np.ndarray
+    p2: np.ndarray
+    u2: np.ndarray
+    mid: np.ndarray
+    tier_fee: np.ndarray
+    tier_no: np.ndarray
+    tier_before: np.ndarray
+    unit_price: np.ndarray
+
+
+def group_key(contract: np.ndarray, ta: np.ndarray, month: np.ndarray) -> np.ndarray:
+    """The number of a record's group: the SQL macro group_key of sql/duck/price/macros.sql (carried units are keyed by it)."""
+    return (contract.astype(np.int64) << 36) + (ta.astype(np.int64) << 16) + month
+
+
+def walked(counted: dict[str, np.ndarray], rules: Rules, carried: pl.DataFrame | None = None) -> Walked:
+    """The walk of the counted records (pipeline/price/records.py): t_us, contract_no, ta_no,
+    month_idx, quantity and src, as arrays in input order.
 
     Args:
         carried: (gk, q_before): units earlier runs rated in a group.
     """
-    m = counted.height
-    qn = counted.get_column("quantity").to_numpy()
-    cum, total = _running_sums(counted, qn)
-    ta = counted.get_column("ta_no").cast(pl.Int64).to_numpy()
+    qn = counted["quantity"]
+    cum, total = _running_sums(counted)
+    ta = counted["ta_no"].astype(np.int64)
     earlier = _carried(counted, carried)
     free_q = rules.free_q[ta]
-    free_left = np.maximum(free_q - earlier, 0)
-    t0 = np.maximum(earlier - free_q, 0)
-    free = np.clip(free_left - (cum - qn), 0, qn)
-    a = t0 + np.maximum(cum - qn - free_left, 0)
-    b = t0 + np.maximum(cum - free_left, 0)
-    t_end = t0 + np.maximum(total - free_left, 0)
-    price = counted.get_column("price_micro").to_numpy()
-    p1, u1 = price.copy(), qn - free
-    p2, u2, mid, fee = (np.zeros(m, dtype=np.int64) for _ in range(4))
-    tier_no, tier_before, unit_price = np.zeros(m, dtype=np.int64), np.full(m, -1, dtype=np.int64), price.copy()
+    free_left = free_q if earlier is None else np.maximum(free_q - earlier, 0)
+    done = cum - qn  # units of the group before the record
+    free = np.clip(free_left - done, 0, qn)
+    a = np.maximum(done - free_left, 0)  # charged units of the group before the record, and up to its end
+    b = np.maximum(cum - free_left, 0)
+    if earlier is not None:
+        t0 = np.maximum(earlier - free_q, 0)
+        a, b = a + t0, b + t0
     method = rules.method[ta]
-    tiered = (counted.get_column("src").to_numpy() == TARIFF) & (method > 0) & (b > a)
-    if tiered.any():
-        at = np.flatnonzero(tiered)
-        _tiers(rules, at, ta[at], method[at], a[at], b[at], t_end[at], p1, u1, p2, u2, mid, fee, tier_no, tier_before, unit_price)
-    return {
-        "free_quantity": free, "p1": p1, "u1": u1, "p2": p2, "u2": u2, "mid": mid, "tier_fee": fee,
-        "tier_no": tier_no, "tier_before": tier_before, "unit_price": unit_price,
-    }  # fmt: skip
+    tiered = np.flatnonzero((counted["src"] == TARIFF) & (method > 0) & (b > a))
+    if earlier is None:
+        t_end = np.maximum(total[tiered] - free_left[tiered], 0)
+    else:
+        t_end = np.maximum(earlier[tiered] - free_q[tiered], 0) + np.maximum(total[tiered] - free_left[tiered], 0)
+    return Walked(free, tiered, *_tiers(rules, ta[tiered], method[tiered], a[tiered], b[tiered], t_end))
 
 
-def walk_order(counted: pl.DataFrame) -> np.ndarray:
-    """The rows of `counted` (in input order) in walk order: by group (contract, tariff-article,
-    period), then start to the millisecond, then input row.
+def walk_order(contract: np.ndarray, ta: np.ndarray, month: np.ndarray, t_us: np.ndarray) -> np.ndarray:
+    """The rows (in input order) in walk order: by group (contract, tariff-article, period), then
+    start to the millisecond, then input row.
 
     One stable sort of one 64-bit key when the group's numbers and the run's span of
     milliseconds fit in 63 bits (they do for millions of contracts and months of usage); else a
     sort by two columns.
     """
-    ms = counted.get_column("t_us") // 1000
+    ms = t_us // 1000
     ms = ms - ms.min()
-    fields = [counted.get_column(c).cast(pl.Int64) for c in ("contract_no", "ta_no", "month_idx")]
-    fields[2] = fields[2] - fields[2].min()
+    fields = [contract.astype(np.int64), ta.astype(np.int64), month.astype(np.int64) - int(month.min())]
     widths = [max(int(f.max()).bit_length(), 1) for f in (*fields, ms)]
     if sum(widths) <= 63:
         key = fields[0]
         for field, width in zip((*fields[1:], ms), widths[1:]):
-            key = key * (1 << width) + field
-        order = pl.select(pl.int_range(counted.height, dtype=pl.Int64).sort_by(pl.lit(key), maintain_order=True))
+            key = (key << width) | field
+        order = pl.select(pl.int_range(key.size, dtype=pl.Int64).sort_by(pl.lit(pl.Series(key)), maintain_order=True))
     else:
-        frame = pl.DataFrame({"g": counted.get_column("gk"), "ms": ms})
+        frame = pl.DataFrame({"g": group_key(contract, ta, month), "ms": ms})
         order = frame.select(pl.int_range(pl.len(), dtype=pl.Int64).sort_by("g", "ms", maintain_order=True))
     return order.to_series().to_numpy()
 
 
-def _running_sums(counted: pl.DataFrame, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _running_sums(counted: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Per record, the units of its group up to and including it in walk order, and the group's total."""
+    q = counted["quantity"]
     m = q.size
     if m == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    order = walk_order(counted)
-    group_sorted = counted.get_column("gk").to_numpy()[order]
+    contract, ta, month = counted["contract_no"], counted["ta_no"], counted["month_idx"]
+    order = walk_order(contract, ta, month, counted["t_us"])
+    group_sorted = group_key(contract, ta, month)[order]
     q_s = q[order]
     starts = np.flatnonzero(np.concatenate(([True], group_sorted[1:] != group_sorted[:-1])))
     lengths = np.diff(np.append(starts, m))
@@ -150,46 +174,46 @@ def _running_sums(counted: pl.DataFrame, q: np.ndarray) -> tuple[np.ndarray, np.
     return cum, total
 
 
-def _carried(counted: pl.DataFrame, carried: pl.DataFrame | None) -> np.ndarray:
-    """Units earlier runs rated in each record's group (0 without carry-in)."""
+def _carried(counted: dict[str, np.ndarray], carried: pl.DataFrame | None) -> np.ndarray | None:
+    """Units earlier runs rated in each record's group; None without carry-in."""
     if carried is None or carried.height == 0:
-        return np.zeros(counted.height, dtype=np.int64)
-    joined = counted.select("gk").join(carried, on="gk", how="left", maintain_order="left")
+        return None
+    joined = pl.DataFrame({"gk": group_key(counted["contract_no"], counted["ta_no"], counted["month_idx"])}).join(carried, on="gk", how="left", maintain_order="left")
     return joined.get_column("q_before").fill_null(0).cast(pl.Int64).to_numpy()
 
 
-def _tiers(r: Rules, at, ta, method, a, b, t_end, p1, u1, p2, u2, mid, fee, tier_no, tier_before, unit_price) -> None:
-    """Price the charged units [a, b) of tariff-priced records of tiered articles, in place at `at`."""
+def _tiers(r: Rules, ta, method, a, b, t_end) -> tuple[np.ndarray, ...]:
+    """(p1, u1, p2, u2, mid, tier_fee, tier_no, tier_before, unit_price) of tariff-priced records
+    of tiered articles whose charged units are [a, b) of their group's t_end.
+
+    graduated: [a, hi(first)) at the price of the tier holding unit a, the full tiers between,
+    [lo(last), b) at the price of the tier holding unit b - 1; the flat fee of every tier whose
+    first unit lies in [a, b).
+    volume: every unit at the price of the tier the group's charged units reach (holding unit
+    t_end - 1); that tier's flat fee on the record holding its first unit.
+    """
     base = ta << UNIT_BITS
     grad = method == GRADUATED
-    if grad.any():
-        # graduated: [a, hi(first)) at first's price, the full tiers between, [lo(last), b) at last's
-        # price; the flat fee of every tier whose first unit lies in [a, b)
-        g, ga, gb, gbase = at[grad], a[grad], b[grad], base[grad]
-        first = np.searchsorted(r.tier_key, gbase | ga, side="right") - 1  # tier holding unit a
-        last = np.searchsorted(r.tier_key, gbase | (gb - 1), side="right") - 1  # tier holding unit b - 1
-        p1[g] = r.tier_price[first]
-        u1[g] = gb - ga
-        fee[g] = r.tier_fees_through[last] - r.tier_fees_through[first] + np.where(r.tier_lo[first] == ga, r.tier_fee[first], 0)
-        tier_no[g] = r.tier_no[last]
-        unit_price[g] = r.tier_price[last]
-        spans = np.flatnonzero(first != last)
-        if spans.size:
-            s, f, l = g[spans], first[spans], last[spans]
-            u1[s] = r.tier_hi[f] - ga[spans]
-            p2[s] = r.tier_price[l]
-            u2[s] = gb[spans] - r.tier_lo[l]
-            mid[s] = r.tier_cost_before[l] - r.tier_cost_before[f + 1]
-            tier_before[s] = ga[spans]
-    vol = ~grad
-    if vol.any():
-        # volume: every unit at the price of the tier the group's charged units reach; that tier's
-        # flat fee on the record holding its first unit
-        v, va, vb = at[vol], a[vol], b[vol]
-        reached = np.searchsorted(r.tier_key, base[vol] | (t_end[vol] - 1), side="right") - 1
-        lo = r.tier_lo[reached]
-        p1[v] = r.tier_price[reached]
-        u1[v] = vb - va
-        fee[v] = np.where((va <= lo) & (lo < vb), r.tier_fee[reached], 0)
-        tier_no[v] = r.tier_no[reached]
-        unit_price[v] = r.tier_price[reached]
+    first = np.searchsorted(r.tier_key, base | np.where(grad, a, t_end - 1), side="right") - 1
+    last = np.where(grad, np.searchsorted(r.tier_key, base | (b - 1), side="right") - 1, first)
+    lo = r.tier_lo[first]
+    first_fee = r.tier_fee[first]
+    fee = np.where(
+        grad,
+        r.tier_fees_through[last] - r.tier_fees_through[first] + np.where(lo == a, first_fee, 0),
+        np.where((a <= lo) & (lo < b), first_fee, 0),
+    )
+    spans = first != last  # graduated only
+    after_first = np.minimum(first + 1, r.tier_key.size - 1)
+    zero = np.zeros(a.size, dtype=np.int64)
+    return (
+        r.tier_price[first],
+        np.where(spans, r.tier_hi[first] - a, b - a),
+        np.where(spans, r.tier_price[last], zero),
+        np.where(spans, b - r.tier_lo[last], zero),
+        np.where(spans, r.tier_cost_before[last] - r.tier_cost_before[after_first], zero),
+        fee,
+        r.tier_no[last],
+        np.where(spans, a, -1),
+        r.tier_price[last],
+    )

@@ -133,7 +133,8 @@ def test_walk_order_is_group_then_millisecond_then_input_row(contract_base, ms_b
         expected = WALK_ORDER + [7]
     else:
         expected = WALK_ORDER
-    assert walk.walk_order(table).tolist() == expected
+    arrays = [table.get_column(c).to_numpy() for c in ("contract_no", "ta_no", "month_idx", "t_us")]
+    assert walk.walk_order(*arrays).tolist() == expected
 
 
 # --- daylight-saving change days in a banded tariff ---------------------------------------------
