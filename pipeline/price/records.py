@@ -119,9 +119,14 @@ def _with_devices(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame) -> p
     n_plans = int(plans.get_column("plan_no").max() or 0) + 1  # none in a catalog without contracts
     of_plan = {c: _at(_dense(plans.get_column("plan_no"), plans.get_column(c), n_plans), pl.col("plan_no"))
                for c in ("tariff_no", "catchall_zone_no")}  # fmt: skip
+    # one chunk per column: a frame of many chunks (one per file or row group read) makes every
+    # later step copy it whole
     records = (
-        assignment.lazy()
-        .select("rid", "dev_no", "key_no", "duration_s", "volume_bytes", "cp_key", "zone_hit", pl.col("start_time").dt.epoch("us").alias("t_us"))
+        assignment.select("rid", "dev_no", "key_no", "duration_s", "volume_bytes", "cp_key", "zone_hit", "start_time")
+        .rechunk()
+        .lazy()
+        .with_columns(pl.col("start_time").dt.epoch("us").alias("t_us"))
+        .drop("start_time")
         .filter(pl.col("dev_no").is_not_null())
         .with_columns(of_device)
         .filter(pl.col("contract_no").is_not_null())
@@ -209,16 +214,24 @@ def _carded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame, cards: pl.Dat
     else:  # a huge, sparse card: binary search in the sorted keys
         at = pl.lit(keys).search_sorted(pl.col("card_key")).cast(pl.Int32)
         row = pl.when(_at(keys, at) == pl.col("card_key")).then(at)
-    rec = records.with_columns(card_key.alias("card_key")).with_columns(row.alias("card_row")).collect()
-    if cards.height > keys.len():
-        cut_keys = con.sql("SELECT DISTINCT card_key FROM card_cut").pl().to_series().implode()
-        rows = rec.select(pl.col("card_row").is_null() & pl.col("card_key").is_in(cut_keys)).to_series()
-        candidates = _positions(rec, {}, rows, "card_key", "t_us")
+    cut = con.sql("SELECT DISTINCT card_key FROM card_cut").pl().to_series() if cards.height > keys.len() else None
+    columns = [row.alias("card_row")]
+    if cut is not None:  # the key of a record without a piece whose cell has pieces in card_cut
+        if int(cut.max()) < DENSE_CELLS:
+            in_cut = _at(_dense(cut, pl.repeat(True, cut.len(), eager=True), int(cut.max()) + 1), pl.col("card_key")).fill_null(False)
+        else:
+            in_cut = pl.col("card_key").is_in(cut.implode())
+        columns.append(pl.when(row.is_null() & in_cut).then(pl.col("card_key")).alias("cut_key"))
+    # in memory: one chunk per column, so the columns hand NumPy their memory without a copy
+    rec = records.with_columns(card_key.alias("card_key")).with_columns(columns).drop("card_key").collect(engine="in-memory")
+    if cut is not None:
+        candidates = _positions(rec, {}, rec.get_column("cut_key").is_not_null(), "cut_key", "t_us").rename({"cut_key": "card_key"})
         hits = _hits(con, "cut_records", candidates, "duck/price/cut_hits")
+        rec = rec.drop("cut_key")
         if hits.height:
             rows = rec.get_column("card_row").clone().scatter(hits.get_column("pos"), hits.get_column("card_no").cast(pl.Int32) + keys.len())
             rec = rec.with_columns(rows)
-    return rec.drop("card_key")
+    return rec
 
 
 def _card_columns(rec: pl.DataFrame, cards: pl.DataFrame) -> dict[str, np.ndarray]:
