@@ -85,7 +85,7 @@ def duplicate_rows(keys: pl.Series, candidates: pl.Series, seen: pl.DataFrame | 
         frame = pl.DataFrame({"h": hashes, "key": keys}).with_row_index("i")
         suspects = frame.filter(pl.col("h").is_in(collided.implode()))
         later = suspects.filter(~pl.col("key").is_first_distinct()).get_column("i")
-        repeated_here = frame.get_column("i").is_in(later.implode()).rename("dup")
+        repeated_here = repeated_here.scatter(later, True)
     first_seen_run = pl.Series("first_seen_run", [None], dtype=pl.String).new_from_index(0, n)
     if seen is None or not seen.height:
         return repeated_here, first_seen_run

@@ -1,4 +1,4 @@
-"""The interval machinery: nested intervals flattened into ranked segments, keys found by a sorted merge."""
+"""The interval machinery: nested intervals flattened into ranked segments, keys found by a binary search each or a sorted merge."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from pipeline import engine
-from pipeline.assign import build_segments, interval_lookup, segment_lookup
+from pipeline.assign import build_segments, index, interval_lookup, segment_lookup
 
 
 def test_nested_intervals_flatten_into_disjoint_segments_most_specific_first():
@@ -25,11 +25,19 @@ def test_nested_intervals_flatten_into_disjoint_segments_most_specific_first():
     ]
 
 
+@pytest.fixture(params=["searched", "sorted"])
+def lookup_path(request, monkeypatch):
+    """interval_lookup's two ways for Int64 keys: a binary search per key (few segments), or the keys sorted (many)."""
+    if request.param == "sorted":
+        monkeypatch.setattr(index, "SEARCH_SEGMENTS", 0)
+    return request.param
+
+
 @pytest.mark.parametrize(
     ("key", "position"),
     [(None, 0), (2, 0), (3, 1), (5, 1), (6, 0), (7, 2), (8, 2), (9, 0), (10, 3), (11, 3), (12, 0)],
 )
-def test_interval_lookup_finds_the_segment_of_each_key_or_none(key, position):
+def test_interval_lookup_finds_the_segment_of_each_key_or_none(key, position, lookup_path):
     keys = pl.Series([key, 7, None, 3], dtype=pl.Int64)  # the key among others, in any order
     found = interval_lookup(keys, pl.Series([3, 7, 10]), pl.Series([5, 8, 11]))
     assert found.to_list() == [position, 2, 0, 1]
@@ -42,7 +50,7 @@ def test_interval_lookup_works_on_int128_keys():
     assert found.to_list() == [2, 1, 2]
 
 
-def test_segment_lookup_returns_the_item_row_aligned():
+def test_segment_lookup_returns_the_item_row_aligned(lookup_path):
     con = engine.connect()
     build_segments(con, "items", pl.DataFrame({"lo": [10, 20], "hi": [49, 29], "width": [39, 9], "item": [1, 2]}))
     con.execute("CREATE VIEW best AS SELECT seg_lo, seg_hi, item FROM items WHERE rank = 1")
@@ -59,6 +67,6 @@ def test_segment_lookup_returns_the_item_row_aligned():
         ([2**62 - 1, 2**62, 4, 4, -1], [0, 3, 0, 0, 0]),
     ],
 )
-def test_interval_lookup_of_int64_keys_is_exact_whatever_their_span(keys, positions):
+def test_interval_lookup_of_int64_keys_is_exact_whatever_their_span(keys, positions, lookup_path):
     found = interval_lookup(pl.Series(keys, dtype=pl.Int64), pl.Series([0, 2, 2**62]), pl.Series([1, 3, 2**63 - 1]))
     assert found.to_list() == positions
