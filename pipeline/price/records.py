@@ -33,6 +33,12 @@ UNITS = {"second": 1, "byte": 2, "event": 3}
 FLAT = 7
 #: Rate-card cells are looked up in a dense array up to this many cells, else by binary search.
 DENSE_CELLS = 1 << 24
+#: The walk runs in this many parts (by contract number), two at a time: a part's arrays stay in
+#: the CPU's cache and the allocator reuses their memory (16 parts: 1.7 s for 7.8 M walked
+#: records; 2 parts: 2.2-2.7 s).
+WALK_PARTS = 16
+#: Rows per piece of the per-record arithmetic (_in_pieces).
+PIECE_ROWS = 1 << 20
 US_PER_DAY = 86_400_000_000
 #: Columns of the priced records (table `pricing`), in order.
 PRICING_COLUMNS = (
@@ -310,27 +316,28 @@ def _override(card: dict[str, np.ndarray], hits: pl.DataFrame) -> None:
 def _quantities(rec: pl.DataFrame, card: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(quantity, has one): seconds rounded up to the granularity (the first increment, then the
     next ones), bytes, or 1 event; none when the record lacks what its unit needs or has no price.
-    Each half of the records in a thread of its own."""
+    In pieces, on both cores (_in_pieces)."""
     duration, volume = rec.get_column("duration_s"), rec.get_column("volume_bytes")
     d, v = duration.fill_null(0).to_numpy(), volume.fill_null(0).to_numpy()
     has_d, has_v = duration.is_not_null().to_numpy(), volume.is_not_null().to_numpy()
     quantity, has = np.empty(rec.height, dtype=np.int64), np.empty(rec.height, dtype=bool)
 
-    def half(at: slice) -> None:
+    def piece(at: slice) -> None:
         unit, first, step, dur = card["unit"][at], card["first_s"][at], card["next_s"][at], d[at]
         seconds = np.where(dur <= 0, 0, np.where(dur <= first, first, first + (dur - first + step - 1) // step * step))
         second, byte = unit == UNITS["second"], unit == UNITS["byte"]
         quantity[at] = np.where(second, seconds, np.where(byte, v[at], 1))
         has[at] = ((second & has_d[at]) | (byte & has_v[at]) | (unit == UNITS["event"])) & card["carded"][at]
 
-    _in_halves(rec.height, half)
+    _in_pieces(rec.height, piece)
     return quantity, has
 
 
-def _in_halves(n: int, work) -> None:
-    """work(slice) over the first and the second half of n rows, in two threads (one per core)."""
+def _in_pieces(n: int, work) -> None:
+    """work(slice) over pieces of n rows, two pieces at a time (one per core); a piece is small
+    enough that its temporary arrays stay in the CPU's cache and the allocator reuses them."""
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(work, (slice(0, n // 2), slice(n // 2, n))))
+        list(pool.map(work, (slice(lo, min(lo + PIECE_ROWS, n)) for lo in range(0, n, PIECE_ROWS))))
 
 
 def _months(t_us: np.ndarray) -> np.ndarray:
@@ -370,7 +377,10 @@ def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], rules: walk.Rules, c
         unit_price, tier_no, tier_before = price.copy(), np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
         into = {**parts, "tier_fee": fee, "tier_no": tier_no, "tier_before": tier_before, "unit_price": unit_price}
 
-        def walk_rows(rows: np.ndarray) -> None:
+        part = (contract[counted] % WALK_PARTS).astype(np.uint8)
+
+        def walk_part(k: int) -> None:
+            rows = counted[part == k]
             columns = {"t_us": t_us, "contract_no": contract, "ta_no": ta, "month_idx": month, "quantity": quantity, "src": src}
             w = walk.walked({c: v[rows] for c, v in columns.items()}, rules, carried)
             free[rows] = w.free
@@ -379,10 +389,9 @@ def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], rules: walk.Rules, c
             for c, column in into.items():
                 column[at] = getattr(w, c)
 
-        # a group is one contract's: the two halves of the contracts walk at once, one per core
-        odd = (contract[counted] & 1).astype(bool)
+        # a group is one contract's: the parts of the contracts walk apart, two at once (one per core)
         with ThreadPoolExecutor(2) as pool:
-            list(pool.map(walk_rows, (counted[~odd], counted[odd])))
+            list(pool.map(walk_part, range(WALK_PARTS)))
     amount, fee = _amounts(parts, card, free, fee)
     missing = ~rated
     columns = {
