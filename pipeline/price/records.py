@@ -72,10 +72,11 @@ def priced_records(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame, rul
     """
     cards = _cards(con)
     rec = _carded(con, _banded(con, _with_devices(con, assignment)), cards)
-    card = _card_columns(rec, cards)
+    per_card = _per_card(cards)
+    card = _card_columns(rec, cards, per_card)
     _with_customer(con, rec, card)
     _with_special(con, rec, card)
-    return _priced(rec, card, rules, carried)
+    return _priced(rec, card, per_card, rules, carried)
 
 
 # --- device ID, zone, local time, band ------------------------------------------------------
@@ -133,9 +134,8 @@ def _with_devices(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame) -> p
         .lazy()
         .with_columns(pl.col("start_time").dt.epoch("us").alias("t_us"))
         .drop("start_time")
-        .filter(pl.col("dev_no").is_not_null())
         .with_columns(of_device)
-        .filter(pl.col("contract_no").is_not_null())
+        .filter(pl.col("contract_no").is_not_null())  # an unassigned record (no dev_no) has no contract either
         .with_columns(of_plan["tariff_no"].alias("tariff_no"))
     )
     zone = pl.coalesce("zone_hit", of_plan["catchall_zone_no"])
@@ -240,11 +240,22 @@ def _carded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame, cards: pl.Dat
     return rec
 
 
-def _card_columns(rec: pl.DataFrame, cards: pl.DataFrame) -> dict[str, np.ndarray]:
-    """Per record, its rate-card piece's CARD and TA columns, gathered from the small card table
-    (a record without a piece gets the zeros of an extra last row; `carded` says who has one),
-    and its rated `quantity` and whether it has one (`rated`, _quantities). Two threads: NumPy
-    gathers release the GIL, so both cores work."""
+def _per_card(cards: pl.DataFrame) -> dict[str, np.ndarray]:
+    """The TA columns of every rate-card piece, indexed by card row, with a last row of zeros for
+    records without a piece; next_s and price_per at least 1. Small: records look them up where
+    they need them (_quantities, _amounts) instead of carrying a copy each."""
+    table = {}
+    for c in TA:
+        values = cards.get_column(c).fill_null(0).to_numpy()
+        table[c] = np.append(values, np.zeros(1, dtype=values.dtype))
+    table["next_s"], table["price_per"] = np.maximum(table["next_s"], 1), np.maximum(table["price_per"], 1)
+    return table
+
+
+def _card_columns(rec: pl.DataFrame, cards: pl.DataFrame, per_card: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per record, its rate-card `row` (cards.height: none), the piece's CARD columns (zeros
+    without one; `carded` says who has one), its rated `quantity` and whether it has one
+    (`rated`, _quantities). The gathers run in two threads: NumPy releases the GIL."""
     row = rec.get_column("card_row").fill_null(cards.height).to_numpy()
 
     def gathered(c: str) -> tuple[str, np.ndarray]:
@@ -252,11 +263,10 @@ def _card_columns(rec: pl.DataFrame, cards: pl.DataFrame) -> dict[str, np.ndarra
         return c, np.append(values, np.zeros(1, dtype=values.dtype))[row]
 
     with ThreadPoolExecutor(2) as pool:
-        got = dict(pool.map(gathered, (*CARD, *TA)))
-    got["next_s"] = np.where(got["next_s"] > 0, got["next_s"], 1)
-    got["price_per"] = np.where(got["price_per"] > 0, got["price_per"], 1)
+        got = dict(pool.map(gathered, CARD))
+    got["row"] = row
     got["carded"] = row < cards.height
-    got["quantity"], got["rated"] = _quantities(rec, got)
+    got["quantity"], got["rated"] = _quantities(rec, row, got["carded"], per_card)
     return got
 
 
@@ -313,7 +323,7 @@ def _override(card: dict[str, np.ndarray], hits: pl.DataFrame) -> None:
 # --- quantity and amount ----------------------------------------------------------------------
 
 
-def _quantities(rec: pl.DataFrame, card: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _quantities(rec: pl.DataFrame, row: np.ndarray, carded: np.ndarray, per_card: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(quantity, has one): seconds rounded up to the granularity (the first increment, then the
     next ones), bytes, or 1 event; none when the record lacks what its unit needs or has no price.
     In pieces, on both cores (_in_pieces)."""
@@ -323,11 +333,12 @@ def _quantities(rec: pl.DataFrame, card: dict[str, np.ndarray]) -> tuple[np.ndar
     quantity, has = np.empty(rec.height, dtype=np.int64), np.empty(rec.height, dtype=bool)
 
     def piece(at: slice) -> None:
-        unit, first, step, dur = card["unit"][at], card["first_s"][at], card["next_s"][at], d[at]
+        piece = row[at]
+        unit, first, step, dur = per_card["unit"][piece], per_card["first_s"][piece], per_card["next_s"][piece], d[at]
         seconds = np.where(dur <= 0, 0, np.where(dur <= first, first, first + (dur - first + step - 1) // step * step))
         second, byte = unit == UNITS["second"], unit == UNITS["byte"]
         quantity[at] = np.where(second, seconds, np.where(byte, v[at], 1))
-        has[at] = ((second & has_d[at]) | (byte & has_v[at]) | (unit == UNITS["event"])) & card["carded"][at]
+        has[at] = ((second & has_d[at]) | (byte & has_v[at]) | (unit == UNITS["event"])) & carded[at]
 
     _in_pieces(rec.height, piece)
     return quantity, has
@@ -351,7 +362,7 @@ def _months(t_us: np.ndarray) -> np.ndarray:
     return (days.dt.year() * 12 + days.dt.month() - 1).cast(pl.Int32).to_numpy()[day - d0]
 
 
-def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], rules: walk.Rules, carried: pl.DataFrame) -> pa.Table:
+def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], per_card: dict[str, np.ndarray], rules: walk.Rules, carried: pl.DataFrame) -> pa.Table:
     """PRICING_COLUMNS of the priced records.
 
     A record that counts toward free quantities or tiers is walked (walk.py), which says its
@@ -392,7 +403,7 @@ def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], rules: walk.Rules, c
         # a group is one contract's: the parts of the contracts walk apart, two at once (one per core)
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(walk_part, range(WALK_PARTS)))
-    amount, fee = _amounts(parts, card, free, fee)
+    amount, fee = _amounts(parts, card, per_card, free, fee)
     missing = ~rated
     columns = {
         "rid": rec.get_column("rid").to_arrow(),
@@ -417,7 +428,9 @@ def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], rules: walk.Rules, c
     return pa.table({c: columns[c].combine_chunks() if isinstance(columns[c], pa.ChunkedArray) else columns[c] for c in PRICING_COLUMNS})
 
 
-def _amounts(parts: dict[str, np.ndarray | None], card: dict[str, np.ndarray], free: np.ndarray, tier_fee: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _amounts(
+    parts: dict[str, np.ndarray | None], card: dict[str, np.ndarray], per_card: dict[str, np.ndarray], free: np.ndarray, tier_fee: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(amount, fee) of every record (_priced says how), in one streaming query (it uses both cores).
 
     usage = (p1 × u1 + p2 × u2 + mid) / price_per is rounded once by div_half_up, in 64-bit
@@ -425,23 +438,26 @@ def _amounts(parts: dict[str, np.ndarray | None], card: dict[str, np.ndarray], f
     div_half_up forms 2 |x| + per and 2 per, so both must stay below 2^63 (per may be 2^50 B).
     """
     present = {c: v for c, v in parts.items() if v is not None}
-    per = card["price_per"]
-    bound = {c: max(int(v.max()), -int(v.min()), 0) if v.size else 0 for c, v in {**present, "per": per}.items()}
+    # the card's largest price_per bounds every record's (the card is small)
+    bound = {c: max(int(v.max()), -int(v.min()), 0) if v.size else 0 for c, v in {**present, "per": per_card["price_per"]}.items()}
     x_bound = bound["p1"] * bound["u1"] + bound.get("p2", 0) * bound.get("u2", 0) + bound.get("mid", 0)
     wide = 2 * x_bound + 2 * bound["per"] >= 2**63
 
     def col(name: str) -> pl.Expr:
         return pl.col(name).cast(pl.Int128) if wide else pl.col(name)
 
+    def of_card(name: str) -> pl.Expr:
+        return pl.lit(pl.Series(per_card[name])).gather(pl.col("row"))
+
     x = col("p1") * pl.col("u1")
     if "p2" in present:
         x = x + col("p2") * pl.col("u2") + pl.col("mid")
-    usage = div_half_up(x, col("per")).cast(pl.Int64)
+    per = of_card("price_per")
+    usage = div_half_up(x, per.cast(pl.Int128) if wide else per).cast(pl.Int64)
     charged = (pl.col("quantity") > pl.col("free")) & (pl.col("src") != FLAT)
-    amount = pl.when(charged).then(pl.max_horizontal(pl.col("connect") + usage, pl.col("min_charge"))).otherwise(usage) + pl.col("tier_fee")
+    amount = pl.when(charged).then(pl.max_horizontal(of_card("connect_micro") + usage, of_card("min_charge_micro"))).otherwise(usage) + pl.col("tier_fee")
     frame = pl.DataFrame({
-        **present, "per": per, "quantity": card["quantity"], "free": free, "src": card["src"],
-        "connect": card["connect_micro"], "min_charge": card["min_charge_micro"], "tier_fee": tier_fee,
+        **present, "row": card["row"], "quantity": card["quantity"], "free": free, "src": card["src"], "tier_fee": tier_fee,
     })  # fmt: skip
     got = frame.lazy().select(amount.alias("amount"), (amount - usage).alias("fee")).collect(engine="streaming")
     return got.get_column("amount").to_numpy(), got.get_column("fee").to_numpy()
