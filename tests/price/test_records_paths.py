@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from pipeline.price import records, walk
-from tests.price.factory import CORE, K_SEC, at, calls, priced, rate_priced, rated, usage
+from tests.price.factory import CORE, K_EX, K_RC, K_SEC, at, calls, priced, rate_priced, rated, usage
 
 D = Decimal
 
@@ -279,3 +279,40 @@ def test_the_billing_period_is_the_utc_month_of_the_start(instant, month_idx):
     t_us = pl.Series([at(instant)]).dt.epoch("us").to_numpy()
     spread = records._months(np.concatenate([t_us, t_us + 40 * records.US_PER_DAY]))  # with a later day in the span
     assert spread[0] == month_idx
+
+
+# --- the walk in parts ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3, 16])
+def test_the_walk_in_parts_prices_like_one_walk(monkeypatch, parts):
+    """Contracts walk in parts (by contract number, two parts at once); a group is one contract's,
+    so how many parts there are changes nothing."""
+    from tests.price.test_rules import FREE_100, NO_BASE_PRICE, tiers
+
+    cat = priced(core=NO_BASE_PRICE, **FREE_100, **tiers("graduated", fee="0.50"))
+    days = [f"2026-10-{d:02d} 10:00:00" for d in range(1, 9)]
+    batch = pl.concat([
+        calls(subscriber, *[(d, seconds) for d in when], source_line=list(lines), record_key=[f"r{n}" for n in lines])
+        for subscriber, when, seconds, lines in (
+            (K_SEC, days, 50, range(1, 9)), (K_RC, days[::-1], 70, range(11, 19)), (K_EX, days, 30, range(21, 29))
+        )
+    ])  # fmt: skip
+    monkeypatch.setattr(records, "WALK_PARTS", parts)
+    got = rated(rate_priced(batch, cat), "source_line", "free_quantity", "tier", "amount").rows()
+    # per contract: 100 s free in time order, then 60 s at 0.06/min (tier 1, its flat fee on the
+    # record holding its first unit), then 0.03/min (tier 2); K-RC's calls came in reverse order
+    assert got == EXPECTED_PARTS
+
+
+EXPECTED_PARTS = [
+    # K-SEC: 8 × 50 s
+    (1, 50, None, D("0.000000")), (2, 50, None, D("0.000000")), (3, 0, 1, D("0.050000")), (4, 0, 1, D("0.050000")),
+    (5, 0, 2, D("0.535000")), (6, 0, 2, D("0.025000")), (7, 0, 2, D("0.025000")), (8, 0, 2, D("0.025000")),
+    # K-RC: 8 × 70 s, newest first (line 18 is the first call)
+    (11, 0, 2, D("0.035000")), (12, 0, 2, D("0.035000")), (13, 0, 2, D("0.035000")), (14, 0, 2, D("0.035000")),
+    (15, 0, 2, D("0.540000")), (16, 0, 1, D("0.070000")), (17, 30, 1, D("0.040000")), (18, 70, None, D("0.000000")),
+    # K-EX: 8 × 30 s
+    (21, 30, None, D("0.000000")), (22, 30, None, D("0.000000")), (23, 30, None, D("0.000000")), (24, 10, 1, D("0.020000")),
+    (25, 0, 1, D("0.030000")), (26, 0, 1, D("0.030000")), (27, 0, 1, D("0.030000")), (28, 0, 2, D("0.520000")),
+]  # fmt: skip
