@@ -114,7 +114,8 @@ SEARCH_SEGMENTS = 1 << 15
 
 def _searched(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> pl.Series:
     """interval_lookup of Int64 keys in a few segments: a binary search per key, in two threads."""
-    values = keys.fill_null(OPEN_FROM).to_numpy()  # a null finds nothing: no segment ends at OPEN_FROM
+    values = keys.fill_null(0).to_numpy()
+    present = keys.is_not_null().to_numpy() if keys.null_count() else None  # a null finds nothing
     starts = seg_lo.to_numpy()
     upper = np.concatenate([np.array([OPEN_FROM], dtype=np.int64), seg_hi.to_numpy()])
     position = np.empty(len(values), dtype=np.uint32)
@@ -122,7 +123,8 @@ def _searched(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> pl.Serie
     def search(at: slice) -> None:
         part = values[at]
         found = np.searchsorted(starts, part, side="right")  # segments starting at or below the key
-        position[at] = np.where((part <= upper[found]) & (part != OPEN_FROM), found, 0)
+        hit = part <= upper[found]
+        position[at] = np.where(hit if present is None else hit & present[at], found, 0)
 
     half = len(values) // 2
     with ThreadPoolExecutor(2) as pool:

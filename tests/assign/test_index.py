@@ -70,3 +70,10 @@ def test_segment_lookup_returns_the_item_row_aligned(lookup_path):
 def test_interval_lookup_of_int64_keys_is_exact_whatever_their_span(keys, positions, lookup_path):
     found = interval_lookup(pl.Series(keys, dtype=pl.Int64), pl.Series([0, 2, 2**62]), pl.Series([1, 3, 2**63 - 1]))
     assert found.to_list() == positions
+
+
+def test_the_lowest_int64_key_finds_a_segment_that_starts_there(lookup_path):
+    lowest, highest = -(2**63), 2**63 - 1
+    keys = pl.Series([lowest, lowest + 1, None, -5, 0, 60, 100, highest], dtype=pl.Int64)
+    found = interval_lookup(keys, pl.Series([lowest, 0, 100]), pl.Series([-1, 50, highest]))
+    assert found.to_list() == [1, 1, 0, 1, 2, 0, 3, 3]

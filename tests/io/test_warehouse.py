@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import duckdb
+import pytest
 
 from pipeline.io import warehouse
 from pipeline.job import rate
@@ -60,3 +61,21 @@ def test_views_exist_before_any_run(tmp_path):
     warehouse.publish_views(tmp_path)
     assert query(tmp_path, "select count(*) from invoice_lines") == [(0,)]
     assert query(tmp_path, "select count(*) from usage") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("periods", "folders"),
+    [
+        # plain periods: one query per period, each its own folder
+        (["2026-10", "2026-11", "2026-10"], ["period=2026-10", "period=2026-11"]),
+        # a NULL period or one that is no plain folder name: DuckDB's partitioned writer names them
+        (["2026-10", None], ["period=2026-10", "period=__HIVE_DEFAULT_PARTITION__"]),
+        (["20'26"], ["period=20%2726"]),
+    ],
+)
+def test_every_row_of_a_period_table_is_stored_whatever_its_period(tmp_path, periods, folders):
+    con = duckdb.connect()
+    relation = con.sql(f"SELECT * FROM (VALUES {', '.join(f'({i}, ?)' for i in range(len(periods)))}) AS t(x, period)", params=periods)
+    assert warehouse.write_run({"invoice_lines": relation}, tmp_path, "r1") == {"invoice_lines": len(periods)}
+    assert sorted(p.name for p in (tmp_path / "invoice_lines").iterdir()) == folders
+    assert sorted(x for (x,) in con.sql(f"SELECT x FROM read_parquet('{tmp_path}/invoice_lines/*/*.parquet')").fetchall()) == list(range(len(periods)))
