@@ -37,12 +37,8 @@ USAGE = [
 TABLES = ("invoices", "invoice_items", "invoice_vat", "billing_history", "billed_usage", "billing_problems")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def prefect_harness():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness():
-        yield
+#: the billing flow runs under the session's one Prefect harness (tests/conftest.py), not one of its own
+pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
 @pytest.fixture
