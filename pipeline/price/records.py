@@ -26,6 +26,7 @@ import pyarrow as pa
 
 import sql
 from pipeline.price import walk
+from pipeline.threads import in_pieces
 
 #: Unit codes of ta_dim.unit.
 UNITS = {"second": 1, "byte": 2, "event": 3}
@@ -37,8 +38,6 @@ DENSE_CELLS = 1 << 24
 #: the CPU's cache and the allocator reuses their memory (16 parts: 1.7 s for 7.8 M walked
 #: records; 2 parts: 2.2-2.7 s).
 WALK_PARTS = 16
-#: Rows per piece of the per-record arithmetic (_in_pieces).
-PIECE_ROWS = 1 << 20
 US_PER_DAY = 86_400_000_000
 #: Columns of the priced records (table `pricing`), in order.
 PRICING_COLUMNS = (
@@ -244,12 +243,15 @@ def _per_card(cards: pl.DataFrame) -> dict[str, np.ndarray]:
     """The TA columns of every rate-card piece, indexed by card row, with a last row of zeros for
     records without a piece; next_s and price_per at least 1. Small: records look them up where
     they need them (_quantities, _amounts) instead of carrying a copy each."""
-    table = {}
-    for c in TA:
-        values = cards.get_column(c).fill_null(0).to_numpy()
-        table[c] = np.append(values, np.zeros(1, dtype=values.dtype))
+    table = {c: _with_zero_row(cards, c) for c in TA}
     table["next_s"], table["price_per"] = np.maximum(table["next_s"], 1), np.maximum(table["price_per"], 1)
     return table
+
+
+def _with_zero_row(cards: pl.DataFrame, column: str) -> np.ndarray:
+    """A column of _cards (nulls as 0) with a last row of 0: what a record without a piece (row cards.height) reads."""
+    values = cards.get_column(column).fill_null(0).to_numpy()
+    return np.append(values, np.zeros(1, dtype=values.dtype))
 
 
 def _card_columns(rec: pl.DataFrame, cards: pl.DataFrame, per_card: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -259,8 +261,7 @@ def _card_columns(rec: pl.DataFrame, cards: pl.DataFrame, per_card: dict[str, np
     row = rec.get_column("card_row").fill_null(cards.height).to_numpy()
 
     def gathered(c: str) -> tuple[str, np.ndarray]:
-        values = cards.get_column(c).fill_null(0).to_numpy()
-        return c, np.append(values, np.zeros(1, dtype=values.dtype))[row]
+        return c, _with_zero_row(cards, c)[row]
 
     with ThreadPoolExecutor(2) as pool:
         got = dict(pool.map(gathered, CARD))
@@ -326,7 +327,7 @@ def _override(card: dict[str, np.ndarray], hits: pl.DataFrame) -> None:
 def _quantities(rec: pl.DataFrame, row: np.ndarray, carded: np.ndarray, per_card: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(quantity, has one): seconds rounded up to the granularity (the first increment, then the
     next ones), bytes, or 1 event; none when the record lacks what its unit needs or has no price.
-    In pieces, on both cores (_in_pieces)."""
+    In pieces, on both cores (pipeline.threads.in_pieces)."""
     duration, volume = rec.get_column("duration_s"), rec.get_column("volume_bytes")
     d, v = duration.fill_null(0).to_numpy(), volume.fill_null(0).to_numpy()
     has_d, has_v = duration.is_not_null().to_numpy(), volume.is_not_null().to_numpy()
@@ -340,15 +341,8 @@ def _quantities(rec: pl.DataFrame, row: np.ndarray, carded: np.ndarray, per_card
         quantity[at] = np.where(second, seconds, np.where(byte, v[at], 1))
         has[at] = ((second & has_d[at]) | (byte & has_v[at]) | (unit == UNITS["event"])) & carded[at]
 
-    _in_pieces(rec.height, piece)
+    in_pieces(rec.height, piece)
     return quantity, has
-
-
-def _in_pieces(n: int, work) -> None:
-    """work(slice) over pieces of n rows, two pieces at a time (one per core); a piece is small
-    enough that its temporary arrays stay in the CPU's cache and the allocator reuses them."""
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(work, (slice(lo, min(lo + PIECE_ROWS, n)) for lo in range(0, n, PIECE_ROWS))))
 
 
 def _months(t_us: np.ndarray) -> np.ndarray:

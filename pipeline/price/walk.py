@@ -111,24 +111,24 @@ def walked(counted: dict[str, np.ndarray], rules: Rules, carried: pl.DataFrame |
         carried: (gk, q_before): units earlier runs rated in a group.
     """
     qn = counted["quantity"]
-    cum, total = _running_sums(counted)
+    gk = group_key(counted["contract_no"], counted["ta_no"], counted["month_idx"])
+    cum, total = _running_sums(counted, gk)
     ta = counted["ta_no"].astype(np.int64)
-    earlier = _carried(counted, carried)
+    earlier = _carried(gk, carried)
     free_q = rules.free_q[ta]
     free_left = free_q if earlier is None else np.maximum(free_q - earlier, 0)
     done = cum - qn  # units of the group before the record
     free = np.clip(free_left - done, 0, qn)
     a = np.maximum(done - free_left, 0)  # charged units of the group before the record, and up to its end
     b = np.maximum(cum - free_left, 0)
-    if earlier is not None:
-        t0 = np.maximum(earlier - free_q, 0)
+    t0 = None if earlier is None else np.maximum(earlier - free_q, 0)  # charged units of earlier runs
+    if t0 is not None:
         a, b = a + t0, b + t0
     method = rules.method[ta]
     tiered = np.flatnonzero((counted["src"] == TARIFF) & (method > 0) & (b > a))
-    if earlier is None:
-        t_end = np.maximum(total[tiered] - free_left[tiered], 0)
-    else:
-        t_end = np.maximum(earlier[tiered] - free_q[tiered], 0) + np.maximum(total[tiered] - free_left[tiered], 0)
+    t_end = np.maximum(total[tiered] - free_left[tiered], 0)
+    if t0 is not None:
+        t_end += t0[tiered]
     return Walked(free, tiered, *_tiers(rules, ta[tiered], method[tiered], a[tiered], b[tiered], t_end))
 
 
@@ -155,15 +155,14 @@ def walk_order(contract: np.ndarray, ta: np.ndarray, month: np.ndarray, t_us: np
     return order.to_series().to_numpy()
 
 
-def _running_sums(counted: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Per record, the units of its group up to and including it in walk order, and the group's total."""
+def _running_sums(counted: dict[str, np.ndarray], gk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per record, the units of its group (gk) up to and including it in walk order, and the group's total."""
     q = counted["quantity"]
     m = q.size
     if m == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    contract, ta, month = counted["contract_no"], counted["ta_no"], counted["month_idx"]
-    order = walk_order(contract, ta, month, counted["t_us"])
-    group_sorted = group_key(contract, ta, month)[order]
+    order = walk_order(counted["contract_no"], counted["ta_no"], counted["month_idx"], counted["t_us"])
+    group_sorted = gk[order]
     q_s = q[order]
     starts = np.flatnonzero(np.concatenate(([True], group_sorted[1:] != group_sorted[:-1])))
     lengths = np.diff(np.append(starts, m))
@@ -174,11 +173,11 @@ def _running_sums(counted: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarra
     return cum, total
 
 
-def _carried(counted: dict[str, np.ndarray], carried: pl.DataFrame | None) -> np.ndarray | None:
-    """Units earlier runs rated in each record's group; None without carry-in."""
+def _carried(gk: np.ndarray, carried: pl.DataFrame | None) -> np.ndarray | None:
+    """Units earlier runs rated in each record's group (gk); None without carry-in."""
     if carried is None or carried.height == 0:
         return None
-    joined = pl.DataFrame({"gk": group_key(counted["contract_no"], counted["ta_no"], counted["month_idx"])}).join(carried, on="gk", how="left", maintain_order="left")
+    joined = pl.DataFrame({"gk": gk}).join(carried, on="gk", how="left", maintain_order="left")
     return joined.get_column("q_before").fill_null(0).cast(pl.Int64).to_numpy()
 
 
