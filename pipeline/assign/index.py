@@ -117,18 +117,27 @@ def _searched(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> pl.Serie
     """interval_lookup of Int64 keys in a few segments: a binary search per key, in pieces on both cores."""
     values = keys.fill_null(0).to_numpy()
     present = keys.is_not_null().to_numpy() if keys.null_count() else None  # a null finds nothing
-    starts = seg_lo.to_numpy()
-    upper = np.concatenate([np.array([OPEN_FROM], dtype=np.int64), seg_hi.to_numpy()])
+    starts, upper = _bounds(seg_lo, seg_hi)
     position = np.empty(len(values), dtype=np.uint32)
 
     def search(at: slice) -> None:
-        part = values[at]
-        found = np.searchsorted(starts, part, side="right")  # segments starting at or below the key
-        hit = part <= upper[found]
-        position[at] = np.where(hit if present is None else hit & present[at], found, 0)
+        found = _segment_of(values[at], starts, upper)
+        position[at] = found if present is None else np.where(present[at], found, 0)
 
     in_pieces(len(values), search)
     return pl.Series("position", position)
+
+
+def _bounds(seg_lo: pl.Series, seg_hi: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(segment starts, segment ends behind a row 0 that holds nothing) for _segment_of."""
+    return seg_lo.to_numpy(), np.concatenate([np.array([OPEN_FROM], dtype=np.int64), seg_hi.to_numpy()])
+
+
+def _segment_of(values: np.ndarray, starts: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """1 + the position of the segment holding each Int64 value (0: none): a binary search for
+    the last segment starting at or below it, which holds it if it ends at or above it."""
+    found = np.searchsorted(starts, values, side="right")
+    return np.where(values <= upper[found], found, 0)
 
 
 def _sorted_positions(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> tuple[pl.Series, pl.Series]:
@@ -170,10 +179,7 @@ def _packed_positions(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> 
     rows = keys.is_not_null().arg_true().to_numpy() if keys.null_count() else None
     values = (keys.drop_nulls() if rows is not None else keys).to_numpy()
     order = _packed_order(values)
-    ordered = values[order]
-    position = np.searchsorted(seg_lo.to_numpy(), ordered, side="right")  # segments starting at or below the key
-    upper = np.concatenate([np.array([OPEN_FROM], dtype=np.int64), seg_hi.to_numpy()])
-    position = np.where(ordered <= upper[position], position, 0).astype(np.uint32)
+    position = _segment_of(values[order], *_bounds(seg_lo, seg_hi)).astype(np.uint32)
     order = rows[order] if rows is not None else order.astype(np.uint32)
     return pl.Series(order, dtype=pl.UInt32), pl.Series(position, dtype=pl.UInt32)
 

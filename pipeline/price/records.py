@@ -86,6 +86,11 @@ def _dense(keys: pl.Series, values: pl.Series, size: int) -> pl.Series:
     return pl.repeat(None, size, dtype=values.dtype, eager=True).scatter(keys.cast(pl.Int64), values)
 
 
+def _members(keys: pl.Series, size: int | None = None) -> pl.Series:
+    """A lookup array that is True at `keys` (null elsewhere), `size` long (default: up to the largest key)."""
+    return _dense(keys, pl.repeat(True, keys.len(), eager=True), int(keys.max()) + 1 if size is None else size)
+
+
 def _at(array: pl.Series, index: pl.Expr) -> pl.Expr:
     """array[index] per row; null where the index is null or outside the array."""
     inside = index.is_between(0, array.len() - 1)
@@ -142,7 +147,7 @@ def _with_devices(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame) -> p
         nk = int(con.sql("SELECT nk FROM card_dims").fetchall()[0][0])
         cell = pl.col("tariff_no").cast(pl.Int64) * nk + pl.col("key_no")
         keys = local.select(pl.col("tariff_no").cast(pl.Int64) * nk + pl.col("key_no")).to_series()
-        local_key = _at(_dense(keys, pl.repeat(True, keys.len(), eager=True), int(keys.max()) + 1), cell)
+        local_key = _at(_members(keys), cell)
         is_local = (pl.col("local_zone_no") > 0) & local_key & pl.col("cp_key").is_between(pl.col("area_lo"), pl.col("area_hi"))
         zone = pl.when(is_local).then(pl.col("local_zone_no")).otherwise(zone)
     return records.with_columns(zone.cast(pl.Int32).alias("zone_no"))
@@ -171,7 +176,7 @@ def _banded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame) -> pl.LazyFra
     if hol.height:
         h0, hdays = int(hol.get_column("day").min()), int(hol.get_column("day").max() - hol.get_column("day").min()) + 1
         keys = hol.get_column("hset_no").cast(pl.Int64) * hdays + hol.get_column("day") - h0
-        table = _dense(keys, pl.repeat(True, hol.height, eager=True), (int(hol.get_column("hset_no").max()) + 1) * hdays)
+        table = _members(keys, (int(hol.get_column("hset_no").max()) + 1) * hdays)
         local_day = pl.col("local_s") // 86400
         inside = local_day.is_between(h0, h0 + hdays - 1)
         on_holiday = _at(table, pl.when(inside).then(pl.col("hset_no").cast(pl.Int64) * hdays + local_day - h0))
@@ -223,7 +228,7 @@ def _carded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame, cards: pl.Dat
     columns = [row.alias("card_row")]
     if cut is not None:  # the key of a record without a piece whose cell has pieces in card_cut
         if int(cut.max()) < DENSE_CELLS:
-            in_cut = _at(_dense(cut, pl.repeat(True, cut.len(), eager=True), int(cut.max()) + 1), pl.col("card_key")).fill_null(False)
+            in_cut = _at(_members(cut), pl.col("card_key")).fill_null(False)
         else:
             in_cut = pl.col("card_key").is_in(cut.implode())
         columns.append(pl.when(row.is_null() & in_cut).then(pl.col("card_key")).alias("cut_key"))
