@@ -54,7 +54,7 @@ class RatingResult:
     ledger: pl.DataFrame
     input_records: int
     timings: list[StageTiming] = field(default_factory=list)
-    #: the billable records that were assigned and priced; a record's rid is its row here
+    #: the batch that was rated; a priced record's rid is its row here
     priced_batch: pl.DataFrame | None = None
     _detail: pl.DataFrame | None = field(default=None, repr=False)
 
@@ -135,39 +135,40 @@ def rate(
     with stage("deduplicate", n_in):
         dup, first_seen_run = duplicate_rows(usage.get_column("record_key"), valid, seen)
         accepted = valid & ~dup
-        billable = _rows(usage, accepted & usage.get_column("billable"))
+        billable = accepted & usage.get_column("billable")  # keyed by row, never copied out of the batch
+        n_billable = int(billable.sum())
         non_billable = usage.filter(accepted & ~usage.get_column("billable"))
         dupes = usage.filter(dup).with_columns(first_seen_run.filter(dup))
-    with stage("register catalog", billable.height):
+    with stage("register catalog", n_billable):
         catalog.register(con)
         keys = key_dim(catalog)
         con.register("key_dim", keys.to_arrow())
-    with stage("key", billable.height):
-        keyed = keyed_usage(billable, keys)
-    with stage("assign", billable.height):
+    with stage("key", n_billable):
+        keyed = keyed_usage(usage, keys, billable)
+    with stage("assign", n_billable):
         index = cached_device_index(con, catalog.device_ids, cache_dir=index_cache)
         located = located_usage(con, keyed, index)
-    with stage("zone", billable.height):
+    with stage("zone", n_billable):
         build_zone_index(con, catalog)
         located = zoned_usage(con, located)
-    with stage("assign", billable.height):
+    with stage("assign", n_billable):
         assigned_usage(con, located)
-    with stage("price", billable.height):
+    with stage("price", n_billable):
         build_rate_card(con, catalog)
         priced_usage(con, earlier, located)
         con.execute("CREATE OR REPLACE TEMP VIEW rated AS SELECT * FROM pricing WHERE amount_micro IS NOT NULL")
-    with stage("aggregate", billable.height):
+    with stage("aggregate", n_billable):
         invoice_lines(con, run_id)
 
     all_rejects = pl.concat([read_rejects, rejects])
     with stage("outcomes + ledger", n_in):
-        _store(con, run_id, billable, all_rejects, dupes, non_billable)
+        _store(con, run_id, usage, all_rejects, dupes, non_billable)
         counts = _counts(con, usage, valid, unreadable_rows, rejects, non_billable, dupes)
         n_total = n_in + unreadable_rows
         in_records, in_seconds, in_bytes = _frame_sums(usage)
         checked_ledger = checked(ledger(run_id, counts), n_total, in_seconds, in_bytes)
         con.register("out_ledger", checked_ledger.to_arrow())
-    return RatingResult(run_id, con, checked_ledger, n_total, timings, priced_batch=billable)
+    return RatingResult(run_id, con, checked_ledger, n_total, timings, priced_batch=usage)
 
 
 def _counts(con, usage, valid, unreadable_rows, rejects, non_billable, dupes) -> dict[str, tuple[int, int, int]]:
@@ -182,7 +183,7 @@ def _counts(con, usage, valid, unreadable_rows, rejects, non_billable, dupes) ->
     }
 
 
-def _store(con, run_id, billable, rejects, dupes, non_billable) -> None:
+def _store(con, run_id, usage, rejects, dupes, non_billable) -> None:
     """Shape every outcome as it is stored (schemas/outputs.py), as tables `out_<name>`.
 
     The outcome queries read their records as `usage_rows`: just those rows of the batch, taken
@@ -190,7 +191,7 @@ def _store(con, run_id, billable, rejects, dupes, non_billable) -> None:
     """
     for name in ("unassigned", "unrateable"):
         rids = con.sql(sql.load(f"duck/out/{name}_rids")).pl().get_column("rid")
-        con.register("usage_rows", billable.gather(rids).with_columns(rids))
+        con.register("usage_rows", usage.gather(rids).with_columns(rids))
         con.execute(f"CREATE OR REPLACE TEMP TABLE out_{name} AS {sql.load(f'duck/out/{name}')}", {"run_id": run_id})
     con.unregister("usage_rows")
     con.execute("CREATE OR REPLACE TEMP VIEW out_invoice_lines AS SELECT * FROM invoice_lines")
@@ -201,11 +202,6 @@ def _store(con, run_id, billable, rejects, dupes, non_billable) -> None:
     }
     for name, frame in frames.items():
         con.register(f"out_{name}", frame.to_arrow())
-
-
-def _rows(frame: pl.DataFrame, mask: pl.Series) -> pl.DataFrame:
-    """The rows of `frame` where `mask` holds; the frame itself, uncopied, when it holds everywhere (the usual batch)."""
-    return frame if mask.all() else frame.filter(mask)
 
 
 def _sums(con, table: str) -> tuple[int, int, int]:

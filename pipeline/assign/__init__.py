@@ -50,37 +50,46 @@ _USAGE_KEYS = {
 }
 
 
-def keyed_usage(usage: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
-    """The narrow columns assignment and pricing need, row-aligned with `usage` (`rid` = row number).
+def keyed_usage(usage: pl.DataFrame, keys: pl.DataFrame, rows: pl.Series | None = None) -> pl.DataFrame:
+    """The narrow columns assignment and pricing need of the records of `usage` where `rows`
+    holds (all when None), in batch order; `rid` is a record's row number in `usage`.
 
     `id_key` is the main-space key of phone, IPv4 and MAC identifiers (null where one does
     not parse; string and IPv6 identifiers are keyed by `located_usage`, which has the index),
     `id_kind` the kind number (keys.KINDS), `cp_key` the counterparty's phone key.
+    `subscriber_id` is kept only when some record needs it there (a string or IPv6 identifier).
 
     Args:
         keys: (article_key, key_no) codes; a key the catalog does not know gets 0.
+        rows: which records to key (the accepted, billable ones). Only the narrow columns are
+            filtered, so the batch itself is never copied.
     """
     id_type = usage.get_column("id_type")
     if (id_type == "phone").all():  # the common batch: one kind, no per-kind gathers
         kind, id_key = pl.lit(KINDS["phone"], pl.Int8), phone_key(pl.col("subscriber_id"))
+        text = []
     else:
-        kind, id_key = (pl.lit(s) for s in _identifier_keys(id_type, usage.get_column("subscriber_id")))
+        kinds, main_keys = _identifier_keys(id_type, usage.get_column("subscriber_id"))
+        kind, id_key = pl.lit(kinds), pl.lit(main_keys)
+        text = ["subscriber_id"] if kinds.is_in([KINDS["string"], KINDS["ipv6"]]).any() else []
     # lazily, so the parts the key expressions share are computed once
-    return (
+    keyed = (
         usage.lazy()
         .select(
             pl.int_range(pl.len(), dtype=pl.Int64).alias("rid"),
             kind.alias("id_kind"),
             id_key.alias("id_key"),
-            "subscriber_id",
+            *text,
             phone_key(pl.col("counterparty")).alias("cp_key"),
             "start_time",
             "duration_s",
             "volume_bytes",
             _coded(pl.col("article_key"), keys).alias("key_no"),
         )
-        .collect()
     )
+    if rows is not None and not rows.all():
+        keyed = keyed.filter(pl.lit(rows))  # after the select: rid stays the batch row
+    return keyed.collect()
 
 
 def _identifier_keys(id_type: pl.Series, subscriber_id: pl.Series) -> tuple[pl.Series, pl.Series]:
@@ -116,7 +125,7 @@ def located_usage(con: duckdb.DuckDBPyConnection, keyed: pl.DataFrame, index: De
     """
     kind = keyed.get_column("id_kind")
     key = keyed.get_column("id_key")
-    text = keyed.get_column("subscriber_id")
+    text = keyed.get_column("subscriber_id") if "subscriber_id" in keyed.columns else None  # string or IPv6 IDs only
     if (kind == KINDS["string"]).any():
         rows = (kind == KINDS["string"]).arg_true()
         unknown = (KINDS["string"] << KIND_SHIFT) + index.strings.height  # parsed, but no ID covers it
@@ -138,7 +147,7 @@ def located_usage(con: duckdb.DuckDBPyConnection, keyed: pl.DataFrame, index: De
         parsed = parsed.clone().scatter(rows, v6.is_not_null())
         further = pl.concat([further, further_v6.with_columns(pl.lit(rows.cast(pl.Int64)).gather(pl.col("row")).alias("row"))])
     dev_no = pl.select(pl.when(pl.lit(codes) >= 0).then(pl.lit(codes).cast(pl.Int64))).to_series()
-    if further.height:  # rid is the row number
+    if further.height:  # the fallback's rid is the record's position in `keyed`, where dev_no is scattered
         records = further.select(
             pl.col("row").alias("rid"),
             pl.lit(seg.get_column("seg_no")).gather(pl.col("at")).alias("seg_no"),

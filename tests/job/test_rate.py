@@ -172,6 +172,31 @@ def test_conservation_every_record_lands_in_exactly_one_outcome():
     assert result.ledger.select(pl.col("records", "duration_s").sum()).row(0) == (7, 129)
 
 
+def test_each_outcome_holds_its_own_records_when_rows_before_them_drop_out():
+    # a rejected, a duplicate and a non-billable row sit before the records that are rated,
+    # unassigned and unrateable: each outcome must still show its own record, whole
+    records = usage(
+        record_key=["bad", "d", "d", "free", "nobody", "ok", "nowhere", "ok2"],
+        subscriber_id=["4331681272420", "4930123401", "4930123401", "4331681272420", "111", "4331681272420",
+                       "4331681272420", "4930123450"],
+        duration_s=[-1, 5, 5, 10, 30, 60, 20, 61],
+        billable=[True, True, True, False, True, True, True, True],
+        counterparty=["4312345", "4312345", "4312345", "4312345", "4312345", "4312345", "999", "4312345"],
+    )
+    result = rate(records, catalog(), "run")
+    assert rated(result).select("record_key", "source_line", "duration_s", "contract_id").rows() == [
+        ("d", 2, 5, "K-SEC"), ("ok", 6, 60, "K-MIN"), ("ok2", 8, 61, "K-SEC"),
+    ]
+    assert result.table("unassigned").pl().select("record_key", "source_line", "subscriber_id").rows() == [
+        ("nobody", 5, "111")
+    ]
+    assert result.table("unrateable").pl().select("record_key", "source_line", "counterparty").rows() == [
+        ("nowhere", 7, "999")
+    ]
+    assert result.table("non_billable").pl().get_column("record_key").to_list() == ["free"]
+    assert result.table("duplicates").pl().get_column("source_line").to_list() == [3]
+
+
 def test_conservation_check_fails_loudly_when_records_are_lost():
     lost = ledger("run", {"rated": (5, 300, 0), "rejected": (1, 0, 0)})
     with pytest.raises(ConservationError, match="outcomes .* = \\(6, 300, 0\\) but input = \\(7, 300, 0\\)"):
