@@ -36,6 +36,18 @@ def _private_prefect_home() -> None:
 _private_prefect_home()
 
 
+def _no_fixed_terminal_size() -> None:
+    """pytest-xdist's workers inherit COLUMNS=80, and rich fixes a console's width from it when the
+    console is made (at import): the CLI tests set COLUMNS per invocation instead."""
+    import os
+
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
+
+
+_no_fixed_terminal_size()
+
+
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     """Prefect's test harness (a temporary API server on a temporary database), started once per session by the
