@@ -63,8 +63,8 @@ def validation_rejects(usage: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
         ).alias("reason"),
         pl.lit(None, pl.String).alias("raw"),
     )
-    valid = ~pl.int_range(usage.height, dtype=pl.Int64, eager=True).is_in(bad_rows.implode())
-    return valid.rename("valid"), rejects.cast(REJECT_SCHEMA)
+    valid = pl.Series("valid", [True], dtype=pl.Boolean).new_from_index(0, usage.height).scatter(bad_rows, False)
+    return valid, rejects.cast(REJECT_SCHEMA)
 
 
 def duplicate_rows(keys: pl.Series, candidates: pl.Series, seen: pl.DataFrame | None = None) -> tuple[pl.Series, pl.Series]:
