@@ -398,7 +398,7 @@ def build_device_index(con: duckdb.DuckDBPyConnection, device_ids: pl.DataFrame,
             registered on `con` (Catalog.register), else none.
     """
     if usage_tariffs is None:
-        usage_tariffs = _registered_usage_tariffs(con)
+        usage_tariffs = registered_usage_tariffs(con)
     # hi - lo wraps around for blocks of half the IPv6 space or more; those are the widest
     wrapped = pl.col("hi") - pl.col("lo")
     intervals = device_intervals(device_ids, usage_tariffs).with_columns(
@@ -459,7 +459,7 @@ def device_segments_table(index: DeviceIndex) -> pl.DataFrame:
     )
 
 
-def _registered_usage_tariffs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+def registered_usage_tariffs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     """The usage-tariff timeline Catalog.register put on `con`, if it did."""
     known = engine.one_row(con, "SELECT count(*) FROM duckdb_views() WHERE view_name = 'cat_usage_tariffs'")[0]
     return con.table("cat_usage_tariffs").pl() if known else None

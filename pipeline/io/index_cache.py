@@ -32,7 +32,7 @@ import polars.selectors as cs
 import sql
 from pipeline.assign import index as index_module
 from pipeline.assign import keys as keys_module
-from pipeline.assign.index import DeviceIndex, _registered_usage_tariffs, build_device_index, device_segments_table, device_validity
+from pipeline.assign.index import DeviceIndex, build_device_index, device_segments_table, device_validity, registered_usage_tariffs
 
 #: Entries kept: a re-rating run with an older catalog should not evict the current one.
 KEEP = 3
@@ -62,7 +62,7 @@ def cached_device_index(
         cache_dir: the directory of cache entries (created when missing); None: just build.
     """
     if usage_tariffs is None:
-        usage_tariffs = _registered_usage_tariffs(con)
+        usage_tariffs = registered_usage_tariffs(con)
     if cache_dir is None:
         return build_device_index(con, device_ids, usage_tariffs)
     entry = Path(cache_dir) / index_key(device_ids, usage_tariffs)
