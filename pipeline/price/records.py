@@ -209,6 +209,12 @@ def _cards(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return pl.concat([one, cut]).join(ta, on="ta_no", how="left", maintain_order="left")
 
 
+def cell_key(nk: int, nz: int, nb: int) -> pl.Expr:
+    """A record's rate-card cell (plan, article key, zone, band) as one integer: the SQL macro card_key of
+    sql/duck/price/macros.sql, which numbers the card's cells (card_dims gives nk, nz and nb)."""
+    return ((pl.col("plan_no").cast(pl.Int64) * nk + pl.col("key_no")) * nz + pl.col("zone_no")) * nb + pl.col("band_no")
+
+
 def _carded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame, cards: pl.DataFrame) -> pl.DataFrame:
     """Each record's `card_row`: the row of _cards holding the rate-card piece of its (plan,
     article key, zone, band) valid at its start; null: none (unrateable).
@@ -218,7 +224,7 @@ def _carded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame, cards: pl.Dat
     """
     nk, nz, nb = con.sql("SELECT nk, nz, nb FROM card_dims").fetchall()[0]
     keys = cards.get_column("card_key").drop_nulls()  # card_one's, sorted; card_cut's rows have none
-    card_key = ((pl.col("plan_no").cast(pl.Int64) * nk + pl.col("key_no")) * nz + pl.col("zone_no")) * nb + pl.col("band_no")
+    card_key = cell_key(nk, nz, nb)
     if keys.len() and int(keys.max()) < DENSE_CELLS:
         row = _at(_dense(keys, pl.int_range(keys.len(), dtype=pl.Int32, eager=True), int(keys.max()) + 1), pl.col("card_key"))
     else:  # a huge, sparse card: binary search in the sorted keys
