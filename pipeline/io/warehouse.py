@@ -35,6 +35,10 @@ SCHEMAS: dict[str, pa.Schema] = dict(TABLES)
 ANALYTICS_DB = "analytics.duckdb"
 #: A period value that is a folder name as it stands (YYYY-MM is).
 PLAIN = re.compile(r"[0-9A-Za-z-]+")
+#: zstd level of the Parquet files Polars writes (the per-record detail, rated_usage): at level 1
+#: 10 M rows take 5.0 s instead of 6.6 s at the default 3 (both cores busy either way), and the
+#: files are 4 % larger. DuckDB's writer (invoice lines, outcomes) offers no level: its default.
+ZSTD_LEVEL = 1
 
 
 def write_run(tables: dict[str, duckdb.DuckDBPyRelation | pl.DataFrame], warehouse: Path, run_id: str) -> dict[str, int]:
@@ -74,7 +78,7 @@ def _write_frame(frame: pl.DataFrame, target: Path, run_id: str, partitioned: bo
     period column inside, one file per period named after the run. A frame grouped by period
     (rated_usage is) is written in slices, without copying it."""
     if not partitioned:
-        frame.write_parquet(target / f"run-{run_id}.parquet", compression="zstd")
+        frame.write_parquet(target / f"run-{run_id}.parquet", compression="zstd", compression_level=ZSTD_LEVEL)
         return
     runs = frame.select(pl.col("period").rle()).unnest("period")
     if runs.get_column("value").is_unique().all():  # grouped by period already: slices, no copy
@@ -85,7 +89,7 @@ def _write_frame(frame: pl.DataFrame, target: Path, run_id: str, partitioned: bo
     for period, part in parts.items():
         folder = target / f"period={period}"
         folder.mkdir(parents=True, exist_ok=True)
-        part.write_parquet(folder / f"run-{run_id}_0.parquet", compression="zstd")
+        part.write_parquet(folder / f"run-{run_id}_0.parquet", compression="zstd", compression_level=ZSTD_LEVEL)
 
 
 def _write_relation(relation: duckdb.DuckDBPyRelation, target: Path, run_id: str) -> None:
