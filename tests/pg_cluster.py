@@ -61,13 +61,19 @@ def throwaway_cluster() -> Iterator[str]:
              "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"],
             cwd=root,
         )
-        port = _free_port()
-        options = " ".join(
-            [f"-p {port}", "-c listen_addresses=127.0.0.1", f"-c unix_socket_directories={root}",
-             "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
-        )
-        _run([*as_user, str(bindir / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(data),
-              "-l", str(log), "-o", options], cwd=root, log=log)
+        for attempt in range(3):  # another process (the other test worker's cluster) may take the free port first
+            port = _free_port()
+            options = " ".join(
+                [f"-p {port}", "-c listen_addresses=127.0.0.1", f"-c unix_socket_directories={root}",
+                 "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+            )
+            try:
+                _run([*as_user, str(bindir / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(data),
+                      "-l", str(log), "-o", options], cwd=root, log=log)
+                break
+            except ClusterError:
+                if attempt == 2:
+                    raise
         try:
             yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
         finally:

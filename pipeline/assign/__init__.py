@@ -6,7 +6,7 @@ sorted merge, and the segment's most specific ID valid at the record's start tim
 (docs/assignment.md). Most specific: the longest prefix or the narrowest range.
 
 Stages, as pipeline/job.py calls them:
-    keyed = keyed_usage(usage, keys)                  # narrow, row-aligned, integer keys
+    keyed = keyed_usage(usage, keys, rows)            # narrow integer keys of the rows to rate; rid = batch row
     index = cached_device_index(con, device_ids, cache_dir=…)  # built once per catalog (pipeline/io/index_cache.py)
     located = located_usage(con, keyed, index)        # + dev_no, id_parsed, id_known
     assigned_usage(con, located)                      # table `assignment` for pricing
@@ -147,9 +147,9 @@ def located_usage(con: duckdb.DuckDBPyConnection, keyed: pl.DataFrame, index: De
         parsed = parsed.clone().scatter(rows, v6.is_not_null())
         further = pl.concat([further, further_v6.with_columns(pl.lit(rows.cast(pl.Int64)).gather(pl.col("row")).alias("row"))])
     dev_no = pl.select(pl.when(pl.lit(codes) >= 0).then(pl.lit(codes).cast(pl.Int64))).to_series()
-    if further.height:  # the fallback's rid is the record's position in `keyed`, where dev_no is scattered
+    if further.height:  # by position in `keyed`, where dev_no is scattered
         records = further.select(
-            pl.col("row").alias("rid"),
+            pl.col("row").alias("pos"),
             pl.lit(seg.get_column("seg_no")).gather(pl.col("at")).alias("seg_no"),
             pl.lit(keyed.get_column("start_time")).gather(pl.col("row")).alias("start_time"),
         )
@@ -164,13 +164,14 @@ def located_usage(con: duckdb.DuckDBPyConnection, keyed: pl.DataFrame, index: De
 
 
 def _fallback(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, dev_no: pl.Series) -> pl.Series:
-    """`dev_no` with the next most specific valid ID filled in for `records` (sql/duck/assign/fallback.sql)."""
-    con.register("fallback", records.select("rid", "seg_no", "start_time").to_arrow())
+    """`dev_no` with the next most specific valid ID filled in for `records` (pos: position in
+    dev_no; sql/duck/assign/fallback.sql)."""
+    con.register("fallback", records.select("pos", "seg_no", "start_time").to_arrow())
     found = con.sql(sql.load("duck/assign/fallback")).pl()
     con.unregister("fallback")
     if not found.height:
         return dev_no
-    return dev_no.cast(pl.Int64).clone().scatter(found.get_column("rid"), found.get_column("dev_no").cast(pl.Int64))
+    return dev_no.cast(pl.Int64).clone().scatter(found.get_column("pos"), found.get_column("dev_no").cast(pl.Int64))
 
 
 def assigned_usage(con: duckdb.DuckDBPyConnection, located: pl.DataFrame) -> None:

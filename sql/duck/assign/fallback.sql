@@ -1,12 +1,12 @@
 -- The records whose segment's two most specific IDs are both not valid at their start time
 -- (device_segments.sql): the next most specific ID of the segment that is valid then
--- (valid_from inclusive, valid_until exclusive) wins. Reads `fallback(rid, seg_no,
+-- (valid_from inclusive, valid_until exclusive) wins. Reads `fallback(pos, seg_no,
 -- start_time)` (rare: IDs nested three deep with changing validity) with `device_items` and
--- `device_intervals`; one row per record that has one.
-SELECT f.rid, arg_min(i.item, i.rank) AS dev_no
+-- `device_intervals`; one row per record that has one (pos: the record's position in the keyed batch).
+SELECT f.pos, arg_min(i.item, i.rank) AS dev_no
 FROM fallback AS f
 JOIN device_items AS i ON i.seg_no = f.seg_no AND i.rank > 2
 JOIN device_intervals AS d ON d.dev_no = i.item
 WHERE (d.valid_from IS NULL OR f.start_time >= d.valid_from)
   AND (d.valid_until IS NULL OR f.start_time < d.valid_until)
-GROUP BY f.rid
+GROUP BY f.pos
