@@ -394,10 +394,10 @@ def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], per_card: dict[str, 
         into = {**parts, "tier_fee": fee, "tier_no": tier_no, "tier_before": tier_before, "unit_price": unit_price}
 
         part = (contract[counted] % WALK_PARTS).astype(np.uint8)
+        columns = {"t_us": t_us, "contract_no": contract, "ta_no": ta, "month_idx": month, "quantity": quantity, "src": src}
 
         def walk_part(k: int) -> None:
             rows = counted[part == k]
-            columns = {"t_us": t_us, "contract_no": contract, "ta_no": ta, "month_idx": month, "quantity": quantity, "src": src}
             w = walk.walked({c: v[rows] for c, v in columns.items()}, rules, carried)
             free[rows] = w.free
             parts["u1"][rows] -= w.free

@@ -34,10 +34,10 @@ CELLS = [
 
 
 def _macros() -> duckdb.DuckDBPyConnection:
+    """A connection with the pricing macros (engine.connect loads the general ones)."""
     con = engine.connect()
-    for name in ("duck/macros", "duck/price/macros"):
-        for statement in sql.statements(name):
-            con.execute(statement)
+    for statement in sql.statements("duck/price/macros"):
+        con.execute(statement)
     return con
 
 
