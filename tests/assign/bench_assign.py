@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pipeline  # noqa: F401  before Polars, as in `rating`: it tunes Polars' allocator
 import polars as pl
 
 from pipeline import engine
