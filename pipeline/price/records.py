@@ -132,13 +132,15 @@ def _with_devices(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame) -> p
                for c in ("tariff_no", "catchall_zone_no")}  # fmt: skip
     # one chunk per column: a frame of many chunks (one per file or row group read) makes every
     # later step copy it whole
+    t_us = pl.col("start_time").dt.epoch("us")
+    span = assignment.select(t_us.min().alias("lo"), t_us.max().alias("hi")).row(0)
     records = (
         assignment.select("rid", "dev_no", "key_no", "duration_s", "volume_bytes", "cp_key", "zone_hit", "start_time")
         .rechunk()
         .lazy()
-        .with_columns(pl.col("start_time").dt.epoch("us").alias("t_us"))
+        .with_columns(t_us.alias("t_us"))
         .drop("start_time")
-        .with_columns(of_device)
+        .with_columns(_month(pl.col("t_us"), *span).alias("month_idx"), *of_device)
         .filter(pl.col("contract_no").is_not_null())  # an unassigned record (no dev_no) has no contract either
         .with_columns(of_plan["tariff_no"].alias("tariff_no"))
     )
@@ -356,59 +358,59 @@ def _quantities(rec: pl.DataFrame, row: np.ndarray, carded: np.ndarray, per_card
     return quantity, has
 
 
-def _months(t_us: np.ndarray) -> np.ndarray:
-    """The UTC month index (year * 12 + month - 1) of epoch-microsecond instants: a lookup by day
-    in the run's span of days."""
-    if not t_us.size:
-        return np.zeros(0, dtype=np.int32)
-    day = t_us // US_PER_DAY
-    d0, d1 = int(day.min()), int(day.max())
+def _month(t_us: pl.Expr, lo: int | None, hi: int | None) -> pl.Expr:
+    """The UTC month index (year * 12 + month - 1) of epoch-microsecond instants `t_us` between
+    `lo` and `hi`: a lookup by day in that span of days."""
+    if lo is None:
+        return pl.lit(None, pl.Int32)
+    d0, d1 = lo // US_PER_DAY, hi // US_PER_DAY
     days = pl.date_range(date(1970, 1, 1) + timedelta(days=d0), date(1970, 1, 1) + timedelta(days=d1), eager=True)
-    return (days.dt.year() * 12 + days.dt.month() - 1).cast(pl.Int32).to_numpy()[day - d0]
+    return _at((days.dt.year() * 12 + days.dt.month() - 1).cast(pl.Int32), t_us // US_PER_DAY - d0)
 
 
 def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], per_card: dict[str, np.ndarray], rules: walk.Rules, carried: pl.DataFrame) -> pa.Table:
     """PRICING_COLUMNS of the priced records.
 
     A record that counts toward free quantities or tiers is walked (walk.py), which says its
-    free units and its charged units as at most two parts at their unit prices (p1 × u1 + p2 × u2)
-    plus the full tiers between them (mid), with tier fees; any other record has all its units
-    charged at its price. Then: usage = (p1 × u1 + p2 × u2 + mid) / price_per, rounded once; a
+    free units, and for a tiered one the price of the tier its last unit lies in and its tier
+    fees. A record's charged units (quantity - free) are charged at its unit price, except where
+    they span tiers: then at most two tier parts at their prices (p1 × u1 + p2 × u2) plus the
+    full tiers between them (mid). Then: usage = charged cost / price_per, rounded once; a
     record with charged units pays the connect fee on top and at least the minimum charge (a
     wholly free record and flat-price usage pay the usage only); tier flat fees on top;
     fee = amount - usage. No price or no quantity: amount NULL (unrateable).
     """
     n = rec.height
-    t_us = rec.get_column("t_us").to_numpy()
     quantity, rated = card["quantity"], card["rated"]
-    month = _months(t_us)
+    month = rec.get_column("month_idx").to_numpy()
     contract = rec.get_column("contract_no").to_numpy()
     price, src, ta = card["price_micro"], card["src"], card["ta_no"]
     counted = np.flatnonzero(card["counted"] & rated)
-    parts = {"p1": price, "u1": quantity, "p2": None, "u2": None, "mid": None}
     free, fee, unit_price = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), price
     tier_no = tier_before = None
+    spanning: list[dict[str, np.ndarray]] = []  # per walked part: the records whose charged units span tiers
     if counted.size:
-        parts = {"p1": price.copy(), "u1": quantity.copy(), **{c: np.zeros(n, dtype=np.int64) for c in ("p2", "u2", "mid")}}
         unit_price, tier_no, tier_before = price.copy(), np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
-        into = {**parts, "tier_fee": fee, "tier_no": tier_no, "tier_before": tier_before, "unit_price": unit_price}
-
+        into = {"tier_fee": fee, "tier_no": tier_no, "tier_before": tier_before, "unit_price": unit_price}
         part = (contract[counted] % WALK_PARTS).astype(np.uint8)
-        columns = {"t_us": t_us, "contract_no": contract, "ta_no": ta, "month_idx": month, "quantity": quantity, "src": src}
+        columns = {"t_us": rec.get_column("t_us").to_numpy(), "contract_no": contract, "ta_no": ta, "month_idx": month,
+                   "quantity": quantity, "src": src}  # fmt: skip
 
         def walk_part(k: int) -> None:
             rows = counted[part == k]
             w = walk.walked({c: v[rows] for c, v in columns.items()}, rules, carried)
             free[rows] = w.free
-            parts["u1"][rows] -= w.free
             at = rows[w.tiered]
             for c, column in into.items():
                 column[at] = getattr(w, c)
+            spans = w.tier_before >= 0
+            if spans.any():
+                spanning.append({"pos": at[spans], **{c: getattr(w, c)[spans] for c in ("p1", "u1", "p2", "u2", "mid")}})
 
         # a group is one contract's: the parts of the contracts walk apart, two at once (one per core)
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(walk_part, range(WALK_PARTS)))
-    amount, fee = _amounts(parts, card, per_card, free, fee)
+    amount, fee = _amounts(card, per_card, unit_price, free, fee, spanning)
     missing = ~rated
     columns = {
         "rid": rec.get_column("rid").to_arrow(),
@@ -434,19 +436,28 @@ def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], per_card: dict[str, 
 
 
 def _amounts(
-    parts: dict[str, np.ndarray | None], card: dict[str, np.ndarray], per_card: dict[str, np.ndarray], free: np.ndarray, tier_fee: np.ndarray
+    card: dict[str, np.ndarray], per_card: dict[str, np.ndarray], unit_price: np.ndarray, free: np.ndarray, tier_fee: np.ndarray,
+    spanning: list[dict[str, np.ndarray]],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(amount, fee) of every record (_priced says how), in one streaming query (it uses both cores).
+    """(amount, fee) of every record (_priced says how): one streaming query over all of them (it
+    uses both cores) with cost = unit_price × (quantity - free), then the same query over the few
+    records whose charged units span tiers (`spanning`: pos, p1, u1, p2, u2, mid), with
+    cost = p1 × u1 + p2 × u2 + mid, put in their places.
 
-    usage = (p1 × u1 + p2 × u2 + mid) / price_per is rounded once by div_half_up, in 64-bit
-    integers when the largest terms cannot overflow them and in 128-bit integers otherwise:
-    div_half_up forms 2 |x| + per and 2 per, so both must stay below 2^63 (per may be 2^50 B).
+    usage = cost / price_per is rounded once by div_half_up, in 64-bit integers when the largest
+    terms cannot overflow them and in 128-bit integers otherwise: div_half_up forms
+    2 |cost| + per and 2 per, so both must stay below 2^63 (per may be 2^50 B).
     """
-    present = {c: v for c, v in parts.items() if v is not None}
+    span = {c: np.concatenate([p[c] for p in spanning]) for c in ("pos", "p1", "u1", "p2", "u2", "mid")} if spanning else None
+
+    def bound(v: np.ndarray) -> int:
+        return max(int(v.max()), -int(v.min()), 0) if v.size else 0
+
+    cost_bound = bound(unit_price) * bound(card["quantity"])
+    if span is not None:
+        cost_bound = max(cost_bound, bound(span["p1"]) * bound(span["u1"]) + bound(span["p2"]) * bound(span["u2"]) + bound(span["mid"]))
     # the card's largest price_per bounds every record's (the card is small)
-    bound = {c: max(int(v.max()), -int(v.min()), 0) if v.size else 0 for c, v in {**present, "per": per_card["price_per"]}.items()}
-    x_bound = bound["p1"] * bound["u1"] + bound.get("p2", 0) * bound.get("u2", 0) + bound.get("mid", 0)
-    wide = 2 * x_bound + 2 * bound["per"] >= 2**63
+    wide = 2 * cost_bound + 2 * bound(per_card["price_per"]) >= 2**63
 
     def col(name: str) -> pl.Expr:
         return pl.col(name).cast(pl.Int128) if wide else pl.col(name)
@@ -454,15 +465,22 @@ def _amounts(
     def of_card(name: str) -> pl.Expr:
         return pl.lit(pl.Series(per_card[name])).gather(pl.col("row"))
 
-    x = col("p1") * pl.col("u1")
-    if "p2" in present:
-        x = x + col("p2") * pl.col("u2") + pl.col("mid")
-    per = of_card("price_per")
-    usage = div_half_up(x, per.cast(pl.Int128) if wide else per).cast(pl.Int64)
-    charged = (pl.col("quantity") > pl.col("free")) & (pl.col("src") != FLAT)
-    amount = pl.when(charged).then(pl.max_horizontal(of_card("connect_micro") + usage, of_card("min_charge_micro"))).otherwise(usage) + pl.col("tier_fee")
+    def money(frame: pl.DataFrame, cost: pl.Expr) -> pl.DataFrame:
+        per = of_card("price_per")
+        usage = div_half_up(cost, per.cast(pl.Int128) if wide else per).cast(pl.Int64)
+        charged = (pl.col("quantity") > pl.col("free")) & (pl.col("src") != FLAT)
+        connect_min = pl.max_horizontal(of_card("connect_micro") + usage, of_card("min_charge_micro"))
+        amount = pl.when(charged).then(connect_min).otherwise(usage) + pl.col("tier_fee")
+        return frame.lazy().select(amount.alias("amount"), (amount - usage).alias("fee")).collect(engine="streaming")
+
     frame = pl.DataFrame({
-        **present, "row": card["row"], "quantity": card["quantity"], "free": free, "src": card["src"], "tier_fee": tier_fee,
+        "row": card["row"], "quantity": card["quantity"], "free": free, "src": card["src"], "tier_fee": tier_fee, "price": unit_price,
     })  # fmt: skip
-    got = frame.lazy().select(amount.alias("amount"), (amount - usage).alias("fee")).collect(engine="streaming")
-    return got.get_column("amount").to_numpy(), got.get_column("fee").to_numpy()
+    got = money(frame, col("price") * (pl.col("quantity") - pl.col("free")))
+    if span is None:
+        return got.get_column("amount").to_numpy(), got.get_column("fee").to_numpy()
+    pos = span.pop("pos")
+    spans = money(frame[pos].with_columns(pl.Series(c, v) for c, v in span.items()), col("p1") * pl.col("u1") + col("p2") * pl.col("u2") + pl.col("mid"))
+    amount, fee = got.get_column("amount").to_numpy(writable=True), got.get_column("fee").to_numpy(writable=True)
+    amount[pos], fee[pos] = spans.get_column("amount").to_numpy(), spans.get_column("fee").to_numpy()
+    return amount, fee

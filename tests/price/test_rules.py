@@ -288,6 +288,23 @@ def test_a_record_spanning_two_graduated_tiers_is_charged_per_tier():
     ]
 
 
+def test_a_record_spanning_tiers_beyond_64_bits_is_still_exact():
+    """2·10^17 bytes of A-GB (per 10^9 B): 10^9 B at 0.06, the rest at 0.03; 0.03 × 2·10^17 B is
+    6·10^21 micro-units · B, beyond 2^63, so the spanning record's cost is computed in 128 bits."""
+    prices = CORE["prices"]
+    keep = [(t, a) != ("T-SEC", "A-GB") for t, a in zip(prices["tariff_id"], prices["article_id"])]
+    no_gb_price = {"prices": {c: [v for v, k in zip(values, keep) if k] for c, values in prices.items()}}
+    gb_tiers = {
+        "tariff_id": ["T-SEC", "T-SEC"], "article_id": ["A-GB", "A-GB"], "method": ["graduated"] * 2,
+        "from_quantity": ["0", str(10**9)], "price": ["0.0600", "0.0300"], "flat_fee": [None, None],
+    }  # fmt: skip
+    volume = 2 * 10**17
+    records = usage(subscriber_id=[K_SEC], article_key=["data"], duration_s=[None], volume_bytes=[volume])
+    result = rate_priced(records, priced(core=no_gb_price, volume_tiers=gb_tiers))
+    # (60 000 µ × 10^9 + 30 000 µ × (2·10^17 - 10^9)) / 10^9 = 60 000 + 6·10^12 - 30 000 µ
+    assert rated(result, "amount", "tier", "tier_before").row(0) == (D("6000000.030000"), 2, 0)
+
+
 def test_tiers_count_per_contract_and_billing_period():
     result = rate_priced(
         calls(K_SEC, ("2026-10-01 10:00:00", 120), ("2026-10-02 10:00:00", 60), ("2026-11-01 10:00:00", 60)),
