@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
 
 #: Rows per piece: a piece's temporary arrays stay in the CPU's cache and the allocator reuses
 #: their memory (docs/performance.md).
 PIECE_ROWS = 1 << 20
 
 
-def in_pieces(n: int, work: Callable[[slice], None], rows: int = PIECE_ROWS) -> None:
-    """work(slice) over pieces of `rows` of n rows, two pieces at a time (one per core); each
-    call writes its own slice of the caller's output arrays."""
+def over_pieces(n: int, work: Callable[[slice], T], rows: int = PIECE_ROWS) -> list[T]:
+    """work(slice) over pieces of `rows` of n rows, two pieces at a time (one per core); the
+    results in the pieces' order."""
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(work, (slice(lo, min(lo + rows, n)) for lo in range(0, n, rows))))
+        return list(pool.map(work, (slice(lo, min(lo + rows, n)) for lo in range(0, n, rows))))
+
+
+def in_pieces(n: int, work: Callable[[slice], None], rows: int = PIECE_ROWS) -> None:
+    """over_pieces for work that writes its own slice of the caller's output arrays."""
+    over_pieces(n, work, rows)

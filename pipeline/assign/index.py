@@ -16,7 +16,6 @@ whose two best IDs are both not valid at their start time look further, in SQL
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import duckdb
@@ -26,7 +25,7 @@ import polars as pl
 import sql
 from pipeline import engine
 from pipeline.assign.keys import IPV6_MAX, id_intervals, string_intervals
-from pipeline.threads import in_pieces
+from pipeline.threads import in_pieces, over_pieces
 
 #: Validity bounds as epoch microseconds; open ends are these sentinels.
 OPEN_FROM = -(2**63)
@@ -220,9 +219,10 @@ def _unsorted(order: pl.Series, values: pl.Series, n: int, missing: int) -> pl.S
 NOT_VALID, NO_SEGMENT = -1, -2
 
 
-#: Rows per piece of a lookup: pieces are looked up two at a time (the sorts and scatters are
-#: cheaper in pieces, and the steps Polars runs on one thread overlap); measured on 10 M rows.
-PIECE_ROWS = 2_500_000
+#: Most rows per piece of a lookup, in equal pieces looked up two at a time (the sorts and
+#: scatters are cheaper in pieces, and the steps Polars runs on one thread overlap); measured on
+#: 10 M rows. Larger than threads.PIECE_ROWS: each piece sorts its keys and searches the segments.
+LOOKUP_ROWS = 2_500_000
 
 
 def assigned_devices(
@@ -243,16 +243,16 @@ def assigned_devices(
         valid but whose segment (`at`, row of `segments`) has more IDs to try.
     """
     n = keys.len()
-    pieces = max(1, -(-n // PIECE_ROWS))
-    if pieces == 1:
+    if n <= LOOKUP_ROWS:
         return _assigned_piece(keys, start_us, seg_lo, seg_hi, segments, first)
-    step = -(-n // pieces)
-    with ThreadPoolExecutor(2) as pool:  # NumPy and Polars release the GIL
-        done = list(
-            pool.map(lambda i: _assigned_piece(keys.slice(i, step), start_us.slice(i, step), seg_lo, seg_hi, segments, first), range(0, n, step))
-        )
-    codes = pl.concat([piece[0] for piece in done])
-    further = pl.concat([piece[1].with_columns(pl.col("row") + i) for piece, i in zip(done, range(0, n, step))])
+
+    def piece(at: slice) -> tuple[int, tuple[pl.Series, pl.DataFrame]]:
+        size = at.stop - at.start
+        return at.start, _assigned_piece(keys.slice(at.start, size), start_us.slice(at.start, size), seg_lo, seg_hi, segments, first)
+
+    done = over_pieces(n, piece, rows=-(-n // -(-n // LOOKUP_ROWS)))  # equal pieces of at most LOOKUP_ROWS
+    codes = pl.concat([piece_codes for _, (piece_codes, _) in done])
+    further = pl.concat([rows.with_columns(pl.col("row") + start) for start, (_, rows) in done])
     return codes, further
 
 

@@ -310,7 +310,7 @@ def test_a_batch_looked_up_in_pieces_is_assigned_as_in_one(monkeypatch):
         )
     )
     whole = matched(cat, **records)
-    monkeypatch.setattr(index, "PIECE_ROWS", 4)
+    monkeypatch.setattr(index, "LOOKUP_ROWS", 4)
     assert matched(cat, **records) == whole
     assert whole[:6] == ["4331681", "43316812724", "2001:db8:17::42", "2001:db8:17::/48", "43316812724", None]
     assert whole[6:12] == ["4331681", "4331681", "2001:db8:17::42", "2001:db8:17::/48", "4331681", None]
