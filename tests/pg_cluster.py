@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 SERVER_USER = "postgres"
+#: What the server log says when another process bound the port first (the errno text of EADDRINUSE).
+PORT_TAKEN = "Address already in use"
 INSTALL_HINT = (
     "the PostgreSQL server binaries (initdb, pg_ctl) were not found in /usr/lib/postgresql/*/bin "
     "nor on PATH; install them with `apt-get install -y postgresql-15` (bash .ci/run does this)"
@@ -71,8 +73,8 @@ def throwaway_cluster() -> Iterator[str]:
                 _run([*as_user, str(bindir / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(data),
                       "-l", str(log), "-o", options], cwd=root, log=log)
                 break
-            except ClusterError:
-                if attempt == 2:
+            except ClusterError as error:
+                if attempt == 2 or PORT_TAKEN not in str(error):  # only a lost race for the port is worth a retry
                     raise
         try:
             yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
