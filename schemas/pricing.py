@@ -23,6 +23,11 @@ PERCENT = pl.Decimal(6, 2)
 PRICE_SOURCES = ("special_friends", "special_net", "customer", "promotion", "price_list", "tariff", "flat")
 SPECIAL_KINDS = ("friends", "net")
 TIER_METHODS = ("graduated", "volume")
+#: Tier bounds are counted in 44 bits (pipeline/price/walk.py keys a tier by its tariff-article and
+#: first unit in one integer): a tier starts below 2^44 units, 17.6 TB or 557 000 years of seconds.
+#: Usage beyond that lies in the last tier.
+TIER_UNIT_BITS = 44
+TIER_UNITS_MAX = 1 << TIER_UNIT_BITS
 #: Day words of time bands; `holiday` is a public holiday of the tariff's holiday country.
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun", "holiday")
 DIGITS = r"^[0-9]{1,15}$"
@@ -151,6 +156,10 @@ class VolumeTiers(pandera.DataFrameModel):
     from_quantity: pl.Int64 = pandera.Field(ge=0)
     price: MONEY = pandera.Field(ge=0)
     flat_fee: MONEY = pandera.Field(nullable=True, ge=0)
+
+    @pandera.check("from_quantity", name=f"a tier must start below 2^{TIER_UNIT_BITS} = {TIER_UNITS_MAX} units")
+    def starts_in_range(cls, data: pandera.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("from_quantity") < TIER_UNITS_MAX)
 
     Config = _Strict
 

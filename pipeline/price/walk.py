@@ -19,12 +19,17 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from schemas.pricing import TIER_UNIT_BITS
+
 #: Tier methods as codes.
 GRADUATED, VOLUME = 1, 2
 #: Price source code of the tariff level (schemas.pricing.PRICE_SOURCES, 1-based): only it is tiered.
 TARIFF = 6
-#: Tier positions are keyed (tariff-article << 44) | units: up to 1.7e13 units per group and period.
-UNIT_BITS = 44
+#: Tier positions are keyed (tariff-article << UNIT_BITS) | units. Tiers start below 2^UNIT_BITS
+#: units (schemas/pricing.py checks from_quantity), so a group's units beyond that are looked up
+#: as 2^UNIT_BITS - 1: they lie in its last tier all the same.
+UNIT_BITS = TIER_UNIT_BITS
+UNIT_CAP = (1 << UNIT_BITS) - 1
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ def rules(ta: pl.DataFrame, tiers: pl.DataFrame) -> Rules:
     tiers = tiers.sort("ta_no", "lo")
     if tiers.height and int(tiers.get_column("cost_before").max()) >= 2**62:
         raise ValueError("volume tiers too wide for their price: a tier's full cost must stay below 2^62 micro-units")
+    if tiers.height and int(tiers.get_column("ta_no").max()) >> (63 - UNIT_BITS):
+        raise ValueError(f"tiered tariff-articles numbered beyond 2^{63 - UNIT_BITS}: their tier keys would not fit 63 bits")
 
     def col(name: str) -> np.ndarray:
         return tiers.get_column(name).cast(pl.Int64).to_numpy()
@@ -193,8 +200,8 @@ def _tiers(r: Rules, ta, method, a, b, t_end) -> tuple[np.ndarray, ...]:
     """
     base = ta << UNIT_BITS
     grad = method == GRADUATED
-    first = np.searchsorted(r.tier_key, base | np.where(grad, a, t_end - 1), side="right") - 1
-    last = np.where(grad, np.searchsorted(r.tier_key, base | (b - 1), side="right") - 1, first)
+    first = np.searchsorted(r.tier_key, base | np.minimum(np.where(grad, a, t_end - 1), UNIT_CAP), side="right") - 1
+    last = np.where(grad, np.searchsorted(r.tier_key, base | np.minimum(b - 1, UNIT_CAP), side="right") - 1, first)
     lo = r.tier_lo[first]
     first_fee = r.tier_fee[first]
     fee = np.where(

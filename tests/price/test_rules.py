@@ -288,21 +288,31 @@ def test_a_record_spanning_two_graduated_tiers_is_charged_per_tier():
     ]
 
 
-def test_a_record_spanning_tiers_beyond_64_bits_is_still_exact():
-    """2·10^17 bytes of A-GB (per 10^9 B): 10^9 B at 0.06, the rest at 0.03; 0.03 × 2·10^17 B is
-    6·10^21 micro-units · B, beyond 2^63, so the spanning record's cost is computed in 128 bits."""
-    prices = CORE["prices"]
-    keep = [(t, a) != ("T-SEC", "A-GB") for t, a in zip(prices["tariff_id"], prices["article_id"])]
-    no_gb_price = {"prices": {c: [v for v, k in zip(values, keep) if k] for c, values in prices.items()}}
-    gb_tiers = {
-        "tariff_id": ["T-SEC", "T-SEC"], "article_id": ["A-GB", "A-GB"], "method": ["graduated"] * 2,
-        "from_quantity": ["0", str(10**9)], "price": ["0.0600", "0.0300"], "flat_fee": [None, None],
+def _graduated(article: str, *tiers: tuple[str, str, str | None]) -> dict[str, list]:
+    """volume_tiers rows of T-SEC's `article`: graduated (from_quantity, price, flat_fee) tiers."""
+    return {
+        "tariff_id": ["T-SEC"] * len(tiers), "article_id": [article] * len(tiers), "method": ["graduated"] * len(tiers),
+        "from_quantity": [t[0] for t in tiers], "price": [t[1] for t in tiers], "flat_fee": [t[2] for t in tiers],
     }  # fmt: skip
-    volume = 2 * 10**17
-    records = usage(subscriber_id=[K_SEC], article_key=["data"], duration_s=[None], volume_bytes=[volume])
-    result = rate_priced(records, priced(core=no_gb_price, volume_tiers=gb_tiers))
+
+
+@pytest.mark.parametrize("neighbour", [None, "A-GIB", "A-SMS"])
+def test_a_record_spanning_tiers_beyond_64_bits_is_still_exact(neighbour):
+    """2·10^17 bytes of A-GB (per 10^9 B): 10^9 B at 0.06, the rest at 0.03. 0.03 × 2·10^17 B is
+    6·10^21 micro-units · B, beyond 2^63, so the cost is computed in 128 bits; and the record's
+    units lie beyond 2^44, where tiers are keyed, so they are looked up in A-GB's last tier, not
+    in the tiers of the next tiered article (`neighbour`)."""
+    tiered = {("T-SEC", "A-GB"), ("T-SEC", neighbour)}
+    prices = CORE["prices"]
+    keep = [(t, a) not in tiered for t, a in zip(prices["tariff_id"], prices["article_id"])]
+    tiers = _graduated("A-GB", ("0", "0.0600", None), (str(10**9), "0.0300", None))
+    if neighbour:
+        other = _graduated(neighbour, ("0", "0.9000", None), ("5", "0.8000", "3.00"))
+        tiers = {c: tiers[c] + other[c] for c in tiers}
+    cat = priced(core={"prices": {c: [v for v, k in zip(values, keep) if k] for c, values in prices.items()}}, volume_tiers=tiers)
+    records = usage(subscriber_id=[K_SEC], article_key=["data"], duration_s=[None], volume_bytes=[2 * 10**17])
     # (60 000 µ × 10^9 + 30 000 µ × (2·10^17 - 10^9)) / 10^9 = 60 000 + 6·10^12 - 30 000 µ
-    assert rated(result, "amount", "tier", "tier_before").row(0) == (D("6000000.030000"), 2, 0)
+    assert rated(rate_priced(records, cat), "amount", "tier", "tier_before", "fee").row(0) == (D("6000000.030000"), 2, 0, D("0"))
 
 
 def test_tiers_count_per_contract_and_billing_period():
