@@ -30,6 +30,10 @@ TARIFF = 6
 #: as 2^UNIT_BITS - 1: they lie in its last tier all the same.
 UNIT_BITS = TIER_UNIT_BITS
 UNIT_CAP = (1 << UNIT_BITS) - 1
+#: Contract and tariff-article numbers the packed keys hold: group keys are (contract << 36) +
+#: (tariff-article << 16) + month (sql/duck/price/macros.sql group_key, which also groups the
+#: invoice lines), tier keys (tariff-article << UNIT_BITS) | units.
+CONTRACT_BITS, TA_BITS = 27, 63 - UNIT_BITS
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,6 @@ def rules(ta: pl.DataFrame, tiers: pl.DataFrame) -> Rules:
     tiers = tiers.sort("ta_no", "lo")
     if tiers.height and int(tiers.get_column("cost_before").max()) >= 2**62:
         raise ValueError("volume tiers too wide for their price: a tier's full cost must stay below 2^62 micro-units")
-    if tiers.height and int(tiers.get_column("ta_no").max()) >> (63 - UNIT_BITS):
-        raise ValueError(f"tiered tariff-articles numbered beyond 2^{63 - UNIT_BITS}: their tier keys would not fit 63 bits")
 
     def col(name: str) -> np.ndarray:
         return tiers.get_column(name).cast(pl.Int64).to_numpy()
@@ -103,6 +105,16 @@ class Walked:
     tier_no: np.ndarray
     tier_before: np.ndarray
     unit_price: np.ndarray
+
+
+def check_key_space(contracts: int, tariff_articles: int) -> None:
+    """Refuse a catalog whose largest contract or tariff-article number (tariffs × articles) the
+    packed keys cannot hold: its groups and invoice lines would run into each other."""
+    if contracts >> CONTRACT_BITS or tariff_articles >> TA_BITS:
+        raise ValueError(
+            f"the catalog numbers {contracts} contracts and {tariff_articles} tariff-article pairs (tariffs × articles); "
+            f"pricing packs them into 64-bit keys, which hold fewer than 2^{CONTRACT_BITS} contracts and 2^{TA_BITS} pairs"
+        )
 
 
 def group_key(contract: np.ndarray, ta: np.ndarray, month: np.ndarray) -> np.ndarray:

@@ -7,11 +7,12 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import polars as pl
+import pytest
 
 import sql
 from pipeline import engine
 from pipeline.price.records import cell_key
-from pipeline.price.walk import group_key
+from pipeline.price.walk import check_key_space, group_key
 
 GROUPS = [
     # contract_no, ta_no, month_idx, key
@@ -58,3 +59,21 @@ def test_rate_card_cell_key_is_the_same_in_python_and_sql():
     con.register("cells", frame)
     duck = [k for (k,) in con.sql("SELECT card_key(plan_no, key_no, zone_no, band_no, {'nk': 5, 'nz': 4100, 'nb': 3}) FROM cells").fetchall()]
     assert python == duck == expected
+
+
+@pytest.mark.parametrize(
+    ("contracts", "tariff_articles", "fits"),
+    [
+        (100_000, 5_000, True),
+        (2**27 - 1, 2**19 - 1, True),
+        (2**27, 1, False),  # would run into the sign bit of the group key
+        (1, 2**19, False),  # 2^19 × 2^44 would run into the sign bit of a tier key
+        (0, 0, True),  # a catalog without contracts
+    ],
+)
+def test_a_catalog_beyond_what_the_packed_keys_hold_is_refused(contracts, tariff_articles, fits):
+    if fits:
+        check_key_space(contracts, tariff_articles)
+    else:
+        with pytest.raises(ValueError, match="pricing packs them into 64-bit keys"):
+            check_key_space(contracts, tariff_articles)
