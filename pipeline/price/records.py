@@ -130,12 +130,12 @@ def _with_devices(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame) -> p
     n_plans = int(plans.get_column("plan_no").max() or 0) + 1  # none in a catalog without contracts
     of_plan = {c: _at(_dense(plans.get_column("plan_no"), plans.get_column(c), n_plans), pl.col("plan_no"))
                for c in ("tariff_no", "catchall_zone_no")}  # fmt: skip
-    # one chunk per column: a frame of many chunks (one per file or row group read) makes every
-    # later step copy it whole
     t_us = pl.col("start_time").dt.epoch("us")
-    span = assignment.select(t_us.min().alias("lo"), t_us.max().alias("hi")).row(0)
+    span = assignment.select(t_us.min().alias("lo"), t_us.max().alias("hi")).row(0)  # of the periods' lookup by day
     records = (
         assignment.select("rid", "dev_no", "key_no", "duration_s", "volume_bytes", "cp_key", "zone_hit", "start_time")
+        # one chunk per column: a frame of many chunks (one per file or row group read) makes
+        # every later step copy it whole
         .rechunk()
         .lazy()
         .with_columns(t_us.alias("t_us"))
