@@ -8,8 +8,9 @@
 CREATE OR REPLACE MACRO div_half_up(x, d) AS
     CAST(sign(x) * ((abs(CAST(x AS HUGEINT)) * 2 + d) // (2 * d)) AS BIGINT);
 
--- A price given as DECIMAL(18,6) in integer micro-units.
-CREATE OR REPLACE MACRO to_micro(price) AS CAST(CAST(price AS DECIMAL(18,6)) * 1000000 AS BIGINT);
+-- A price given as DECIMAL(18,6) in integer micro-units (the product is formed in 38 digits:
+-- in DECIMAL(18,6) it would overflow from 1 000 000.00 on).
+CREATE OR REPLACE MACRO to_micro(price) AS CAST(CAST(price AS DECIMAL(38,6)) * 1000000 AS BIGINT);
 
 -- Micro-units as the per-record amount type: DECIMAL(18,6), exact.
 CREATE OR REPLACE MACRO micro_to_amount(micro) AS CAST(CAST(micro AS DECIMAL(18,0)) * 0.000001 AS DECIMAL(18,6));

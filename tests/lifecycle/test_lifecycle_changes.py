@@ -124,6 +124,13 @@ def test_an_index_adjustment_of_chosen_contracts() -> None:
         index_adjusted(cat, twice, "1.032", date(2026, 7, 1), MANAGER, contracts=["C1", "C2"])
 
 
+def test_an_index_adjustment_beyond_64_bit_micro_products_is_exact() -> None:
+    """10.00 × 1 000 000 is 10^7 × 10^12 in micro-units squared: beyond 2^63, so formed in 128 bits."""
+    cat, bil = catalogs()
+    change = index_adjusted(cat, bil, "1000000", date(2026, 7, 1), MANAGER, contracts=["C1", "C2"])
+    assert change.result.select("position_id", "price").rows() == [("P1", Decimal("10000000.000000")), ("P2", Decimal("120000000.000000"))]
+
+
 @pytest.mark.parametrize(
     ("actor", "factor", "contracts", "error", "message"),
     [

@@ -41,3 +41,18 @@ def test_the_polars_rounding_rounds_half_away_from_zero(x, d, expected, dtype):
 def test_the_sql_rounding_gives_the_same(x, d, expected):
     con = engine.connect()
     assert con.execute("SELECT div_half_up(CAST(? AS BIGINT), CAST(? AS BIGINT))", [x, d]).fetchall()[0][0] == expected
+
+
+@pytest.mark.parametrize(
+    ("price", "micro"),
+    [
+        ("0.060000", 60_000),
+        ("999999.990000", 999_999_990_000),
+        ("1000000.000000", 1_000_000_000_000),  # overflowed DECIMAL(18,6) before: 10^6 × 10^6 has 19 digits
+        ("999999999999.999999", 999_999_999_999_999_999),  # the largest DECIMAL(18,6)
+        ("-1000000.000001", -1_000_000_000_001),
+    ],
+)
+def test_a_catalog_amount_in_micro_units_is_exact_up_to_the_largest_decimal(price, micro):
+    con = engine.connect()
+    assert con.execute("SELECT to_micro(CAST(? AS DECIMAL(18,6)))", [price]).fetchall()[0][0] == micro

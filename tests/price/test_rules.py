@@ -389,3 +389,13 @@ def test_vat_rate_travels_on_every_line(subscriber, key, overrides, vat_rate, va
     records = usage(subscriber_id=[subscriber], article_key=[key], duration_s=[60])
     result = rate_priced(records, priced(core={"articles": articles}, **tables))
     assert lines(result, "vat_rate", "vat_code") == [(D(vat_rate), vat_code)]
+
+
+@pytest.mark.parametrize(("price", "amount"), [("1000000.00", "1000000.000000"), ("250000000.50", "250000000.500000")])
+def test_a_price_of_a_million_or_more_is_priced_exactly(price, amount):
+    """Prices in currencies of small units (JPY, HUF) reach millions; to_micro used to overflow there."""
+    prices = CORE["prices"]
+    at = {(t, a): i for i, (t, a) in enumerate(zip(prices["tariff_id"], prices["article_id"]))}[("T-SEC", "A-NAT")]
+    core = {"prices": {**prices, "price": [price if i == at else p for i, p in enumerate(prices["price"])]}}
+    result = rate_priced(calls(K_SEC, ("2026-10-01 10:00:00", 60)), priced(core=core))
+    assert rated(result, "price", "amount").row(0) == (D(amount), D(amount))

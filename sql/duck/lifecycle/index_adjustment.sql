@@ -7,7 +7,7 @@
 SELECT
     position_id,
     'index' AS kind,
-    micro_to_amount(div_half_up(to_micro(base_price) * to_micro($factor), 1000000)) AS price,
+    micro_to_amount(div_half_up(CAST(to_micro(base_price) AS HUGEINT) * to_micro($factor), 1000000)) AS price,
     CAST($effective AS DATE) AS valid_from,
     CAST(NULL AS DATE) AS valid_until,
     'index ×' || CAST($factor AS VARCHAR) || ' of the '
@@ -19,7 +19,7 @@ UNION ALL
 SELECT
     position_id,
     'override',
-    micro_to_amount(div_half_up(to_micro(override_price) * to_micro($factor), 1000000)),
+    micro_to_amount(div_half_up(CAST(to_micro(override_price) AS HUGEINT) * to_micro($factor), 1000000)),
     CAST($effective AS DATE),
     override_until,
     override_reason || ' (index ×' || CAST($factor AS VARCHAR) || ')'
