@@ -163,7 +163,14 @@ def _parse(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     if isinstance(dtype, pl.Datetime):
         naive = pl.coalesce(col.str.to_datetime(f, strict=False, time_unit="us") for f in _DATETIME_FORMATS)
         return naive.dt.replace_time_zone("UTC")
+    if isinstance(dtype, pl.Decimal):  # more decimals than the scale would be rounded away: refused
+        return pl.when(col.str.contains(_decimal_pattern(dtype.scale))).then(col).cast(dtype, strict=False)
     return col.cast(dtype, strict=False)
+
+
+def _decimal_pattern(scale: int) -> str:
+    """A plain decimal number with at most `scale` decimals (trailing zeros beyond them change nothing)."""
+    return rf"^[+-]?[0-9]+(\.[0-9]{{1,{scale}}}0*)?$" if scale else r"^[+-]?[0-9]+(\.0*)?$"
 
 
 _BOOLEANS = {"true": True, "t": True, "yes": True, "1": True, "false": False, "f": False, "no": False, "0": False}
@@ -177,6 +184,8 @@ def _rule_name(dtype: pl.DataType) -> str:
         return "timestamp YYYY-MM-DD[ HH:MM:SS] (UTC)"
     if dtype == pl.Boolean:
         return "boolean true/false"
+    if isinstance(dtype, pl.Decimal):
+        return f"decimal number with at most {dtype.precision - dtype.scale} digits before the point and {dtype.scale} after it"
     return f"type {dtype}"
 
 

@@ -51,7 +51,7 @@ def test_import_replaces_the_special_prices_of_the_contracts_in_the_file(catalog
         ("contract_id,kind,number,price\nV-9999,friends,4312345678,0.01\n", "must exist in"),
         ("contract_id,kind,number,price\nV-1001,cousins,4312345678,0.01\n", "isin"),
         ("contract_id,kind,number,price\nV-1001,friends,+43 1 234,0.01\n", "str_matches"),
-        ("contract_id,kind,number,price\nV-1001,friends,4312345678,cheap\n", "Decimal"),
+        ("contract_id,kind,number,price\nV-1001,friends,4312345678,cheap\n", "decimal number"),
         ("contract,kind,number,price\nV-1001,friends,4312345678,0.01\n", "unknown column"),
     ],
 )
