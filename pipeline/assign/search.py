@@ -53,11 +53,13 @@ def id_matches(device_ids: pl.DataFrame, identifier: str, at: datetime | None = 
         framed.join(probe, on="id_type")
         .filter((pl.col("lo") <= pl.col("key")) & (pl.col("key") <= pl.col("hi")))
         .with_columns(
+            # hi - lo wraps around for blocks of half the IPv6 space or more: those are the widest
+            ((pl.col("hi") - pl.col("lo")) < 0).alias("_huge"),
             (pl.col("hi") - pl.col("lo")).alias("_width"),
             (moment.is_not_null() & (pl.col("valid_from").is_null() | (pl.col("valid_from") <= moment))
              & (pl.col("valid_until").is_null() | (moment < pl.col("valid_until")))).alias("valid_at"),
         )
-        .sort("_width", "lo", "row")
+        .sort("_huge", "_width", "lo", "row")
     )
     exact = (pl.col("lo") == pl.col("key")) & (pl.col("hi") == pl.col("key"))
     is_phone_id = (pl.col("id_type") == "phone") & pl.col("id_to").is_null()

@@ -58,6 +58,22 @@ def test_id_matches_lists_every_covering_id_most_specific_first(identifier, when
     assert matches.select("line", "contract_id", "match", "valid_at", "wins").rows() == rows
 
 
+@pytest.mark.parametrize(
+    ("blocks", "rows"),
+    [
+        # ::/0 and ::/1: hi - lo of half the IPv6 space or more leaves 127 bits; still the widest
+        (("::/0", "2001:db8::/32"), [(3, "K-SEC", "cidr", True, True), (2, "K-MIN", "cidr", True, False)]),
+        (("::/1", "2001:db8::/32"), [(3, "K-SEC", "cidr", True, True), (2, "K-MIN", "cidr", True, False)]),
+        (("2001::/16", "2001:db8::/32"), [(3, "K-SEC", "cidr", True, True), (2, "K-MIN", "cidr", True, False)]),
+    ],
+)
+def test_id_matches_put_the_widest_ipv6_blocks_last(blocks, rows):
+    ids = {"contract_id": ["K-MIN", "K-SEC"], "id_type": ["ipv6", "ipv6"], "id_value": list(blocks), "id_to": [None, None],
+           "valid_from": [None, None], "valid_until": [None, None]}  # fmt: skip
+    matches = id_matches(catalog(device_ids=ids).device_ids, "2001:db8::1", at("2026-10-20 10:00:00"))
+    assert matches.select("line", "contract_id", "match", "valid_at", "wins").rows() == rows
+
+
 def test_id_search_names_the_contract_the_matching_id_the_kind_of_match_and_the_validity(catalog_dir):
     result = run("id-search", "4331681555", "--at", "2026-10-14 23:59:59", "--catalog", str(catalog_dir))
     assert result.exit_code == 0, result.output
