@@ -218,7 +218,8 @@ def _minute(clock: pl.Expr) -> pl.Expr:
 def band_minutes(bands: pl.DataFrame) -> pl.DataFrame:
     """Every (tariff_id, day 0–7, minute 0–1439) a band covers, with the band and its `_line` if any.
 
-    Day 0 is Monday, 7 a public holiday. `mon-fri` expands to days 0–4.
+    Day 0 is Monday, 7 a public holiday. `mon-fri` expands to days 0–4; a range may run over
+    the weekend into the next week: `fri-mon` is days 4, 5, 6 and 0.
     """
     has_line = "_line" in bands.columns
     parts = bands.with_columns(pl.col("days").str.split(",").alias("_part")).explode("_part").with_columns(
@@ -226,7 +227,13 @@ def band_minutes(bands: pl.DataFrame) -> pl.DataFrame:
     ).unnest("_part")
     lo = pl.col("_from").replace_strict(_DAY_NO, return_dtype=pl.Int32)
     hi = pl.coalesce("_to", "_from").replace_strict(_DAY_NO, return_dtype=pl.Int32)
-    days = parts.with_columns(pl.int_ranges(lo, hi + 1).alias("day")).explode("day")
+    wraps = hi < lo
+    days = (
+        parts.with_columns(pl.int_ranges(lo, pl.when(wraps).then(hi + 8).otherwise(hi + 1)).alias("day"), wraps.alias("_wraps"))
+        .explode("day")
+        .with_columns(pl.when(pl.col("_wraps")).then(pl.col("day") % 7).otherwise(pl.col("day")).alias("day"))
+        .drop("_wraps")
+    )
     span = days.with_columns(pl.int_ranges(_minute(pl.col("from_time")), _minute(pl.col("until_time"))).alias("minute"))
     return span.explode("minute").filter(pl.col("minute").is_not_null()).select(
         "tariff_id", "band", pl.col("day").cast(pl.Int32), pl.col("minute").cast(pl.Int32), *(["_line"] if has_line else [])

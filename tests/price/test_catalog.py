@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
 from pipeline.catalog import CatalogError
+from pipeline.price.catalog import band_minutes
 from tests.price.factory import priced
 
 
@@ -61,3 +63,18 @@ def test_a_bad_pricing_row_is_reported_with_file_line_column_and_rule(tables, pr
 
 def test_a_missing_pricing_file_is_no_rule_at_all():
     assert priced().pricing.volume_tiers.height == 0
+
+
+@pytest.mark.parametrize(
+    ("days", "covered"),
+    [
+        ("mon-fri", [0, 1, 2, 3, 4]),
+        ("fri-mon", [0, 4, 5, 6]),  # over the weekend into the next week
+        ("sun-sun", [6]),
+        ("sat-tue,thu", [0, 1, 3, 5, 6]),
+        ("holiday", [7]),
+    ],
+)
+def test_a_band_covers_the_days_its_days_name(days, covered):
+    bands = pl.DataFrame({"tariff_id": ["T"], "band": ["b"], "days": [days], "from_time": ["08:00"], "until_time": ["08:02"]})
+    assert band_minutes(bands).group_by("day").len().sort("day").rows() == [(d, 2) for d in covered]
