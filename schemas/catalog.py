@@ -18,6 +18,8 @@ UTC = pl.Datetime(time_unit="us", time_zone="UTC")
 
 VAT_TREATMENTS = ("normal", "reverse_charge", "exempt")
 UNITS = ("second", "byte", "event")
+#: The longest charging increment: a day (rated seconds stay far inside 64 bits).
+MAX_INCREMENT_S = 86_400
 
 
 class _Strict:
@@ -115,8 +117,8 @@ class Tariffs(pandera.DataFrameModel):
     tariff_id: str = pandera.Field(unique=True, str_length={"min_value": 1})
     name: str
     currency: str = pandera.Field(str_length={"min_value": 3, "max_value": 3})
-    first_increment_s: pl.Int64 = pandera.Field(ge=1)
-    next_increment_s: pl.Int64 = pandera.Field(ge=1)
+    first_increment_s: pl.Int64 = pandera.Field(ge=1, le=MAX_INCREMENT_S)
+    next_increment_s: pl.Int64 = pandera.Field(ge=1, le=MAX_INCREMENT_S)
     vat_rate: RATE = pandera.Field(ge=0, le=1)
     catchall_zone: str = pandera.Field(nullable=True)
 
@@ -129,15 +131,15 @@ class Articles(pandera.DataFrameModel):
     alt_name: str = pandera.Field(nullable=True)
     unit: str = pandera.Field(isin=list(UNITS))
     price_per: pl.Int64 = pandera.Field(ge=1)
-    first_increment_s: pl.Int64 = pandera.Field(nullable=True, ge=1)
-    next_increment_s: pl.Int64 = pandera.Field(nullable=True, ge=1)
+    first_increment_s: pl.Int64 = pandera.Field(nullable=True, ge=1, le=MAX_INCREMENT_S)
+    next_increment_s: pl.Int64 = pandera.Field(nullable=True, ge=1, le=MAX_INCREMENT_S)
     vat_rate: RATE = pandera.Field(nullable=True, ge=0, le=1)
 
     Config = _Strict
 
 
 class Zones(pandera.DataFrameModel):
-    prefix: str = pandera.Field(unique=True, str_matches=r"^[0-9]{1,15}$")
+    prefix: str = pandera.Field(unique=True, str_matches=r"^[1-9][0-9]{0,14}$")  # E.164: no country code starts with 0
     zone_id: str
     zone_name: str
 

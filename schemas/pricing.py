@@ -30,7 +30,8 @@ TIER_UNIT_BITS = 44
 TIER_UNITS_MAX = 1 << TIER_UNIT_BITS
 #: Day words of time bands; `holiday` is a public holiday of the tariff's holiday country.
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun", "holiday")
-DIGITS = r"^[0-9]{1,15}$"
+#: E.164 digits without `+`: 1-15 digits, the first (a country code's) never 0.
+DIGITS = r"^[1-9][0-9]{0,14}$"
 CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
 DAY_LIST = r"^(mon|tue|wed|thu|fri|sat|sun|holiday)(-(mon|tue|wed|thu|fri|sat|sun))?(,(mon|tue|wed|thu|fri|sat|sun|holiday)(-(mon|tue|wed|thu|fri|sat|sun))?)*$"
 
@@ -203,7 +204,7 @@ class AreaCodes(pandera.DataFrameModel):
     """The numbering plan's area codes: a local call stays inside the caller's `country_code` +
     `area_code` (the code's length is its number of digits)."""
 
-    country_code: str = pandera.Field(str_matches=r"^[0-9]{1,3}$")
+    country_code: str = pandera.Field(str_matches=r"^[1-9][0-9]{0,2}$")
     area_code: str = pandera.Field(str_matches=r"^[0-9]{1,8}$")
     name: str = pandera.Field(nullable=True)
 

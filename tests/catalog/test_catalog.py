@@ -25,13 +25,15 @@ def test_the_shipped_sample_catalog_is_valid():
     [
         ("contracts", "start_date", "2025-13-01", "date YYYY-MM-DD"),
         ("tariffs", "first_increment_s", "sixty", "type Int64"),
+        ("tariffs", "next_increment_s", "86401", "less_than_or_equal_to(86400)"),  # longer than a day
         ("tariffs", "vat_rate", "1.5000", "less_than_or_equal_to(1)"),
         # more decimals than the column keeps would be rounded away: refused, never rounded
         ("tariffs", "vat_rate", "0.19999", "decimal number with at most 2 digits before the point and 4 after it"),
         ("prices", "price", "0.0000004", "decimal number with at most 12 digits before the point and 6 after it"),
         ("prices", "price", "1e-3", "decimal number with at most 12 digits before the point and 6 after it"),
         ("customers", "vat_treatment", "sometimes", "isin(['normal', 'reverse_charge', 'exempt'])"),
-        ("zones", "prefix", "43a", "str_matches('^[0-9]{1,15}$')"),
+        ("zones", "prefix", "43a", "str_matches('^[1-9][0-9]{0,14}$')"),
+        ("zones", "prefix", "0043", "str_matches('^[1-9][0-9]{0,14}$')"),  # national format: it would never match
         ("device_ids", "id_type", "fax", "isin(['phone', 'ipv4', 'ipv6', 'mac', 'string'])"),
     ],
 )
