@@ -40,6 +40,9 @@ VARIANTS = {
     "uniqueid": [*BASE, "uniqueid", "userfield"],
     "linkedid": [*BASE, "uniqueid", "userfield", "peeraccount", "linkedid", "sequence"],
 }
+#: A record's own ID: its channel's uniqueid, and from Asterisk 12 (newcdrcolumns) its sequence,
+#: which tells apart the records one channel writes when it dials, forwards or is transferred.
+OWN_ID = ("uniqueid", "sequence")
 #: Without a uniqueid, these fields identify a call (hashed into the record key).
 KEY_FIELDS = [
     "accountcode", "src", "dst", "dcontext", "channel", "dstchannel", "start", "answer", "end", "duration", "billsec", "disposition",
@@ -59,7 +62,7 @@ def read(path: Path, source: Source) -> ReadResult:
         source,
         names,
         COLUMNS,
-        own_id="uniqueid" if "uniqueid" in names else None,
+        own_id=[name for name in OWN_ID if name in names],
         key_fields=KEY_FIELDS,
         billable=answered & (pl.col("billsec") > 0),
         count_rule=f"column count {len(names)} ({variant} variant)",

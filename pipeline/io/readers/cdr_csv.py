@@ -53,7 +53,7 @@ def call_usage(
     names: Sequence[str],
     columns: CallColumns,
     *,
-    own_id: str | None,
+    own_id: Sequence[str],
     key_fields: Sequence[str],
     billable: pl.Expr,
     count_rule: str,
@@ -62,14 +62,14 @@ def call_usage(
     """Canonical usage and rejects from one headerless CDR CSV file whose lines have the fields `names`.
 
     Args:
-        own_id: the field holding the switch's own call ID (None: the layout has none).
+        own_id: the fields that make the switch's own ID of a record (none: the layout has none).
         key_fields: without an own ID, these fields identify a call (hashed into the record key).
         billable: the format's rule over the parsed fields (`columns`), null taken as not billable.
         count_rule: the rule named in field-count rejects.
         layout: what the file should be, for the error when no line fits (e.g. "of the FreeSWITCH default template").
     """
     needed = columns.needed
-    keep = [name for name in names if name in needed or name == own_id or (own_id is None and name in key_fields)]
+    keep = [name for name in names if name in needed or name in own_id or (not own_id and name in key_fields)]
     records = split_records(text, names, count_rule=count_rule, keep=keep)
     if records.fields.height == 0 and records.rejects.height:
         raise UnreadableFile(text.path, f"no line has the {len(names)} fields {layout}")
@@ -88,7 +88,7 @@ def call_usage(
     keys = record_keys(
         source.name,
         records.fields.filter(result.ok),
-        own_id,
+        own_id or None,
         key_fields,
         refetch=lambda lines: fields_of_lines(text, names, lines),
     )

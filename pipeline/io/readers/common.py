@@ -409,20 +409,25 @@ def hashed_keys(source: str, frame: pl.DataFrame, columns: Sequence[str]) -> pl.
 def record_keys(
     source: str,
     frame: pl.DataFrame,
-    own_id: str | None,
+    own_id: str | Sequence[str] | None,
     key_columns: Sequence[str],
     refetch: Callable[[pl.Series], pl.DataFrame] | None = None,
 ) -> pl.Series:
-    """One key per row of `frame`: the source's own ID (column `own_id`) prefixed by the source
-    name, or where there is none, a stable hash of `key_columns`.
+    """One key per row of `frame`: the source's own ID prefixed by the source name, or where there
+    is none, a stable hash of `key_columns`.
 
-    When `frame` lacks some key columns (a reader read only what it needs), `refetch`
+    `own_id` is the column holding the source's own ID, or the columns that together make it
+    (joined by `:`; Asterisk's uniqueid and sequence); a row whose first such column is empty
+    has none. When `frame` lacks some key columns (a reader read only what it needs), `refetch`
     returns them, as text, for the given source lines.
     """
     if own_id is None:
         return hashed_keys(source, frame, key_columns)
-    own = frame[own_id].cast(pl.String).str.strip_chars()
-    missing = own.is_null() | (own.str.len_bytes() == 0)
+    fields = [own_id] if isinstance(own_id, str) else list(own_id)
+    text = [pl.col(c).cast(pl.String).str.strip_chars() for c in fields]
+    own = frame.select(pl.concat_str([text[0], *(t.fill_null("") for t in text[1:])], separator=":")).to_series()
+    first = frame.select(text[0]).to_series()
+    missing = first.is_null() | (first.str.len_bytes() == 0)
     keys = (source + ":" + own).alias("record_key")
     if missing.any():
         rows = frame.filter(missing)

@@ -57,7 +57,7 @@ def read(path: Path, source: Source) -> ReadResult:
         source,
         names,
         COLUMNS,
-        own_id="uuid",
+        own_id=["uuid"],
         key_fields=KEY_FIELDS,
         billable=answered & (pl.col("billsec") > 0),
         count_rule=f"column count {len(names)} ({template} template)",

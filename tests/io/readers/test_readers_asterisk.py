@@ -101,8 +101,9 @@ def expected_usage(keys: list[str]) -> pl.DataFrame:
         (BASE_LINES, "base", HASHED_KEYS),
         (uniqueid_lines(), "auto", [f"pbx:{u}" for u in UNIQUEIDS]),
         (uniqueid_lines(), "uniqueid", [f"pbx:{u}" for u in UNIQUEIDS]),
-        (linkedid_lines(), "auto", [f"pbx:{u}" for u in UNIQUEIDS]),
-        (linkedid_lines(), "linkedid", [f"pbx:{u}" for u in UNIQUEIDS]),
+        # from Asterisk 12: uniqueid and sequence (one channel writes several records when it forwards)
+        (linkedid_lines(), "auto", [f"pbx:{u}:{i}" for i, u in enumerate(UNIQUEIDS)]),
+        (linkedid_lines(), "linkedid", [f"pbx:{u}:{i}" for i, u in enumerate(UNIQUEIDS)]),
     ],
     ids=["16-auto", "16-base", "18-auto", "18-uniqueid", "21-auto", "21-linkedid"],
 )
@@ -112,6 +113,17 @@ def test_each_column_variant_reads_to_the_same_calls(tmp_path, lines, variant, k
     assert_frame_equal(result.usage, expected_usage(keys))
     assert result.rejects.height == 0
     UsageRecord.validate(result.usage)
+
+
+def test_two_records_of_one_forwarded_channel_are_two_calls(tmp_path):
+    """Asterisk 12+ writes one record per leg of a channel that dials, forwards or is transferred:
+    the same uniqueid and linkedid, sequence 0 and 1. Both are calls; neither is a duplicate."""
+    leg = '"acc1","43316812724","{dst}","ctx","Alice","SIP/100-1","SIP/trunk-{n}","Dial","x","2026-10-01 09:0{m}:00","2026-10-01 09:0{m}:05","2026-10-01 09:0{m}:59",59,54,"ANSWERED","DOCUMENTATION","1759302000.1","","","1759302000.1",{seq}'
+    lines = [leg.format(dst="4930123456", n=2, m=0, seq=0), leg.format(dst="4930123499", n=3, m=2, seq=1)]
+    result = read_usage_file(write(tmp_path, lines), VIENNA)
+    assert result.usage.select("record_key", "counterparty").rows() == [
+        ("pbx:1759302000.1:0", "4930123456"), ("pbx:1759302000.1:1", "4930123499"),
+    ]  # fmt: skip
 
 
 def test_quoting_inside_quoted_fields_is_undone(tmp_path):
