@@ -17,6 +17,8 @@ class NumberingPlan(pandera.DataFrameModel):
     Australia `0011` or `0014`…); `national_prefix` is the trunk prefix a national number
     starts with (`0` in Austria and Germany, `1` in North America), empty where the
     country has none (Italy: national numbers keep their leading 0 after the country code).
+    `bare_numbers` says what a number with none of these prefixes is: `national` (the country
+    code goes before it) or `international` (E.164 digits already).
     """
 
     source: str = pandera.Field(unique=True, str_length={"min_value": 1})
@@ -24,6 +26,7 @@ class NumberingPlan(pandera.DataFrameModel):
     country_code: str = pandera.Field(str_matches=r"^[1-9][0-9]{0,2}$")
     national_prefix: str = pandera.Field(nullable=True, str_matches=r"^[0-9]+$")
     international_prefix: str = pandera.Field(str_length={"min_value": 1})
+    bare_numbers: str = pandera.Field(isin=["international", "national"])
 
     class Config:
         strict = True

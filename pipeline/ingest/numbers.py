@@ -3,11 +3,13 @@
 Readers keep identifiers as the source wrote them; this ingest step, between reading
 and rating (docs/assignment.md), rewrites them once per batch:
 
-* phone (`subscriber_id`, and `counterparty` of phone records): separators (space, `-`,
-  `.`, `/`, parentheses) are dropped; then `+` or the source's international prefix means
+* phone (`subscriber_id`, and `counterparty` of phone records): a bracketed trunk prefix
+  after the country code (`+43 (0)316 …`) and separators (space, `-`, `.`, `/`,
+  parentheses) are dropped; then `+` or the source's international prefix means
   the country code follows; the source's national (trunk) prefix is replaced by its
-  country code; anything else is taken as already international (the E.164 digits
-  without `+`, as most switches write them);
+  country code; anything else is a bare number: international (the E.164 digits without
+  `+`, as most switches write them), or national (country code + number) where the
+  source's `bare_numbers` says so, by default in a country without a trunk prefix;
 * mac: to lowercase, colon-separated;
 * ipv4, ipv6, string: unchanged (the key rules read every valid notation).
 
@@ -33,13 +35,18 @@ from pipeline.assign.keys import mac_text, phone_key
 from schemas.numbering import NumberingPlan
 
 _SEPARATORS = r"[\s\-./()]"
+#: `+43 (0)316 …`, `0043 (0)316 …`: the trunk prefix in brackets after the country code is not dialled from abroad.
+_TRUNK_HINT = r"^((?:\+|00)[0-9]{1,3})[\s\-./]*\(0\)"
 PLAN_SCHEMA = {
     "source": pl.String,
     "region": pl.String,
     "country_code": pl.String,
     "national_prefix": pl.String,
     "international_prefix": pl.String,
+    "bare_numbers": pl.String,
 }
+#: What a number with neither `+`, nor the international nor the national prefix is.
+BARE_NUMBERS = ("international", "national")
 
 
 class NumberingPlanError(ValueError):
@@ -51,7 +58,11 @@ def numbering_plan(countries: Mapping[str, str], prefixes: Mapping[str, Mapping[
 
     Args:
         prefixes: per source, `national_prefix` and/or `international_prefix` (digits) that replace
-            the country's own (a PBX that writes an outside-line digit before every number, say).
+            the country's own (a PBX that writes an outside-line digit before every number, say),
+            and `bare_numbers`: what a number written without any prefix is. Default: national
+            in a country without a trunk prefix (Denmark's `33 12 34 56`, Italy's `06 …`),
+            where a switch writes national numbers as dialled; elsewhere international (the
+            E.164 digits without `+`, as most switches write them).
     Raises NumberingPlanError naming the source whose country is unknown.
     """
     rows = []
@@ -72,6 +83,7 @@ def numbering_plan(countries: Mapping[str, str], prefixes: Mapping[str, Mapping[
                 "national_prefix": meta.national_prefix or None,
                 # the dialled prefix is a pattern in some countries; the preferred one is a plain number
                 "international_prefix": meta.international_prefix or preferred or "00",
+                "bare_numbers": "international" if meta.national_prefix else "national",
                 **prefixes.get(source, {}),
             }
         )
@@ -91,20 +103,32 @@ def e164(number: pl.Expr, plan: Mapping[str, str | None] | None = None) -> pl.Ex
         pl.lit(plan.get("country_code"), pl.String),
         pl.lit(plan.get("national_prefix"), pl.String),
         pl.lit(international, pl.String),
+        pl.lit(plan.get("bare_numbers") == "national"),
         international,
     )
 
 
-def _e164(number: pl.Expr, country: pl.Expr, national: pl.Expr, international: pl.Expr, pattern: str | None = None) -> pl.Expr:
-    """The rule: drop separators; `+` or the international prefix: international; the national prefix: country code + rest.
+def _e164(
+    number: pl.Expr, country: pl.Expr, national: pl.Expr, international: pl.Expr, bare_national: pl.Expr, pattern: str | None = None
+) -> pl.Expr:
+    """The rule: drop separators; `+` or the international prefix: international; the national
+    prefix: country code + rest; no prefix: country code + number where bare numbers are
+    national, else the number.
 
     `international` is a plain digit prefix per row; `pattern` (a regex) replaces it for a
     country whose prefix is a pattern.
     """
-    return _from_digits(number.str.replace_all(_SEPARATORS, ""), country, national, international, pattern)
+    return _from_digits(_digits(number), country, national, international, bare_national, pattern)
 
 
-def _from_digits(digits: pl.Expr, country: pl.Expr, national: pl.Expr, international: pl.Expr, pattern: str | None = None) -> pl.Expr:
+def _digits(number: pl.Expr) -> pl.Expr:
+    """A written number without its separators and without a bracketed trunk prefix after the country code."""
+    return number.str.replace(_TRUNK_HINT, "${1}").str.replace_all(_SEPARATORS, "")
+
+
+def _from_digits(
+    digits: pl.Expr, country: pl.Expr, national: pl.Expr, international: pl.Expr, bare_national: pl.Expr, pattern: str | None = None
+) -> pl.Expr:
     """`_e164` after the separators are gone."""
     if pattern is not None and not pattern.isdigit():
         international_hit = digits.str.contains(f"^(?:{pattern})")
@@ -116,6 +140,7 @@ def _from_digits(digits: pl.Expr, country: pl.Expr, national: pl.Expr, internati
         pl.when(digits.str.starts_with("+")).then(digits.str.slice(1))
         .when(international_hit).then(after_international)
         .when(digits.str.starts_with(national).fill_null(False)).then(country + digits.str.slice(national.str.len_bytes()))
+        .when(bare_national.fill_null(False) & digits.str.contains(r"^[0-9]+$")).then(country + digits)
         .otherwise(digits)
     )
 
@@ -132,18 +157,19 @@ def normalised_usage(usage: pl.DataFrame, plan: pl.DataFrame | None = None) -> p
     patterned = plan.filter(~pl.col("international_prefix").str.contains(r"^[0-9]+$"))
     phone = pl.col("id_type") == "phone"
     # each row's conventions by its source: a chain of equality tests over the few configured sources
-    conventions = {"_cc": pl.lit(None, pl.String), "_national": pl.lit(None, pl.String), "_international": pl.lit(None, pl.String)}
+    conventions = {c: pl.lit(None, pl.String) for c in ("_cc", "_national", "_international", "_bare")}
     for row in plain.iter_rows(named=True):  # configured sources, not records
         is_source = pl.col("source") == row["source"]
-        for column, field in (("_cc", "country_code"), ("_national", "national_prefix"), ("_international", "international_prefix")):
+        for column, field in (("_cc", "country_code"), ("_national", "national_prefix"), ("_international", "international_prefix"),
+                              ("_bare", "bare_numbers")):  # fmt: skip
             conventions[column] = pl.when(is_source).then(pl.lit(row[field], pl.String)).otherwise(conventions[column])
 
     def e164_of(digits: str) -> pl.Expr:
-        normalised = _from_digits(pl.col(digits), pl.col("_cc"), pl.col("_national"), pl.col("_international"))
+        normalised = _from_digits(pl.col(digits), pl.col("_cc"), pl.col("_national"), pl.col("_international"), pl.col("_bare") == "national")
         for row in patterned.iter_rows(named=True):  # the few configured sources with a prefix pattern
             pattern = _from_digits(
                 pl.col(digits), pl.lit(row["country_code"]), pl.lit(row["national_prefix"], pl.String), pl.lit(None, pl.String),
-                row["international_prefix"],
+                pl.lit(row["bare_numbers"] == "national"), row["international_prefix"],
             )
             normalised = pl.when(pl.col("source") == row["source"]).then(pattern).otherwise(normalised)
         return normalised
@@ -152,7 +178,7 @@ def normalised_usage(usage: pl.DataFrame, plan: pl.DataFrame | None = None) -> p
         # a value that does not become E.164 digits is kept as written, for the unassigned reason
         return pl.when(phone & phone_key(pl.col(candidate)).is_not_null()).then(pl.col(candidate)).otherwise(pl.col(column))
 
-    digits = lambda column: pl.col(column).str.replace_all(_SEPARATORS, "")  # noqa: E731 - \s covers the ends
+    digits = lambda column: _digits(pl.col(column))  # noqa: E731 - \s covers the ends
     mac = pl.when(pl.col("id_type") == "mac").then(pl.coalesce(mac_text(pl.col("subscriber_id")), pl.col("subscriber_id")))
     return (
         usage.lazy()

@@ -8,15 +8,21 @@ from pipeline.ingest.numbers import NumberingPlanError, normalised_usage, number
 from pipeline.job import rate
 from tests.factory import catalog, usage
 
-PLAN = numbering_plan({"pbx-graz": "AT", "fs-berlin": "DE", "pbx-nyc": "US", "pbx-sydney": "AU"})
+PLAN = numbering_plan(
+    {"pbx-graz": "AT", "fs-berlin": "DE", "pbx-nyc": "US", "pbx-sydney": "AU", "pbx-aarhus": "DK", "pbx-roma": "IT", "pbx-boston": "US"},
+    {"pbx-boston": {"bare_numbers": "national"}},
+)
 
 
 def test_the_numbering_plan_is_built_from_the_phonenumbers_metadata():
-    assert PLAN.select("source", "region", "country_code", "national_prefix").rows() == [
-        ("pbx-graz", "AT", "43", "0"),
-        ("fs-berlin", "DE", "49", "0"),
-        ("pbx-nyc", "US", "1", "1"),
-        ("pbx-sydney", "AU", "61", "0"),
+    assert PLAN.select("source", "region", "country_code", "national_prefix", "bare_numbers").rows() == [
+        ("pbx-graz", "AT", "43", "0", "international"),
+        ("fs-berlin", "DE", "49", "0", "international"),
+        ("pbx-nyc", "US", "1", "1", "international"),
+        ("pbx-sydney", "AU", "61", "0", "international"),
+        ("pbx-aarhus", "DK", "45", None, "national"),  # no trunk prefix: a number without prefix is national
+        ("pbx-roma", "IT", "39", None, "national"),
+        ("pbx-boston", "US", "1", "1", "national"),  # configured
     ]
     assert PLAN.get_column("international_prefix").to_list()[:3] == ["00", "00", "011"]
 
@@ -33,12 +39,23 @@ def test_an_unknown_country_is_an_error_naming_the_source():
         ("pbx-graz", "(0316) 812-724", "43316812724"),
         ("pbx-graz", "0043 316 812724", "43316812724"),  # international prefix 00
         ("pbx-graz", "+43 316 812724", "43316812724"),
+        ("pbx-graz", "+43 (0)316 812724", "43316812724"),  # the trunk prefix in brackets is not dialled from abroad
+        ("pbx-graz", "0043 (0)316 812724", "43316812724"),
+        ("fs-berlin", "+49(0)30-1234 00", "4930123400"),
         ("pbx-graz", "43316812724", "43316812724"),  # already international digits
         ("pbx-graz", "4331681272420", "4331681272420"),
         ("fs-berlin", "030 1234 00", "4930123400"),
         ("fs-berlin", "0049301234", "49301234"),
         ("pbx-nyc", "011 43 316 812724", "43316812724"),  # international prefix 011
         ("pbx-nyc", "1 212 555 0100", "12125550100"),  # trunk prefix 1, country code 1
+        ("pbx-aarhus", "33 12 34 56", "4533123456"),  # Denmark: no trunk prefix, bare numbers are national
+        ("pbx-aarhus", "00 43 316 812724", "43316812724"),
+        ("pbx-aarhus", "+33 1 23 45 67 89", "33123456789"),
+        ("pbx-roma", "06 1234 5678", "390612345678"),  # Italy keeps the 0 after the country code
+        ("pbx-roma", "333 123 4567", "393331234567"),
+        ("pbx-boston", "212 555 0100", "12125550100"),  # a US switch configured to write national numbers bare
+        ("pbx-boston", "1 212 555 0100", "12125550100"),
+        ("pbx-nyc", "12125550100", "12125550100"),  # by default bare digits are E.164 already
         ("pbx-sydney", "0011 43 316 812724", "43316812724"),  # a prefix the plan gives as a pattern
         ("pbx-sydney", "02 9876 5432", "61298765432"),
         ("unplanned", "+43 316 812724", "43316812724"),  # a source without a plan: + and separators only

@@ -23,11 +23,14 @@ def sources_file(tmp_path, settings: str, fmt: str = "csv"):
 @pytest.mark.parametrize(
     ("settings", "plan"),
     [
-        ('country = "AT"', [("pbx", "AT", "43", "0", "00")]),
-        ('country = "de"', [("pbx", "DE", "49", "0", "00")]),
-        ('country = "US"', [("pbx", "US", "1", "1", "011")]),
-        ('country = "AT"\ninternational_prefix = "900"', [("pbx", "AT", "43", "0", "900")]),
-        ('country = "AT"\nnational_prefix = "80"', [("pbx", "AT", "43", "80", "00")]),
+        ('country = "AT"', [("pbx", "AT", "43", "0", "00", "international")]),
+        ('country = "de"', [("pbx", "DE", "49", "0", "00", "international")]),
+        ('country = "US"', [("pbx", "US", "1", "1", "011", "international")]),
+        ('country = "US"\nbare_numbers = "national"', [("pbx", "US", "1", "1", "011", "national")]),
+        ('country = "DK"', [("pbx", "DK", "45", None, "00", "national")]),  # no trunk prefix: national as dialled
+        ('country = "DK"\nbare_numbers = "international"', [("pbx", "DK", "45", None, "00", "international")]),
+        ('country = "AT"\ninternational_prefix = "900"', [("pbx", "AT", "43", "0", "900", "international")]),
+        ('country = "AT"\nnational_prefix = "80"', [("pbx", "AT", "43", "80", "00", "international")]),
         ("", []),  # no country: no plan row, `+` and separators only
     ],
 )
@@ -42,6 +45,8 @@ def test_the_numbering_plan_comes_from_the_source_configuration(tmp_path, settin
         ('country = "XX"', "csv", "source 'pbx': 'XX' is not a country phonenumbers knows: give an ISO 3166 alpha-2 code such as AT or DE (key 'country')"),
         ('national_prefix = "0"', "csv", "source pbx: 'national_prefix' overrides the numbering plan of a 'country': set country too"),
         ('country = "AT"\ninternational_prefix = "+"', "csv", "source pbx: international_prefix '+' must be 1-6 digits"),
+        ('country = "AT"\nbare_numbers = "local"', "csv", "source pbx: bare_numbers 'local' is not one of international, national"),
+        ('bare_numbers = "national"', "csv", "source pbx: 'bare_numbers' overrides the numbering plan of a 'country': set country too"),
         ('country = "AT"', "nfdump", "source pbx: 'country' normalises phone numbers; nfdump records are IP addresses"),
         ("country = 43", "csv", "source pbx: ['country'] must be strings"),
     ],

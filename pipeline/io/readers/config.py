@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
-from pipeline.ingest.numbers import NumberingPlanError, numbering_plan
+from pipeline.ingest.numbers import BARE_NUMBERS, NumberingPlanError, numbering_plan
 from schemas.usage import ID_TYPES
 
 FORMATS = ("asterisk", "freeswitch", "nfdump", "csv", "parquet")
@@ -55,7 +55,10 @@ _KEYS = {
     "country",
     "national_prefix",
     "international_prefix",
+    "bare_numbers",
 }
+#: Keys that adjust the numbering plan of a source's `country`.
+PLAN_OVERRIDES = ("national_prefix", "international_prefix", "bare_numbers")
 #: A dialling prefix given in sources.toml: plain digits.
 _PREFIX = re.compile(r"^[0-9]{1,6}$")
 
@@ -86,6 +89,9 @@ class Source:
             digits in ingest (pipeline.ingest.numbers). None: only `+` and separators are handled.
         national_prefix, international_prefix: digits overriding the country's trunk and international
             prefixes from the `phonenumbers` metadata (a switch that writes an outside-line digit, say).
+        bare_numbers: what a number written with no prefix at all is: `national` or `international`
+            (E.164 digits without `+`). Default: national in a country without a trunk prefix
+            (Denmark, Italy, Norway, Spain), international elsewhere (pipeline.ingest.numbers).
     """
 
     name: str
@@ -103,6 +109,7 @@ class Source:
     country: str | None = None
     national_prefix: str | None = None
     international_prefix: str | None = None
+    bare_numbers: str | None = None
 
     def __post_init__(self) -> None:
         _check(self.name, "format", self.format, FORMATS)
@@ -143,7 +150,7 @@ class Source:
     def _check_numbering_plan(self, data: bool) -> None:
         """The country must be one `phonenumbers` knows, and prefixes plain digits, before any file is read."""
         if self.country is None:
-            for key in ("national_prefix", "international_prefix"):
+            for key in PLAN_OVERRIDES:
                 if getattr(self, key) is not None:
                     raise SourceConfigError(f"source {self.name}: '{key}' overrides the numbering plan of a 'country': set country too")
             return
@@ -158,6 +165,8 @@ class Source:
             value = getattr(self, key)
             if value is not None and not _PREFIX.match(value):
                 raise SourceConfigError(f"source {self.name}: {key} {value!r} must be 1-6 digits, e.g. \"0\" or \"00\"")
+        if self.bare_numbers is not None:
+            _check(self.name, "bare_numbers", self.bare_numbers, BARE_NUMBERS)
 
     def file_column(self, canonical: str) -> str:
         """The file's column name for a canonical column (csv/parquet)."""
@@ -202,7 +211,7 @@ def numbering_plan_of(sources: Mapping[str, Source]) -> pl.DataFrame:
     """The numbering plan (schemas.numbering) of the sources that configure a `country`, with their prefix overrides."""
     with_country = {name: s for name, s in sources.items() if s.country}
     overrides = {
-        name: {key: getattr(s, key) for key in ("national_prefix", "international_prefix") if getattr(s, key) is not None}
+        name: {key: getattr(s, key) for key in PLAN_OVERRIDES if getattr(s, key) is not None}
         for name, s in with_country.items()
     }
     return numbering_plan({name: s.country for name, s in with_country.items()}, overrides)
