@@ -10,6 +10,7 @@ the rejects, while the good lines of the file are still read.
 from __future__ import annotations
 
 import gzip
+import re
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -223,7 +224,8 @@ def fields_of_lines(
     text: TextFile, names: Sequence[str], source_lines: pl.Series, *, quote: str | None = '"', separator: str = ","
 ) -> pl.DataFrame:
     """All fields (text) of the given well-formed lines, for the rare row that needs more than was read."""
-    lines = text.lines.join(source_lines.to_frame("source_line"), on="source_line", how="semi")
+    lines = _joined_records(text.lines, names, quote, separator, text.name)
+    lines = lines.join(source_lines.to_frame("source_line"), on="source_line", how="semi")
     return _counted(lines, names, quote, separator, text.name, f"column count {len(names)}").fields
 
 
@@ -237,10 +239,43 @@ def _split_lines(
     separator: str,
     count_rule: str,
 ) -> Records:
-    """The exact, slower path: count every line's fields from its own text."""
+    """The exact, slower path: count every line's fields from its own text (a record whose
+    quoted field spans lines: from the text of all its lines, _joined_records)."""
     lines = text.lines.filter(pl.col("source_line").is_between(first_line, last_line))
+    lines = _joined_records(lines, names, quote, separator, text.name)
     checked = _counted(lines, names, quote, separator, text.name, count_rule)
     return Records(checked.fields.select("source_line", *keep), checked.rejects)
+
+
+def _joined_records(lines: pl.DataFrame, names: Sequence[str], quote: str | None, separator: str, file_name: str) -> pl.DataFrame:
+    """`lines` (source_line, line) with each record whose quoted field spans lines (RFC 4180)
+    as one row: its lines joined, under the number of its first line.
+
+    A line that leaves a quote open starts such a record, and the line that closes it ends it.
+    The lines are joined only when the record they make has exactly the fields of `names`: a
+    stray quote must not swallow the lines after it, which then stay lines of their own (and
+    the one with the stray quote a reject).
+    """
+    if not quote:
+        return lines
+    odd = (pl.col("line").str.count_matches(quote, literal=True) % 2).cast(pl.Int64)
+    marked = lines.with_columns(odd.alias("_odd")).with_columns(((pl.col("_odd").cum_sum() - pl.col("_odd")) % 2 == 1).alias("_inside"))
+    if not marked.get_column("_inside").any():
+        return lines
+    marked = marked.with_columns((~pl.col("_inside")).cum_sum().alias("_record"))
+    q, sep = re.escape(quote), re.escape(separator)
+    field = rf"(?:[^{q}{sep}\n]*|{q}(?:[^{q}]|{q}{q})*{q})"  # unquoted, or quoted with "" for a quote
+    spanning = (
+        marked.group_by("_record", maintain_order=True)
+        .agg(pl.col("source_line").first(), pl.col("line").str.join("\n"), pl.len().alias("_lines"))
+        .filter((pl.col("_lines") > 1) & pl.col("line").str.contains(rf"^{field}(?:{sep}{field})*$"))
+    )
+    whole = _counted(spanning.select("source_line", "line"), names, quote, separator, file_name, "").fields.select("source_line")
+    records = spanning.join(whole, on="source_line", how="semi")
+    if not records.height:
+        return lines
+    alone = marked.join(records.select("_record"), on="_record", how="anti").select("source_line", "line")
+    return pl.concat([alone, records.select("source_line", "line")]).sort("source_line")
 
 
 def _counted(

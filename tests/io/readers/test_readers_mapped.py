@@ -105,6 +105,30 @@ def test_bad_csv_rows_are_rejected(tmp_path, row, column, value, rule):
     assert result.rejects.select("source_line", "column", "value", "rule").rows() == [(3, column, value, rule)]
 
 
+NOTED_HEADER = "record_key,subscriber_id,start_time,duration_s,note"
+
+
+@pytest.mark.parametrize(
+    ("lines", "read", "rejected"),
+    [
+        # RFC 4180: a quoted field may hold a line break; the record is one, numbered by its first line
+        (['k1,43316812724,2026-10-01 09:00:00,60,"first', 'second"', "k2,43316812724,2026-10-01 09:01:00,61,x"], [("csv:k1", 2), ("csv:k2", 4)], []),
+        (['k1,43316812724,2026-10-01 09:00:00,60,"a', "", 'b, and c"', "k2,43316812724,2026-10-01 09:01:00,61,x"], [("csv:k1", 2), ("csv:k2", 5)], []),
+        # a stray quote does not swallow the lines after it: only its own line is rejected
+        (['k1,43316812724,2026-10-01 09:00:00,60,"oops', "k2,43316812724,2026-10-01 09:01:00,61,x", "k3,43316812724,2026-10-01 09:02:00,62,y"],
+         [("csv:k2", 3), ("csv:k3", 4)], [(2, "quoting")]),
+        # …nor do two stray quotes the lines between them
+        (['k1,43316812724,2026-10-01 09:00:00,60,"oops', "k2,43316812724,2026-10-01 09:01:00,61,x", 'k3,43316812724,2026-10-01 09:02:00,62,"oops'],
+         [("csv:k2", 3)], [(2, "quoting"), (4, "quoting")]),
+    ],
+    ids=["two-lines", "with-a-blank-line", "stray-quote", "two-stray-quotes"],
+)
+def test_a_quoted_field_may_span_lines(tmp_path, lines, read, rejected):
+    result = read_usage_file(write(tmp_path, [NOTED_HEADER, *lines], "usage.csv"), Source(name="csv", format="csv", pattern="*"))
+    assert result.usage.select("record_key", "source_line").rows() == read
+    assert result.rejects.select("source_line", "rule").rows() == rejected
+
+
 @pytest.mark.parametrize(
     ("header", "message"),
     [
