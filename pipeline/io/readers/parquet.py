@@ -42,7 +42,8 @@ def read(path: Path, source: Source) -> ReadResult:
 
 
 def _as_text(column: str, dtype: pl.DataType) -> pl.Expr:
-    """A typed column as the text its Cast reads back; whole floats lose their '.0'."""
+    """A typed column as the text its Cast reads back; whole floats lose their '.0' (beyond 64 bits
+    they keep their own text, which the integer rule then refuses by value)."""
     value = pl.col(column)
     if isinstance(dtype, pl.Datetime):
         if dtype.time_zone is not None:
@@ -52,7 +53,7 @@ def _as_text(column: str, dtype: pl.DataType) -> pl.Expr:
         return value.dt.strftime("%Y-%m-%d 00:00:00")
     if dtype.is_float():
         whole = value.cast(pl.Int64, strict=False).cast(pl.String)
-        return pl.when(value == value.floor()).then(whole).otherwise(value.cast(pl.String))
+        return pl.when(value == value.floor()).then(pl.coalesce(whole, value.cast(pl.String))).otherwise(value.cast(pl.String))
     if dtype == pl.Boolean:
         return pl.when(value).then(pl.lit("true")).when(~value).then(pl.lit("false"))
     return value.cast(pl.String)

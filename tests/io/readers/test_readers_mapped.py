@@ -179,6 +179,19 @@ def test_parquet_columns_are_checked_like_text(tmp_path, start, expected_start):
     UsageRecord.validate(result.usage)
 
 
+@pytest.mark.parametrize(
+    ("duration", "value"),
+    [(60.0, None), (1.5, "1.5"), (1e19, "1e+19")],  # a whole float beyond 64 bits is refused by its own value
+    ids=["whole", "fraction", "beyond-64-bits"],
+)
+def test_a_float_duration_in_parquet_is_read_as_its_value(tmp_path, duration, value):
+    path = tmp_path / "usage.parquet"
+    pl.DataFrame({"subscriber_id": ["43316812724"], "start_time": [datetime(2026, 10, 1, 9)], "duration_s": [duration]}).write_parquet(path)
+    result = read_usage_file(path, Source(name="pq", format="parquet", pattern="*.parquet"))
+    assert result.rejects.select("value", "rule").rows() == ([] if value is None else [(value, "integer 0..604800")])
+    assert result.usage.height == (1 if value is None else 0)
+
+
 def result_start_text(start: pl.Series) -> str:
     """The text a typed start time is checked as (the documented fixed form)."""
     if start.dtype == pl.String:
