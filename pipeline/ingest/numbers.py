@@ -165,7 +165,9 @@ def normalised_usage(usage: pl.DataFrame, plan: pl.DataFrame | None = None) -> p
             conventions[column] = pl.when(is_source).then(pl.lit(row[field], pl.String)).otherwise(conventions[column])
 
     def e164_of(digits: str) -> pl.Expr:
-        normalised = _from_digits(pl.col(digits), pl.col("_cc"), pl.col("_national"), pl.col("_international"), pl.col("_bare") == "national")
+        normalised = _from_digits(
+            pl.col(digits), pl.col("_cc"), pl.col("_national"), pl.col("_international"), pl.col("_bare") == "national"
+        )
         for row in patterned.iter_rows(named=True):  # the few configured sources with a prefix pattern
             pattern = _from_digits(
                 pl.col(digits), pl.lit(row["country_code"]), pl.lit(row["national_prefix"], pl.String), pl.lit(None, pl.String),

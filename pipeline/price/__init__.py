@@ -149,7 +149,8 @@ def priced_usage(con: duckdb.DuckDBPyConnection, earlier: pl.DataFrame | None = 
         carry(con, earlier)
     assignment = located if located is not None else con.table("assignment").pl()
     carried = con.sql("SELECT gk, q_before FROM price_carry").pl()
-    walk.check_key_space(*engine.one_row(con, "SELECT coalesce(max(contract_no), 0), (SELECT coalesce(max(ta_no), 0) FROM ta_dim) FROM contract_dim"))
+    numbers = "SELECT coalesce(max(contract_no), 0), (SELECT coalesce(max(ta_no), 0) FROM ta_dim) FROM contract_dim"
+    walk.check_key_space(*engine.one_row(con, numbers))
     lookups = walk.rules(con.table("ta_dim").pl(), con.table("tier_dim").pl())
     con.register("pricing", records.priced_records(con, assignment, lookups, carried))
 

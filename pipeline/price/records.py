@@ -480,7 +480,8 @@ def _amounts(
     if span is None:
         return got.get_column("amount").to_numpy(), got.get_column("fee").to_numpy()
     pos = span.pop("pos")
-    spans = money(frame[pos].with_columns(pl.Series(c, v) for c, v in span.items()), col("p1") * pl.col("u1") + col("p2") * pl.col("u2") + pl.col("mid"))
+    spanning_frame = frame[pos].with_columns(pl.Series(c, v) for c, v in span.items())
+    spans = money(spanning_frame, col("p1") * pl.col("u1") + col("p2") * pl.col("u2") + pl.col("mid"))
     amount, fee = got.get_column("amount").to_numpy(writable=True), got.get_column("fee").to_numpy(writable=True)
     amount[pos], fee[pos] = spans.get_column("amount").to_numpy(), spans.get_column("fee").to_numpy()
     return amount, fee
