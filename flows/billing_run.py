@@ -23,7 +23,7 @@ from pipeline.catalog.billing import BillingCatalog
 from pipeline.config import Settings
 from pipeline.io import billing_store
 from pipeline.io.billing_files import load_catalogs
-from pipeline.price import adjustment_rules
+from pipeline.price import adjustment_rules, pricing_of
 from schemas.billing import STORED, TEST_TABLES
 
 
@@ -39,6 +39,7 @@ def bill_task(catalog: Catalog, billing: BillingCatalog, request: BillingRequest
     catalog's pricing tables, on a fresh DuckDB connection over the warehouse."""
     con = engine.connect()
     catalog.register(con)
+    pricing_of(catalog).register(con)  # a plain Catalog too: the run reads its VAT overrides (none)
     billing.register(con)
     billing_store.register_state(con, warehouse_dir)
     _register_billed_items(con, warehouse_dir)

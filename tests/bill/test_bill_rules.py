@@ -144,6 +144,29 @@ def test_index_adjustment_from_mid_year_keeps_earlier_prices(tmp_path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("overrides", "fee_rate", "call_rate"),
+    [
+        ({}, "0.2000", "0.2000"),  # the tariff's 20 %
+        ({"article_id": ["CALL"], "tariff_id": ["T1"], "vat_rate": ["0.1000"]}, "0.2000", "0.1000"),  # for the tariff
+        ({"article_id": ["FEE"], "tariff_id": [None], "vat_rate": ["0.0700"]}, "0.0700", "0.2000"),  # for every tariff
+        ({"article_id": ["FEE", "FEE"], "tariff_id": ["T1", None], "vat_rate": ["0.0500", "0.0700"]}, "0.0500", "0.2000"),  # the tariff's first
+    ],
+    ids=["none", "call-in-T1", "fee-everywhere", "tariff-beats-every-tariff"],
+)
+def test_the_billing_run_taxes_lines_by_the_vat_overrides_like_rating(tmp_path, overrides, fee_rate, call_rate) -> None:
+    """docs/pricing.md VAT: the article's override for the tariff, else for every tariff, else the article's, else the tariff's."""
+    rows = len(overrides.get("article_id", []))
+    pricing = {"vat_overrides": {**overrides, "valid_from": [None] * rows, "valid_until": [None] * rows}} if rows else {}
+    cat, bil = f.catalogs(billing={"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", None, None)])}, pricing=pricing)
+    f.store_rated(tmp_path, f.rated([
+        {"record_key": "r1", "contract_id": "C1", "start_time": datetime(2026, 10, 5, 9, tzinfo=timezone.utc), "quantity": 60, "amount": D("3.00")}
+    ]))  # fmt: skip
+    f.bill(tmp_path, cat, bil, period="2026-10")
+    rates = f.stored(tmp_path, "invoice_items").filter(pl.col("period") == "2026-10").select("article_id", "vat_rate").unique().sort("article_id")
+    assert rates.rows() == [("CALL", D(call_rate)), ("FEE", D(fee_rate))]
+
+
+@pytest.mark.parametrize(
     ("contract", "expected_vat"),
     [
         ("C1", [("normal", D("0.1000"), D("3.00"), D("0.30"), None), ("normal", D("0.2000"), D("10.05"), D("2.01"), None)]),

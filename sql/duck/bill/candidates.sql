@@ -1,7 +1,9 @@
 -- Every line the run may bill, named and taxed in one place: fees (every-time fees of all
 -- contracts; lines.sql keeps them only on invoices made anyway) and usage.
--- VAT: the article's rate, else its tariff's; 0 for customers under reverse charge or not
--- taxable, whose treatment travels on the line as vat_code.
+-- VAT: the article's override for the tariff (vat_overrides.csv), else its override for every
+-- tariff, each valid on the line's first day of service; else the article's rate, else its
+-- tariff's (docs/pricing.md, as invoice_lines.sql does for rated usage); 0 for customers under
+-- reverse charge or not taxable, whose treatment travels on the line as vat_code.
 -- A fee period billed at more than one price (charges.sql) says so in the note of each part.
 WITH lines AS (
     SELECT
@@ -37,7 +39,8 @@ SELECT
     l.*,
     c.customer_id,
     coalesce(ar.alt_name, ar.name) AS article_name,
-    CAST(CASE WHEN cu.vat_treatment = 'normal' THEN coalesce(ar.vat_rate, t.vat_rate) ELSE 0 END AS DECIMAL(6,4)) AS vat_rate,
+    CAST(CASE WHEN cu.vat_treatment = 'normal' THEN coalesce(vt.vat_rate, va.vat_rate, ar.vat_rate, t.vat_rate) ELSE 0 END
+         AS DECIMAL(6,4)) AS vat_rate,
     cu.vat_treatment AS vat_code,
     t.currency
 FROM lines AS l
@@ -45,3 +48,9 @@ JOIN cat_contracts AS c ON c.contract_id = l.contract_id
 JOIN cat_customers AS cu ON cu.customer_id = c.customer_id
 JOIN cat_articles AS ar ON ar.article_id = l.article_id
 JOIN cat_tariffs AS t ON t.tariff_id = l.tariff_id
+LEFT JOIN pr_vat_overrides AS vt
+    ON vt.article_id = l.article_id AND vt.tariff_id = l.tariff_id
+    AND (vt.valid_from IS NULL OR vt.valid_from <= l.service_from) AND (vt.valid_until IS NULL OR vt.valid_until > l.service_from)
+LEFT JOIN pr_vat_overrides AS va
+    ON va.article_id = l.article_id AND va.tariff_id IS NULL
+    AND (va.valid_from IS NULL OR va.valid_from <= l.service_from) AND (va.valid_until IS NULL OR va.valid_until > l.service_from)
