@@ -124,6 +124,25 @@ def test_an_index_adjustment_of_chosen_contracts() -> None:
         index_adjusted(cat, twice, "1.032", date(2026, 7, 1), MANAGER, contracts=["C1", "C2"])
 
 
+@pytest.mark.parametrize(
+    ("own_until", "valid_until"),
+    [
+        (None, None),  # an open own price: its index version is open too
+        ("2027-01-01", date(2027, 1, 1)),  # a limited one: after it the list price applies again, not 8.80
+    ],
+)
+def test_an_index_version_ends_where_the_price_it_raises_ends(own_until, valid_until) -> None:
+    cat, bil = f.catalogs(billing={
+        "positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", None, None)]),
+        "position_prices": {"position_id": ["P1"], "kind": ["price"], "price": ["8.00"], "valid_from": [None],
+                            "valid_until": [own_until], "reason": [None]},
+    })  # fmt: skip
+    change = index_adjusted(cat, bil, "1.10", date(2026, 7, 1), MANAGER)
+    assert change.result.select("position_id", "kind", "price", "valid_from", "valid_until").rows() == [
+        ("P1", "index", Decimal("8.800000"), date(2026, 7, 1), valid_until),
+    ]
+
+
 def test_an_index_adjustment_beyond_64_bit_micro_products_is_exact() -> None:
     """10.00 × 1 000 000 is 10^7 × 10^12 in micro-units squared: beyond 2^63, so formed in 128 bits."""
     cat, bil = catalogs()

@@ -3,7 +3,8 @@
 --   2. the position's own price version valid on the day (`price` or `index`; the latest wins);
 --   3. the list price of the article in the tariff the position runs under on the day: its
 --      module's tariff (bil_module_tariffs), else the contract's.
--- Also returned: the parts, so that an index adjustment can raise each of them.
+-- Also returned: the parts, so that an index adjustment can raise each of them (with the end of
+-- the position's own version, base_until, which its index version keeps).
 WITH req AS (
     SELECT DISTINCT d.position_id, CAST(d.day AS DATE) AS day, p.contract_id, p.article_id, p.module_id, c.tariff_id AS contract_tariff
     FROM price_days AS d
@@ -50,7 +51,8 @@ SELECT
         WHEN o.price IS NOT NULL THEN 'override: ' || o.reason
         WHEN b.price IS NOT NULL THEN b.kind
         WHEN l.price IS NOT NULL THEN 'list'
-    END AS price_source
+    END AS price_source,
+    b.valid_until AS base_until
 FROM tariffed AS t
 LEFT JOIN versions AS o ON o.position_id = t.position_id AND o.day = t.day AND o.is_override
 LEFT JOIN versions AS b ON b.position_id = t.position_id AND b.day = t.day AND NOT b.is_override
