@@ -139,3 +139,24 @@ def test_a_period_is_adjusted_once_on_its_whole_usage(tmp_path, steps, expected)
             f.bill(tmp_path, cat, bil, period=period, contract="C1" if until else None, until=until)
     items = f.stored(tmp_path, "invoice_items").filter(pl.col("contract_id") == "C1")
     assert items.sort("run_id", "line_no").select("run_id", "line_kind", "period", "net_amount", "note").rows() == expected
+
+
+@pytest.mark.parametrize("single_first", [False, True], ids=["period-run-only", "single-invoice-first"])
+def test_each_tariff_keeps_its_minimum_revenue_after_a_tariff_change_whatever_was_billed_first(tmp_path, single_first) -> None:
+    """C2 changed tariff mid-October: a 3.00 call under T1, a 4.00 call under T2, each tariff with a
+    10.00 minimum. The two usage lines of one invoice have one record each: they are told apart by
+    amount, so T1 is topped up by 7.00 and T2 by 6.00 either way."""
+    pricing = {"tariff_pricing": {"tariff_id": ["T1", "T2"], "min_revenue": ["10", "10"]},
+               "tariff_articles": {"tariff_id": ["T1", "T2"], "article_id": ["CALL", "CALL"], "min_revenue": ["true", "true"]}}  # fmt: skip
+    cat, bil = f.catalogs(pricing=pricing)
+    calls = [
+        {"record_key": key, "contract_id": "C2", "customer_id": "K2", "tariff_id": tariff, "quantity": 60, "amount": D(amount),
+         "start_time": datetime(2026, 10, day, 9, tzinfo=timezone.utc)}
+        for key, tariff, day, amount in (("a", "T1", 5, "3.00"), ("b", "T2", 17, "4.00"))
+    ]  # fmt: skip
+    f.store_rated(tmp_path, f.rated(calls))
+    if single_first:
+        f.bill(tmp_path, cat, bil, contract="C2", until=date(2026, 10, 20))
+    f.bill(tmp_path, cat, bil, period="2026-10")
+    items = f.stored(tmp_path, "invoice_items").filter((pl.col("contract_id") == "C2") & (pl.col("line_kind") == "adjustment"))
+    assert items.get_column("net_amount").sum() == D("13.00")
