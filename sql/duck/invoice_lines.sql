@@ -47,7 +47,7 @@ JOIN cat_tariffs AS t USING (tariff_id)
 JOIN cat_articles AS a USING (article_id)
 LEFT JOIN pr_vat_overrides AS vt
     ON vt.article_id = l.article_id AND vt.tariff_id = l.tariff_id
-    AND (vt.valid_from IS NULL OR vt.valid_from <= l.first_day) AND (vt.valid_until IS NULL OR vt.valid_until > l.first_day)
+    AND valid_on(vt.valid_from, vt.valid_until, l.first_day)
 LEFT JOIN pr_vat_overrides AS va
     ON va.article_id = l.article_id AND va.tariff_id IS NULL
-    AND (va.valid_from IS NULL OR va.valid_from <= l.first_day) AND (va.valid_until IS NULL OR va.valid_until > l.first_day)
+    AND valid_on(va.valid_from, va.valid_until, l.first_day)

@@ -8,6 +8,10 @@
 CREATE OR REPLACE MACRO div_half_up(x, d) AS
     CAST(sign(x) * ((abs(CAST(x AS HUGEINT)) * 2 + d) // (2 * d)) AS BIGINT);
 
+-- Whether a catalog row valid [valid_from, valid_until) (empty: open) holds on `day`.
+CREATE OR REPLACE MACRO valid_on(valid_from, valid_until, day) AS
+    (valid_from IS NULL OR valid_from <= day) AND (valid_until IS NULL OR valid_until > day);
+
 -- A price given as DECIMAL(18,6) in integer micro-units (the product is formed in 38 digits:
 -- in DECIMAL(18,6) it would overflow from 1 000 000.00 on).
 CREATE OR REPLACE MACRO to_micro(price) AS CAST(CAST(price AS DECIMAL(38,6)) * 1000000 AS BIGINT);

@@ -50,7 +50,7 @@ JOIN cat_articles AS ar ON ar.article_id = l.article_id
 JOIN cat_tariffs AS t ON t.tariff_id = l.tariff_id
 LEFT JOIN pr_vat_overrides AS vt
     ON vt.article_id = l.article_id AND vt.tariff_id = l.tariff_id
-    AND (vt.valid_from IS NULL OR vt.valid_from <= l.service_from) AND (vt.valid_until IS NULL OR vt.valid_until > l.service_from)
+    AND valid_on(vt.valid_from, vt.valid_until, l.service_from)
 LEFT JOIN pr_vat_overrides AS va
     ON va.article_id = l.article_id AND va.tariff_id IS NULL
-    AND (va.valid_from IS NULL OR va.valid_from <= l.service_from) AND (va.valid_until IS NULL OR va.valid_until > l.service_from)
+    AND valid_on(va.valid_from, va.valid_until, l.service_from)
