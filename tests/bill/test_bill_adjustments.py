@@ -160,3 +160,25 @@ def test_each_tariff_keeps_its_minimum_revenue_after_a_tariff_change_whatever_wa
     f.bill(tmp_path, cat, bil, period="2026-10")
     items = f.stored(tmp_path, "invoice_items").filter((pl.col("contract_id") == "C2") & (pl.col("line_kind") == "adjustment"))
     assert items.get_column("net_amount").sum() == D("13.00")
+
+
+@pytest.mark.parametrize(
+    ("pauses", "adjustment"),
+    [
+        ([], D("9.94")),
+        ([("2026-10-01", "2026-10-31")], None),  # paused every day: nothing is billed while paused, no minimum
+        ([("2026-09-20", "2026-10-15"), ("2026-10-16", "2026-11-03")], None),  # two pauses covering the month
+        ([("2026-10-01", "2026-10-15")], D("9.94")),  # paused part of the month: the minimum stays whole
+    ],
+    ids=["active", "paused-all-month", "two-pauses-all-month", "paused-half"],
+)
+def test_a_period_paused_on_every_day_has_no_minimum_revenue(tmp_path, pauses, adjustment) -> None:
+    billing = {"pauses": {"contract_id": ["C1"] * len(pauses), "paused_from": [p[0] for p in pauses],
+                          "paused_through": [p[1] for p in pauses], "reason": ["holiday"] * len(pauses)}} if pauses else {}  # fmt: skip
+    cat, bil = f.catalogs(billing=billing, pricing=rules("min_revenue", "10", "CALL"))
+    f.store_rated(tmp_path, f.rated([call("a", 10, "0.060000")]))
+    f.bill(tmp_path, cat, bil, period="2026-10")
+    items = f.stored(tmp_path, "invoice_items").filter(pl.col("contract_id") == "C1")
+    lines = items.filter(pl.col("line_kind") == "adjustment").get_column("net_amount").to_list()
+    assert lines == ([] if adjustment is None else [adjustment])
+    assert items.filter(pl.col("line_kind") == "usage").get_column("net_amount").to_list() == [D("0.06")]  # usage is still billed

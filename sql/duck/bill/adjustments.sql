@@ -3,12 +3,22 @@
 -- pipeline.price.usage_adjustments), less what earlier runs billed of them for that period
 -- (st_invoice_items), per contract, period, kind and VAT rate. Only a difference goes on the
 -- invoice: a run never bills an adjustment twice, and late usage corrects an earlier one.
-WITH computed AS (
+-- Nothing is billed while a contract is paused (DOMAIN §2): a period paused on every day has no
+-- minimum revenue (usage rated in it is still billed, and the cost cap still caps it).
+WITH paused_periods AS (
+    SELECT p.contract_id, p.period
+    FROM (SELECT contract_id, period, CAST(strptime(period || '-01', '%Y-%m-%d') AS DATE) AS first_day FROM bill_adjustment_periods) AS p
+    JOIN bil_pauses AS z ON z.contract_id = p.contract_id
+    GROUP BY p.contract_id, p.period, p.first_day
+    HAVING sum(overlap_days(p.first_day, last_day(p.first_day), z.paused_from, z.paused_through)) = day(last_day(p.first_day))
+),
+computed AS (
     SELECT contract_id, period, article_id, vat_rate,
            arg_max(tariff_id, abs(net_amount)) AS tariff_id, any_value(article_name) AS article_name,
            sum(net_amount) AS net_amount, any_value(vat_code) AS vat_code, any_value(currency) AS currency,
            string_agg(note, '; ' ORDER BY tariff_id) AS note
-    FROM bill_adjustments_full
+    FROM bill_adjustments_full AS a
+    WHERE NOT (a.article_id = 'MIN_REVENUE' AND (a.contract_id, a.period) IN (SELECT (contract_id, period) FROM paused_periods))
     GROUP BY contract_id, period, article_id, vat_rate
 ),
 earlier AS (
