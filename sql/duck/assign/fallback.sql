@@ -7,6 +7,5 @@ SELECT f.pos, arg_min(i.item, i.rank) AS dev_no
 FROM fallback AS f
 JOIN device_items AS i ON i.seg_no = f.seg_no AND i.rank > 2
 JOIN device_intervals AS d ON d.dev_no = i.item
-WHERE (d.valid_from IS NULL OR f.start_time >= d.valid_from)
-  AND (d.valid_until IS NULL OR f.start_time < d.valid_until)
+WHERE valid_on(d.valid_from, d.valid_until, f.start_time)
 GROUP BY f.pos

@@ -15,7 +15,7 @@ WITH billed AS (
     WHERE i.line_kind = 'usage'
 ),
 periods AS (
-    SELECT contract_id, period, last_day(CAST(strptime(period || '-01', '%Y-%m-%d') AS DATE)) AS period_end,
+    SELECT contract_id, period, last_day(period_start(period)) AS period_end,
            bool_or(billed_until IS NULL) AS billed_now, max(billed_until) AS settled_until
     FROM billed
     GROUP BY contract_id, period

@@ -7,7 +7,7 @@
 -- minimum revenue (usage rated in it is still billed, and the cost cap still caps it).
 WITH paused_periods AS (
     SELECT p.contract_id, p.period
-    FROM (SELECT contract_id, period, CAST(strptime(period || '-01', '%Y-%m-%d') AS DATE) AS first_day FROM bill_adjustment_periods) AS p
+    FROM (SELECT contract_id, period, period_start(period) AS first_day FROM bill_adjustment_periods) AS p
     JOIN bil_pauses AS z ON z.contract_id = p.contract_id
     GROUP BY p.contract_id, p.period, p.first_day
     HAVING sum(overlap_days(p.first_day, last_day(p.first_day), z.paused_from, z.paused_through)) = day(last_day(p.first_day))

@@ -11,8 +11,8 @@ adjustments AS (
     SELECT
         contract_id, 'adjustment' AS line_kind, NULL AS billing_type, NULL AS interval, NULL AS position_id,
         article_id, tariff_id, period,
-        CAST(strptime(period || '-01', '%Y-%m-%d') AS DATE) AS service_from,
-        last_day(CAST(strptime(period || '-01', '%Y-%m-%d') AS DATE)) AS service_to,
+        period_start(period) AS service_from,
+        last_day(period_start(period)) AS service_to,
         CAST(0 AS BIGINT) AS records, CAST(1 AS BIGINT) AS quantity, 'piece' AS unit,
         CAST(NULL AS DECIMAL(18,6)) AS unit_price, CAST(NULL AS BIGINT) AS price_per,
         CAST(NULL AS BIGINT) AS days_charged, CAST(NULL AS BIGINT) AS days_basis, 'adjustment' AS price_source,

@@ -4,6 +4,9 @@
 -- d plus n calendar months, as a DATE; the day is clamped to the month's end (Jan 31 + 1 = Feb 28).
 CREATE OR REPLACE MACRO add_months(d, n) AS CAST(d + to_months(CAST(n AS INTEGER)) AS DATE);
 
+-- The first day of a billing period 'YYYY-MM'.
+CREATE OR REPLACE MACRO period_start(period) AS CAST(strptime(period || '-01', '%Y-%m-%d') AS DATE);
+
 -- Days shared by two inclusive date ranges (0 when they do not meet).
 CREATE OR REPLACE MACRO overlap_days(a_from, a_to, b_from, b_to) AS
     greatest(0, date_diff('day', greatest(a_from, b_from), least(a_to, b_to)) + 1);

@@ -22,8 +22,7 @@ versions AS (
     FROM tariffed AS t
     JOIN bil_position_prices AS v
         ON v.position_id = t.position_id
-        AND (v.valid_from IS NULL OR v.valid_from <= t.day)
-        AND (v.valid_until IS NULL OR t.day < v.valid_until)
+        AND valid_on(v.valid_from, v.valid_until, t.day)
     QUALIFY row_number() OVER (PARTITION BY t.position_id, t.day, is_override ORDER BY v.valid_from DESC NULLS LAST) = 1
 ),
 listed AS (
@@ -31,8 +30,7 @@ listed AS (
     FROM tariffed AS t
     JOIN cat_prices AS l
         ON l.tariff_id = t.tariff_id AND l.article_id = t.article_id
-        AND (l.valid_from IS NULL OR l.valid_from <= t.day)
-        AND (l.valid_until IS NULL OR t.day < l.valid_until)
+        AND valid_on(l.valid_from, l.valid_until, t.day)
     QUALIFY row_number() OVER (PARTITION BY t.position_id, t.day ORDER BY l.valid_from DESC NULLS LAST) = 1
 )
 SELECT
