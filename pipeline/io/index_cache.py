@@ -20,7 +20,6 @@ import time
 import uuid
 import warnings
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from functools import cache
 from pathlib import Path
@@ -33,6 +32,7 @@ import sql
 from pipeline.assign import index as index_module
 from pipeline.assign import keys as keys_module
 from pipeline.assign.index import DeviceIndex, build_device_index, device_segments_table, device_validity, registered_usage_tariffs
+from pipeline.threads import on_both_cores
 
 #: Entries kept: a re-rating run with an older catalog should not evict the current one.
 KEEP = 3
@@ -122,8 +122,8 @@ def _loaded(entry: Path) -> tuple[DeviceIndex, pl.DataFrame] | None:
                 return None
             files[part] = data
         biggest_first = sorted(files, key=lambda part: -len(files[part]))
-        with ThreadPoolExecutor(2) as pool:  # Polars releases the GIL; the big files first
-            frames = dict(zip(biggest_first, pool.map(lambda part: pl.read_parquet(io.BytesIO(files[part])), biggest_first)))
+        # Polars releases the GIL; the big files first
+        frames = dict(zip(biggest_first, on_both_cores(lambda part: pl.read_parquet(io.BytesIO(files[part])), biggest_first)))
     except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
         return None  # json.JSONDecodeError is a ValueError
     items = frames.pop("items")

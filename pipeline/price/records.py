@@ -16,7 +16,6 @@ price times its largest quantity cannot overflow them and in 128-bit integers ot
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import duckdb
@@ -26,7 +25,7 @@ import pyarrow as pa
 
 import sql
 from pipeline.price import walk
-from pipeline.threads import in_pieces
+from pipeline.threads import in_pieces, on_both_cores
 
 #: Unit codes of ta_dim.unit.
 UNITS = {"second": 1, "byte": 2, "event": 3}
@@ -276,8 +275,7 @@ def _card_columns(rec: pl.DataFrame, cards: pl.DataFrame, per_card: dict[str, np
     def gathered(c: str) -> tuple[str, np.ndarray]:
         return c, _with_zero_row(cards, c)[row]
 
-    with ThreadPoolExecutor(2) as pool:
-        got = dict(pool.map(gathered, CARD))
+    got = dict(on_both_cores(gathered, CARD))
     got["row"] = row
     got["carded"] = row < cards.height
     got["quantity"], got["rated"] = _quantities(rec, row, got["carded"], per_card)
@@ -408,8 +406,7 @@ def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], per_card: dict[str, 
                 spanning.append({"pos": at[spans], **{c: getattr(w, c)[spans] for c in ("p1", "u1", "p2", "u2", "mid")}})
 
         # a group is one contract's: the parts of the contracts walk apart, two at once (one per core)
-        with ThreadPoolExecutor(2) as pool:
-            list(pool.map(walk_part, range(WALK_PARTS)))
+        on_both_cores(walk_part, range(WALK_PARTS))
     amount, fee = _amounts(card, per_card, unit_price, free, fee, spanning)
     missing = ~rated
     columns = {
