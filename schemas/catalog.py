@@ -18,6 +18,10 @@ UTC = pl.Datetime(time_unit="us", time_zone="UTC")
 
 VAT_TREATMENTS = ("normal", "reverse_charge", "exempt")
 UNITS = ("second", "byte", "event")
+#: E.164 digits without `+`: 1-15 digits, the first (a country code's) never 0.
+E164_DIGITS = r"^[1-9][0-9]{0,14}$"
+#: A country calling code: 1-3 digits, never starting with 0.
+COUNTRY_CODE = r"^[1-9][0-9]{0,2}$"
 #: The longest charging increment: a day (rated seconds stay far inside 64 bits).
 MAX_INCREMENT_S = 86_400
 
@@ -139,7 +143,7 @@ class Articles(pandera.DataFrameModel):
 
 
 class Zones(pandera.DataFrameModel):
-    prefix: str = pandera.Field(unique=True, str_matches=r"^[1-9][0-9]{0,14}$")  # E.164: no country code starts with 0
+    prefix: str = pandera.Field(unique=True, str_matches=E164_DIGITS)
     zone_id: str
     zone_name: str
 

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import pandera.polars as pandera
 
+from schemas.catalog import COUNTRY_CODE
+
+#: What a number with neither `+`, nor the international nor the national prefix is.
+BARE_NUMBERS = ("international", "national")
+
 
 class NumberingPlan(pandera.DataFrameModel):
     """A source's dialling conventions (ITU-T E.164 / E.123).
@@ -23,10 +28,10 @@ class NumberingPlan(pandera.DataFrameModel):
 
     source: str = pandera.Field(unique=True, str_length={"min_value": 1})
     region: str = pandera.Field(str_matches=r"^[A-Z]{2}$")
-    country_code: str = pandera.Field(str_matches=r"^[1-9][0-9]{0,2}$")
+    country_code: str = pandera.Field(str_matches=COUNTRY_CODE)
     national_prefix: str = pandera.Field(nullable=True, str_matches=r"^[0-9]+$")
     international_prefix: str = pandera.Field(str_length={"min_value": 1})
-    bare_numbers: str = pandera.Field(isin=["international", "national"])
+    bare_numbers: str = pandera.Field(isin=list(BARE_NUMBERS))
 
     class Config:
         strict = True

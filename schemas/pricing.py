@@ -15,7 +15,7 @@ from __future__ import annotations
 import pandera.polars as pandera
 import polars as pl
 
-from schemas.catalog import MONEY, RATE, UTC
+from schemas.catalog import COUNTRY_CODE, E164_DIGITS, MONEY, RATE, UTC
 
 PERCENT = pl.Decimal(6, 2)
 
@@ -30,8 +30,6 @@ TIER_UNIT_BITS = 44
 TIER_UNITS_MAX = 1 << TIER_UNIT_BITS
 #: Day words of time bands; `holiday` is a public holiday of the tariff's holiday country.
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun", "holiday")
-#: E.164 digits without `+`: 1-15 digits, the first (a country code's) never 0.
-DIGITS = r"^[1-9][0-9]{0,14}$"
 CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
 DAY_LIST = r"^(mon|tue|wed|thu|fri|sat|sun|holiday)(-(mon|tue|wed|thu|fri|sat|sun))?(,(mon|tue|wed|thu|fri|sat|sun|holiday)(-(mon|tue|wed|thu|fri|sat|sun))?)*$"
 
@@ -135,8 +133,8 @@ class SpecialPrices(pandera.DataFrameModel):
 
     contract_id: str
     kind: str = pandera.Field(isin=list(SPECIAL_KINDS))
-    number: str = pandera.Field(str_matches=DIGITS)
-    number_to: str = pandera.Field(nullable=True, str_matches=DIGITS)
+    number: str = pandera.Field(str_matches=E164_DIGITS)
+    number_to: str = pandera.Field(nullable=True, str_matches=E164_DIGITS)
     article_id: str = pandera.Field(nullable=True)
     band: str = pandera.Field(nullable=True)
     price: MONEY = pandera.Field(ge=0)
@@ -204,7 +202,7 @@ class AreaCodes(pandera.DataFrameModel):
     """The numbering plan's area codes: a local call stays inside the caller's `country_code` +
     `area_code` (the code's length is its number of digits)."""
 
-    country_code: str = pandera.Field(str_matches=r"^[1-9][0-9]{0,2}$")
+    country_code: str = pandera.Field(str_matches=COUNTRY_CODE)
     area_code: str = pandera.Field(str_matches=r"^[0-9]{1,8}$")
     name: str = pandera.Field(nullable=True)
 

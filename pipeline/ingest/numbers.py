@@ -45,8 +45,6 @@ PLAN_SCHEMA = {
     "international_prefix": pl.String,
     "bare_numbers": pl.String,
 }
-#: What a number with neither `+`, nor the international nor the national prefix is.
-BARE_NUMBERS = ("international", "national")
 
 
 class NumberingPlanError(ValueError):

@@ -25,7 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
-from pipeline.ingest.numbers import BARE_NUMBERS, NumberingPlanError, numbering_plan
+from pipeline.ingest.numbers import NumberingPlanError, numbering_plan
+from schemas.numbering import BARE_NUMBERS
 from schemas.usage import ID_TYPES
 
 FORMATS = ("asterisk", "freeswitch", "nfdump", "csv", "parquet")
