@@ -30,10 +30,12 @@ TARIFF = 6
 #: as 2^UNIT_BITS - 1: they lie in its last tier all the same.
 UNIT_BITS = TIER_UNIT_BITS
 UNIT_CAP = (1 << UNIT_BITS) - 1
-#: Contract and tariff-article numbers the packed keys hold: group keys are (contract << 36) +
-#: (tariff-article << 16) + month (sql/duck/price/macros.sql group_key, which also groups the
-#: invoice lines), tier keys (tariff-article << UNIT_BITS) | units.
-CONTRACT_BITS, TA_BITS = 27, 63 - UNIT_BITS
+#: Group keys are (contract << CONTRACT_SHIFT) + (tariff-article << TA_SHIFT) + month (the SQL
+#: macro group_key of sql/duck/price/macros.sql, which also groups the invoice lines).
+CONTRACT_SHIFT, TA_SHIFT = 36, 16
+#: Contract and tariff-article numbers the packed keys hold: the group key's, and the tier key's
+#: (tariff-article << UNIT_BITS) | units.
+CONTRACT_BITS, TA_BITS = 63 - CONTRACT_SHIFT, min(CONTRACT_SHIFT - TA_SHIFT, 63 - UNIT_BITS)
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ def check_key_space(contracts: int, tariff_articles: int) -> None:
 
 def group_key(contract: np.ndarray, ta: np.ndarray, month: np.ndarray) -> np.ndarray:
     """The number of a record's group: the SQL macro group_key of sql/duck/price/macros.sql (carried units are keyed by it)."""
-    return (contract.astype(np.int64) << 36) + (ta.astype(np.int64) << 16) + month
+    return (contract.astype(np.int64) << CONTRACT_SHIFT) + (ta.astype(np.int64) << TA_SHIFT) + month
 
 
 def walked(counted: dict[str, np.ndarray], rules: Rules, carried: pl.DataFrame | None = None) -> Walked:
