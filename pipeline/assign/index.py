@@ -250,7 +250,8 @@ def assigned_devices(
         size = at.stop - at.start
         return at.start, _assigned_piece(keys.slice(at.start, size), start_us.slice(at.start, size), seg_lo, seg_hi, segments, first)
 
-    done = over_pieces(n, piece, rows=-(-n // -(-n // LOOKUP_ROWS)))  # equal pieces of at most LOOKUP_ROWS
+    pieces = -(-n // LOOKUP_ROWS)
+    done = over_pieces(n, piece, rows=-(-n // pieces))  # equal pieces of at most LOOKUP_ROWS
     codes = pl.concat([piece_codes for _, (piece_codes, _) in done])
     further = pl.concat([rows.with_columns(pl.col("row") + start) for start, (_, rows) in done])
     return codes, further
