@@ -14,11 +14,17 @@ import sql
 
 
 def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory DuckDB connection with the project's macros loaded."""
+    """A fresh in-memory DuckDB connection with the project's macros loaded.
+
+    Its session time zone is UTC, the zone of every time in the catalog and the usage: DuckDB
+    would otherwise take the host's, and a TIMESTAMPTZ cast to a date or formatted as text
+    (a reason, a period) would depend on the machine the run happens on.
+    """
     config = {"threads": threads or os.cpu_count() or 1, "preserve_insertion_order": False}
     if memory_limit:
         config["memory_limit"] = memory_limit
     con = duckdb.connect(":memory:", config=config)
+    con.execute("SET TimeZone = 'UTC'")  # after connecting: the setting needs the icu extension loaded
     for statement in sql.statements("duck/macros"):
         con.execute(statement)
     return con

@@ -119,9 +119,14 @@ def row_errors(t: dict[str, pl.DataFrame], files: dict[str, str], catalog: Catal
     tp = t["tariff_pricing"]
     found.append(rule_errors(tp, files["tariff_pricing"], "min_revenue", col("min_revenue") > col("cost_cap"),
                              "min_revenue must not exceed cost_cap"))
-    supported = set(holidays.list_supported_countries())
+    supported = holidays.list_supported_countries()
     found.append(rule_errors(tp, files["tariff_pricing"], "holiday_country", ~col("holiday_country").is_in(list(supported)),
                              "not a country the holidays package knows"))
+    calendar = pl.concat_str("holiday_country", "holiday_subdiv", separator="/")
+    known = _subdivisions(supported, tp.get_column("holiday_country").drop_nulls().unique().to_list())
+    found.append(rule_errors(tp, files["tariff_pricing"], "holiday_subdiv",
+                             col("holiday_country").is_in(list(supported)) & calendar.is_not_null() & ~calendar.is_in(known),
+                             "not a subdivision of holiday_country the holidays package knows"))
     found.append(rule_errors(tp, files["tariff_pricing"], "holiday_subdiv",
                              col("holiday_subdiv").is_not_null() & col("holiday_country").is_null(),
                              "holiday_subdiv needs a holiday_country"))
@@ -206,6 +211,13 @@ def _area_errors(areas: pl.DataFrame, file: str) -> pl.DataFrame:
     shorter = shorter.join(prefixes.select("_line", "_p"), on="_line").filter(pl.col("_q") != pl.col("_p"))
     return rule_errors(areas.join(shorter.select("_line").unique(), on="_line", how="semi"), file, "area_code", pl.lit(True),
                        "another area code is a prefix of this one; area codes must be prefix-free")
+
+
+def _subdivisions(supported: dict[str, list[str]], countries: list[str]) -> list[str]:
+    """`country/subdivision` of every subdivision of `countries` the holidays package knows, by
+    its code or by a name it accepts for it (`DE/BY`, `DE/Bayern`)."""
+    known = [c for c in countries if c in supported]
+    return [f"{c}/{s}" for c in known for s in [*supported[c], *holidays.country_holidays(c).subdivisions_aliases]]
 
 
 _DAY_NO = {d: i for i, d in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun", "holiday"))}

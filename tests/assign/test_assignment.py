@@ -3,6 +3,8 @@ specific device ID valid at its start time, or unassigned with the reason (docs/
 
 from __future__ import annotations
 
+import time
+
 import polars as pl
 import pytest
 
@@ -135,10 +137,17 @@ def test_a_number_that_moved_bills_each_customer_for_their_own_days():
     assert assigned(MOVED, subscriber_id=["4331681555"] * 4, start_time=times) == ["K-MIN", "K-MIN", "K-SEC", "K-SEC"]
 
 
-def test_a_record_outside_its_numbers_validity_names_the_time():
-    assert reasons(MOVED, subscriber_id=["4331681777"], start_time=[at("2026-10-01 09:00:00")]) == [
-        "no device ID for 4331681777 is valid at 2026-10-01 09:00:00"
-    ]
+@pytest.mark.parametrize("host_zone", ["UTC", "America/New_York", "Asia/Tokyo"])
+def test_a_record_outside_its_numbers_validity_names_the_time(monkeypatch, host_zone):
+    """The time is UTC, as every time of the catalog and usage, whatever the host's zone."""
+    monkeypatch.setenv("TZ", host_zone)
+    time.tzset()
+    try:
+        got = reasons(MOVED, subscriber_id=["4331681777"], start_time=[at("2026-10-01 09:00:00")])
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert got == ["no device ID for 4331681777 is valid at 2026-10-01 09:00:00"]
 
 
 def test_when_the_most_specific_id_has_ended_the_enclosing_block_takes_over():

@@ -44,6 +44,10 @@ from tests.price.factory import priced
          ("tariff_pricing.csv", 2, "min_revenue", "min_revenue must not exceed cost_cap")),
         ({"tariff_pricing": {"tariff_id": ["T-MIN"], "holiday_country": ["XX"]}},
          ("tariff_pricing.csv", 2, "holiday_country", "not a country the holidays package knows")),
+        ({"tariff_pricing": {"tariff_id": ["T-MIN"], "holiday_country": ["DE"], "holiday_subdiv": ["Bavaria"]}},
+         ("tariff_pricing.csv", 2, "holiday_subdiv", "not a subdivision of holiday_country the holidays package knows")),
+        ({"tariff_pricing": {"tariff_id": ["T-MIN"], "holiday_country": ["AT"], "holiday_subdiv": ["BY"]}},
+         ("tariff_pricing.csv", 2, "holiday_subdiv", "not a subdivision of holiday_country the holidays package knows")),
         ({"time_bands": {"tariff_id": ["T-MIN", "T-MIN"], "band": ["day", "late"], "days": ["mon-fri", "fri"],
                          "from_time": ["08:00", "17:00"], "until_time": ["18:00", "24:00"]}},
          ("time_bands.csv", 2, "from_time", "overlaps another band of the tariff on the same day and time")),
@@ -59,6 +63,12 @@ def test_a_bad_pricing_row_is_reported_with_file_line_column_and_rule(tables, pr
         priced(**tables)
     rows = caught.value.errors.select("file", "line", "column", "rule").rows()
     assert problem in rows
+
+
+@pytest.mark.parametrize(("country", "subdiv"), [("DE", "BY"), ("DE", "Bayern"), ("FR", "Alsace"), ("US", "CA"), ("AT", None)])
+def test_a_holiday_subdivision_by_its_code_or_its_name_is_accepted(country, subdiv):
+    tables = {"tariff_pricing": {"tariff_id": ["T-MIN"], "holiday_country": [country], "holiday_subdiv": [subdiv]}}
+    assert priced(**tables).pricing.tariff_pricing.get_column("holiday_subdiv").to_list() == [subdiv]
 
 
 def test_a_missing_pricing_file_is_no_rule_at_all():
