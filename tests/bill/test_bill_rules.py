@@ -167,6 +167,26 @@ def test_the_billing_run_taxes_lines_by_the_vat_overrides_like_rating(tmp_path, 
 
 
 @pytest.mark.parametrize(
+    ("override_from", "start", "period", "call_rate"),
+    [
+        ("2026-10-15", datetime(2026, 10, 20, 9, tzinfo=timezone.utc), "2026-10", "0.2000"),  # not valid on the period's first day
+        ("2026-10-15", datetime(2026, 11, 2, 9, tzinfo=timezone.utc), "2026-11", "0.1000"),  # valid on November's first day
+        ("2026-10-01", datetime(2026, 9, 30, 22, 30, tzinfo=timezone.utc), "2026-09", "0.2000"),  # 1 Oct 00:30 in Vienna, September's
+    ],
+)
+def test_a_usage_line_is_taxed_as_on_its_periods_first_day_like_rating(tmp_path, override_from, start, period, call_rate) -> None:
+    """docs/pricing.md VAT: the rate valid on the period's first day, in rating and in billing alike
+    (an override for CALL in T1; C1 is in Europe/Vienna)."""
+    pricing = {"vat_overrides": {"article_id": ["CALL"], "tariff_id": ["T1"], "vat_rate": ["0.1000"],
+                                 "valid_from": [override_from], "valid_until": [None]}}  # fmt: skip
+    cat, bil = f.catalogs(pricing=pricing)
+    f.store_rated(tmp_path, f.rated([{"record_key": "r1", "contract_id": "C1", "start_time": start, "quantity": 60, "amount": D("3.00")}]))
+    f.bill(tmp_path, cat, bil, period="2026-11")
+    usage = f.stored(tmp_path, "invoice_items").filter(pl.col("line_kind") == "usage")
+    assert usage.select("period", "article_id", "vat_rate").rows() == [(period, "CALL", D(call_rate))]
+
+
+@pytest.mark.parametrize(
     ("contract", "expected_vat"),
     [
         ("C1", [("normal", D("0.1000"), D("3.00"), D("0.30"), None), ("normal", D("0.2000"), D("10.05"), D("2.01"), None)]),
