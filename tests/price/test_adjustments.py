@@ -74,3 +74,44 @@ def test_minimum_revenue_then_cost_cap_on_the_same_articles_clamps_the_sum():
 
 def test_no_usage_lines_no_adjustments():
     assert usage_adjustments(lines(), RULES).height == 0
+
+
+def flagged_apart(minimum: str, cap: str, flags: list[tuple[str, bool, bool]]) -> AdjustmentRules:
+    """Tariff T with its own minimum and cap and the articles flagged (article, for the minimum, for the cap)."""
+    return AdjustmentRules(
+        tariffs=pl.DataFrame(
+            {"tariff_id": ["T"], "min_revenue": [Decimal(minimum)], "cost_cap": [Decimal(cap)], "vat_rate": [Decimal("0.2")]},
+            schema={"tariff_id": pl.String, "min_revenue": pl.Decimal(18, 6), "cost_cap": pl.Decimal(18, 6), "vat_rate": pl.Decimal(6, 4)},
+        ),
+        flags=pl.DataFrame({"tariff_id": ["T"] * len(flags), "article_id": [f[0] for f in flags],
+                            "min_revenue": [f[1] for f in flags], "cost_cap": [f[2] for f in flags]}),  # fmt: skip
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "usage", "expected"),
+    [
+        # different articles for each limit: Research topped up to 10, Dictation capped at 10 (20.00 in all)
+        ([("RESEARCH", True, False), ("DICTATION", False, True)], [("RESEARCH", "5.00"), ("DICTATION", "15.00")],
+         [("MIN_REVENUE", "5.00", "minimum revenue 10.00 EUR on flagged usage 5.00 EUR"),
+          ("COST_CAP", "-5.00", "cost cap 10.00 EUR on flagged usage 15.00 EUR")]),
+        # A for both, B for the cap only: the top-up (10 - 0) is A's, so the cap sees 9 + 10 → -9
+        ([("A", True, True), ("B", False, True)], [("B", "9.00")],
+         [("MIN_REVENUE", "10.00", "minimum revenue 10.00 EUR on flagged usage 0.00 EUR"),
+          ("COST_CAP", "-9.00", "cost cap 10.00 EUR on flagged usage 9.00 EUR plus the minimum-revenue adjustment")]),
+        # A and R for the minimum, A and B for the cap: 3 of the minimum's 4 are A's, so 3/4 of the
+        # top-up of 6 count toward the cap: 3 + 8 + 4.50 = 15.50 → -5.50
+        ([("A", True, True), ("R", True, False), ("B", False, True)], [("A", "3.00"), ("R", "1.00"), ("B", "8.00")],
+         [("MIN_REVENUE", "6.00", "minimum revenue 10.00 EUR on flagged usage 4.00 EUR"),
+          ("COST_CAP", "-5.50", "cost cap 10.00 EUR on flagged usage 11.00 EUR plus 4.50 EUR of the minimum-revenue adjustment")]),
+        # no minimum-flagged amount at all: the top-up counts in the share of the minimum's articles
+        # also under the cap (1 of 2): 5 of 10 → 7 + 5 = 12 → -2
+        ([("A", True, True), ("R", True, False), ("B", False, True)], [("B", "7.00")],
+         [("MIN_REVENUE", "10.00", "minimum revenue 10.00 EUR on flagged usage 0.00 EUR"),
+          ("COST_CAP", "-2.00", "cost cap 10.00 EUR on flagged usage 7.00 EUR plus 5.00 EUR of the minimum-revenue adjustment")]),
+    ],
+    ids=["apart", "min-within-cap-no-usage", "overlap-by-amount", "overlap-by-articles"],
+)
+def test_minimum_and_cap_on_different_articles_act_each_on_their_own(flags, usage, expected):
+    got = usage_adjustments(lines(*[("K", "T", a, amount, "0.2") for a, amount in usage]), flagged_apart("10", "10", flags))
+    assert got.select("article_id", pl.col("net_amount").cast(pl.String), "note").rows() == expected

@@ -51,6 +51,52 @@ def test_flagged_sum_never_exceeds_the_cap_nor_falls_below_the_minimum(amounts, 
             assert charged == flagged  # within the limits nothing changes
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    amounts=st.lists(st.tuples(st.sampled_from(["CALLS", "SMS", "DATA"]), cents), min_size=1, max_size=6),
+    flags=st.lists(st.tuples(st.booleans(), st.booleans()), min_size=3, max_size=3),
+    minimum=cents,
+    extra=cents,
+)
+def test_minimum_and_cap_on_any_flagged_articles_keep_their_own_limits(amounts, flags, minimum, extra):
+    """Articles flagged for the minimum, the cap, both or neither, independently: the top-up is
+    exactly what the minimum's articles lack; the cap cuts at least the cap's articles' own
+    excess and at most their excess with the whole top-up counted; with the same articles for
+    both, the sum is clamped; with different ones, each limit acts alone."""
+    cap = minimum + extra
+    articles = ["CALLS", "SMS", "DATA"]
+    rules = AdjustmentRules(
+        tariffs=pl.DataFrame(
+            {"tariff_id": ["T"], "min_revenue": [Decimal(minimum) / 100], "cost_cap": [Decimal(cap) / 100], "vat_rate": [Decimal("0.2")]},
+            schema={"tariff_id": pl.String, "min_revenue": pl.Decimal(18, 6), "cost_cap": pl.Decimal(18, 6), "vat_rate": pl.Decimal(6, 4)},
+        ),
+        flags=pl.DataFrame({"tariff_id": ["T"] * 3, "article_id": articles,
+                            "min_revenue": [f[0] for f in flags], "cost_cap": [f[1] for f in flags]}),  # fmt: skip
+    )
+    usage_lines = pl.DataFrame(
+        {"contract_id": "K", "customer_id": "C", "tariff_id": "T", "period": "2026-10", "article_id": [a[0] for a in amounts],
+         "records": 1, "quantity": 1, "net_amount": [Decimal(a[1]) / 100 for a in amounts], "vat_rate": Decimal("0.2"),
+         "vat_code": "normal", "currency": "EUR"},
+        schema=USAGE_LINE_SCHEMA,
+    )
+    got = usage_adjustments(usage_lines, rules)
+    for_min = {a for a, f in zip(articles, flags) if f[0]}
+    for_cap = {a for a, f in zip(articles, flags) if f[1]}
+    m = sum(c for a, c in amounts if a in for_min)
+    c = sum(c for a, c in amounts if a in for_cap)
+
+    def adjusted(kind: str) -> int:
+        return int(sum(got.filter(pl.col("article_id") == kind).get_column("net_amount"), Decimal(0)) * 100)
+
+    top_up, cut = adjusted("MIN_REVENUE"), adjusted("COST_CAP")
+    assert top_up == max(minimum - m, 0)
+    assert min(cap - c - top_up, 0) <= cut <= min(cap - c, 0)
+    if for_min == for_cap:
+        assert m + top_up + cut == min(max(m, minimum), cap)
+    elif not for_min & for_cap:
+        assert cut == min(cap - c, 0)
+
+
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     calls=st.lists(st.tuples(st.integers(0, 30 * 24 * 3600 - 1), st.integers(0, 900)), min_size=1, max_size=12),

@@ -3,9 +3,13 @@
 -- Inputs: adj_lines (schemas.billing.USAGE_LINE_SCHEMA), adj_tariffs (tariff_id, min_revenue,
 -- cost_cap, vat_rate), adj_flags (tariff_id, article_id, min_revenue, cost_cap).
 --
---   minimum revenue: + max(min_revenue - flagged, 0)          (made first)
---   cost cap:        + min(cost_cap - (flagged + minimum-revenue adjustment), 0)
--- With the same articles flagged for both, flagged + adjustments = clamp(flagged, min, cap).
+--   minimum revenue: + max(min_revenue - min-flagged, 0)                     (made first)
+--   cost cap:        + min(cost_cap - (cap-flagged + counted top-up), 0)
+-- The top-up is billed for the min-flagged articles; the part of it counted toward the cap is
+-- the share of those articles' amount that is also cap-flagged (with no amount: the share of
+-- the tariff's min-flagged articles that are also cap-flagged), rounded half away from zero.
+-- With the same articles flagged for both, flagged + adjustments = clamp(flagged, min, cap);
+-- with different articles for each, each limit acts on its own articles alone.
 -- An adjustment is split over the VAT rates of its flagged lines in proportion to their
 -- amounts (rounded half away from zero; the largest share takes the remainder, so the parts add
 -- up exactly); without flagged amounts it takes the tariff's rate (0 under reverse charge or
@@ -20,6 +24,7 @@ sums AS (
     SELECT l.contract_id, l.period, l.tariff_id, any_value(l.vat_code) AS vat_code, any_value(l.currency) AS currency,
            coalesce(sum(l.cents) FILTER (WHERE l.for_min), 0) AS min_base,
            coalesce(sum(l.cents) FILTER (WHERE l.for_cap), 0) AS cap_base,
+           coalesce(sum(l.cents) FILTER (WHERE l.for_min AND l.for_cap), 0) AS both_base,
            div_half_up(to_micro(any_value(t.min_revenue)), 10000) AS min_cents,
            div_half_up(to_micro(any_value(t.cost_cap)), 10000) AS cap_cents,
            any_value(t.vat_rate) AS tariff_vat
@@ -28,16 +33,31 @@ sums AS (
     WHERE t.min_revenue IS NOT NULL OR t.cost_cap IS NOT NULL
     GROUP BY l.contract_id, l.period, l.tariff_id
 ),
+flag_counts AS (
+    SELECT tariff_id, count(*) FILTER (WHERE min_revenue) AS n_min, count(*) FILTER (WHERE min_revenue AND cost_cap) AS n_both
+    FROM adj_flags
+    GROUP BY tariff_id
+),
+topped AS (
+    SELECT s.*, coalesce(greatest(s.min_cents - s.min_base, 0), 0) AS min_adj, coalesce(f.n_min, 0) AS n_min, coalesce(f.n_both, 0) AS n_both
+    FROM sums AS s
+    LEFT JOIN flag_counts AS f USING (tariff_id)
+),
 amounts AS (
-    SELECT *, coalesce(greatest(min_cents - min_base, 0), 0) AS min_adj
-    FROM sums
+    SELECT *,
+           CASE WHEN min_adj = 0 THEN 0
+                WHEN min_base > 0 THEN div_half_up(CAST(min_adj AS HUGEINT) * both_base, min_base)
+                WHEN n_min > 0 THEN div_half_up(CAST(min_adj AS HUGEINT) * n_both, n_min)
+                ELSE 0
+           END AS counted_min
+    FROM topped
 ),
 adjustments AS (
     SELECT *, 'MIN_REVENUE' AS article_id, min_adj AS adj, min_base AS base, min_cents AS limit_cents, 'for_min' AS flag
     FROM amounts WHERE min_adj <> 0
     UNION ALL
-    SELECT *, 'COST_CAP', least(cap_cents - (cap_base + min_adj), 0), cap_base, cap_cents, 'for_cap'
-    FROM amounts WHERE cap_cents IS NOT NULL AND cap_base + min_adj > cap_cents
+    SELECT *, 'COST_CAP', least(cap_cents - (cap_base + counted_min), 0), cap_base, cap_cents, 'for_cap'
+    FROM amounts WHERE cap_cents IS NOT NULL AND cap_base + counted_min > cap_cents
 ),
 -- the flagged cents per VAT rate of each adjustment
 rates AS (
@@ -69,7 +89,10 @@ SELECT
     CASE article_id WHEN 'MIN_REVENUE' THEN 'minimum revenue ' ELSE 'cost cap ' END
         || CAST(cents_amount(limit_cents) AS VARCHAR) || ' ' || currency
         || ' on flagged usage ' || CAST(cents_amount(base) AS VARCHAR) || ' ' || currency
-        || CASE WHEN article_id = 'COST_CAP' AND any_min THEN ' plus the minimum-revenue adjustment' ELSE '' END AS note
-FROM (SELECT *, min_adj <> 0 AS any_min FROM fixed)
+        || CASE WHEN article_id = 'COST_CAP' AND counted_min = min_adj AND min_adj <> 0 THEN ' plus the minimum-revenue adjustment'
+                WHEN article_id = 'COST_CAP' AND counted_min <> 0
+                THEN ' plus ' || CAST(cents_amount(counted_min) AS VARCHAR) || ' ' || currency || ' of the minimum-revenue adjustment'
+                ELSE '' END AS note
+FROM fixed
 WHERE cents <> 0
 ORDER BY contract_id, period, tariff_id, article_id DESC, vat_rate DESC
