@@ -21,7 +21,7 @@ from pipeline.bill.invoices import BillingRequest, BillingResult, billed, billin
 from pipeline.catalog import Catalog
 from pipeline.catalog.billing import BillingCatalog
 from pipeline.config import Settings
-from pipeline.io import billing_store
+from pipeline.io import billing_store, views
 from pipeline.io.billing_files import load_catalogs
 from pipeline.price import adjustment_rules, pricing_of
 from schemas.billing import STORED, TEST_TABLES
@@ -73,7 +73,7 @@ def commit_task(run_id: str, warehouse_dir: Path) -> Path:
 
 @task(cache_policy=NO_CACHE)
 def publish_task(warehouse_dir: Path) -> Path:
-    return billing_store.publish_billing_views(warehouse_dir)
+    return views.publish(warehouse_dir)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)

@@ -24,7 +24,7 @@ from pipeline.io.catalog_files import load_priced_catalog
 from pipeline.config import Settings
 from pipeline.ingest import REJECT_SCHEMA
 from pipeline.ingest.numbers import normalised_usage
-from pipeline.io import file_ledger, inbox, quarantine, warehouse
+from pipeline.io import file_ledger, inbox, quarantine, views, warehouse
 from pipeline.io.file_ledger import FileLedger, LedgerFile
 from pipeline.io.readers import UnreadableFile, load_sources, read_usage_file, source_for
 from pipeline.io.readers.config import numbering_plan_of
@@ -150,8 +150,7 @@ def store(result: RatingResult, runs: pl.DataFrame, quarantined: list[dict], war
     tables = result.stored_tables(runs)
     tables[quarantine.TABLE] = result.con.from_arrow(quarantine.quarantine_table(result.run_id, quarantined))
     rows = warehouse.write_run(tables, warehouse_dir, result.run_id)
-    warehouse.publish_views(warehouse_dir)
-    quarantine.publish_view(warehouse_dir)
+    views.publish(warehouse_dir)  # every view, the billing runs' too
     return rows
 
 
@@ -187,9 +186,9 @@ def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, quara
         FileLedger(warehouse_dir).record(run_id, hand_in.new, {q["content_hash"]: q["reason"] for q in quarantined})
     file_ledger.write_skipped(warehouse_dir, hand_in.handin_id, file_ledger.skipped_table(hand_in.handin_id, run_id, hand_in.skipped))
     if run_id is None:  # nothing stored: the analyst database still needs the views (and the new skipped rows)
-        warehouse.publish_views(warehouse_dir)
-        quarantine.publish_view(warehouse_dir)
-    file_ledger.publish_views(warehouse_dir)
+        views.publish(warehouse_dir)
+    else:
+        file_ledger.publish_views(warehouse_dir)  # the ledger's rows of this run
 
 
 @flow(name="rate_usage", log_prints=True)
@@ -206,6 +205,8 @@ def rate_usage(
     The run id is derived from the contents of the files the run reads, so a run that failed
     before its files were recorded is, run again, the same run: its rows are replaced in the
     warehouse and in Postgres, never doubled. When every file is known, nothing is rated.
+    One run at a time (the warehouse's rating lock: a second run waits, then finds the first
+    one's files dealt with); a run that stopped while storing is finished first (warehouse.recover).
 
     Args:
         reprocess: read the files the ledger knows too. The same files as an earlier run are
@@ -216,6 +217,14 @@ def rate_usage(
     settings = Settings.from_env(
         catalog=catalog, inbox=inbox_dir, warehouse=warehouse_dir, sources=sources, pg_url=pg_url
     )
+    with warehouse.locked(settings.warehouse):
+        for run_id in warehouse.recover(settings.warehouse):
+            logger.warning("run %s had stopped while storing its staged files: its storing was finished", run_id)
+        return _rated(settings, reprocess, logger)
+
+
+def _rated(settings: Settings, reprocess: bool, logger) -> dict:
+    """rate_usage's work, under the warehouse's rating lock."""
     started = datetime.now(timezone.utc)
     hand_in = check_inbox(settings.inbox, settings.warehouse, reprocess)
     summary = {

@@ -170,14 +170,9 @@ def views(
 ) -> None:
     """(Re)create the analyst DuckDB file over the warehouse's Parquet files (after moving the warehouse, say)."""
     from pipeline.config import Settings
-    from pipeline.io import file_ledger
-    from pipeline.io.quarantine import publish_view
-    from pipeline.io.warehouse import publish_views
+    from pipeline.io import views as analyst_views
 
-    directory = Settings.from_env(warehouse=_s(warehouse)).warehouse
-    path = publish_views(directory)
-    publish_view(directory)
-    file_ledger.publish_views(directory)
+    path = analyst_views.publish(Settings.from_env(warehouse=_s(warehouse)).warehouse)
     console.print(f"analyst database: {path}")
 
 

@@ -17,7 +17,6 @@ state to drift from them.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 from collections.abc import Iterator, Mapping
@@ -29,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import sql
+from pipeline.io.locks import exclusive
 from pipeline.io.warehouse import ANALYTICS_DB, _view_sql
 from schemas.billing import STORED, TEST_TABLES
 from schemas.outputs import RATED_USAGE
@@ -55,14 +55,8 @@ def is_committed(warehouse: Path, run_id: str) -> bool:
 @contextmanager
 def locked(warehouse: Path) -> Iterator[None]:
     """Hold the warehouse's billing lock: one billing run at a time, so numbers never collide."""
-    folder = Path(warehouse) / BILLING
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive(Path(warehouse) / BILLING / ".lock"):
+        yield
 
 
 def committed_files(warehouse: Path, table: str, test: bool = False) -> list[Path]:

@@ -29,7 +29,6 @@ Analysts see the ledger as the `file_ledger` view and every skipped hand-in as t
 
 from __future__ import annotations
 
-import fcntl
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -44,6 +43,7 @@ import polars as pl
 
 from pipeline.io import warehouse as warehouse_views
 from pipeline.io.inbox import content_hash
+from pipeline.io.locks import exclusive
 
 LEDGER_FILE = "file_ledger.parquet"
 PROCESSED, QUARANTINED = "processed", "quarantined"
@@ -252,13 +252,8 @@ def publish_views(warehouse: Path | str) -> None:
 @contextmanager
 def _locked(warehouse: Path):
     """An exclusive lock on the warehouse's ledger for a read-modify-write."""
-    warehouse.mkdir(parents=True, exist_ok=True)
-    with open(warehouse / f".{LEDGER_FILE}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive(warehouse / f".{LEDGER_FILE}.lock"):
+        yield
 
 
 def _write_atomically(frame: pl.DataFrame, target: Path) -> None:

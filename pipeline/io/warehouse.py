@@ -8,13 +8,19 @@ Every accepted usage record is stored once, whole, in exactly one of rated_usage
 unassigned, unrateable and non_billable; the analyst view `usage` is their union in the
 canonical shape, and it is what later runs re-rate and check duplicates against.
 A run's files are written to a staging folder first and then swapped in for that
-run's earlier files, so re-running a run replaces its rows and never doubles them.
+run's earlier files, so re-running a run replaces its rows and never doubles them. The staging
+folder's manifest, written once every file is staged, commits the run: a run that stopped
+before it left nothing, and one that stopped while swapping in is finished by `recover`, which
+every rating run calls first, under the warehouse's rating lock (`locked`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -23,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import sql
+from pipeline.io.locks import exclusive
 from pipeline.price import CARRY_SCHEMA, carry_in
 from schemas.outputs import TABLES
 
@@ -64,14 +71,58 @@ def write_run(tables: dict[str, duckdb.DuckDBPyRelation | pl.DataFrame], warehou
         else:
             table.write_parquet(str(target / f"run-{run_id}.parquet"), compression="zstd")
         rows[name] = _count_rows(target)
-    for name in tables:
-        _swap_in(staging / name, warehouse / name, run_id)
+    manifest = {name: sorted(str(f.relative_to(staging / name)) for f in (staging / name).rglob("*.parquet")) for name in tables}
+    _write_manifest(staging, manifest)  # from here on the run is stored: recover() finishes the swap
+    _finish(staging, warehouse, run_id)
+    return rows
+
+
+@contextmanager
+def locked(warehouse: Path) -> Iterator[None]:
+    """Hold the warehouse's rating lock: one rating run at a time reads what is stored and stores."""
+    with exclusive(Path(warehouse) / ".rating.lock"):
+        yield
+
+
+def recover(warehouse: Path) -> list[str]:
+    """Finish the swap of every run that stopped after staging all its files (its manifest is
+    written) and drop the staging of every run that stopped before; returns the runs finished.
+    Call it holding `locked(warehouse)`: a run staging at that moment would lose its files."""
+    root = Path(warehouse) / ".staging"
+    finished = []
+    for staging in sorted(root.iterdir()) if root.exists() else []:
+        if (staging / MANIFEST).exists():
+            _finish(staging, Path(warehouse), staging.name)
+            finished.append(staging.name)
+        else:
+            shutil.rmtree(staging, ignore_errors=True)
+    if root.exists() and not any(root.iterdir()):
+        root.rmdir()
+    return finished
+
+
+#: The staging folder's list of a run's files per table; written last, it commits the run.
+MANIFEST = "manifest.json"
+
+
+def _write_manifest(staging: Path, manifest: dict[str, list[str]]) -> None:
+    temp = staging / f".{MANIFEST}.tmp"
+    temp.write_text(json.dumps(manifest))
+    temp.replace(staging / MANIFEST)
+
+
+def _finish(staging: Path, warehouse: Path, run_id: str) -> None:
+    """Swap a committed staging folder in, table by table; safe to repeat after it stopped
+    anywhere: staged files replace their namesakes, and the run's other files of each table (an
+    earlier execution's) go."""
+    manifest = json.loads((staging / MANIFEST).read_text())
+    for name, files in manifest.items():
+        _swap_in(staging / name, warehouse / name, run_id, keep=set(files))
     shutil.rmtree(staging, ignore_errors=True)
     try:
         staging.parent.rmdir()  # only when no other run is staging
     except OSError:
         pass
-    return rows
 
 
 def _write_frame(frame: pl.DataFrame, target: Path, run_id: str, partitioned: bool) -> None:
@@ -109,13 +160,16 @@ def _write_relation(relation: duckdb.DuckDBPyRelation, target: Path, run_id: str
         rows.select(duckdb.StarExpression(exclude=["period"])).write_parquet(str(folder / f"run-{run_id}_0.parquet"), compression="zstd")
 
 
-def _swap_in(staged: Path, final: Path, run_id: str) -> None:
-    for old in final.rglob(f"run-{run_id}*.parquet"):
-        old.unlink()
-    for new in staged.rglob("*.parquet"):
+def _swap_in(staged: Path, final: Path, run_id: str, keep: set[str]) -> None:
+    """Move the staged files of a table in, then remove the run's files there that are not `keep`."""
+    for new in staged.rglob("*.parquet") if staged.exists() else []:
         dest = final / new.relative_to(staged)
         dest.parent.mkdir(parents=True, exist_ok=True)
         new.replace(dest)
+    for old in final.rglob(f"run-{run_id}*.parquet") if final.exists() else []:
+        ours = old.name == f"run-{run_id}.parquet" or old.name.startswith(f"run-{run_id}_")  # not run r10's for r1
+        if ours and str(old.relative_to(final)) not in keep:
+            old.unlink()
 
 
 def _count_rows(folder: Path) -> int:

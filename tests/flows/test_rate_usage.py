@@ -273,6 +273,41 @@ def test_a_crashed_run_records_no_file_and_is_simply_run_again(prefect_harness, 
     assert view_rows(warehouse) == VIEW_ROWS
 
 
+def test_a_run_that_stopped_while_storing_is_finished_by_the_next_one_and_never_doubled(prefect_harness, tmp_path, monkeypatch):
+    """The run's invoice lines were swapped in, its records not: a new file arrives (a new run
+    id), and the next run first finishes the stopped one, so its records are duplicates, not
+    rated again."""
+    from pipeline.io import warehouse as stored
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    swap_in = stored._swap_in
+
+    def crash(staged, final, run_id, keep):
+        if final.name == "rated_usage":
+            raise OSError("the machine went down")
+        return swap_in(staged, final, run_id, keep)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(stored, "_swap_in", crash)
+        with pytest.raises(OSError, match="went down"):
+            run_flow(catalog, inbox, warehouse)
+    (inbox / "partner-20261102.csv").write_text(
+        "Satznummer;A-Nummer;Zielnummer;Beginn;Dauer (s);Dienst\nP-0100;0316 812724;0316 123456;03.11.2026 09:00:00;30;Sprache\n",
+        encoding="utf-8",
+    )
+    second = run_flow(catalog, inbox, warehouse)
+    assert second["outcomes"]["rated"] == 1 and second["outcomes"]["duplicate"] == 100  # the stopped run's accepted records
+    assert rows_of(warehouse, "SELECT count(*), sum(net_amount) FROM invoice_lines") == [(20, NET_AMOUNT + Decimal("0.02"))]
+    assert rows_of(warehouse, "SELECT count(*) FROM rated_usage") == [(73,)]
+
+
+def test_a_rating_run_keeps_the_billing_views(runs):
+    """The analyst database a rating run rebuilds has the billing views too (empty before any billing run)."""
+    views = {name for (name,) in rows_of(runs["warehouse"], "SELECT view_name FROM duckdb_views() WHERE NOT internal")}
+    assert {"invoices", "invoice_items", "billing_history", "contract_billing_state", "test_invoices"} <= views
+
+
 def test_a_new_file_under_a_known_name_is_rated_with_a_warning_and_its_old_records_are_duplicates(prefect_harness, tmp_path):
     catalog, inbox = sample_inbox(tmp_path)
     warehouse = tmp_path / "warehouse"

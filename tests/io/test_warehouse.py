@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from decimal import Decimal
 
 import duckdb
@@ -79,3 +82,73 @@ def test_every_row_of_a_period_table_is_stored_whatever_its_period(tmp_path, per
     assert warehouse.write_run({"invoice_lines": relation}, tmp_path, "r1") == {"invoice_lines": len(periods)}
     assert sorted(p.name for p in (tmp_path / "invoice_lines").iterdir()) == folders
     assert sorted(x for (x,) in con.sql(f"SELECT x FROM read_parquet('{tmp_path}/invoice_lines/*/*.parquet')").fetchall()) == list(range(len(periods)))
+
+
+def crashing_on(monkeypatch, function: str, table: str | None = None):
+    """Make warehouse.<function> raise (for the table `table` only, if given), as a run that stops there."""
+    real = getattr(warehouse, function)
+
+    def crash(*args, **kwargs):
+        if table is None or args[0].name == table:
+            raise OSError("the machine went down")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(warehouse, function, crash)
+
+
+def stored_counts(tmp_path) -> list[tuple]:
+    warehouse.publish_views(tmp_path)
+    return query(tmp_path, "select (select count(*) from invoice_lines), (select sum(net_amount) from invoice_lines), "
+                           "(select count(*) from rated_usage), (select count(*) from runs), (select sum(rated) from run_outcomes)")
+
+
+def test_a_run_that_stopped_while_swapping_in_is_finished_by_recover_and_never_doubled(tmp_path, monkeypatch):
+    """The run's first tables were swapped in, then the process died; the next run (here: run2,
+    with new records only) finds run1's files by recover() and so sees run1's records as seen."""
+    result = rate(usage(**CALLS), catalog(), "run1")
+    tables = {**result.stored_tables(), "runs": result.con.sql("select 'run1' as run_id")}
+    with monkeypatch.context() as patched:
+        crashing_on(patched, "_swap_in", table="rated_usage")
+        with pytest.raises(OSError):
+            warehouse.write_run(tables, tmp_path, "run1")
+    assert not list((tmp_path / "rated_usage").rglob("*.parquet"))  # half a run: lines without their records
+    assert warehouse.recover(tmp_path) == ["run1"]
+    assert stored_counts(tmp_path) == [(2, Decimal("0.15"), 2, 1, 2)]
+    assert warehouse.recover(tmp_path) == [] and not (tmp_path / ".staging").exists()
+    stored_run(tmp_path, "run2", usage(**CALLS))
+    assert query(tmp_path, "select count(*), sum(net_amount) from invoice_lines") == [(2, Decimal("0.15"))]
+    assert query(tmp_path, "select count(*) from duplicates") == [(3,)]
+
+
+def test_a_run_that_stopped_before_all_its_files_were_staged_leaves_the_earlier_execution_in_place(tmp_path, monkeypatch):
+    stored_run(tmp_path, "run1", usage(**CALLS))
+    result = rate(usage(**CALLS, record_key=["r1", "r2", "r3"]), catalog(), "run1")
+    with monkeypatch.context() as patched:
+        crashing_on(patched, "_write_manifest")
+        with pytest.raises(OSError):
+            warehouse.write_run(result.stored_tables(), tmp_path, "run1")
+    assert warehouse.recover(tmp_path) == [] and not (tmp_path / ".staging").exists()
+    assert query(tmp_path, "select count(*), sum(net_amount) from invoice_lines") == [(2, Decimal("0.15"))]
+    assert query(tmp_path, "select count(*) from rated_usage") == [(2,)]
+
+
+def test_re_running_run_r1_leaves_run_r10s_files_alone(tmp_path):
+    stored_run(tmp_path, "r10", usage(**CALLS))
+    stored_run(tmp_path, "r1", usage(**CALLS, record_key=["a", "b", "c"]))
+    stored_run(tmp_path, "r1", usage(**CALLS, record_key=["a", "b", "c"]))
+    assert query(tmp_path, "select run_id, count(*) from rated_usage group by 1 order by 1") == [("r1", 2), ("r10", 2)]
+
+
+def test_one_rating_run_at_a_time_holds_the_warehouse(tmp_path):
+    """A second process waits for the rating lock until the first lets go (flows/rate_usage.py holds it for a whole run)."""
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom pipeline.io import warehouse\n"
+        "print('waiting', flush=True)\nwith warehouse.locked(Path(sys.argv[1])):\n    print('got it', flush=True)\n"
+    )
+    with warehouse.locked(tmp_path):
+        child = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+        assert child.stdout.readline() == "waiting\n"
+        time.sleep(0.5)
+        assert child.poll() is None  # still waiting
+    assert child.stdout.readline() == "got it\n"
+    assert child.wait(timeout=30) == 0
