@@ -164,7 +164,7 @@ class PositionPrices(pandera.DataFrameModel):
 
 
 class Pauses(pandera.DataFrameModel):
-    """A contract paused from its first to its last day (both inclusive): no recurring fees then."""
+    """A contract paused from its first to its last day (both inclusive): no fees then (docs/billing.md, Pauses)."""
 
     contract_id: str
     paused_from: pl.Date

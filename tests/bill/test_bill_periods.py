@@ -1,10 +1,11 @@
 """Recurring periods, one table per rule: the anchor (contract start, billing_from), a price
 change inside a period (override end, index date, list price, tariff change), several pauses,
-and what `billing-state` says of intervals that never bill (docs/billing.md)."""
+one-time and every-time fees in a pause, and what `billing-state` says of intervals that never
+bill (docs/billing.md)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -236,6 +237,122 @@ def test_several_pauses_of_one_contract_each_bill_nothing(tmp_path, pauses, expe
     run_months(tmp_path, cat, bil, range(1, 4))
     assert fee_lines(tmp_path, ("run_period", "days_charged", "days_basis", "net_amount", "note")) == expected
     assert f.stored(tmp_path, "billing_history").sort("period_start")["days_charged"].to_list() == history
+
+
+# -- one-time and every-time fees in a pause -------------------------------------------------
+
+FEES = (("P1", "C1", "FEE", "recurring", "monthly", "2026-10-01", None),
+        ("P3", "C1", "TRANSFER", "every_time", None, "2026-10-01", None))
+PAUSED_OCTOBER = [("2026-10-01", "2026-10-31")]
+
+
+def pause_rows(pauses: list[tuple[str, str]]) -> dict[str, list]:
+    return {"contract_id": ["C1"] * len(pauses), "paused_from": [p[0] for p in pauses],
+            "paused_through": [p[1] for p in pauses], "reason": ["holiday"] * len(pauses)}
+
+
+def bill_runs(warehouse: Path, cat, bil, runs: list[str]) -> None:
+    """A period run for each "YYYY-MM", a single invoice of C1 for each "YYYY-MM-DD" (its last day)."""
+    for run in runs:  # a handful of runs
+        if len(run) == 7:
+            f.bill(warehouse, cat, bil, period=run)
+        else:
+            f.bill(warehouse, cat, bil, contract="C1", until=date.fromisoformat(run))
+
+
+def invoice_lines(warehouse: Path) -> list[tuple]:
+    """C1's invoice lines in invoice order: run, article, service from and to, net."""
+    items = f.stored(warehouse, "invoice_items").filter(pl.col("contract_id") == "C1").join(
+        f.stored(warehouse, "invoices").select("invoice_id", "run_id"), on="invoice_id"
+    )
+    return items.sort("invoice_id", "line_no").select(
+        "run_id", "article_id", pl.col("service_from").cast(pl.String), pl.col("service_to").cast(pl.String), "net_amount"
+    ).rows()
+
+
+@pytest.mark.parametrize(
+    ("pauses", "setup_end", "runs", "expected", "setup_history"),
+    [
+        # the auditor's case: SETUP starts on 5 October inside a pause of all October; nothing is
+        # billed for October (no invoice), SETUP waits for November's run, dated on 1 November
+        (PAUSED_OCTOBER, None, ["2026-10", "2026-11"],
+         [("period-2026-11", "SETUP", "2026-11-01", "2026-11-01", D("99.00")),
+          ("period-2026-11", "FEE", "2026-11-01", "2026-11-30", D("10.00")),
+          ("period-2026-11", "TRANSFER", "2026-11-30", "2026-11-30", D("1.50"))],
+         [("period-2026-11", "2026-11-01")]),
+        # the pause ends on 20 October: SETUP is billed in October, on its first unpaused day
+        ([("2026-10-03", "2026-10-20")], None, ["2026-10", "2026-11"],
+         [("period-2026-10", "SETUP", "2026-10-21", "2026-10-21", D("99.00")),
+          ("period-2026-10", "FEE", "2026-10-01", "2026-10-31", D("4.19")),
+          ("period-2026-10", "TRANSFER", "2026-10-31", "2026-10-31", D("1.50")),
+          ("period-2026-11", "FEE", "2026-11-01", "2026-11-30", D("10.00")),
+          ("period-2026-11", "TRANSFER", "2026-11-30", "2026-11-30", D("1.50"))],
+         [("period-2026-10", "2026-10-21")]),
+        # a pause after SETUP's start changes nothing for it
+        ([("2026-10-10", "2026-10-20")], None, ["2026-10"],
+         [("period-2026-10", "SETUP", "2026-10-05", "2026-10-05", D("99.00")),
+          ("period-2026-10", "FEE", "2026-10-01", "2026-10-31", D("6.45")),
+          ("period-2026-10", "TRANSFER", "2026-10-31", "2026-10-31", D("1.50"))],
+         [("period-2026-10", "2026-10-05")]),
+        # two adjacent pauses: SETUP's first unpaused day is the day after the second
+        ([("2026-09-20", "2026-10-15"), ("2026-10-16", "2026-11-03")], None, ["2026-10", "2026-11"],
+         [("period-2026-11", "SETUP", "2026-11-04", "2026-11-04", D("99.00")),
+          ("period-2026-11", "FEE", "2026-11-01", "2026-11-30", D("9.00")),
+          ("period-2026-11", "TRANSFER", "2026-11-30", "2026-11-30", D("1.50"))],
+         [("period-2026-11", "2026-11-04")]),
+        # October's run ends on a paused day: its invoice (FEE for 1 to 24 October) has no TRANSFER
+        ([("2026-10-25", "2026-11-05")], None, ["2026-10", "2026-11"],
+         [("period-2026-10", "SETUP", "2026-10-05", "2026-10-05", D("99.00")),
+          ("period-2026-10", "FEE", "2026-10-01", "2026-10-31", D("7.74")),
+          ("period-2026-11", "FEE", "2026-11-01", "2026-11-30", D("8.33")),
+          ("period-2026-11", "TRANSFER", "2026-11-30", "2026-11-30", D("1.50"))],
+         [("period-2026-10", "2026-10-05")]),
+        # billed exactly once: by a single invoice up to 10 November, not again by November's run
+        # (which then has nothing to bill: TRANSFER alone makes no invoice)
+        (PAUSED_OCTOBER, None, ["2026-10", "2026-11-10", "2026-11", "2026-10"],
+         [("single-C1-2026-11-10", "SETUP", "2026-11-01", "2026-11-01", D("99.00")),
+          ("single-C1-2026-11-10", "FEE", "2026-11-01", "2026-11-30", D("10.00")),
+          ("single-C1-2026-11-10", "TRANSFER", "2026-11-10", "2026-11-10", D("1.50"))],
+         [("single-C1-2026-11-10", "2026-11-01")]),
+        # SETUP ends inside the pause: it has no unpaused active day and is never billed
+        (PAUSED_OCTOBER, "2026-10-20", ["2026-10", "2026-11"],
+         [("period-2026-11", "FEE", "2026-11-01", "2026-11-30", D("10.00")),
+          ("period-2026-11", "TRANSFER", "2026-11-30", "2026-11-30", D("1.50"))],
+         []),
+    ],
+    ids=["setup-in-whole-month-pause", "pause-ends-mid-month", "pause-after-setup-start", "two-adjacent-pauses",
+         "run-ends-in-pause", "billed-once-single-then-period", "setup-ends-in-pause"],
+)
+def test_a_pause_holds_back_one_time_and_every_time_fees(tmp_path, pauses, setup_end, runs, expected, setup_history) -> None:
+    """SETUP (one-time, from 5 October) is billed by the first run covering an active, unpaused
+    day from its start; TRANSFER (every-time) not by a run whose last day is paused."""
+    cat, bil = f.catalogs(billing={
+        "positions": f.positions([*FEES, ("P2", "C1", "SETUP", "one_time", None, "2026-10-05", setup_end)]),
+        "pauses": pause_rows(pauses),
+    })
+    bill_runs(tmp_path, cat, bil, runs)
+    assert invoice_lines(tmp_path) == expected
+    history = f.stored(tmp_path, "billing_history").filter(pl.col("position_id") == "P2")
+    assert history.select("run_id", pl.col("period_start").cast(pl.String)).rows() == setup_history
+
+
+def test_usage_rated_in_a_pause_is_billed_without_the_paused_fees(tmp_path) -> None:
+    """All October paused, a call on 10 October: October's invoice has the call only (usage in a
+    pause is still billed; its last day is paused, so no TRANSFER); SETUP and TRANSFER come in November."""
+    cat, bil = f.catalogs(billing={
+        "positions": f.positions([*FEES, ("P2", "C1", "SETUP", "one_time", None, "2026-10-05", None)]),
+        "pauses": pause_rows(PAUSED_OCTOBER),
+    })
+    call = {"record_key": "a", "contract_id": "C1", "quantity": 60, "amount": D("0.06"),
+            "start_time": datetime(2026, 10, 10, 9, tzinfo=timezone.utc)}
+    f.store_rated(tmp_path, f.rated([call]))
+    bill_runs(tmp_path, cat, bil, ["2026-10", "2026-11"])
+    assert invoice_lines(tmp_path) == [
+        ("period-2026-10", "CALL", "2026-10-10", "2026-10-10", D("0.06")),
+        ("period-2026-11", "SETUP", "2026-11-01", "2026-11-01", D("99.00")),
+        ("period-2026-11", "FEE", "2026-11-01", "2026-11-30", D("10.00")),
+        ("period-2026-11", "TRANSFER", "2026-11-30", "2026-11-30", D("1.50")),
+    ]
 
 
 # -- billing state ---------------------------------------------------------------------------

@@ -6,7 +6,8 @@
 --   days_basis = the period's days under the proration `days` of the tariff on the period's
 --   first billable day, the fee's active days in the period under `full` (a partial first or
 --   last period is then charged whole; a price change still splits it by days).
--- One-time and every-time fees: net = round(unit_price × quantity).
+-- One-time and every-time fees: net = round(unit_price × quantity); they have no paused days
+-- (fee_requests.sql dates them on a day that is not paused, or leaves them out).
 -- A fee with any part without a price is left out whole here and reported by problems.sql.
 WITH parts AS (
     SELECT f.position_id, f.period_start, f.part_from, f.part_to, pr.tariff_id, pr.price, pr.price_source

@@ -1,11 +1,13 @@
 -- The fees due by $until for the contracts in bill_scope and not billed yet (docs/billing.md):
---   one_time:   once, on the first invoice on or after the position's first active day;
+--   one_time:   once, on the first invoice whose run reaches the fee's day: the position's first
+--               active day that is not paused (a fee starting in a pause waits for the pause's
+--               end; one with no unpaused active day is never billed); it is billed on that day;
 --   recurring:  every period of the position's interval, anchored at the contract's billing_from
 --               (else its start), each period starting on or before $until and overlapping the
 --               active days [active_from, active_to] not yet billed (st_position_billed);
 --               intervals that do not bill (future, never, external) produce nothing;
---   every_time: once per invoice, for positions active on $until (used only for contracts
---               that get an invoice anyway).
+--   every_time: once per invoice, for positions active on $until when the contract is not
+--               paused that day (used only for contracts that get an invoice anyway).
 -- Active days end at the earliest of the position's, its contract's and its module's end;
 -- an article with its own notice (bil_article_terms.cancellation) is not held to its module's
 -- end once the position has an end date of its own. An end date the day before the start
@@ -40,6 +42,34 @@ WITH pos AS (
     LEFT JOIN bil_article_terms AS a ON a.article_id = p.article_id
     LEFT JOIN st_position_billed AS b USING (position_id)
     WHERE p.billing_type IN ('one_time', 'recurring', 'every_time')
+),
+one_time AS (
+    SELECT * FROM pos WHERE billing_type = 'one_time' AND billed_until IS NULL
+),
+one_time_days AS (
+    -- The first unpaused day from active_from is active_from itself or the day after a pause
+    -- (the day before it is paused then), so these candidates hold it.
+    SELECT position_id, active_from AS day FROM one_time
+    UNION
+    SELECT o.position_id, CAST(z.paused_through + 1 AS DATE)
+    FROM one_time AS o
+    JOIN bil_pauses AS z ON z.contract_id = o.contract_id AND z.paused_through >= o.active_from
+),
+fee_days AS (
+    -- the earliest candidate that is active and not paused; none: never billed
+    SELECT d.position_id, min(d.day) AS fee_day
+    FROM one_time_days AS d
+    JOIN one_time AS o USING (position_id)
+    ANTI JOIN bil_pauses AS z
+        ON z.contract_id = o.contract_id AND d.day BETWEEN z.paused_from AND z.paused_through
+    WHERE o.active_to IS NULL OR d.day <= o.active_to
+    GROUP BY d.position_id
+),
+one_time_due AS (
+    SELECT o.*, f.fee_day
+    FROM one_time AS o
+    JOIN fee_days AS f USING (position_id)
+    WHERE f.fee_day <= CAST($until AS DATE)
 ),
 recurring AS (
     SELECT
@@ -98,13 +128,9 @@ UNION ALL
 
 SELECT
     'one_time', position_id, contract_id, article_id, billing_type, NULL,
-    active_from, active_from, active_from, active_from,
-    CAST(quantity AS BIGINT), 'piece', NULL, NULL, active_from
-FROM pos
-WHERE billing_type = 'one_time'
-    AND billed_until IS NULL
-    AND active_from <= CAST($until AS DATE)
-    AND (active_to IS NULL OR active_from <= active_to)
+    fee_day, fee_day, fee_day, fee_day,
+    CAST(quantity AS BIGINT), 'piece', NULL, NULL, fee_day
+FROM one_time_due
 
 UNION ALL
 
@@ -112,7 +138,9 @@ SELECT
     'every_time', position_id, contract_id, article_id, billing_type, NULL,
     CAST($until AS DATE), CAST($until AS DATE), CAST($until AS DATE), CAST($until AS DATE),
     CAST(quantity AS BIGINT), 'piece', NULL, NULL, CAST($until AS DATE)
-FROM pos
+FROM pos AS p
+ANTI JOIN bil_pauses AS z
+    ON z.contract_id = p.contract_id AND CAST($until AS DATE) BETWEEN z.paused_from AND z.paused_through
 WHERE billing_type = 'every_time'
     AND active_from <= CAST($until AS DATE)
     AND (active_to IS NULL OR active_to >= CAST($until AS DATE))
