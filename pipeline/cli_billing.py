@@ -10,7 +10,7 @@ when, and every old and new value.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Optional
 
@@ -65,6 +65,8 @@ def bill(
     """Make invoices: `--period 2026-10` for every due contract, or `--contract C --until DATE` for one."""
     from pipeline.cli import prefect_environment
 
+    with _errors():  # the operator's mistakes are told before Prefect starts (20 s)
+        _check_bill(period, contract, _day(until), _day(invoice_date), Settings.from_env(warehouse=_s(warehouse)).warehouse)
     prefect_environment()
     from flows.billing_run import billing_run
 
@@ -80,9 +82,33 @@ def bill(
     )
     for reason in summary["problems"]:
         console.print(f"[yellow]not billed[/yellow] {reason}")
+    if not any((Path(summary["warehouse"]) / "rated_usage").rglob("*.parquet")):
+        console.print("[yellow]warning[/yellow] the warehouse holds no rated usage: these invoices bill fees only")
     console.print(f"warehouse: {summary['warehouse']} (SQL: duckdb {summary['warehouse']}/analytics.duckdb)")
     if summary["postgres"]:
         console.print("written to PostgreSQL")
+
+
+#: How far ahead of today a billing run may reach: invoices are final and their numbers used up,
+#: so a period typed wrong (2062-10 for 2026-10) must not bill years of fees ahead.
+AHEAD_MONTHS = 1
+
+
+def _check_bill(period: str | None, contract: str | None, until: date | None, invoice_date: date | None, warehouse: Path) -> None:
+    """Refuse a bill command that cannot be what the operator meant (BillingError)."""
+    from pipeline.bill.invoices import BillingError, billing_request
+
+    request = billing_request(period=period, contract=contract, until=until, invoice_date=invoice_date)
+    today = datetime.now(timezone.utc).date()
+    month = today.year * 12 + today.month - 1 + AHEAD_MONTHS + 1
+    latest = date(month // 12, month % 12 + 1, 1) - timedelta(days=1)
+    if request.until > latest:
+        raise BillingError(
+            f"the run would bill up to {request.until.isoformat()}, more than {AHEAD_MONTHS} month past today "
+            f"({today.isoformat()}, UTC): invoices are final, so check --period / --until"
+        )
+    if not warehouse.is_dir():
+        raise BillingError(f"warehouse {warehouse} does not exist: check --warehouse (or RATING_WAREHOUSE); rate usage into it first")
 
 
 def cancel(

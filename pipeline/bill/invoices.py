@@ -65,6 +65,8 @@ def billing_request(
         period_end = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
         if until is not None and contract is None:
             raise BillingError("--until goes with --contract (a single invoice); a period run bills up to the period's end")
+        if until is not None and not period_end.replace(day=1) <= until <= period_end:
+            raise BillingError(f"--until {until.isoformat()} lies outside --period {period}: give one of them, or a day of the period")
         until = until or period_end
     if contract is None:
         if period is None:

@@ -136,6 +136,30 @@ def test_the_bill_command(setup) -> None:
     assert (bad.exit_code, "needs --until" in bad.output) == (1, True)
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--period", "2026-13"], "period '2026-13' is not a month YYYY-MM"),
+        (["--period", "2026/10"], "period '2026/10' is not a month YYYY-MM"),
+        ([], "say what to bill: --period YYYY-MM, or --contract C --until YYYY-MM-DD"),
+        (["--period", "2026-11", "--contract", "C1", "--until", "2026-12-15"], "--until 2026-12-15 lies outside --period 2026-11"),
+        (["--period", "2062-10"], "the run would bill up to 2062-10-31, more than 1 month past today"),
+        (["--contract", "C1", "--until", "2099-01-01"], "the run would bill up to 2099-01-01, more than 1 month past today"),
+        (["--period", "2026-01", "--warehouse", "{tmp}/typo"], "warehouse {tmp}/typo does not exist: check --warehouse"),
+    ],
+    ids=["month-13", "slash", "nothing", "until-outside-period", "decades-ahead", "single-far-ahead", "no-warehouse"],
+)
+def test_the_bill_command_refuses_what_cannot_be_meant_before_anything_is_billed(setup, tmp_path, args, message) -> None:
+    catalog, warehouse = setup
+    app = typer.Typer()
+    register(app)
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    defaults = [] if "--warehouse" in args else ["--warehouse", str(warehouse)]
+    result = CliRunner().invoke(app, ["bill", *args, "--catalog", str(catalog), *defaults])
+    assert result.exit_code == 1 and message.replace("{tmp}", str(tmp_path)) in " ".join(result.output.split()), result.output
+    assert not (warehouse / "billing").exists() and not (tmp_path / "typo").exists()
+
+
 @pytest.mark.postgres
 def test_a_run_is_mirrored_to_postgres(setup, postgres_url) -> None:
     from pipeline.io.postgres_billing import read_billing_table
