@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Optional
@@ -35,6 +36,37 @@ def prefect_environment(verbose: bool = False) -> None:
     """
     for name, value in {**PREFECT_DEFAULTS, **({} if verbose else PREFECT_QUIET)}.items():
         os.environ.setdefault(name, value)
+
+
+class OperatorErrorsWithoutTraceback(logging.Filter):
+    """Drop the traceback from Prefect's log record of a failed task or flow when the error is
+    the operator's to fix (a catalog cell, a source setting, a billing request): its message
+    says what and where, and the command prints it once more at the end. Other errors keep it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from pipeline.bill.invoices import BillingError
+        from pipeline.catalog import CatalogError
+        from pipeline.ingest.numbers import NumberingPlanError
+        from pipeline.io.billing_store import BillingStoreError
+        from pipeline.io.readers.config import SourceConfigError
+        from pipeline.lifecycle.audit import LifecycleError
+
+        operator = (CatalogError, SourceConfigError, NumberingPlanError, BillingError, BillingStoreError, LifecycleError)
+        if record.exc_info and isinstance(record.exc_info[1], operator):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+#: Prefect's loggers of task and flow runs: they log a failed run's exception with its traceback.
+RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+
+
+def quiet_operator_errors() -> None:
+    """Install OperatorErrorsWithoutTraceback on Prefect's run loggers (once; after Prefect set its logging up)."""
+    for name in RUN_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, OperatorErrorsWithoutTraceback) for f in logger.filters):
+            logger.addFilter(OperatorErrorsWithoutTraceback())
 
 
 @app.command()
@@ -81,6 +113,7 @@ def run(
         os.environ["RATING_PG_URL"] = pg_url
     from flows.rate_usage import rate_usage  # after the settings above: Prefect reads them on import
 
+    quiet_operator_errors()
     console.print(f"rating {settings.inbox} (Prefect, local ephemeral server: ~20 s to start the first time)")
     try:
         summary = rate_usage(

@@ -69,6 +69,9 @@ def bill(
         _check_bill(period, contract, _day(until), _day(invoice_date), Settings.from_env(warehouse=_s(warehouse)).warehouse)
     prefect_environment()
     from flows.billing_run import billing_run
+    from pipeline.cli import quiet_operator_errors
+
+    quiet_operator_errors()
 
     with _errors():
         summary = billing_run(
