@@ -231,6 +231,7 @@ def _rated(settings: Settings, reprocess: bool, logger) -> dict:
         "run_id": None,
         "skipped": [(str(f.path), reason) for f, reason in hand_in.skipped],
         "warnings": [(str(path), warning) for path, warning in hand_in.warnings],
+        "inbox": str(settings.inbox),
         "warehouse": str(settings.warehouse),
         "analytics_db": str(settings.warehouse / warehouse.ANALYTICS_DB),
     }

@@ -211,6 +211,9 @@ def views(
 
 def _print_summary(summary: dict) -> None:
     files = summary["files"]
+    if summary["run_id"] is None and not files["input"]:
+        console.print(f"nothing to do: the inbox {summary['inbox']} holds no files")
+        return
     if summary["run_id"] is None:
         console.print(f"nothing to do: all {files['input']:,} files in the inbox were dealt with before (--reprocess reads them again)")
         _print_files(summary)

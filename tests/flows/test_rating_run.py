@@ -118,3 +118,15 @@ def test_a_run_with_nothing_new_prints_why_and_exits_0(tmp_path, monkeypatch):
         f"skipped {inbox / 'bad.csv.gz'}: {noop['skipped'][1][1]}",
         f"every file dealt with, and every skipped one: SQL views file_ledger, skipped_files in {tmp_path}/warehouse/analytics.duckdb",
     ]
+
+
+def test_an_empty_inbox_says_so_and_exits_0(tmp_path, monkeypatch):
+    """A scheduled run over an empty inbox is normal; one on a wrong --inbox should be visible."""
+    import flows.rate_usage
+
+    inbox = tmp_path / "inbox"
+    noop = {"run_id": None, "files": {"input": 0, "read": 0, "quarantined": 0, "skipped": 0}, "inbox": str(inbox)}
+    monkeypatch.setattr(flows.rate_usage, "rate_usage", lambda **kwargs: noop)
+    paths = ["--catalog", str(SAMPLE / "catalog"), "--inbox", str(SAMPLE / "inbox"), "--warehouse", str(tmp_path / "warehouse")]
+    code, lines = invoke(["run", *paths], monkeypatch)
+    assert (code, summary(lines, "nothing to do")) == (0, [f"nothing to do: the inbox {inbox} holds no files"])
