@@ -129,6 +129,35 @@ def run(
 
 
 @app.command()
+def serve(
+    catalog: Optional[Path] = typer.Option(None, help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]"),
+    inbox: Optional[Path] = typer.Option(None, help="Inbox of usage files [env RATING_INBOX, default data/sample/inbox]"),
+    warehouse: Optional[Path] = typer.Option(None, help="Warehouse directory [env RATING_WAREHOUSE, default ./warehouse]"),
+    sources: Optional[Path] = typer.Option(None, help="Source configuration [env RATING_SOURCES, default <inbox>/sources.toml]"),
+    every: int = typer.Option(300, min=10, help="Rate the inbox every this many seconds"),
+    bill_cron: str = typer.Option("0 4 1 * *", help="When to bill the month just ended (cron, UTC)"),
+) -> None:
+    """Serve the scheduled runs on a Prefect server: `rate_usage` every --every seconds, and
+    `bill_last_month` by --bill-cron (docs/scheduling.md). Runs until stopped."""
+    from pipeline.config import Settings
+
+    if not os.environ.get("PREFECT_API_URL"):
+        console.print(
+            "[red]error[/red]: `rating serve` needs a Prefect server: start one (`prefect server start`) and set "
+            "PREFECT_API_URL (e.g. http://127.0.0.1:4200/api). Prefect's temporary local server has no scheduler."
+        )
+        raise typer.Exit(2)
+    settings = Settings.from_env(catalog=_s(catalog), inbox=_s(inbox), warehouse=_s(warehouse), sources=_s(sources))
+    prefect_environment()
+    from prefect import serve as prefect_serve
+
+    from flows.schedule import deployments
+
+    quiet_operator_errors()
+    prefect_serve(*deployments(settings, rate_every_s=every, bill_cron=bill_cron), pause_on_shutdown=False)
+
+
+@app.command()
 def generate(
     cdrs: int = typer.Option(100_000, help="Number of usage records"),
     contracts: int = typer.Option(1_000, help="Number of contracts"),
