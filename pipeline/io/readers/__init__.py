@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
+
 from pipeline.io.readers import asterisk, freeswitch, generic_csv, nfdump, parquet
 from pipeline.io.readers.common import REJECT_SCHEMA, ReadResult, UnreadableFile
 from pipeline.io.readers.config import Source, SourceConfigError, load_sources, source_for
@@ -34,6 +36,37 @@ _READERS = {
 }
 
 
+#: The rule of a text value holding a NUL character: PostgreSQL's text cannot store one, so a
+#: single such value would stop every write of its run. The CSV readers refuse a file with NUL
+#: bytes near its start as binary; a Parquet string, or a NUL further into a CSV, is caught here.
+NUL_RULE = "text without NUL characters"
+#: How a NUL character is shown in a reject (value, raw line, reason).
+NUL_SHOWN = "\\x00"
+
+
 def read_usage_file(path: Path, source: Source) -> ReadResult:
     """Canonical usage records and row rejects of one file; UnreadableFile if it cannot be read at all."""
-    return _READERS[source.format](Path(path), source)
+    return _without_nul(_READERS[source.format](Path(path), source))
+
+
+def _without_nul(result: ReadResult) -> ReadResult:
+    """`result` with every record holding a NUL character in a text column rejected (NUL_RULE,
+    for the first such column) and every NUL of the rejects shown as NUL_SHOWN."""
+    usage, rejects = result.usage, result.rejects
+    texts = [name for name, dtype in usage.schema.items() if dtype == pl.String]
+    holds = [pl.col(name).str.contains("\x00", literal=True).fill_null(False) for name in texts]
+    bad = usage.select(pl.any_horizontal(holds).alias("bad")).to_series() if texts and usage.height else None
+    if bad is not None and bad.any():
+        value = pl.coalesce(pl.when(h).then(pl.col(name)) for name, h in zip(texts, holds))
+        column = pl.coalesce(pl.when(h).then(pl.lit(name)) for name, h in zip(texts, holds))
+        found = usage.filter(bad).select(
+            "source_file", "source_line", column.alias("column"), value.alias("value"), pl.lit(NUL_RULE).alias("rule"),
+        )  # fmt: skip
+        found = found.with_columns(
+            pl.format("{} line {}: column {} value '{}' breaks rule {}", "source_file", "source_line", "column", "value", "rule").alias("reason"),
+            pl.lit(None, pl.String).alias("raw"),
+        )
+        rejects = pl.concat([rejects, found.cast(REJECT_SCHEMA)]).sort("source_line", maintain_order=True)
+        usage = usage.filter(~bad)
+    shown = [pl.col(c).str.replace_all("\x00", NUL_SHOWN, literal=True) for c in ("value", "reason", "raw")]
+    return ReadResult(usage, rejects.with_columns(shown))
