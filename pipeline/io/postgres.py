@@ -74,13 +74,35 @@ class PostgresWriteError(PostgresError):
 
 
 def ensure_schema(url: str) -> None:
-    """Create schema `rating` and its tables and indexes (sql/postgres/schema.sql) where missing."""
+    """Create schema `rating` and its tables and indexes (sql/postgres/schema.sql) where missing,
+    then check that the tables it found are the declared ones (checked_tables)."""
     with _connection(url) as (conn, _):
         with conn.cursor() as cur:
             cur.execute(_template("lock_schema").as_string(None))
             for statement in sql.statements("postgres/schema"):
                 cur.execute(statement)
         conn.commit()
+    checked_tables(url, RATING)
+
+
+def checked_tables(url: str, tables: StoredTables) -> None:
+    """Refuse (PostgresError, naming each column) tables of an older release: the DDL only creates
+    what is missing, so a table made before a column was added, or with another money scale,
+    would fail a run's write late, or round its money without a word."""
+    stored = _stored_schemas(url, tables)
+    problems = []
+    for name, declared in tables.arrow.items():
+        have = stored.get(name)
+        for field in declared if have is not None else []:
+            if field.name not in have.names:
+                problems.append(f"{tables.schema}.{name}.{field.name} is missing (declared {field.type})")
+            elif have.field(field.name).type != field.type:
+                problems.append(f"{tables.schema}.{name}.{field.name} is {have.field(field.name).type}, declared {field.type}")
+    if problems:
+        raise PostgresError(
+            f"the tables in schema {tables.schema} differ from {tables.declared_in}: " + "; ".join(problems)
+            + f". {tables.ddl} creates only missing tables: migrate these columns (ALTER TABLE) or drop the tables"
+        )
 
 
 def write_run(url: str, run_id: str, tables: Mapping[str, pa.Table]) -> dict[str, int]:

@@ -16,6 +16,7 @@ import pyarrow as pa
 import sql
 from pipeline.io.postgres import (
     StoredTables,
+    checked_tables,
     _connection,
     _read,
     _staged,
@@ -63,6 +64,8 @@ def ensure_billing_schema(url: str) -> None:
             for statement in sql.statements("postgres/billing_runs"):
                 cur.execute(statement)
         conn.commit()
+    for schema in (SCHEMA, TEST_SCHEMA):
+        checked_tables(url, _TABLES[schema])
 
 
 def write_billing_run(

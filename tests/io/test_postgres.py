@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 
 from pipeline.io.postgres import (
+    PostgresError,
     PostgresUnavailable,
     PostgresWriteError,
     ensure_schema,
@@ -288,3 +289,36 @@ def test_an_unreachable_server_is_named_without_its_password() -> None:
 )
 def test_redacted_hides_the_password(url: str, shown: str) -> None:
     assert redacted(url) == shown
+
+
+def database(postgres_url: str, name: str) -> str:
+    """A new, empty database `name` on the session's cluster: its URL."""
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return postgres_url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("ddl", "problem"),
+    [
+        ("ALTER TABLE rating.rated_usage DROP COLUMN free_quantity", "rating.rated_usage.free_quantity is missing (declared int64)"),
+        ("ALTER TABLE rating.invoice_lines ALTER COLUMN net_amount TYPE numeric(18,1)",
+         "rating.invoice_lines.net_amount is decimal128(18, 1), declared decimal128(18, 2)"),
+    ],
+    ids=["missing-column", "money-scale"],
+)
+def test_tables_of_an_older_release_are_refused_naming_each_column(postgres_url: str, ddl: str, problem: str) -> None:
+    """The DDL creates only missing tables: a table of an older release would fail a write late, or round money."""
+    import psycopg
+
+    url = database(postgres_url, "older_release")
+    ensure_schema(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(ddl)
+    with pytest.raises(PostgresError) as caught:
+        ensure_schema(url)
+    assert problem in str(caught.value) and "migrate these columns (ALTER TABLE) or drop the tables" in str(caught.value)
