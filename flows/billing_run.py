@@ -24,7 +24,7 @@ from pipeline.config import Settings
 from pipeline.io import billing_store, views
 from pipeline.io.billing_files import load_catalogs
 from pipeline.price import adjustment_rules, pricing_of
-from schemas.billing import STORED, TEST_TABLES
+from schemas.billing import STORED
 
 
 @task(cache_policy=NO_CACHE)
@@ -78,13 +78,15 @@ def publish_task(warehouse_dir: Path) -> Path:
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
 def to_postgres_task(run_id: str, warehouse_dir: Path, url: str) -> dict[str, int]:
-    """Mirror a committed run into PostgreSQL (replacing that run's rows: safe to repeat)."""
+    """Mirror a committed run into PostgreSQL (replacing that run's rows: safe to repeat), and
+    every committed run PostgreSQL lacks (one whose own write failed)."""
     from pipeline.io import postgres_billing
 
     postgres_billing.ensure_billing_schema(url)
-    tables = {name: billing_store.read_committed(warehouse_dir, name, run_id=run_id) for name in STORED}
-    test_tables = {name: billing_store.read_committed(warehouse_dir, name, test=True, run_id=run_id) for name in TEST_TABLES}
-    return postgres_billing.write_billing_run(url, run_id, tables, test_tables)
+    written = postgres_billing.mirror_committed(url, warehouse_dir, run_id)
+    for missing in postgres_billing.mirror_missing(url, warehouse_dir):
+        get_run_logger().warning("billing run %s was not in PostgreSQL: written from the warehouse", missing)
+    return written
 
 
 @flow(name="billing_run", log_prints=True)

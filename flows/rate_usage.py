@@ -168,15 +168,19 @@ def _unreachable(task, task_run, state) -> bool:
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=_unreachable)
-def to_postgres(result: RatingResult, runs: pl.DataFrame, url: str) -> dict[str, int]:
-    """Replace the run's rows in PostgreSQL (creating the schema on first use), in one transaction."""
+def to_postgres(result: RatingResult, runs: pl.DataFrame, url: str, warehouse_dir: Path) -> dict[str, int]:
+    """Replace the run's rows in PostgreSQL (creating the schema on first use), in one transaction;
+    then write every run of the warehouse PostgreSQL lacks (one whose own write failed)."""
     from pipeline.io import postgres
 
     postgres.ensure_schema(url)
     # relations, and Polars frames for what the job builds in Polars (the per-record detail)
     stored = result.stored_tables(runs).items()
     tables = {name: t.to_arrow() if isinstance(t, pl.DataFrame) else t.to_arrow_table() for name, t in stored}
-    return postgres.write_run(url, result.run_id, tables)
+    written = postgres.write_run(url, result.run_id, tables)
+    for missing in postgres.mirror_missing(url, warehouse_dir):
+        get_run_logger().warning("run %s was not in PostgreSQL: written from the warehouse", missing)
+    return written
 
 
 @task(cache_policy=NO_CACHE)
@@ -261,7 +265,7 @@ def _rated(settings: Settings, reprocess: bool, logger) -> dict:
         first = warehouse.first_started(settings.warehouse, run_id) or started
         runs = run_record(run_id, first, datetime.now(timezone.utc), batch.files, result.input_records, net_amount)
         rows = store(result, runs, batch.quarantined, settings.warehouse)
-        pg_rows = to_postgres(result, runs, settings.pg_url) if settings.pg_url else None
+        pg_rows = to_postgres(result, runs, settings.pg_url, settings.warehouse) if settings.pg_url else None
         # only now: a run that failed above has recorded nothing, so running it again redoes it
         record_files(settings.warehouse, run_id, hand_in, batch.quarantined)
         files = {"input": hand_in.files, "read": batch.read, "quarantined": len(batch.quarantined), "skipped": len(hand_in.skipped)}

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -114,6 +115,19 @@ def write_run(url: str, run_id: str, tables: Mapping[str, pa.Table]) -> dict[str
     staged = [(RATING, name, _staged(RATING, name, run_id, table)) for name, table in tables.items()]
     written = _write(url, run_id, run_id, staged, what="run")
     return {name: rows for (_, name), rows in written.items()}
+
+
+def mirror_missing(url: str, warehouse: Path) -> list[str]:
+    """Write every run stored in `warehouse` that schema `rating` lacks (a run whose own write
+    failed: the server was down, or a later run took its place), each in its transaction;
+    returns their run ids."""
+    from pipeline.io import warehouse as stored
+
+    mirrored = set(read_table(url, "runs").column("run_id").to_pylist())
+    missing = [run_id for run_id in stored.stored_run_ids(warehouse) if run_id not in mirrored]
+    for run_id in missing:
+        write_run(url, run_id, stored.stored_run(warehouse, run_id))
+    return missing
 
 
 def read_table(url: str, table: str, run_id: str | None = None) -> pa.Table:

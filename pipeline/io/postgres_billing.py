@@ -10,6 +10,7 @@ The billing tables live outside schema `rating`, whose tables are exactly schema
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -78,6 +79,29 @@ def write_billing_run(
     staged += [(test, name, _staged(test, name, run_id, t)) for name, t in test_tables.items()]
     written = _write(url, run_id, f"billing:{run_id}", staged, what="billing run")
     return {f"{schema}.{name}": rows for (schema, name), rows in written.items()}
+
+
+def mirror_committed(url: str, warehouse: Path, run_id: str) -> dict[str, int]:
+    """Write committed billing run `run_id` from the warehouse (replacing its rows: safe to repeat)."""
+    from pipeline.io import billing_store
+
+    tables = {name: billing_store.read_committed(warehouse, name, run_id=run_id) for name in STORED}
+    test_tables = {name: billing_store.read_committed(warehouse, name, test=True, run_id=run_id) for name in TEST_TABLES}
+    return write_billing_run(url, run_id, tables, test_tables)
+
+
+def mirror_missing(url: str, warehouse: Path) -> list[str]:
+    """Write every committed billing run that schema `billing` lacks (its own write failed, or
+    its run was asked for again without a URL); returns their run ids."""
+    from pipeline.io import billing_store
+
+    mirrored = set(read_billing_table(url, "billing_runs").column("run_id").to_pylist())
+    folder = Path(warehouse) / billing_store.BILLING / billing_store.RUNS
+    committed = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.exists() else []
+    missing = [run_id for run_id in committed if run_id not in mirrored]
+    for run_id in missing:
+        mirror_committed(url, warehouse, run_id)
+    return missing
 
 
 def read_billing_table(url: str, table: str, run_id: str | None = None, test: bool = False) -> pa.Table:

@@ -185,6 +185,30 @@ def seen_record_keys(warehouse: Path, except_run: str) -> pl.DataFrame:
     return pl.concat(scans).filter(pl.col("run_id") != except_run).collect()
 
 
+def stored_run_ids(warehouse: Path) -> list[str]:
+    """Every run stored in the warehouse (its `runs` row), sorted."""
+    folder = Path(warehouse) / "runs"
+    return sorted(f.name.removeprefix("run-").removesuffix(".parquet") for f in folder.glob("run-*.parquet")) if folder.exists() else []
+
+
+def stored_run(warehouse: Path, run_id: str) -> dict[str, pa.Table]:
+    """Run `run_id`'s rows of every table of schemas/outputs.py as stored, `period` of the period
+    tables from their folders: what the run wrote, to mirror it again (pipeline.io.postgres)."""
+    tables = {}
+    for name, schema in SCHEMAS.items():
+        folder = Path(warehouse) / name
+        files = [f for f in folder.rglob(f"run-{run_id}*.parquet") if f.name == f"run-{run_id}.parquet" or f.name.startswith(f"run-{run_id}_")]
+        parts = []
+        for f in sorted(files):
+            part = pq.read_table(f)
+            if name in PERIOD_TABLES:
+                period = f.parent.name.removeprefix("period=")
+                part = part.append_column("period", pa.array([period] * part.num_rows, pa.string()))
+            parts.append(part.select(schema.names).cast(schema))
+        tables[name] = pa.concat_tables(parts) if parts else schema.empty_table()
+    return tables
+
+
 def first_started(warehouse: Path, run_id: str):
     """When run `run_id` first ran (its stored `runs` row; a re-run keeps it), or None if it never stored."""
     path = Path(warehouse) / "runs" / f"run-{run_id}.parquet"

@@ -106,3 +106,20 @@ def test_a_run_writes_only_its_own_rows(url: str, runs: Path) -> None:
     real, test = committed(runs, "period-2026-01")
     with pytest.raises(ValueError, match="run_id other than 'period-2026-02'"):
         write_billing_run(url, "period-2026-02", real, test)
+
+
+def test_committed_runs_postgres_lacks_are_written_from_the_warehouse(postgres_url: str, runs: Path) -> None:
+    """A run whose own write failed (the server was down) is written by the next run that reaches PostgreSQL."""
+    from pipeline.io.postgres_billing import mirror_missing
+    from tests.io.test_postgres import database
+
+    url = database(postgres_url, "billing_catch_up")
+    ensure_billing_schema(url)
+    write_billing_run(url, "period-2026-02", *committed(runs, "period-2026-02"))  # January's write had failed
+    assert mirror_missing(url, runs) == ["period-2026-01"]
+    assert mirror_missing(url, runs) == []
+    for name in STORED:
+        expected = billing_store.read_committed(runs, name)
+        assert rows(read_billing_table(url, name)) == rows(expected), name
+    for name in TEST_TABLES:
+        assert rows(read_billing_table(url, name, test=True)) == rows(billing_store.read_committed(runs, name, test=True)), name

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
+import polars as pl
 import pyarrow as pa
 import pytest
 
@@ -322,3 +323,28 @@ def test_tables_of_an_older_release_are_refused_naming_each_column(postgres_url:
     with pytest.raises(PostgresError) as caught:
         ensure_schema(url)
     assert problem in str(caught.value) and "migrate these columns (ALTER TABLE) or drop the tables" in str(caught.value)
+
+
+@pytest.mark.postgres
+def test_runs_postgres_lacks_are_written_from_the_warehouse(postgres_url: str, tmp_path) -> None:
+    """Run r1's write failed (the server was down); r2 was written. The next write of a run brings r1 in, row for row."""
+    from pipeline.io import warehouse
+    from pipeline.io.postgres import mirror_missing
+    from pipeline.job import rate
+    from tests.factory import catalog, usage as records
+
+    for run_id, keys in (("r1", ["a", "b", "c"]), ("r2", ["d", "e", "f"])):
+        result = rate(records(record_key=keys, subscriber_id=["4331681272420", "4930123450", "0000"]), catalog(), run_id)
+        runs = pa.table({"run_id": [run_id], "started_at": [T0], "finished_at": [T1], "input_files": [1],
+                         "input_records": [3], "net_amount": [Decimal("0.10")]}, schema=TABLES["runs"])  # fmt: skip
+        warehouse.write_run(result.stored_tables(pl.from_arrow(runs)), tmp_path, run_id)
+    url = database(postgres_url, "rating_catch_up")
+    ensure_schema(url)
+    write_run(url, "r2", warehouse.stored_run(tmp_path, "r2"))
+    assert mirror_missing(url, tmp_path) == ["r1"]
+    assert mirror_missing(url, tmp_path) == []
+    for name in TABLES:
+        got = sorted(read_table(url, name).to_pylist(), key=repr)
+        expected = sorted([row for run_id in ("r1", "r2") for row in warehouse.stored_run(tmp_path, run_id)[name].to_pylist()], key=repr)
+        assert got == expected, name
+    assert [len(read_table(url, name, run_id="r1")) for name in ("invoice_lines", "rated_usage", "unassigned", "ledger", "runs")] == [2, 2, 1, 6, 1]
