@@ -10,9 +10,26 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Usage rating and contract billing.")
+from pipeline.catalog import CatalogNotFound
+
 console = Console()
+
+
+class _Commands(TyperGroup):
+    """The `rating` commands, with the operator mistakes every command can make turned into a
+    message and exit code 2 (as for a bad option) instead of a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except CatalogNotFound as exc:
+            console.print(f"[red]error[/red]: {exc}: pass --catalog or set RATING_CATALOG")
+            raise typer.Exit(2) from None
+
+
+app = typer.Typer(cls=_Commands, no_args_is_help=True, add_completion=False, help="Usage rating and contract billing.")
 
 
 #: Prefect settings `rating run` applies unless the environment sets them (local ephemeral mode needs none).
@@ -159,9 +176,9 @@ def serve(
 
 @app.command()
 def generate(
-    cdrs: int = typer.Option(100_000, help="Number of usage records"),
-    contracts: int = typer.Option(1_000, help="Number of contracts"),
-    out: Path = typer.Option(Path("data/generated"), help="Output directory"),
+    cdrs: int = typer.Option(100_000, min=0, help="Number of usage records"),
+    contracts: int = typer.Option(1_000, min=1, help="Number of contracts"),
+    out: Path = typer.Option(Path("data/generated"), file_okay=False, help="Output directory (created when missing)"),
     seed: int = typer.Option(42, help="Random seed: same seed, same data"),
 ) -> None:
     """Write a deterministic synthetic catalog and usage files of the given size."""
@@ -173,9 +190,9 @@ def generate(
 
 @app.command()
 def bench(
-    cdrs: int = typer.Option(10_000_000, help="Number of usage records"),
-    contracts: int = typer.Option(100_000, help="Number of contracts"),
-    data: Path = typer.Option(Path("data/bench"), help="Where generated benchmark data is kept"),
+    cdrs: int = typer.Option(10_000_000, min=1, help="Number of usage records"),
+    contracts: int = typer.Option(100_000, min=1, help="Number of contracts"),
+    data: Path = typer.Option(Path("data/bench"), file_okay=False, help="Where generated benchmark data is kept"),
     seed: int = typer.Option(42),
 ) -> None:
     """Generate data if needed, run the pipeline on it and print records/s per stage and peak RSS."""

@@ -7,23 +7,27 @@ device_ids.csv; the rules are in pipeline/assign (docs/assignment.md).
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional, get_args
 
 import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.catalog import CatalogError, RawTable
-from pipeline.io.catalog_files import replace_csv
+from pipeline.catalog import CatalogError, RawTable, problem_text
+from pipeline.io.catalog_files import catalog_text, file_error, read_catalog_csv, replace_csv
+from schemas.usage import ID_TYPES
 
 console = Console()
 
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
+#: The ID types an option accepts (typer shows them and refuses others): schemas.usage.ID_TYPES.
+IdType = Literal["phone", "ipv4", "ipv6", "mac", "string"]
+assert get_args(IdType) == ID_TYPES
+#: A first line with one of these makes an import file a CSV file (it must have the header).
+_CSV_DELIMITERS = (",", ";")
 
 
 def register(app: typer.Typer) -> None:
@@ -36,7 +40,7 @@ def register(app: typer.Typer) -> None:
 def id_search(
     identifier: str = typer.Argument(..., help="A phone number (E.164 digits, + and separators allowed), IP address, MAC address or string ID"),
     at: Optional[str] = typer.Option(None, help="Point in time, UTC: YYYY-MM-DD[ HH:MM:SS] [default: now]"),
-    id_type: Optional[str] = typer.Option(None, "--type", help="Only this ID type: phone, ipv4, ipv6, mac, string"),
+    id_type: Optional[IdType] = typer.Option(None, "--type", help="Only this ID type"),
     catalog: Optional[Path] = typer.Option(None, help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]"),
 ) -> None:
     """Show the contract an identifier is assigned to at a time, and every catalog ID that covers it."""
@@ -44,7 +48,11 @@ def id_search(
     from pipeline.io.catalog_files import load_catalog
 
     moment = _moment(at) if at else datetime.now(timezone.utc).replace(microsecond=0)
-    cat = load_catalog(_catalog_dir(catalog))
+    try:
+        cat = load_catalog(_catalog_dir(catalog))
+    except CatalogError as exc:
+        _report(exc.errors)
+        _fail("the catalog is invalid: fix it and search again")
     matches = id_matches(cat.device_ids, identifier, moment, id_type)
     if not matches.height:
         console.print(f"no device ID matches {identifier!r}" + (f" as {id_type}" if id_type else ""))
@@ -73,7 +81,7 @@ def id_search(
 def import_ids(
     file: Path = typer.Argument(..., help="Text file (one ID per line; FROM TO for a range) or CSV with a header (contract_id, id_value, …)"),
     contract: Optional[str] = typer.Option(None, help="Contract of every ID (text files; CSV without a contract_id column)"),
-    id_type: str = typer.Option("phone", "--type", help="ID type where the file does not say: phone, ipv4, ipv6, mac, string"),
+    id_type: IdType = typer.Option("phone", "--type", help="ID type where the file does not say"),
     valid_from: Optional[str] = typer.Option(None, help="Validity start (UTC) where the file does not say"),
     valid_until: Optional[str] = typer.Option(None, help="Validity end, exclusive (UTC), where the file does not say"),
     catalog: Optional[Path] = typer.Option(None, help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]"),
@@ -90,9 +98,16 @@ def import_ids(
     defaults = {"contract_id": contract, "id_type": id_type, "valid_from": valid_from, "valid_until": valid_until}
     try:
         imported = _import_file(file, defaults)
+    except CatalogError as exc:
+        _report(exc.errors)
+        _fail(f"nothing imported: {file} cannot be read as an import file")
     except ValueError as exc:
         _fail(str(exc))
-    raw = read_raw_catalog(directory)
+    try:
+        raw = read_raw_catalog(directory)
+    except CatalogError as exc:
+        _report(exc.errors)
+        _fail("nothing imported: the catalog is invalid")
     if "device_ids" not in raw or "contracts" not in raw:
         _fail(f"{directory} has no device_ids.csv or contracts.csv: pass --catalog or set RATING_CATALOG")
     merged, problems, skipped = merged_device_ids(raw["device_ids"], imported, raw["contracts"].frame.get_column("contract_id"))
@@ -117,7 +132,7 @@ def import_ids(
 
 def unassigned(
     warehouse: Optional[Path] = typer.Option(None, help="Warehouse directory [env RATING_WAREHOUSE, default ./warehouse]"),
-    top: int = typer.Option(20, help="How many identifiers"),
+    top: int = typer.Option(20, min=1, help="How many identifiers"),
     by: str = typer.Option("records", help="Order: records, volume (bytes) or duration (seconds)"),
 ) -> None:
     """The identifiers that matched no contract most often (or with the most usage), over all stored runs."""
@@ -144,14 +159,22 @@ def unassigned(
 
 
 def _import_file(path: Path, defaults: dict[str, str | None]) -> RawTable:
-    """The rows of an import file as strings with their file line, defaults filled in."""
-    text = path.read_text(encoding="utf-8-sig")
-    lines = text.splitlines()
+    """The rows of an import file as strings with their file line, defaults filled in.
+
+    The first line that is neither blank nor a # comment decides the format: with a comma or a
+    semicolon (or just `id_value`) it is a CSV file, whose header must name id_value (a file
+    without that header is refused, never read as a list of IDs: its header line would be
+    imported as an ID); otherwise the file is a list of IDs, one a line.
+    """
+    lines = catalog_text(path, empty="the file is empty: no IDs to import").splitlines()
     first = next((line for line in lines if line.strip() and not line.lstrip().startswith("#")), "")
-    if "id_value" in [cell.strip() for cell in next(csv.reader([first]), [])]:
-        frame = pl.read_csv(io.StringIO(text), infer_schema=False, comment_prefix="#")
-        header_line = lines.index(first) + 1
-        frame = frame.with_columns(pl.int_range(header_line + 1, header_line + 1 + frame.height, dtype=pl.Int64).alias("_line"))
+    if any(d in first for d in _CSV_DELIMITERS) or first.strip() == "id_value":
+        table = read_catalog_csv(path, comments=True)
+        if "id_value" not in table.frame.columns:
+            found = ", ".join(c for c in table.frame.columns if c != "_line")
+            rule = f"a CSV import needs a header with an id_value column (found: {found}); the columns are those of device_ids.csv"
+            raise file_error(path, lines.index(first) + 1, None, rule)
+        frame = table.frame
     else:
         # one ID per line; "FROM TO" (or "FROM - TO") is a range; blank lines and # comments are skipped
         frame = (
@@ -183,7 +206,10 @@ def _import_file(path: Path, defaults: dict[str, str | None]) -> RawTable:
 
 def _report(problems: pl.DataFrame) -> None:
     for file, line, column, value, rule in problems.select("file", "line", "column", "value", "rule").iter_rows():  # problems, not records
-        console.print(f"[red]error[/red]: {file}:{line}: column {column!r} value {value!r}: {rule}")
+        if column is None:  # a problem with the whole file
+            console.print(f"[red]error[/red]: {problem_text(file, line, None, None, rule)}")
+        else:
+            console.print(f"[red]error[/red]: {file}:{line}: column {column!r} value {value!r}: {rule}")
 
 
 def _catalog_dir(catalog: Optional[Path]) -> Path:
@@ -191,7 +217,7 @@ def _catalog_dir(catalog: Optional[Path]) -> Path:
 
     directory = Settings.from_env(catalog=str(catalog) if catalog else None).catalog
     if not directory.is_dir():
-        _fail(f"catalog directory {directory} not found: pass --catalog or set RATING_CATALOG")
+        _fail(f"catalog directory {directory} not found: pass --catalog or set RATING_CATALOG", code=2)
     return directory
 
 
@@ -208,6 +234,6 @@ def _time(value: datetime | None, empty: str) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else empty
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 1) -> None:
     console.print(f"[red]error[/red]: {message}")
-    raise typer.Exit(1)
+    raise typer.Exit(code)

@@ -16,8 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.catalog import CatalogError, RawTable
-from pipeline.io.catalog_files import load_priced_catalog, read_raw_catalog, replace_csv
+from pipeline.catalog import CatalogError
+from pipeline.io.catalog_files import load_priced_catalog, read_catalog_csv, read_raw_catalog, replace_csv
 from pipeline.price.catalog import validated_pricing
 from schemas.pricing import CATALOG_TABLES, DEFAULTS
 
@@ -54,7 +54,7 @@ def import_special_prices(
     try:
         core = load_catalog(directory)
         raw = read_raw_catalog(directory, list(CATALOG_TABLES))
-        incoming = _raw(file)
+        incoming = read_catalog_csv(file)
         # validated together with the rest of the pricing catalog: bands, references, overlaps
         validated_pricing({**raw, "special_prices": incoming}, core)
     except CatalogError as exc:
@@ -65,7 +65,7 @@ def import_special_prices(
     target = Path(directory) / "special_prices.csv"
     kept = pl.DataFrame(schema={c: pl.String for c in columns})
     if target.exists():
-        existing = _with_defaults(pl.read_csv(target, infer_schema=False), columns)
+        existing = _with_defaults(read_catalog_csv(target).frame.drop("_line"), columns)
         kept = existing.join(new.select("contract_id").unique(), on="contract_id", how="anti")
         replaced = existing.height - kept.height
     else:
@@ -123,11 +123,6 @@ def cost_control_report(
     report.write_parquet(target)
     _print_report(report, period, limit)
     console.print(f"stored {report.height:,} rows as {target} (query it with SQL: read_parquet('{target}'))")
-
-
-def _raw(path: Path) -> RawTable:
-    frame = pl.read_csv(path, infer_schema=False)
-    return RawTable(file=str(path), frame=frame.with_columns(pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("_line")))
 
 
 def _with_defaults(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:

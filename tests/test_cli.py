@@ -1,9 +1,12 @@
-"""The `rating sql` and `rating views` commands over a small stored run."""
+"""The `rating sql` and `rating views` commands over a small stored run; operator mistakes on any command."""
 
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
+from functools import reduce
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -65,3 +68,46 @@ def test_prefect_logs_an_operators_error_without_its_traceback(error, traceback_
         record = logger.makeRecord(logger.name, logging.ERROR, __file__, 1, "Task run failed", None, sys.exc_info())
     assert logger.filter(record)
     assert (record.exc_info is not None) == traceback_kept
+SAMPLE_CATALOG = Path(__file__).resolve().parents[1] / "data" / "sample" / "catalog"
+MISSING = "catalog directory /nonexistent not found: pass --catalog or set RATING_CATALOG"
+LIFECYCLE = ("--user", "mia", "--role", "Manager", "--catalog", "/nonexistent")
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_code", "message"),
+    [
+        (["id-search", "43316812724", "--type", "phonee"], 2, "'phonee' is not one of 'phone', 'ipv4', 'ipv6', 'mac', 'string'"),
+        (["unassigned", "--top", "-3"], 2, "Invalid value for '--top'"),
+        (["unassigned", "--top", "0"], 2, "Invalid value for '--top'"),
+        (["cancel", "V-1001", "M1", "--on", "2026-06-01", *LIFECYCLE], 2, MISSING),
+        (["pause", "V-1001", "--from", "2026-06-01", "--through", "2026-06-30", *LIFECYCLE], 2, MISSING),
+        (["set-contract", "V-1001", "--po-number", "PO-1", *LIFECYCLE], 2, MISSING),
+        (["billing-state", "--catalog", "/nonexistent"], 2, MISSING),
+        (["cost-control", "--period", "2026-10", "--catalog", "/nonexistent"], 2, MISSING),
+        (["import-special-prices", "{empty}", "--catalog", "/nonexistent"], 2, MISSING),
+        (["id-search", "43316812724", "--catalog", "/nonexistent"], 2, MISSING),
+        (["import-ids", "{empty}", "--catalog", "/nonexistent"], 2, MISSING),
+        (["import-special-prices", "{empty}", "--catalog", "{catalog}"], 1, "the file is empty: it needs its header line"),
+        (["id-search", "43316812724", "--catalog", "{bad}"], 1, "customers.csv:1: the file is empty: it needs its header line"),
+        (["cost-control", "--period", "2026-10", "--catalog", "{bad}", "--warehouse", "{tmp}"], 1, "the file is empty: it needs its header line"),
+        (["set-contract", "V-1001", "--po-number", "PO-1", "--user", "mia", "--role", "Manager", "--catalog", "{bad}"], 1,
+         "customers.csv:1: the file is empty: it needs its header line"),
+        (["generate", "--contracts", "0", "--out", "{tmp}/generated"], 2, "Invalid value for '--contracts'"),
+        (["generate", "--cdrs", "-5", "--out", "{tmp}/generated"], 2, "Invalid value for '--cdrs'"),
+        (["generate", "--cdrs", "10", "--contracts", "2", "--out", "{empty}"], 2, "is a file"),
+    ],
+)
+def test_an_operator_mistake_is_a_message_and_an_exit_code_not_a_traceback(tmp_path, args, exit_code, message):
+    catalog = tmp_path / "catalog"
+    shutil.copytree(SAMPLE_CATALOG, catalog)
+    bad = tmp_path / "bad"
+    shutil.copytree(SAMPLE_CATALOG, bad)
+    (bad / "customers.csv").write_bytes(b"")
+    (tmp_path / "empty.csv").write_bytes(b"")
+    places = {"{catalog}": str(catalog), "{bad}": str(bad), "{empty}": str(tmp_path / "empty.csv"), "{tmp}": str(tmp_path)}
+    args = [reduce(lambda arg, place: arg.replace(place, places[place]), places, a) for a in args]
+    result = runner.invoke(app, args, env={"COLUMNS": "300"})
+    assert result.exit_code == exit_code, result.output
+    assert message in " ".join(result.output.replace("│", " ").split())
+    assert isinstance(result.exception, SystemExit), result.exception  # a message, not an exception
+    assert not (tmp_path / "generated").exists()

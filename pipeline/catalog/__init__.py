@@ -37,17 +37,42 @@ class RawTable:
 
 
 class CatalogError(ValueError):
-    """The catalog is invalid; `errors` has one row per problem."""
+    """The catalog is invalid; `errors` has one row per problem.
+
+    A problem with the whole file (empty, not UTF-8, not comma-separated, missing) has no
+    column; one without a line is about the file as a whole.
+    """
 
     def __init__(self, errors: pl.DataFrame):
-        self.errors = errors.sort("file", "line", "column")
+        self.errors = errors.sort("file", "line", "column", nulls_last=False)
         head = self.errors.head(20)
-        lines = [
-            f"{file}:{line}: column {column!r}: value {value!r} breaks rule {rule}"
-            for file, line, column, value, rule in zip(*(head[c] for c in ERRORS_SCHEMA))
-        ]
+        lines = [problem_text(*row) for row in head.select(*ERRORS_SCHEMA).rows()]  # at most 20 problems, not records
         more = f"\n… and {self.errors.height - 20} more" if self.errors.height > 20 else ""
-        super().__init__(f"catalog invalid ({self.errors.height} problems):\n" + "\n".join(lines) + more)
+        count = f"{self.errors.height} problem" + ("s" if self.errors.height != 1 else "")
+        super().__init__(f"catalog invalid ({count}):\n" + "\n".join(lines) + more)
+
+
+class CatalogNotFound(FileNotFoundError):
+    """The catalog directory does not exist (an operator mistake: the wrong --catalog or RATING_CATALOG)."""
+
+    def __init__(self, directory: object):
+        self.directory = str(directory)
+        super().__init__(f"catalog directory {self.directory} not found")
+
+
+def problem_text(file: str, line: int | None, column: str | None, value: str | None, rule: str) -> str:
+    """One problem as a line of text: `file:line: column 'c': value 'v' breaks rule R`, or for a
+    problem with the whole file `file:line: R` (`file: R` without a line).
+
+    >>> problem_text("tariffs.csv", 2, "first_increment_s", "x", "type Int64")
+    "tariffs.csv:2: column 'first_increment_s': value 'x' breaks rule type Int64"
+    >>> problem_text("customers.csv", 1, None, None, "the file is empty: it needs its header line")
+    'customers.csv:1: the file is empty: it needs its header line'
+    """
+    where = f"{file}:{line}" if line else file
+    if column is None:
+        return f"{where}: {rule}"
+    return f"{where}: column {column!r}: value {value!r} breaks rule {rule}"
 
 
 @dataclass(frozen=True)
@@ -76,7 +101,7 @@ def validated_catalog(raw: Mapping[str, RawTable]) -> Catalog:
     """Typed and validated catalog tables; raises CatalogError naming every bad cell."""
     missing = [name for name in TABLES if name not in raw]
     if missing:
-        raise CatalogError(_errors([(f"{m}.csv", 0, "*", None, "file is required") for m in missing]))
+        raise CatalogError(_errors([(f"{m}.csv", None, None, None, "file is required") for m in missing]))
     typed: dict[str, pl.DataFrame] = {}
     problems: list[pl.DataFrame] = []
     for name, model in TABLES.items():

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.catalog import RawTable, validated_catalog
+from pipeline.catalog import CatalogNotFound, RawTable, validated_catalog
 from pipeline.catalog.billing import BillingCatalog, validated_billing, with_usage_tariffs
 from pipeline.catalog.validation import as_text
-from pipeline.io.catalog_files import read_raw_catalog, replace_csv
+from pipeline.io.catalog_files import read_catalog_csv, read_raw_catalog, replace_csv
 from pipeline.price.catalog import PricedCatalog, validated_pricing, with_pricing
 from schemas.billing import AUDIT_SCHEMA, CATALOG_TABLES, KEYS
 from schemas.billing import DEFAULTS as BILLING_DEFAULTS
@@ -48,7 +48,12 @@ def load_catalogs(directory: Path) -> tuple[PricedCatalog, BillingCatalog]:
 
 @contextmanager
 def catalog_lock(directory: Path) -> Iterator[None]:
-    """Hold the catalog directory's edit lock: one CLI change at a time, read to write."""
+    """Hold the catalog directory's edit lock: one CLI change at a time, read to write.
+
+    Raises CatalogNotFound when `directory` is not a directory (the lock file is never created elsewhere).
+    """
+    if not Path(directory).is_dir():
+        raise CatalogNotFound(directory)
     with open(Path(directory) / ".catalog.lock", "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -96,7 +101,7 @@ def read_audit(directory: Path) -> pl.DataFrame:
     path = Path(directory) / AUDIT_LOG
     if not path.exists():
         return pl.DataFrame(schema=AUDIT_SCHEMA)
-    frame = pl.read_csv(path, infer_schema=False)
+    frame = read_catalog_csv(path).frame.drop("_line")
     return frame.with_columns(
         pl.col("changed_at").str.to_datetime("%Y-%m-%dT%H:%M:%S%.6fZ", time_unit="us").dt.replace_time_zone("UTC")
     ).cast(AUDIT_SCHEMA)

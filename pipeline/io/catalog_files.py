@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import tempfile
 from collections.abc import Iterable
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.catalog import Catalog, RawTable, validated_catalog
+from pipeline.catalog import ERRORS_SCHEMA, Catalog, CatalogError, CatalogNotFound, RawTable, validated_catalog
 from pipeline.catalog.billing import validated_billing, with_usage_tariffs
 from pipeline.price.catalog import PricedCatalog, validated_pricing, with_pricing
 from schemas.catalog import TABLES
@@ -21,22 +22,111 @@ USAGE_TARIFF_FILES = ("modules", "module_tariffs")
 
 
 def read_raw_catalog(directory: Path, names: Iterable[str] = TABLES) -> dict[str, RawTable]:
-    """Every `<name>.csv` found in `directory` (default: the core tables), as strings with a `_line` column (1-based file line)."""
-    tables = {}
-    for name in names:
-        path = Path(directory) / f"{name}.csv"
+    """Every `<name>.csv` found in `directory` (default: the core tables), read by read_catalog_csv.
+
+    Raises CatalogNotFound when `directory` is not a directory, and CatalogError listing every
+    file that cannot be read as a catalog CSV.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CatalogNotFound(directory)
+    tables, problems = {}, []
+    for name in names:  # the catalog's files, not records
+        path = directory / f"{name}.csv"
         if not path.exists():
             continue
-        frame = pl.read_csv(path, infer_schema=False)
-        frame = frame.with_columns(pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("_line"))
-        tables[name] = RawTable(file=str(path), frame=frame)
+        try:
+            tables[name] = read_catalog_csv(path)
+        except CatalogError as exc:
+            problems.append(exc.errors)
+    if problems:
+        raise CatalogError(pl.concat(problems))
     return tables
+
+
+def read_catalog_csv(path: Path, *, comments: bool = False) -> RawTable:
+    """A catalog-format CSV file (UTF-8, comma-separated, a header line) as strings, with a `_line`
+    column (1-based file line; the header is line 1).
+
+    The one reader of catalog files and of the CSV files imported into the catalog. A file that
+    cannot be read as such raises CatalogError with one problem naming the file, the line where
+    known, and what is wrong: empty, not UTF-8 text, not comma-separated, or not valid CSV.
+
+    Args:
+        comments: lines starting with `#` are comments, and blank or comment lines may come
+            before the header (import files); catalog files have none.
+    """
+    path = Path(path)
+    text = catalog_text(path)
+    lines = text.splitlines()
+    header_at = next((i for i, line in enumerate(lines) if _is_content(line, comments)), None)  # stops at the header
+    if header_at is None:
+        raise file_error(path, 1, None, "the file is empty: it needs its header line")
+    cells = next(csv.reader([lines[header_at]]), [])
+    if len(cells) == 1 and any(d in cells[0] for d in _OTHER_DELIMITERS):
+        rule = f"the header is one column {_short(cells[0])!r}: the delimiter must be a comma"
+        raise file_error(path, header_at + 1, None, rule)
+    try:
+        frame = pl.read_csv(text.encode("utf-8"), infer_schema=False, comment_prefix="#" if comments else None)
+    except pl.exceptions.PolarsError as exc:
+        line, rule = _csv_problem(lines, len(cells), exc)
+        raise file_error(path, line, None, rule) from None
+    first = header_at + 2
+    frame = frame.with_columns(pl.int_range(first, first + frame.height, dtype=pl.Int64).alias("_line"))
+    return RawTable(file=str(path), frame=frame)
+
+
+def catalog_text(path: Path, empty: str = "the file is empty: it needs its header line") -> str:
+    """The text of a catalog or import file (UTF-8, a byte order mark allowed); raises CatalogError
+    when the file is not UTF-8 text, or is empty (the rule `empty`)."""
+    path = Path(path)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        rule = f"not UTF-8 text (byte 0x{data[exc.start]:02X}): save the file as UTF-8"
+        raise file_error(path, line, None, rule) from None
+    if not text.strip():
+        raise file_error(path, 1, None, empty)
+    return text
+
+
+def _is_content(line: str, comments: bool) -> bool:
+    return not comments or bool(line.strip()) and not line.lstrip().startswith("#")
+
+
+#: Delimiters a header line of one column gives away: the file was saved with another delimiter than a comma.
+_OTHER_DELIMITERS = (";", "\t", "|")
+
+
+def file_error(path: Path, line: int | None, value: str | None, rule: str) -> CatalogError:
+    """A CatalogError with one problem of a whole file (no column)."""
+    return CatalogError(pl.DataFrame([(str(path), line, None, value, rule)], schema=ERRORS_SCHEMA, orient="row"))
+
+
+def _short(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _csv_problem(text_lines: list[str], columns: int, exc: Exception) -> tuple[int | None, str]:
+    """Where and why Polars could not read a file as CSV: a line with more fields than the header
+    (found among the lines without quotes), or Polars' own first message line."""
+    if "more fields" in str(exc):
+        lines = pl.Series("text", text_lines, dtype=pl.String)
+        fields = lines.str.count_matches(",", literal=True) + 1
+        longer = (fields > columns) & ~lines.str.contains('"', literal=True)
+        first = longer.arg_true()
+        line = int(first[0]) + 1 if first.len() else None
+        return line, f"more fields than the header's {columns} columns"
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return None, f"not a valid CSV file ({message})"
 
 
 def load_catalog(directory: Path) -> Catalog:
     """The validated catalog in `directory`, carrying its usage-tariff timeline when the directory
     has modules.csv / module_tariffs.csv (validated as the billing catalog validates them);
-    raises CatalogError naming every bad cell."""
+    raises CatalogError naming every bad file or cell, CatalogNotFound without the directory."""
     catalog = validated_catalog(read_raw_catalog(directory))
     modules = read_raw_catalog(directory, USAGE_TARIFF_FILES)
     return with_usage_tariffs(catalog, validated_billing(modules, catalog)) if modules else catalog

@@ -81,6 +81,27 @@ def test_id_search_names_the_contract_the_matching_id_the_kind_of_match_and_the_
     assert "2026-10-15 00:00:00" in result.output  # the validity end is shown
 
 
+@pytest.mark.parametrize(
+    ("args", "exit_code", "message"),
+    [
+        (("--type", "phonee"), 2, "'phonee' is not one of 'phone', 'ipv4', 'ipv6', 'mac', 'string'"),
+        (("--type", "ipv4"), 1, "no device ID matches '4331681555' as ipv4"),
+    ],
+)
+def test_id_search_takes_only_a_known_id_type(catalog_dir, args, exit_code, message):
+    result = run("id-search", "4331681555", *args, "--catalog", str(catalog_dir))
+    assert result.exit_code == exit_code
+    assert message in " ".join(result.output.replace("│", " ").split())
+
+
+def test_id_search_in_an_unreadable_catalog_names_the_file_without_a_traceback(catalog_dir):
+    (catalog_dir / "contracts.csv").write_bytes(b"contract_id;customer_id;tariff_id;start_date\n")
+    result = run("id-search", "4331681555", "--catalog", str(catalog_dir))
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    assert f"error: {catalog_dir}/contracts.csv:1: the header is one column 'contract_id;customer_id;tariff_id;start…': the delimiter must be a comma" in " ".join(result.output.split())
+
+
 def test_id_search_of_an_unknown_id_says_so(catalog_dir):
     result = run("id-search", "4999", "--catalog", str(catalog_dir))
     assert result.exit_code == 1
@@ -128,11 +149,22 @@ def test_import_ids_from_csv_with_contracts_and_validity(catalog_dir, tmp_path):
         ("contract_id,id_value\nK-NONE,49301111\n", (), ["ids.txt:2: column 'contract_id' value 'K-NONE': must exist in contracts.contract_id"]),
         ("49301111\n+4930\n", ("--contract", "K-MIN"), ["ids.txt:2: column 'id_value' value '+4930'"]),
         ("49301111\n", (), ["give the contract they belong to with --contract"]),
+        # a first line with a comma or semicolon makes the file a CSV file: it needs the header, and
+        # is never read as a list of IDs (its header line imported as a string ID)
+        ("contract,idvalue\nK-MIN,abc\n", ("--contract", "K-MIN", "--type", "string"),
+         ["ids.txt:1: a CSV import needs a header with an id_value column (found: contract, idvalue); "
+          "the columns are those of device_ids.csv", "nothing imported: "]),
+        ("# numbers\n4930,4931\n", ("--contract", "K-MIN"), ["ids.txt:2: a CSV import needs a header with an id_value column (found: 4930, 4931)"]),
+        ("contract_id;id_value\nK-MIN;49301111\n", ("--contract", "K-MIN", "--type", "string"),
+         ["ids.txt:1: the header is one column 'contract_id;id_value': the delimiter must be a comma"]),
+        ("contract_id,id_value\nK-MIN,49301111,x\n", (), ["ids.txt:2: more fields than the header's 2 columns"]),
+        (b"contract_id,id_value\nK-MIN,4930\xe9\n", (), ["ids.txt:2: not UTF-8 text (byte 0xE9): save the file as UTF-8"]),
+        ("", ("--contract", "K-MIN"), ["ids.txt:1: the file is empty: no IDs to import"]),
     ],
 )
 def test_import_ids_never_applies_half_an_import(catalog_dir, tmp_path, content, options, messages):
     ids = tmp_path / "ids.txt"
-    ids.write_text(content)
+    ids.write_bytes(content if isinstance(content, bytes) else content.encode())
     before = (catalog_dir / "device_ids.csv").read_bytes()
     result = run("import-ids", str(ids), *options, "--catalog", str(catalog_dir))
     assert result.exit_code == 1
@@ -173,6 +205,7 @@ def test_rating_unassigned_reads_the_warehouse(tmp_path):
     records = usage(subscriber_id=["4331799999", "4331799999", "43316812724", "4999"], duration_s=[60, 30, 10, 5])
     result = rate(records, catalog(), "run1")
     warehouse.write_run(result.stored_tables(), tmp_path, "run1")
+    assert run("unassigned", "--warehouse", str(tmp_path), "--top", "0").exit_code == 2  # at least one
     output = run("unassigned", "--warehouse", str(tmp_path), "--top", "1").output
     assert "4331799999" in output and "4999" not in output
     assert "no device ID matches 4331799999" in " ".join(output.split())

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import polars as pl
 import pytest
 
-from pipeline.catalog import CatalogError, validated_catalog
+from pipeline.catalog import CatalogError, CatalogNotFound, validated_catalog
 from pipeline.io.catalog_files import load_catalog
 from tests.factory import BASE_CATALOG, raw_catalog
 
@@ -64,3 +67,57 @@ def test_every_problem_is_listed_at_once():
         ("tariffs.csv", 2, "first_increment_s", "x", "type Int64"),
         ("tariffs.csv", 3, "first_increment_s", "0", "greater_than_or_equal_to(1)"),
     ]
+
+
+def write_catalog(directory: Path, **files: bytes) -> Path:
+    """The factory catalog as CSV files in `directory`, with some files replaced by the given bytes."""
+    directory.mkdir()
+    for name, table in raw_catalog().items():
+        table.frame.drop("_line").write_csv(directory / f"{name}.csv")
+    for name, content in files.items():
+        (directory / f"{name}.csv").write_bytes(content)
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("files", "problem", "message"),
+    [
+        ({"customers": b""}, ("customers.csv", 1, None, None, "the file is empty: it needs its header line"),
+         "customers.csv:1: the file is empty: it needs its header line"),
+        ({"customers": b"\n \n"}, ("customers.csv", 1, None, None, "the file is empty: it needs its header line"),
+         "customers.csv:1: the file is empty: it needs its header line"),
+        ({"customers": b"customer_id,name\nC1,M\xfcller\n"},  # Latin-1, as a spreadsheet saves it
+         ("customers.csv", 2, None, None, "not UTF-8 text (byte 0xFC): save the file as UTF-8"),
+         "customers.csv:2: not UTF-8 text (byte 0xFC): save the file as UTF-8"),
+        ({"customers": b"customer_id;name\nC1;Alpha\n"},
+         ("customers.csv", 1, None, None, "the header is one column 'customer_id;name': the delimiter must be a comma"),
+         "customers.csv:1: the header is one column 'customer_id;name': the delimiter must be a comma"),
+        ({"customers": b"customer_id\tname\nC1\tAlpha\n"},
+         ("customers.csv", 1, None, None, "the header is one column 'customer_id\\tname': the delimiter must be a comma"),
+         "customers.csv:1: the header is one column 'customer_id\\tname': the delimiter must be a comma"),
+        ({"zones": b"prefix,zone_id,zone_name\n43,NAT,national\n49,NAT,national,extra\n"},
+         ("zones.csv", 3, None, None, "more fields than the header's 3 columns"),
+         "zones.csv:3: more fields than the header's 3 columns"),
+    ],
+)
+def test_a_catalog_file_that_cannot_be_read_is_one_problem_naming_file_line_and_rule(tmp_path, files, problem, message):
+    directory = write_catalog(tmp_path / "catalog", **files)
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(directory)
+    rows = caught.value.errors.with_columns(pl.col("file").str.replace(r".*/", "")).rows()
+    assert rows == [problem]
+    assert f"catalog invalid (1 problem):\n{directory}/{message}" == str(caught.value)
+
+
+def test_a_missing_catalog_directory_is_one_error_not_a_list_of_missing_files(tmp_path):
+    with pytest.raises(CatalogNotFound, match=f"^catalog directory {tmp_path / 'nowhere'} not found$"):
+        load_catalog(tmp_path / "nowhere")
+
+
+def test_a_missing_file_is_named_without_a_line_or_column():
+    raw = raw_catalog()
+    del raw["zones"]
+    with pytest.raises(CatalogError) as caught:
+        validated_catalog(raw)
+    assert caught.value.errors.rows() == [("zones.csv", None, None, None, "file is required")]
+    assert str(caught.value) == "catalog invalid (1 problem):\nzones.csv: file is required"

@@ -28,7 +28,7 @@ def catalog(tmp_path: Path) -> Path:
 def invoke(catalog: Path, file: Path):
     app = typer.Typer()
     register(app)
-    return CliRunner().invoke(app, ["import-special-prices", str(file), "--catalog", str(catalog)])
+    return CliRunner().invoke(app, ["import-special-prices", str(file), "--catalog", str(catalog)], env={"COLUMNS": "300"})
 
 
 def test_import_replaces_the_special_prices_of_the_contracts_in_the_file(catalog: Path, tmp_path: Path):
@@ -53,6 +53,10 @@ def test_import_replaces_the_special_prices_of_the_contracts_in_the_file(catalog
         ("contract_id,kind,number,price\nV-1001,friends,+43 1 234,0.01\n", "str_matches"),
         ("contract_id,kind,number,price\nV-1001,friends,4312345678,cheap\n", "decimal number"),
         ("contract,kind,number,price\nV-1001,friends,4312345678,0.01\n", "unknown column"),
+        ("", "bad.csv 1 the file is empty: it needs its header line"),
+        ("contract_id;kind;number;price\nV-1001;friends;4312345678;0.01\n",
+         "bad.csv 1 the header is one column 'contract_id;kind;number;price': the delimiter must be a comma"),
+        ("contract_id,kind,number,price\nV-1001,friends,4312345678,0.01,x\n", "bad.csv 2 more fields than the header's 4 columns"),
     ],
 )
 def test_a_bad_file_is_reported_row_by_row_and_nothing_is_imported(catalog: Path, tmp_path: Path, content, shown):
@@ -61,5 +65,6 @@ def test_a_bad_file_is_reported_row_by_row_and_nothing_is_imported(catalog: Path
     file.write_text(content)
     result = invoke(catalog, file)
     assert result.exit_code == 1
-    assert shown in result.output and "nothing was imported" in result.output
+    shown_cells = " ".join(result.output.replace("│", " ").split())
+    assert shown in shown_cells and "nothing was imported" in result.output
     assert (catalog / "special_prices.csv").read_text() == before
