@@ -62,13 +62,13 @@ class OperatorErrorsWithoutTraceback(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         from pipeline.bill.invoices import BillingError
-        from pipeline.catalog import CatalogError
+        from pipeline.catalog import CatalogError, CatalogNotFound
         from pipeline.ingest.numbers import NumberingPlanError
         from pipeline.io.billing_store import BillingStoreError
         from pipeline.io.readers.config import SourceConfigError
         from pipeline.lifecycle.audit import LifecycleError
 
-        operator = (CatalogError, SourceConfigError, NumberingPlanError, BillingError, BillingStoreError, LifecycleError)
+        operator = (CatalogError, CatalogNotFound, SourceConfigError, NumberingPlanError, BillingError, BillingStoreError, LifecycleError)
         if record.exc_info and isinstance(record.exc_info[1], operator):
             record.exc_info, record.exc_text = None, None
         return True

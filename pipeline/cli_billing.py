@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.catalog import Catalog, CatalogError
+from pipeline.catalog import Catalog, CatalogError, CatalogNotFound
 from pipeline.catalog.billing import BillingCatalog
 from pipeline.config import Settings
 from pipeline.lifecycle import (
@@ -65,8 +65,11 @@ def bill(
     """Make invoices: `--period 2026-10` for every due contract, or `--contract C --until DATE` for one."""
     from pipeline.cli import prefect_environment
 
+    settings = Settings.from_env(catalog=_s(catalog), warehouse=_s(warehouse))
+    if not settings.catalog.is_dir():
+        raise CatalogNotFound(settings.catalog)
     with _errors():  # the operator's mistakes are told before Prefect starts (20 s)
-        _check_bill(period, contract, _day(until), _day(invoice_date), Settings.from_env(warehouse=_s(warehouse)).warehouse)
+        _check_bill(period, contract, _day(until), _day(invoice_date), settings.warehouse)
     prefect_environment()
     from flows.billing_run import billing_run
     from pipeline.cli import quiet_operator_errors
