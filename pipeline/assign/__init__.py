@@ -121,7 +121,7 @@ def _coded(article_key: pl.Expr, keys: pl.DataFrame) -> pl.Expr:
 
 def located_usage(con: duckdb.DuckDBPyConnection, keyed: pl.DataFrame, index: DeviceIndex) -> pl.DataFrame:
     """`keyed` with `dev_no` (the device ID row the record is assigned to; null: unassigned),
-    `id_parsed` (the identifier is valid for its id_type) and `id_known` (some ID covers it).
+    `id_parsed` (the identifier is valid for its id_type) and `id_known` (some ID holds it, at some time).
     """
     kind = keyed.get_column("id_kind")
     key = keyed.get_column("id_key")
@@ -147,31 +147,36 @@ def located_usage(con: duckdb.DuckDBPyConnection, keyed: pl.DataFrame, index: De
         parsed = parsed.clone().scatter(rows, v6.is_not_null())
         further = pl.concat([further, further_v6.with_columns(pl.lit(rows.cast(pl.Int64)).gather(pl.col("row")).alias("row"))])
     dev_no = pl.select(pl.when(pl.lit(codes) >= 0).then(pl.lit(codes).cast(pl.Int64))).to_series()
+    known = codes != NO_SEGMENT
     if further.height:  # by position in `keyed`, where dev_no is scattered
         records = further.select(
             pl.col("row").alias("pos"),
             pl.lit(seg.get_column("seg_no")).gather(pl.col("at")).alias("seg_no"),
             pl.lit(keyed.get_column("start_time")).gather(pl.col("row")).alias("start_time"),
+            "digits",
         )
-        dev_no = _fallback(con, records, dev_no)
+        dev_no, known = _fallback(con, records, dev_no, known)
     # lazily: new single-chunk columns are sliced to the frame's chunks, not the frame rechunked (0.5 cpu-s per 10 M)
     return (
         keyed.lazy()
         .select(pl.exclude("subscriber_id", "id_key"))
-        .with_columns(pl.lit(dev_no).alias("dev_no"), pl.lit(parsed).alias("id_parsed"), pl.lit(codes != NO_SEGMENT).alias("id_known"))
+        .with_columns(pl.lit(dev_no).alias("dev_no"), pl.lit(parsed).alias("id_parsed"), pl.lit(known).alias("id_known"))
         .collect()
     )
 
 
-def _fallback(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, dev_no: pl.Series) -> pl.Series:
-    """`dev_no` with the next most specific valid ID filled in for `records` (pos: position in
-    dev_no; sql/duck/assign/fallback.sql)."""
-    con.register("fallback", records.select("pos", "seg_no", "start_time").to_arrow())
+def _fallback(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, dev_no: pl.Series, known: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """(`dev_no`, `known`) with, for `records` (pos: position in dev_no), the next most specific
+    ID that holds the record and is valid then filled in, and known where a further ID holds
+    it at some time (sql/duck/assign/fallback.sql)."""
+    con.register("fallback", records.select("pos", "seg_no", "start_time", "digits").to_arrow())
     found = con.sql(sql.load("duck/assign/fallback")).pl()
     con.unregister("fallback")
     if not found.height:
-        return dev_no
-    return dev_no.cast(pl.Int64).clone().scatter(found.get_column("pos"), found.get_column("dev_no").cast(pl.Int64))
+        return dev_no, known
+    valid = found.filter(pl.col("dev_no").is_not_null())
+    dev_no = dev_no.cast(pl.Int64).clone().scatter(valid.get_column("pos"), valid.get_column("dev_no").cast(pl.Int64))
+    return dev_no, known.clone().scatter(found.get_column("pos"), True)
 
 
 def assigned_usage(con: duckdb.DuckDBPyConnection, located: pl.DataFrame) -> None:

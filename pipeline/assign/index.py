@@ -10,7 +10,8 @@ ids (docs/assignment.md).
 
 The device index keeps, per segment, its two most specific IDs and their validity inline,
 so `assigned_devices` resolves records in key order with sequential reads; only records
-whose two best IDs are both not valid at their start time look further, in SQL
+whose two best IDs both do not hold them at their start time (not valid then, or a phone
+range's interval around a shorter number: keys.py) look further, in SQL
 (sql/duck/assign/fallback.sql).
 """
 
@@ -24,7 +25,7 @@ import polars as pl
 
 import sql
 from pipeline import engine
-from pipeline.assign.keys import IPV6_MAX, id_intervals, string_intervals
+from pipeline.assign.keys import IPV6_MAX, MAX_DIGITS, digit_count, id_intervals, string_intervals
 from pipeline.threads import in_pieces, over_pieces
 
 #: Validity bounds as epoch microseconds; open ends are these sentinels.
@@ -102,7 +103,7 @@ def interval_lookup(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> pl
     if keys.dtype == seg_lo.dtype == seg_hi.dtype == pl.Int64 and 0 < seg_lo.len() <= SEARCH_SEGMENTS:
         if not seg_lo.null_count() and not seg_hi.null_count():
             return _searched(keys, seg_lo, seg_hi)
-    order, position = _sorted_positions(keys, seg_lo, seg_hi)
+    order, position, _ = _sorted_positions(keys, seg_lo, seg_hi)
     return _unsorted(order, position, keys.len(), 0).rename("position")
 
 
@@ -139,8 +140,9 @@ def _segment_of(values: np.ndarray, starts: np.ndarray, upper: np.ndarray) -> np
     return np.where(values <= upper[found], found, 0)
 
 
-def _sorted_positions(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """(order, position): the non-null keys' rows in (nearly) key order, and for each, 1 + its segment's position (0: none).
+def _sorted_positions(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """(order, position, ordered): the non-null keys' rows in (nearly) key order, for each 1 + its
+    segment's position (0: none), and the keys themselves in that order.
 
     Int64 keys are put in order by one NumPy sort of packed (key, row) integers
     (_packed_order): nearly in key order, which is all the merge needs. Other keys (IPv6's
@@ -148,7 +150,7 @@ def _sorted_positions(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> 
     """
     n_keys = keys.len() - keys.null_count()
     if not n_keys or not seg_lo.len():
-        return keys.is_not_null().arg_true(), pl.repeat(0, n_keys, dtype=pl.UInt32, eager=True)
+        return keys.is_not_null().arg_true(), pl.repeat(0, n_keys, dtype=pl.UInt32, eager=True), keys.drop_nulls()
     if keys.dtype == seg_lo.dtype == seg_hi.dtype == pl.Int64 and not seg_lo.null_count() and not seg_hi.null_count():
         return _packed_positions(keys, seg_lo, seg_hi)
     # the sorted keys and the permutation in one parallel pass (equal keys are equal, so they align)
@@ -169,18 +171,19 @@ def _sorted_positions(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> 
         .collect()
         .to_series()
     )
-    return both.get_column("order"), position
+    return both.get_column("order"), position, ordered
 
 
-def _packed_positions(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> tuple[pl.Series, pl.Series]:
+def _packed_positions(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> tuple[pl.Series, pl.Series, pl.Series]:
     """_sorted_positions of Int64 keys: in nearly key order, each key's segment by a binary search
     that, on keys in order, reads the segment starts sequentially (NumPy's searchsorted)."""
     rows = keys.is_not_null().arg_true().to_numpy() if keys.null_count() else None
     values = (keys.drop_nulls() if rows is not None else keys).to_numpy()
     order = _packed_order(values)
-    position = _segment_of(values[order], *_bounds(seg_lo, seg_hi)).astype(np.uint32)
+    ordered = values[order]
+    position = _segment_of(ordered, *_bounds(seg_lo, seg_hi)).astype(np.uint32)
     order = rows[order] if rows is not None else order.astype(np.uint32)
-    return pl.Series(order, dtype=pl.UInt32), pl.Series(position, dtype=pl.UInt32)
+    return pl.Series(order, dtype=pl.UInt32), pl.Series(position, dtype=pl.UInt32), pl.Series(ordered, dtype=pl.Int64)
 
 
 def _packed_order(values: np.ndarray) -> np.ndarray:
@@ -217,6 +220,8 @@ def _unsorted(order: pl.Series, values: pl.Series, n: int, missing: int) -> pl.S
 
 #: assigned_devices codes besides a dev_no
 NOT_VALID, NO_SEGMENT = -1, -2
+#: The `min_digits` of no ID: more digits than any key has (keys.digit_count is at most 15).
+NEVER_HELD = MAX_DIGITS + 1
 
 
 #: Most rows per piece of a lookup, in equal pieces looked up two at a time (the sorts and
@@ -228,19 +233,23 @@ LOOKUP_ROWS = 2_500_000
 def assigned_devices(
     keys: pl.Series, start_us: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series, segments: pl.DataFrame, first: int = 0
 ) -> tuple[pl.Series, pl.DataFrame]:
-    """Each key's device ID: its segment's most specific ID valid at the key's start time, of the best two.
+    """Each key's device ID: of its segment's best two, the most specific that holds the key and
+    is valid at the key's start time.
 
-    Works in key order, where the segments' columns are read sequentially, and scatters one
-    code per row back: the dev_no; NOT_VALID where a segment holds the key but its best ID is
-    not valid then; NO_SEGMENT where none does (or the key is null).
+    An ID holds the keys of its segments with at least its `min_digits` digits (keys.py: a
+    phone range's interval also spans shorter numbers). Works in key order, where the
+    segments' columns are read sequentially, and scatters one code per row back: the dev_no;
+    NOT_VALID where one of the two holds the key but is not valid then; NO_SEGMENT where
+    neither holds it (no segment, a null key, or a number shorter than both).
 
     Args:
         keys, start_us: per row; start times as epoch microseconds.
         seg_lo, seg_hi: this key space's segments; segment i is row `first + i + 1` of `segments`.
         segments: DeviceIndex.segments.
     Returns:
-        (codes, further): `further` has the rows (`row`, Int64) whose two best IDs are not
-        valid but whose segment (`at`, row of `segments`) has more IDs to try.
+        (codes, further): `further` has the rows (`row`, Int64) neither of whose two best IDs
+        holds them then but whose segment (`at`, row of `segments`) has more IDs to try, with
+        the key's digit count (`digits`, Int8).
     """
     n = keys.len()
     if n <= LOOKUP_ROWS:
@@ -261,29 +270,38 @@ def _assigned_piece(
     keys: pl.Series, start_us: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series, segments: pl.DataFrame, first: int
 ) -> tuple[pl.Series, pl.DataFrame]:
     """assigned_devices of one piece (rows counted from the piece's start)."""
-    order, position = _sorted_positions(keys, seg_lo, seg_hi)
+    order, position, ordered = _sorted_positions(keys, seg_lo, seg_hi)
     seg = lambda name: pl.lit(segments.get_column(name)).gather(pl.col("at"))  # noqa: E731 - a local shorthand
     at = pl.col("p") if first == 0 else pl.when(pl.col("p") > 0).then(pl.col("p") + first).otherwise(0)
-    ranked = pl.LazyFrame({"p": position}).select(at.cast(pl.UInt32).alias("at")).with_columns(seg("c1_dev").alias("code"), seg("bounded").alias("bounded")).collect()
-    # only IDs with a validity window need the start time, the one random read per row
-    bounded = ranked.get_column("bounded").arg_true()
+    ranked = (
+        pl.LazyFrame({"p": position, "key": ordered})
+        .select(at.cast(pl.UInt32).alias("at"), "key")
+        .select("at", seg("c1_dev").alias("code"), (digit_count(pl.col("key")) < seg("check_below")).alias("check"))
+        .collect()
+    )
+    # only records the best ID may not hold need the start time, the one random read per row:
+    # when it has a validity window, or the record is a shorter number than it holds
+    checked = ranked.get_column("check").arg_true()
     codes = ranked.get_column("code")
-    further = pl.DataFrame(schema={"row": pl.Int64, "at": pl.UInt32})
-    if bounded.len():
-        t = pl.col("t")
-        invalid = (
-            pl.DataFrame({"j": bounded, "at": ranked.get_column("at").gather(bounded), "row": order.gather(bounded)})
+    further = pl.DataFrame(schema={"row": pl.Int64, "at": pl.UInt32, "digits": pl.Int8})
+    if checked.len():
+        t, n = pl.col("t"), pl.col("n")
+        holds1 = (n >= seg("c1_min")) & (t >= seg("c1_from")) & (t < seg("c1_until"))
+        holds2 = (n >= seg("c2_min")) & (t >= seg("c2_from")) & (t < seg("c2_until"))
+        known = (n >= seg("c1_min")) | (n >= seg("c2_min"))  # held at some time
+        not_held = (
+            pl.DataFrame({"j": checked, "at": ranked.get_column("at").gather(checked), "row": order.gather(checked), "key": ordered.gather(checked)})
             .lazy()
-            .with_columns(pl.lit(start_us).gather(pl.col("row")).alias("t"))
-            .filter((t < seg("c1_from")) | (t >= seg("c1_until")))
+            .with_columns(pl.lit(start_us).gather(pl.col("row")).alias("t"), digit_count(pl.col("key")).cast(pl.Int8).alias("n"))
+            .filter(~holds1)
             .with_columns(
-                pl.when((t >= seg("c2_from")) & (t < seg("c2_until"))).then(seg("c2_dev")).otherwise(pl.lit(NOT_VALID, pl.Int32)).alias("code"),
+                pl.when(holds2).then(seg("c2_dev")).when(known).then(pl.lit(NOT_VALID, pl.Int32)).otherwise(pl.lit(NO_SEGMENT, pl.Int32)).alias("code"),
                 seg("deeper").alias("deeper"),
             )
             .collect()
         )
-        codes = codes.clone().scatter(invalid.get_column("j"), invalid.get_column("code"))
-        further = invalid.filter((pl.col("code") == NOT_VALID) & pl.col("deeper")).select(pl.col("row").cast(pl.Int64), "at")
+        codes = codes.clone().scatter(not_held.get_column("j"), not_held.get_column("code"))
+        further = not_held.filter((pl.col("code") < 0) & pl.col("deeper")).select(pl.col("row").cast(pl.Int64), "at", pl.col("n").alias("digits"))
     return _unsorted(order, codes, keys.len(), NO_SEGMENT), further
 
 
@@ -305,9 +323,12 @@ class DeviceIndex:
     `main` and `ipv6` hold the bounds (`seg_lo`, `seg_hi`, keys) of the segments covered by
     IDs of that key space, sorted. `segments` holds per segment, in the same order (row 0
     "no segment", then the main ones, then IPv6; interval_lookup's positions index it):
-    `seg_no`; its most specific ID `c1_dev`, whether that one's validity is `bounded`, and
-    the validity `c1_from`/`c1_until` (epoch µs, open ends as sentinels); the second ID
-    `c2_dev` with `c2_from`/`c2_until` (none: never valid); `deeper` (more IDs cover it).
+    `seg_no`; its most specific ID `c1_dev`, that one's validity `c1_from`/`c1_until` (epoch µs,
+    open ends as sentinels) and the fewest digits of a key it holds `c1_min` (keys.py); the
+    second ID `c2_dev` with `c2_from`/`c2_until`/`c2_min` (none: never valid, holds nothing);
+    `deeper` (more IDs cover it); `check_below`: records whose key has fewer digits than this
+    are checked against c1's validity and digits (16, all, when c1 has a validity window; else
+    c1_min, a number shorter than c1 holds; 0, none).
     `strings` maps string IDs (`value`) to their keys. `intervals` is the `device_intervals`
     table build_device_index registers (pricing and the fallback read it), kept so a cached
     index can register it again (pipeline/io/index_cache.py).
@@ -341,6 +362,7 @@ def device_intervals(device_ids: pl.DataFrame, usage_tariffs: pl.DataFrame | Non
         "space",
         "lo",
         "hi",
+        "min_digits",
     )
     sliced = tariff_slices(rows, usage_tariffs) if usage_tariffs is not None and usage_tariffs.height else rows.with_columns(
         pl.lit(None, pl.String).alias("tariff_id")
@@ -428,35 +450,41 @@ def build_device_index(con: duckdb.DuckDBPyConnection, device_ids: pl.DataFrame,
         segments=pl.concat(
             [
                 # row 0, "no segment"
-                pl.DataFrame({"seg_no": [None], "c1_dev": [NO_SEGMENT], "bounded": [False], "c1_from": [OPEN_FROM], "c1_until": [OPEN_UNTIL],
-                              "c2_dev": [None], "c2_from": [OPEN_UNTIL], "c2_until": [OPEN_FROM], "deeper": [False]}),
+                pl.DataFrame({"seg_no": [None], "c1_dev": [NO_SEGMENT], "check_below": [0], "c1_from": [OPEN_FROM], "c1_until": [OPEN_UNTIL],
+                              "c1_min": [0], "c2_dev": [None], "c2_from": [OPEN_UNTIL], "c2_until": [OPEN_FROM], "c2_min": [NEVER_HELD],
+                              "deeper": [False]}),
                 segments.select(
-                    "seg_no", "c1_dev", ((pl.col("c1_from") > OPEN_FROM) | (pl.col("c1_until") < OPEN_UNTIL)).alias("bounded"),
-                    "c1_from", "c1_until", "c2_dev", "c2_from", "c2_until", "deeper",
+                    "seg_no",
+                    "c1_dev",
+                    pl.when((pl.col("c1_from") > OPEN_FROM) | (pl.col("c1_until") < OPEN_UNTIL)).then(NEVER_HELD).otherwise(pl.col("c1_min")).alias("check_below"),
+                    "c1_from", "c1_until", "c1_min", "c2_dev", "c2_from", "c2_until", "c2_min", "deeper",
                 ),
             ],
             how="vertical_relaxed",
-        ).cast({"seg_no": pl.Int64, "c1_dev": pl.Int32, "c2_dev": pl.Int32, "c1_from": pl.Int64, "c1_until": pl.Int64,
-                "c2_from": pl.Int64, "c2_until": pl.Int64}),
+        ).cast({"seg_no": pl.Int64, "c1_dev": pl.Int32, "c2_dev": pl.Int32, "check_below": pl.Int8, "c1_from": pl.Int64, "c1_until": pl.Int64,
+                "c1_min": pl.Int8, "c2_from": pl.Int64, "c2_until": pl.Int64, "c2_min": pl.Int8}),
         strings=string_intervals(device_ids),
         intervals=registered,
     )
 
 
 def device_validity(intervals: pl.DataFrame) -> pl.DataFrame:
-    """(dev_no, from_us, until_us): each device ID's validity as epoch µs, open ends as the sentinels."""
+    """(dev_no, from_us, until_us, min_digits): which of its keys each device ID holds when: its
+    validity as epoch µs, open ends as the sentinels, and the fewest digits of a key it holds."""
     return intervals.select(
         "dev_no",
         pl.col("valid_from").dt.epoch("us").fill_null(OPEN_FROM).alias("from_us"),
         pl.col("valid_until").dt.epoch("us").fill_null(OPEN_UNTIL).alias("until_us"),
+        "min_digits",
     )
 
 
 def device_segments_table(index: DeviceIndex) -> pl.DataFrame:
     """The `device_segments` table build_device_index created, recovered from `index.segments`
-    (without row 0 and `bounded`, the IDs back as BIGINT), so a cached index recreates it exactly."""
+    (without row 0 and `check_below`, the IDs back as BIGINT), so a cached index recreates it exactly."""
     return index.segments.slice(1).select(
-        "seg_no", pl.col("c1_dev").cast(pl.Int64), "c1_from", "c1_until", pl.col("c2_dev").cast(pl.Int64), "c2_from", "c2_until", "deeper"
+        "seg_no", pl.col("c1_dev").cast(pl.Int64), "c1_from", "c1_until", "c1_min",
+        pl.col("c2_dev").cast(pl.Int64), "c2_from", "c2_until", "c2_min", "deeper",
     )
 
 

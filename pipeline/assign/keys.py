@@ -14,8 +14,13 @@ Phone numbers are E.164 digits: 1–15 digits, the first one 1–9 (a country co
 with 0; national numbers are normalised at ingest, pipeline/ingest/numbers.py). A number of n
 digits has the key (digits right-padded with 0 to 15 digits)·16 + n. A head-data ID (a prefix)
 of L digits covers [key(prefix), (prefix right-padded with 9)·16 + 15]: exactly the numbers that
-start with it and have at least L digits. A number range `from`–`to` (same length) covers
-[key(from), hi(to)]: the block and its extensions.
+start with it and have at least L digits. A number range `from`–`to` (same length L) holds its
+numbers and their extensions; its interval [key(from), hi(to)] spans those, but also the shorter
+numbers whose digits lie between its ends (493012341, between 4930123400 and 4930123499: its
+key, 493012341000000·16 + 9, lies just below 4930123410's, ·16 + 10). No order of the keys
+avoids that: the range holds the extensions of 493012341 but not the number. So an ID holds a
+key of its interval only when the key has at least `min_digits` digits (`digit_count`, the
+key's low 4 bits): a phone ID's length (for a prefix no restriction), 0 for the other types.
 
 >>> import polars as pl
 >>> keys = pl.select(
@@ -90,6 +95,16 @@ def phone_prefix_hi(number: pl.Expr) -> pl.Expr:
     """The last key a head-data ID (or a range's upper end) covers: (value + 1)·10**(15-n)·16 - 1."""
     padded, _, pad = _padded(number)
     return pl.when(_is_e164(padded)).then(padded + pad - 1)
+
+
+def digit_count(key: pl.Expr) -> pl.Expr:
+    """The digit count of a phone key (its low 4 bits); of any other key a number from 0 to 15,
+    which the intervals of other types ignore (their `min_digits` is 0). Of the key's dtype.
+
+    >>> pl.select(digit_count(phone_key(pl.lit("493012341")))).item()
+    9
+    """
+    return key & 15
 
 
 def _digits(number: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
@@ -212,10 +227,11 @@ def id_intervals(device_ids: pl.DataFrame) -> pl.DataFrame:
     """Each catalog ID row as an interval of keys, and whether its `id_value` and `id_to` are valid.
 
     Returns `device_ids` (same rows, same order) plus `lo`, `hi` (Int128 keys of either space;
-    null where the row is invalid), `space` (0 main, 1 IPv6), `match_kind` (prefix, range,
-    exact, cidr), `value_ok` and `to_ok` (id_to empty, or a valid upper end: same type, not
-    below id_value, for phone numbers the same length; string IDs and CIDR blocks have none).
-    Each type's rule runs on that type's rows only.
+    null where the row is invalid), `min_digits` (Int8: the ID holds a key of [lo, hi] only
+    when its digit_count is at least this; a phone ID's length, else 0), `space` (0 main,
+    1 IPv6), `match_kind` (prefix, range, exact, cidr), `value_ok` and `to_ok` (id_to empty,
+    or a valid upper end: same type, not below id_value, for phone numbers the same length;
+    string IDs and CIDR blocks have none). Each type's rule runs on that type's rows only.
     """
     rows = device_ids.with_row_index("_row").with_columns(
         pl.col("id_value").str.strip_chars().alias("_v"), pl.col("id_to").str.strip_chars().alias("_to")
@@ -232,7 +248,7 @@ def id_intervals(device_ids: pl.DataFrame) -> pl.DataFrame:
     other = rows.filter(~pl.col("id_type").is_in(list(_CATALOG_RULES)))
     parts.append(
         other.with_columns(
-            lo=pl.lit(None, pl.Int128), hi=pl.lit(None, pl.Int128), match_kind=pl.lit(None, pl.String), value_ok=pl.lit(False), to_ok=pl.lit(False)
+            lo=pl.lit(None, pl.Int128), hi=pl.lit(None, pl.Int128), min_digits=pl.lit(0, pl.Int8), match_kind=pl.lit(None, pl.String), value_ok=pl.lit(False), to_ok=pl.lit(False)
         )
     )
     framed = pl.concat(parts, how="diagonal_relaxed").sort("_row")
@@ -246,6 +262,7 @@ def id_intervals(device_ids: pl.DataFrame) -> pl.DataFrame:
         *device_ids.columns,
         pl.when(ok).then(pl.col("lo").cast(pl.Int128)).alias("lo"),
         pl.when(ok).then(pl.col("hi").cast(pl.Int128)).alias("hi"),
+        pl.col("min_digits").fill_null(0).cast(pl.Int8),
         "space",
         pl.col("match_kind").cast(pl.String),
         "value_ok",
@@ -268,6 +285,8 @@ def _phone_rule(_strings: pl.DataFrame) -> dict[str, pl.Expr]:
     return {
         "lo": _main("phone", phone_key(_V)),
         "hi": _main("phone", pl.when(_HAS_TO).then(phone_prefix_hi(_TO)).otherwise(phone_prefix_hi(_V))),
+        # a range's interval also holds shorter numbers between its ends; a prefix's holds none
+        "min_digits": _V.str.len_bytes().clip(0, MAX_DIGITS).cast(pl.Int8),
         "match_kind": pl.when(_HAS_TO).then(pl.lit("range")).otherwise(pl.lit("prefix")),
         "value_ok": phone_key(_V).is_not_null(),
         "to_ok": ~_HAS_TO | (phone_key(_TO).is_not_null() & (_TO.str.len_bytes() == _V.str.len_bytes())),

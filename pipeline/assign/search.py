@@ -11,7 +11,7 @@ from datetime import datetime
 
 import polars as pl
 
-from pipeline.assign.keys import KINDS, id_intervals, ipv4_value, ipv6_values, mac_value, main_key, phone_key, string_intervals
+from pipeline.assign.keys import KINDS, digit_count, id_intervals, ipv4_value, ipv6_values, mac_value, main_key, phone_key, string_intervals
 
 #: The columns id_matches returns.
 MATCH_COLUMNS = ["line", "contract_id", "id_type", "matched_id", "match", "valid_from", "valid_until", "valid_at", "wins"]
@@ -51,7 +51,8 @@ def id_matches(device_ids: pl.DataFrame, identifier: str, at: datetime | None = 
     moment = pl.lit(at, pl.Datetime("us", "UTC")) if at is not None else pl.lit(None, pl.Datetime("us", "UTC"))
     hits = (
         framed.join(probe, on="id_type")
-        .filter((pl.col("lo") <= pl.col("key")) & (pl.col("key") <= pl.col("hi")))
+        # a phone range's interval also spans shorter numbers, which it does not hold (keys.py)
+        .filter((pl.col("lo") <= pl.col("key")) & (pl.col("key") <= pl.col("hi")) & (digit_count(pl.col("key")) >= pl.col("min_digits")))
         .with_columns(
             # hi - lo wraps around for blocks of half the IPv6 space or more: those are the widest
             ((pl.col("hi") - pl.col("lo")) < 0).alias("_huge"),

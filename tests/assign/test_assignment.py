@@ -57,6 +57,93 @@ def test_domain_example_head_data_43316812724_matches_4331681272420(subscriber, 
     assert assigned(PHONES, subscriber_id=[subscriber]) == [contract]
 
 
+#: A phone range (K-SEC) inside a prefix (K-MIN), and the same range alone: the range holds its
+#: 10-digit numbers and their extensions, never a shorter number, not even one whose digits lie
+#: between its ends.
+RANGE_IN_PREFIX = catalog(device_ids=device_ids(("K-MIN", "phone", "4930"), ("K-SEC", "phone", "4930123400", "4930123499")))
+RANGE_ALONE = catalog(device_ids=device_ids(("K-SEC", "phone", "4930123400", "4930123499")))
+
+
+@pytest.mark.parametrize(
+    ("subscriber", "in_prefix", "alone"),
+    [
+        ("4930123400", "K-SEC", "K-SEC"),  # the range's ends
+        ("4930123499", "K-SEC", "K-SEC"),
+        ("4930123450", "K-SEC", "K-SEC"),
+        ("493012345077", "K-SEC", "K-SEC"),  # an extension of a number in the range
+        ("493012341", "K-MIN", None),  # 9 digits: 4930123410-4930123419 are in the range, 493012341 is not
+        ("493012349", "K-MIN", None),
+        ("493012340", "K-MIN", None),
+        ("49301234", "K-MIN", None),
+        ("49301235", "K-MIN", None),
+        ("4930123500", "K-MIN", None),
+    ],
+)
+def test_a_phone_range_holds_its_numbers_and_their_extensions_not_shorter_numbers(subscriber, in_prefix, alone):
+    assert assigned(RANGE_IN_PREFIX, subscriber_id=[subscriber]) == [in_prefix]
+    assert assigned(RANGE_ALONE, subscriber_id=[subscriber]) == [alone]
+
+
+def test_a_shorter_number_between_a_ranges_ends_is_not_matched_by_it():
+    assert reasons(RANGE_ALONE, subscriber_id=["493012341", "4930123410", "493012349"]) == [
+        "no device ID matches 493012341",
+        "no device ID matches 493012349",
+    ]
+
+
+#: Ranges nested three deep over the same digits (10, 11 and 12 digits long) in a block that
+#: ends, in a country prefix; and a range of 6-digit numbers around a range of 10-digit ones.
+NESTED_RANGES = catalog(
+    device_ids=device_ids(
+        ("K-SEC", "phone", "49"),
+        ("K-MIN", "phone", "4930", None, None, "2026-10-01 00:00:00"),
+        ("K-SEC", "phone", "4930123400", "4930123499"),
+        ("K-MIN", "phone", "49301234000", "49301234999"),
+        ("K-SEC", "phone", "493012340000", "493012349999"),
+        ("K-SEC", "phone", "493112", "493113"),
+        ("K-MIN", "phone", "4931124000", "4931124999", None, "2026-10-01 00:00:00"),
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("subscriber", "start", "matched_id"),
+    [
+        ("493012341", "2026-09-30 12:00:00", "4930"),  # none of the three ranges: the block
+        ("493012341", "2026-10-01 00:00:00", "49"),  # the block ended: the country prefix
+        ("4930123410", "2026-10-01 00:00:00", "4930123400-4930123499"),  # only the widest range holds 10 digits
+        ("49301234100", "2026-10-01 00:00:00", "49301234000-49301234999"),
+        ("493012341000", "2026-10-01 00:00:00", "493012340000-493012349999"),
+        ("4931124", "2026-09-30 12:00:00", "493112-493113"),
+        ("493112412", "2026-09-30 12:00:00", "493112-493113"),  # 9 digits: the 6-digit range, not the 10-digit one
+        ("4931124123", "2026-09-30 12:00:00", "4931124000-4931124999"),
+        ("4931124123", "2026-10-01 00:00:00", "493112-493113"),  # the narrower range ended
+    ],
+)
+def test_nested_phone_ranges_hold_numbers_of_their_length_or_longer(subscriber, start, matched_id):
+    assert matched(NESTED_RANGES, subscriber_id=[subscriber], start_time=[at(start)]) == [matched_id]
+
+
+def test_a_shorter_number_names_the_time_only_when_an_id_that_holds_it_is_not_valid_then():
+    cat = catalog(
+        device_ids=device_ids(
+            ("K-MIN", "phone", "4930", None, None, "2026-10-01 00:00:00"),
+            ("K-SEC", "phone", "4930123400", "4930123499"),
+            ("K-SEC", "phone", "49301234000", "49301234999"),
+            ("K-SEC", "phone", "493012340000", "493012349999"),
+            ("K-SEC", "phone", "5930123400", "5930123499"),
+            ("K-MIN", "phone", "59301234000", "59301234999"),
+            ("K-MIN", "phone", "593012340000", "593012349999"),
+        )
+    )
+    records = dict(subscriber_id=["493012341", "593012341", "5930123410"], start_time=[at("2026-10-01 00:00:00")] * 3)
+    assert assigned(cat, **records) == [None, None, "K-SEC"]
+    assert reasons(cat, **records) == [
+        "no device ID for 493012341 is valid at 2026-10-01 00:00:00",  # the block holds it, but has ended
+        "no device ID matches 593012341",  # three ranges around it, none holds 9 digits
+    ]
+
+
 IPS = catalog(device_ids=device_ids(("K-MIN", "ipv4", "167.112.17.42", "167.112.17.45")))
 
 

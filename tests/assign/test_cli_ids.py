@@ -58,6 +58,34 @@ def test_id_matches_lists_every_covering_id_most_specific_first(identifier, when
     assert matches.select("line", "contract_id", "match", "valid_at", "wins").rows() == rows
 
 
+RANGE_IN_PREFIX = {
+    "contract_id": ["K-MIN", "K-SEC"],
+    "id_type": ["phone", "phone"],
+    "id_value": ["4930", "4930123400"],
+    "id_to": [None, "4930123499"],
+    "valid_from": [None, None],
+    "valid_until": [None, None],
+}
+
+
+@pytest.mark.parametrize(
+    ("identifier", "lines", "rows"),
+    [
+        ("4930123410", [2, 3], [(3, "K-SEC", "range", True, True), (2, "K-MIN", "head-data", True, False)]),
+        ("493012341077", [2, 3], [(3, "K-SEC", "range", True, True), (2, "K-MIN", "head-data", True, False)]),
+        # 9 digits between the range's ends (4930123410 > 493012341 > 4930123400): not in the range
+        ("493012341", [2, 3], [(2, "K-MIN", "head-data", True, True)]),
+        ("493012349", [2, 3], [(2, "K-MIN", "head-data", True, True)]),
+        ("493012341", [3], []),
+        ("4930123410", [3], [(2, "K-SEC", "range", True, True)]),
+    ],
+)
+def test_id_matches_a_phone_range_holds_no_shorter_number(identifier, lines, rows):
+    ids = {column: [values[line - 2] for line in lines] for column, values in RANGE_IN_PREFIX.items()}
+    matches = id_matches(catalog(device_ids=ids).device_ids, identifier, at("2026-10-20 10:00:00"), "phone")
+    assert matches.select("line", "contract_id", "match", "valid_at", "wins").rows() == rows
+
+
 @pytest.mark.parametrize(
     ("blocks", "rows"),
     [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pipeline.assign.keys import IPV6_SHIFT, id_intervals, ipv4_value, ipv6_values, mac_text, mac_value, phone_key, phone_prefix_hi
+from pipeline.assign.keys import IPV6_SHIFT, digit_count, id_intervals, ipv4_value, ipv6_values, mac_text, mac_value, phone_key, phone_prefix_hi
 
 
 def value(rule, text: str | None):
@@ -131,3 +131,22 @@ def test_catalog_ids_become_intervals(id_type, id_value, id_to, width, kind, val
     if width is None and value_ok and to_ok:  # a valid range: only its ends are checked
         got = (None, *got[1:])
     assert got == (width, kind, value_ok, to_ok)
+
+
+@pytest.mark.parametrize(
+    ("id_type", "id_value", "id_to", "number", "held"),
+    [
+        ("phone", "4930123400", "4930123499", "4930123410", True),
+        ("phone", "4930123400", "4930123499", "493012341077", True),
+        ("phone", "4930123400", "4930123499", "493012341", False),  # in the interval, 9 digits: not in the range
+        ("phone", "4930", None, "49301", True),
+        ("ipv4", "10.0.0.0/24", None, None, True),  # other types: every key of the interval
+    ],
+)
+def test_an_id_holds_the_keys_of_its_interval_with_at_least_min_digits_digits(id_type, id_value, id_to, number, held):
+    row = id_intervals(pl.DataFrame({"id_type": [id_type], "id_value": [id_value], "id_to": [id_to]}, schema={c: pl.String for c in ("id_type", "id_value", "id_to")}))
+    assert row.item(0, "min_digits") == (len(id_value) if id_type == "phone" else 0)
+    if number is not None:
+        key = pl.select(phone_key(pl.lit(number)).cast(pl.Int128)).item()
+        assert row.item(0, "lo") <= key <= row.item(0, "hi")
+        assert pl.select(digit_count(pl.lit(key, pl.Int128)) >= row.item(0, "min_digits")).item() == held
