@@ -121,7 +121,8 @@ def _coded(article_key: pl.Expr, keys: pl.DataFrame) -> pl.Expr:
 
 def located_usage(con: duckdb.DuckDBPyConnection, keyed: pl.DataFrame, index: DeviceIndex) -> pl.DataFrame:
     """`keyed` with `dev_no` (the device ID row the record is assigned to; null: unassigned),
-    `id_parsed` (the identifier is valid for its id_type) and `id_known` (some ID holds it, at some time).
+    `id_parsed` (the identifier is valid for its id_type; a string ID is any non-blank text)
+    and `id_known` (some ID holds it, at some time).
     """
     kind = keyed.get_column("id_kind")
     key = keyed.get_column("id_key")
@@ -129,9 +130,12 @@ def located_usage(con: duckdb.DuckDBPyConnection, keyed: pl.DataFrame, index: De
     if (kind == KINDS["string"]).any():
         rows = (kind == KINDS["string"]).arg_true()
         unknown = (KINDS["string"] << KIND_SHIFT) + index.strings.height  # parsed, but no ID covers it
-        codes = text.gather(rows).str.strip_chars().replace_strict(
-            index.strings.get_column("value"), index.strings.get_column("key"), default=unknown, return_dtype=pl.Int64
-        )
+        value = pl.col("v").str.strip_chars()
+        codes = pl.DataFrame({"v": text.gather(rows)}).select(
+            pl.when(value.str.len_bytes() > 0).then(  # blank text is no string ID: not parsed (keys.FORMATS)
+                value.replace_strict(index.strings.get_column("value"), index.strings.get_column("key"), default=unknown, return_dtype=pl.Int64)
+            )
+        ).to_series()
         key = key.clone().scatter(rows, codes)
     start = keyed.get_column("start_time").dt.epoch("us")
     seg = index.segments

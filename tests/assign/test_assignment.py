@@ -327,6 +327,7 @@ def test_string_ids_match_exactly():
         ("ipv6", "2001:db8::17::1", "subscriber_id '2001:db8::17::1' is not a valid ipv6 identifier: expected an IPv6 address"),
         ("mac", "00:1a:2b:3c:4d", "subscriber_id '00:1a:2b:3c:4d' is not a valid mac identifier: expected a MAC address"),
         ("string", "SIM-0", "no device ID matches SIM-0"),
+        ("string", "   ", "subscriber_id '   ' is not a valid string identifier: expected any non-empty text"),
     ],
 )
 def test_an_identifier_that_does_not_parse_is_unassigned_with_the_reason(id_type, subscriber, reason):
