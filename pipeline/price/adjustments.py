@@ -51,7 +51,9 @@ def usage_adjustments(usage_lines: pl.DataFrame, rules: AdjustmentRules) -> pl.D
 
     Args:
         usage_lines: rounded usage lines of whole billing periods (schemas.billing.USAGE_LINE_SCHEMA:
-            contract, period, tariff, article, net_amount, VAT rate and code, currency).
+            contract, period, tariff, article, net_amount, VAT rate and code, currency); a
+            period without usage is one line of its tariff with no article and 0.00, which gets
+            the tariff's whole minimum revenue.
         rules: adjustment_rules(catalog).
     Returns: one line per contract, period, tariff, kind (MIN_REVENUE first, then COST_CAP) and
         VAT rate; none where the flagged sum lies within the limits.

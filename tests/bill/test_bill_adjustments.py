@@ -1,5 +1,6 @@
 """Minimum revenue and cost cap on billed invoices: DOMAIN §4's worked examples end to end (catalog
-files → rating → billing run), and how runs settle a period's adjustment exactly once."""
+files → rating → billing run), how runs settle a period's adjustment exactly once, and the whole
+minimum of a period without usage."""
 
 from __future__ import annotations
 
@@ -59,9 +60,10 @@ def billed_pieces(tmp_path: Path, pricing: dict, dictations: int, researches: in
     warehouse = tmp_path / "warehouse"
     f.store_rated(warehouse, rate(records, cat, "rate-1").table("rated_usage").to_arrow_table())
     f.bill(warehouse, cat, bil, period="2026-10")
-    items = f.stored(warehouse, "invoice_items").select("line_no", "line_kind", "article_id", "article_name", "quantity", "net_amount",
+    c1 = pl.col("contract_id") == "C1"  # C2 and C3 made no calls: they are billed T1's minimum alone
+    items = f.stored(warehouse, "invoice_items").filter(c1).select("line_no", "line_kind", "article_id", "article_name", "quantity", "net_amount",
                                                         "vat_rate", "note")
-    return items, f.stored(warehouse, "invoices").select("contract_id", "net_total", "vat_total", "gross_total")
+    return items, f.stored(warehouse, "invoices").filter(c1).select("contract_id", "net_total", "vat_total", "gross_total")
 
 
 def test_domain_example_minimum_revenue_15_eur(tmp_path) -> None:
@@ -101,8 +103,9 @@ def call(key: str, day: int, amount: str) -> dict:
         pytest.param(
             [("usage", [call("a", 3, "4.000000")]), ("bill", "2026-10", None), ("bill", "2026-10", None), ("bill", "2026-11", None)],
             [("period-2026-10", "usage", "2026-10", D("4.00"), None),
-             ("period-2026-10", "adjustment", "2026-10", D("6.00"), "minimum revenue 10.00 EUR on flagged usage 4.00 EUR")],
-            id="a re-run and the next run add nothing",
+             ("period-2026-10", "adjustment", "2026-10", D("6.00"), "minimum revenue 10.00 EUR on flagged usage 4.00 EUR"),
+             ("period-2026-11", "adjustment", "2026-11", D("10.00"), "minimum revenue 10.00 EUR on flagged usage 0.00 EUR")],
+            id="a re-run adds nothing, the next run only its own period's minimum",
         ),
         pytest.param(
             [("usage", [call("a", 3, "4.000000")]), ("bill", "2026-10", None), ("usage", [call("late", 30, "3.000000")]),
@@ -111,7 +114,8 @@ def call(key: str, day: int, amount: str) -> dict:
              ("period-2026-10", "adjustment", "2026-10", D("6.00"), "minimum revenue 10.00 EUR on flagged usage 4.00 EUR"),
              ("period-2026-11", "usage", "2026-10", D("3.00"), None),
              ("period-2026-11", "adjustment", "2026-10", D("-3.00"),
-              "minimum revenue 10.00 EUR on flagged usage 7.00 EUR; less 6.00 EUR billed on earlier invoices")],
+              "minimum revenue 10.00 EUR on flagged usage 7.00 EUR; less 6.00 EUR billed on earlier invoices"),
+             ("period-2026-11", "adjustment", "2026-11", D("10.00"), "minimum revenue 10.00 EUR on flagged usage 0.00 EUR")],
             id="late usage corrects the settled adjustment",
         ),
         pytest.param(
@@ -182,3 +186,126 @@ def test_a_period_paused_on_every_day_has_no_minimum_revenue(tmp_path, pauses, a
     lines = items.filter(pl.col("line_kind") == "adjustment").get_column("net_amount").to_list()
     assert lines == ([] if adjustment is None else [adjustment])
     assert items.filter(pl.col("line_kind") == "usage").get_column("net_amount").to_list() == [D("0.06")]  # usage is still billed
+
+
+# -- a period without usage: the full minimum ------------------------------------------------
+
+#: T1 has a minimum revenue of 15.00 on CALL, T2 one of 20.00 (both at 20 % VAT).
+MINIMUMS = {"tariff_pricing": {"tariff_id": ["T1", "T2"], "min_revenue": ["15", "20"]},
+            "tariff_articles": {"tariff_id": ["T1", "T2"], "article_id": ["CALL", "CALL"], "min_revenue": ["true", "true"]}}  # fmt: skip
+NO_USAGE = "minimum revenue 15.00 EUR on flagged usage 0.00 EUR"
+
+
+def contracts(**dates: tuple[str, str | None]) -> dict[str, list]:
+    """CORE's contracts.csv with (start_date, end_date) given by contract id (`C1=("2026-10-31", None)`)."""
+    table = f.CORE["contracts"]
+    ids = table["contract_id"]
+    return {**table, "start_date": [dates.get(c, (s, None))[0] for c, s in zip(ids, table["start_date"])],
+            "end_date": [dates.get(c, (None, e))[1] for c, e in zip(ids, table["end_date"])]}  # fmt: skip
+
+
+#: contracts: CORE's contracts.csv (C1 normal VAT, C2 reverse charge, C3 exempt, CT a test account,
+#: all on T1); expected: every adjustment line of the run 2026-10, real and test:
+#: (test, contract, period, net amount, VAT rate, note). None of them has any usage.
+@pytest.mark.parametrize(
+    ("contracts_csv", "expected"),
+    [
+        pytest.param(
+            f.CORE["contracts"],
+            [(False, "C1", "2026-10", D("15.00"), D("0.2000"), NO_USAGE),
+             (False, "C2", "2026-10", D("15.00"), D("0.0000"), NO_USAGE),
+             (False, "C3", "2026-10", D("15.00"), D("0.0000"), NO_USAGE),
+             (True, "CT", "2026-10", D("15.00"), D("0.2000"), NO_USAGE)],
+            id="the tariff's rate, 0 under reverse charge and exemption, test accounts apart",
+        ),
+        pytest.param(
+            contracts(C1=("2026-10-31", None), C2=("2026-11-01", None), C3=("2026-01-01", "2026-09-30"), CT=("2026-01-01", "2026-10-01")),
+            [(False, "C1", "2026-10", D("15.00"), D("0.2000"), NO_USAGE),
+             (True, "CT", "2026-10", D("15.00"), D("0.2000"), NO_USAGE)],
+            id="active on one day of the period: the whole minimum; not started or ended before: none",
+        ),
+        pytest.param(
+            {**f.CORE["contracts"], "tariff_id": ["T1", "T2", "T2", "T2"]},
+            [(False, "C1", "2026-10", D("15.00"), D("0.2000"), NO_USAGE),
+             (False, "C2", "2026-10", D("20.00"), D("0.0000"), "minimum revenue 20.00 EUR on flagged usage 0.00 EUR"),
+             (False, "C3", "2026-10", D("20.00"), D("0.0000"), "minimum revenue 20.00 EUR on flagged usage 0.00 EUR"),
+             (True, "CT", "2026-10", D("20.00"), D("0.2000"), "minimum revenue 20.00 EUR on flagged usage 0.00 EUR")],
+            id="each contract its tariff's minimum",
+        ),
+    ],
+)
+def test_a_period_without_usage_is_billed_the_whole_minimum(tmp_path, contracts_csv, expected) -> None:
+    cat, bil = f.catalogs(pricing=MINIMUMS, contracts=contracts_csv)
+    f.bill(tmp_path, cat, bil, period="2026-10")
+    cols = ("contract_id", "period", "net_amount", "vat_rate", "note")
+    got = [(test, *row) for test in (False, True)
+           for row in f.stored(tmp_path, "invoice_items", test=test).filter(pl.col("line_kind") == "adjustment").sort("contract_id").select(cols).rows()]  # fmt: skip
+    assert got == expected
+
+
+def terms(billing_from: str) -> dict[str, list]:
+    return {"contract_terms": {"contract_id": ["C1"], "billing_from": [billing_from]}}
+
+
+def pauses(*spans: tuple[str, str]) -> dict[str, dict[str, list]]:
+    return {"pauses": {"contract_id": ["C1"] * len(spans), "paused_from": [s[0] for s in spans],
+                       "paused_through": [s[1] for s in spans], "reason": ["holiday"] * len(spans)}}  # fmt: skip
+
+
+#: C1 moves from T1 (minimum 15.00) to T2 (minimum 20.00) on 15 October (UTC days, module M1).
+TO_T2 = {"modules": {"module_id": ["M1"], "contract_id": ["C1"], "name": ["Phone"], "ordered_on": ["2026-01-01"]},
+         "module_tariffs": {"module_id": ["M1", "M1"], "tariff_id": ["T1", "T2"], "valid_from": ["2026-01-01", "2026-10-15"],
+                            "valid_until": ["2026-10-15", None]}}  # fmt: skip
+
+
+#: billing: billing tables; steps: ("usage", rated calls stored now) or ("bill", period, single-invoice until);
+#: expected: every billed usage and adjustment line of C1 per run: (run_id, line kind, period, net amount, note).
+@pytest.mark.parametrize(
+    ("billing", "steps", "expected"),
+    [
+        pytest.param(
+            {}, [("bill", "2026-10", None), ("bill", "2026-10", None), ("bill", "2026-11", None)],
+            [("period-2026-10", "adjustment", "2026-10", D("15.00"), NO_USAGE),
+             ("period-2026-11", "adjustment", "2026-11", D("15.00"), "minimum revenue 15.00 EUR on flagged usage 0.00 EUR")],
+            id="a re-run adds nothing, the next run settles only its own period",
+        ),
+        pytest.param(
+            {}, [("bill", "2026-10", None), ("usage", [call("late", 30, "4.000000")]), ("bill", "2026-11", None)],
+            [("period-2026-10", "adjustment", "2026-10", D("15.00"), NO_USAGE),
+             ("period-2026-11", "usage", "2026-10", D("4.00"), None),
+             ("period-2026-11", "adjustment", "2026-10", D("-4.00"),
+              "minimum revenue 15.00 EUR on flagged usage 4.00 EUR; less 15.00 EUR billed on earlier invoices"),
+             ("period-2026-11", "adjustment", "2026-11", D("15.00"), NO_USAGE)],
+            id="late usage corrects the minimum of a period without usage",
+        ),
+        pytest.param(
+            {}, [("bill", None, date(2026, 10, 15)), ("bill", "2026-10", None)],
+            [("period-2026-10", "adjustment", "2026-10", D("15.00"), NO_USAGE)],
+            id="a single invoice leaves the open month to the run that closes it",
+        ),
+        pytest.param(
+            {}, [("bill", None, date(2026, 10, 31)), ("bill", "2026-10", None)],
+            [("single-C1-2026-10-31", "adjustment", "2026-10", D("15.00"), NO_USAGE)],
+            id="a single invoice closing the month settles it once",
+        ),
+        pytest.param(pauses(("2026-10-01", "2026-10-31")), [("bill", "2026-10", None)], [], id="paused every day: none"),
+        pytest.param(pauses(("2026-10-01", "2026-10-15")), [("bill", "2026-10", None)],
+                     [("period-2026-10", "adjustment", "2026-10", D("15.00"), NO_USAGE)], id="paused half the month: whole"),
+        pytest.param(terms("2026-11-01"), [("bill", "2026-10", None)], [], id="nothing before billing_from"),
+        pytest.param(
+            TO_T2, [("bill", "2026-10", None)],
+            [("period-2026-10", "adjustment", "2026-10", D("20.00"), "minimum revenue 20.00 EUR on flagged usage 0.00 EUR")],
+            id="a tariff change: the tariff of the period's last active day",
+        ),
+    ],
+)
+def test_a_period_without_usage_is_settled_once(tmp_path, billing, steps, expected) -> None:
+    cat, bil = f.catalogs(billing=billing, pricing=MINIMUMS)
+    for n, (kind, *args) in enumerate(steps):  # a few literal steps
+        if kind == "usage":
+            f.store_rated(tmp_path, f.rated(args[0]), run_id=f"rate-{n}")
+        else:
+            period, until = args
+            f.bill(tmp_path, cat, bil, period=period, contract="C1" if until else None, until=until)
+    items = f.stored(tmp_path, "invoice_items").filter(pl.col("contract_id") == "C1")
+    assert items.sort("run_id", "line_no").select("run_id", "line_kind", "period", "net_amount", "note").rows() == expected

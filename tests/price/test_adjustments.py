@@ -48,6 +48,10 @@ def lines(*rows) -> pl.DataFrame:
         ([("K", "T1", "CALLS", "35.00", "0.2")], [("K", "COST_CAP", "-5.00", "0.2000")]),
         # no flagged amount at all (only unflagged usage): the minimum at the tariff's rate
         ([("K", "T1", "FEE", "3.00", "0.2")], [("K", "MIN_REVENUE", "10.00", "0.2000")]),
+        # a period without usage (the billing run's one line with no article, 0.00): the whole minimum
+        ([("K", "T1", None, "0.00", "0")], [("K", "MIN_REVENUE", "10.00", "0.2000")]),
+        ([("K", "T1", None, "0.00", "0", "exempt")], [("K", "MIN_REVENUE", "10.00", "0.0000")]),
+        ([("K", "T2", None, "0.00", "0")], []),  # T2 has no minimum; nothing under its cap
         # reverse charge: 0 %
         ([("K", "T1", "FEE", "3.00", "0", "reverse_charge")], [("K", "MIN_REVENUE", "10.00", "0.0000")]),
         # each contract on its own; T2 has a cap only

@@ -5,6 +5,9 @@
 -- lines of one article under two tariffs (a tariff change), lines and tariffs are paired in the
 -- order of their record counts and amounts, so each tariff gets one line even when the counts tie
 -- (with one tariff, every line of the article is its).
+-- A period settled without any usage line (bill_adjustment_periods.tariff_id set) comes as one
+-- line of its tariff with no article, 0 records and 0.00: pricing's rule then bills the tariff's
+-- whole minimum revenue at the tariff's VAT rate (docs/pricing.md rule 11).
 WITH earlier_periods AS (
     SELECT DISTINCT i.contract_id, i.period
     FROM st_invoice_items AS i
@@ -49,4 +52,11 @@ WHERE line_kind = 'usage'
 UNION ALL
 SELECT contract_id, customer_id, tariff_id, period, article_id, records, quantity, net_amount, vat_rate, vat_code, currency
 FROM earlier
+UNION ALL
+SELECT p.contract_id, c.customer_id, p.tariff_id, p.period, CAST(NULL AS VARCHAR), CAST(0 AS BIGINT), CAST(0 AS BIGINT),
+       CAST(0 AS DECIMAL(18,2)), CAST(NULL AS DECIMAL(6,4)), cu.vat_treatment, t.currency
+FROM bill_adjustment_periods AS p
+JOIN cat_contracts AS c ON c.contract_id = p.contract_id
+JOIN cat_customers AS cu ON cu.customer_id = c.customer_id
+JOIN cat_tariffs AS t ON t.tariff_id = p.tariff_id
 ORDER BY contract_id, period, tariff_id, article_id

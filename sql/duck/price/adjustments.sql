@@ -13,7 +13,8 @@
 -- An adjustment is split over the VAT rates of its flagged lines in proportion to their
 -- amounts (rounded half away from zero; the largest share takes the remainder, so the parts add
 -- up exactly); without flagged amounts it takes the tariff's rate (0 under reverse charge or
--- exemption, like every line of the customer).
+-- exemption, like every line of the customer). A period without usage comes as one line with
+-- no article and 0.00 (sql/duck/bill/usage_for_adjustments.sql): its tariff's whole minimum.
 WITH lines AS (
     SELECT l.*, CAST(l.net_amount * 100 AS BIGINT) AS cents,
            coalesce(f.min_revenue, false) AS for_min, coalesce(f.cost_cap, false) AS for_cap
