@@ -55,6 +55,13 @@ def prefect_environment(verbose: bool = False) -> None:
         os.environ.setdefault(name, value)
 
 
+#: The installation's paths, as the commands that run flows take them (pipeline.config.Settings).
+CATALOG = typer.Option(None, "--catalog", help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]")
+INBOX = typer.Option(None, "--inbox", help="Inbox of usage files [env RATING_INBOX, default data/sample/inbox]")
+WAREHOUSE = typer.Option(None, "--warehouse", help="Warehouse directory [env RATING_WAREHOUSE, default ./warehouse]")
+SOURCES = typer.Option(None, "--sources", help="Source configuration [env RATING_SOURCES, default <inbox>/sources.toml]")
+
+
 class OperatorErrorsWithoutTraceback(logging.Filter):
     """Drop the traceback from Prefect's log record of a failed task or flow when the error is
     the operator's to fix (a catalog cell, a source setting, a billing request): its message
@@ -88,10 +95,10 @@ def quiet_operator_errors() -> None:
 
 @app.command()
 def run(
-    catalog: Optional[Path] = typer.Option(None, help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]"),
-    inbox: Optional[Path] = typer.Option(None, help="Inbox of usage files [env RATING_INBOX, default data/sample/inbox]"),
-    warehouse: Optional[Path] = typer.Option(None, help="Warehouse directory [env RATING_WAREHOUSE, default ./warehouse]"),
-    sources: Optional[Path] = typer.Option(None, help="Source configuration [env RATING_SOURCES, default <inbox>/sources.toml]"),
+    catalog: Optional[Path] = CATALOG,
+    inbox: Optional[Path] = INBOX,
+    warehouse: Optional[Path] = WAREHOUSE,
+    sources: Optional[Path] = SOURCES,
     pg_url: Optional[str] = typer.Option(None, help="PostgreSQL URL to also write to [env RATING_PG_URL]"),
     reprocess: bool = typer.Option(
         False, "--reprocess",
@@ -147,10 +154,10 @@ def run(
 
 @app.command()
 def serve(
-    catalog: Optional[Path] = typer.Option(None, help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]"),
-    inbox: Optional[Path] = typer.Option(None, help="Inbox of usage files [env RATING_INBOX, default data/sample/inbox]"),
-    warehouse: Optional[Path] = typer.Option(None, help="Warehouse directory [env RATING_WAREHOUSE, default ./warehouse]"),
-    sources: Optional[Path] = typer.Option(None, help="Source configuration [env RATING_SOURCES, default <inbox>/sources.toml]"),
+    catalog: Optional[Path] = CATALOG,
+    inbox: Optional[Path] = INBOX,
+    warehouse: Optional[Path] = WAREHOUSE,
+    sources: Optional[Path] = SOURCES,
     every: int = typer.Option(300, min=10, help="Rate the inbox every this many seconds"),
     bill_cron: str = typer.Option("0 4 1 * *", help="When to bill the month just ended (cron, UTC)"),
 ) -> None:
@@ -217,7 +224,7 @@ def bench(
 @app.command("sql")
 def sql_query(
     query: str = typer.Argument(..., help="SQL over the analyst views, e.g. \"select * from invoice_lines limit 5\""),
-    warehouse: Optional[Path] = typer.Option(None, help="Warehouse directory [env RATING_WAREHOUSE, default ./warehouse]"),
+    warehouse: Optional[Path] = WAREHOUSE,
 ) -> None:
     """Query the analyst DuckDB file of the warehouse (read-only) and print the result."""
     import duckdb
@@ -245,7 +252,7 @@ def sql_query(
 
 @app.command()
 def views(
-    warehouse: Optional[Path] = typer.Option(None, help="Warehouse directory [env RATING_WAREHOUSE, default ./warehouse]"),
+    warehouse: Optional[Path] = WAREHOUSE,
 ) -> None:
     """(Re)create the analyst DuckDB file over the warehouse's Parquet files (after moving the warehouse, say)."""
     from pipeline.config import Settings

@@ -97,6 +97,19 @@ def call(key: str, day: int, amount: str) -> dict:
 
 #: steps: ("usage", rated calls stored now) or ("bill", period, single-invoice until);
 #: expected: every billed line of C1 per run: (run_id, line kind, period, net amount, note).
+def c1_lines_after(warehouse, cat, bil, steps) -> list[tuple]:
+    """C1's invoice lines (run, kind, period, net, note) after the literal steps: ("usage", records)
+    stores rated calls; ("bill", period, until) bills a period, or C1 alone up to `until`."""
+    for n, (kind, *args) in enumerate(steps):
+        if kind == "usage":
+            f.store_rated(warehouse, f.rated(args[0]), run_id=f"rate-{n}")
+        else:
+            period, until = args
+            f.bill(warehouse, cat, bil, period=period, contract="C1" if until else None, until=until)
+    items = f.stored(warehouse, "invoice_items").filter(pl.col("contract_id") == "C1")
+    return items.sort("run_id", "line_no").select("run_id", "line_kind", "period", "net_amount", "note").rows()
+
+
 @pytest.mark.parametrize(
     ("steps", "expected"),
     [
@@ -135,14 +148,7 @@ def call(key: str, day: int, amount: str) -> dict:
 )
 def test_a_period_is_adjusted_once_on_its_whole_usage(tmp_path, steps, expected) -> None:
     cat, bil = f.catalogs(pricing=rules("min_revenue", "10", "CALL"))
-    for n, (kind, *args) in enumerate(steps):  # a few literal steps
-        if kind == "usage":
-            f.store_rated(tmp_path, f.rated(args[0]), run_id=f"rate-{n}")
-        else:
-            period, until = args
-            f.bill(tmp_path, cat, bil, period=period, contract="C1" if until else None, until=until)
-    items = f.stored(tmp_path, "invoice_items").filter(pl.col("contract_id") == "C1")
-    assert items.sort("run_id", "line_no").select("run_id", "line_kind", "period", "net_amount", "note").rows() == expected
+    assert c1_lines_after(tmp_path, cat, bil, steps) == expected
 
 
 @pytest.mark.parametrize("single_first", [False, True], ids=["period-run-only", "single-invoice-first"])
@@ -301,11 +307,4 @@ TO_T2 = {"modules": {"module_id": ["M1"], "contract_id": ["C1"], "name": ["Phone
 )
 def test_a_period_without_usage_is_settled_once(tmp_path, billing, steps, expected) -> None:
     cat, bil = f.catalogs(billing=billing, pricing=MINIMUMS)
-    for n, (kind, *args) in enumerate(steps):  # a few literal steps
-        if kind == "usage":
-            f.store_rated(tmp_path, f.rated(args[0]), run_id=f"rate-{n}")
-        else:
-            period, until = args
-            f.bill(tmp_path, cat, bil, period=period, contract="C1" if until else None, until=until)
-    items = f.stored(tmp_path, "invoice_items").filter(pl.col("contract_id") == "C1")
-    assert items.sort("run_id", "line_no").select("run_id", "line_kind", "period", "net_amount", "note").rows() == expected
+    assert c1_lines_after(tmp_path, cat, bil, steps) == expected
