@@ -3,7 +3,7 @@
 -- (st_billed_usage), whatever its period, so late records land on the next invoice with their
 -- own dates. A record_key is billed at most once, even if two rating runs stored it.
 -- The cut-off is one instant per contract (local midnight after $until), so no record needs a
--- time-zone conversion; of a record_key stored by two rating runs only the earlier run's copy
+-- time-zone conversion; of a record_key stored by two rating runs only the lower run id's copy
 -- is taken (found by one narrow aggregate, not a window over every record).
 WITH cutoff AS (
     SELECT s.contract_id, c.timezone, timezone(c.timezone, CAST(CAST($until AS DATE) + 1 AS TIMESTAMP)) AS before
