@@ -196,7 +196,31 @@ def _row_errors(t: dict[str, pl.DataFrame], files: dict[str, str], catalog: Cata
     ]
     if catalog is not None:
         found += _backdating_errors(t["contract_terms"], catalog.contracts, files["contract_terms"])
+        found.append(_currency_errors(t["module_tariffs"], t["modules"], catalog, files["module_tariffs"]))
     return pl.concat([f.cast(ERRORS_SCHEMA) for f in found])
+
+
+def _currency_errors(module_tariffs: pl.DataFrame, modules: pl.DataFrame, catalog: Catalog, file: str) -> pl.DataFrame:
+    """A module runs under tariffs of its contract's currency only: a contract's invoice holds its
+    fees and usage in one currency (the header's, its own tariff's)."""
+    currency = catalog.tariffs.select("tariff_id", "currency")
+    own = catalog.contracts.select("contract_id", "tariff_id").join(currency, on="tariff_id").select(
+        "contract_id", pl.col("currency").alias("_own")
+    )
+    joined = (
+        module_tariffs.join(modules.select("module_id", "contract_id"), on="module_id", how="left")
+        .join(own, on="contract_id", how="left")
+        .join(currency, on="tariff_id", how="left")
+    )
+    broken = pl.col("currency") != pl.col("_own")  # null (an unknown module or tariff, reported apart): not broken
+    return joined.filter(broken.fill_null(False)).select(
+        pl.lit(file).alias("file"),
+        pl.col("_line").alias("line"),
+        pl.lit("tariff_id").alias("column"),
+        pl.col("tariff_id").alias("value"),
+        pl.format("the tariff's currency ({}) differs from its contract's tariff's ({}): an invoice never mixes currencies",
+                  "currency", "_own").alias("rule"),
+    )
 
 
 def _backdating_errors(terms: pl.DataFrame, contracts: pl.DataFrame, file: str) -> list[pl.DataFrame]:

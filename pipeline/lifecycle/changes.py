@@ -42,6 +42,13 @@ def tariff_change(
         raise LifecycleError(f"tariff {tariff_id!r} is not in tariffs.csv")
     module = module_terms(catalog, billing, contract_id, module_id, notice_on)
     current = module["tariff_id"][0]
+    currency = dict(catalog.tariffs.select("tariff_id", "currency").iter_rows())
+    own = catalog.contracts.filter(pl.col("contract_id") == contract_id).get_column("tariff_id")
+    if own.len() and currency.get(tariff_id) != currency.get(own[0]):
+        raise LifecycleError(
+            f"tariff {tariff_id!r} bills {currency.get(tariff_id)}, contract {contract_id}'s tariff "
+            f"{currency.get(own[0])}: an invoice never mixes currencies"
+        )
     if current == tariff_id:
         raise LifecycleError(f"module {module_id!r} already runs under tariff {tariff_id!r}")
     if effective is not None:

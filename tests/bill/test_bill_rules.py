@@ -406,6 +406,21 @@ def test_the_billing_catalog_names_each_problem(billing, problems) -> None:
     assert caught.value.errors.rows() == problems
 
 
+def test_a_module_never_runs_under_a_tariff_of_another_currency() -> None:
+    """One invoice per contract, in one currency: a module under a USD tariff of a EUR contract
+    added 20 USD and 99 EUR into "119.00 EUR"."""
+    tariffs = {**f.CORE["tariffs"], "currency": ["EUR", "USD"]}
+    billing = {"modules": {"module_id": ["M1"], "contract_id": ["C1"], "name": ["Phone"], "ordered_on": ["2026-01-01"],
+                           "cancelled_on": [None], "end_date": [None]},
+               "module_tariffs": {"module_id": ["M1"], "tariff_id": ["T2"], "valid_from": ["2026-01-01"], "valid_until": [None]}}  # fmt: skip
+    with pytest.raises(CatalogError) as caught:
+        f.catalogs(billing=billing, tariffs=tariffs)
+    assert caught.value.errors.rows() == [
+        ("module_tariffs.csv", 2, "tariff_id", "T2",
+         "the tariff's currency (USD) differs from its contract's tariff's (EUR): an invoice never mixes currencies"),
+    ]
+
+
 def test_billing_settings_must_be_one_row() -> None:
     two = {"sequence_id": ["A", "B"], "test_sequence_id": ["T", "T"], "payment_days": ["1", "1"], "payment_terms": ["x", "x"]}
     with pytest.raises(CatalogError) as caught:

@@ -3,6 +3,7 @@ deletion, contract settings, roles and the audit rows, effective-dated reading."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
@@ -64,6 +65,13 @@ def test_a_tariff_change_takes_effect_at_the_next_allowed_date(tariff, to, asked
         ("M1", tariff, date(2026, 1, 1), effective), ("M1", to, effective, None),
     ]
     assert change.result.row(0) == ("M1", tariff, to, effective)
+
+
+def test_a_tariff_change_to_another_currency_is_refused() -> None:
+    cat, bil = catalogs()
+    tariffs = cat.tariffs.with_columns(pl.when(pl.col("tariff_id") == "T2").then(pl.lit("USD")).otherwise("currency").alias("currency"))
+    with pytest.raises(LifecycleError, match="tariff 'T2' bills USD, contract C1's tariff EUR: an invoice never mixes currencies"):
+        tariff_change(replace(cat, tariffs=tariffs), bil, "C1", "M1", "T2", date(2026, 3, 10), CLIENT)
 
 
 def test_a_first_tariff_change_records_the_contract_tariff_as_the_earlier_version() -> None:
