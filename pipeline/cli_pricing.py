@@ -85,14 +85,17 @@ def cost_control_report(
     warehouse: Optional[Path] = typer.Option(None, help="Warehouse directory [env RATING_WAREHOUSE, default ./warehouse]"),
     limit: int = typer.Option(50, help="Rows to print (the stored table has all)"),
 ) -> None:
-    """Flat prices and cost caps against the tolerance, for one period: print and store the report.
+    """Flat prices, fixed prices and cost caps against the tolerance, for one period: print and store the report.
 
     Lists the contracts whose flat-price usage, valued at the reference price, exceeds the flat
-    price by more than the tariff's tolerance, and those whose cost cap was reached or exceeded.
+    price by more than the tariff's tolerance, the variable_fixed positions whose usage, valued at
+    the rated amounts, exceeds what their price bills by more than the tolerance, and the
+    contracts whose cost cap was reached or exceeded.
     Stored as <warehouse>/cost_control/period=P/cost_control.parquet for SQL.
     """
     from pipeline import engine
     from pipeline.config import Settings
+    from pipeline.io.billing_files import load_positions
     from pipeline.price.cost_control import cost_control
 
     if not _PERIOD.match(period):
@@ -101,6 +104,7 @@ def cost_control_report(
     settings = Settings.from_env(catalog=str(catalog) if catalog else None, warehouse=str(warehouse) if warehouse else None)
     try:
         priced = load_priced_catalog(settings.catalog)
+        positions = load_positions(settings.catalog, priced)
     except CatalogError as exc:
         _print_problems(exc.errors)
         raise typer.Exit(1) from None
@@ -115,7 +119,7 @@ def cost_control_report(
             from schemas.outputs import RATED_USAGE
 
             con.register("rated_usage", RATED_USAGE.empty_table())
-        report = cost_control(con, priced, period)
+        report = cost_control(con, priced, period, positions)
     finally:
         con.close()
     target = settings.warehouse / COST_CONTROL_TABLE / f"period={period}" / "cost_control.parquet"
@@ -144,16 +148,17 @@ def _print_problems(errors: pl.DataFrame) -> None:
 
 def _print_report(report: pl.DataFrame, period: str, limit: int) -> None:
     flat = report.filter(pl.col("rule") == "flat_price").height
+    fixed = report.filter(pl.col("rule") == "fixed_price").height
     caps = report.filter(pl.col("rule") == "cost_cap")
     over = caps.filter(pl.col("status") == "over_tolerance").height
     console.print(
         f"cost control {period}: {flat:,} flat prices exceeded beyond tolerance, {caps.height:,} cost caps reached "
-        f"({over:,} beyond tolerance)"
+        f"({over:,} beyond tolerance), {fixed:,} fixed prices exceeded beyond tolerance"
     )
     if report.height == 0:
         return
     table = Table()
-    shown = ("contract_id", "customer_id", "tariff_id", "rule", "article_id", "usage_value", "limit_amount", "excess_pct",
+    shown = ("contract_id", "customer_id", "tariff_id", "rule", "article_id", "position_id", "usage_value", "limit_amount", "excess_pct",
              "tolerance_pct", "status")
     for column in shown:
         table.add_column(column, justify="right" if column in ("usage_value", "limit_amount", "excess_pct", "tolerance_pct") else "left")

@@ -299,7 +299,8 @@ KEYS: dict[str, tuple[str, ...]] = {
 DATED = ("band_prices", "price_lists", "customer_prices", "promotions", "special_prices", "vat_overrides")
 
 #: The cost-control report (`rating cost-control --period P`): one row per contract and rule
-#: (`flat_price` per flat article, `cost_cap` per tariff) that needs attention.
+#: (`flat_price` per flat article, `fixed_price` per variable_fixed position and tariff,
+#: `cost_cap` per tariff) that needs attention; `position_id` only on `fixed_price` rows.
 COST_CONTROL = {
     "period": pl.String,
     "contract_id": pl.String,
@@ -307,6 +308,7 @@ COST_CONTROL = {
     "tariff_id": pl.String,
     "rule": pl.String,
     "article_id": pl.String,
+    "position_id": pl.String,
     "quantity": pl.Int64,
     "usage_value": pl.Decimal(18, 2),
     "limit_amount": pl.Decimal(18, 2),

@@ -46,6 +46,17 @@ def load_catalogs(directory: Path) -> tuple[PricedCatalog, BillingCatalog]:
     return with_pricing(with_usage_tariffs(catalog, billing), pricing), billing
 
 
+#: The billing files that say which positions bill usage at a fixed price, and at which price.
+POSITION_FILES = ["modules", "module_tariffs", "positions", "position_prices"]
+
+
+def load_positions(directory: Path, catalog: PricedCatalog) -> BillingCatalog:
+    """The billing catalog's positions and their prices in `directory` (POSITION_FILES only; the
+    other billing tables empty or defaulted), validated against `catalog`: what cost control's
+    fixed prices need, without reading addresses, users or terms. Raises CatalogError."""
+    return validated_billing(read_raw_catalog(directory, POSITION_FILES), catalog)
+
+
 @contextmanager
 def catalog_lock(directory: Path) -> Iterator[None]:
     """Hold the catalog directory's edit lock: one CLI change at a time, read to write.
