@@ -178,6 +178,34 @@ def test_a_part_without_a_price_holds_back_the_whole_period(tmp_path) -> None:
     assert f.stored(tmp_path, "billing_history").height == 0
 
 
+def test_a_period_without_a_price_holds_back_the_later_ones_until_it_is_priced(tmp_path) -> None:
+    """The list price starts on 1 February: January has none, so February waits with it (billed-until
+    never passes an unbilled period); once January gets a price, the next run bills all three, once."""
+    positions = f.positions([("P1", "C1", "FEE", "recurring", "monthly", None, None)])
+    prices = f.prices_with([("T1", "FEE", "10.00", "2026-02-01", None)])
+    cat, bil = f.catalogs(billing={"positions": positions}, prices=prices)
+    january = {"position_id": ["P1"], "kind": ["price"], "price": ["8.00"], "valid_from": ["2026-01-01"],
+               "valid_until": ["2026-02-01"], "reason": [None]}
+    priced_cat, priced_bil = f.catalogs(billing={"positions": positions, "position_prices": january}, prices=prices)
+    runs = [("2026-01", cat, bil), ("2026-02", cat, bil), ("2026-03", priced_cat, priced_bil)]
+    expected = {
+        # run period: (its problems (the day or period named), its lines: run period, service from, to, days, net)
+        "2026-01": (["on 2026-01-01"], []),
+        "2026-02": (["on 2026-01-01", "2026-02-01 to 2026-02-28 waits"], []),
+        "2026-03": ([], [("2026-03", "2026-01-01", "2026-01-31", 31, 31, D("8.00")),
+                         ("2026-03", "2026-02-01", "2026-02-28", 28, 28, D("10.00")),
+                         ("2026-03", "2026-03-01", "2026-03-31", 31, 31, D("10.00"))]),
+    }
+    for period, run_cat, run_bil in runs:
+        run_id = f.bill(tmp_path, run_cat, run_bil, period=period)
+        problems = f.stored(tmp_path, "billing_problems").filter(pl.col("run_id") == run_id).sort("reason")
+        said, lines = expected[period]
+        assert problems["rule"].to_list() == ["price required"] * len(said)
+        assert all(s in r for s, r in zip(said, problems["reason"].to_list(), strict=True)), problems["reason"].to_list()
+        assert [line for line in fee_lines(tmp_path) if line[0] == period] == lines
+    assert fee_lines(tmp_path, ("service_from",)) == [("2026-01-01",), ("2026-02-01",), ("2026-03-01",)]
+
+
 @pytest.mark.parametrize(
     ("change_on", "expected"),
     [

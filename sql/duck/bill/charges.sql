@@ -8,11 +8,20 @@
 --   last period is then charged whole; a price change still splits it by days).
 -- One-time and every-time fees: net = round(unit_price × quantity); they have no paused days
 -- (fee_requests.sql dates them on a day that is not paused, or leaves them out).
--- A fee with any part without a price is left out whole here and reported by problems.sql.
+-- A fee with any part without a price is left out whole here, and so is every later period of
+-- its position: billed-until (state.sql) never passes a period not billed yet, so the run after
+-- the catalog has the price bills them all in order. problems.sql reports both.
 WITH parts AS (
     SELECT f.position_id, f.period_start, f.part_from, f.part_to, pr.tariff_id, pr.price, pr.price_source
     FROM bill_fee_parts AS f
     JOIN bill_prices AS pr ON pr.position_id = f.position_id AND pr.day = f.part_from
+),
+held AS (
+    -- each position's first period with a part without a price
+    SELECT position_id, min(period_start) AS held_from
+    FROM parts
+    WHERE price IS NULL
+    GROUP BY position_id
 ),
 priced AS (
     SELECT
@@ -22,8 +31,9 @@ priced AS (
             OR lag(price_source) OVER w IS DISTINCT FROM price_source
             OR lag(tariff_id) OVER w IS DISTINCT FROM tariff_id) AS new_part
     FROM parts
+    LEFT JOIN held USING (position_id)
+    WHERE held.held_from IS NULL OR parts.period_start < held.held_from
     WINDOW w AS (PARTITION BY position_id, period_start ORDER BY part_from)
-    QUALIFY bool_and(price IS NOT NULL) OVER (PARTITION BY position_id, period_start)
 ),
 numbered AS (
     SELECT *, sum(CAST(new_part AS INTEGER)) OVER (PARTITION BY position_id, period_start ORDER BY part_from) AS price_part

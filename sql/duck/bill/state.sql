@@ -1,6 +1,7 @@
 -- What earlier committed billing runs already covered, from their history (st_history,
 -- st_invoices registered by pipeline.io.billing_store): billed-until per position and the
--- last number used per invoice sequence.
+-- last number used per invoice sequence. Billed-until is the last day billed: no earlier period
+-- waits unbilled, since charges.sql holds a position's later periods back behind an unpriced one.
 CREATE OR REPLACE TEMP TABLE st_position_billed AS
 SELECT position_id, max(period_end) AS billed_until
 FROM st_history
