@@ -106,14 +106,16 @@ def test_cost_control_without_a_billing_catalog_has_no_fixed_prices():
     assert cost_control(con, cat, "2026-10").height == 0
 
 
-def test_rating_cost_control_prints_and_stores_the_report(tmp_path: Path):
+def cost_control_command(tmp_path: Path, tables: dict[str, dict[str, list]], usage) -> tuple[str, pl.DataFrame]:
+    """`rating cost-control --period 2026-10` over a catalog directory (CORE plus `tables`) and a
+    warehouse holding `usage` rated: its output on one line and the report it stored."""
     catalog = tmp_path / "catalog"
     catalog.mkdir()
     for name, raw in raw_catalog(**CORE).items():
         raw.frame.drop("_line").write_csv(catalog / f"{name}.csv")
-    for name, columns in RULES.items():
-        pl.DataFrame(columns).write_csv(catalog / f"{name}.csv")
-    rated = rate_priced(records(), load_priced_catalog(catalog)).table("rated_usage").pl()
+    for name, columns in tables.items():
+        pl.DataFrame(columns, schema={c: pl.String for c in columns}).write_csv(catalog / f"{name}.csv")
+    rated = rate_priced(records(usage), load_priced_catalog(catalog)).table("rated_usage").pl()
     period_dir = tmp_path / "warehouse" / "rated_usage" / "period=2026-10"
     period_dir.mkdir(parents=True)
     rated.drop("period").write_parquet(period_dir / "run-x_0.parquet")
@@ -121,8 +123,13 @@ def test_rating_cost_control_prints_and_stores_the_report(tmp_path: Path):
     register(app)
     result = CliRunner().invoke(app, ["cost-control", "--period", "2026-10", "--catalog", str(catalog), "--warehouse", str(tmp_path / "warehouse")])
     assert result.exit_code == 0, result.output
-    assert "1 flat prices exceeded beyond tolerance, 2 cost caps reached (1 beyond tolerance)" in " ".join(result.output.split())
     stored = pl.read_parquet(tmp_path / "warehouse" / "cost_control" / "period=2026-10" / "cost_control.parquet")
+    return " ".join(result.output.split()), stored
+
+
+def test_rating_cost_control_prints_and_stores_the_report(tmp_path: Path):
+    output, stored = cost_control_command(tmp_path, RULES, USAGE)
+    assert "1 flat prices exceeded beyond tolerance, 2 cost caps reached (1 beyond tolerance)" in output
     assert shown(stored) == EXPECTED
 
 
@@ -135,20 +142,6 @@ def test_rating_cost_control_refuses_a_period_that_is_not_a_month(tmp_path: Path
 
 
 def test_rating_cost_control_reads_the_fixed_prices_of_the_billing_catalog(tmp_path: Path):
-    catalog = tmp_path / "catalog"
-    catalog.mkdir()
-    for name, raw in raw_catalog(**CORE).items():
-        raw.frame.drop("_line").write_csv(catalog / f"{name}.csv")
-    for name, columns in {**FIXED_PRICING, **FIXED_BILLING}.items():
-        pl.DataFrame(columns, schema={c: pl.String for c in columns}).write_csv(catalog / f"{name}.csv")
-    rated = rate_priced(records(FIXED_USAGE), load_priced_catalog(catalog)).table("rated_usage").pl()
-    period_dir = tmp_path / "warehouse" / "rated_usage" / "period=2026-10"
-    period_dir.mkdir(parents=True)
-    rated.drop("period").write_parquet(period_dir / "run-x_0.parquet")
-    app = typer.Typer()
-    register(app)
-    result = CliRunner().invoke(app, ["cost-control", "--period", "2026-10", "--catalog", str(catalog), "--warehouse", str(tmp_path / "warehouse")])
-    assert result.exit_code == 0, result.output
-    assert "3 fixed prices exceeded beyond tolerance" in " ".join(result.output.split())
-    stored = pl.read_parquet(tmp_path / "warehouse" / "cost_control" / "period=2026-10" / "cost_control.parquet")
+    output, stored = cost_control_command(tmp_path, {**FIXED_PRICING, **FIXED_BILLING}, FIXED_USAGE)
+    assert "3 fixed prices exceeded beyond tolerance" in output
     assert shown(stored) == FIXED_EXPECTED
