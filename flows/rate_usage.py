@@ -61,6 +61,8 @@ class Batch:
     hashes: list[str]
     files: int
     read: int
+    #: seconds and bytes of rejected records known only as `rejects` rows (a stored run rated again)
+    rejected_sums: tuple[int, int] = (0, 0)
 
 
 @task(cache_policy=NO_CACHE)
@@ -141,7 +143,10 @@ def rate_batch(batch: Batch, catalog: Catalog, run_id: str, warehouse_dir: Path)
     earlier = warehouse.carried_usage(warehouse_dir, run_id, periods=periods)
     # The device index changes only with the catalog's IDs: kept in the warehouse between runs.
     index_cache = warehouse_dir / "_cache" / "device_index"
-    return rate(batch.usage, catalog, run_id, read_rejects=batch.rejects, seen=seen, earlier=earlier, index_cache=index_cache)
+    return rate(
+        batch.usage, catalog, run_id, read_rejects=batch.rejects, seen=seen, earlier=earlier, index_cache=index_cache,
+        rejected_sums=batch.rejected_sums,
+    )  # fmt: skip
 
 
 @task(cache_policy=NO_CACHE)

@@ -74,8 +74,12 @@ class OperatorErrorsWithoutTraceback(logging.Filter):
         from pipeline.io.billing_store import BillingStoreError
         from pipeline.io.readers.config import SourceConfigError
         from pipeline.lifecycle.audit import LifecycleError
+        from pipeline.rerate import RerateError
 
-        operator = (CatalogError, CatalogNotFound, SourceConfigError, NumberingPlanError, BillingError, BillingStoreError, LifecycleError)
+        operator = (
+            CatalogError, CatalogNotFound, SourceConfigError, NumberingPlanError, BillingError, BillingStoreError, LifecycleError,
+            RerateError,
+        )  # fmt: skip
         if record.exc_info and isinstance(record.exc_info[1], operator):
             record.exc_info, record.exc_text = None, None
         return True
@@ -150,6 +154,91 @@ def run(
         traceback.clear_frames(exc.__traceback__)
         raise typer.Exit(1) from None
     _print_summary(summary)
+
+
+@app.command()
+def rerate(
+    run_ids: Optional[list[str]] = typer.Option(None, "--run", help="A stored run to rate again (repeatable)"),
+    periods: Optional[list[str]] = typer.Option(
+        None, "--period", help="Rate again every run holding records of this UTC month, YYYY-MM (repeatable)"
+    ),
+    every: bool = typer.Option(False, "--all", help="Rate every stored run again"),
+    catalog: Optional[Path] = CATALOG,
+    warehouse: Optional[Path] = WAREHOUSE,
+    pg_url: Optional[str] = typer.Option(None, help="PostgreSQL URL to also write to [env RATING_PG_URL]"),
+    allow_billed: bool = typer.Option(
+        False, "--allow-billed",
+        help="Rate runs with billed usage too; invoices stay as they are, and every billed record whose amount changes is listed",
+    ),  # fmt: skip
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own log lines too"),
+) -> None:
+    """Rate stored runs again from the warehouse with the current catalog (after a price fix, or
+    device IDs imported for unassigned numbers), replacing their rows: nothing is doubled."""
+    import traceback
+
+    from pipeline.config import Settings
+    from pipeline.rerate import RerateError
+
+    settings = Settings.from_env(catalog=_s(catalog), warehouse=_s(warehouse))
+    if not settings.catalog.is_dir():
+        console.print(f"[red]error[/red]: catalog directory {settings.catalog} not found: pass --catalog or set RATING_CATALOG")
+        raise typer.Exit(2)
+    prefect_environment(verbose)
+    if pg_url:
+        os.environ["RATING_PG_URL"] = pg_url  # not a flow parameter: Prefect stores parameters, URLs carry passwords
+    from flows.rerate import plan, rerate_usage
+
+    try:  # the request's mistakes, before Prefect starts
+        chosen = plan(settings.warehouse, run_ids or [], periods or [], every, allow_billed)
+    except RerateError as exc:
+        console.print(f"[red]error[/red]: {exc}")
+        raise typer.Exit(2) from None
+    if not chosen.runs:
+        console.print(f"nothing to rate again: no stored run holds records of {', '.join(periods or [])}")
+        return
+    quiet_operator_errors()
+    console.print(f"rating {len(chosen.runs)} stored runs again (Prefect, local ephemeral server: ~20 s to start the first time)")
+    try:
+        summary = rerate_usage(
+            run_ids=chosen.runs, catalog=str(settings.catalog), warehouse_dir=str(settings.warehouse), allow_billed=allow_billed
+        )
+    except Exception as exc:  # Prefect has logged the traceback; the user needs the message and the exit code
+        console.print(f"[red]re-rating failed[/red]: {type(exc).__name__}: {exc}")
+        traceback.clear_frames(exc.__traceback__)
+        raise typer.Exit(1) from None
+    _print_rerated(summary)
+
+
+def _print_rerated(summary: dict) -> None:
+    table = Table(title="runs rated again (before → after)")
+    table.add_column("run", no_wrap=True)
+    for column in ("records", "rated", "unassigned", "unrateable", "duplicate", "net amount"):
+        table.add_column(column, justify="right")
+    for run in summary["runs"]:
+        def change(outcome: str) -> str:
+            was, now = run["outcomes_before"].get(outcome, 0), run["outcomes"].get(outcome, 0)
+            return f"{now:,}" if was == now else f"{was:,} → {now:,}"
+
+        net = run["net_amount"] if run["net_before"] == run["net_amount"] else f"{run['net_before']} → {run['net_amount']}"
+        table.add_row(run["run_id"], f"{run['input_records']:,}", *(change(o) for o in ("rated", "unassigned", "unrateable", "duplicate")), str(net))
+    console.print(table)
+    for run in summary["runs"]:
+        changed = run["billed_changes"]
+        if changed:
+            console.print(
+                f"[yellow]billed[/yellow] run {run['run_id']}: {len(changed):,} billed records now rate differently "
+                f"(e.g. {changed[0]['record_key']} on {changed[0]['invoice_id']}: {changed[0]['billed_amount']} → "
+                f"{changed[0]['rerated_amount']}); invoices are final: these differences are not billed"
+            )
+    for run_id, period in summary["later_runs"]:
+        console.print(
+            f"[yellow]warning[/yellow] run {run_id} also holds records of {period} but was not rated again: its free "
+            f"quantities and tiers went on from the old figures (`rating rerate --period {period}` rates them all)"
+        )
+    console.print(f"warehouse: {summary['warehouse']} (Parquet); SQL views: {summary['analytics_db']}")
+    pg = [run["postgres"] for run in summary["runs"] if run["postgres"] is not None]
+    if pg:
+        console.print(f"PostgreSQL: {sum(p.get('invoice_lines', 0) for p in pg):,} invoice lines written")
 
 
 @app.command()

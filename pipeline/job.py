@@ -99,6 +99,7 @@ def rate(
     earlier: pl.DataFrame | None = None,
     threads: int | None = None,
     index_cache: Path | None = None,
+    rejected_sums: tuple[int, int] = (0, 0),
 ) -> RatingResult:
     """Rate one batch of canonical usage against the catalog.
 
@@ -111,6 +112,9 @@ def rate(
             (pipeline.price.carry_in), so free quantities and tiers go on where they stopped.
         index_cache: where built device indexes are kept between runs (pipeline.io.index_cache);
             None: build it every run.
+        rejected_sums: seconds and bytes of rejected records that come only as `read_rejects`
+            rows although their durations were known: a stored run rated again
+            (warehouse.StoredInput); they count in the rejected outcome and in the input.
     """
     con = engine.connect(threads=threads)
     timings: list[StageTiming] = []
@@ -164,9 +168,11 @@ def rate(
     with stage("outcomes + ledger", n_in):
         _store(con, run_id, usage, all_rejects, dupes, non_billable)
         counts = _counts(con, usage, valid, unreadable_rows, rejects, non_billable, dupes)
+        records, seconds, volume = counts["rejected"]
+        counts["rejected"] = (records, seconds + rejected_sums[0], volume + rejected_sums[1])
         n_total = n_in + unreadable_rows
         in_records, in_seconds, in_bytes = _frame_sums(usage)
-        checked_ledger = checked(ledger(run_id, counts), n_total, in_seconds, in_bytes)
+        checked_ledger = checked(ledger(run_id, counts), n_total, in_seconds + rejected_sums[0], in_bytes + rejected_sums[1])
         con.register("out_ledger", checked_ledger.to_arrow())
     return RatingResult(run_id, con, checked_ledger, n_total, timings, priced_batch=usage)
 

@@ -21,6 +21,9 @@ import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -29,9 +32,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import sql
+from pipeline.ingest import REJECT_SCHEMA
 from pipeline.io.locks import exclusive
 from pipeline.price import CARRY_SCHEMA, carry_in
 from schemas.outputs import TABLES
+from schemas.usage import USAGE_POLARS
 
 #: Tables partitioned by billing period; the rest are one file per run.
 PERIOD_TABLES = ("invoice_lines", "rated_usage")
@@ -191,15 +196,20 @@ def stored_run_ids(warehouse: Path) -> list[str]:
     return sorted(f.name.removeprefix("run-").removesuffix(".parquet") for f in folder.glob("run-*.parquet")) if folder.exists() else []
 
 
+def _run_files(folder: Path, run_id: str) -> list[Path]:
+    """Run `run_id`'s Parquet files of a table folder (not run r10's for r1), sorted."""
+    found = folder.rglob(f"run-{run_id}*.parquet") if folder.exists() else []
+    return sorted(f for f in found if f.name == f"run-{run_id}.parquet" or f.name.startswith(f"run-{run_id}_"))
+
+
 def stored_run(warehouse: Path, run_id: str) -> dict[str, pa.Table]:
     """Run `run_id`'s rows of every table of schemas/outputs.py as stored, `period` of the period
     tables from their folders: what the run wrote, to mirror it again (pipeline.io.postgres)."""
     tables = {}
     for name, schema in SCHEMAS.items():
-        folder = Path(warehouse) / name
-        files = [f for f in folder.rglob(f"run-{run_id}*.parquet") if f.name == f"run-{run_id}.parquet" or f.name.startswith(f"run-{run_id}_")]
+        files = _run_files(Path(warehouse) / name, run_id)
         parts = []
-        for f in sorted(files):
+        for f in files:
             part = pq.read_table(f)
             if name in PERIOD_TABLES:
                 period = f.parent.name.removeprefix("period=")
@@ -207,6 +217,90 @@ def stored_run(warehouse: Path, run_id: str) -> dict[str, pa.Table]:
             parts.append(part.select(schema.names).cast(schema))
         tables[name] = pa.concat_tables(parts) if parts else schema.empty_table()
     return tables
+
+
+#: Tables that hold a run's canonical records: the accepted ones and the duplicates.
+INPUT_TABLES = (*USAGE_TABLES, "duplicates")
+
+
+@dataclass
+class StoredInput:
+    """What a stored run read, as the warehouse keeps it: what re-rating rates again (flows/rerate.py)."""
+
+    #: every canonical record the run read, accepted or duplicate, in the order it read them
+    #: (inbox files by name, then line); rejected records are not among them
+    usage: pl.DataFrame
+    #: the cells of its rejected lines (REJECT_SCHEMA): a rejected record is stored only as these
+    rejects: pl.DataFrame
+    #: seconds and bytes of its rejected records, from its ledger (their durations are not stored)
+    rejected_sums: tuple[int, int]
+    #: its quarantined files, as pipeline.io.quarantine.quarantine_table takes them
+    quarantined: list[dict]
+    started_at: datetime
+    input_files: int
+    input_records: int
+    net_amount: Decimal
+    #: records per outcome, from its ledger
+    outcomes: dict[str, int]
+
+
+def stored_input(warehouse: Path, run_id: str) -> StoredInput:
+    """Run `run_id`'s input read back from its stored tables (raises FileNotFoundError for a run not stored)."""
+    root = Path(warehouse)
+    run_row = pl.read_parquet(root / "runs" / f"run-{run_id}.parquet").row(0, named=True)
+    files = [f for name in INPUT_TABLES for f in _run_files(root / name, run_id)]
+    columns = list(USAGE_POLARS.names())
+    if files:
+        scans = [pl.scan_parquet(f, hive_partitioning=False).select(columns) for f in files]
+        usage = pl.concat(scans).collect().cast(USAGE_POLARS).sort("source_file", "source_line", maintain_order=True)
+    else:
+        usage = pl.DataFrame(schema=USAGE_POLARS)
+    rejects = [pl.read_parquet(f).drop("run_id").cast(REJECT_SCHEMA) for f in _run_files(root / "rejects", run_id)]
+    ledger = pl.read_parquet(root / "ledger" / f"run-{run_id}.parquet")
+    rejected = ledger.filter(pl.col("outcome") == "rejected").select("duration_s", "volume_bytes")
+    quarantined = [pl.read_parquet(f).drop("run_id").to_dicts() for f in _run_files(root / "quarantine", run_id)]
+    return StoredInput(
+        usage=usage,
+        rejects=pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECT_SCHEMA),
+        rejected_sums=tuple(int(v) for v in rejected.row(0)) if rejected.height else (0, 0),
+        quarantined=[row for rows in quarantined for row in rows],
+        started_at=run_row["started_at"],
+        input_files=run_row["input_files"],
+        input_records=run_row["input_records"],
+        net_amount=run_row["net_amount"],
+        outcomes=dict(zip(ledger.get_column("outcome"), ledger.get_column("records"))),
+    )
+
+
+def rated_amounts(warehouse: Path, run_id: str) -> pl.DataFrame:
+    """(record_key, amount) of run `run_id`'s rated records as stored."""
+    files = _run_files(Path(warehouse) / "rated_usage", run_id)
+    if not files:
+        return pl.DataFrame(schema={"record_key": pl.String, "amount": pl.Decimal(18, 6)})
+    return pl.concat([pl.scan_parquet(f, hive_partitioning=False).select("record_key", "amount") for f in files]).collect()
+
+
+def run_starts(warehouse: Path) -> pl.DataFrame:
+    """(run_id, started_at) of every stored run, in the order the runs first started."""
+    runs = list((Path(warehouse) / "runs").glob("run-*.parquet"))
+    if not runs:
+        return pl.DataFrame(schema={"run_id": pl.String, "started_at": pl.Datetime("us", "UTC")})
+    return pl.read_parquet(runs).select("run_id", "started_at").sort("started_at", "run_id")
+
+
+def run_periods(warehouse: Path) -> pl.DataFrame:
+    """(run_id, period): the UTC months (YYYY-MM) each stored run holds canonical records of."""
+    files = [f for name in INPUT_TABLES for f in (Path(warehouse) / name).rglob("*.parquet")]
+    if not files:
+        return pl.DataFrame(schema={"run_id": pl.String, "period": pl.String})
+    scans = [pl.scan_parquet(f, hive_partitioning=False).select("run_id", "start_time") for f in files]
+    return (
+        pl.concat(scans)
+        .select("run_id", pl.col("start_time").dt.convert_time_zone("UTC").dt.strftime("%Y-%m").alias("period"))
+        .unique()
+        .sort("run_id", "period")
+        .collect()
+    )
 
 
 def first_started(warehouse: Path, run_id: str):

@@ -219,3 +219,15 @@ def test_a_line_with_two_bad_cells_is_one_rejected_record():
     assert result.input_records == 3
     assert result.counts()["rejected"] == 2
     assert result.table("rejects").pl().height == 3
+
+
+def test_rejected_records_known_only_by_their_cells_keep_their_seconds_in_the_ledger():
+    # a stored run rated again: its rejected record comes back as reject cells, its 45 s from the old ledger
+    read_rejects = pl.DataFrame(
+        {"source_file": ["Master.csv"], "source_line": [4], "column": ["billsec"], "value": ["-45"], "rule": ["ge"],
+         "reason": ["r"], "raw": [None]}
+    )  # fmt: skip
+    result = rate(usage(subscriber_id=["4331681272420"], duration_s=[60]), catalog(), "run", read_rejects=read_rejects,
+                  rejected_sums=(45, 0))  # fmt: skip
+    assert result.ledger.filter(pl.col("outcome") == "rejected").select("records", "duration_s", "volume_bytes").row(0) == (1, 45, 0)
+    assert result.ledger.select(pl.col("records", "duration_s").sum()).row(0) == (2, 105)

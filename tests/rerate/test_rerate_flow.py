@@ -1,0 +1,187 @@
+"""The `rerate_usage` flow under Prefect's test harness: stored runs of the shipped sample rated again from
+the warehouse after catalog corrections, replacing their rows in the warehouse and in PostgreSQL.
+
+The sample (tests/flows/test_rate_usage.py says what it holds) rates into 72 rated, 9 non-billable,
+2 rejected and 19 unassigned records, net 14.22 in 19 invoice lines; 4331799999 made two of the
+unassigned calls, both to Germany (75 s and 45 s).
+"""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.ledger import ConservationError
+from pipeline.rerate import RerateError
+from tests.flows.test_rate_usage import NET_AMOUNT, OUTCOMES, PARTNER_HEADER, SAMPLE, VIEW_ROWS, rows_of, run_flow, sample_inbox, view_rows
+
+pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_harness")]
+
+#: Every column of every stored row a run's re-rating must give back unchanged with an unchanged catalog.
+STORED = {
+    "rated_usage": "SELECT * EXCLUDE (period) FROM rated_usage ORDER BY record_key",
+    "invoice_lines": "SELECT * FROM invoice_lines ORDER BY contract_id, article_id, period",
+    "unassigned": "SELECT * FROM unassigned ORDER BY record_key",
+    "non_billable": "SELECT * FROM non_billable ORDER BY record_key",
+    "rejects": "SELECT * FROM rejects ORDER BY source_file, source_line, \"column\"",
+    "ledger": "SELECT * FROM ledger ORDER BY outcome",
+    "quarantine": "SELECT * FROM quarantine ORDER BY source_file",
+    "started": "SELECT run_id, started_at, input_files, input_records, net_amount FROM runs",
+}
+
+
+def rerate(warehouse: Path, catalog: Path, **request) -> dict:
+    from flows.rerate import rerate_usage
+
+    return rerate_usage(catalog=str(catalog), warehouse_dir=str(warehouse), **request)
+
+
+def stored(warehouse: Path) -> dict[str, list[tuple]]:
+    return {name: rows_of(warehouse, statement) for name, statement in STORED.items()}
+
+
+def test_rerating_with_an_unchanged_catalog_gives_back_every_row_and_doubles_nothing(tmp_path):
+    catalog, inbox = sample_inbox(tmp_path)  # with three files no reader can read: quarantined
+    warehouse = tmp_path / "warehouse"
+    first = run_flow(catalog, inbox, warehouse)
+    before = stored(warehouse)
+    summary = rerate(warehouse, catalog, every=True)
+    (run,) = summary["runs"]
+    assert (run["run_id"], run["outcomes"], run["outcomes_before"], run["net_amount"]) == (first["run_id"], OUTCOMES, OUTCOMES, NET_AMOUNT)
+    assert run["input_records"] == 102 and run["billed_changes"] == [] and summary["later_runs"] == []
+    assert stored(warehouse) == before
+    assert view_rows(warehouse) == VIEW_ROWS
+
+
+@pytest.mark.postgres
+def test_an_imported_device_id_assigns_the_unassigned_calls_and_postgres_follows(tmp_path, postgres_url):
+    from pipeline.io.postgres import read_table
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    first = run_flow(catalog, inbox, warehouse, pg_url=postgres_url)
+    with open(catalog / "device_ids.csv", "a", encoding="utf-8") as ids:  # as `rating import-ids` writes it
+        ids.write("V-1004,phone,4331799999,,,\n")
+    summary = rerate(warehouse, catalog, periods=["2026-10"], pg_url=postgres_url)
+    (run,) = summary["runs"]
+    assert run["run_id"] == first["run_id"]
+    assert run["outcomes"] == {**OUTCOMES, "rated": 74, "unassigned": 17}
+    # V-1004 (T-MIN, per started minute, A-DE 0.045): 10 min before, now + 2 min (75 s) + 1 min (45 s) = 0.585 → 0.59
+    assert run["net_amount"] == NET_AMOUNT + Decimal("0.14")
+    assert rows_of(warehouse, "SELECT count(*), sum(quantity), sum(net_amount) FROM invoice_lines WHERE contract_id = 'V-1004' "
+                              "AND article_id = 'A-DE'") == [(1, 780, Decimal("0.59"))]  # fmt: skip
+    assert rows_of(warehouse, "SELECT count(*) FROM unassigned WHERE subscriber_id = '4331799999'") == [(0,)]
+    assert view_rows(warehouse) == {**VIEW_ROWS, "rated_usage": 74, "unassigned": 17}
+    lines, rated = read_table(postgres_url, "invoice_lines", run["run_id"]), read_table(postgres_url, "rated_usage", run["run_id"])
+    assert (lines.num_rows, sum(lines["net_amount"].to_pylist()), rated.num_rows) == (19, NET_AMOUNT + Decimal("0.14"), 74)
+
+
+def test_billed_usage_is_rated_again_only_on_request_and_its_changes_are_listed(tmp_path):
+    from flows.billing_run import billing_run
+    from flows.rerate import plan
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    first = run_flow(catalog, inbox, warehouse)
+    billing_run(period="2026-10", catalog=str(catalog), warehouse_dir=str(warehouse))
+    real, test = rows_of(warehouse, "SELECT count(*) FROM billed_usage")[0][0], rows_of(warehouse, "SELECT count(*) FROM test_billed_usage")[0][0]
+    billed = real + test  # the test account's record counts too: its invoice is final as well
+    prices = catalog / "prices.csv"
+    prices.write_text(prices.read_text().replace("T-MIN,A-EU,0.1200", "T-MIN,A-EU,0.1000"))  # a price fixed
+    with pytest.raises(RerateError, match=f"billed already: run {first['run_id']}: {billed} records on 5 invoices .*--allow-billed"):
+        plan(warehouse, [first["run_id"]], [], False, allow_billed=False)
+    with pytest.raises(RerateError, match="billed already"):  # the flow refuses too, before rating anything
+        rerate(warehouse, catalog, run_ids=[first["run_id"]])
+    assert rows_of(warehouse, "SELECT sum(net_amount) FROM invoice_lines") == [(NET_AMOUNT,)]
+    (run,) = rerate(warehouse, catalog, run_ids=[first["run_id"]], allow_billed=True)["runs"]
+    # V-1001's one call to the EU: 6 min × 0.12 billed, 6 min × 0.10 now
+    (invoice,) = rows_of(warehouse, "SELECT invoice_id FROM invoices WHERE contract_id = 'V-1001'")[0]
+    assert [(c["invoice_id"], c["billed_amount"], c["rerated_amount"]) for c in run["billed_changes"]] == [
+        (invoice, Decimal("0.720000"), Decimal("0.600000"))
+    ]
+    assert run["net_amount"] == NET_AMOUNT - Decimal("0.12")
+    billing_run(period="2026-11", catalog=str(catalog), warehouse_dir=str(warehouse))  # bills none of them again
+    assert rows_of(warehouse, "SELECT count(*), count(DISTINCT record_key) FROM billed_usage") == [(real, real)]
+
+
+def test_runs_are_rated_again_in_the_order_they_came_and_keep_their_duplicates(tmp_path):
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    first = run_flow(catalog, inbox, warehouse)
+    with open(inbox / "partner-20261001.csv", "a", encoding="utf-8") as handle:  # re-delivered with one more call
+        handle.write("P-0009;0316 812724;0316 123456;03.11.2026 09:00:00;30;Sprache\n")
+    second = run_flow(catalog, inbox, warehouse)
+    before = stored(warehouse)
+    summary = rerate(warehouse, catalog, every=True)
+    assert [(r["run_id"], r["outcomes"]["duplicate"], r["net_amount"]) for r in summary["runs"]] == [
+        (first["run_id"], 0, NET_AMOUNT), (second["run_id"], 8, Decimal("0.02")),
+    ]  # fmt: skip
+    assert stored(warehouse) == before
+    assert rows_of(warehouse, "SELECT count(*), count(DISTINCT record_key) FROM usage") == [(101, 101)]
+
+
+def test_rating_the_first_of_two_runs_of_a_period_names_the_later_one(tmp_path):
+    catalog = shutil.copytree(SAMPLE / "catalog", tmp_path / "catalog")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(SAMPLE / "inbox" / "sources.toml", inbox)
+
+    def hand_in(name: str, day: int, durations: list[int]) -> None:  # V-1002: 6000 free seconds of A-NAT a month
+        rows = [f"{name}-{i};0316 81999;01 5551234;0{day}.10.2026 10:0{i}:00;{d};Sprache\n" for i, d in enumerate(durations)]
+        (inbox / f"partner-2026100{day}.csv").write_text(PARTNER_HEADER + "".join(rows))
+
+    hand_in("A", 5, [1800, 1800, 1800])
+    first = run_flow(catalog, inbox, tmp_path / "wh")
+    hand_in("B", 6, [600, 600])
+    second = run_flow(catalog, inbox, tmp_path / "wh")
+    lines = "SELECT run_id, quantity, free_quantity, net_amount FROM invoice_lines ORDER BY run_id"
+    before = rows_of(tmp_path / "wh", lines)
+    only_first = rerate(tmp_path / "wh", catalog, run_ids=[first["run_id"]])
+    assert only_first["later_runs"] == [(second["run_id"], "2026-10")]
+    both = rerate(tmp_path / "wh", catalog, periods=["2026-10"])
+    assert [r["run_id"] for r in both["runs"]] == [first["run_id"], second["run_id"]] and both["later_runs"] == []
+    # the second run still goes on from the first's 5400 free seconds: 600 of its 1200 s are free
+    assert rows_of(tmp_path / "wh", lines) == before
+    assert sorted((q, f) for _, q, f, _ in before) == [(1200, 600), (5400, 5400)]
+
+
+def test_a_run_whose_stored_rows_are_incomplete_is_not_rated_again(tmp_path):
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    first = run_flow(catalog, inbox, warehouse)
+    (warehouse / "unassigned" / f"run-{first['run_id']}.parquet").unlink()  # 19 records gone
+    kept = sorted(p.name for p in (warehouse / "rated_usage").rglob("*.parquet"))
+    with pytest.raises(ConservationError, match="102 input records when it was rated, but its stored tables hold 83"):
+        rerate(warehouse, catalog, every=True)
+    assert sorted(p.name for p in (warehouse / "rated_usage").rglob("*.parquet")) == kept
+    assert rows_of(warehouse, "SELECT sum(net_amount) FROM invoice_lines") == [(NET_AMOUNT,)]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "one of --run, --period or --all (got none)"),
+        (["--run", "nope"], "no stored run nope"),
+        (["--period", "2026-13"], "a period is a month as YYYY-MM"),
+    ],
+)
+def test_the_command_refuses_a_request_it_cannot_do_before_prefect_starts(tmp_path, args, message):
+    from pipeline.cli import app
+
+    catalog, inbox = sample_inbox(tmp_path)
+    run_flow(catalog, inbox, tmp_path / "warehouse")
+    out = CliRunner().invoke(app, ["rerate", *args, "--catalog", str(catalog), "--warehouse", str(tmp_path / "warehouse")],
+                             env={"COLUMNS": "300"})  # fmt: skip
+    assert (out.exit_code, message in out.output) == (2, True), out.output
+
+
+def test_the_command_says_when_the_warehouse_holds_no_run(tmp_path):
+    from pipeline.cli import app
+
+    out = CliRunner().invoke(app, ["rerate", "--all", "--catalog", str(SAMPLE / "catalog"), "--warehouse", str(tmp_path / "none")],
+                             env={"COLUMNS": "300"})  # fmt: skip
+    assert out.exit_code == 2 and "holds no stored run: rate usage first" in out.output
