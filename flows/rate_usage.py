@@ -193,11 +193,30 @@ def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, quara
     """After the run's tables are stored: record its files in the ledger and the hand-in's skipped files, for SQL."""
     if run_id is not None:
         FileLedger(warehouse_dir).record(run_id, hand_in.new, {q["content_hash"]: q["reason"] for q in quarantined})
-    file_ledger.write_skipped(warehouse_dir, hand_in.handin_id, file_ledger.skipped_table(hand_in.handin_id, run_id, hand_in.skipped))
+    skipped = file_ledger.skipped_table(hand_in.handin_id, run_id, hand_in.skipped)
+    file_ledger.write_skipped(warehouse_dir, hand_in.handin_id, skipped, run_id=run_id)
     if run_id is None:  # nothing stored: the analyst database still needs the views (and the new skipped rows)
         views.publish(warehouse_dir)
     else:
         file_ledger.publish_views(warehouse_dir)  # the ledger's rows of this run
+
+
+def _stored_elsewhere(result: RatingResult, inbox_dir: Path, logger) -> list[tuple[Path, str]]:
+    """The warning of a reprocessing run whose records other runs stored: they are duplicates, so a
+    catalog correction does not reach them; `rating rerate` rates those runs again."""
+    others = result.con.execute(
+        "SELECT first_seen_run, count(*) FROM out_duplicates WHERE first_seen_run <> $run GROUP BY 1 ORDER BY 1",
+        {"run": result.run_id},
+    ).fetchall()
+    if not others:
+        return []
+    runs = " ".join(f"--run {r}" for r, _ in others)
+    warning = (
+        f"{sum(n for _, n in others):,} records read again were stored by other runs ({', '.join(r for r, _ in others)}) and "
+        f"count as duplicates here: the current catalog does not reach them. To rate them with it: rating rerate {runs}"
+    )
+    logger.warning(warning)
+    return [(inbox_dir, warning)]
 
 
 @flow(name="rate_usage", log_prints=True)
@@ -265,6 +284,8 @@ def _rated(settings: Settings, reprocess: bool, logger) -> dict:
     )  # fmt: skip
     result = rate_batch(batch, cat, run_id, settings.warehouse)
     try:
+        if reprocess:
+            summary["warnings"] += _stored_elsewhere(result, settings.inbox, logger)
         net_amount = result.net_amount
         # a re-run keeps the run's first start: it orders the runs of a period (warehouse.carried_usage)
         first = warehouse.first_started(settings.warehouse, run_id) or started

@@ -58,7 +58,8 @@ SCHEMA = {
     #: why it was quarantined; null for processed files
     "reason": pl.String,
 }
-#: Skipped files of each hand-in: `<warehouse>/skipped_files/handin-<handin_id>.parquet`.
+#: Skipped files of each check of a hand-in: `<warehouse>/skipped_files/handin-<handin_id>.parquet` for a
+#: check that rated nothing, `handin-<handin_id>-run-<run_id>.parquet` for one that rated run `run_id`.
 SKIPPED_TABLE = "skipped_files"
 SKIPPED_SCHEMA = {
     "handin_id": pl.String,
@@ -219,9 +220,13 @@ def skipped_table(handin_id: str, run_id: str | None, skipped: Sequence[tuple[Le
     return pl.DataFrame(rows, schema=SKIPPED_SCHEMA, orient="row")
 
 
-def write_skipped(warehouse: Path | str, handin_id: str, skipped: pl.DataFrame) -> Path | None:
-    """Store a hand-in's skipped files, replacing an earlier check of the same hand-in (same files, same id)."""
-    target = Path(warehouse) / SKIPPED_TABLE / f"handin-{handin_id}.parquet"
+def write_skipped(warehouse: Path | str, handin_id: str, skipped: pl.DataFrame, run_id: str | None = None) -> Path | None:
+    """Store the skipped files of a check of a hand-in, replacing only the same check done again:
+    the same hand-in rating the same run (a re-run, --reprocess of those files), or checked again
+    with nothing to rate. A later no-op check of an inbox leaves the rows of the check that rated
+    its run as they were."""
+    name = f"handin-{handin_id}.parquet" if run_id is None else f"handin-{handin_id}-run-{run_id}.parquet"
+    target = Path(warehouse) / SKIPPED_TABLE / name
     if skipped.height == 0:
         target.unlink(missing_ok=True)
         return None

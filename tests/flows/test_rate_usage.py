@@ -247,8 +247,9 @@ def test_reprocessing_the_same_inbox_replaces_its_rows(runs):
         [*BROKEN, *(p.name for p in (SAMPLE / "inbox").iterdir() if p.name != "sources.toml")]
     )
     assert all(w.startswith("reprocessed on request: ") for _, w in reprocessed["warnings"])
-    # the same hand-in checked once more: its skipped files replaced by this check's (none)
-    assert view_rows(warehouse) == VIEW_ROWS
+    # the no-op check before it keeps its 10 skipped files: this check (rating the run) skipped none
+    assert view_rows(warehouse) == {**VIEW_ROWS, "skipped_files": 10}
+    assert rows_of(warehouse, "SELECT count(*), count(run_id) FROM skipped_files") == [(10, 0)]
     assert not (warehouse / ".staging").exists()
 
 

@@ -137,11 +137,11 @@ def test_skipped_files_are_stored_per_hand_in_and_queryable_with_the_ledger(tmp_
     ledger = FileLedger(root)
     a, b = write(tmp_path, "a.csv", "1\n"), write(tmp_path, "b.csv", "2\n")
     ledger.record("run-1", ledger.classify([a]).new)
-    for _ in range(2):  # the same hand-in checked twice (the second time all known): replaced, not added
+    for _ in range(3):  # the same hand-in checked three times: once rating run-2, then twice with all known
         new, already, _ = ledger.classify([a, b])
         run_id = "run-2" if new else None
         skipped = [(file_ledger.describe(path), reason) for path, reason in already]
-        file_ledger.write_skipped(root, "handin-1", file_ledger.skipped_table("handin-1", run_id, skipped))
+        file_ledger.write_skipped(root, "handin-1", file_ledger.skipped_table("handin-1", run_id, skipped), run_id=run_id)
         ledger.record("run-2", new)
     warehouse.publish_views(root)
     file_ledger.publish_views(root)
@@ -154,8 +154,10 @@ def test_skipped_files_are_stored_per_hand_in_and_queryable_with_the_ledger(tmp_
         rows = con.sql("SELECT handin_id, run_id, source_file, size_bytes, left(reason, 43) FROM skipped_files ORDER BY 3").fetchall()
     finally:
         con.close()
-    assert rows == [
+    assert sorted(rows, key=lambda r: (r[2], r[1] or "")) == [
+        # the check that rated run-2 keeps its row; the no-op checks after it replace only each other's
         ("handin-1", None, "a.csv", 2, "already processed: the same content (sha256"),
+        ("handin-1", "run-2", "a.csv", 2, "already processed: the same content (sha256"),
         ("handin-1", None, "b.csv", 2, "already processed: the same content (sha256"),
     ]
 

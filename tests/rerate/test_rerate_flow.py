@@ -185,3 +185,21 @@ def test_the_command_says_when_the_warehouse_holds_no_run(tmp_path):
     out = CliRunner().invoke(app, ["rerate", "--all", "--catalog", str(SAMPLE / "catalog"), "--warehouse", str(tmp_path / "none")],
                              env={"COLUMNS": "300"})  # fmt: skip
     assert out.exit_code == 2 and "holds no stored run: rate usage first" in out.output
+
+
+def test_reprocessing_an_inbox_of_two_runs_says_the_catalog_does_not_reach_them_and_names_rerate(tmp_path):
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    first = run_flow(catalog, inbox, warehouse)
+    with open(inbox / "partner-20261001.csv", "a", encoding="utf-8") as handle:
+        handle.write("P-0009;0316 812724;0316 123456;03.11.2026 09:00:00;30;Sprache\n")
+    second = run_flow(catalog, inbox, warehouse)
+    third = run_flow(catalog, inbox, warehouse, reprocess=True)  # every file of both runs: a run of its own
+    assert third["outcomes"]["rated"] == 0 and third["outcomes"]["duplicate"] == 101
+    notes = [w for path, w in third["warnings"] if Path(path) == inbox]
+    first_id, second_id = sorted([first["run_id"], second["run_id"]])
+    assert notes == [
+        f"101 records read again were stored by other runs ({first_id}, {second_id}) and count as duplicates here: the "
+        f"current catalog does not reach them. To rate them with it: rating rerate --run {first_id} --run {second_id}"
+    ]
+    assert run_flow(catalog, inbox, warehouse, reprocess=True)["warnings"][-1] == (inbox, notes[0])  # the same again
