@@ -288,6 +288,18 @@ def test_a_record_spanning_two_graduated_tiers_is_charged_per_tier():
     ]
 
 
+def test_tier_fee_of_a_tier_entered_by_a_special_price():
+    # a friends call (0.01/min) holds units [0, 150), tier 2's first unit (120) among them: its special price
+    # replaces the tier's, fee included; the tariff call after it is in tier 2 (0.03/min) and pays no fee
+    special = {"contract_id": ["K-SEC"], "kind": ["friends"], "number": ["4311111111"], "price": ["0.0100"]}
+    records = calls(K_SEC, ("2026-10-01 10:00:00", 150, "4311111111"), ("2026-10-01 11:00:00", 60))
+    result = rate_priced(records, priced(core=NO_BASE_PRICE, special_prices=special, **tiers("graduated")))
+    assert rated(result, "price_source", "amount", "tier", "fee").rows() == [
+        ("special_friends", D("0.025000"), None, D("0.000000")),
+        ("tariff", D("0.030000"), 2, D("0.000000")),
+    ]
+
+
 def _graduated(article: str, *tiers: tuple[str, str, str | None]) -> dict[str, list]:
     """volume_tiers rows of T-SEC's `article`: graduated (from_quantity, price, flat_fee) tiers."""
     return {
