@@ -63,19 +63,21 @@ def import_special_prices(
     columns = list(CATALOG_TABLES["special_prices"].to_schema().columns)
     new = _with_defaults(incoming.frame.drop("_line"), columns)
     target = Path(directory) / "special_prices.csv"
-    kept = pl.DataFrame(schema={c: pl.String for c in columns})
-    if target.exists():
-        existing = _with_defaults(read_catalog_csv(target).frame.drop("_line"), columns)
-        kept = existing.join(new.select("contract_id").unique(), on="contract_id", how="anti")
-        replaced = existing.height - kept.height
-    else:
-        replaced = 0
+    existing = _with_defaults(read_catalog_csv(target).frame.drop("_line"), columns) if target.exists() else new.clear()
+    kept = existing.join(new.select("contract_id").unique(), on="contract_id", how="anti")
+    earlier = existing.join(new.select("contract_id").unique(), on="contract_id", how="semi")
+    contracts = new.get_column("contract_id").n_unique()
+    # rows compared whole (nulls equal): what the import adds and what it removes of those contracts
+    added, removed = new.join(earlier, on=columns, how="anti", nulls_equal=True), earlier.join(new, on=columns, how="anti", nulls_equal=True)
+    if not added.height and not removed.height and earlier.height == new.height:
+        console.print(f"nothing changed: {target} already holds exactly these {new.height:,} special prices of {contracts:,} contracts")
+        return
     merged = pl.concat([kept, new]).sort("contract_id", "kind", "number", nulls_last=False)
     replace_csv(target, merged)
-    contracts = new.get_column("contract_id").n_unique()
     console.print(
         f"imported {new.height:,} special prices for {contracts:,} contracts into {target} "
-        f"({replaced:,} earlier rows of those contracts replaced, {kept.height:,} rows of other contracts kept)"
+        f"({added.height:,} rows new or changed, {removed.height:,} earlier rows of those contracts gone; "
+        f"{kept.height:,} rows of other contracts kept)"
     )
 
 

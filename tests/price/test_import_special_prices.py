@@ -37,6 +37,7 @@ def test_import_replaces_the_special_prices_of_the_contracts_in_the_file(catalog
     result = invoke(catalog, file)
     assert result.exit_code == 0, result.output
     assert "imported 2 special prices for 1 contracts" in result.output
+    assert "(2 rows new or changed, 1 earlier rows of those contracts gone; 1 rows of other contracts kept)" in result.output
     stored = pl.read_csv(catalog / "special_prices.csv", infer_schema=False)
     assert stored.select("contract_id", "kind", "number", "number_to", "price").rows() == [
         ("V-1001", "friends", "4369912345", None, "0.0050"),
@@ -68,3 +69,14 @@ def test_a_bad_file_is_reported_row_by_row_and_nothing_is_imported(catalog: Path
     shown_cells = " ".join(result.output.replace("│", " ").split())
     assert shown in shown_cells and "nothing was imported" in result.output
     assert (catalog / "special_prices.csv").read_text() == before
+
+
+def test_importing_the_same_file_again_changes_nothing_and_says_so(catalog: Path, tmp_path: Path):
+    file = tmp_path / "friends.csv"
+    file.write_text("contract_id,kind,number,number_to,price\nV-1001,friends,4369912345,,0.0050\n")
+    assert invoke(catalog, file).exit_code == 0
+    before = (catalog / "special_prices.csv").read_bytes()
+    again = invoke(catalog, file)
+    assert again.exit_code == 0, again.output
+    assert "nothing changed: " in again.output and "already holds exactly these 1 special prices of 1 contracts" in again.output
+    assert (catalog / "special_prices.csv").read_bytes() == before
