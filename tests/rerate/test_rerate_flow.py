@@ -24,13 +24,13 @@ pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_harness")]
 #: Every column of every stored row a run's re-rating must give back unchanged with an unchanged catalog.
 STORED = {
     "rated_usage": "SELECT * EXCLUDE (period) FROM rated_usage ORDER BY record_key",
-    "invoice_lines": "SELECT * FROM invoice_lines ORDER BY contract_id, article_id, period",
+    "invoice_lines": "SELECT * FROM invoice_lines ORDER BY run_id, contract_id, article_id, period",
     "unassigned": "SELECT * FROM unassigned ORDER BY record_key",
     "non_billable": "SELECT * FROM non_billable ORDER BY record_key",
-    "rejects": "SELECT * FROM rejects ORDER BY source_file, source_line, \"column\"",
-    "ledger": "SELECT * FROM ledger ORDER BY outcome",
-    "quarantine": "SELECT * FROM quarantine ORDER BY source_file",
-    "started": "SELECT run_id, started_at, input_files, input_records, net_amount FROM runs",
+    "rejects": "SELECT * FROM rejects ORDER BY run_id, source_file, source_line, \"column\"",
+    "ledger": "SELECT * FROM ledger ORDER BY run_id, outcome",
+    "quarantine": "SELECT * FROM quarantine ORDER BY run_id, source_file",
+    "started": "SELECT run_id, started_at, input_files, input_records, net_amount FROM runs ORDER BY run_id",
 }
 
 
