@@ -161,6 +161,15 @@ def test_a_run_whose_stored_rows_are_incomplete_is_not_rated_again(tmp_path):
     assert rows_of(warehouse, "SELECT sum(net_amount) FROM invoice_lines") == [(NET_AMOUNT,)]
 
 
+@pytest.fixture(scope="module")
+def rated_sample(prefect_harness, tmp_path_factory) -> tuple[Path, Path]:
+    """The sample rated once into a warehouse no test changes: (catalog, warehouse)."""
+    root = tmp_path_factory.mktemp("rated")
+    catalog, inbox = sample_inbox(root)
+    run_flow(catalog, inbox, root / "warehouse")
+    return catalog, root / "warehouse"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -169,13 +178,11 @@ def test_a_run_whose_stored_rows_are_incomplete_is_not_rated_again(tmp_path):
         (["--period", "2026-13"], "a period is a month as YYYY-MM"),
     ],
 )
-def test_the_command_refuses_a_request_it_cannot_do_before_prefect_starts(tmp_path, args, message):
+def test_the_command_refuses_a_request_it_cannot_do_before_prefect_starts(rated_sample, args, message):
     from pipeline.cli import app
 
-    catalog, inbox = sample_inbox(tmp_path)
-    run_flow(catalog, inbox, tmp_path / "warehouse")
-    out = CliRunner().invoke(app, ["rerate", *args, "--catalog", str(catalog), "--warehouse", str(tmp_path / "warehouse")],
-                             env={"COLUMNS": "300"})  # fmt: skip
+    catalog, warehouse = rated_sample
+    out = CliRunner().invoke(app, ["rerate", *args, "--catalog", str(catalog), "--warehouse", str(warehouse)], env={"COLUMNS": "300"})
     assert (out.exit_code, message in out.output) == (2, True), out.output
 
 
