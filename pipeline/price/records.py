@@ -225,7 +225,9 @@ def _carded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame, cards: pl.Dat
     """
     nk, nz, nb = con.sql("SELECT nk, nz, nb FROM card_dims").fetchall()[0]
     keys = cards.get_column("card_key").drop_nulls()  # card_one's, sorted; card_cut's rows have none
-    card_key = cell_key(nk, nz, nb)
+    # a called number in no zone (no prefix, no catch-all, not local) has no cell: unrateable, even where
+    # the article key has a row for every zone (that row covers zones, not a number outside all of them)
+    card_key = pl.when(pl.col("cp_key").is_null() | (pl.col("zone_no") != 0)).then(cell_key(nk, nz, nb))
     if keys.len() and int(keys.max()) < DENSE_CELLS:
         row = _at(_dense(keys, pl.int_range(keys.len(), dtype=pl.Int32, eager=True), int(keys.max()) + 1), pl.col("card_key"))
     else:  # a huge, sparse card: binary search in the sorted keys

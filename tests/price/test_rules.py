@@ -53,6 +53,17 @@ def test_longest_prefix_zone_else_catch_all(counterparty, catchall, zone, articl
     assert rated(result, "zone_id", "article_id", "amount").row(0) == (zone, article, D("0.060000"))
 
 
+def test_a_number_in_no_zone_is_unrateable_even_where_the_key_has_a_row_for_every_zone():
+    # article_keys' empty zone is "every zone not listed": a number outside every zone (no catch-all) is in none
+    keys = {k: [*v, new] for (k, v), new in zip(CORE["article_keys"].items(), ("voice", None, "A-NAT"))}
+    cat = priced(core={"article_keys": keys})
+    result = rate_priced(calls(K_SEC, ("2026-10-01 10:00:00", 60, "33123456"), ("2026-10-01 11:00:00", 60, "4312345678")), cat)
+    assert rated(result, "zone_id", "article_id").rows() == [("NAT", "A-NAT")]
+    assert result.table("unrateable").pl().get_column("reason").to_list() == [
+        "no destination zone matches 33123456 and tariff T-SEC has no catch-all zone"
+    ]
+
+
 @pytest.mark.parametrize(
     ("record", "prices_without", "reason"),
     [
