@@ -54,6 +54,12 @@ def plan(warehouse_dir: Path, run_ids: list[str], periods: list[str], every: boo
     billed = pl.concat(
         [pl.from_arrow(billing_store.read_committed(warehouse_dir, "billed_usage", test=t)) for t in (False, True)]
     ).filter(pl.col("rated_run_id").is_in(chosen))
+    incomplete = [(r, n, warehouse.stored_records(warehouse_dir, r)) for r, n in _input_records(warehouse_dir, chosen)]
+    incomplete = [(r, n, m) for r, n, m in incomplete if m != n]
+    if incomplete:
+        lines = "; ".join(f"run {r}: {n} input records when it was rated, its stored tables hold {m}" for r, n, m in incomplete)
+        raise RerateError(f"the warehouse lacks rows of these runs: {lines}. Rate their files again (`rating run --reprocess`) "
+                          "or leave them out; nothing was rated again")  # fmt: skip
     held = rerate.billed_runs(billed, chosen)
     if held.height and not allow_billed:
         lines = "; ".join(
@@ -68,6 +74,12 @@ def plan(warehouse_dir: Path, run_ids: list[str], periods: list[str], every: boo
     return Plan(runs=chosen, billed_runs=held, billed=billed, later=rerate.later_runs(starts, periods_of, chosen))
 
 
+def _input_records(warehouse_dir: Path, runs: list[str]) -> list[tuple[str, int]]:
+    """(run_id, input_records) of the given runs, from their `runs` rows."""
+    files = [Path(warehouse_dir) / "runs" / f"run-{r}.parquet" for r in runs]
+    return pl.read_parquet(files).select("run_id", "input_records").rows() if files else []
+
+
 @task(cache_policy=NO_CACHE)
 def read_stored_run(warehouse_dir: Path, run_id: str) -> warehouse.StoredInput:
     """A stored run's records, rejected lines and quarantined files, as it read them."""
@@ -76,12 +88,13 @@ def read_stored_run(warehouse_dir: Path, run_id: str) -> warehouse.StoredInput:
 
 @task(cache_policy=NO_CACHE)
 def rated_amounts(warehouse_dir: Path, run_id: str) -> pl.DataFrame:
-    """(record_key, amount) of a stored run's rated records, before it is rated again."""
+    """(record_key, contract_id, amount) of a stored run's rated records, before it is rated again."""
     return warehouse.rated_amounts(warehouse_dir, run_id)
 
 
-def _rerated(cat: Catalog, run_id: str, settings: Settings, billed: pl.DataFrame, logger) -> dict:
-    """One stored run rated again and stored in place of its earlier rows."""
+def _rerated(cat: Catalog, run_id: str, settings: Settings, billed: pl.DataFrame, logger, done: list[str]) -> dict:
+    """One stored run rated again and stored in place of its earlier rows (`done`: the runs of this
+    request rated again before it, for the messages of a failure)."""
     stored = read_stored_run(settings.warehouse, run_id)
     batch = Batch(
         usage=stored.usage, rejects=stored.rejects, quarantined=stored.quarantined, hashes=[],
@@ -91,19 +104,27 @@ def _rerated(cat: Catalog, run_id: str, settings: Settings, billed: pl.DataFrame
     before = rated_amounts(settings.warehouse, run_id) if mine.height else None
     result = rate_batch(batch, cat, run_id, settings.warehouse)
     try:
-        if result.input_records != stored.input_records:
+        sums = tuple(int(v) for v in result.ledger.select(pl.col("records", "duration_s", "volume_bytes").sum()).row(0))
+        if sums != stored.input_sums:
+            earlier = f"; the runs before it in this request were: {', '.join(done)}" if done else ""
             raise ConservationError(
-                f"run {run_id}: {stored.input_records} input records when it was rated, but its stored tables hold "
-                f"{result.input_records}: the warehouse lacks some of its rows; nothing was rated again"
+                f"run {run_id}: its input was {stored.input_sums} (records, seconds, bytes) when it was rated, but its "
+                f"stored tables hold {sums}: the warehouse lacks or changed some of its rows; it was not rated again{earlier}"
             )
         changes = None
         if before is not None:
-            after = result.rated_usage().select("record_key", "amount")
+            after = result.rated_usage().select("record_key", "contract_id", "amount")
             changes = rerate.billed_changes(before, after, mine)
         net = result.net_amount
         runs = run_record(run_id, stored.started_at, datetime.now(timezone.utc), stored.input_files, result.input_records, net)
         rows = store(result, runs, stored.quarantined, settings.warehouse)
-        pg_rows = to_postgres(result, runs, settings.pg_url, settings.warehouse) if settings.pg_url else None
+        try:
+            pg_rows = to_postgres(result, runs, settings.pg_url, settings.warehouse) if settings.pg_url else None
+        except Exception as exc:
+            raise RuntimeError(
+                f"run {run_id} is rated again in the warehouse, but PostgreSQL was not written ({type(exc).__name__}: {exc}); "
+                "run the same command again once PostgreSQL is reachable: it rates the run again and writes both"
+            ) from exc
         logger.info("run %s rated again: net %s (was %s)", run_id, net, stored.net_amount)
         return {
             "run_id": run_id,
@@ -145,9 +166,11 @@ def rerate_usage(
             logger.warning("run %s had stopped while storing its staged files: its storing was finished", run_id)
         chosen = plan(settings.warehouse, run_ids or [], periods or [], every, allow_billed)
         if not chosen.runs:
-            logger.info("nothing to rate again: no stored run holds records of %s", ", ".join(periods or []))
+            logger.info("nothing to rate again: no stored run holds records of %s", ", ".join(periods or []) or "any period")
         cat = load_catalog_task(settings.catalog) if chosen.runs else None
-        done = [_rerated(cat, run_id, settings, chosen.billed, logger) for run_id in chosen.runs]  # a loop over runs
+        done: list[dict] = []
+        for run_id in chosen.runs:  # a loop over runs
+            done.append(_rerated(cat, run_id, settings, chosen.billed, logger, [d["run_id"] for d in done]))
         for run_id, period in chosen.later.iter_rows():
             logger.warning("run %s also holds records of %s but was not rated again: its free quantities and tiers "
                            "went on from the old figures (rate %s again with --period %s)", run_id, period, run_id, period)  # fmt: skip

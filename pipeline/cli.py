@@ -194,10 +194,11 @@ def rerate(
         console.print(f"[red]error[/red]: {exc}")
         raise typer.Exit(2) from None
     if not chosen.runs:
-        console.print(f"nothing to rate again: no stored run holds records of {', '.join(periods or [])}")
+        console.print(f"nothing to rate again: no stored run holds records of {', '.join(periods or []) or 'any period'}")
         return
     quiet_operator_errors()
-    console.print(f"rating {len(chosen.runs)} stored runs again (Prefect, local ephemeral server: ~20 s to start the first time)")
+    runs = f"{len(chosen.runs)} stored run{'s' if len(chosen.runs) > 1 else ''}"
+    console.print(f"rating {runs} again (Prefect, local ephemeral server: ~20 s to start the first time)")
     try:
         summary = rerate_usage(
             run_ids=chosen.runs, catalog=str(settings.catalog), warehouse_dir=str(settings.warehouse), allow_billed=allow_billed
@@ -226,10 +227,17 @@ def _print_rerated(summary: dict) -> None:
         changed = run["billed_changes"]
         if changed:
             console.print(
-                f"[yellow]billed[/yellow] run {run['run_id']}: {len(changed):,} billed records now rate differently "
-                f"(e.g. {changed[0]['record_key']} on {changed[0]['invoice_id']}: {changed[0]['billed_amount']} → "
-                f"{changed[0]['rerated_amount']}); invoices are final: these differences are not billed"
+                f"[yellow]billed[/yellow] run {run['run_id']}: {len(changed):,} billed records now rate differently; "
+                "invoices are final: these differences are not billed"
             )
+            table = Table("record", "invoice", "before", "now")
+            for c in changed:
+                def rated(contract, amount) -> str:
+                    return "not rated" if contract is None else f"{contract} {amount}"
+
+                table.add_row(c["record_key"], c["invoice_id"], rated(c["contract_before"], c["amount_before"]),
+                              rated(c["contract_after"], c["amount_after"]))  # fmt: skip
+            console.print(table)
     for run_id, period in summary["later_runs"]:
         console.print(
             f"[yellow]warning[/yellow] run {run_id} also holds records of {period} but was not rated again: its free "

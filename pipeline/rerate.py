@@ -63,19 +63,26 @@ def billed_runs(billed: pl.DataFrame, chosen: list[str]) -> pl.DataFrame:
 
 
 def billed_changes(before: pl.DataFrame, after: pl.DataFrame, billed: pl.DataFrame) -> pl.DataFrame:
-    """The billed records of one run whose amount the re-rating changed: (record_key, invoice_id,
-    billed_amount, rerated_amount); rerated_amount is null where the record is no longer rated
-    (now unassigned, say). Invoices are final: these differences are reported, not billed.
+    """The billed records of one run that the re-rating rates differently: another amount or another
+    contract, or no longer rated (now unassigned, say): (record_key, invoice_id, contract_before,
+    amount_before, contract_after, amount_after), the `_after` columns null for a record no longer
+    rated. Invoices are final: these differences are reported, not billed.
 
     Args:
-        before, after: (record_key, amount) of the run's rated records, as stored and as re-rated.
+        before, after: (record_key, contract_id, amount) of the run's rated records, as stored before
+            this re-rating and as re-rated.
         billed: (record_key, invoice_id) of the run's billed records.
     """
+    def side(frame: pl.DataFrame, suffix: str) -> pl.DataFrame:
+        return frame.select("record_key", pl.col("contract_id").alias(f"contract_{suffix}"), pl.col("amount").alias(f"amount_{suffix}"))
+
     return (
         billed.select("record_key", "invoice_id")
-        .join(before.select("record_key", pl.col("amount").alias("billed_amount")), on="record_key", how="left")
-        .join(after.select("record_key", pl.col("amount").alias("rerated_amount")), on="record_key", how="left")
-        .filter(pl.col("rerated_amount").is_null() | (pl.col("rerated_amount") != pl.col("billed_amount")))
+        .join(side(before, "before"), on="record_key", how="left")
+        .join(side(after, "after"), on="record_key", how="left")
+        .filter(
+            pl.col("contract_after").ne_missing(pl.col("contract_before")) | pl.col("amount_after").ne_missing(pl.col("amount_before"))
+        )
         .sort("record_key")
     )
 

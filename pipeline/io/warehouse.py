@@ -242,6 +242,8 @@ class StoredInput:
     net_amount: Decimal
     #: records per outcome, from its ledger
     outcomes: dict[str, int]
+    #: (records, seconds, bytes) of its whole input, from its ledger: what its re-rating must add up to
+    input_sums: tuple[int, int, int]
 
 
 def stored_input(warehouse: Path, run_id: str) -> StoredInput:
@@ -269,15 +271,28 @@ def stored_input(warehouse: Path, run_id: str) -> StoredInput:
         input_records=run_row["input_records"],
         net_amount=run_row["net_amount"],
         outcomes=dict(zip(ledger.get_column("outcome"), ledger.get_column("records"))),
+        input_sums=tuple(int(v) for v in ledger.select(pl.col("records", "duration_s", "volume_bytes").sum()).row(0)),
     )
 
 
 def rated_amounts(warehouse: Path, run_id: str) -> pl.DataFrame:
-    """(record_key, amount) of run `run_id`'s rated records as stored."""
+    """(record_key, contract_id, amount) of run `run_id`'s rated records as stored."""
     files = _run_files(Path(warehouse) / "rated_usage", run_id)
     if not files:
-        return pl.DataFrame(schema={"record_key": pl.String, "amount": pl.Decimal(18, 6)})
-    return pl.concat([pl.scan_parquet(f, hive_partitioning=False).select("record_key", "amount") for f in files]).collect()
+        return pl.DataFrame(schema={"record_key": pl.String, "contract_id": pl.String, "amount": pl.Decimal(18, 6)})
+    scans = [pl.scan_parquet(f, hive_partitioning=False).select("record_key", "contract_id", "amount") for f in files]
+    return pl.concat(scans).collect()
+
+
+def stored_records(warehouse: Path, run_id: str) -> int:
+    """How many input records run `run_id`'s stored tables hold: its canonical records and its
+    rejected lines (from the Parquet footers and the rejects' distinct lines, without reading the records)."""
+    root = Path(warehouse)
+    records = sum(pq.ParquetFile(f).metadata.num_rows for name in INPUT_TABLES for f in _run_files(root / name, run_id))
+    rejects = _run_files(root / "rejects", run_id)
+    if rejects:
+        records += pl.scan_parquet(rejects).select(pl.struct("source_file", "source_line").n_unique()).collect().item()
+    return records
 
 
 def run_starts(warehouse: Path) -> pl.DataFrame:

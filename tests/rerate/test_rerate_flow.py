@@ -100,9 +100,8 @@ def test_billed_usage_is_rated_again_only_on_request_and_its_changes_are_listed(
     (run,) = rerate(warehouse, catalog, run_ids=[first["run_id"]], allow_billed=True)["runs"]
     # V-1001's one call to the EU: 6 min × 0.12 billed, 6 min × 0.10 now
     (invoice,) = rows_of(warehouse, "SELECT invoice_id FROM invoices WHERE contract_id = 'V-1001'")[0]
-    assert [(c["invoice_id"], c["billed_amount"], c["rerated_amount"]) for c in run["billed_changes"]] == [
-        (invoice, Decimal("0.720000"), Decimal("0.600000"))
-    ]
+    assert [(c["invoice_id"], c["contract_before"], c["amount_before"], c["contract_after"], c["amount_after"])
+            for c in run["billed_changes"]] == [(invoice, "V-1001", Decimal("0.720000"), "V-1001", Decimal("0.600000"))]  # fmt: skip
     assert run["net_amount"] == NET_AMOUNT - Decimal("0.12")
     billing_run(period="2026-11", catalog=str(catalog), warehouse_dir=str(warehouse))  # bills none of them again
     assert rows_of(warehouse, "SELECT count(*), count(DISTINCT record_key) FROM billed_usage") == [(real, real)]
@@ -155,7 +154,7 @@ def test_a_run_whose_stored_rows_are_incomplete_is_not_rated_again(tmp_path):
     first = run_flow(catalog, inbox, warehouse)
     (warehouse / "unassigned" / f"run-{first['run_id']}.parquet").unlink()  # 19 records gone
     kept = sorted(p.name for p in (warehouse / "rated_usage").rglob("*.parquet"))
-    with pytest.raises(ConservationError, match="102 input records when it was rated, but its stored tables hold 83"):
+    with pytest.raises(RerateError, match=f"run {first['run_id']}: 102 input records when it was rated, its stored tables hold 83"):
         rerate(warehouse, catalog, every=True)
     assert sorted(p.name for p in (warehouse / "rated_usage").rglob("*.parquet")) == kept
     assert rows_of(warehouse, "SELECT sum(net_amount) FROM invoice_lines") == [(NET_AMOUNT,)]
@@ -210,3 +209,17 @@ def test_reprocessing_an_inbox_of_two_runs_says_the_catalog_does_not_reach_them_
         f"current catalog does not reach them. To rate them with it: rating rerate --run {first_id} --run {second_id}"
     ]
     assert run_flow(catalog, inbox, warehouse, reprocess=True)["warnings"][-1] == (inbox, notes[0])  # the same again
+
+
+def test_a_run_whose_stored_seconds_changed_is_not_rated_again(tmp_path):
+    import polars as pl
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    first = run_flow(catalog, inbox, warehouse)
+    stored_file = warehouse / "unassigned" / f"run-{first['run_id']}.parquet"
+    frame = pl.read_parquet(stored_file)
+    frame.with_columns(pl.col("duration_s") + pl.when(pl.int_range(pl.len()) == 0).then(1000).otherwise(0)).write_parquet(stored_file)
+    with pytest.raises(ConservationError, match=r"its input was \(102, 14125, \d+\) .* but its stored tables hold \(102, 15125, \d+\)"):
+        rerate(warehouse, catalog, every=True)
+    assert rows_of(warehouse, "SELECT sum(net_amount) FROM invoice_lines") == [(NET_AMOUNT,)]

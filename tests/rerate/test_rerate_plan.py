@@ -67,14 +67,19 @@ def test_billed_runs_count_records_and_invoices_per_run():
     assert billed_runs(billed, ["ra", "rb"]).rows() == [("ra", 3, ["I-1", "I-2"])]
 
 
-def test_billed_changes_list_records_whose_amount_changed_or_that_are_no_longer_rated():
+def test_billed_changes_list_records_rated_differently_or_no_longer_rated():
     d = Decimal
-    before = pl.DataFrame({"record_key": ["k1", "k2", "k3", "k4"], "amount": [d("0.1"), d("0.2"), d("0.3"), d("0.4")]},
-                          schema={"record_key": pl.String, "amount": pl.Decimal(18, 6)})  # fmt: skip
-    after = pl.DataFrame({"record_key": ["k1", "k2", "k4"], "amount": [d("0.1"), d("0.25"), d("0.4")]},
-                         schema={"record_key": pl.String, "amount": pl.Decimal(18, 6)})  # fmt: skip
-    billed = pl.DataFrame({"record_key": ["k1", "k2", "k3"], "invoice_id": ["I-1", "I-1", "I-2"]})
+    schema = {"record_key": pl.String, "contract_id": pl.String, "amount": pl.Decimal(18, 6)}
+    before = pl.DataFrame(
+        [("k1", "V1", d("0.1")), ("k2", "V1", d("0.2")), ("k3", "V1", d("0.3")), ("k4", "V1", d("0.4"))], schema=schema, orient="row"
+    )  # k5 was not rated before this re-rating (unassigned by an earlier one, say)
+    after = pl.DataFrame(
+        [("k1", "V1", d("0.1")), ("k2", "V1", d("0.25")), ("k4", "V2", d("0.4")), ("k5", "V2", d("0.5"))], schema=schema, orient="row"
+    )
+    billed = pl.DataFrame({"record_key": ["k1", "k2", "k3", "k4", "k5"], "invoice_id": ["I-1", "I-1", "I-2", "I-2", "I-3"]})
     assert billed_changes(before, after, billed).rows() == [
-        ("k2", "I-1", d("0.200000"), d("0.250000")),
-        ("k3", "I-2", d("0.300000"), None),  # k3 is unassigned now, say
+        ("k2", "I-1", "V1", d("0.200000"), "V1", d("0.250000")),
+        ("k3", "I-2", "V1", d("0.300000"), None, None),  # no longer rated
+        ("k4", "I-2", "V1", d("0.400000"), "V2", d("0.400000")),  # the same amount, another contract
+        ("k5", "I-3", None, None, "V2", d("0.500000")),  # rated again after it was unassigned
     ]
