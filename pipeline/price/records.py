@@ -33,6 +33,9 @@ UNITS = {"second": 1, "byte": 2, "event": 3}
 FLAT = 7
 #: Rate-card cells are looked up in a dense array up to this many cells, else by binary search.
 DENSE_CELLS = 1 << 24
+#: Added to the cell key of a record that has no cell (a called number in no zone): past every cell
+#: key (plan × key × zone × band numbers stay far below 2^62 - 2^61).
+NO_CELL = 1 << 61
 #: The walk runs in this many parts (by contract number), two at a time: a part's arrays stay in
 #: the CPU's cache and the allocator reuses their memory (16 parts: 1.7 s for 7.8 M walked
 #: records; 2 parts: 2.2-2.7 s).
@@ -226,8 +229,10 @@ def _carded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame, cards: pl.Dat
     nk, nz, nb = con.sql("SELECT nk, nz, nb FROM card_dims").fetchall()[0]
     keys = cards.get_column("card_key").drop_nulls()  # card_one's, sorted; card_cut's rows have none
     # a called number in no zone (no prefix, no catch-all, not local) has no cell: unrateable, even where
-    # the article key has a row for every zone (that row covers zones, not a number outside all of them)
-    card_key = pl.when(pl.col("cp_key").is_null() | (pl.col("zone_no") != 0)).then(cell_key(nk, nz, nb))
+    # the article key has a row for every zone (that row covers zones, not a number outside all of them).
+    # Its key is moved past every cell (arithmetic, not a when/then: the key stays without nulls)
+    zoneless_number = (pl.col("cp_key").is_not_null() & (pl.col("zone_no") == 0)).cast(pl.Int64)
+    card_key = cell_key(nk, nz, nb) + zoneless_number * NO_CELL
     if keys.len() and int(keys.max()) < DENSE_CELLS:
         row = _at(_dense(keys, pl.int_range(keys.len(), dtype=pl.Int32, eager=True), int(keys.max()) + 1), pl.col("card_key"))
     else:  # a huge, sparse card: binary search in the sorted keys
