@@ -201,6 +201,25 @@ def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, quara
         file_ledger.publish_views(warehouse_dir)  # the ledger's rows of this run
 
 
+def _refuse_billed(warehouse_dir: Path, run_id: str) -> None:
+    """Refuse to replace stored run `run_id` when a billing run billed its usage (the same rule as
+    `rating rerate`: invoices are final, so the rated amounts would no longer match them)."""
+    from pipeline import rerate
+    from pipeline.io import billing_store
+
+    if warehouse.first_started(warehouse_dir, run_id) is None:
+        return  # a new run: nothing of it was billed
+    billed = pl.concat([pl.from_arrow(billing_store.read_committed(warehouse_dir, "billed_usage", test=t)) for t in (False, True)])
+    held = rerate.billed_runs(billed, [run_id])
+    if held.height:
+        (_, records, invoices), = held.iter_rows()
+        raise rerate.RerateError(
+            f"run {run_id} would be replaced, but {records} of its records are billed already (on {', '.join(invoices[:3])}"
+            f"{', …' if len(invoices) > 3 else ''}). Invoices are final: pass --allow-billed to rate it again anyway, or "
+            f"use `rating rerate --run {run_id} --allow-billed`, which lists every billed record that rates differently"
+        )
+
+
 def _stored_elsewhere(result: RatingResult, inbox_dir: Path, logger) -> list[tuple[Path, str]]:
     """The warning of a reprocessing run whose records other runs stored: they are duplicates, so a
     catalog correction does not reach them; `rating rerate` rates those runs again."""
@@ -227,6 +246,7 @@ def rate_usage(
     sources: str | None = None,
     pg_url: str | None = None,
     reprocess: bool = False,
+    allow_billed: bool = False,
 ) -> dict:
     """Rate the inbox files the file ledger does not know yet and store the outcome; returns the run summary.
 
@@ -240,6 +260,8 @@ def rate_usage(
         reprocess: read the files the ledger knows too. The same files as an earlier run are
             that run again (its rows replaced, rated with the current catalog); records already
             stored by another run are counted as duplicates, never rated twice.
+        allow_billed: replace a stored run whose usage a billing run billed (its invoices stay as
+            they are); without it such a run is refused before anything is rated.
     """
     logger = get_run_logger()
     settings = Settings.from_env(
@@ -248,10 +270,10 @@ def rate_usage(
     with warehouse.locked(settings.warehouse):
         for run_id in warehouse.recover(settings.warehouse):
             logger.warning("run %s had stopped while storing its staged files: its storing was finished", run_id)
-        return _rated(settings, reprocess, logger)
+        return _rated(settings, reprocess, logger, allow_billed)
 
 
-def _rated(settings: Settings, reprocess: bool, logger) -> dict:
+def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = False) -> dict:
     """rate_usage's work, under the warehouse's rating lock."""
     started = datetime.now(timezone.utc)
     hand_in = check_inbox(settings.inbox, settings.warehouse, reprocess)
@@ -282,6 +304,8 @@ def _rated(settings: Settings, reprocess: bool, logger) -> dict:
         run_id, hand_in.files, batch.read, len(batch.quarantined), len(hand_in.skipped), batch.usage.height,
         batch.rejects.height,
     )  # fmt: skip
+    if not allow_billed:
+        _refuse_billed(settings.warehouse, run_id)
     result = rate_batch(batch, cat, run_id, settings.warehouse)
     try:
         if reprocess:

@@ -109,6 +109,9 @@ def run(
         help="Read the inbox files the file ledger knows too (after fixing sources.toml or the catalog); "
         "records already stored by another run count as duplicates, never twice",
     ),  # fmt: skip
+    allow_billed: bool = typer.Option(
+        False, "--allow-billed", help="With --reprocess: replace a run whose usage was billed (its invoices stay as they are)"
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own log lines too"),
 ) -> None:
     """Rate the inbox with the `rate_usage` Prefect flow (local ephemeral mode, no server needed).
@@ -146,7 +149,7 @@ def run(
     try:
         summary = rate_usage(
             catalog=str(settings.catalog), inbox_dir=str(settings.inbox), warehouse_dir=str(settings.warehouse),
-            sources=str(settings.sources), reprocess=reprocess,
+            sources=str(settings.sources), reprocess=reprocess, allow_billed=allow_billed,
         )  # fmt: skip
     except Exception as exc:  # Prefect has logged the traceback; the user needs the message and the exit code
         console.print(f"[red]run failed[/red]: {type(exc).__name__}: {exc}")

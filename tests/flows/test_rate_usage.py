@@ -102,7 +102,7 @@ def sample_inbox(root: Path) -> tuple[Path, Path]:
     return catalog, inbox
 
 
-def run_flow(catalog: Path, inbox: Path, warehouse: Path, pg_url: str | None = None, reprocess: bool = False) -> dict:
+def run_flow(catalog: Path, inbox: Path, warehouse: Path, pg_url: str | None = None, reprocess: bool = False, **more) -> dict:
     """One run of the flow with nothing taken from the caller's RATING_* environment."""
     from flows.rate_usage import rate_usage
 
@@ -110,7 +110,7 @@ def run_flow(catalog: Path, inbox: Path, warehouse: Path, pg_url: str | None = N
         for name in RUN_ENV:
             env.delenv(name, raising=False)
         return rate_usage(
-            catalog=str(catalog), inbox_dir=str(inbox), warehouse_dir=str(warehouse), pg_url=pg_url, reprocess=reprocess
+            catalog=str(catalog), inbox_dir=str(inbox), warehouse_dir=str(warehouse), pg_url=pg_url, reprocess=reprocess, **more
         )
 
 

@@ -223,3 +223,19 @@ def test_a_run_whose_stored_seconds_changed_is_not_rated_again(tmp_path):
     with pytest.raises(ConservationError, match=r"its input was \(102, 14125, \d+\) .* but its stored tables hold \(102, 15125, \d+\)"):
         rerate(warehouse, catalog, every=True)
     assert rows_of(warehouse, "SELECT sum(net_amount) FROM invoice_lines") == [(NET_AMOUNT,)]
+
+
+def test_reprocessing_a_billed_run_is_refused_unless_allowed(tmp_path):
+    from flows.billing_run import billing_run
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    first = run_flow(catalog, inbox, warehouse)
+    billing_run(period="2026-10", catalog=str(catalog), warehouse_dir=str(warehouse))
+    prices = catalog / "prices.csv"
+    prices.write_text(prices.read_text().replace("T-MIN,A-EU,0.1200", "T-MIN,A-EU,0.1000"))
+    with pytest.raises(RerateError, match=f"run {first['run_id']} would be replaced, but 72 of its records are billed already"):
+        run_flow(catalog, inbox, warehouse, reprocess=True)
+    assert rows_of(warehouse, "SELECT sum(net_amount) FROM invoice_lines") == [(NET_AMOUNT,)]
+    again = run_flow(catalog, inbox, warehouse, reprocess=True, allow_billed=True)
+    assert (again["run_id"], again["net_amount"]) == (first["run_id"], NET_AMOUNT - Decimal("0.12"))
