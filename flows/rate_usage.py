@@ -19,12 +19,13 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from pipeline import rerate
 from pipeline.catalog import Catalog
 from pipeline.io.catalog_files import load_priced_catalog
 from pipeline.config import Settings
 from pipeline.ingest import REJECT_SCHEMA
 from pipeline.ingest.numbers import normalised_usage
-from pipeline.io import file_ledger, inbox, quarantine, views, warehouse
+from pipeline.io import billing_store, file_ledger, inbox, quarantine, views, warehouse
 from pipeline.io.file_ledger import FileLedger, LedgerFile
 from pipeline.io.readers import UnreadableFile, load_sources, read_usage_file, source_for
 from pipeline.io.readers.config import numbering_plan_of
@@ -204,18 +205,14 @@ def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, quara
 def _refuse_billed(warehouse_dir: Path, run_id: str) -> None:
     """Refuse to replace stored run `run_id` when a billing run billed its usage (the same rule as
     `rating rerate`: invoices are final, so the rated amounts would no longer match them)."""
-    from pipeline import rerate
-    from pipeline.io import billing_store
-
     if warehouse.first_started(warehouse_dir, run_id) is None:
         return  # a new run: nothing of it was billed
-    billed = pl.concat([pl.from_arrow(billing_store.read_committed(warehouse_dir, "billed_usage", test=t)) for t in (False, True)])
-    held = rerate.billed_runs(billed, [run_id])
+    held = rerate.billed_runs(pl.from_arrow(billing_store.billed_usage(warehouse_dir)), [run_id])
     if held.height:
         (_, records, invoices), = held.iter_rows()
         raise rerate.RerateError(
-            f"run {run_id} would be replaced, but {records} of its records are billed already (on {', '.join(invoices[:3])}"
-            f"{', …' if len(invoices) > 3 else ''}). Invoices are final: pass --allow-billed to rate it again anyway, or "
+            f"run {run_id} would be replaced, but {records} of its records are billed already (on {rerate.invoice_list(invoices)}"
+            "). Invoices are final: pass --allow-billed to rate it again anyway, or "
             f"use `rating rerate --run {run_id} --allow-billed`, which lists every billed record that rates differently"
         )
 

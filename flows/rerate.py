@@ -26,7 +26,7 @@ from pipeline import rerate
 from pipeline.catalog import Catalog
 from pipeline.config import Settings
 from pipeline.io import billing_store, warehouse
-from pipeline.ledger import ConservationError, run_record
+from pipeline.ledger import ConservationError, run_record, totals
 from pipeline.rerate import RerateError
 
 
@@ -35,8 +35,6 @@ class Plan:
     """What a re-rating request comes to: the runs in order, and what of theirs was billed."""
 
     runs: list[str]
-    #: (run_id, records, invoices) of the chosen runs with billed usage
-    billed_runs: pl.DataFrame
     #: (rated_run_id, record_key, invoice_id) of every billed usage record of the chosen runs
     billed: pl.DataFrame
     #: (run_id, period) of later runs of the same periods that are not rated again
@@ -51,33 +49,22 @@ def plan(warehouse_dir: Path, run_ids: list[str], periods: list[str], every: boo
         raise RerateError(f"{warehouse_dir} holds no stored run: rate usage first (`rating run`), or pass --warehouse")
     starts, periods_of = warehouse.run_starts(warehouse_dir), warehouse.run_periods(warehouse_dir)
     chosen = rerate.chosen_runs(starts, periods_of, run_ids, periods, every)
-    billed = pl.concat(
-        [pl.from_arrow(billing_store.read_committed(warehouse_dir, "billed_usage", test=t)) for t in (False, True)]
-    ).filter(pl.col("rated_run_id").is_in(chosen))
-    incomplete = [(r, n, warehouse.stored_records(warehouse_dir, r)) for r, n in _input_records(warehouse_dir, chosen)]
-    incomplete = [(r, n, m) for r, n, m in incomplete if m != n]
+    billed = pl.from_arrow(billing_store.billed_usage(warehouse_dir)).filter(pl.col("rated_run_id").is_in(chosen))
+    counted = starts.filter(pl.col("run_id").is_in(chosen)).select("run_id", "input_records").rows()
+    incomplete = [(r, n, m) for r, n in counted if (m := warehouse.stored_records(warehouse_dir, r)) != n]
     if incomplete:
         lines = "; ".join(f"run {r}: {n} input records when it was rated, its stored tables hold {m}" for r, n, m in incomplete)
         raise RerateError(f"the warehouse lacks rows of these runs: {lines}. Rate their files again (`rating run --reprocess`) "
                           "or leave them out; nothing was rated again")  # fmt: skip
     held = rerate.billed_runs(billed, chosen)
     if held.height and not allow_billed:
-        lines = "; ".join(
-            f"run {r}: {n} records on {len(inv)} invoices ({', '.join(inv[:3])}{', …' if len(inv) > 3 else ''})"
-            for r, n, inv in held.iter_rows()
-        )  # a line per run, not per record
+        lines = "; ".join(f"run {r}: {n} records on {len(inv)} invoices ({rerate.invoice_list(inv)})" for r, n, inv in held.iter_rows())
         raise RerateError(
             f"usage of these runs is billed already: {lines}. Invoices are final: re-rating changes the rated "
             "amounts but not what was billed. Pass --allow-billed to rate them again anyway (every billed record "
             "whose amount changes is listed), or choose runs without billed usage"
         )
-    return Plan(runs=chosen, billed_runs=held, billed=billed, later=rerate.later_runs(starts, periods_of, chosen))
-
-
-def _input_records(warehouse_dir: Path, runs: list[str]) -> list[tuple[str, int]]:
-    """(run_id, input_records) of the given runs, from their `runs` rows."""
-    files = [Path(warehouse_dir) / "runs" / f"run-{r}.parquet" for r in runs]
-    return pl.read_parquet(files).select("run_id", "input_records").rows() if files else []
+    return Plan(runs=chosen, billed=billed, later=rerate.later_runs(starts, periods_of, chosen))
 
 
 @task(cache_policy=NO_CACHE)
@@ -104,7 +91,7 @@ def _rerated(cat: Catalog, run_id: str, settings: Settings, billed: pl.DataFrame
     before = rated_amounts(settings.warehouse, run_id) if mine.height else None
     result = rate_batch(batch, cat, run_id, settings.warehouse)
     try:
-        sums = tuple(int(v) for v in result.ledger.select(pl.col("records", "duration_s", "volume_bytes").sum()).row(0))
+        sums = totals(result.ledger)
         if sums != stored.input_sums:
             earlier = f"; the runs before it in this request were: {', '.join(done)}" if done else ""
             raise ConservationError(

@@ -219,12 +219,9 @@ def _print_rerated(summary: dict) -> None:
     for column in ("records", "rated", "unassigned", "unrateable", "duplicate", "net amount"):
         table.add_column(column, justify="right")
     for run in summary["runs"]:
-        def change(outcome: str) -> str:
-            was, now = run["outcomes_before"].get(outcome, 0), run["outcomes"].get(outcome, 0)
-            return f"{now:,}" if was == now else f"{was:,} → {now:,}"
-
-        net = run["net_amount"] if run["net_before"] == run["net_amount"] else f"{run['net_before']} → {run['net_amount']}"
-        table.add_row(run["run_id"], f"{run['input_records']:,}", *(change(o) for o in ("rated", "unassigned", "unrateable", "duplicate")), str(net))
+        before, now = run["outcomes_before"], run["outcomes"]
+        outcomes = (_change(before.get(o, 0), now.get(o, 0), "{:,}") for o in ("rated", "unassigned", "unrateable", "duplicate"))
+        table.add_row(run["run_id"], f"{run['input_records']:,}", *outcomes, _change(run["net_before"], run["net_amount"], "{}"))
     console.print(table)
     for run in summary["runs"]:
         changed = run["billed_changes"]
@@ -234,12 +231,9 @@ def _print_rerated(summary: dict) -> None:
                 "invoices are final: these differences are not billed"
             )
             table = Table("record", "invoice", "before", "now")
-            for c in changed:
-                def rated(contract, amount) -> str:
-                    return "not rated" if contract is None else f"{contract} {amount}"
-
-                table.add_row(c["record_key"], c["invoice_id"], rated(c["contract_before"], c["amount_before"]),
-                              rated(c["contract_after"], c["amount_after"]))  # fmt: skip
+            for c in changed:  # the billed records that changed, each listed
+                table.add_row(c["record_key"], c["invoice_id"], _rated_as(c["contract_before"], c["amount_before"]),
+                              _rated_as(c["contract_after"], c["amount_after"]))  # fmt: skip
             console.print(table)
     for run_id, period in summary["later_runs"]:
         console.print(
@@ -250,6 +244,15 @@ def _print_rerated(summary: dict) -> None:
     pg = [run["postgres"] for run in summary["runs"] if run["postgres"] is not None]
     if pg:
         console.print(f"PostgreSQL: {sum(p.get('invoice_lines', 0) for p in pg):,} invoice lines written")
+
+
+def _change(before, now, form: str) -> str:
+    """A value that stayed, or `before → now`."""
+    return form.format(now) if before == now else f"{form.format(before)} → {form.format(now)}"
+
+
+def _rated_as(contract: str | None, amount) -> str:
+    return "not rated" if contract is None else f"{contract} {amount}"
 
 
 @app.command()

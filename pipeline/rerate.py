@@ -62,6 +62,15 @@ def billed_runs(billed: pl.DataFrame, chosen: list[str]) -> pl.DataFrame:
     )
 
 
+def invoice_list(invoices: list[str], shown: int = 3) -> str:
+    """The first `shown` invoice ids, and an ellipsis for more: what a message names.
+
+    >>> invoice_list(["RE-1", "RE-2", "RE-3", "RE-4"])
+    'RE-1, RE-2, RE-3, …'
+    """
+    return ", ".join(invoices[:shown]) + (", …" if len(invoices) > shown else "")
+
+
 def billed_changes(before: pl.DataFrame, after: pl.DataFrame, billed: pl.DataFrame) -> pl.DataFrame:
     """The billed records of one run that the re-rating rates differently: another amount or another
     contract, or no longer rated (now unassigned, say): (record_key, invoice_id, contract_before,

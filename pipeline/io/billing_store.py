@@ -132,6 +132,11 @@ def read_committed(warehouse: Path, table: str, test: bool = False, run_id: str 
     return pa.concat_tables([pq.read_table(f, schema=schema) for f in files])
 
 
+def billed_usage(warehouse: Path) -> pa.Table:
+    """Every usage record a committed run billed, for real and test accounts (BILLED_USAGE)."""
+    return pa.concat_tables([read_committed(warehouse, "billed_usage", test=test) for test in (False, True)])
+
+
 def publish_billing_views(warehouse: Path) -> Path:
     """(Re)create the billing views in the analyst DuckDB file: one per stored table over all
     committed runs, `test_<table>` for test accounts, and the views of sql/views/billing.sql."""

@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 import sql
 from pipeline.ingest import REJECT_SCHEMA
 from pipeline.io.locks import exclusive
+from pipeline.ledger import totals
 from pipeline.price import CARRY_SCHEMA, carry_in
 from schemas.outputs import TABLES
 from schemas.usage import USAGE_POLARS
@@ -271,7 +272,7 @@ def stored_input(warehouse: Path, run_id: str) -> StoredInput:
         input_records=run_row["input_records"],
         net_amount=run_row["net_amount"],
         outcomes=dict(zip(ledger.get_column("outcome"), ledger.get_column("records"))),
-        input_sums=tuple(int(v) for v in ledger.select(pl.col("records", "duration_s", "volume_bytes").sum()).row(0)),
+        input_sums=totals(ledger),
     )
 
 
@@ -296,11 +297,11 @@ def stored_records(warehouse: Path, run_id: str) -> int:
 
 
 def run_starts(warehouse: Path) -> pl.DataFrame:
-    """(run_id, started_at) of every stored run, in the order the runs first started."""
+    """(run_id, started_at, input_records) of every stored run, in the order the runs first started."""
     runs = list((Path(warehouse) / "runs").glob("run-*.parquet"))
     if not runs:
-        return pl.DataFrame(schema={"run_id": pl.String, "started_at": pl.Datetime("us", "UTC")})
-    return pl.read_parquet(runs).select("run_id", "started_at").sort("started_at", "run_id")
+        return pl.DataFrame(schema={"run_id": pl.String, "started_at": pl.Datetime("us", "UTC"), "input_records": pl.Int64})
+    return pl.read_parquet(runs).select("run_id", "started_at", "input_records").sort("started_at", "run_id")
 
 
 def run_periods(warehouse: Path) -> pl.DataFrame:

@@ -28,9 +28,14 @@ def ledger(run_id: str, counts: dict[str, tuple[int, int, int]]) -> pl.DataFrame
     )
 
 
+def totals(ledger_frame: pl.DataFrame) -> tuple[int, int, int]:
+    """(records, seconds, bytes) of a ledger over all its outcomes: the run's whole input."""
+    return tuple(int(v) for v in ledger_frame.select(pl.col("records", "duration_s", "volume_bytes").sum()).row(0))
+
+
 def checked(ledger_frame: pl.DataFrame, input_records: int, input_seconds: int, input_bytes: int) -> pl.DataFrame:
     """The ledger itself if its outcomes add up to the input; raises ConservationError otherwise."""
-    total = ledger_frame.select(pl.col("records", "duration_s", "volume_bytes").sum()).row(0)
+    total = totals(ledger_frame)
     expected = (input_records, input_seconds, input_bytes)
     if total != expected:
         by_outcome = ", ".join(f"{o}={r}" for o, r in zip(ledger_frame["outcome"], ledger_frame["records"]))
