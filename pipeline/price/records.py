@@ -31,6 +31,9 @@ from pipeline.threads import in_pieces, on_both_cores
 UNITS = {"second": 1, "byte": 2, "event": 3}
 #: Price source code of flat-price usage (schemas.pricing.PRICE_SOURCES, 1-based).
 FLAT = 7
+#: Source code of a rate-card piece without a price (sql/duck/price/plan_candidates.sql): only a
+#: customer or special price prices its records; it never reaches the priced records.
+UNPRICED = 8
 #: Rate-card cells are looked up in a dense array up to this many cells, else by binary search.
 DENSE_CELLS = 1 << 24
 #: Added to the cell key of a record that has no cell (a called number in no zone): past every cell
@@ -77,6 +80,7 @@ def priced_records(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame, rul
     card = _card_columns(rec, cards, per_card)
     _with_customer(con, rec, card)
     _with_special(con, rec, card)
+    _without_unpriced(card)
     return _priced(rec, card, per_card, rules, carried)
 
 
@@ -308,6 +312,15 @@ def _with_special(con: duckdb.DuckDBPyConnection, rec: pl.DataFrame, card: dict[
     rows = rec.get_column("special") & rec.get_column("cp_key").is_not_null() & pl.Series(card["carded"] & (card["src"] != FLAT))
     candidates = _positions(rec, card, rows, "contract_no", "cp_key", "article_no", "band_no", "t_us")
     _override(card, _hits(con, "special_records", candidates, "duck/price/special_hits"))
+
+
+def _without_unpriced(card: dict[str, np.ndarray]) -> None:
+    """Records whose piece has no price and that no customer or special price priced lose their
+    piece: unrateable, with the reason that the tariff has no price (in `card`, in place)."""
+    unpriced = card["src"] == UNPRICED
+    if unpriced.any():
+        card["carded"] &= ~unpriced
+        card["rated"] &= ~unpriced
 
 
 def _positions(rec: pl.DataFrame, card: dict[str, np.ndarray], rows: pl.Series, *columns: str) -> pl.DataFrame:

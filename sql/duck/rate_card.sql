@@ -1,6 +1,6 @@
 -- The rate card: for every price plan (tariff + price list), article key, zone (0 = none) and
 -- time band (0 = none), the tariff-article usage is billed as and its price over time with the
--- rule that set it (levels 3-5 of docs/pricing.md, resolved in `plan_prices` by
+-- rule that set it (levels 4-6 of docs/pricing.md, or none: source 8, no price, resolved in `plan_prices` by
 -- sql/duck/price/timeline.sql). The article is the key's row for the zone, else the key's
 -- any-zone row. A flat-price article costs 0 per use (source 7, flat). Small: plans × keys ×
 -- zones × bands × price pieces; every record then needs one integer equi-join.
@@ -22,4 +22,4 @@ JOIN article_dim AS a USING (article_id)
 JOIN plan_prices AS w ON w.article_no = a.article_no
 JOIN plan_dim AS p ON p.plan_no = w.owner_no
 JOIN ta_dim AS ta ON ta.tariff_no = p.tariff_no AND ta.article_no = a.article_no
-JOIN price_ref_dim AS r ON r.ref = CASE WHEN ta.flat THEN 'flat_prices:' || p.tariff_id ELSE w.ref END
+LEFT JOIN price_ref_dim AS r ON r.ref = CASE WHEN ta.flat THEN 'flat_prices:' || p.tariff_id ELSE w.ref END

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.price.factory import K_MIN, calls, priced, rate_priced, rated
+from tests.price.factory import CORE, K_MIN, calls, priced, rate_priced, rated
 
 #: One price for A-NAT of contract K-MIN (customer C1, price list PL-KEY, tariff T-MIN) at each level.
 LEVELS = {
@@ -65,3 +65,28 @@ def test_a_band_price_of_a_level_beats_its_price_for_every_band_but_not_a_higher
     )
     with_list = rate_priced(calls(K_MIN, ("2026-10-01 10:00:00", 60)), priced(**bands, **LEVELS["price_list"]))
     assert rated(with_list, "price_source", "amount").row(0) == ("price_list", Decimal("0.040000"))
+
+
+WITHOUT_TARIFF_PRICE = {  # T-MIN has no price of levels 4-6 for A-NAT: no prices.csv row, list, promotion or tier
+    "prices": {k: [v for v, a, t in zip(col, CORE["prices"]["article_id"], CORE["prices"]["tariff_id"]) if (t, a) != ("T-MIN", "A-NAT")]
+               for k, col in CORE["prices"].items()}
+}
+
+
+@pytest.mark.parametrize(
+    ("level", "counterparty", "outcome"),
+    [
+        ("special_friends", "4312345678", ("special_friends", Decimal("0.010000"))),
+        ("special_friends", "4312999999", None),  # not the friend: the tariff has no price
+        ("customer", "4312345678", ("customer", Decimal("0.020000"))),
+    ],
+)
+def test_a_customer_or_special_price_prices_a_call_the_tariff_has_no_price_for(level, counterparty, outcome):
+    result = rate_priced(calls(K_MIN, ("2026-10-01 10:00:00", 60, counterparty)), priced(core=WITHOUT_TARIFF_PRICE, **LEVELS[level]))
+    if outcome is None:
+        assert result.table("unrateable").pl().get_column("reason").to_list() == [
+            "tariff T-MIN has no price for article A-NAT valid at 2026-10-01 10:00:00 UTC (prices.csv or the pricing tables)"
+        ]
+    else:
+        assert rated(result, "price_source", "amount").row(0) == outcome
+        assert result.counts()["unrateable"] == 0

@@ -1,6 +1,7 @@
--- Levels 3-5 of the price precedence (docs/pricing.md) as candidates of every price plan
+-- Levels 4-6 of the price precedence (docs/pricing.md) as candidates of every price plan
 -- (tariff + price list), article and band: src 4 promotion, 5 price list, 6 tariff (band price,
--- base price or volume tiers), 7 flat. Lower (src, rank) wins: within a level a band's own row
+-- base price or volume tiers), 7 flat, and 8 none: no price of these levels (a piece without a
+-- price, so a record still finds its tariff-article, for a customer or special price to price it). Lower (src, rank) wins: within a level a band's own row
 -- beats one for every band, and a tariff's own promotion beats one for every tariff. A
 -- candidate without a band is one for every band of the plan's tariff and for band 0 (none).
 -- Validity in epoch microseconds: dates are UTC days, promotions UTC instants.
@@ -46,6 +47,10 @@ cand AS (
     FROM plan_dim AS p
     JOIN ta_dim AS ta USING (tariff_no)
     WHERE ta.flat
+    UNION ALL
+    SELECT p.plan_no, ta.article_no, NULL, 8, 0, NULL, day_us(NULL, -1), day_us(NULL, 1), NULL
+    FROM plan_dim AS p
+    JOIN ta_dim AS ta USING (tariff_no)
 )
 SELECT c.plan_no AS owner_no, c.article_no, b.band_no, c.src, c.rank, c.price_micro, c.from_us, c.until_us, c.ref
 FROM cand AS c
