@@ -10,6 +10,7 @@ and stored, and only then recorded in the ledger, so a run that crashed is simpl
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -205,8 +206,6 @@ def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, quara
 def _refuse_billed(warehouse_dir: Path, run_id: str) -> None:
     """Refuse to replace stored run `run_id` when a billing run billed its usage (the same rule as
     `rating rerate`: invoices are final, so the rated amounts would no longer match them)."""
-    if warehouse.first_started(warehouse_dir, run_id) is None:
-        return  # a new run: nothing of it was billed
     held = rerate.billed_runs(pl.from_arrow(billing_store.billed_usage(warehouse_dir)), [run_id])
     if held.height:
         (_, records, invoices), = held.iter_rows()
@@ -301,31 +300,36 @@ def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = Fal
         run_id, hand_in.files, batch.read, len(batch.quarantined), len(hand_in.skipped), batch.usage.height,
         batch.rejects.height,
     )  # fmt: skip
-    if not allow_billed:
-        _refuse_billed(settings.warehouse, run_id)
-    result = rate_batch(batch, cat, run_id, settings.warehouse)
-    try:
-        if reprocess:
-            summary["warnings"] += _stored_elsewhere(result, settings.inbox, logger)
-        net_amount = result.net_amount
-        # a re-run keeps the run's first start: it orders the runs of a period (warehouse.carried_usage)
-        first = warehouse.first_started(settings.warehouse, run_id) or started
-        runs = run_record(run_id, first, datetime.now(timezone.utc), batch.files, result.input_records, net_amount)
-        rows = store(result, runs, batch.quarantined, settings.warehouse)
-        pg_rows = to_postgres(result, runs, settings.pg_url, settings.warehouse) if settings.pg_url else None
-        # only now: a run that failed above has recorded nothing, so running it again redoes it
-        record_files(settings.warehouse, run_id, hand_in, batch.quarantined)
-        files = {"input": hand_in.files, "read": batch.read, "quarantined": len(batch.quarantined), "skipped": len(hand_in.skipped)}
-        return {
-            **summary,
-            "run_id": run_id,
-            "files": files,
-            "quarantined": [(q["path"], q["reason"]) for q in batch.quarantined],
-            "outcomes": result.counts(),
-            "input_records": result.input_records,
-            "net_amount": net_amount,
-            "invoice_lines": rows.get("invoice_lines", 0),
-            "postgres": pg_rows,
-        }
-    finally:
-        result.con.close()
+    with ExitStack() as held:
+        if warehouse.first_started(settings.warehouse, run_id) is not None:
+            # a stored run is replaced: the billing lock keeps a billing run from billing it
+            # between the check below and its replacement (the lock order of `rating rerate`)
+            held.enter_context(billing_store.locked(settings.warehouse))
+            if not allow_billed:
+                _refuse_billed(settings.warehouse, run_id)
+        result = rate_batch(batch, cat, run_id, settings.warehouse)
+        try:
+            if reprocess:
+                summary["warnings"] += _stored_elsewhere(result, settings.inbox, logger)
+            net_amount = result.net_amount
+            # a re-run keeps the run's first start: it orders the runs of a period (warehouse.carried_usage)
+            first = warehouse.first_started(settings.warehouse, run_id) or started
+            runs = run_record(run_id, first, datetime.now(timezone.utc), batch.files, result.input_records, net_amount)
+            rows = store(result, runs, batch.quarantined, settings.warehouse)
+            pg_rows = to_postgres(result, runs, settings.pg_url, settings.warehouse) if settings.pg_url else None
+            # only now: a run that failed above has recorded nothing, so running it again redoes it
+            record_files(settings.warehouse, run_id, hand_in, batch.quarantined)
+            files = {"input": hand_in.files, "read": batch.read, "quarantined": len(batch.quarantined), "skipped": len(hand_in.skipped)}
+            return {
+                **summary,
+                "run_id": run_id,
+                "files": files,
+                "quarantined": [(q["path"], q["reason"]) for q in batch.quarantined],
+                "outcomes": result.counts(),
+                "input_records": result.input_records,
+                "net_amount": net_amount,
+                "invoice_lines": rows.get("invoice_lines", 0),
+                "postgres": pg_rows,
+            }
+        finally:
+            result.con.close()

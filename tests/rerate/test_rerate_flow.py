@@ -239,3 +239,34 @@ def test_reprocessing_a_billed_run_is_refused_unless_allowed(tmp_path):
     assert rows_of(warehouse, "SELECT sum(net_amount) FROM invoice_lines") == [(NET_AMOUNT,)]
     again = run_flow(catalog, inbox, warehouse, reprocess=True, allow_billed=True)
     assert (again["run_id"], again["net_amount"]) == (first["run_id"], NET_AMOUNT - Decimal("0.12"))
+
+
+def test_a_run_that_replaces_a_stored_run_holds_the_billing_lock_while_it_rates(tmp_path, monkeypatch):
+    """No billing run may bill a stored run between the check that it is unbilled and its replacement."""
+    import fcntl
+
+    import flows.rate_usage as flow_module
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    lock_file = warehouse / "billing" / ".lock"
+    held_while_rating = []
+
+    def probed(original):
+        def rate_batch(*args, **kwargs):
+            lock_file.parent.mkdir(parents=True, exist_ok=True)
+            with open(lock_file, "a+") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+                    held_while_rating.append(False)
+                except BlockingIOError:
+                    held_while_rating.append(True)
+            return original(*args, **kwargs)
+
+        return rate_batch
+
+    monkeypatch.setattr(flow_module, "rate_batch", probed(flow_module.rate_batch))
+    run_flow(catalog, inbox, warehouse)  # a new run: billing may go on meanwhile
+    run_flow(catalog, inbox, warehouse, reprocess=True)  # the same run again: it replaces the stored one
+    assert held_while_rating == [False, True]
