@@ -206,7 +206,7 @@ def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, quara
 def _refuse_billed(warehouse_dir: Path, run_id: str) -> None:
     """Refuse to replace stored run `run_id` when a billing run billed its usage (the same rule as
     `rating rerate`: invoices are final, so the rated amounts would no longer match them)."""
-    held = rerate.billed_runs(pl.from_arrow(billing_store.billed_usage(warehouse_dir)), [run_id])
+    held = rerate.billed_runs(pl.from_arrow(billing_store.billed_usage(warehouse_dir, [run_id])), [run_id])
     if held.height:
         (_, records, invoices), = held.iter_rows()
         raise rerate.RerateError(

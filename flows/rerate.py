@@ -49,7 +49,7 @@ def plan(warehouse_dir: Path, run_ids: list[str], periods: list[str], every: boo
         raise RerateError(f"{warehouse_dir} holds no stored run: rate usage first (`rating run`), or pass --warehouse")
     starts, periods_of = warehouse.run_starts(warehouse_dir), warehouse.run_periods(warehouse_dir)
     chosen = rerate.chosen_runs(starts, periods_of, run_ids, periods, every)
-    billed = pl.from_arrow(billing_store.billed_usage(warehouse_dir)).filter(pl.col("rated_run_id").is_in(chosen))
+    billed = pl.from_arrow(billing_store.billed_usage(warehouse_dir, chosen))
     counted = starts.filter(pl.col("run_id").is_in(chosen)).select("run_id", "input_records").rows()
     incomplete = [(r, n, m) for r, n in counted if (m := warehouse.stored_records(warehouse_dir, r)) != n]
     if incomplete:

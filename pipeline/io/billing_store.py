@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import sql
@@ -121,20 +122,23 @@ def commit_run(warehouse: Path, run_id: str) -> Path:
     return final
 
 
-def read_committed(warehouse: Path, table: str, test: bool = False, run_id: str | None = None) -> pa.Table:
-    """A stored table over all committed runs (or one run), with its schemas.billing schema."""
+def read_committed(warehouse: Path, table: str, test: bool = False, run_id: str | None = None, filters=None) -> pa.Table:
+    """A stored table over all committed runs (or one run), with its schemas.billing schema;
+    `filters` (a pyarrow expression) keep only the rows they match, read without the others."""
     schema = STORED[table]
     files = committed_files(warehouse, table, test)
     if run_id is not None:
         files = [f for f in files if run_dir(warehouse, run_id) in f.parents]
     if not files:
         return schema.empty_table()
-    return pa.concat_tables([pq.read_table(f, schema=schema) for f in files])
+    return pa.concat_tables([pq.read_table(f, schema=schema, filters=filters) for f in files])
 
 
-def billed_usage(warehouse: Path) -> pa.Table:
-    """Every usage record a committed run billed, for real and test accounts (BILLED_USAGE)."""
-    return pa.concat_tables([read_committed(warehouse, "billed_usage", test=test) for test in (False, True)])
+def billed_usage(warehouse: Path, rated_runs: list[str] | None = None) -> pa.Table:
+    """Every usage record a committed run billed, for real and test accounts (BILLED_USAGE); only
+    those the rating runs `rated_runs` stored, when given (the rest is never held in memory)."""
+    filters = None if rated_runs is None else pc.field("rated_run_id").isin(pa.array(rated_runs, pa.string()))
+    return pa.concat_tables([read_committed(warehouse, "billed_usage", test=test, filters=filters) for test in (False, True)])
 
 
 def publish_billing_views(warehouse: Path) -> Path:
