@@ -173,19 +173,25 @@ def test_each_tariff_keeps_its_minimum_revenue_after_a_tariff_change_whatever_wa
 
 
 @pytest.mark.parametrize(
-    ("pauses", "adjustment"),
+    ("pauses", "adjustment", "active"),
     [
-        ([], D("9.94")),
-        ([("2026-10-01", "2026-10-31")], None),  # paused every day: nothing is billed while paused, no minimum
-        ([("2026-09-20", "2026-10-15"), ("2026-10-16", "2026-11-03")], None),  # two pauses covering the month
-        ([("2026-10-01", "2026-10-15")], D("9.94")),  # paused part of the month: the minimum stays whole
+        ([], D("9.94"), None),
+        ([("2026-10-01", "2026-10-31")], None, None),  # paused every day: nothing is billed while paused, no minimum
+        ([("2026-09-20", "2026-10-15"), ("2026-10-16", "2026-11-03")], None, None),  # two pauses covering the month
+        ([("2026-10-01", "2026-10-15")], D("9.94"), None),  # paused part of the month: the minimum stays whole
+        # paused on every day the contract is active in the month, though not on every day of it
+        ([("2026-10-05", "2026-10-31")], None, ("2026-10-05", None)),  # starts 5 October
+        ([("2026-10-01", "2026-10-20")], None, ("2026-01-01", "2026-10-20")),  # ends 20 October
+        ([("2026-10-05", "2026-10-19")], D("9.94"), ("2026-01-01", "2026-10-20")),  # active on 1-4 and 20 October
     ],
-    ids=["active", "paused-all-month", "two-pauses-all-month", "paused-half"],
+    ids=["active", "paused-all-month", "two-pauses-all-month", "paused-half", "starts-in-pause", "ends-in-pause",
+         "ends-after-pause"],
 )
-def test_a_period_paused_on_every_day_has_no_minimum_revenue(tmp_path, pauses, adjustment) -> None:
+def test_a_period_paused_on_every_day_has_no_minimum_revenue(tmp_path, pauses, adjustment, active) -> None:
     billing = {"pauses": {"contract_id": ["C1"] * len(pauses), "paused_from": [p[0] for p in pauses],
                           "paused_through": [p[1] for p in pauses], "reason": ["holiday"] * len(pauses)}} if pauses else {}  # fmt: skip
-    cat, bil = f.catalogs(billing=billing, pricing=rules("min_revenue", "10", "CALL"))
+    dated = {} if active is None else {"contracts": contracts(C1=active)}
+    cat, bil = f.catalogs(billing=billing, pricing=rules("min_revenue", "10", "CALL"), **dated)
     f.store_rated(tmp_path, f.rated([call("a", 10, "0.060000")]))
     f.bill(tmp_path, cat, bil, period="2026-10")
     items = f.stored(tmp_path, "invoice_items").filter(pl.col("contract_id") == "C1")

@@ -3,14 +3,24 @@
 -- pipeline.price.usage_adjustments), less what earlier runs billed of them for that period
 -- (st_invoice_items), per contract, period, kind and VAT rate. Only a difference goes on the
 -- invoice: a run never bills an adjustment twice, and late usage corrects an earlier one.
--- Nothing is billed while a contract is paused (DOMAIN §2): a period paused on every day has no
+-- Nothing is billed while a contract is paused (DOMAIN §2): a period paused on every day the
+-- contract is active in it (from the later of start_date and billing_from to end_date) has no
 -- minimum revenue (usage rated in it is still billed, and the cost cap still caps it).
-WITH paused_periods AS (
+WITH active AS (
+    SELECT a.contract_id, a.period,
+           greatest(period_start(a.period), c.start_date, coalesce(t.billing_from, c.start_date)) AS first_active,
+           least(last_day(period_start(a.period)), coalesce(c.end_date, last_day(period_start(a.period)))) AS last_active
+    FROM bill_adjustment_periods AS a
+    JOIN cat_contracts AS c USING (contract_id)
+    LEFT JOIN bil_contract_terms AS t USING (contract_id)
+),
+paused_periods AS (
     SELECT p.contract_id, p.period
-    FROM (SELECT contract_id, period, period_start(period) AS first_day FROM bill_adjustment_periods) AS p
+    FROM active AS p
     JOIN bil_pauses AS z ON z.contract_id = p.contract_id
-    GROUP BY p.contract_id, p.period, p.first_day
-    HAVING sum(overlap_days(p.first_day, last_day(p.first_day), z.paused_from, z.paused_through)) = day(last_day(p.first_day))
+    GROUP BY p.contract_id, p.period, p.first_active, p.last_active
+    HAVING sum(overlap_days(p.first_active, p.last_active, z.paused_from, z.paused_through))
+           >= date_diff('day', p.first_active, p.last_active) + 1
 ),
 computed AS (
     SELECT contract_id, period, article_id, vat_rate,
