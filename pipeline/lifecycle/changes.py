@@ -150,16 +150,29 @@ def index_adjusted(
         query = sql.load("duck/lifecycle/index_adjustment")
         added = con.sql(query, params={"factor": str(factor), "effective": effective}).pl()
     added = added.cast(billing.position_prices.schema)
-    group = (pl.col("kind") == "override").alias("_override")
-    clash = added.with_columns(group).join(
-        billing.position_prices.with_columns(group), on=["position_id", "_override", "valid_from"], how="semi"
-    )
-    if clash.height:
-        raise LifecycleError(
-            f"positions {sorted(set(clash['position_id']))} already have a price version from {effective}: "
-            "an index adjustment on that day was applied already"
-        )
+    _refuse_same_day_versions(added, billing.position_prices, effective)
     return Change({"position_prices": (billing.position_prices, pl.concat([billing.position_prices, added]))}, added)
+
+
+def _refuse_same_day_versions(added: pl.DataFrame, versions: pl.DataFrame, effective: date) -> None:
+    """Refuse an index adjustment whose versions would start on the day another version of the same
+    kind (override, or own price) starts: which one applies would be left to chance. Versions of an
+    index are the adjustment applied already; others are a price change the index would meet."""
+    group = (pl.col("kind") == "override").alias("_override")
+    clash = versions.with_columns(group).join(added.with_columns(group).select("position_id", "_override", "valid_from"),
+                                              on=["position_id", "_override", "valid_from"], how="semi")
+    if not clash.height:
+        return
+    indexed = sorted(set(clash.filter(pl.col("kind") == "index")["position_id"]))
+    if indexed:
+        raise LifecycleError(f"positions {indexed} already have a price version from {effective}: "
+                             "an index adjustment on that day was applied already")
+    listed = ", ".join(f"{r['position_id']} ({r['kind']} {r['price']})" for r in clash.sort("position_id", "kind").iter_rows(named=True))
+    raise LifecycleError(
+        f"positions with a price version of their own from {effective}: {listed}. An index adjustment on the day "
+        "a new price starts would leave open which of the two applies: apply it from another day, or set the "
+        "raised price in that version; nothing was changed"
+    )
 
 
 def deleted_account(catalog: Catalog, billing: BillingCatalog, customer_id: str, on: date) -> Change:

@@ -132,6 +132,14 @@ def test_an_index_adjustment_of_chosen_contracts() -> None:
         index_adjusted(cat, twice, "1.032", date(2026, 7, 1), MANAGER, contracts=["C1", "C2"])
 
 
+def test_an_index_adjustment_on_the_day_a_positions_own_new_price_starts_is_refused_and_says_so() -> None:
+    own = {"position_id": ["P1"], "kind": ["price"], "price": ["9.00"], "valid_from": ["2027-01-01"], "valid_until": [None],
+           "reason": [None]}  # fmt: skip
+    cat, bil = catalogs(position_prices=own)
+    with pytest.raises(LifecycleError, match=r"own from 2027-01-01: P1 \(price 9\.000000\)\. An index adjustment on the day"):
+        index_adjusted(cat, bil, "1.032", date(2027, 1, 1), MANAGER)
+
+
 @pytest.mark.parametrize(
     ("own_until", "valid_until"),
     [
