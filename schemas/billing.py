@@ -42,7 +42,7 @@ INTERVALS: dict[str, tuple[int | None, int, str, bool]] = {
 
 CANCELLATION_RULES = ("none", "monthly", "yearly")
 PRORATION = ("full", "days")
-PRICE_KINDS = ("price", "override", "index")
+PRICE_KINDS = ("price", "override", "index", "list_index")
 DELIVERY = ("email_attachment", "download_link")
 ROLES = ("Manager", "Client")
 #: What an invoice line is, in the order lines appear on an invoice.

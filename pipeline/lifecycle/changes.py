@@ -86,7 +86,30 @@ def tariff_change(
         new_version,
     ])
     result = pl.DataFrame({"module_id": [module_id], "from_tariff": [current], "to_tariff": [tariff_id], "effective": [effective]})
-    return Change({"module_tariffs": (billing.module_tariffs, changed)}, result)
+    tables = {"module_tariffs": (billing.module_tariffs, changed)}
+    prices = _list_indexes_ended(billing, module_id, effective)
+    if prices is not None:
+        tables["position_prices"] = (billing.position_prices, prices)
+    return Change(tables, result)
+
+
+def _list_indexes_ended(billing: BillingCatalog, module_id: str, effective: date) -> pl.DataFrame | None:
+    """position_prices with the module's positions' `list_index` versions (an index of the old
+    tariff's list price) ended at `effective`, where the new tariff's list price takes over; None
+    when none runs past it. One that starts on or after `effective` is refused: it raised a list
+    price the module will no longer have."""
+    positions = billing.positions.filter(pl.col("module_id") == module_id).get_column("position_id")
+    list_index = pl.col("position_id").is_in(positions.implode()) & (pl.col("kind") == "list_index")
+    later = billing.position_prices.filter(list_index & (pl.col("valid_from") >= effective))
+    if later.height:
+        raise LifecycleError(
+            f"positions {sorted(set(later['position_id']))} have an index of tariff list prices from {later['valid_from'].min()}, "
+            f"after the tariff change on {effective}: remove those versions from position_prices.csv first"
+        )
+    spans = list_index & (pl.col("valid_from") < effective) & (pl.col("valid_until").is_null() | (pl.col("valid_until") > effective))
+    if not billing.position_prices.select(spans.any()).item():
+        return None
+    return billing.position_prices.with_columns(pl.when(spans).then(pl.lit(effective)).otherwise(pl.col("valid_until")).alias("valid_until"))
 
 
 def added_option(
@@ -163,7 +186,7 @@ def _refuse_same_day_versions(added: pl.DataFrame, versions: pl.DataFrame, effec
                                               on=["position_id", "_override", "valid_from"], how="semi")
     if not clash.height:
         return
-    indexed = sorted(set(clash.filter(pl.col("kind") == "index")["position_id"]))
+    indexed = sorted(set(clash.filter(pl.col("kind").is_in(["index", "list_index"]))["position_id"]))
     if indexed:
         raise LifecycleError(f"positions {indexed} already have a price version from {effective}: "
                              "an index adjustment on that day was applied already")

@@ -126,9 +126,9 @@ def test_index_adjustment_from_mid_year_keeps_earlier_prices(tmp_path) -> None:
     })
     change = index_adjusted(cat, bil, "1.032", date(2026, 7, 1), MANAGER)
     assert change.result.select("position_id", "kind", "price", "valid_from", "valid_until").rows() == [
-        ("P1", "index", D("10.320000"), date(2026, 7, 1), None),
+        ("P1", "list_index", D("10.320000"), date(2026, 7, 1), None),
         ("P1", "override", D("9.288000"), date(2026, 7, 1), date(2026, 9, 1)),
-        ("P2", "index", D("123.840000"), date(2026, 7, 1), None),
+        ("P2", "list_index", D("123.840000"), date(2026, 7, 1), None),
     ]
     adjusted = bil.replace(position_prices=change.tables["position_prices"][1])
     run_months(tmp_path, cat, adjusted, range(1, 13))
@@ -141,6 +141,33 @@ def test_index_adjustment_from_mid_year_keeps_earlier_prices(tmp_path) -> None:
     ]
     prices = {day: catalog_on(cat, adjusted, day)["positions"]["price"].to_list() for day in (date(2026, 6, 30), date(2026, 9, 1))}
     assert prices == {date(2026, 6, 30): [D("9.000000"), D("120.000000")], date(2026, 9, 1): [D("10.320000"), D("123.840000")]}
+
+
+#: Module M1 of C1 under T1 (FEE 10.00), moving to T2 (FEE 20.00) on 1 September.
+TO_T2 = {"modules": {"module_id": ["M1"], "contract_id": ["C1"], "name": ["Phone"], "ordered_on": ["2026-01-01"]},
+         "module_tariffs": {"module_id": ["M1", "M1"], "tariff_id": ["T1", "T2"], "valid_from": ["2026-01-01", "2026-09-01"],
+                            "valid_until": ["2026-09-01", None]}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("billing", "prices", "valid_until", "nets"),
+    [
+        # the tariff change brings T2's list price, not T1's indexed one
+        (TO_T2, None, date(2026, 9, 1), ["10.32", "10.32", "20.00", "20.00"]),
+        # T1's list price rises to 12.00 on 1 October: the index raised the old one only
+        ({}, [("T1", "FEE", "10.00", None, "2026-10-01"), ("T1", "FEE", "12.00", "2026-10-01", None)], date(2026, 10, 1),
+         ["10.32", "10.32", "10.32", "12.00"]),
+    ],
+    ids=["tariff-change", "new-list-price"],
+)
+def test_an_index_of_a_list_price_ends_where_that_list_price_ends(tmp_path, billing, prices, valid_until, nets) -> None:
+    module = "M1" if billing else None
+    cat, bil = f.catalogs(billing={"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", "2026-07-01", None, None, None, module)]),
+                                   **billing}, **({"prices": f.prices_with(prices)} if prices else {}))  # fmt: skip
+    change = index_adjusted(cat, bil, "1.032", date(2026, 7, 1), MANAGER)
+    assert change.result.select("kind", "price", "valid_until").rows() == [("list_index", D("10.320000"), valid_until)]
+    run_months(tmp_path, cat, bil.replace(position_prices=change.tables["position_prices"][1]), range(7, 11))
+    assert fee_lines(tmp_path)["net_amount"].to_list() == [D(n) for n in nets]
 
 
 @pytest.mark.parametrize(

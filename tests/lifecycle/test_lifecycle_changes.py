@@ -124,8 +124,8 @@ def test_an_index_adjustment_of_chosen_contracts() -> None:
     cat, bil = catalogs()
     change = index_adjusted(cat, bil, "1.032", date(2026, 7, 1), MANAGER, contracts=["C1", "C2"])
     assert change.result.select("position_id", "kind", "price", "valid_from").rows() == [
-        ("P1", "index", Decimal("10.320000"), date(2026, 7, 1)),
-        ("P2", "index", Decimal("123.840000"), date(2026, 7, 1)),
+        ("P1", "list_index", Decimal("10.320000"), date(2026, 7, 1)),
+        ("P2", "list_index", Decimal("123.840000"), date(2026, 7, 1)),
     ]
     twice = bil.replace(position_prices=change.tables["position_prices"][1])
     with pytest.raises(LifecycleError, match=r"\['P1', 'P2'\] already have a price version from 2026-07-01"):
@@ -157,6 +157,23 @@ def test_an_index_version_ends_where_the_price_it_raises_ends(own_until, valid_u
     assert change.result.select("position_id", "kind", "price", "valid_from", "valid_until").rows() == [
         ("P1", "index", Decimal("8.800000"), date(2026, 7, 1), valid_until),
     ]
+
+
+def test_a_tariff_change_ends_the_index_of_the_old_tariffs_list_price() -> None:
+    """P1 (module M1) was indexed from T1's list price; from the change T2's list price applies. P2 (no module) keeps its index."""
+    cat, bil = catalogs()
+    indexed = index_adjusted(cat, bil, "1.032", date(2026, 2, 1), MANAGER, contracts=["C1", "C2"])
+    bil = bil.replace(position_prices=indexed.tables["position_prices"][1])
+    change = tariff_change(cat, bil, "C1", "M1", "T2", date(2026, 3, 10), CLIENT)
+    prices = change.tables["position_prices"][1].filter(pl.col("kind") == "list_index").sort("position_id")
+    assert prices.select("position_id", "valid_from", "valid_until").rows() == [
+        ("P1", date(2026, 2, 1), date(2026, 5, 1)),  # the change takes effect on 1 May (a month's notice)
+        ("P2", date(2026, 2, 1), None),
+    ]
+    # an index from June of T1's list price, then the change from May: refused
+    later = bil.replace(position_prices=index_adjusted(cat, bil, "1.05", date(2026, 6, 1), MANAGER, contracts=["C1"]).tables["position_prices"][1])
+    with pytest.raises(LifecycleError, match=r"positions \['P1'\] have an index of tariff list prices from 2026-06-01, after the tariff change"):
+        tariff_change(cat, later, "C1", "M1", "T2", date(2026, 3, 10), CLIENT)
 
 
 def test_an_index_adjustment_beyond_64_bit_micro_products_is_exact() -> None:

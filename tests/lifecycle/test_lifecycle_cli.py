@@ -148,7 +148,7 @@ def test_every_lifecycle_command_writes_what_it_says(catalog) -> None:
         assert result.exit_code == 0, (args, result.output)
     cat, bil = load_catalogs(catalog)
     assert bil.positions.filter(pl.col("position_id") == "C1-OPT-20260401").select("module_id", "article_id").rows() == [("M1", "OPT")]
-    assert bil.position_prices.select("position_id", "kind", "price").cast(pl.String).rows() == [("P2", "index", "10.500000")]
+    assert bil.position_prices.select("position_id", "kind", "price").cast(pl.String).rows() == [("P2", "list_index", "10.500000")]
     assert bil.module_tariffs.cast(pl.String).rows() == [("M1", "T1", "2026-01-01", "2026-05-01"), ("M1", "T2", "2026-05-01", None)]
     assert bil.addresses.select("contract_id", "name", "country").rows() == [("C1", "Alpen Finance", "AT")]
     assert bil.pauses.select("contract_id", "reason").rows() == [("C2", "holiday")]

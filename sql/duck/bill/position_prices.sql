@@ -3,8 +3,9 @@
 --   2. the position's own price version valid on the day (`price` or `index`; the latest wins);
 --   3. the list price of the article in the tariff the position runs under on the day: its
 --      module's tariff (bil_module_tariffs), else the contract's.
--- Also returned: the parts, so that an index adjustment can raise each of them (with the end of
--- the position's own version, base_until, which its index version keeps).
+-- Also returned: the parts, so that an index adjustment can raise each of them, with base_until:
+-- the end of the position's own version, or for a list price the end of its prices.csv row or
+-- of the module's tariff version, whichever comes first (its index version ends there too).
 WITH req AS (
     SELECT DISTINCT d.position_id, CAST(d.day AS DATE) AS day, p.contract_id, p.article_id, p.module_id, c.tariff_id AS contract_tariff
     FROM price_days AS d
@@ -12,7 +13,7 @@ WITH req AS (
     JOIN cat_contracts AS c USING (contract_id)
 ),
 tariffed AS (
-    SELECT r.*, coalesce(mt.tariff_id, r.contract_tariff) AS tariff_id
+    SELECT r.*, coalesce(mt.tariff_id, r.contract_tariff) AS tariff_id, mt.valid_until AS tariff_until
     FROM req AS r
     LEFT JOIN bil_module_tariffs AS mt
         ON mt.module_id = r.module_id AND mt.valid_from <= r.day AND (mt.valid_until IS NULL OR r.day < mt.valid_until)
@@ -26,7 +27,7 @@ versions AS (
     QUALIFY row_number() OVER (PARTITION BY t.position_id, t.day, is_override ORDER BY v.valid_from DESC NULLS LAST) = 1
 ),
 listed AS (
-    SELECT t.position_id, t.day, l.price
+    SELECT t.position_id, t.day, l.price, least(l.valid_until, t.tariff_until) AS list_until
     FROM tariffed AS t
     JOIN cat_prices AS l
         ON l.tariff_id = t.tariff_id AND l.article_id = t.article_id
@@ -50,7 +51,7 @@ SELECT
         WHEN b.price IS NOT NULL THEN b.kind
         WHEN l.price IS NOT NULL THEN 'list'
     END AS price_source,
-    b.valid_until AS base_until
+    CASE WHEN b.price IS NOT NULL THEN b.valid_until ELSE l.list_until END AS base_until
 FROM tariffed AS t
 LEFT JOIN versions AS o ON o.position_id = t.position_id AND o.day = t.day AND o.is_override
 LEFT JOIN versions AS b ON b.position_id = t.position_id AND b.day = t.day AND NOT b.is_override
