@@ -143,6 +143,37 @@ def test_index_adjustment_from_mid_year_keeps_earlier_prices(tmp_path) -> None:
     assert prices == {date(2026, 6, 30): [D("9.000000"), D("120.000000")], date(2026, 9, 1): [D("10.320000"), D("123.840000")]}
 
 
+def october_calls(*days: int) -> list[dict]:
+    """Rated one-minute CALLs of C1 at 09:00 UTC on these October days, 0.06 each."""
+    return [{"record_key": f"call-{d}", "contract_id": "C1", "start_time": datetime(2026, 10, d, 9, tzinfo=timezone.utc),
+             "quantity": 60, "amount": D("0.06")} for d in days]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "prices", "expected"),
+    [
+        (None, None, [("0.02", None)], [("2026-10-03", "2026-10-24", "fixed: price", "0.20")]),
+        # from 15 October: the calls before it keep their rated amounts
+        ("2026-10-15", None, [("0.02", None)], [("2026-10-03", "2026-10-07", "rated", "0.30"), ("2026-10-20", "2026-10-24", "fixed: price", "0.10")]),
+        # until 10 October: the calls after it keep theirs
+        (None, "2026-10-10", [("0.02", None)], [("2026-10-03", "2026-10-07", "fixed: price", "0.10"), ("2026-10-20", "2026-10-24", "rated", "0.30")]),
+        # a new price (an index) from 15 October: each day at the price of its day
+        (None, None, [("0.02", None), ("0.04", "2026-10-15")],
+         [("2026-10-03", "2026-10-07", "fixed: price", "0.10"), ("2026-10-20", "2026-10-24", "fixed: index", "0.20")]),
+    ],
+    ids=["whole-month", "starts-mid-month", "ends-mid-month", "new-price-mid-month"],
+)
+def test_fixed_price_usage_counts_the_positions_own_days_and_prices(tmp_path, start, end, prices, expected) -> None:
+    versions = {"position_id": ["P1"] * len(prices), "kind": ["price", "index"][: len(prices)], "price": [p for p, _ in prices],
+                "valid_from": [v for _, v in prices], "valid_until": [None] * len(prices), "reason": [None] * len(prices)}  # fmt: skip
+    cat, bil = f.catalogs(billing={"positions": f.positions([("P1", "C1", "CALL", "variable_fixed", None, start, end)]),
+                                   "position_prices": versions})  # fmt: skip
+    f.store_rated(tmp_path, f.rated(october_calls(3, 4, 5, 6, 7, 20, 21, 22, 23, 24)))
+    f.bill(tmp_path, cat, bil, period="2026-10")
+    usage = f.stored(tmp_path, "invoice_items").filter(pl.col("line_kind") == "usage").sort("service_from")
+    assert usage.select(pl.col("service_from", "service_to").cast(pl.String), "price_source", pl.col("net_amount").cast(pl.String)).rows() == expected
+
+
 #: Module M1 of C1 under T1 (FEE 10.00), moving to T2 (FEE 20.00) on 1 September.
 TO_T2 = {"modules": {"module_id": ["M1"], "contract_id": ["C1"], "name": ["Phone"], "ordered_on": ["2026-01-01"]},
          "module_tariffs": {"module_id": ["M1", "M1"], "tariff_id": ["T1", "T2"], "valid_from": ["2026-01-01", "2026-09-01"],

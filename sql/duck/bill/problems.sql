@@ -33,5 +33,5 @@ SELECT
     'no price for variable_fixed position ' || p.position_id || ' on ' || strftime(p.day, '%Y-%m-%d')
         || ': its usage was billed at the rated amounts'
 FROM bill_prices AS p
-JOIN bill_usage_agg AS a ON a.fixed_position_id = p.position_id AND a.service_from = p.day
+SEMI JOIN bill_usage_agg AS a ON a.fixed_position_id = p.position_id AND a.service_from = p.day
 WHERE p.price IS NULL

@@ -2,8 +2,8 @@
 -- (schemas.outputs.RATED_USAGE, all runs) and the catalog's cc_tariffs (tariff_id, cost_cap,
 -- tolerance_pct, currency), cc_flags (tariff_id, article_id, cost_cap), cc_flat (tariff_id,
 -- article_id, flat_price, reference_price, price_per), and billing's usage lines of the period's
--- variable_fixed positions: bill_usage_agg (duck/bill/usage_aggregates.sql) and bill_usage_lines
--- (duck/bill/usage_lines.sql), built on fixed_usage.sql.
+-- variable_fixed positions: bill_usage_lines (duck/bill/usage_lines.sql, with each line's rated
+-- amounts), built on fixed_usage.sql.
 --
 -- flat_price:  a flat-price article's usage valued at its reference price (all units, free ones
 --              too, rounded once to cents) exceeds the flat price by more than the tolerance;
@@ -28,9 +28,8 @@ flat AS (
 ),
 fixed AS (
     SELECT l.contract_id, l.customer_id, l.tariff_id, 'fixed_price' AS rule, l.article_id, l.fixed_position_id AS position_id,
-           l.quantity, div_half_up(a.amount_micro, 10000) AS value_cents, l.net_cents AS limit_cents
+           l.quantity, div_half_up(l.amount_micro, 10000) AS value_cents, l.net_cents AS limit_cents
     FROM bill_usage_lines AS l
-    JOIN bill_usage_agg AS a USING (contract_id, tariff_id, period, article_id)
     WHERE l.fixed_position_id IS NOT NULL AND l.period = $period
 ),
 capped AS (
