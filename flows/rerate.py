@@ -75,7 +75,7 @@ def read_stored_run(warehouse_dir: Path, run_id: str) -> warehouse.StoredInput:
 
 @task(cache_policy=NO_CACHE)
 def rated_amounts(warehouse_dir: Path, run_id: str) -> pl.DataFrame:
-    """(record_key, contract_id, amount) of a stored run's rated records, before it is rated again."""
+    """(record_key, contract_id, amount, free_quantity) of a stored run's rated records, before it is rated again."""
     return warehouse.rated_amounts(warehouse_dir, run_id)
 
 
@@ -100,7 +100,7 @@ def _rerated(cat: Catalog, run_id: str, settings: Settings, billed: pl.DataFrame
             )
         changes = None
         if before is not None:
-            after = result.rated_usage().select("record_key", "contract_id", "amount")
+            after = result.rated_usage().select("record_key", "contract_id", "amount", "free_quantity")
             changes = rerate.billed_changes(before, after, mine)
         net = result.net_amount
         runs = run_record(run_id, stored.started_at, datetime.now(timezone.utc), stored.input_files, result.input_records, net)

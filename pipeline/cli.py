@@ -232,8 +232,8 @@ def _print_rerated(summary: dict) -> None:
             )
             table = Table("record", "invoice", "before", "now")
             for c in changed:  # the billed records that changed, each listed
-                table.add_row(c["record_key"], c["invoice_id"], _rated_as(c["contract_before"], c["amount_before"]),
-                              _rated_as(c["contract_after"], c["amount_after"]))  # fmt: skip
+                table.add_row(c["record_key"], c["invoice_id"], _rated_as(c["contract_before"], c["amount_before"], c["free_before"]),
+                              _rated_as(c["contract_after"], c["amount_after"], c["free_after"]))  # fmt: skip
             console.print(table)
     for run_id, period in summary["later_runs"]:
         console.print(
@@ -251,8 +251,8 @@ def _change(before, now, form: str) -> str:
     return form.format(now) if before == now else f"{form.format(before)} → {form.format(now)}"
 
 
-def _rated_as(contract: str | None, amount) -> str:
-    return "not rated" if contract is None else f"{contract} {amount}"
+def _rated_as(contract: str | None, amount, free: int | None) -> str:
+    return "not rated" if contract is None else f"{contract} {amount}" + (f" ({free:,} free)" if free else "")
 
 
 @app.command()

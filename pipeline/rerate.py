@@ -72,26 +72,30 @@ def invoice_list(invoices: list[str], shown: int = 3) -> str:
 
 
 def billed_changes(before: pl.DataFrame, after: pl.DataFrame, billed: pl.DataFrame) -> pl.DataFrame:
-    """The billed records of one run that the re-rating rates differently: another amount or another
-    contract, or no longer rated (now unassigned, say): (record_key, invoice_id, contract_before,
-    amount_before, contract_after, amount_after), the `_after` columns null for a record no longer
-    rated. Invoices are final: these differences are reported, not billed.
+    """The billed records of one run that the re-rating rates differently: another amount, another
+    contract or other free units (a free quantity used elsewhere now, though a minimum charge or a
+    price of 0 keeps the amount), or no longer rated (now unassigned, say): (record_key,
+    invoice_id, contract_before, amount_before, free_before, contract_after, amount_after,
+    free_after), the `_after` columns null for a record no longer rated. Invoices are final: these
+    differences are reported, not billed.
 
     Args:
-        before, after: (record_key, contract_id, amount) of the run's rated records, as stored before
-            this re-rating and as re-rated.
+        before, after: (record_key, contract_id, amount, free_quantity) of the run's rated records,
+            as stored before this re-rating and as re-rated.
         billed: (record_key, invoice_id) of the run's billed records.
     """
-    def side(frame: pl.DataFrame, suffix: str) -> pl.DataFrame:
-        return frame.select("record_key", pl.col("contract_id").alias(f"contract_{suffix}"), pl.col("amount").alias(f"amount_{suffix}"))
+    compared = ("contract", "amount", "free")
 
+    def side(frame: pl.DataFrame, suffix: str) -> pl.DataFrame:
+        named = {"contract": "contract_id", "amount": "amount", "free": "free_quantity"}
+        return frame.select("record_key", *(pl.col(named[c]).alias(f"{c}_{suffix}") for c in compared))
+
+    differs = [pl.col(f"{c}_after").ne_missing(pl.col(f"{c}_before")) for c in compared]
     return (
         billed.select("record_key", "invoice_id")
         .join(side(before, "before"), on="record_key", how="left")
         .join(side(after, "after"), on="record_key", how="left")
-        .filter(
-            pl.col("contract_after").ne_missing(pl.col("contract_before")) | pl.col("amount_after").ne_missing(pl.col("amount_before"))
-        )
+        .filter(pl.any_horizontal(differs))
         .sort("record_key")
     )
 

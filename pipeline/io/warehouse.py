@@ -277,11 +277,11 @@ def stored_input(warehouse: Path, run_id: str) -> StoredInput:
 
 
 def rated_amounts(warehouse: Path, run_id: str) -> pl.DataFrame:
-    """(record_key, contract_id, amount) of run `run_id`'s rated records as stored."""
+    """(record_key, contract_id, amount, free_quantity) of run `run_id`'s rated records as stored."""
     files = _run_files(Path(warehouse) / "rated_usage", run_id)
     if not files:
-        return pl.DataFrame(schema={"record_key": pl.String, "contract_id": pl.String, "amount": pl.Decimal(18, 6)})
-    scans = [pl.scan_parquet(f, hive_partitioning=False).select("record_key", "contract_id", "amount") for f in files]
+        return pl.DataFrame(schema={"record_key": pl.String, "contract_id": pl.String, "amount": pl.Decimal(18, 6), "free_quantity": pl.Int64})
+    scans = [pl.scan_parquet(f, hive_partitioning=False).select("record_key", "contract_id", "amount", "free_quantity") for f in files]
     return pl.concat(scans).collect()
 
 

@@ -69,17 +69,20 @@ def test_billed_runs_count_records_and_invoices_per_run():
 
 def test_billed_changes_list_records_rated_differently_or_no_longer_rated():
     d = Decimal
-    schema = {"record_key": pl.String, "contract_id": pl.String, "amount": pl.Decimal(18, 6)}
+    schema = {"record_key": pl.String, "contract_id": pl.String, "amount": pl.Decimal(18, 6), "free_quantity": pl.Int64}
     before = pl.DataFrame(
-        [("k1", "V1", d("0.1")), ("k2", "V1", d("0.2")), ("k3", "V1", d("0.3")), ("k4", "V1", d("0.4"))], schema=schema, orient="row"
-    )  # k5 was not rated before this re-rating (unassigned by an earlier one, say)
+        [("k1", "V1", d("0.1"), 0), ("k2", "V1", d("0.2"), 0), ("k3", "V1", d("0.3"), 0), ("k4", "V1", d("0.4"), 0),
+         ("k6", "V1", d("0.1"), 60)], schema=schema, orient="row",
+    )  # fmt: skip  k5 was not rated before this re-rating (unassigned by an earlier one, say)
     after = pl.DataFrame(
-        [("k1", "V1", d("0.1")), ("k2", "V1", d("0.25")), ("k4", "V2", d("0.4")), ("k5", "V2", d("0.5"))], schema=schema, orient="row"
-    )
-    billed = pl.DataFrame({"record_key": ["k1", "k2", "k3", "k4", "k5"], "invoice_id": ["I-1", "I-1", "I-2", "I-2", "I-3"]})
+        [("k1", "V1", d("0.1"), 0), ("k2", "V1", d("0.25"), 0), ("k4", "V2", d("0.4"), 0), ("k5", "V2", d("0.5"), 0),
+         ("k6", "V1", d("0.1"), 0)], schema=schema, orient="row",
+    )  # fmt: skip
+    billed = pl.DataFrame({"record_key": ["k1", "k2", "k3", "k4", "k5", "k6"], "invoice_id": ["I-1", "I-1", "I-2", "I-2", "I-3", "I-3"]})
     assert billed_changes(before, after, billed).rows() == [
-        ("k2", "I-1", "V1", d("0.200000"), "V1", d("0.250000")),
-        ("k3", "I-2", "V1", d("0.300000"), None, None),  # no longer rated
-        ("k4", "I-2", "V1", d("0.400000"), "V2", d("0.400000")),  # the same amount, another contract
-        ("k5", "I-3", None, None, "V2", d("0.500000")),  # rated again after it was unassigned
+        ("k2", "I-1", "V1", d("0.200000"), 0, "V1", d("0.250000"), 0),
+        ("k3", "I-2", "V1", d("0.300000"), 0, None, None, None),  # no longer rated
+        ("k4", "I-2", "V1", d("0.400000"), 0, "V2", d("0.400000"), 0),  # the same amount, another contract
+        ("k5", "I-3", None, None, None, "V2", d("0.500000"), 0),  # rated again after it was unassigned
+        ("k6", "I-3", "V1", d("0.100000"), 60, "V1", d("0.100000"), 0),  # its free units went elsewhere; a minimum charge kept the amount
     ]
