@@ -30,6 +30,11 @@ USAGE_POLARS = pl.Schema(pl.from_arrow(USAGE_ARROW.empty_table()).schema)
 
 EARLIEST = "2000-01-01"
 LATEST = "2100-01-01"
+#: Longest duration one record may carry: a week (switches cut longer calls into partial records).
+MAX_DURATION_S = 7 * 24 * 3600
+#: Largest volume one record may carry: 10^15 bytes (1 PB; a 100 Gbit/s link busy for a whole day
+#: moves 1.08 PB). Bigger values are clock or counter errors, and sums of them would overflow 64 bits.
+MAX_VOLUME_BYTES = 10**15
 
 
 class UsageRecord(pandera.DataFrameModel):
@@ -47,8 +52,8 @@ class UsageRecord(pandera.DataFrameModel):
     subscriber_id: str = pandera.Field(nullable=False, str_length={"min_value": 1})
     counterparty: str = pandera.Field(nullable=True)
     start_time: pl.Datetime(time_unit="us", time_zone="UTC") = pandera.Field(nullable=False)
-    duration_s: pl.Int64 = pandera.Field(nullable=True, ge=0, le=7 * 24 * 3600)
-    volume_bytes: pl.Int64 = pandera.Field(nullable=True, ge=0)
+    duration_s: pl.Int64 = pandera.Field(nullable=True, ge=0, le=MAX_DURATION_S)
+    volume_bytes: pl.Int64 = pandera.Field(nullable=True, ge=0, le=MAX_VOLUME_BYTES)
     article_key: str = pandera.Field(nullable=False, str_length={"min_value": 1})
     billable: bool = pandera.Field(nullable=False)
 

@@ -25,10 +25,9 @@ from pipeline.io.readers.common import (
     usage_frame,
 )
 from pipeline.io.readers.config import Source
-from schemas.usage import EARLIEST, LATEST
+from schemas.usage import EARLIEST, LATEST, MAX_DURATION_S
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
-MAX_DURATION_S = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,9 @@ from pipeline.io.readers.common import (
     usage_frame,
 )
 from pipeline.io.readers.config import MAPPABLE, REQUIRED_MAPPED, Source
-from schemas.usage import EARLIEST, ID_TYPES, LATEST
+from schemas.usage import EARLIEST, ID_TYPES, LATEST, MAX_DURATION_S, MAX_VOLUME_BYTES
 
 QUANTITIES = ("duration_s", "volume_bytes")
-MAX_DURATION_S = 7 * 24 * 3600
 #: Without a record_key, these canonical columns identify a record (hashed into the key).
 KEY_COLUMNS = ("subscriber_id", "counterparty", "start_time", "duration_s", "volume_bytes", "article_key")
 QUANTITY_RULE = "duration_s or volume_bytes required"
@@ -56,7 +55,7 @@ def casts(source: Source, present: dict[str, str], timestamp_format: str) -> dic
         "counterparty": parse.text(),
         "start_time": parse.timestamp(timestamp_format, source.timezone, required=True, earliest=EARLIEST, latest=LATEST),
         "duration_s": parse.integer(minimum=0, maximum=MAX_DURATION_S),
-        "volume_bytes": parse.integer(minimum=0),
+        "volume_bytes": parse.integer(minimum=0, maximum=MAX_VOLUME_BYTES),
         "article_key": parse.text(),
         "billable": parse.boolean(),
     }

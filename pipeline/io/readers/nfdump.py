@@ -25,7 +25,7 @@ from pipeline.io.readers.common import (
     usage_frame,
 )
 from pipeline.io.readers.config import Source
-from schemas.usage import EARLIEST, LATEST
+from schemas.usage import EARLIEST, LATEST, MAX_DURATION_S, MAX_VOLUME_BYTES
 
 #: nfdump 1.6 `-o csv` header (nfdump.c FORMAT_csv).
 HEADER_16 = (
@@ -50,7 +50,6 @@ ROLES = {
 TIME_FORMATS = ("%Y-%m-%d %H:%M:%S.%3f", "%Y-%m-%d %H:%M:%S")
 #: A flow is identified by these roles (hashed into the record key).
 KEY_ROLES = ["first_seen", "duration", "src", "src_port", "dst", "dst_port", "proto", "packets", "bytes"]
-MAX_DURATION_S = 7 * 24 * 3600
 SUMMARY = "Summary"
 
 
@@ -80,7 +79,7 @@ def read(path: Path, source: Source) -> ReadResult:
             column["duration"]: parse.number(required=True, minimum=0, maximum=MAX_DURATION_S),
             column[customer]: parse.ip_address(required=True),
             column[other]: parse.ip_address(),
-            column["bytes"]: parse.integer(required=True, minimum=0),
+            column["bytes"]: parse.integer(required=True, minimum=0, maximum=MAX_VOLUME_BYTES),
         },
     )
     good = result.good

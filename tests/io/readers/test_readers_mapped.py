@@ -93,10 +93,11 @@ def test_the_default_mapping_is_the_canonical_names(tmp_path, row, expected):
         ("k1,phone,43316812724,,1999-12-31 23:59:59,1,,,", "start_time", "1999-12-31 23:59:59", "timestamp %Y-%m-%d %H:%M:%S from 2000-01-01 until 2100-01-01"),
         ("k1,phone,43316812724,,2026-10-01 09:00:00,1,,,maybe", "billable", "maybe", "boolean (true/false)"),
         ("k1,phone,43316812724,,2026-10-01 09:00:00,1.5,,,", "duration_s", "1.5", "integer 0..604800"),
-        ("k1,phone,43316812724,,2026-10-01 09:00:00,,-1,,", "volume_bytes", "-1", "integer >= 0"),
+        ("k1,phone,43316812724,,2026-10-01 09:00:00,,-1,,", "volume_bytes", "-1", "integer 0..1000000000000000"),
+        ("k1,phone,43316812724,,2026-10-01 09:00:00,,4611686018427387904,,", "volume_bytes", "4611686018427387904", "integer 0..1000000000000000"),
         ("k1,phone,43316812724,,2026-10-01 09:00:00,1,,", "(row)", "8", "column count 9 (header)"),
     ],
-    ids=["no-quantity", "id-type", "iso-t", "before-2000", "billable", "fraction", "negative-volume", "short"],
+    ids=["no-quantity", "id-type", "iso-t", "before-2000", "billable", "fraction", "negative-volume", "volume-over-1-PB", "short"],
 )
 def test_bad_csv_rows_are_rejected(tmp_path, row, column, value, rule):
     good = "k0,phone,43316812724,,2026-10-01 09:00:00,1,,,"

@@ -146,14 +146,15 @@ RULE_TS = "timestamp %Y-%m-%d %H:%M:%S.%3f or %Y-%m-%d %H:%M:%S in Europe/Vienna
 @pytest.mark.parametrize(
     ("bad", "column", "value", "rule"),
     [
-        ("2026-10-01 09:02:00.000,1.000,6,167.112.17.42,51000,8.8.8.8,443,1,15k,1", "bytes", "15k", "integer >= 0"),
+        ("2026-10-01 09:02:00.000,1.000,6,167.112.17.42,51000,8.8.8.8,443,1,15k,1", "bytes", "15k", "integer 0..1000000000000000"),
+        ("2026-10-01 09:02:00.000,1.000,6,167.112.17.42,51000,8.8.8.8,443,1,1000000000000001,1", "bytes", "1000000000000001", "integer 0..1000000000000000"),
         ("2026-10-01 09:02:00.000,1.000,6,167.112.17.300,51000,8.8.8.8,443,1,100,1", "srcAddr", "167.112.17.300", "ip address"),
         ("0000-00-00 00:00:00.000,1.000,6,167.112.17.42,51000,8.8.8.8,443,1,100,1", "firstSeen", "0000-00-00 00:00:00.000", RULE_TS),
         ("2026-10-01 09:02:00.000,-1.000,6,167.112.17.42,51000,8.8.8.8,443,1,100,1", "duration", "-1.000", "number 0..604800"),
         ("2026-10-01 09:02:00.000,1.000,6,167.112.17.42,51000,8.8.8.8,443,1,100", "(row)", "9", "column count 10 (nfdump 1.7 header)"),
         ("2026-10-01 09:02:00.000,1.000,6,167.112.17.42,51000,8.8.8.8,443,1,100,1,1", "(row)", "11", "column count 10 (nfdump 1.7 header)"),
     ],
-    ids=["bytes", "address", "no-time", "negative-duration", "short", "long"],
+    ids=["bytes", "bytes-over-1-PB", "address", "no-time", "negative-duration", "short", "long"],
 )
 def test_malformed_flows_are_rejected_and_the_rest_read(tmp_path, bad, column, value, rule):
     lines = [HEADER_17_TEXT, FLOWS_17[0], bad, FLOWS_17[1]]
