@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from pipeline.io.readers.common import ReadResult, UnreadableFile
 from pipeline.io.readers.config import Source
@@ -28,6 +29,7 @@ def read(path: Path, source: Source) -> ReadResult:
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise UnreadableFile(path, f"not a readable Parquet file ({exc})") from None
     present = present_columns(path, source, frame.columns)
+    _check_types(path, {column: frame.schema[column] for column in present.values()})
     start = present["start_time"]
     dtype = frame.schema[start]
     timestamp_format = source.timestamp_format if dtype == pl.String else TIMESTAMP_TEXT
@@ -41,10 +43,31 @@ def read(path: Path, source: Source) -> ReadResult:
     return result
 
 
+def _check_types(path: Path, types: dict[str, pl.DataType]) -> None:
+    """UnreadableFile naming the first column whose type holds no single value (lists, structs) or no text (binary)."""
+    for column, dtype in types.items():
+        if not (dtype.is_numeric() or dtype.is_temporal() or isinstance(dtype, _SCALARS)):
+            written = pq.read_schema(path).field(column).type  # the type as the file states it
+            raise UnreadableFile(
+                path, f"column {column} has type {written}, which no canonical column takes (text, numbers, booleans, dates, times or durations)"
+            )
+
+
+#: Column types read besides numbers and temporal types.
+_SCALARS = (pl.String, pl.Categorical, pl.Enum, pl.Boolean, pl.Null)
+
+
 def _as_text(column: str, dtype: pl.DataType) -> pl.Expr:
-    """A typed column as the text its Cast reads back; whole floats lose their '.0' (beyond 64 bits
-    they keep their own text, which the integer rule then refuses by value)."""
+    """A typed column as the text its Cast reads back. Whole floats and decimals lose their '.0'
+    (floats beyond 64 bits keep their own text, which the integer rule then refuses by value);
+    a duration is its seconds."""
     value = pl.col(column)
+    if isinstance(dtype, pl.Duration):
+        micros = value.dt.total_microseconds()
+        seconds = (micros // 1_000_000).cast(pl.String)
+        return pl.when(micros % 1_000_000 == 0).then(seconds).otherwise((micros / 1_000_000).cast(pl.String))
+    if isinstance(dtype, pl.Decimal):
+        return value.cast(pl.String).str.replace(r"(\.\d*?)0+$", "${1}").str.strip_suffix(".")
     if isinstance(dtype, pl.Datetime):
         if dtype.time_zone is not None:
             value = value.dt.convert_time_zone("UTC")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+import re
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import polars as pl
 import pytest
@@ -182,15 +184,41 @@ def test_parquet_columns_are_checked_like_text(tmp_path, start, expected_start):
 
 @pytest.mark.parametrize(
     ("duration", "value"),
-    [(60.0, None), (1.5, "1.5"), (1e19, "1e+19")],  # a whole float beyond 64 bits is refused by its own value
-    ids=["whole", "fraction", "beyond-64-bits"],
+    [
+        (pl.Series([60.0]), None),
+        (pl.Series([1.5]), "1.5"),
+        (pl.Series([1e19]), "1e+19"),  # a whole float beyond 64 bits is refused by its own value
+        (pl.Series([Decimal("60.00")], dtype=pl.Decimal(10, 2)), None),
+        (pl.Series([Decimal("1.50")], dtype=pl.Decimal(10, 2)), "1.5"),
+        (pl.Series([timedelta(minutes=1)]), None),
+        (pl.Series([timedelta(seconds=1.5)]), "1.5"),
+        (pl.Series([timedelta(days=-1)]), "-86400"),
+    ],
+    ids=["float-whole", "float-fraction", "float-beyond-64-bits", "decimal-whole", "decimal-fraction", "duration-whole", "duration-fraction", "duration-negative"],
 )
-def test_a_float_duration_in_parquet_is_read_as_its_value(tmp_path, duration, value):
+def test_a_typed_duration_in_parquet_is_read_as_its_value(tmp_path, duration, value):
     path = tmp_path / "usage.parquet"
-    pl.DataFrame({"subscriber_id": ["43316812724"], "start_time": [datetime(2026, 10, 1, 9)], "duration_s": [duration]}).write_parquet(path)
+    pl.DataFrame({"subscriber_id": ["43316812724"], "start_time": [datetime(2026, 10, 1, 9)], "duration_s": duration}).write_parquet(path)
     result = read_usage_file(path, Source(name="pq", format="parquet", pattern="*.parquet"))
     assert result.rejects.select("value", "rule").rows() == ([] if value is None else [(value, "integer 0..604800")])
-    assert result.usage.height == (1 if value is None else 0)
+    assert result.usage["duration_s"].to_list() == ([] if value else [60])
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "dtype"),
+    [
+        ("duration_s", pl.Series([[60]]), "large_list<element: int64>"),
+        ("counterparty", pl.Series([{"cc": "49", "number": "30123456"}]), "struct<cc: large_string, number: large_string>"),
+        ("subscriber_id", pl.Series([b"43316812724"]), "large_binary"),  # text must be written as UTF-8 strings
+    ],
+    ids=["list", "struct", "binary"],
+)
+def test_a_parquet_column_of_a_type_without_single_values_makes_the_file_unreadable(tmp_path, column, values, dtype):
+    path = tmp_path / "usage.parquet"
+    columns = {"subscriber_id": ["43316812724"], "start_time": [datetime(2026, 10, 1, 9)], "duration_s": [60]}
+    pl.DataFrame({**columns, column: values}).write_parquet(path)
+    with pytest.raises(UnreadableFile, match=rf"column {column} has type {re.escape(dtype)}, which no canonical column takes"):
+        read_usage_file(path, Source(name="pq", format="parquet", pattern="*.parquet"))
 
 
 def result_start_text(start: pl.Series) -> str:
