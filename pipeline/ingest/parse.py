@@ -28,6 +28,9 @@ import polars as pl
 
 DEFAULT_TIMESTAMP = "%Y-%m-%d %H:%M:%S"
 REQUIRED = "required"
+#: The rule of text: no NUL character. PostgreSQL's text cannot store one, so a single such value
+#: would stop every write of its run.
+NUL_RULE = "text without NUL characters"
 
 _IPV4 = r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$"
 _IPV6 = r"^(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{0,4}|(?:\d{1,3}\.){3}\d{1,3})$"
@@ -144,13 +147,18 @@ def _failure_rows(work: pl.DataFrame, names: list[str], rules: list[str], line: 
 
 
 def text(*, required: bool = False, pattern: str | None = None, choices: Collection[str] | None = None) -> Cast:
-    """Free text; optionally it must match a regex `pattern` or be one of `choices`."""
+    """Text without NUL characters (PostgreSQL's text cannot store one); optionally it must match
+    a regex `pattern` or be one of `choices`."""
     if pattern is not None:
-        return Cast(f"text matching {pattern}", lambda t: pl.when(t.str.contains(pattern)).then(t), required)
+        return Cast(f"text matching {pattern}", lambda t: pl.when(t.str.contains(pattern) & ~_has_nul(t)).then(t), required)
     if choices is not None:
         allowed = sorted(choices)
         return Cast(f"one of {', '.join(allowed)}", lambda t: pl.when(t.is_in(allowed)).then(t), required)
-    return Cast("text", lambda t: t, required)
+    return Cast(NUL_RULE, lambda t: pl.when(~_has_nul(t)).then(t), required)
+
+
+def _has_nul(t: pl.Expr) -> pl.Expr:
+    return t.str.contains("\x00", literal=True)
 
 
 def integer(*, required: bool = False, minimum: int | None = None, maximum: int | None = None) -> Cast:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipeline.ingest.parse import NUL_RULE
 from pipeline.io.readers import asterisk, freeswitch, generic_csv, nfdump, parquet
 from pipeline.io.readers.common import REJECT_SCHEMA, ReadResult, UnreadableFile
 from pipeline.io.readers.config import Source, SourceConfigError, load_sources, source_for
@@ -36,10 +37,6 @@ _READERS = {
 }
 
 
-#: The rule of a text value holding a NUL character: PostgreSQL's text cannot store one, so a
-#: single such value would stop every write of its run. The CSV readers refuse a file with NUL
-#: bytes near its start as binary; a Parquet string, or a NUL further into a CSV, is caught here.
-NUL_RULE = "text without NUL characters"
 #: How a NUL character is shown in a reject (value, raw line, reason).
 NUL_SHOWN = "\\x00"
 
@@ -51,7 +48,11 @@ def read_usage_file(path: Path, source: Source) -> ReadResult:
 
 def _without_nul(result: ReadResult) -> ReadResult:
     """`result` with every record holding a NUL character in a text column rejected (NUL_RULE,
-    for the first such column) and every NUL of the rejects shown as NUL_SHOWN."""
+    for the first such column) and every NUL of the rejects shown as NUL_SHOWN.
+
+    The readers' text casts (parse.text) reject such a cell already, naming the file's column,
+    with the line's text; this catches what a reader makes of several fields (a hashed record key
+    is hex, but a source's own key is the field as written)."""
     usage, rejects = result.usage, result.rejects
     texts = [name for name, dtype in usage.schema.items() if dtype == pl.String]
     holds = [pl.col(name).str.contains("\x00", literal=True).fill_null(False) for name in texts]

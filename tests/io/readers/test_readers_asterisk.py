@@ -267,3 +267,18 @@ def test_reject_columns_are_the_stored_rejects_without_run_id(tmp_path):
     result = read_usage_file(write(tmp_path, MALFORMED), VIENNA)
     assert result.rejects.columns == [f.name for f in REJECTS if f.name != "run_id"]
     assert result.usage.schema == USAGE_POLARS
+
+
+def test_a_nul_character_past_the_binary_check_rejects_its_call_naming_the_field(tmp_path):
+    """Only the first 64 KiB are checked for binary content; a NUL further in rejects its own line,
+    named by the file's column, with the line's text (NUL shown as \\x00)."""
+    filler = BASE_LINES * 60  # 60 × 5 lines of about 250 bytes: past 64 KiB
+    bad = BASE_LINES[0].replace('"43316812724"', '"4331681\x002724"', 1)
+    path = tmp_path / "Master.csv"
+    path.write_bytes("\n".join([*filler, bad, BASE_LINES[1]]).encode() + b"\n")
+    assert path.stat().st_size > 65536
+    result = read_usage_file(path, VIENNA)
+    assert result.usage.height == len(filler) + 1
+    line = len(filler) + 1
+    assert result.rejects.select("source_line", "column", "value", "rule").rows() == [(line, "src", "4331681\\x002724", "text without NUL characters")]
+    assert result.rejects.get_column("raw").to_list() == [bad.replace("\x00", "\\x00")]

@@ -247,18 +247,22 @@ def test_a_file_that_is_not_parquet_is_unreadable(tmp_path):
     [
         ("subscriber_id", "10.9.9.9\x00x", "10.9.9.9\\x00x"),
         ("counterparty", "\x0043316", "\\x0043316"),
-        ("record_key", "k\x00", "pq:k\\x00"),  # the key as stored: the source name first
+        ("record_key", "k\x00", "k\\x00"),  # the key as written
+        ("B-Nummer", "\x0043316", "\\x0043316"),  # the file's own name of the column
     ],
 )
 def test_text_with_a_nul_character_rejects_its_row(tmp_path, column, value, shown):
     """PostgreSQL's text cannot hold NUL: one such value would stop every write of the run, so the row is rejected
     (the CSV readers refuse a binary file; a Parquet string, or a NUL late in a CSV, lands here)."""
-    rows = {"record_key": ["k1", "k2"], "subscriber_id": ["43316812724", "43316812725"], "counterparty": ["4930123", "4930124"],
+    rows = {"record_key": ["k1", "k2"], "subscriber_id": ["43316812724", "43316812725"], "B-Nummer": ["4930123", "4930124"],
             "start_time": [datetime(2026, 10, 1, 9)] * 2, "duration_s": [60, 60]}  # fmt: skip
+    if column != "B-Nummer":
+        rows["counterparty"] = rows.pop("B-Nummer")
     rows[column] = [rows[column][0], value]
     path = tmp_path / "usage.parquet"
     pl.DataFrame(rows).write_parquet(path)
-    result = read_usage_file(path, Source(name="pq", format="parquet", pattern="*.parquet", id_type="string"))
+    mapping = {"counterparty": "B-Nummer"} if column == "B-Nummer" else {}
+    result = read_usage_file(path, Source(name="pq", format="parquet", pattern="*.parquet", id_type="string", columns=mapping))
     assert result.usage.get_column("source_line").to_list() == [1]
     assert result.rejects.select("source_line", "column", "value", "rule").rows() == [(2, column, shown, "text without NUL characters")]
     assert "\x00" not in "".join(result.rejects.select(pl.concat_str(pl.all().cast(pl.String).fill_null(""))).to_series())
