@@ -238,8 +238,9 @@ def test_connect_fee_and_minimum_charge_per_call(duration, fee, amount):
         ("data", 500_000_000, "0.030000"),  # A-GB: per 10^9 bytes
         ("data-gib", 1_073_741_824, "0.060000"),  # A-GIB: per 2^30 bytes
         ("data-gib", 1_000_000_000, "0.055879"),  # 10^9 bytes are 0.93 GiB
-        # price × bytes beyond 2^63 micro-units: computed in 128 bits, still exact
-        ("data", 123_456_789_012_345_678, "7407407.340741"),
+        # price × bytes beyond 2^63 micro-units: computed in 128 bits, still exact (10^15 B, the largest record)
+        ("data", 1_000_000_000_000_000, "60000.000000"),
+        ("data", 999_999_999_975_000, "59999.999999"),  # 59 999 999 998.5 micro-units, half up
     ],
 )
 def test_price_per_quantity_of_units(key, volume, amount):
