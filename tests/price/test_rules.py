@@ -322,8 +322,9 @@ def _graduated(article: str, *tiers: tuple[str, str, str | None]) -> dict[str, l
 
 @pytest.mark.parametrize("neighbour", [None, "A-GIB", "A-SMS"])
 def test_a_record_spanning_tiers_beyond_64_bits_is_still_exact(neighbour):
-    """2·10^17 bytes of A-GB (per 10^9 B): 10^9 B at 0.06, the rest at 0.03. 0.03 × 2·10^17 B is
-    6·10^21 micro-units · B, beyond 2^63, so the cost is computed in 128 bits; and the record's
+    """10^15 bytes of A-GB (per 10^9 B; the largest volume a record may carry): 10^9 B at 0.06, the
+    rest at 0.03. 0.03 × 10^15 B is 3·10^19 micro-units · B, beyond 2^63, so the cost is computed in
+    128 bits; and the record's
     units lie beyond 2^44, where tiers are keyed, so they are looked up in A-GB's last tier, not
     in the tiers of the next tiered article (`neighbour`)."""
     tiered = {("T-SEC", "A-GB"), ("T-SEC", neighbour)}
@@ -334,9 +335,9 @@ def test_a_record_spanning_tiers_beyond_64_bits_is_still_exact(neighbour):
         other = _graduated(neighbour, ("0", "0.9000", None), ("5", "0.8000", "3.00"))
         tiers = {c: tiers[c] + other[c] for c in tiers}
     cat = priced(core={"prices": {c: [v for v, k in zip(values, keep) if k] for c, values in prices.items()}}, volume_tiers=tiers)
-    records = usage(subscriber_id=[K_SEC], article_key=["data"], duration_s=[None], volume_bytes=[2 * 10**17])
-    # (60 000 µ × 10^9 + 30 000 µ × (2·10^17 - 10^9)) / 10^9 = 60 000 + 6·10^12 - 30 000 µ
-    assert rated(rate_priced(records, cat), "amount", "tier", "tier_before", "fee").row(0) == (D("6000000.030000"), 2, 0, D("0"))
+    records = usage(subscriber_id=[K_SEC], article_key=["data"], duration_s=[None], volume_bytes=[10**15])
+    # (60 000 µ × 10^9 + 30 000 µ × (10^15 - 10^9)) / 10^9 = 60 000 + 3·10^10 - 30 000 µ
+    assert rated(rate_priced(records, cat), "amount", "tier", "tier_before", "fee").row(0) == (D("30000.030000"), 2, 0, D("0"))
 
 
 def test_tiers_count_per_contract_and_billing_period():
