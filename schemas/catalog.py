@@ -7,6 +7,8 @@ timestamps, `valid_from` inclusive and `valid_until` exclusive; empty means open
 
 from __future__ import annotations
 
+from zoneinfo import available_timezones
+
 import polars as pl
 import pandera.polars as pandera
 
@@ -24,6 +26,8 @@ E164_DIGITS = r"^[1-9][0-9]{0,14}$"
 COUNTRY_CODE = r"^[1-9][0-9]{0,2}$"
 #: The longest charging increment: a day (rated seconds stay far inside 64 bits).
 MAX_INCREMENT_S = 86_400
+#: IANA time zone names (the tz database that `tzdata` ships), as DuckDB and Polars know them.
+TIME_ZONES = sorted(available_timezones())
 
 
 class _Strict:
@@ -49,6 +53,11 @@ class Contracts(pandera.DataFrameModel):
     start_date: pl.Date
     end_date: pl.Date = pandera.Field(nullable=True)
     timezone: str
+
+    @pandera.check("timezone", name="an IANA time zone name (e.g. Europe/Vienna)")
+    def known_time_zone(cls, data: pandera.PolarsData) -> pl.LazyFrame:
+        """A name no engine knows would stop every run that rates or bills the contract."""
+        return data.lazyframe.select(pl.col(data.key).is_in(TIME_ZONES))
 
     @pandera.dataframe_check(name="end_date_not_before_start_date")
     def ends_after_start(cls, data: pandera.PolarsData) -> pl.LazyFrame:
@@ -187,7 +196,7 @@ TABLES: dict[str, type[pandera.DataFrameModel]] = {
     "prices": Prices,
 }
 
-#: Optional columns with the value an absent column takes.
+#: Optional columns with the value an absent column, or an empty cell of it, takes.
 DEFAULTS: dict[str, dict[str, object]] = {
     "customers": {"customer_number": None, "price_list_id": None, "vat_treatment": "normal", "is_test": "false"},
     "contracts": {"end_date": None, "timezone": "UTC"},

@@ -9,7 +9,7 @@ rates against a catalog that failed validation.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Collection, Mapping
 
 import duckdb
 import pandera.polars as pandera
@@ -18,6 +18,8 @@ from pandera.errors import SchemaErrors
 
 from schemas.catalog import DEFAULTS, REFERENCES, TABLES
 
+#: The `column` of a problem with a whole row that names no column of its own.
+ROW = "(row)"
 ERRORS_SCHEMA = {"file": pl.String, "line": pl.Int64, "column": pl.String, "value": pl.String, "rule": pl.String}
 
 #: When a contract's usage is rated with another tariff than contracts.tariff_id: the versions
@@ -106,7 +108,8 @@ def validated_catalog(raw: Mapping[str, RawTable]) -> Catalog:
     problems: list[pl.DataFrame] = []
     for name, model in TABLES.items():
         frame, errors = _typed_table(raw[name], model, DEFAULTS.get(name, {}))
-        typed[name] = frame
+        if frame is not None:
+            typed[name] = frame
         problems.append(errors)
     problems.append(_reference_errors(typed, raw))
     errors = pl.concat(problems)
@@ -115,17 +118,21 @@ def validated_catalog(raw: Mapping[str, RawTable]) -> Catalog:
     return Catalog(**{name: typed[name].drop("_line") for name in TABLES})
 
 
-def _typed_table(raw: RawTable, model: type[pandera.DataFrameModel], defaults: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _typed_table(raw: RawTable, model: type[pandera.DataFrameModel], defaults: dict) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+    """The table typed and its problems; no table when its header is wrong (nothing in it can be read)."""
     schema = model.to_schema()
     frame = raw.frame
     unknown = [c for c in frame.columns if c not in schema.columns and c != "_line"]
     absent = [c for c in schema.columns if c not in frame.columns and c not in defaults]
     if unknown or absent:
-        return frame, _errors(
+        return None, _errors(
             [(raw.file, 1, c, None, "unknown column") for c in unknown]
             + [(raw.file, 1, c, None, "required column missing") for c in absent]
         )
-    frame = frame.with_columns(pl.lit(v, pl.String).alias(c) for c, v in defaults.items() if c not in frame.columns)
+    # an optional column's default stands for the whole column when it is absent, and for an empty cell
+    frame = frame.with_columns(
+        pl.col(c).fill_null(pl.lit(v, pl.String)) if c in frame.columns else pl.lit(v, pl.String).alias(c) for c, v in defaults.items()
+    )
     dtypes = {name: col.dtype.type for name, col in schema.columns.items()}
     typed = frame.select(pl.col("_line"), *(_parse(pl.col(c), dt).alias(c) for c, dt in dtypes.items()))
     cast_errors = pl.concat(
@@ -145,12 +152,15 @@ def _typed_table(raw: RawTable, model: type[pandera.DataFrameModel], defaults: d
         check_errors = pl.DataFrame(schema=ERRORS_SCHEMA)
     except SchemaErrors as exc:
         cases = exc.failure_cases.filter(pl.col("index").is_not_null()).with_columns(pl.col("index").cast(pl.Int64))
-        lines = typed.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("index"), pl.col("_line"))
+        written = [c for c in schema.columns if c in frame.columns]
+        lines = frame.select(
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("index"), pl.col("_line"), *(pl.col(c).alias(f"__written_{c}") for c in written)
+        )
         check_errors = cases.join(lines, on="index").select(
             pl.lit(raw.file).alias("file"),
             pl.col("_line").alias("line"),
-            pl.col("column"),
-            pl.col("failure_case").alias("value"),
+            _checked_column(schema.columns).alias("column"),
+            _checked_value(written, schema.columns).alias("value"),
             pl.col("check").alias("rule"),
         )
         # a cell that failed to parse is reported once, as a parse error
@@ -158,9 +168,27 @@ def _typed_table(raw: RawTable, model: type[pandera.DataFrameModel], defaults: d
     return typed, pl.concat([cast_errors, check_errors.cast(ERRORS_SCHEMA)])
 
 
+def _checked_column(columns: Collection[str]) -> pl.Expr:
+    """The column a failed check names: its own, or for a check over the whole row (named
+    `<column>_...`, e.g. end_date_not_before_start_date) the column its name starts with."""
+    own = pl.col("column").is_in(list(columns))
+    leading = [pl.when(pl.col("check").str.starts_with(f"{c}_")).then(pl.lit(c)) for c in sorted(columns, key=len, reverse=True)]
+    return pl.when(own).then(pl.col("column")).otherwise(pl.coalesce(*leading, pl.lit(ROW)))
+
+
+def _checked_value(written: Collection[str], columns: Collection[str]) -> pl.Expr:
+    """The failing cell: pandera's failure case, or for a whole-row check its column's text as written."""
+    column = _checked_column(columns)
+    cells = [pl.when(column == c).then(pl.col(f"__written_{c}")) for c in written]
+    return pl.when(pl.col("column").is_in(list(columns))).then(pl.col("failure_case")).otherwise(pl.coalesce(*cells, pl.lit(None, pl.String)))
+
+
 def _reference_errors(typed: dict[str, pl.DataFrame], raw: Mapping[str, RawTable]) -> pl.DataFrame:
-    found = []
+    """A row per reference to a row that does not exist; tables that could not be read are left out."""
+    found = [pl.DataFrame(schema=ERRORS_SCHEMA)]
     for table, column, target, target_column in REFERENCES:
+        if table not in typed or target not in typed:
+            continue
         dangling = typed[table].join(
             typed[target].select(pl.col(target_column).alias(column)), on=column, how="anti"
         ).filter(pl.col(column).is_not_null())

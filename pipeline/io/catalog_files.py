@@ -33,7 +33,7 @@ def read_raw_catalog(directory: Path, names: Iterable[str] = TABLES) -> dict[str
     tables, problems = {}, []
     for name in names:  # the catalog's files, not records
         path = directory / f"{name}.csv"
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():  # a dangling link is a problem, not an absent file
             continue
         try:
             tables[name] = read_catalog_csv(path)
@@ -80,7 +80,10 @@ def catalog_text(path: Path, empty: str = "the file is empty: it needs its heade
     """The text of a catalog or import file (UTF-8, a byte order mark allowed); raises CatalogError
     when the file is not UTF-8 text, or is empty (the rule `empty`)."""
     path = Path(path)
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:  # a directory of that name, a dangling link, no permission
+        raise file_error(path, None, None, f"cannot read the file: {exc.strerror or exc}") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -59,6 +59,38 @@ def test_an_unknown_column_is_an_error():
     assert errors_of(zones=zones) == [("zones.csv", 1, "colour", None, "unknown column")]
 
 
+@pytest.mark.parametrize(
+    ("columns", "expected"),
+    [
+        # a zone no engine knows would stop every run that rates or bills the contract
+        ({"timezone": ["Europe/Vienna", "Europe/Wien"]}, [("contracts.csv", 3, "timezone", "Europe/Wien", "an IANA time zone name (e.g. Europe/Vienna)")]),
+        ({"timezone": ["UTC", "europe/vienna"]}, [("contracts.csv", 3, "timezone", "europe/vienna", "an IANA time zone name (e.g. Europe/Vienna)")]),
+        # a check over the row names the column it is about, with the cell as written
+        ({"end_date": [None, "2024-12-31"]}, [("contracts.csv", 3, "end_date", "2024-12-31", "end_date_not_before_start_date")]),
+    ],
+    ids=["unknown-zone", "zone-in-lower-case", "ends-before-it-starts"],
+)
+def test_a_contract_row_problem_names_its_column_and_value(columns, expected):
+    assert errors_of(contracts={**BASE_CATALOG["contracts"], **columns}) == expected
+
+
+def test_an_empty_cell_of_an_optional_column_takes_its_default():
+    contracts = {**BASE_CATALOG["contracts"], "timezone": ["Europe/Vienna", None]}
+    tariffs = {**BASE_CATALOG["tariffs"], "currency": [None, "CHF"]}
+    catalog = validated_catalog(raw_catalog(contracts=contracts, tariffs=tariffs))
+    assert catalog.contracts.get_column("timezone").to_list() == ["Europe/Vienna", "UTC"]
+    assert catalog.tariffs.get_column("currency").to_list() == ["EUR", "CHF"]
+
+
+@pytest.mark.parametrize("header", ["customer_idd", "Customer_ID"])
+def test_a_misspelt_key_column_is_a_header_problem_not_a_crash_of_the_reference_checks(header):
+    customers = {(header if c == "customer_id" else c): v for c, v in BASE_CATALOG["customers"].items()}
+    assert sorted(errors_of(customers=customers)) == sorted([
+        ("customers.csv", 1, header, None, "unknown column"),
+        ("customers.csv", 1, "customer_id", None, "required column missing"),
+    ])  # fmt: skip
+
+
 def test_every_problem_is_listed_at_once():
     tariffs = {c: list(v) for c, v in BASE_CATALOG["tariffs"].items()}
     tariffs["first_increment_s"] = ["x", "0"]
@@ -107,6 +139,23 @@ def test_a_catalog_file_that_cannot_be_read_is_one_problem_naming_file_line_and_
     rows = caught.value.errors.with_columns(pl.col("file").str.replace(r".*/", "")).rows()
     assert rows == [problem]
     assert f"catalog invalid (1 problem):\n{directory}/{message}" == str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("make", "rule"),
+    [
+        (lambda path: path.mkdir(), "cannot read the file: Is a directory"),
+        (lambda path: path.symlink_to(path.with_name("gone.csv")), "cannot read the file: No such file or directory"),
+    ],
+    ids=["a-directory", "a-dangling-link"],
+)
+def test_a_catalog_file_that_is_no_file_is_a_problem_naming_it(tmp_path, make, rule):
+    directory = write_catalog(tmp_path / "catalog")
+    (directory / "zones.csv").unlink()
+    make(directory / "zones.csv")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(directory)
+    assert caught.value.errors.rows() == [(str(directory / "zones.csv"), None, None, None, rule)]
 
 
 def test_a_missing_catalog_directory_is_one_error_not_a_list_of_missing_files(tmp_path):
