@@ -203,16 +203,23 @@ def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, quara
         file_ledger.publish_views(warehouse_dir)  # the ledger's rows of this run
 
 
-def _refuse_billed(warehouse_dir: Path, run_id: str) -> None:
-    """Refuse to replace stored run `run_id` when a billing run billed its usage (the same rule as
-    `rating rerate`: invoices are final, so the rated amounts would no longer match them)."""
-    held = rerate.billed_runs(pl.from_arrow(billing_store.billed_usage(warehouse_dir, [run_id])), [run_id])
-    if held.height:
-        (_, records, invoices), = held.iter_rows()
+def _refuse_billed_changes(run_id: str, before: pl.DataFrame, result: RatingResult, billed: pl.DataFrame) -> None:
+    """Refuse to replace stored run `run_id` when records a billing run billed would rate
+    differently (invoices are final: the rated amounts would no longer match them). The same
+    records rated the same, as when a run that stopped after storing is run again, replace it.
+
+    Args:
+        before: (record_key, contract_id, amount, free_quantity) of the run's rated records as stored.
+        billed: (rated_run_id, record_key, invoice_id) of the run's billed records.
+    """
+    after = result.rated_usage().select("record_key", "contract_id", "amount", "free_quantity")
+    changes = rerate.billed_changes(before, after, billed)
+    if changes.height:
+        invoices = changes.get_column("invoice_id").unique().sort().to_list()
         raise rerate.RerateError(
-            f"run {run_id} would be replaced, but {records} of its records are billed already (on {rerate.invoice_list(invoices)}"
-            "). Invoices are final: pass --allow-billed to rate it again anyway, or "
-            f"use `rating rerate --run {run_id} --allow-billed`, which lists every billed record that rates differently"
+            f"run {run_id} would be replaced, but {changes.height} of its {billed.get_column('record_key').n_unique()} billed "
+            f"records would rate differently (on {rerate.invoice_list(invoices)}). Invoices are final: pass --allow-billed to "
+            f"rate it again anyway, or use `rating rerate --run {run_id} --allow-billed`, which lists every such record"
         )
 
 
@@ -256,8 +263,10 @@ def rate_usage(
         reprocess: read the files the ledger knows too. The same files as an earlier run are
             that run again (its rows replaced, rated with the current catalog); records already
             stored by another run are counted as duplicates, never rated twice.
-        allow_billed: replace a stored run whose usage a billing run billed (its invoices stay as
-            they are); without it such a run is refused before anything is rated.
+        allow_billed: replace a stored run even where records a billing run billed rate differently
+            now (their invoices stay as they are); without it such a run is refused before anything
+            is stored. Billed records that rate the same (a run that stopped after storing, run
+            again) never stop a run.
     """
     logger = get_run_logger()
     settings = Settings.from_env(
@@ -301,14 +310,18 @@ def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = Fal
         batch.rejects.height,
     )  # fmt: skip
     with ExitStack() as held:
+        billed = before = None
         if warehouse.first_started(settings.warehouse, run_id) is not None:
             # a stored run is replaced: the billing lock keeps a billing run from billing it
             # between the check below and its replacement (the lock order of `rating rerate`)
             held.enter_context(billing_store.locked(settings.warehouse))
-            if not allow_billed:
-                _refuse_billed(settings.warehouse, run_id)
+            billed = pl.from_arrow(billing_store.billed_usage(settings.warehouse, [run_id]))
+            if billed.height and not allow_billed:
+                before = warehouse.rated_amounts(settings.warehouse, run_id)
         result = rate_batch(batch, cat, run_id, settings.warehouse)
         try:
+            if before is not None:
+                _refuse_billed_changes(run_id, before, result, billed)
             if reprocess:
                 summary["warnings"] += _stored_elsewhere(result, settings.inbox, logger)
             net_amount = result.net_amount

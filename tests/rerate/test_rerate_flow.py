@@ -234,11 +234,34 @@ def test_reprocessing_a_billed_run_is_refused_unless_allowed(tmp_path):
     billing_run(period="2026-10", catalog=str(catalog), warehouse_dir=str(warehouse))
     prices = catalog / "prices.csv"
     prices.write_text(prices.read_text().replace("T-MIN,A-EU,0.1200", "T-MIN,A-EU,0.1000"))
-    with pytest.raises(RerateError, match=f"run {first['run_id']} would be replaced, but 72 of its records are billed already"):
+    with pytest.raises(RerateError, match=f"run {first['run_id']} would be replaced, but 1 of its 72 billed records would rate differently"):
         run_flow(catalog, inbox, warehouse, reprocess=True)
     assert rows_of(warehouse, "SELECT sum(net_amount) FROM invoice_lines") == [(NET_AMOUNT,)]
     again = run_flow(catalog, inbox, warehouse, reprocess=True, allow_billed=True)
     assert (again["run_id"], again["net_amount"]) == (first["run_id"], NET_AMOUNT - Decimal("0.12"))
+
+
+def test_a_run_that_stopped_after_storing_and_was_billed_is_finished_by_the_next_run(tmp_path, monkeypatch):
+    """Stored, then stopped before its files were recorded (PostgreSQL down, a crash), then billed: the
+    next run rates the same records the same, so it replaces the stored run instead of being refused."""
+    from flows.billing_run import billing_run
+    import flows.rate_usage as flow_module
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+
+    def stopped(*args, **kwargs):
+        raise ConnectionError("PostgreSQL is down")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(flow_module, "record_files", stopped)
+        with pytest.raises(ConnectionError):
+            run_flow(catalog, inbox, warehouse)
+    billing_run(period="2026-10", catalog=str(catalog), warehouse_dir=str(warehouse))
+    again = run_flow(catalog, inbox, warehouse)
+    assert (again["outcomes"]["rated"], again["net_amount"]) == (72, NET_AMOUNT)
+    assert rows_of(warehouse, "SELECT count(*), sum(net_amount) FROM invoice_lines") == [(19, NET_AMOUNT)]
+    assert run_flow(catalog, inbox, warehouse)["run_id"] is None  # its files are recorded now
 
 
 def test_a_run_that_replaces_a_stored_run_holds_the_billing_lock_while_it_rates(tmp_path, monkeypatch):
