@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
 from pipeline.catalog import CatalogNotFound
+from pipeline.cli_output import console, error, note
 
-console = Console()
 
 
 class _Commands(TyperGroup):
@@ -25,7 +25,7 @@ class _Commands(TyperGroup):
         try:
             return super().invoke(ctx)
         except CatalogNotFound as exc:
-            console.print(f"[red]error[/red]: {exc}: pass --catalog or set RATING_CATALOG")
+            error(f"{exc}: pass --catalog or set RATING_CATALOG")
             raise typer.Exit(2) from None
 
 
@@ -110,7 +110,7 @@ def run(
         "records already stored by another run count as duplicates, never twice",
     ),  # fmt: skip
     allow_billed: bool = typer.Option(
-        False, "--allow-billed", help="With --reprocess: replace a run whose usage was billed (its invoices stay as they are)"
+        False, "--allow-billed", help="With --reprocess: replace a run even where billed records rate differently now (their invoices stay as they are)"
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own log lines too"),
 ) -> None:
@@ -135,7 +135,7 @@ def run(
     ]
     if problems:
         for problem in problems:
-            console.print(f"[red]error[/red]: {problem}")
+            error(problem)
         console.print("(the defaults are relative to the repository root: run `rating run` there)")
         raise typer.Exit(2)
     prefect_environment(verbose)
@@ -152,7 +152,7 @@ def run(
             sources=str(settings.sources), reprocess=reprocess, allow_billed=allow_billed,
         )  # fmt: skip
     except Exception as exc:  # Prefect has logged the traceback; the user needs the message and the exit code
-        console.print(f"[red]run failed[/red]: {type(exc).__name__}: {exc}")
+        error(f"{type(exc).__name__}: {exc}", "run failed")
         # Drop the frames' DuckDB objects now: alive at interpreter exit, each makes nanobind print a leak warning.
         traceback.clear_frames(exc.__traceback__)
         raise typer.Exit(1) from None
@@ -184,7 +184,7 @@ def rerate(
 
     settings = Settings.from_env(catalog=_s(catalog), warehouse=_s(warehouse))
     if not settings.catalog.is_dir():
-        console.print(f"[red]error[/red]: catalog directory {settings.catalog} not found: pass --catalog or set RATING_CATALOG")
+        error(f"catalog directory {settings.catalog} not found: pass --catalog or set RATING_CATALOG")
         raise typer.Exit(2)
     prefect_environment(verbose)
     if pg_url:
@@ -194,7 +194,7 @@ def rerate(
     try:  # the request's mistakes, before Prefect starts
         chosen = plan(settings.warehouse, run_ids or [], periods or [], every, allow_billed)
     except RerateError as exc:
-        console.print(f"[red]error[/red]: {exc}")
+        error(exc)
         raise typer.Exit(2) from None
     if not chosen.runs:
         console.print(f"nothing to rate again: no stored run holds records of {', '.join(periods or []) or 'any period'}")
@@ -207,7 +207,7 @@ def rerate(
             run_ids=chosen.runs, catalog=str(settings.catalog), warehouse_dir=str(settings.warehouse), allow_billed=allow_billed
         )
     except Exception as exc:  # Prefect has logged the traceback; the user needs the message and the exit code
-        console.print(f"[red]re-rating failed[/red]: {type(exc).__name__}: {exc}")
+        error(f"{type(exc).__name__}: {exc}", "re-rating failed")
         traceback.clear_frames(exc.__traceback__)
         raise typer.Exit(1) from None
     _print_rerated(summary)
@@ -337,17 +337,20 @@ def sql_query(
 
     db = Settings.from_env(warehouse=_s(warehouse)).warehouse / ANALYTICS_DB
     if not db.exists():
-        console.print(f"[red]no analyst database at {db}[/red]: run `rating run` (or `rating views`) first")
+        error(f"no analyst database at {db}: run `rating run` (or `rating views`) first")
         raise typer.Exit(2)
     con = duckdb.connect(str(db), read_only=True)
     try:
         result = con.sql(query)
-        table = Table(*result.columns)
+        if result is None:  # no statement, or the last one returns no rows (SET, CREATE …)
+            console.print("no result to show: the last statement returns no rows")
+            return
+        table = Table(*(escape(c) for c in result.columns))
         for row in result.fetchall():  # a query result for the screen, not record processing
-            table.add_row(*("" if v is None else str(v) for v in row))
+            table.add_row(*("" if v is None else escape(str(v)) for v in row))
         console.print(table)
     except duckdb.Error as exc:
-        console.print(f"[red]{exc}[/red]")
+        error(exc, "SQL error")
         raise typer.Exit(1)
     finally:
         con.close()
@@ -398,11 +401,11 @@ def _print_summary(summary: dict) -> None:
 def _print_files(summary: dict) -> None:
     """The files not rated (quarantined, skipped) and the warnings, each with why."""
     for path, reason in summary["quarantined"]:
-        console.print(f"[yellow]quarantined[/yellow] {path}: {reason}")
+        note(f"{path}: {reason}", "quarantined")
     for path, reason in summary["skipped"]:
-        console.print(f"skipped {path}: {reason}")
+        console.print(f"skipped {escape(str(path))}: {escape(str(reason))}")
     for path, warning in summary["warnings"]:
-        console.print(f"[yellow]warning[/yellow] {path}: {warning}")
+        note(f"{path}: {warning}")
     if summary["skipped"] or summary["warnings"]:
         console.print(f"every file dealt with, and every skipped one: SQL views file_ledger, skipped_files in {summary['analytics_db']}")
 

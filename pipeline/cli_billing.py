@@ -21,6 +21,7 @@ from rich.table import Table
 
 from pipeline.catalog import Catalog, CatalogError, CatalogNotFound
 from pipeline.catalog.billing import BillingCatalog
+from pipeline.cli_output import error, note
 from pipeline.config import Settings
 from pipeline.lifecycle import (
     Actor,
@@ -68,7 +69,7 @@ def bill(
     settings = Settings.from_env(catalog=_s(catalog), warehouse=_s(warehouse))
     if not settings.catalog.is_dir():
         raise CatalogNotFound(settings.catalog)
-    with _errors():  # the operator's mistakes are told before Prefect starts (20 s)
+    with _errors(exit_code=2):  # the command line's mistakes are told before Prefect starts (20 s)
         _check_bill(period, contract, _day(until), _day(invoice_date), settings.warehouse)
     prefect_environment()
     from flows.billing_run import billing_run
@@ -87,7 +88,7 @@ def bill(
         f"{summary['test_invoices']} test invoices kept apart"
     )
     for reason in summary["problems"]:
-        console.print(f"[yellow]not billed[/yellow] {reason}")
+        note(reason, "not billed")
     if not any((Path(summary["warehouse"]) / "rated_usage").rglob("*.parquet")):
         console.print("[yellow]warning[/yellow] the warehouse holds no rated usage: these invoices bill fees only")
     console.print(f"warehouse: {summary['warehouse']} (SQL: duckdb {summary['warehouse']}/analytics.duckdb)")
@@ -313,7 +314,11 @@ def _apply(
 
 
 class _errors:
-    """Turn the errors a user can act on into a message and exit code 1 (no traceback)."""
+    """Turn the errors a user can act on into a message and an exit code (no traceback): 1, or 2
+    for a mistake in the command line itself (a bad --period), as for a bad option."""
+
+    def __init__(self, exit_code: int = 1):
+        self.exit_code = exit_code
 
     def __enter__(self) -> None:
         return None
@@ -323,8 +328,8 @@ class _errors:
         from pipeline.io.billing_store import BillingStoreError
 
         if exc is not None and isinstance(exc, (LifecycleError, CatalogError, BillingError, BillingStoreError)):
-            console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
-            raise typer.Exit(1)
+            error(exc)
+            raise typer.Exit(self.exit_code)
         return False
 
 

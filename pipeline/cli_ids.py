@@ -13,14 +13,13 @@ from typing import Literal, Optional, get_args
 
 import polars as pl
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from pipeline.catalog import CatalogError, RawTable, problem_text
+from pipeline.cli_output import console, error
 from pipeline.io.catalog_files import catalog_text, file_error, read_catalog_csv, replace_csv
 from schemas.usage import ID_TYPES
 
-console = Console()
 
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
 #: The ID types an option accepts (typer shows them and refuses others): schemas.usage.ID_TYPES.
@@ -207,9 +206,9 @@ def _import_file(path: Path, defaults: dict[str, str | None]) -> RawTable:
 def _report(problems: pl.DataFrame) -> None:
     for file, line, column, value, rule in problems.select("file", "line", "column", "value", "rule").iter_rows():  # problems, not records
         if column is None:  # a problem with the whole file
-            console.print(f"[red]error[/red]: {problem_text(file, line, None, None, rule)}")
+            error(problem_text(file, line, None, None, rule))
         else:
-            console.print(f"[red]error[/red]: {file}:{line}: column {column!r} value {value!r}: {rule}")
+            error(f"{file}:{line}: column {column!r} value {value!r}: {rule}")
 
 
 def _catalog_dir(catalog: Optional[Path]) -> Path:
@@ -235,5 +234,5 @@ def _time(value: datetime | None, empty: str) -> str:
 
 
 def _fail(message: str, code: int = 1) -> None:
-    console.print(f"[red]error[/red]: {message}")
+    error(message)
     raise typer.Exit(code)

@@ -13,15 +13,14 @@ from typing import Optional
 
 import polars as pl
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from pipeline.catalog import CatalogError
+from pipeline.cli_output import console, error
 from pipeline.io.catalog_files import load_priced_catalog, read_catalog_csv, read_raw_catalog, replace_csv
 from pipeline.price.catalog import validated_pricing
 from schemas.pricing import CATALOG_TABLES, DEFAULTS
 
-console = Console()
 
 #: Where `rating cost-control` stores its report, below the warehouse: one file per period.
 COST_CONTROL_TABLE = "cost_control"
@@ -49,7 +48,7 @@ def import_special_prices(
 
     directory = Settings.from_env(catalog=str(catalog) if catalog else None).catalog
     if not file.is_file():
-        console.print(f"[red]error[/red]: {file} not found: pass the path of the CSV to import")
+        error(f"{file} not found: pass the path of the CSV to import")
         raise typer.Exit(2)
     try:
         core = load_catalog(directory)
@@ -101,7 +100,7 @@ def cost_control_report(
     from pipeline.price.cost_control import cost_control
 
     if not _PERIOD.match(period):
-        console.print(f"[red]error[/red]: period {period!r} is not a month YYYY-MM (e.g. 2026-10)")
+        error(f"period {period!r} is not a month YYYY-MM (e.g. 2026-10)")
         raise typer.Exit(2)
     settings = Settings.from_env(catalog=str(catalog) if catalog else None, warehouse=str(warehouse) if warehouse else None)
     try:

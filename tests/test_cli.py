@@ -40,6 +40,22 @@ def test_sql_without_a_warehouse_says_what_to_do(tmp_path):
     assert "rating run" in out.output
 
 
+@pytest.mark.parametrize(
+    ("query", "shown"),
+    [
+        ("", "no result to show: the last statement returns no rows"),
+        (";", "no result to show: the last statement returns no rows"),
+        ("select '[red]x[/red] [sources.<name>]' as \"[b]v\"", "[red]x[/red] [sources.<name>]"),  # values are not markup
+    ],
+    ids=["empty", "semicolon", "brackets"],
+)
+def test_sql_shows_what_a_query_returns_as_written(tmp_path, query, shown):
+    warehouse.publish_views(tmp_path)
+    out = runner.invoke(app, ["sql", query, "--warehouse", str(tmp_path)], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert shown in out.output
+
+
 def test_a_bad_query_is_an_error_not_a_traceback(tmp_path):
     warehouse.publish_views(tmp_path)
     out = runner.invoke(app, ["sql", "select nope from invoice_lines", "--warehouse", str(tmp_path)])
@@ -92,6 +108,9 @@ LIFECYCLE = ("--user", "mia", "--role", "Manager", "--catalog", "/nonexistent")
         (["cost-control", "--period", "2026-10", "--catalog", "{bad}", "--warehouse", "{tmp}"], 1, "the file is empty: it needs its header line"),
         (["set-contract", "V-1001", "--po-number", "PO-1", "--user", "mia", "--role", "Manager", "--catalog", "{bad}"], 1,
          "customers.csv:1: the file is empty: it needs its header line"),
+        # an error's text is printed as written, never read as markup
+        (["cost-control", "--period", "[2026]-10", "--catalog", "{catalog}", "--warehouse", "{tmp}"], 2,
+         "period '[2026]-10' is not a month YYYY-MM"),
         (["generate", "--contracts", "0", "--out", "{tmp}/generated"], 2, "Invalid value for '--contracts'"),
         (["generate", "--cdrs", "-5", "--out", "{tmp}/generated"], 2, "Invalid value for '--cdrs'"),
         (["generate", "--cdrs", "10", "--contracts", "2", "--out", "{empty}"], 2, "is a file"),

@@ -133,7 +133,7 @@ def test_the_bill_command(setup) -> None:
     assert "billing run period-2026-01 (made): 2 invoices, net 139.18; 1 test invoices kept apart" in first.output
     assert "(already made; unchanged)" in second.output
     bad = runner.invoke(app, ["bill", "--contract", "C1", "--catalog", str(catalog), "--warehouse", str(warehouse)])
-    assert (bad.exit_code, "needs --until" in bad.output) == (1, True)
+    assert (bad.exit_code, "needs --until" in bad.output) == (2, True)
 
 
 @pytest.mark.parametrize(
@@ -156,7 +156,8 @@ def test_the_bill_command_refuses_what_cannot_be_meant_before_anything_is_billed
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     defaults = [] if "--warehouse" in args else ["--warehouse", str(warehouse)]
     result = CliRunner().invoke(app, ["bill", *args, "--catalog", str(catalog), *defaults])
-    assert result.exit_code == 1 and message.replace("{tmp}", str(tmp_path)) in " ".join(result.output.split()), result.output
+    # a mistake in the command line: exit code 2, as for a bad option
+    assert result.exit_code == 2 and message.replace("{tmp}", str(tmp_path)) in " ".join(result.output.split()), result.output
     assert not (warehouse / "billing").exists() and not (tmp_path / "typo").exists()
 
 
