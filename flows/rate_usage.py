@@ -200,7 +200,7 @@ def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, quara
     if run_id is None:  # nothing stored: the analyst database still needs the views (and the new skipped rows)
         views.publish(warehouse_dir)
     else:
-        file_ledger.publish_views(warehouse_dir)  # the ledger's rows of this run
+        views.publish_file_ledger(warehouse_dir)  # the ledger's rows of this run
 
 
 def _refuse_billed_changes(run_id: str, before: pl.DataFrame, result: RatingResult, billed: pl.DataFrame) -> None:

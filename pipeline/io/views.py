@@ -21,3 +21,11 @@ def publish(warehouse_dir: Path) -> Path:
         file_ledger.publish_views(warehouse_dir)
         billing_store.publish_billing_views(warehouse_dir)
     return path
+
+
+def publish_file_ledger(warehouse_dir: Path) -> None:
+    """(Re)create just the `file_ledger` and `skipped_files` views, under the same lock as `publish`:
+    the analyst database is one DuckDB file, which two writers at once would leave unopenable."""
+    warehouse_dir = Path(warehouse_dir)
+    with exclusive(warehouse_dir / ".views.lock"):
+        file_ledger.publish_views(warehouse_dir)

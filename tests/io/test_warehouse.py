@@ -152,3 +152,23 @@ def test_one_rating_run_at_a_time_holds_the_warehouse(tmp_path):
         assert child.poll() is None  # still waiting
     assert child.stdout.readline() == "got it\n"
     assert child.wait(timeout=30) == 0
+
+
+@pytest.mark.parametrize("refresh", ["publish", "publish_file_ledger"])
+def test_every_rebuild_of_the_analyst_database_waits_for_the_one_under_way(tmp_path, refresh):
+    """The analyst database is one DuckDB file: a rating run's file-ledger views and a billing run's
+    rebuild at once failed with DuckDB's file lock (sink audit). Every rebuild holds .views.lock."""
+    import threading
+
+    from pipeline.io import views
+    from pipeline.io.locks import exclusive
+
+    views.publish(tmp_path)
+    done = threading.Event()
+    with exclusive(tmp_path / ".views.lock"):  # a rebuild under way
+        worker = threading.Thread(target=lambda: (getattr(views, refresh)(tmp_path), done.set()))
+        worker.start()
+        time.sleep(0.5)
+        assert not done.is_set()
+    worker.join(timeout=30)
+    assert done.is_set()
