@@ -74,22 +74,36 @@ def load_catalog_task(directory: Path) -> Catalog:
 
 
 @task(cache_policy=NO_CACHE)
-def check_inbox(inbox_dir: Path, warehouse_dir: Path, reprocess: bool = False) -> HandIn:
-    """Sort the inbox files by the file ledger: new ones are read, known ones skipped with the reason."""
+def check_inbox(inbox_dir: Path, warehouse_dir: Path, reprocess: bool = False, sources_file: Path | None = None) -> HandIn:
+    """Sort the inbox files by the file ledger: new ones are read, known ones skipped with the reason.
+
+    A file that cannot be read (a dangling link, no permission) is skipped with the reason and
+    looked at again by the next run. Of files with the same content, one a source's pattern
+    matches comes first, so a misnamed copy never stands in for it (`sources_file`).
+    """
     logger = get_run_logger()
-    files = [file_ledger.describe(p) for p in inbox.inbox_files(inbox_dir)]  # files, not records
+    files, unreadable = [], []
+    for path in inbox.inbox_files(inbox_dir):  # files, not records
+        try:
+            files.append(file_ledger.describe(path))
+        except OSError as exc:
+            reason = f"cannot read the file ({exc.strerror or exc}): a dangling link or no permission; the next run looks again"
+            unreadable.append((LedgerFile(path, None, None), reason))
+    if sources_file is not None:
+        sources = load_sources(sources_file)
+        files.sort(key=lambda f: source_for(f.path.name, sources) is None)  # stable: the inbox's order otherwise
     new, already, warnings = FileLedger(warehouse_dir).classify(files, reprocess=reprocess)
     by_path = {f.path: f for f in files}
-    for path, reason in already:
+    for path, reason in [*already, *((f.path, r) for f, r in unreadable)]:
         logger.info("skipped %s: %s", path, reason)
     for path, warning in warnings:
         logger.warning("%s: %s", path, warning)
     return HandIn(
         new=new,
-        skipped=[(by_path[path], reason) for path, reason in already],
+        skipped=[*((by_path[path], reason) for path, reason in already), *unreadable],
         warnings=warnings,
         handin_id=inbox.run_id_for([f.content_hash for f in files]),
-        files=len(files),
+        files=len(files) + len(unreadable),
     )
 
 
@@ -281,7 +295,7 @@ def rate_usage(
 def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = False) -> dict:
     """rate_usage's work, under the warehouse's rating lock."""
     started = datetime.now(timezone.utc)
-    hand_in = check_inbox(settings.inbox, settings.warehouse, reprocess)
+    hand_in = check_inbox(settings.inbox, settings.warehouse, reprocess, settings.sources)
     summary = {
         "run_id": None,
         "skipped": [(str(f.path), reason) for f, reason in hand_in.skipped],

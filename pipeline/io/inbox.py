@@ -9,8 +9,11 @@ SKIP = {"sources.toml", "README.md"}
 
 
 def inbox_files(inbox: Path) -> list[Path]:
-    """Usage files in the inbox (not its configuration), in a stable order."""
-    return sorted(p for p in Path(inbox).iterdir() if p.is_file() and p.name not in SKIP and not p.name.startswith("."))
+    """Usage files in the inbox (not its configuration), in a stable order; a link that leads nowhere
+    is one too, so that it is reported instead of passed over."""
+    return sorted(
+        p for p in Path(inbox).iterdir() if (p.is_file() or p.is_symlink() and not p.exists()) and p.name not in SKIP and not p.name.startswith(".")
+    )
 
 
 def content_hash(path: Path) -> str:
