@@ -237,6 +237,21 @@ def _refuse_billed_changes(run_id: str, before: pl.DataFrame, result: RatingResu
         )
 
 
+def _later_runs(warehouse_dir: Path, run_id: str, inbox_dir: Path, logger) -> list[tuple[Path, str]]:
+    """The warnings of a run that replaced stored run `run_id`: each later run holding records of
+    the same period went on from its old free quantities and tiers (as `rating rerate` warns)."""
+    later = rerate.later_runs(warehouse.run_starts(warehouse_dir), warehouse.run_periods(warehouse_dir), [run_id])
+    warnings = []
+    for later_run, period in later.iter_rows():  # a few runs
+        warning = (
+            f"run {later_run} also holds records of {period} but was not rated again: its free quantities and tiers went on "
+            f"from run {run_id}'s old figures (rating rerate --period {period} rates both again)"
+        )
+        logger.warning(warning)
+        warnings.append((inbox_dir, warning))
+    return warnings
+
+
 def _stored_elsewhere(result: RatingResult, inbox_dir: Path, logger) -> list[tuple[Path, str]]:
     """The warning of a reprocessing run whose records other runs stored: they are duplicates, so a
     catalog correction does not reach them; `rating rerate` rates those runs again."""
@@ -325,7 +340,8 @@ def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = Fal
     )  # fmt: skip
     with ExitStack() as held:
         billed = before = None
-        if warehouse.first_started(settings.warehouse, run_id) is not None:
+        replaced = warehouse.first_started(settings.warehouse, run_id) is not None
+        if replaced:
             # a stored run is replaced: the billing lock keeps a billing run from billing it
             # between the check below and its replacement (the lock order of `rating rerate`)
             held.enter_context(billing_store.locked(settings.warehouse))
@@ -343,6 +359,8 @@ def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = Fal
             first = warehouse.first_started(settings.warehouse, run_id) or started
             runs = run_record(run_id, first, datetime.now(timezone.utc), batch.files, result.input_records, net_amount)
             rows = store(result, runs, batch.quarantined, settings.warehouse)
+            if replaced:
+                summary["warnings"] += _later_runs(settings.warehouse, run_id, settings.inbox, logger)
             pg_rows = to_postgres(result, runs, settings.pg_url, settings.warehouse) if settings.pg_url else None
             # only now: a run that failed above has recorded nothing, so running it again redoes it
             record_files(settings.warehouse, run_id, hand_in, batch.quarantined)

@@ -264,6 +264,26 @@ def test_a_run_that_stopped_after_storing_and_was_billed_is_finished_by_the_next
     assert run_flow(catalog, inbox, warehouse)["run_id"] is None  # its files are recorded now
 
 
+def test_reprocessing_a_run_names_the_later_runs_of_its_periods(tmp_path):
+    """A later run of the same period went on from the replaced run's old free quantities and tiers:
+    --reprocess says so and how to rate both again, as `rating rerate` does (sink audit)."""
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    first = run_flow(catalog, inbox, warehouse)
+    more = tmp_path / "more"
+    more.mkdir()
+    shutil.copy(inbox / "sources.toml", more)
+    (more / "partner-20261002.csv").write_text(PARTNER_HEADER + "Q-0001;0316 812724;0316 123456;02.10.2026 10:00:00;100;Sprache\n")
+    later = run_flow(catalog, more, warehouse)
+    again = run_flow(catalog, inbox, warehouse, reprocess=True)
+    assert again["run_id"] == first["run_id"]
+    said = [warning for _, warning in again["warnings"] if "also holds records" in warning]
+    assert said == [
+        f"run {later['run_id']} also holds records of 2026-10 but was not rated again: its free quantities and tiers went on "
+        f"from run {first['run_id']}'s old figures (rating rerate --period 2026-10 rates both again)"
+    ]
+
+
 def test_a_run_that_replaces_a_stored_run_holds_the_billing_lock_while_it_rates(tmp_path, monkeypatch):
     """No billing run may bill a stored run between the check that it is unbilled and its replacement."""
     import fcntl
