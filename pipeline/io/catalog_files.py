@@ -73,7 +73,9 @@ def read_catalog_csv(path: Path, *, comments: bool = False) -> RawTable:
         raise file_error(path, line, None, rule) from None
     first = header_at + 2
     frame = frame.with_columns(pl.int_range(first, first + frame.height, dtype=pl.Int64).alias("_line"))
-    return RawTable(file=str(path), frame=frame)
+    # a blank line (a trailing one, say) is no row: numbered first, so the lines after it keep their numbers
+    blank = pl.all_horizontal(pl.exclude("_line").is_null()) if frame.width > 1 else pl.lit(False)
+    return RawTable(file=str(path), frame=frame.filter(~blank))
 
 
 def catalog_text(path: Path, empty: str = "the file is empty: it needs its header line") -> str:

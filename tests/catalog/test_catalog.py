@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from pipeline.catalog import CatalogError, CatalogNotFound, validated_catalog
-from pipeline.io.catalog_files import load_catalog
+from pipeline.io.catalog_files import load_catalog, read_catalog_csv
 from tests.factory import BASE_CATALOG, raw_catalog
 
 
@@ -156,6 +156,15 @@ def test_a_catalog_file_that_is_no_file_is_a_problem_naming_it(tmp_path, make, r
     with pytest.raises(CatalogError) as caught:
         load_catalog(directory)
     assert caught.value.errors.rows() == [(str(directory / "zones.csv"), None, None, None, rule)]
+
+
+def test_blank_lines_in_a_catalog_file_are_no_rows_and_keep_the_line_numbers(tmp_path):
+    directory = write_catalog(tmp_path / "catalog")
+    zones = directory / "zones.csv"
+    zones.write_text(zones.read_text().replace("\n", "\n\n", 1) + "\n,,\n")  # a blank line after the header, a trailing one
+    table = read_catalog_csv(zones)
+    assert table.frame.get_column("_line").to_list() == [3, 4]
+    assert load_catalog(directory).zones.height == 2
 
 
 def test_a_missing_catalog_directory_is_one_error_not_a_list_of_missing_files(tmp_path):
