@@ -157,6 +157,12 @@ def run(
         traceback.clear_frames(exc.__traceback__)
         raise typer.Exit(1) from None
     _print_summary(summary)
+    files = summary["files"]
+    if summary["run_id"] is not None and files["quarantined"] and not files["read"]:
+        # stored and recorded, yet nothing of the hand-in was read: a scheduler must notice
+        error(f"no file of the hand-in could be read: all {files['quarantined']:,} were quarantined (reasons above); "
+              "fix the files or sources.toml, then run with --reprocess")  # fmt: skip
+        raise typer.Exit(1)
 
 
 @app.command()

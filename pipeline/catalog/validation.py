@@ -31,8 +31,10 @@ __all__ = [
 
 
 def typed_table(raw: RawTable, model: type[pandera.DataFrameModel], defaults: Mapping[str, object]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """`raw` parsed to the model's types (with its `_line` column) and its problems (ERRORS_SCHEMA)."""
-    return _typed_table(raw, model, dict(defaults))
+    """`raw` parsed to the model's types (with its `_line` column) and its problems (ERRORS_SCHEMA);
+    an empty table when its header is wrong (its problems say so)."""
+    frame, problems = _typed_table(raw, model, dict(defaults))
+    return (empty_table(model) if frame is None else frame), problems
 
 
 def typed_tables(

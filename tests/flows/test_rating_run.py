@@ -130,3 +130,32 @@ def test_an_empty_inbox_says_so_and_exits_0(tmp_path, monkeypatch):
     paths = ["--catalog", str(SAMPLE / "catalog"), "--inbox", str(SAMPLE / "inbox"), "--warehouse", str(tmp_path / "warehouse")]
     code, lines = invoke(["run", *paths], monkeypatch)
     assert (code, summary(lines, "nothing to do")) == (0, [f"nothing to do: the inbox {inbox} holds no files"])
+
+
+@pytest.mark.parametrize(
+    ("files", "code"),
+    [
+        ({"input": 2, "read": 0, "quarantined": 2, "skipped": 0}, 1),  # nothing of the hand-in could be read
+        ({"input": 2, "read": 1, "quarantined": 1, "skipped": 0}, 0),  # one file read: the run did its work
+        ({"input": 3, "read": 0, "quarantined": 1, "skipped": 2}, 1),
+    ],
+    ids=["all-quarantined", "one-read", "the-new-one-quarantined"],
+)
+def test_a_run_whose_every_new_file_was_quarantined_exits_1(tmp_path, monkeypatch, files, code):
+    """A scheduler must notice a hand-in of which nothing could be read (the summary as the flow returns it)."""
+    import flows.rate_usage
+
+    inbox = tmp_path / "inbox"
+    quarantined = [(str(inbox / f"bad-{i}.csv"), "empty file") for i in range(files["quarantined"])]
+    stored = {
+        "run_id": "r1", "files": files, "quarantined": quarantined, "skipped": [], "warnings": [],
+        "outcomes": {"rated": 0}, "input_records": 0, "net_amount": Decimal("0.00"), "invoice_lines": 0,
+        "warehouse": str(tmp_path / "warehouse"), "analytics_db": str(tmp_path / "warehouse" / "analytics.duckdb"), "postgres": None,
+    }  # fmt: skip
+    monkeypatch.setattr(flows.rate_usage, "rate_usage", lambda **kwargs: stored)
+    paths = ["--catalog", str(SAMPLE / "catalog"), "--inbox", str(SAMPLE / "inbox"), "--warehouse", str(tmp_path / "warehouse")]
+    got, lines = invoke(["run", *paths], monkeypatch)
+    assert got == code
+    said = [line for line in lines if line.startswith("error: no file of the hand-in could be read")]
+    assert said == ([f"error: no file of the hand-in could be read: all {files['quarantined']} were quarantined (reasons above); "
+                     "fix the files or sources.toml, then run with --reprocess"] if code else [])  # fmt: skip
