@@ -13,7 +13,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from pipeline.catalog import CatalogNotFound
-from pipeline.cli_output import console, error, note
+from pipeline.cli_output import console, error, existing_warehouse, note
 
 
 
@@ -370,7 +370,7 @@ def views(
     from pipeline.config import Settings
     from pipeline.io import views as analyst_views
 
-    path = analyst_views.publish(Settings.from_env(warehouse=_s(warehouse)).warehouse)
+    path = analyst_views.publish(existing_warehouse(Settings.from_env(warehouse=_s(warehouse)).warehouse))
     console.print(f"analyst database: {path}")
 
 

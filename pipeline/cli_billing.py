@@ -271,6 +271,9 @@ def billing_state(
     settings = Settings.from_env(catalog=_s(catalog), warehouse=_s(warehouse))
     with _errors():
         cat, bil = load_catalogs(settings.catalog)
+    if not settings.warehouse.is_dir():
+        note(f"warehouse {settings.warehouse} does not exist: nothing was billed there (check --warehouse if something was)")
+    with _errors():
         con = engine.connect()
         cat.register(con)
         bil.register(con)

@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from pipeline.catalog import CatalogError, RawTable, problem_text
-from pipeline.cli_output import console, error
+from pipeline.cli_output import console, error, existing_warehouse
 from pipeline.io.catalog_files import catalog_text, file_error, read_catalog_csv, replace_csv
 from schemas.usage import ID_TYPES
 
@@ -138,7 +138,7 @@ def unassigned(
     from pipeline.assign.report import ORDER_BY, top_unassigned
     from pipeline.config import Settings
 
-    root = Settings.from_env(warehouse=str(warehouse) if warehouse else None).warehouse
+    root = existing_warehouse(Settings.from_env(warehouse=str(warehouse) if warehouse else None).warehouse)
     files = sorted((root / "unassigned").glob("*.parquet")) if (root / "unassigned").is_dir() else []
     if by not in ORDER_BY:
         _fail(f"--by {by!r} is not one of {', '.join(ORDER_BY)}")

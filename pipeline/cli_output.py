@@ -7,6 +7,9 @@ colour and the message as written.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import typer
 from rich.console import Console
 from rich.markup import escape
 
@@ -21,3 +24,12 @@ def error(message: object, label: str = "error") -> None:
 def note(message: object, label: str = "warning") -> None:
     """`label message`, the label in yellow, the message as written."""
     console.print(f"[yellow]{label}[/yellow] {escape(str(message))}", soft_wrap=True)
+
+
+def existing_warehouse(path: Path) -> Path:
+    """`path` when it is a directory; else the message a mistyped --warehouse deserves and exit code 2
+    (a command that only reads the warehouse must not report an empty one, nor create it)."""
+    if not path.is_dir():
+        error(f"warehouse {path} does not exist: check --warehouse (or RATING_WAREHOUSE); rate usage into it first")
+        raise typer.Exit(2)
+    return path

@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from pipeline.catalog import CatalogError
-from pipeline.cli_output import console, error
+from pipeline.cli_output import console, error, existing_warehouse
 from pipeline.io.catalog_files import load_priced_catalog, read_catalog_csv, read_raw_catalog, replace_csv
 from pipeline.price.catalog import validated_pricing
 from schemas.pricing import CATALOG_TABLES, DEFAULTS
@@ -109,6 +109,7 @@ def cost_control_report(
     except CatalogError as exc:
         _print_problems(exc.errors)
         raise typer.Exit(1) from None
+    existing_warehouse(settings.warehouse)
     files = sorted((settings.warehouse / "rated_usage" / f"period={period}").glob("*.parquet"))
     if not files:
         console.print(f"[yellow]no rated usage for {period}[/yellow] in {settings.warehouse}: rate it first (`rating run`)")

@@ -108,6 +108,11 @@ LIFECYCLE = ("--user", "mia", "--role", "Manager", "--catalog", "/nonexistent")
         (["cost-control", "--period", "2026-10", "--catalog", "{bad}", "--warehouse", "{tmp}"], 1, "the file is empty: it needs its header line"),
         (["set-contract", "V-1001", "--po-number", "PO-1", "--user", "mia", "--role", "Manager", "--catalog", "{bad}"], 1,
          "customers.csv:1: the file is empty: it needs its header line"),
+        # a command that only reads the warehouse refuses a mistyped one instead of reporting (or creating) an empty one
+        (["unassigned", "--warehouse", "{tmp}/typo"], 2, "/typo does not exist: check --warehouse (or RATING_WAREHOUSE)"),
+        (["views", "--warehouse", "{tmp}/typo"], 2, "/typo does not exist: check --warehouse (or RATING_WAREHOUSE)"),
+        (["cost-control", "--period", "2026-10", "--catalog", "{catalog}", "--warehouse", "{tmp}/typo"], 2,
+         "/typo does not exist: check --warehouse (or RATING_WAREHOUSE)"),
         # an error's text is printed as written, never read as markup
         (["cost-control", "--period", "[2026]-10", "--catalog", "{catalog}", "--warehouse", "{tmp}"], 2,
          "period '[2026]-10' is not a month YYYY-MM"),
@@ -129,4 +134,4 @@ def test_an_operator_mistake_is_a_message_and_an_exit_code_not_a_traceback(tmp_p
     assert result.exit_code == exit_code, result.output
     assert message in " ".join(result.output.replace("│", " ").split())
     assert isinstance(result.exception, SystemExit), result.exception  # a message, not an exception
-    assert not (tmp_path / "generated").exists()
+    assert not (tmp_path / "generated").exists() and not (tmp_path / "typo").exists()
