@@ -133,6 +133,8 @@ def run(
         )
         if not ok
     ]
+    if settings.warehouse.exists() and not settings.warehouse.is_dir():
+        problems.append(f"warehouse {settings.warehouse} is a file, not a directory: pass --warehouse or set RATING_WAREHOUSE")
     if problems:
         for problem in problems:
             error(problem)
@@ -295,12 +297,16 @@ def generate(
     cdrs: int = typer.Option(100_000, min=0, help="Number of usage records"),
     contracts: int = typer.Option(1_000, min=1, help="Number of contracts"),
     out: Path = typer.Option(Path("data/generated"), file_okay=False, help="Output directory (created when missing)"),
-    seed: int = typer.Option(42, help="Random seed: same seed, same data"),
+    seed: int = typer.Option(42, min=0, help="Random seed: same seed, same data"),
 ) -> None:
     """Write a deterministic synthetic catalog and usage files of the given size."""
     from pipeline.io.synth_files import generate as write_synthetic
 
-    summary = write_synthetic(out, cdrs=cdrs, contracts=contracts, seed=seed)
+    try:
+        summary = write_synthetic(out, cdrs=cdrs, contracts=contracts, seed=seed)
+    except OSError as exc:  # --out below a file, or where nothing may be written
+        error(f"cannot write to {out}: {exc.strerror or exc}")
+        raise typer.Exit(2) from None
     console.print(summary)
 
 

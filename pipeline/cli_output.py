@@ -29,6 +29,9 @@ def note(message: object, label: str = "warning") -> None:
 def existing_warehouse(path: Path) -> Path:
     """`path` when it is a directory; else the message a mistyped --warehouse deserves and exit code 2
     (a command that only reads the warehouse must not report an empty one, nor create it)."""
+    if path.exists() and not path.is_dir():
+        error(f"warehouse {path} is a file, not a directory: check --warehouse (or RATING_WAREHOUSE)")
+        raise typer.Exit(2)
     if not path.is_dir():
         error(f"warehouse {path} does not exist: check --warehouse (or RATING_WAREHOUSE); rate usage into it first")
         raise typer.Exit(2)

@@ -113,6 +113,10 @@ LIFECYCLE = ("--user", "mia", "--role", "Manager", "--catalog", "/nonexistent")
         (["views", "--warehouse", "{tmp}/typo"], 2, "/typo does not exist: check --warehouse (or RATING_WAREHOUSE)"),
         (["cost-control", "--period", "2026-10", "--catalog", "{catalog}", "--warehouse", "{tmp}/typo"], 2,
          "/typo does not exist: check --warehouse (or RATING_WAREHOUSE)"),
+        (["views", "--warehouse", "{empty}"], 2, "empty.csv is a file, not a directory: check --warehouse"),
+        (["run", "--catalog", "{catalog}", "--warehouse", "{empty}"], 2, "empty.csv is a file, not a directory: pass --warehouse"),
+        (["generate", "--seed", "-1", "--out", "{tmp}/generated"], 2, "Invalid value for '--seed'"),
+        (["generate", "--cdrs", "10", "--contracts", "2", "--out", "{empty}/generated"], 2, "cannot write to"),
         # an error's text is printed as written, never read as markup
         (["cost-control", "--period", "[2026]-10", "--catalog", "{catalog}", "--warehouse", "{tmp}"], 2,
          "period '[2026]-10' is not a month YYYY-MM"),
