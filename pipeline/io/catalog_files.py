@@ -13,12 +13,15 @@ import polars as pl
 from pipeline.catalog import ERRORS_SCHEMA, Catalog, CatalogError, CatalogNotFound, RawTable, validated_catalog
 from pipeline.catalog.billing import validated_billing, with_usage_tariffs
 from pipeline.price.catalog import PricedCatalog, validated_pricing, with_pricing
+from schemas.billing import CATALOG_TABLES as BILLING_TABLES
 from schemas.catalog import TABLES
 from schemas.pricing import CATALOG_TABLES as PRICING_TABLES
 
 
 #: The billing files that say which tariff usage is rated with (docs/billing.md, "Tariff change").
 USAGE_TARIFF_FILES = ("modules", "module_tariffs")
+#: Every CSV file a catalog directory may hold: the tables, and the lifecycle commands' audit log.
+KNOWN_FILES = frozenset({*TABLES, *PRICING_TABLES, *BILLING_TABLES, "audit_log"})
 
 
 def read_raw_catalog(directory: Path, names: Iterable[str] = TABLES) -> dict[str, RawTable]:
@@ -31,6 +34,8 @@ def read_raw_catalog(directory: Path, names: Iterable[str] = TABLES) -> dict[str
     if not directory.is_dir():
         raise CatalogNotFound(directory)
     tables, problems = {}, []
+    if names is TABLES:  # the core tables are read by every command: the one place to notice a stray file
+        problems += [_unknown_file(path) for path in sorted(directory.glob("*.csv")) if path.stem not in KNOWN_FILES]
     for name in names:  # the catalog's files, not records
         path = directory / f"{name}.csv"
         if not path.exists() and not path.is_symlink():  # a dangling link is a problem, not an absent file
@@ -42,6 +47,12 @@ def read_raw_catalog(directory: Path, names: Iterable[str] = TABLES) -> dict[str
     if problems:
         raise CatalogError(pl.concat(problems))
     return tables
+
+
+def _unknown_file(path: Path) -> pl.DataFrame:
+    """The problem of a CSV file no table is named after: a misspelt name would drop its rows unseen."""
+    rule = "no catalog table has this name: name the file after its table (docs/catalog.md) or move it out of the catalog directory"
+    return file_error(path, None, None, rule).errors
 
 
 def read_catalog_csv(path: Path, *, comments: bool = False) -> RawTable:

@@ -167,6 +167,19 @@ def test_blank_lines_in_a_catalog_file_are_no_rows_and_keep_the_line_numbers(tmp
     assert load_catalog(directory).zones.height == 2
 
 
+def test_a_csv_file_no_table_is_named_after_is_a_problem_not_ignored(tmp_path):
+    """promotion.csv for promotions.csv would drop every promotion unseen."""
+    directory = write_catalog(tmp_path / "catalog")
+    (directory / "promotion.csv").write_text("tariff_id,article_id\n")
+    (directory / "notes.txt").write_text("not a CSV file: left alone\n")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(directory)
+    assert caught.value.errors.rows() == [
+        (str(directory / "promotion.csv"), None, None, None,
+         "no catalog table has this name: name the file after its table (docs/catalog.md) or move it out of the catalog directory")
+    ]  # fmt: skip
+
+
 def test_a_missing_catalog_directory_is_one_error_not_a_list_of_missing_files(tmp_path):
     with pytest.raises(CatalogNotFound, match=f"^catalog directory {tmp_path / 'nowhere'} not found$"):
         load_catalog(tmp_path / "nowhere")
