@@ -48,7 +48,7 @@ def import_special_prices(
 
     directory = Settings.from_env(catalog=str(catalog) if catalog else None).catalog
     if not file.is_file():
-        error(f"{file} not found: pass the path of the CSV to import")
+        error(f"{file} {'is a directory' if file.is_dir() else 'not found'}: pass the path of the CSV to import")
         raise typer.Exit(2)
     try:
         core = load_catalog(directory)
@@ -84,7 +84,7 @@ def cost_control_report(
     period: str = typer.Option(..., help="Billing period YYYY-MM"),
     catalog: Optional[Path] = typer.Option(None, help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]"),
     warehouse: Optional[Path] = typer.Option(None, help="Warehouse directory [env RATING_WAREHOUSE, default ./warehouse]"),
-    limit: int = typer.Option(50, help="Rows to print (the stored table has all)"),
+    limit: int = typer.Option(50, min=0, help="Rows to print (the stored table has all)"),
 ) -> None:
     """Flat prices, fixed prices and cost caps against the tolerance, for one period: print and store the report.
 

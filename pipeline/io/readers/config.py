@@ -19,6 +19,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -135,6 +136,7 @@ class Source:
             raise SourceConfigError(f"source {self.name}: nfdump records are IP addresses; id_type must be ipv4 or ipv6, not {self.id_type!r}")
         if len(self.delimiter) != 1:
             raise SourceConfigError(f"source {self.name}: delimiter must be one character, not {self.delimiter!r}")
+        _check_timestamp_format(self.name, self.timestamp_format)
         columns = dict(self.columns)
         if columns and self.format not in ("csv", "parquet"):
             raise SourceConfigError(f"source {self.name}: 'columns' applies to csv and parquet sources only, not {self.format}")
@@ -225,6 +227,17 @@ def source_for(file_name: str, sources: Mapping[str, Source]) -> Source | None:
         if fnmatch.fnmatchcase(base, source.pattern):
             return source
     return None
+
+
+def _check_timestamp_format(name: str, fmt: str) -> None:
+    """A format that cannot even print a time (`%Q`) would reject every row of every file: refused here."""
+    sample = pl.Series([datetime(2026, 10, 1, 9, 30, 15, tzinfo=timezone.utc)])
+    try:
+        printed = sample.dt.strftime(fmt)
+    except pl.exceptions.PolarsError:
+        raise SourceConfigError(f"source {name}: timestamp_format {fmt!r} is not a strftime format (e.g. %Y-%m-%d %H:%M:%S)") from None
+    if printed.str.strptime(pl.Datetime, fmt, strict=False).is_null().any():
+        raise SourceConfigError(f"source {name}: timestamp_format {fmt!r} does not read back the times it writes ({printed[0]!r})")
 
 
 def _check(name: str, key: str, value: object, allowed: tuple[str, ...]) -> None:
