@@ -30,10 +30,12 @@ DEVICE_IDS = {
 
 @pytest.fixture
 def catalog_dir(tmp_path) -> Path:
-    """The factory catalog with DEVICE_IDS, written as CSV files."""
+    """The factory catalog with DEVICE_IDS, written as CSV files (the import files of a test go beside it)."""
+    directory = tmp_path / "catalog"
+    directory.mkdir()
     for name, table in raw_catalog(device_ids=DEVICE_IDS).items():
-        table.frame.drop("_line").write_csv(tmp_path / f"{name}.csv")
-    return tmp_path
+        table.frame.drop("_line").write_csv(directory / f"{name}.csv")
+    return directory
 
 
 def run(*args: str):
