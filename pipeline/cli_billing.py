@@ -70,7 +70,7 @@ def bill(
     if not settings.catalog.is_dir():
         raise CatalogNotFound(settings.catalog)
     with _errors(exit_code=2):  # the command line's mistakes are told before Prefect starts (20 s)
-        _check_bill(period, contract, _day(until), _day(invoice_date), settings.warehouse)
+        _check_bill(period, contract, _day(until), _day(invoice_date), settings.warehouse, settings.catalog)
     prefect_environment()
     from flows.billing_run import billing_run
     from pipeline.cli import quiet_operator_errors
@@ -101,9 +101,12 @@ def bill(
 AHEAD_MONTHS = 1
 
 
-def _check_bill(period: str | None, contract: str | None, until: date | None, invoice_date: date | None, warehouse: Path) -> None:
+def _check_bill(
+    period: str | None, contract: str | None, until: date | None, invoice_date: date | None, warehouse: Path, catalog: Path
+) -> None:
     """Refuse a bill command that cannot be what the operator meant (BillingError)."""
     from pipeline.bill.invoices import BillingError, billing_request
+    from pipeline.io.catalog_files import read_catalog_csv
 
     request = billing_request(period=period, contract=contract, until=until, invoice_date=invoice_date)
     today = datetime.now(timezone.utc).date()
@@ -116,6 +119,13 @@ def _check_bill(period: str | None, contract: str | None, until: date | None, in
         )
     if not warehouse.is_dir():
         raise BillingError(f"warehouse {warehouse} does not exist: check --warehouse (or RATING_WAREHOUSE); rate usage into it first")
+    if contract is not None:  # one file read, so a typed-wrong ID is told before Prefect starts (20 s)
+        try:
+            known = read_catalog_csv(catalog / "contracts.csv").frame
+        except CatalogError:
+            return  # the billing run reports the catalog's problems in full
+        if "contract_id" in known.columns and not known.get_column("contract_id").str.strip_chars().is_in([contract]).any():
+            raise BillingError(f"contract {contract!r} is not in the catalog (contracts.csv)")
 
 
 def cancel(
