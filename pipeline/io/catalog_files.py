@@ -49,6 +49,17 @@ def read_raw_catalog(directory: Path, names: Iterable[str] = TABLES) -> dict[str
     return tables
 
 
+def _record_lines(lines: list[str], first: int) -> list[int]:
+    """The line each CSV record of `lines` starts on (the first is line `first`): csv counts the
+    lines a record spans. Catalog rows, not usage records, and only for a file with such a field."""
+    reader = csv.reader(lines)
+    starts, start = [], first
+    for _ in reader:
+        starts.append(start)
+        start = first + reader.line_num
+    return starts
+
+
 def _unknown_file(path: Path) -> pl.DataFrame:
     """The problem of a CSV file no table is named after: a misspelt name would drop its rows unseen."""
     rule = "no catalog table has this name: name the file after its table (docs/catalog.md) or move it out of the catalog directory"
@@ -86,7 +97,10 @@ def read_catalog_csv(path: Path, *, comments: bool = False) -> RawTable:
         line, rule = _csv_problem(lines, len(cells), exc)
         raise file_error(path, line, None, rule) from None
     first = header_at + 2
-    frame = frame.with_columns(pl.int_range(first, first + frame.height, dtype=pl.Int64).alias("_line"))
+    if frame.height == len(lines) - header_at - 1:  # a row per line after the header
+        frame = frame.with_columns(pl.int_range(first, first + frame.height, dtype=pl.Int64).alias("_line"))
+    else:  # a quoted field holds a line break: each row is numbered by its first line
+        frame = frame.with_columns(pl.Series("_line", _record_lines(lines[header_at + 1 :], first), dtype=pl.Int64))
     # a blank line (a trailing one, say) is no row: numbered first, so the lines after it keep their numbers
     blank = pl.all_horizontal(pl.exclude("_line").is_null()) if frame.width > 1 else pl.lit(False)
     return RawTable(file=str(path), frame=frame.filter(~blank))
@@ -138,6 +152,11 @@ def _csv_problem(text_lines: list[str], columns: int, exc: Exception) -> tuple[i
         first = longer.arg_true()
         line = int(first[0]) + 1 if first.len() else None
         return line, f"more fields than the header's {columns} columns"
+    if "not properly escaped" in str(exc):  # a quote opened and never closed: from its line to the end is one field
+        odd = pl.Series("text", text_lines, dtype=pl.String).str.count_matches('"', literal=True) % 2 == 1
+        first = odd.arg_true()
+        if first.len():
+            return int(first[0]) + 1, 'a quoted field is not closed: this line has an odd number of "'
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return None, f"not a valid CSV file ({message})"
 

@@ -127,6 +127,9 @@ def write_catalog(directory: Path, **files: bytes) -> Path:
         ({"customers": b"customer_id\tname\nC1\tAlpha\n"},
          ("customers.csv", 1, None, None, "the header is one column 'customer_id\\tname': the delimiter must be a comma"),
          "customers.csv:1: the header is one column 'customer_id\\tname': the delimiter must be a comma"),
+        ({"zones": b'prefix,zone_id,zone_name\n43,NAT,national\n49,"NAT,national\n50,NAT,national\n'},
+         ("zones.csv", 3, None, None, 'a quoted field is not closed: this line has an odd number of "'),
+         'zones.csv:3: a quoted field is not closed: this line has an odd number of "'),
         ({"zones": b"prefix,zone_id,zone_name,zone_id\n43,NAT,national,NAT\n"},
          ("zones.csv", 1, None, None, "the header names 'zone_id' twice: each column once"),
          "zones.csv:1: the header names 'zone_id' twice: each column once"),
@@ -181,6 +184,14 @@ def test_a_csv_file_no_table_is_named_after_is_a_problem_not_ignored(tmp_path):
         (str(directory / "promotion.csv"), None, None, None,
          "no catalog table has this name: name the file after its table (docs/catalog.md) or move it out of the catalog directory")
     ]  # fmt: skip
+
+
+def test_a_row_after_a_quoted_line_break_keeps_its_own_line_number(tmp_path):
+    directory = write_catalog(tmp_path / "catalog")
+    (directory / "zones.csv").write_text('prefix,zone_id,zone_name\n43,NAT,"national\nzone"\n\n4x,NAT,national\n')
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(directory)
+    assert [(line, column, value) for _, line, column, value, _ in caught.value.errors.rows()] == [(5, "prefix", "4x")]
 
 
 def test_a_missing_catalog_directory_is_one_error_not_a_list_of_missing_files(tmp_path):
