@@ -353,14 +353,18 @@ def sql_query(
         raise typer.Exit(2)
     con = duckdb.connect(str(db), read_only=True)
     try:
-        result = con.sql(query)
-        if result is None:  # no statement, or the last one returns no rows (SET, CREATE …)
-            console.print("no result to show: the last statement returns no rows")
-            return
-        table = Table(*(escape(c) for c in result.columns))
-        for row in result.fetchall():  # a query result for the screen, not record processing
-            table.add_row(*("" if v is None else escape(str(v)) for v in row))
-        console.print(table)
+        shown = 0
+        for statement in con.extract_statements(query):  # each statement's result, in order
+            result = con.sql(statement.query)
+            if result is None:  # a statement without rows (SET, PRAGMA …)
+                continue
+            table = Table(*(escape(c) for c in result.columns))
+            for row in result.fetchall():  # a query result for the screen, not record processing
+                table.add_row(*("" if v is None else escape(str(v)) for v in row))
+            console.print(table)
+            shown += 1
+        if not shown:
+            console.print("no result to show: no statement returns rows")
     except duckdb.Error as exc:
         error(exc, "SQL error")
         raise typer.Exit(1)

@@ -43,11 +43,13 @@ def test_sql_without_a_warehouse_says_what_to_do(tmp_path):
 @pytest.mark.parametrize(
     ("query", "shown"),
     [
-        ("", "no result to show: the last statement returns no rows"),
-        (";", "no result to show: the last statement returns no rows"),
+        ("", "no result to show: no statement returns rows"),
+        (";", "no result to show: no statement returns rows"),
         ("select '[red]x[/red] [sources.<name>]' as \"[b]v\"", "[red]x[/red] [sources.<name>]"),  # values are not markup
+        ("select 'first-result' as a; select 'second-result' as b", "first-result"),  # every statement's result
+        ("select 'first-result' as a; select 'second-result' as b", "second-result"),
     ],
-    ids=["empty", "semicolon", "brackets"],
+    ids=["empty", "semicolon", "brackets", "two-statements-first", "two-statements-second"],
 )
 def test_sql_shows_what_a_query_returns_as_written(tmp_path, query, shown):
     warehouse.publish_views(tmp_path)
