@@ -35,7 +35,8 @@ def read_raw_catalog(directory: Path, names: Iterable[str] = TABLES) -> dict[str
         raise CatalogNotFound(directory)
     tables, problems = {}, []
     if names is TABLES:  # the core tables are read by every command: the one place to notice a stray file
-        problems += [_unknown_file(path) for path in sorted(directory.glob("*.csv")) if path.stem not in KNOWN_FILES]
+        stray = [path for path in sorted(directory.glob("*.csv")) if path.stem not in KNOWN_FILES and not path.name.startswith(".")]
+        problems += [_unknown_file(path) for path in stray]
     for name in names:  # the catalog's files, not records
         path = directory / f"{name}.csv"
         if not path.exists() and not path.is_symlink():  # a dangling link is a problem, not an absent file
@@ -49,14 +50,17 @@ def read_raw_catalog(directory: Path, names: Iterable[str] = TABLES) -> dict[str
     return tables
 
 
-def _record_lines(lines: list[str], first: int) -> list[int]:
+def _record_lines(lines: list[str], first: int, comments: bool) -> list[int]:
     """The line each CSV record of `lines` starts on (the first is line `first`): csv counts the
-    lines a record spans. Catalog rows, not usage records, and only for a file with such a field."""
-    reader = csv.reader(lines)
-    starts, start = [], first
+    lines a record spans; comment lines (`#` first, as Polars drops them) are no records. Catalog
+    rows, not usage records, and only for a file with such a field or comment."""
+    kept = [(first + i, text) for i, text in enumerate(lines) if not (comments and text.startswith("#"))]
+    numbers = [number for number, _ in kept]
+    reader = csv.reader(text for _, text in kept)
+    starts, consumed = [], 0
     for _ in reader:
-        starts.append(start)
-        start = first + reader.line_num
+        starts.append(numbers[consumed])
+        consumed = reader.line_num
     return starts
 
 
@@ -99,8 +103,8 @@ def read_catalog_csv(path: Path, *, comments: bool = False) -> RawTable:
     first = header_at + 2
     if frame.height == len(lines) - header_at - 1:  # a row per line after the header
         frame = frame.with_columns(pl.int_range(first, first + frame.height, dtype=pl.Int64).alias("_line"))
-    else:  # a quoted field holds a line break: each row is numbered by its first line
-        frame = frame.with_columns(pl.Series("_line", _record_lines(lines[header_at + 1 :], first), dtype=pl.Int64))
+    else:  # a quoted field holds a line break, or comments were dropped: each row is numbered by its first line
+        frame = frame.with_columns(pl.Series("_line", _record_lines(lines[header_at + 1 :], first, comments), dtype=pl.Int64))
     # a blank line (a trailing one, say) is no row: numbered first, so the lines after it keep their numbers
     blank = pl.all_horizontal(pl.exclude("_line").is_null()) if frame.width > 1 else pl.lit(False)
     return RawTable(file=str(path), frame=frame.filter(~blank))

@@ -178,6 +178,8 @@ def test_import_ids_from_csv_with_contracts_and_validity(catalog_dir, tmp_path):
         ("contract_id,id_value\nK-MIN,49301111\nK-SEC,49301111\n", (), ["phone ID 49301111 is on contract K-MIN (", "ids.txt:2) and on contract K-SEC (", "ids.txt:3)"]),
         ("contract_id,id_value\nK-NONE,49301111\n", (), ["ids.txt:2: column 'contract_id' value 'K-NONE': must exist in contracts.contract_id"]),
         ("49301111\n+4930\n", ("--contract", "K-MIN"), ["ids.txt:2: column 'id_value' value '+4930'"]),
+        # a comment line after the header is no row, and the lines after it keep their numbers
+        ("contract_id,id_value\n# ticket 123\nK-MIN,49301111\nK-MIN,+4930\n", (), ["ids.txt:4: column 'id_value' value '+4930'"]),
         ("49301111\n", (), ["give the contract they belong to with --contract"]),
         # a first line with a comma or semicolon makes the file a CSV file: it needs the header, and
         # is never read as a list of IDs (its header line imported as a string ID)
