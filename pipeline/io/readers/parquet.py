@@ -32,7 +32,8 @@ def read(path: Path, source: Source) -> ReadResult:
     _check_types(path, {column: frame.schema[column] for column in present.values()})
     start = present["start_time"]
     dtype = frame.schema[start]
-    timestamp_format = source.timestamp_format if dtype == pl.String else TIMESTAMP_TEXT
+    written_as_text = dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))
+    timestamp_format = source.timestamp_format if written_as_text else TIMESTAMP_TEXT
     if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
         source = replace(source, timezone="UTC")  # the zone was in the data; its text is now UTC
     fields = frame.select(

@@ -221,6 +221,16 @@ def test_a_parquet_column_of_a_type_without_single_values_makes_the_file_unreada
         read_usage_file(path, Source(name="pq", format="parquet", pattern="*.parquet"))
 
 
+@pytest.mark.parametrize("dtype", [pl.String, pl.Categorical, pl.Enum(["01.10.2026 09:00:00"])], ids=["string", "categorical", "enum"])
+def test_parquet_start_times_written_as_text_use_the_sources_timestamp_format(tmp_path, dtype):
+    path = tmp_path / "usage.parquet"
+    start = pl.Series(["01.10.2026 09:00:00"], dtype=dtype)
+    pl.DataFrame({"subscriber_id": ["43316812724"], "start_time": start, "duration_s": [60]}).write_parquet(path)
+    source = Source(name="pq", format="parquet", pattern="*.parquet", timezone="Europe/Vienna", timestamp_format="%d.%m.%Y %H:%M:%S")
+    result = read_usage_file(path, source)
+    assert (result.usage["start_time"].to_list(), result.rejects.height) == ([datetime(2026, 10, 1, 7, tzinfo=UTC)], 0)
+
+
 def result_start_text(start: pl.Series) -> str:
     """The text a typed start time is checked as (the documented fixed form)."""
     if start.dtype == pl.String:
