@@ -396,7 +396,7 @@ def _print_summary(summary: dict) -> None:
     console.print(f"run [bold]{summary['run_id']}[/bold]")
     console.print(
         f"files: {files['input']:,} in inbox = {files['read']:,} read + {files['quarantined']:,} quarantined"
-        f" + {files['skipped']:,} already dealt with"
+        f" + {files['skipped']:,} skipped"
     )
     console.print(f"records: {summary['input_records']:,} in = the outcomes below")
     table = Table()

@@ -61,7 +61,7 @@ def test_rating_run_prints_the_summary(prefect_harness, tmp_path, monkeypatch):
     lines = summary(lines, "run ")
     run_id = lines[0].removeprefix("run ")
     assert lines[1:] == [
-        "files: 7 in inbox = 7 read + 0 quarantined + 0 already dealt with",
+        "files: 7 in inbox = 7 read + 0 quarantined + 0 skipped",
         "records: 102 in = the outcomes below",
         "┏━━━━━━━━━━━━━━┳━━━━━━━━━┓",
         "┃ outcome      ┃ records ┃",
