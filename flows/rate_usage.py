@@ -340,7 +340,8 @@ def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = Fal
     )  # fmt: skip
     with ExitStack() as held:
         billed = before = None
-        replaced = warehouse.first_started(settings.warehouse, run_id) is not None
+        first_started = warehouse.first_started(settings.warehouse, run_id)
+        replaced = first_started is not None
         if replaced:
             # a stored run is replaced: the billing lock keeps a billing run from billing it
             # between the check below and its replacement (the lock order of `rating rerate`)
@@ -356,7 +357,7 @@ def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = Fal
                 summary["warnings"] += _stored_elsewhere(result, settings.inbox, logger)
             net_amount = result.net_amount
             # a re-run keeps the run's first start: it orders the runs of a period (warehouse.carried_usage)
-            first = warehouse.first_started(settings.warehouse, run_id) or started
+            first = first_started or started
             runs = run_record(run_id, first, datetime.now(timezone.utc), batch.files, result.input_records, net_amount)
             rows = store(result, runs, batch.quarantined, settings.warehouse)
             if replaced:

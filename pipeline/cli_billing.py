@@ -21,7 +21,7 @@ from rich.table import Table
 
 from pipeline.catalog import Catalog, CatalogError, CatalogNotFound
 from pipeline.catalog.billing import BillingCatalog
-from pipeline.cli_output import error, note
+from pipeline.cli_output import error, existing_warehouse, note
 from pipeline.config import Settings
 from pipeline.lifecycle import (
     Actor,
@@ -70,7 +70,8 @@ def bill(
     if not settings.catalog.is_dir():
         raise CatalogNotFound(settings.catalog)
     with _errors(exit_code=2):  # the command line's mistakes are told before Prefect starts (20 s)
-        _check_bill(period, contract, _day(until), _day(invoice_date), settings.warehouse, settings.catalog)
+        _check_bill(period, contract, _day(until), _day(invoice_date), settings.catalog)
+    existing_warehouse(settings.warehouse)
     prefect_environment()
     from flows.billing_run import billing_run
     from pipeline.cli import quiet_operator_errors
@@ -102,7 +103,7 @@ AHEAD_MONTHS = 1
 
 
 def _check_bill(
-    period: str | None, contract: str | None, until: date | None, invoice_date: date | None, warehouse: Path, catalog: Path
+    period: str | None, contract: str | None, until: date | None, invoice_date: date | None, catalog: Path
 ) -> None:
     """Refuse a bill command that cannot be what the operator meant (BillingError)."""
     from pipeline.bill.invoices import BillingError, billing_request
@@ -117,8 +118,6 @@ def _check_bill(
             f"the run would bill up to {request.until.isoformat()}, more than {AHEAD_MONTHS} month past today "
             f"({today.isoformat()}, UTC): invoices are final, so check --period / --until"
         )
-    if not warehouse.is_dir():
-        raise BillingError(f"warehouse {warehouse} does not exist: check --warehouse (or RATING_WAREHOUSE); rate usage into it first")
     if contract is not None:  # one file read, so a typed-wrong ID is told before Prefect starts (20 s)
         try:
             known = read_catalog_csv(catalog / "contracts.csv").frame

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def read_catalog_csv(path: Path, *, comments: bool = False) -> RawTable:
     if len(cells) == 1 and any(d in cells[0] for d in _OTHER_DELIMITERS):
         rule = f"the header is one column {_short(cells[0])!r}: the delimiter must be a comma"
         raise file_error(path, header_at + 1, None, rule)
-    twice = sorted({c.strip() for c in cells if [x.strip() for x in cells].count(c.strip()) > 1})
+    twice = sorted(name for name, count in Counter(c.strip() for c in cells).items() if count > 1)
     if twice:
         raise file_error(path, header_at + 1, None, f"the header names {', '.join(repr(c) for c in twice)} twice: each column once")
     try:
