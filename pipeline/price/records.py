@@ -116,7 +116,8 @@ def _with_devices(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame) -> p
 
     zone: a local call (the called number lies in the device's area code and the article key has
     an article in the tariff's local zone) is in the local zone; else the zone of the called
-    number's longest prefix, else the tariff's catch-all zone, else none (0).
+    number's longest prefix, else the tariff's catch-all zone, else none (0). A record without
+    a called number is in none.
     """
     needed = ["contract_no", "plan_no"]
     local = con.sql("SELECT tariff_no, key_no FROM local_keys").pl()
@@ -150,7 +151,9 @@ def _with_devices(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame) -> p
         .filter(pl.col("contract_no").is_not_null())  # an unassigned record (no dev_no) has no contract either
         .with_columns(of_plan["tariff_no"].alias("tariff_no"))
     )
-    zone = pl.coalesce("zone_hit", of_plan["catchall_zone_no"])
+    # the catch-all zone takes a number in no zone; a record without a number (data, a remote
+    # address) is in no zone and takes its key's row for every zone
+    zone = pl.when(pl.col("cp_key").is_not_null()).then(pl.coalesce("zone_hit", of_plan["catchall_zone_no"])).otherwise(0)
     if local.height:
         nk = int(con.sql("SELECT nk FROM card_dims").fetchall()[0][0])
         cell = pl.col("tariff_no").cast(pl.Int64) * nk + pl.col("key_no")

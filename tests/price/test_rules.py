@@ -53,6 +53,24 @@ def test_longest_prefix_zone_else_catch_all(counterparty, catchall, zone, articl
     assert rated(result, "zone_id", "article_id", "amount").row(0) == (zone, article, D("0.060000"))
 
 
+def test_a_record_without_a_called_number_takes_its_keys_row_for_every_zone_not_the_catch_all_zone():
+    # T-SEC has the catch-all zone NAT, and the key data has a row for NAT (A-GIB) beside its row for every zone (A-GB)
+    tariffs = {
+        "tariff_id": ["T-MIN", "T-SEC"], "name": ["per minute", "per second"], "first_increment_s": ["60", "1"],
+        "next_increment_s": ["60", "1"], "vat_rate": ["0.2000", "0.1900"], "catchall_zone": [None, "NAT"],
+    }
+    keys = {k: [*v, new] for (k, v), new in zip(CORE["article_keys"].items(), ("data", "NAT", "A-GIB"))}
+    records = usage(
+        subscriber_id=[K_SEC, K_MIN], article_key=["data", "data"], counterparty=[None, None], duration_s=[None, None],
+        volume_bytes=[1_000_000_000, 1_000_000_000],
+    )
+    result = rate_priced(records, priced(core={"tariffs": tariffs, "article_keys": keys}))
+    assert rated(result, "contract_id", "zone_id", "article_id", "amount").sort("contract_id").rows() == [
+        ("K-MIN", None, "A-GB", D("0.060000")),
+        ("K-SEC", None, "A-GB", D("0.060000")),
+    ]
+
+
 def test_a_number_in_no_zone_is_unrateable_even_where_the_key_has_a_row_for_every_zone():
     # article_keys' empty zone is "every zone not listed": a number outside every zone (no catch-all) is in none
     keys = {k: [*v, new] for (k, v), new in zip(CORE["article_keys"].items(), ("voice", None, "A-NAT"))}
@@ -74,6 +92,9 @@ def test_a_number_in_no_zone_is_unrateable_even_where_the_key_has_a_row_for_ever
          "tariff T-SEC has no price for article A-MOB valid at 2026-10-01 10:00:00 UTC (prices.csv or the pricing tables)"),
         ({"article_key": ["data"], "duration_s": [60], "volume_bytes": [None]}, None,
          "record has no volume for its article A-GB (unit byte)"),
+        # no called number: no zone to blame, the missing price is the reason
+        ({"article_key": ["data"], "counterparty": [None], "duration_s": [None], "volume_bytes": [10**9]}, "A-GB",
+         "tariff T-SEC has no price for article A-GB valid at 2026-10-01 10:00:00 UTC (prices.csv or the pricing tables)"),
     ],
 )
 def test_unrateable_records_keep_their_reason_and_are_never_priced_at_zero(record, prices_without, reason):
@@ -133,6 +154,9 @@ SPECIAL = {
         (K_SEC, "4366123456", "special_net", "0.030000", "special_prices:K-SEC/4366"),
         (K_SEC, "4399123", "tariff", "0.060000", "prices:T-SEC"),  # 4399 is special for A-MOB only
         (K_SEC, "4312399999", "tariff", "0.060000", "prices:T-SEC"),
+        (K_SEC, "43123400000", "special_net", "0.020000", "special_prices:K-SEC/4312340000-4312349999"),  # an extension
+        (K_SEC, "431234500", "tariff", "0.060000", "prices:T-SEC"),  # 9 digits: shorter than the range's numbers
+        (K_SEC, "43123499", "tariff", "0.060000", "prices:T-SEC"),
         (K_MIN, "4312345678", "tariff", "0.060000", "prices:T-MIN"),  # another contract's friend
     ],
 )

@@ -159,3 +159,27 @@ def test_the_usage_module_of_a_contract_decides_its_usage_tariff(modules, module
         (m, t, day(f), day(u)) for m, t, f, u in expected
     ]
     assert set(got["contract_id"]) <= {"K-MIN"}
+
+
+def test_after_a_tariff_change_the_customers_own_price_holds_in_the_new_tariffs_bands():
+    # K-MIN's customer C1 has one price of A-NAT for every band; only T-SEC, the tariff after the change, has bands
+    bands = {"time_bands": {"tariff_id": ["T-SEC"], "band": ["allday"], "days": ["mon-sun"], "from_time": ["00:00"], "until_time": ["24:00"]}}
+    cust = {"customer_prices": {"customer_id": ["C1"], "article_id": ["A-NAT"], "price": ["0.0100"]}}
+    cat = priced(core={**PRICES, **DEVICE_IDS}, **bands, **cust)
+    cat = with_usage_tariffs(cat, validated_billing(raw_pricing(**MODULES), cat))
+    result = rate_priced(calls(K_MIN, ("2026-10-14 10:00:00", 60), ("2026-10-20 10:00:00", 60)), cat)
+    assert rated(result, "tariff_id", "band", "price_source", "price_ref", "amount").rows() == [
+        ("T-MIN", None, "customer", "customer_prices:C1", D("0.010000")),
+        ("T-SEC", "allday", "customer", "customer_prices:C1", D("0.010000")),
+    ]
+
+
+def test_an_unrateable_records_reason_names_the_tariff_it_was_rated_with():
+    # after the change K-MIN runs under T-SEC, which has no price for A-MOB (T-MIN has one)
+    prices = {"prices": {"tariff_id": ["T-MIN", "T-MIN", "T-SEC"], "article_id": ["A-NAT", "A-MOB", "A-NAT"], "price": ["0.06"] * 3}}
+    cat = priced(core={**prices, **DEVICE_IDS})
+    cat = with_usage_tariffs(cat, validated_billing(raw_pricing(**MODULES), cat))
+    result = rate_priced(calls(K_MIN, ("2026-10-20 10:00:00", 60, "4366123456")), cat)
+    assert result.table("unrateable").pl().get_column("reason").to_list() == [
+        "tariff T-SEC has no price for article A-MOB valid at 2026-10-20 10:00:00 UTC (prices.csv or the pricing tables)"
+    ]

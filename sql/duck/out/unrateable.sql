@@ -1,16 +1,17 @@
 -- Stored shape of unrateable usage: assigned, but no zone, article, price or quantity could price
--- it. Never priced at zero: the reason says which catalog row is missing.
+-- it. Never priced at zero: the reason says which catalog row is missing. The tariff named is the
+-- one the record was rated with (its device ID's, after a tariff change), not the contract's own.
 SELECT
     $run_id AS run_id, u.* EXCLUDE (rid), c.contract_id,
     CASE
-        WHEN p.ta_no IS NULL AND p.zone_no = 0
-            THEN 'no destination zone matches ' || coalesce(u.counterparty, '(no number)')
-                 || ' and tariff ' || c.tariff_id || ' has no catch-all zone'
+        WHEN p.ta_no IS NULL AND p.zone_no = 0 AND phone_key(u.counterparty) IS NOT NULL
+            THEN 'no destination zone matches ' || u.counterparty
+                 || ' and tariff ' || t.tariff_id || ' has no catch-all zone'
         WHEN p.ta_no IS NULL AND coalesce(kz.article_id, ka.article_id) IS NULL
             THEN 'article key ' || u.article_key || ' has no article for zone ' || coalesce(z.zone_id, '(none)')
                  || ' (article_keys.csv)'
         WHEN p.ta_no IS NULL
-            THEN 'tariff ' || c.tariff_id || ' has no price for article ' || coalesce(kz.article_id, ka.article_id)
+            THEN 'tariff ' || t.tariff_id || ' has no price for article ' || coalesce(kz.article_id, ka.article_id)
                  || coalesce(' in band ' || b.band, '') || ' valid at ' || strftime(u.start_time AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S')
                  || ' UTC (prices.csv or the pricing tables)'
         ELSE 'record has no ' || CASE ta.unit WHEN 'second' THEN 'duration' WHEN 'byte' THEN 'volume' ELSE 'quantity' END
@@ -19,6 +20,8 @@ SELECT
 FROM pricing AS p
 JOIN usage_rows AS u USING (rid)
 JOIN contract_dim AS c ON c.contract_no = p.contract_no
+JOIN dev_dim AS d ON d.dev_no = p.dev_no
+JOIN tariff_dim AS t ON t.tariff_no = d.tariff_no
 LEFT JOIN ta_dim AS ta ON ta.ta_no = p.ta_no
 LEFT JOIN zone_dim AS z ON z.zone_no = p.zone_no
 LEFT JOIN band_dim AS b ON b.band_no = p.band_no

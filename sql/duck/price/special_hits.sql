@@ -1,5 +1,6 @@
 -- The special price of each record of a contract with special prices whose called number one of
--- them covers: friends exactly one number, net a prefix's or a range's key interval (special_dim).
+-- them covers: friends exactly one number, net a prefix's or a range's key interval of numbers long
+-- enough (special_dim).
 -- Of several, the narrowest wins (a friends number before a net prefix, a longer prefix before a
 -- shorter one), then one for the record's article before one for any article, then one for its
 -- band before one for every band. Flat-price usage is never special: pipeline/price/records.py
@@ -12,7 +13,8 @@ SELECT
     arg_min(sp.src, (sp.hi - sp.lo, sp.article_no IS NULL, sp.band IS NULL, sp.special_no)) AS src,
     arg_min(sp.ref_no, (sp.hi - sp.lo, sp.article_no IS NULL, sp.band IS NULL, sp.special_no)) AS ref_no
 FROM special_records AS r
-JOIN special_dim AS sp ON sp.contract_no = r.contract_no AND r.cp_key BETWEEN sp.lo AND sp.hi
+JOIN special_dim AS sp
+    ON sp.contract_no = r.contract_no AND r.cp_key BETWEEN sp.lo AND sp.hi AND r.cp_key % 16 >= sp.min_digits
 LEFT JOIN band_dim AS bd ON bd.band_no = r.band_no
 WHERE (sp.article_no IS NULL OR sp.article_no = r.article_no)
   AND (sp.band IS NULL OR sp.band = bd.band)
