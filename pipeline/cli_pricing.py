@@ -7,7 +7,6 @@ rules themselves are in pipeline/price.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Optional
 
@@ -19,12 +18,12 @@ from pipeline.catalog import CatalogError
 from pipeline.cli_output import console, error, existing_warehouse
 from pipeline.io.catalog_files import load_priced_catalog, read_catalog_csv, read_raw_catalog, replace_csv
 from pipeline.price.catalog import validated_pricing
+from schemas.outputs import PERIOD
 from schemas.pricing import CATALOG_TABLES, DEFAULTS
 
 
 #: Where `rating cost-control` stores its report, below the warehouse: one file per period.
 COST_CONTROL_TABLE = "cost_control"
-_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def register(app: typer.Typer) -> None:
@@ -99,7 +98,7 @@ def cost_control_report(
     from pipeline.io.billing_files import load_positions
     from pipeline.price.cost_control import cost_control
 
-    if not _PERIOD.match(period):
+    if not PERIOD.fullmatch(period):
         error(f"period {period!r} is not a month YYYY-MM (e.g. 2026-10)")
         raise typer.Exit(2)
     settings = Settings.from_env(catalog=str(catalog) if catalog else None, warehouse=str(warehouse) if warehouse else None)

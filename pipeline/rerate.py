@@ -7,11 +7,9 @@ functions decide on small frames of run ids, periods and record keys; they read 
 
 from __future__ import annotations
 
-import re
-
 import polars as pl
 
-PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+from schemas.outputs import PERIOD
 
 
 class RerateError(RuntimeError):

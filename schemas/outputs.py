@@ -6,6 +6,8 @@ rounded half away from zero (docs/money.md).
 
 from __future__ import annotations
 
+import re
+
 import pyarrow as pa
 
 from schemas.usage import USAGE_ARROW
@@ -13,6 +15,10 @@ from schemas.usage import USAGE_ARROW
 AMOUNT = pa.decimal128(18, 6)
 CENTS = pa.decimal128(18, 2)
 RATE = pa.decimal128(6, 4)
+
+#: A billing period as written on the command line and stored: a UTC month YYYY-MM of the years
+#: 0001-9999 (a date can hold them; use fullmatch).
+PERIOD = re.compile(r"(?!0000)\d{4}-(0[1-9]|1[0-2])")
 
 #: The outcomes every input record ends in, exactly one each.
 OUTCOMES = ("rated", "non_billable", "rejected", "unassigned", "unrateable", "duplicate")

@@ -7,10 +7,11 @@ result. The rules are in docs/billing.md.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import duckdb
 import polars as pl
@@ -22,8 +23,8 @@ from pipeline.bill.queries import create_table, load_macros, run_script
 from pipeline.bill.recurring import charges, fee_parts, fee_requests, position_prices
 from pipeline.price.adjustments import AdjustmentRules, usage_adjustments
 from schemas.billing import LINE_KINDS, STORED, TEST_TABLES, USAGE_LINE_SCHEMA
+from schemas.outputs import PERIOD
 
-_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -59,10 +60,10 @@ def billing_request(
     contract up to `until` (or the period's last day). The invoice date defaults to that day.
     """
     if period is not None:
-        if not _PERIOD.match(period):
+        if not PERIOD.fullmatch(period):
             raise BillingError(f"period {period!r} is not a month YYYY-MM (e.g. 2026-10)")
         year, month = map(int, period.split("-"))
-        period_end = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+        period_end = date(year, month, calendar.monthrange(year, month)[1])
         if until is not None and contract is None:
             raise BillingError("--until goes with --contract (a single invoice); a period run bills up to the period's end")
         if until is not None and not period_end.replace(day=1) <= until <= period_end:

@@ -407,6 +407,7 @@ def test_a_fee_without_price_is_reported_and_billed_once_priced(tmp_path) -> Non
     [
         ({}, "say what to bill"),
         ({"period": "2026-13"}, "is not a month"),
+        ({"period": "0000-01"}, "is not a month"),  # a date has no year 0
         ({"contract": "C1"}, "needs --until"),
         ({"period": "2026-10", "until": date(2026, 10, 5)}, "--until goes with --contract"),
     ],
@@ -421,6 +422,7 @@ def test_billing_requests_that_cannot_be_made(kwargs, message) -> None:
     [
         ({"period": "2026-02"}, "period-2026-02", date(2026, 2, 28)),
         ({"period": "2026-12"}, "period-2026-12", date(2026, 12, 31)),
+        ({"period": "9999-12"}, "period-9999-12", date(9999, 12, 31)),  # the last month a date holds
         ({"contract": "C1", "until": date(2026, 10, 15)}, "single-C1-2026-10-15", date(2026, 10, 15)),
         ({"contract": "C/1 x", "period": "2026-10"}, "single-4955f94b81e10884-2026-10-31", date(2026, 10, 31)),
     ],

@@ -144,11 +144,13 @@ def test_the_bill_command(setup) -> None:
         ([], "say what to bill: --period YYYY-MM, or --contract C --until YYYY-MM-DD"),
         (["--period", "2026-11", "--contract", "C1", "--until", "2026-12-15"], "--until 2026-12-15 lies outside --period 2026-11"),
         (["--period", "2062-10"], "the run would bill up to 2062-10-31, more than 1 month past today"),
+        (["--period", "9999-12"], "the run would bill up to 9999-12-31, more than 1 month past today"),
+        (["--period", "0000-01"], "period '0000-01' is not a month YYYY-MM"),
         (["--contract", "C1", "--until", "2099-01-01"], "the run would bill up to 2099-01-01, more than 1 month past today"),
         (["--period", "2026-01", "--warehouse", "{tmp}/typo"], "warehouse {tmp}/typo does not exist: check --warehouse"),
         (["--contract", "C9", "--until", "2026-10-31"], "contract 'C9' is not in the catalog (contracts.csv)"),
     ],
-    ids=["month-13", "slash", "nothing", "until-outside-period", "decades-ahead", "single-far-ahead", "no-warehouse", "unknown-contract"],
+    ids=["month-13", "slash", "nothing", "until-outside-period", "decades-ahead", "year-9999", "year-0", "single-far-ahead", "no-warehouse", "unknown-contract"],
 )
 def test_the_bill_command_refuses_what_cannot_be_meant_before_anything_is_billed(setup, tmp_path, args, message) -> None:
     catalog, warehouse = setup
