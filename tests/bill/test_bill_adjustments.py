@@ -264,6 +264,13 @@ def pauses(*spans: tuple[str, str]) -> dict[str, dict[str, list]]:
                        "paused_through": [s[1] for s in spans], "reason": ["holiday"] * len(spans)}}  # fmt: skip
 
 
+def ended_modules(*ends: str | None) -> dict[str, dict[str, list]]:
+    """C1's modules M1, M2, … ending on `ends` (None: running), as a cancellation leaves them (the contract has no end_date)."""
+    n = len(ends)
+    return {"modules": {"module_id": [f"M{i + 1}" for i in range(n)], "contract_id": ["C1"] * n, "name": ["Phone"] * n,
+                        "ordered_on": ["2026-01-01"] * n, "end_date": list(ends)}}  # fmt: skip
+
+
 #: C1 moves from T1 (minimum 15.00) to T2 (minimum 20.00) on 15 October (UTC days, module M1).
 TO_T2 = {"modules": {"module_id": ["M1"], "contract_id": ["C1"], "name": ["Phone"], "ordered_on": ["2026-01-01"]},
          "module_tariffs": {"module_id": ["M1", "M1"], "tariff_id": ["T1", "T2"], "valid_from": ["2026-01-01", "2026-10-15"],
@@ -304,6 +311,16 @@ TO_T2 = {"modules": {"module_id": ["M1"], "contract_id": ["C1"], "name": ["Phone
         pytest.param(pauses(("2026-10-01", "2026-10-15")), [("bill", "2026-10", None)],
                      [("period-2026-10", "adjustment", "2026-10", D("15.00"), NO_USAGE)], id="paused half the month: whole"),
         pytest.param(terms("2026-11-01"), [("bill", "2026-10", None)], [], id="nothing before billing_from"),
+        pytest.param(
+            terms("2026-11-01"), [("usage", [call("early", 10, "2.000000")]), ("bill", "2026-10", None), ("bill", "2026-11", None)],
+            [("period-2026-11", "adjustment", "2026-11", D("15.00"), "minimum revenue 15.00 EUR on flagged usage 0.00 EUR")],
+            id="usage before billing_from is never billed and brings in no minimum",
+        ),
+        pytest.param(ended_modules("2026-09-30"), [("bill", "2026-10", None)], [], id="every module ended (cancelled) before: none"),
+        pytest.param(ended_modules("2026-10-01", None), [("bill", "2026-10", None)],
+                     [("period-2026-10", "adjustment", "2026-10", D("15.00"), NO_USAGE)], id="one module still running: whole"),
+        pytest.param(ended_modules("2026-10-01", "2026-09-30"), [("bill", "2026-10", None)],
+                     [("period-2026-10", "adjustment", "2026-10", D("15.00"), NO_USAGE)], id="the last module ends in the period: whole"),
         pytest.param(
             TO_T2, [("bill", "2026-10", None)],
             [("period-2026-10", "adjustment", "2026-10", D("20.00"), "minimum revenue 20.00 EUR on flagged usage 0.00 EUR")],
