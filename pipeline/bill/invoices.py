@@ -144,7 +144,13 @@ def billed(con: duckdb.DuckDBPyConnection, request: BillingRequest, rules: Adjus
             (pipeline.price.adjustment_rules(catalog)); none when it has no pricing tables.
     """
     load_macros(con)
-    con.register("bill_scope", _scope(con, request).to_arrow())
+    scope = _scope(con, request)
+    con.register("bill_scope", scope.to_arrow())
+    backdated = create_table(con, "bill_backdated", "duck/bill/backdated", until=request.until).pl()
+    if backdated.height:
+        if request.contract_id is not None:
+            raise BillingError(backdated.get_column("reason")[0])
+        con.register("bill_scope", scope.join(backdated, on="contract_id", how="anti").to_arrow())
     run_script(con, "duck/bill/state")
     p = {
         "run_id": request.run_id, "until": request.until, "invoice_date": request.invoice_date,

@@ -466,6 +466,46 @@ def test_the_billing_catalog_names_each_problem(billing, problems) -> None:
     assert caught.value.errors.rows() == problems
 
 
+BACKDATED = (
+    "contract C1 is billable from 2024-10-30, more than two years before 2026-10-31, and has no invoice yet: its first "
+    "invoice would be backdated that far. Set contract_terms.billing_from to the day this system takes over its billing, "
+    "or entered_on to the day it was entered (then the catalog check applies)"
+)
+
+
+#: C1 (monthly FEE 10.00, no entered_on) starts on `start`; steps: ("period", P) or ("single", until);
+#: expected: C1's FEE lines billed (service_from of the first, count) and the problems of the last run.
+@pytest.mark.parametrize(
+    ("start", "terms", "steps", "fees", "problems"),
+    [
+        ("2024-10-31", None, [("period", "2026-10")], (date(2024, 10, 31), 25), []),  # exactly two years: billed
+        ("2024-10-30", None, [("period", "2026-10")], None, [("C1", None, "backdated more than two years", BACKDATED)]),
+        ("2024-10-30", {"billing_from": ["2026-10-01"]}, [("period", "2026-10")], (date(2026, 10, 1), 1), []),
+        # billed every month since it started: no longer a first invoice
+        ("2024-09-01", None, [("period", "2026-08"), ("period", "2026-10")], (date(2024, 9, 1), 26), []),
+    ],
+    ids=["two-years", "one-day-more", "billing-from-set", "invoiced-before"],
+)
+def test_a_contract_without_entered_on_counts_as_entered_by_its_first_invoice(tmp_path, start, terms, steps, fees, problems) -> None:
+    billing = {"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", None, None)])}
+    if terms:
+        billing["contract_terms"] = {"contract_id": ["C1"], **terms}
+    cat, bil = f.catalogs(billing=billing, contracts=f.contracts_starting(C1=start))
+    for _, period in steps:
+        run = f.bill(tmp_path, cat, bil, period=period)
+    lines = f.stored(tmp_path, "invoice_items").filter(pl.col("contract_id") == "C1").sort("service_from")
+    assert ((lines.get_column("service_from")[0], lines.height) if lines.height else None) == fees
+    got = f.stored(tmp_path, "billing_problems", run_id=run).filter(pl.col("contract_id") == "C1")
+    assert got.select("contract_id", "position_id", "rule", "reason").rows() == problems
+
+
+def test_a_single_invoice_of_a_backdated_contract_is_refused(tmp_path) -> None:
+    billing = {"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", None, None)])}
+    cat, bil = f.catalogs(billing=billing, contracts=f.contracts_starting(C1="2024-10-30"))
+    with pytest.raises(BillingError, match="contract C1 is billable from 2024-10-30, more than two years before 2026-10-31"):
+        f.bill(tmp_path, cat, bil, contract="C1", until=date(2026, 10, 31))
+
+
 def test_a_module_never_runs_under_a_tariff_of_another_currency() -> None:
     """One invoice per contract, in one currency: a module under a USD tariff of a EUR contract
     added 20 USD and 99 EUR into "119.00 EUR"."""

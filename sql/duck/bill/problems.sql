@@ -1,4 +1,5 @@
--- What kept a fee off the run's invoices, or a fixed usage price from applying, and what to do.
+-- What kept a fee off the run's invoices, or a fixed usage price from applying, or a backdated
+-- contract out of the run (backdated.sql), and what to do.
 -- A fee is reported for each of its price parts (fee_parts.sql) that has no price; a priced
 -- recurring period held back behind such a fee of its position (charges.sql), once.
 WITH unpriced AS (
@@ -35,3 +36,6 @@ SELECT
 FROM bill_prices AS p
 SEMI JOIN bill_usage_agg AS a ON a.fixed_position_id = p.position_id AND a.service_from = p.day
 WHERE p.price IS NULL
+UNION ALL
+SELECT $run_id, contract_id, NULL, 'backdated more than two years', reason
+FROM bill_backdated
