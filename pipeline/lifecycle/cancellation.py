@@ -87,7 +87,8 @@ def module_cancellation(
     its own notice end by theirs (earlier or later than the module); the others end with the
     module. A position that would end before it starts is cancelled before it started: its end
     date becomes the day before its start (never billed). A deviating `end` (for all of them) is
-    for a Manager only.
+    for a Manager only. A module or position that already ends earlier keeps its end date (a
+    second notice never prolongs a cancelled module).
 
     Result: one row for the module, then one per position of the module, with its rule, stored
     end_date, last_notice_day, renewed and a note saying why it ends then.
@@ -121,6 +122,11 @@ def module_cancellation(
     if end is not None:
         dates = dates.with_columns(pl.lit(end).alias("end_date"), pl.lit("deviating (Manager)").alias("rule"))
     module_row = dates.filter(pl.col("id") == module_id)
+    # a module cancelled before keeps its earlier end (and notice day), as its positions do
+    before = billing.modules.filter(pl.col("module_id") == module_id).select("cancelled_on", "end_date").row(0)
+    earlier = before[1] is not None and before[1] <= module_row["end_date"][0]
+    if earlier:
+        module_row = module_row.with_columns(pl.lit(before[1]).alias("end_date"))
     module_end = module_row["end_date"][0]
     ends = mine.join(
         dates.select(
@@ -144,14 +150,16 @@ def module_cancellation(
     positions = billing.positions.join(
         ends.select("position_id", "_new_end"), on="position_id", how="left", maintain_order="left"
     ).with_columns(pl.coalesce("_new_end", "end_date").alias("end_date")).drop("_new_end")
+    cancelled_on = before[0] if earlier and before[0] is not None else notice_on
     modules = billing.modules.with_columns(
-        pl.when(pl.col("module_id") == module_id).then(pl.lit(notice_on)).otherwise(pl.col("cancelled_on")).alias("cancelled_on"),
+        pl.when(pl.col("module_id") == module_id).then(pl.lit(cancelled_on)).otherwise(pl.col("cancelled_on")).alias("cancelled_on"),
         pl.when(pl.col("module_id") == module_id).then(pl.lit(module_end)).otherwise(pl.col("end_date")).alias("end_date"),
     )
     result = pl.concat(
         [
             module_row.select(
-                "id", "rule", "notice_on", "end_date", "last_notice_day", "renewed", pl.lit(None, pl.String).alias("note")
+                "id", "rule", "notice_on", "end_date", "last_notice_day", "renewed",
+                pl.lit("keeps its earlier end date" if earlier else None, pl.String).alias("note"),
             ),
             ends.select(
                 pl.col("position_id").alias("id"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
 
 import polars as pl
@@ -56,6 +57,10 @@ def test_yearly_term_ending_7_august_renews_without_notice_by_6_may() -> None:
         ("monthly", date(2026, 1, 1), date(2026, 6, 1), 0, None, date(2026, 6, 30), date(2026, 6, 30), False),
         # a minimum term of 12 months from 1 January: notice in March still runs to 31 December
         ("monthly", date(2026, 1, 1), date(2026, 3, 10), 1, 12, date(2026, 12, 31), date(2026, 11, 30), False),
+        # ordered mid-month: the term ends 14 January, the contract at the end of that month
+        ("monthly", date(2026, 1, 15), date(2026, 3, 10), 1, 12, date(2027, 1, 31), date(2026, 12, 31), False),
+        ("monthly", date(2026, 1, 15), date(2026, 12, 31), 1, 12, date(2027, 1, 31), date(2026, 12, 31), False),
+        ("monthly", date(2026, 1, 15), date(2027, 1, 1), 1, 12, date(2027, 2, 28), date(2027, 1, 31), False),
         # yearly: the third term, and a notice long before the end
         ("yearly", date(2023, 8, 8), date(2026, 2, 1), 3, 12, date(2026, 8, 7), date(2026, 5, 6), False),
         ("yearly", date(2026, 1, 1), date(2026, 1, 2), 3, 24, date(2027, 12, 31), date(2027, 9, 29), False),
@@ -102,6 +107,24 @@ def test_a_module_ends_by_its_tariff_and_an_article_by_its_own_notice() -> None:
     assert modules.select("module_id", "cancelled_on", "end_date").rows() == [
         ("M1", date(2026, 6, 1), date(2026, 7, 31)), ("M2", None, None),
     ]
+
+
+@pytest.mark.parametrize(
+    ("actor", "end", "expected"),
+    [
+        (CLIENT, None, ("M1", date(2026, 6, 1), date(2026, 7, 31), "keeps its earlier end date")),
+        (MANAGER, date(2026, 12, 31), ("M1", date(2026, 6, 1), date(2026, 7, 31), "keeps its earlier end date")),
+        (MANAGER, date(2026, 6, 30), ("M1", date(2026, 9, 1), date(2026, 6, 30), None)),  # an earlier end is a new cancellation
+    ],
+)
+def test_a_second_notice_never_prolongs_a_cancelled_module(actor, end, expected) -> None:
+    cat, bil = lifecycle_catalogs()
+    first = module_cancellation(cat, bil, "C1", "M1", date(2026, 6, 1), CLIENT)  # ends 31 July
+    bil = replace(bil, modules=first.tables["modules"][1], positions=first.tables["positions"][1])
+    second = module_cancellation(cat, bil, "C1", "M1", date(2026, 9, 1), actor, end=end)
+    module = second.tables["modules"][1].filter(pl.col("module_id") == "M1")
+    assert (*module.select("module_id", "cancelled_on", "end_date").row(0), second.result["note"][0]) == expected
+    assert second.tables["positions"][1].filter(pl.col("position_id") == "P1")["end_date"][0] == expected[2]
 
 
 def test_a_module_under_a_changed_tariff_follows_the_tariff_of_the_notice_day() -> None:

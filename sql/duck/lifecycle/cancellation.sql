@@ -2,7 +2,8 @@
 -- (id, rule, ordered_on, term_months, notice_months, notice_on):
 --   none:    ends the day notice is given;
 --   monthly: ends at the end of the month `notice_months` after the notice's month
---            (1 June → 31 July; 30 June → 31 July), not before a minimum term if one is set;
+--            (1 June → 31 July; 30 June → 31 July), not before a minimum term if one is set,
+--            and always at a month's end: a term ending 14 January runs to 31 January;
 --   yearly:  terms of `term_months` run from ordered_on, each ending the day before its
 --            anniversary; notice must come by the day before the term end less notice_months
 --            (term ends 7 August, 3 months → last notice day 6 May); later notice ends the
@@ -40,10 +41,10 @@ ends AS (
         y.current_term_end,
         CASE r.rule
             WHEN 'none' THEN r.notice_on
-            WHEN 'monthly' THEN greatest(
-                last_day(add_months(r.notice_on, r.notice_months)),
+            WHEN 'monthly' THEN last_day(greatest(
+                add_months(r.notice_on, r.notice_months),
                 add_months(r.ordered_on, r.term_months) - 1
-            )
+            ))
             WHEN 'yearly' THEN y.end_date
         END AS end_date
     FROM cancel_requests AS r
