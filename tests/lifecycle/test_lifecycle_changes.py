@@ -206,6 +206,12 @@ OWN_RENT = {
 }
 
 
+LOOSE_RENT = {
+    "positions": f.positions([("P3", "C3", "FEE", "recurring", "monthly", None, "2026-03-31", None, None, "M3"),
+                              ("P9", "C3", "RENT", "recurring", "monthly", None, None)]),
+}
+
+
 @pytest.mark.parametrize(
     ("customer", "on", "billing", "message"),
     [
@@ -214,6 +220,8 @@ OWN_RENT = {
         ("K2", date(2026, 9, 1), {}, "active contract C2 ends never"),
         # the module ended, but a position of an article with its own notice still runs (and bills)
         ("K3", date(2026, 4, 1), OWN_RENT, "active position P4 \\(contract C3, own notice\\) ends 2026-12-31"),
+        # the module ended, but a position of no module still runs with the contract (and bills)
+        ("K3", date(2026, 4, 1), LOOSE_RENT, "active position P9 \\(contract C3, no module\\) ends never"),
     ],
 )
 def test_an_account_with_an_active_module_is_not_deleted(customer, on, billing, message) -> None:
