@@ -178,6 +178,23 @@ def test_a_part_without_a_price_holds_back_the_whole_period(tmp_path) -> None:
     assert f.stored(tmp_path, "billing_history").height == 0
 
 
+def test_an_unpriced_every_time_fee_is_left_off_its_invoice_and_never_billed_later(tmp_path) -> None:
+    """TRANSFER (every time) is priced from 1 November: October's invoice goes without it, November's has its own."""
+    billing = {"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", None, None),
+                                         ("P3", "C1", "TRANSFER", "every_time", None, None, None)])}  # fmt: skip
+    cat, bil = f.catalogs(billing=billing, prices=f.prices_with([("T1", "TRANSFER", "1.50", "2026-11-01", None)]))
+    for period in ("2026-10", "2026-11"):
+        f.bill(tmp_path, cat, bil, period=period)
+    transfer = f.stored(tmp_path, "invoice_items").filter(pl.col("article_id") == "TRANSFER")
+    assert transfer.select("run_id", "service_from", "net_amount").rows() == [("period-2026-11", date(2026, 11, 30), D("1.50"))]
+    assert f.stored(tmp_path, "billing_problems").select("run_id", "position_id", "reason").rows() == [
+        ("period-2026-10", "P3",
+         "no price for every_time position P3 (article TRANSFER) on 2026-10-31 in tariff T1: add a list price to prices.csv or a "
+         "price version to position_prices.csv; an every-time fee belongs to its invoice: this one goes without it, later "
+         "invoices take it once priced"),
+    ]
+
+
 def test_a_period_without_a_price_holds_back_the_later_ones_until_it_is_priced(tmp_path) -> None:
     """The list price starts on 1 February: January has none, so February waits with it (billed-until
     never passes an unbilled period); once January gets a price, the next run bills all three, once."""

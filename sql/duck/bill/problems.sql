@@ -12,8 +12,11 @@ SELECT
     $run_id AS run_id, p.contract_id, p.position_id, 'price required' AS rule,
     'no price for ' || r.line_kind || ' position ' || p.position_id || ' (article ' || p.article_id || ') on '
         || strftime(p.day, '%Y-%m-%d') || ' in tariff ' || coalesce(p.tariff_id, '?')
-        || ': add a list price to prices.csv or a price version to position_prices.csv; it is billed once priced'
-        AS reason
+        || ': add a list price to prices.csv or a price version to position_prices.csv; '
+        || CASE r.line_kind
+               WHEN 'every_time' THEN 'an every-time fee belongs to its invoice: this one goes without it, later invoices take it once priced'
+               ELSE 'it is billed once priced'
+           END AS reason
 FROM bill_prices AS p
 JOIN (SELECT DISTINCT position_id, part_from, line_kind FROM bill_fee_parts) AS r
     ON r.position_id = p.position_id AND r.part_from = p.day
