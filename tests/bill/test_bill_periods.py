@@ -165,6 +165,41 @@ def test_the_history_keeps_one_row_per_period_with_the_parts_added(tmp_path) -> 
     ]
 
 
+#: steps: (run period, C1's start date in the catalog of that run); expected: P1's lines (LINE).
+@pytest.mark.parametrize(
+    ("steps", "pauses", "expected"),
+    [
+        pytest.param(
+            [("2026-03", "2026-03-01"), ("2026-04", "2026-03-01"), ("2026-05", "2026-01-01"), ("2026-05", "2026-01-01")],
+            None,
+            [("2026-03", "2026-03-01", "2026-03-31", 31, 31, D("10.00")),
+             ("2026-04", "2026-04-01", "2026-04-30", 30, 30, D("10.00")),
+             ("2026-05", "2026-01-01", "2026-01-31", 31, 31, D("10.00")),
+             ("2026-05", "2026-02-01", "2026-02-28", 28, 28, D("10.00")),
+             ("2026-05", "2026-05-01", "2026-05-31", 31, 31, D("10.00"))],
+            id="the start moved two months earlier: the next run bills them, once",
+        ),
+        pytest.param(
+            [("2026-01", "2026-01-01"), ("2026-02", "2026-01-01"), ("2026-03", "2026-01-01")],
+            {"contract_id": ["C1"], "paused_from": ["2026-01-01"], "paused_through": ["2026-01-31"], "reason": ["moving"]},
+            [("2026-02", "2026-02-01", "2026-02-28", 28, 28, D("10.00")),
+             ("2026-03", "2026-03-01", "2026-03-31", 31, 31, D("10.00"))],
+            id="a first period paused throughout is billed (with nothing), not caught up again",
+        ),
+    ],
+)
+def test_days_before_the_first_billed_period_are_caught_up(tmp_path, steps, pauses, expected) -> None:
+    billing = {"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", None, None)])}
+    if pauses:
+        billing["pauses"] = pauses
+    for period, start in steps:
+        cat, bil = f.catalogs(billing=billing, contracts=f.contracts_starting(C1=start))
+        f.bill(tmp_path, cat, bil, period=period)
+    assert fee_lines(tmp_path) == expected
+    history = f.stored(tmp_path, "billing_history").filter(pl.col("position_id") == "P1")
+    assert history.height == history.select("period_start").n_unique()  # every period once
+
+
 def test_a_part_without_a_price_holds_back_the_whole_period(tmp_path) -> None:
     """The list price starts on 15 February: January to 14 February has none, so the quarter waits."""
     cat, bil = f.catalogs(

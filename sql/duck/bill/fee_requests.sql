@@ -4,7 +4,9 @@
 --               end; one with no unpaused active day is never billed); it is billed on that day;
 --   recurring:  every period of the position's interval, anchored at the contract's billing_from
 --               (else its start), each period starting on or before $until and overlapping the
---               active days [active_from, active_to] not yet billed (st_position_billed);
+--               active days [active_from, active_to] not yet billed (st_position_billed): after
+--               billed-until, and before billed-from when the start was moved earlier after the
+--               position was billed (those days are caught up, as partial periods where they are);
 --               intervals that do not bill (future, never, external) produce nothing;
 --   every_time: once per invoice, for positions active on $until when the contract is not
 --               paused that day (used only for contracts that get an invoice anyway).
@@ -32,7 +34,8 @@ WITH pos AS (
             p.end_date, c.end_date,
             CASE WHEN a.cancellation IS NOT NULL AND p.end_date IS NOT NULL THEN NULL ELSE m.end_date END
         ) AS active_to,
-        b.billed_until
+        b.billed_until,
+        b.billed_from
     FROM bil_positions AS p
     JOIN bill_scope USING (contract_id)
     JOIN cat_contracts AS c USING (contract_id)
@@ -72,12 +75,22 @@ one_time_due AS (
     WHERE f.fee_day <= CAST($until AS DATE)
 ),
 recurring AS (
+    -- the days not billed yet: after billed-until, and before billed-from (a start moved earlier)
     SELECT
         *,
         greatest(active_from, billed_until + 1) AS first_day,
-        least(CAST($until AS DATE), active_to) AS last_start
+        least(CAST($until AS DATE), active_to) AS last_start,
+        active_to AS last_day
     FROM pos
     WHERE billing_type = 'recurring' AND bills
+    UNION ALL
+    SELECT
+        *,
+        active_from,
+        least(CAST($until AS DATE), active_to, billed_from - 1),
+        least(active_to, billed_from - 1)
+    FROM pos
+    WHERE billing_type = 'recurring' AND bills AND billed_from > active_from
 ),
 indexed AS (
     -- date_diff('month') counts month boundaries: at most one more than the whole months
@@ -102,7 +115,7 @@ due AS (
     SELECT
         *,
         greatest(period_start, first_day) AS bill_from,
-        least(period_end, active_to) AS bill_to
+        least(period_end, last_day) AS bill_to
     FROM periods
     WHERE period_end >= first_day AND period_start <= last_start
 )
