@@ -16,11 +16,12 @@ from typing import Optional
 
 import polars as pl
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from pipeline.catalog import Catalog, CatalogError, CatalogNotFound
 from pipeline.catalog.billing import BillingCatalog
-from pipeline.cli_output import console, error, existing_warehouse, note
+from pipeline.cli_output import error, existing_warehouse, note
 from pipeline.config import Settings
 from pipeline.lifecycle import (
     Actor,
@@ -38,6 +39,7 @@ from pipeline.lifecycle import (
     tariff_change,
 )
 
+console = Console(width=160)
 
 DATE = ["%Y-%m-%d"]
 CatalogOpt = typer.Option(None, "--catalog", help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]")

@@ -7,32 +7,13 @@ colour and the message as written.
 
 from __future__ import annotations
 
-import os
-import sys
-from collections import ChainMap
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-#: The width of tables printed to a log or a pipe (no terminal, no COLUMNS): Rich's own 80 columns
-#: cut a report's cells to "V-1…" in the logs of a scheduled run.
-PIPE_WIDTH = 240
-
-
-def _terminal() -> bool:
-    for stream in (sys.stdin, sys.stdout, sys.stderr):
-        try:
-            os.get_terminal_size(stream.fileno())
-            return True
-        except (AttributeError, ValueError, OSError):  # not a terminal, or no file
-            pass
-    return False
-
-
-# COLUMNS, read at every print, still wins (ChainMap looks in the live environment first)
-console = Console() if _terminal() else Console(_environ=ChainMap(os.environ, {"COLUMNS": str(PIPE_WIDTH)}))
+console = Console()
 
 
 def error(message: object, label: str = "error") -> None:
