@@ -7,11 +7,13 @@ rules themselves are in pipeline/price.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
 import polars as pl
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from pipeline.catalog import CatalogError
@@ -147,6 +149,10 @@ def _print_problems(errors: pl.DataFrame) -> None:
         console.print(f"… and {errors.height - 100} more")
 
 
+#: The width of the cost-control table printed to a log or a pipe: wide enough for its 11 columns.
+PIPE_WIDTH = 200
+
+
 def _print_report(report: pl.DataFrame, period: str, limit: int) -> None:
     flat = report.filter(pl.col("rule") == "flat_price").height
     fixed = report.filter(pl.col("rule") == "fixed_price").height
@@ -165,6 +171,7 @@ def _print_report(report: pl.DataFrame, period: str, limit: int) -> None:
         table.add_column(column, justify="right" if column in ("usage_value", "limit_amount", "excess_pct", "tolerance_pct") else "left")
     for row in report.head(limit).select(shown).rows():
         table.add_row(*("" if v is None else str(v) for v in row))
-    console.print(table)
+    # to a log or a pipe (no terminal, no COLUMNS) Rich would cut the cells to 80 columns ("V-1…")
+    (console if console.is_terminal or "COLUMNS" in os.environ else Console(width=PIPE_WIDTH)).print(table)
     if report.height > limit:
         console.print(f"… {report.height - limit:,} more rows in the stored table")

@@ -131,6 +131,8 @@ def test_rating_cost_control_prints_and_stores_the_report(tmp_path: Path):
     output, stored = cost_control_command(tmp_path, RULES, USAGE)
     assert "1 flat prices exceeded beyond tolerance, 2 cost caps reached (1 beyond tolerance)" in output
     assert shown(stored) == EXPECTED
+    # printed to a pipe (a scheduled run's log), the table keeps whole cells
+    assert "│ K-SEC │ C2 │ T-SEC │ flat_price │ A-MOB │ │ 0.18 │ 0.10 │ 80.00 │ 10.00 │ over_tolerance │" in output
 
 
 def test_rating_cost_control_refuses_a_period_that_is_not_a_month(tmp_path: Path):
