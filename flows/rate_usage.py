@@ -211,10 +211,7 @@ def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, quara
         FileLedger(warehouse_dir).record(run_id, hand_in.new, {q["content_hash"]: q["reason"] for q in quarantined})
     skipped = file_ledger.skipped_table(hand_in.handin_id, run_id, hand_in.skipped)
     file_ledger.write_skipped(warehouse_dir, hand_in.handin_id, skipped, run_id=run_id)
-    if run_id is None:  # nothing stored: the analyst database still needs the views (and the new skipped rows)
-        views.publish(warehouse_dir)
-    else:
-        views.publish_file_ledger(warehouse_dir)  # the ledger's rows of this run
+    views.publish(warehouse_dir)  # the ledger's new rows (and, with nothing stored, the views at all)
 
 
 def _refuse_billed_changes(run_id: str, before: pl.DataFrame, result: RatingResult, billed: pl.DataFrame) -> None:

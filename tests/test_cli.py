@@ -18,7 +18,7 @@ from pipeline.catalog import CatalogError
 from pipeline.cli import app
 from pipeline.io.readers.config import SourceConfigError
 from pipeline.ledger import ConservationError
-from pipeline.io import warehouse
+from pipeline.io import views, warehouse
 from pipeline.job import rate
 from tests.factory import catalog, usage
 
@@ -52,14 +52,14 @@ def test_sql_without_a_warehouse_says_what_to_do(tmp_path):
     ids=["empty", "semicolon", "brackets", "two-statements-first", "two-statements-second"],
 )
 def test_sql_shows_what_a_query_returns_as_written(tmp_path, query, shown):
-    warehouse.publish_views(tmp_path)
+    views.publish(tmp_path)
     out = runner.invoke(app, ["sql", query, "--warehouse", str(tmp_path)], env={"COLUMNS": "200"})
     assert out.exit_code == 0, out.output
     assert shown in out.output
 
 
 def test_a_bad_query_is_an_error_not_a_traceback(tmp_path):
-    warehouse.publish_views(tmp_path)
+    views.publish(tmp_path)
     out = runner.invoke(app, ["sql", "select nope from invoice_lines", "--warehouse", str(tmp_path)])
     assert out.exit_code == 1
     assert "nope" in out.output

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 import sql
 from pipeline.io.locks import exclusive
-from pipeline.io.warehouse import ANALYTICS_DB, _view_sql
+from pipeline.io.warehouse import _view_sql
 from schemas.billing import STORED, TEST_TABLES
 from schemas.outputs import RATED_USAGE
 
@@ -141,27 +141,22 @@ def billed_usage(warehouse: Path, rated_runs: list[str] | None = None) -> pa.Tab
     return pa.concat_tables([read_committed(warehouse, "billed_usage", test=test, filters=filters) for test in (False, True)])
 
 
-def publish_billing_views(warehouse: Path) -> Path:
-    """(Re)create the billing views in the analyst DuckDB file: one per stored table over all
-    committed runs, `test_<table>` for test accounts, and the views of sql/views/billing.sql."""
+def add_billing_views(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+    """The billing views, on `con` (the analyst database pipeline.io.views.publish builds): one per
+    stored table over all committed runs, `test_<table>` for test accounts, and the views of
+    sql/views/billing.sql."""
     warehouse = Path(warehouse).resolve()
     schema_dir = warehouse / "_schema"
     schema_dir.mkdir(parents=True, exist_ok=True)
-    db_path = warehouse / ANALYTICS_DB
-    con = duckdb.connect(str(db_path))
-    try:
-        views = [(name, name, False) for name in STORED] + [(f"test_{name}", name, True) for name in TEST_TABLES]
-        for view, table, test in views:
-            empty = schema_dir / f"billing_{table}.parquet"
-            pq.write_table(STORED[table].empty_table(), empty)
-            has_files = bool(committed_files(warehouse, table, test))
-            pattern = warehouse / BILLING / RUNS / "*" / (f"{TEST}/{table}.parquet" if test else f"{table}.parquet")
-            con.execute(_view_sql(view, str(pattern) if has_files else str(empty), partitioned=False))
-        for statement in sql.statements("views/billing"):
-            con.execute(statement)
-    finally:
-        con.close()
-    return db_path
+    views = [(name, name, False) for name in STORED] + [(f"test_{name}", name, True) for name in TEST_TABLES]
+    for view, table, test in views:
+        empty = schema_dir / f"billing_{table}.parquet"
+        pq.write_table(STORED[table].empty_table(), empty)
+        has_files = bool(committed_files(warehouse, table, test))
+        pattern = warehouse / BILLING / RUNS / "*" / (f"{TEST}/{table}.parquet" if test else f"{table}.parquet")
+        con.execute(_view_sql(view, str(pattern) if has_files else str(empty), partitioned=False))
+    for statement in sql.statements("views/billing"):
+        con.execute(statement)
 
 
 def _write_durably(table: pa.Table, path: Path) -> None:

@@ -24,7 +24,7 @@ Records that appear again inside other files are a separate matter: the job coun
 as duplicates by record key (pipeline.ingest, pipeline.io.warehouse.seen_record_keys).
 
 Analysts see the ledger as the `file_ledger` view and every skipped hand-in as the
-`skipped_files` view (`publish_views`).
+`skipped_files` view (`add_views`, made by pipeline.io.views.publish).
 """
 
 from __future__ import annotations
@@ -235,23 +235,19 @@ def write_skipped(warehouse: Path | str, handin_id: str, skipped: pl.DataFrame, 
     return target
 
 
-def publish_views(warehouse: Path | str) -> None:
-    """Add the `file_ledger` and `skipped_files` views to the analyst database `warehouse.publish_views` (re)created."""
+def add_views(con: duckdb.DuckDBPyConnection, warehouse: Path | str) -> None:
+    """The `file_ledger` and `skipped_files` views, on `con` (the analyst database pipeline.io.views.publish builds)."""
     root = Path(warehouse).resolve()
     stored = {
         LEDGER_FILE.removesuffix(".parquet"): (root / LEDGER_FILE, SCHEMA),
         SKIPPED_TABLE: (root / SKIPPED_TABLE / "*.parquet", SKIPPED_SCHEMA),
     }
-    con = duckdb.connect(str(root / warehouse_views.ANALYTICS_DB))
-    try:
-        for name, (source, schema) in stored.items():  # two fixed views
-            if not any(source.parent.glob(source.name)):
-                source = root / "_schema" / f"{name}.parquet"
-                source.parent.mkdir(parents=True, exist_ok=True)
-                pl.DataFrame(schema=schema).write_parquet(source)
-            con.execute(warehouse_views._view_sql(name, str(source), partitioned=False))
-    finally:
-        con.close()
+    for name, (source, schema) in stored.items():  # two fixed views
+        if not any(source.parent.glob(source.name)):
+            source = root / "_schema" / f"{name}.parquet"
+            source.parent.mkdir(parents=True, exist_ok=True)
+            pl.DataFrame(schema=schema).write_parquet(source)
+        con.execute(warehouse_views._view_sql(name, str(source), partitioned=False))
 
 
 @contextmanager

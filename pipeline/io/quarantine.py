@@ -7,7 +7,7 @@ it. It is stored beside the run's other tables: `<warehouse>/quarantine/run-<run
 view of the analyst database.
 
 Until QUARANTINE is an entry of schemas/outputs.py TABLES (and so of sql/postgres/schema.sql
-and `warehouse.publish_views`), its schema and view live here.
+and `warehouse.add_views`), its schema and view live here.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def quarantine_table(run_id: str, files: list[dict]) -> pa.Table:
     return pa.table(columns, schema=QUARANTINE)
 
 
-def publish_view(warehouse_dir: Path) -> None:
-    """Add the `quarantine` view to the analyst database that `warehouse.publish_views` (re)created."""
+def add_view(con: duckdb.DuckDBPyConnection, warehouse_dir: Path) -> None:
+    """The `quarantine` view, on `con` (the analyst database pipeline.io.views.publish builds)."""
     root = Path(warehouse_dir).resolve()
     stored = root / TABLE
     if stored.exists() and any(stored.glob("*.parquet")):
@@ -51,8 +51,4 @@ def publish_view(warehouse_dir: Path) -> None:
         empty.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(QUARANTINE.empty_table(), empty)
         source = str(empty)
-    con = duckdb.connect(str(root / warehouse.ANALYTICS_DB))
-    try:
-        con.execute(warehouse._view_sql(TABLE, source, partitioned=False))
-    finally:
-        con.close()
+    con.execute(warehouse._view_sql(TABLE, source, partitioned=False))

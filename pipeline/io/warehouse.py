@@ -346,30 +346,21 @@ def carried_usage(warehouse: Path, run_id: str, periods: list[str]) -> pl.DataFr
     return carry_in(lines.join(earlier, on="run_id", how="semi").collect())
 
 
-def publish_views(warehouse: Path) -> Path:
-    """(Re)create the analyst DuckDB file with one view per stored table, over all runs."""
+def add_views(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+    """One view per stored table of a rating run, over all runs, on `con` (the analyst database
+    pipeline.io.views.publish builds)."""
     warehouse = Path(warehouse).resolve()
     schema_dir = warehouse / "_schema"
     schema_dir.mkdir(parents=True, exist_ok=True)
-    db_path = warehouse / ANALYTICS_DB
-    building = warehouse / f".{ANALYTICS_DB}.building"
-    building.unlink(missing_ok=True)
-    # readable by DuckDB 1.4+ clients too (e.g. the `duckdb` command of the duckdb-cli package)
-    con = duckdb.connect(str(building), config={"storage_compatibility_version": "v1.4.0"})
-    try:
-        for name, schema in SCHEMAS.items():
-            empty = schema_dir / f"{name}.parquet"
-            pq.write_table(schema.empty_table(), empty)
-            has_files = any((warehouse / name).rglob("*.parquet")) if (warehouse / name).exists() else False
-            source = str(warehouse / name / "**" / "*.parquet") if has_files else str(empty)
-            partitioned = has_files and name in PERIOD_TABLES
-            con.execute(_view_sql(name, source, partitioned))
-        for statement in sql.statements("views/analyst"):
-            con.execute(statement)
-    finally:
-        con.close()
-    building.replace(db_path)
-    return db_path
+    for name, schema in SCHEMAS.items():
+        empty = schema_dir / f"{name}.parquet"
+        pq.write_table(schema.empty_table(), empty)
+        has_files = any((warehouse / name).rglob("*.parquet")) if (warehouse / name).exists() else False
+        source = str(warehouse / name / "**" / "*.parquet") if has_files else str(empty)
+        partitioned = has_files and name in PERIOD_TABLES
+        con.execute(_view_sql(name, source, partitioned))
+    for statement in sql.statements("views/analyst"):
+        con.execute(statement)
 
 
 def _view_sql(name: str, source: str, partitioned: bool) -> str:

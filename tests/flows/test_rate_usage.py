@@ -258,17 +258,17 @@ def test_a_crashed_run_records_no_file_and_is_simply_run_again(prefect_harness, 
 
     catalog, inbox = sample_inbox(tmp_path)
     warehouse = tmp_path / "warehouse"
-    publish = quarantine.publish_view
+    publish = quarantine.add_view
 
-    def crash(directory):  # after the run's Parquet files were written, before the run ended
+    def crash(con, directory):  # after the run's Parquet files were written, before the run ended
         raise OSError("disk full")
 
-    monkeypatch.setattr(quarantine, "publish_view", crash)
+    monkeypatch.setattr(quarantine, "add_view", crash)
     with pytest.raises(OSError, match="disk full"):
         run_flow(catalog, inbox, warehouse)
     assert not (warehouse / "file_ledger.parquet").exists()
     assert len(list((warehouse / "invoice_lines").rglob("*.parquet"))) == 1
-    monkeypatch.setattr(quarantine, "publish_view", publish)
+    monkeypatch.setattr(quarantine, "add_view", publish)
     summary = run_flow(catalog, inbox, warehouse)
     assert (summary["files"], summary["outcomes"], summary["net_amount"]) == (FILES, OUTCOMES, NET_AMOUNT)
     assert view_rows(warehouse) == VIEW_ROWS

@@ -131,7 +131,7 @@ def test_a_ledger_written_before_files_had_a_status_reads_as_processed(tmp_path)
 def test_skipped_files_are_stored_per_hand_in_and_queryable_with_the_ledger(tmp_path):
     import duckdb
 
-    from pipeline.io import file_ledger, warehouse
+    from pipeline.io import file_ledger, views, warehouse
 
     root = tmp_path / "warehouse"
     ledger = FileLedger(root)
@@ -143,8 +143,7 @@ def test_skipped_files_are_stored_per_hand_in_and_queryable_with_the_ledger(tmp_
         skipped = [(file_ledger.describe(path), reason) for path, reason in already]
         file_ledger.write_skipped(root, "handin-1", file_ledger.skipped_table("handin-1", run_id, skipped), run_id=run_id)
         ledger.record("run-2", new)
-    warehouse.publish_views(root)
-    file_ledger.publish_views(root)
+    views.publish(root)
     con = duckdb.connect(str(root / warehouse.ANALYTICS_DB), read_only=True)
     try:
         assert con.sql("SELECT file_name, run_id, status FROM file_ledger ORDER BY 1").fetchall() == [
@@ -165,10 +164,9 @@ def test_skipped_files_are_stored_per_hand_in_and_queryable_with_the_ledger(tmp_
 def test_the_views_exist_before_anything_was_recorded(tmp_path):
     import duckdb
 
-    from pipeline.io import file_ledger, warehouse
+    from pipeline.io import views, warehouse
 
-    warehouse.publish_views(tmp_path)
-    file_ledger.publish_views(tmp_path)
+    views.publish(tmp_path)
     con = duckdb.connect(str(tmp_path / warehouse.ANALYTICS_DB), read_only=True)
     try:
         counts = [con.sql(f"SELECT count(*) FROM {view}").fetchall()[0][0] for view in ("file_ledger", "skipped_files")]

@@ -10,7 +10,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from pipeline.io import warehouse
+from pipeline.io import views, warehouse
 from pipeline.job import rate
 from tests.factory import catalog, usage
 
@@ -18,7 +18,7 @@ from tests.factory import catalog, usage
 def stored_run(tmp_path, run_id: str, records):
     result = rate(records, catalog(), run_id, seen=warehouse.seen_record_keys(tmp_path, except_run=run_id))
     rows = warehouse.write_run(result.stored_tables(), tmp_path, run_id)
-    warehouse.publish_views(tmp_path)
+    views.publish(tmp_path)
     return rows
 
 
@@ -61,7 +61,7 @@ def test_records_seen_by_an_earlier_run_are_duplicates_in_a_later_one(tmp_path):
 
 
 def test_views_exist_before_any_run(tmp_path):
-    warehouse.publish_views(tmp_path)
+    views.publish(tmp_path)
     assert query(tmp_path, "select count(*) from invoice_lines") == [(0,)]
     assert query(tmp_path, "select count(*) from usage") == [(0,)]
 
@@ -97,7 +97,7 @@ def crashing_on(monkeypatch, function: str, table: str | None = None):
 
 
 def stored_counts(tmp_path) -> list[tuple]:
-    warehouse.publish_views(tmp_path)
+    views.publish(tmp_path)
     return query(tmp_path, "select (select count(*) from invoice_lines), (select sum(net_amount) from invoice_lines), "
                            "(select count(*) from rated_usage), (select count(*) from runs), (select sum(rated) from run_outcomes)")
 
@@ -154,8 +154,7 @@ def test_one_rating_run_at_a_time_holds_the_warehouse(tmp_path):
     assert child.wait(timeout=30) == 0
 
 
-@pytest.mark.parametrize("refresh", ["publish", "publish_file_ledger"])
-def test_every_rebuild_of_the_analyst_database_waits_for_the_one_under_way(tmp_path, refresh):
+def test_every_rebuild_of_the_analyst_database_waits_for_the_one_under_way(tmp_path):
     """The analyst database is one DuckDB file: a rating run's file-ledger views and a billing run's
     rebuild at once failed with DuckDB's file lock (sink audit). Every rebuild holds .views.lock."""
     import threading
@@ -166,9 +165,30 @@ def test_every_rebuild_of_the_analyst_database_waits_for_the_one_under_way(tmp_p
     views.publish(tmp_path)
     done = threading.Event()
     with exclusive(tmp_path / ".views.lock"):  # a rebuild under way
-        worker = threading.Thread(target=lambda: (getattr(views, refresh)(tmp_path), done.set()))
+        worker = threading.Thread(target=lambda: (views.publish(tmp_path), done.set()))
         worker.start()
         time.sleep(0.5)
         assert not done.is_set()
     worker.join(timeout=30)
     assert done.is_set()
+
+
+def test_an_analyst_holding_the_database_open_never_stops_a_rebuild(tmp_path):
+    """A read-only client polling analytics.duckdb made the rebuild's read-write connection fail
+    with "Could not set lock on file" (flow audit): the new database is built beside it and
+    renamed over it, so the reader keeps the old views and the next connection sees the new."""
+    views.publish(tmp_path)
+    result = rate(usage(subscriber_id=["4331681272420"]), catalog(), "run1")
+    warehouse.write_run(result.stored_tables(), tmp_path, "run1")
+    reader = duckdb.connect(str(tmp_path / warehouse.ANALYTICS_DB), read_only=True)
+    try:
+        assert reader.sql("SELECT count(*) FROM invoice_lines").fetchall() == [(0,)]
+        views.publish(tmp_path)
+        assert reader.sql("SELECT count(*) FROM invoice_lines").fetchall() == [(0,)]  # its own snapshot of the views
+    finally:
+        reader.close()
+    fresh = duckdb.connect(str(tmp_path / warehouse.ANALYTICS_DB), read_only=True)
+    try:
+        assert fresh.sql("SELECT count(*) FROM invoice_lines").fetchall() == [(1,)]
+    finally:
+        fresh.close()
