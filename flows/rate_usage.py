@@ -10,8 +10,9 @@ and stored, and only then recorded in the ledger, so a run that crashed is simpl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -65,6 +66,9 @@ class Batch:
     read: int
     #: seconds and bytes of rejected records known only as `rejects` rows (a stored run rated again)
     rejected_sums: tuple[int, int] = (0, 0)
+    #: files that changed or went away between their hash and their reading: neither read nor
+    #: quarantined, and not recorded, so the next run looks at them again (with why)
+    changed: list[tuple[LedgerFile, str]] = field(default_factory=list)
 
 
 @task(cache_policy=NO_CACHE)
@@ -79,7 +83,8 @@ def check_inbox(inbox_dir: Path, warehouse_dir: Path, reprocess: bool = False, s
 
     A file that cannot be read (a dangling link, no permission) is skipped with the reason and
     looked at again by the next run. Of files with the same content, one a source's pattern
-    matches comes first, so a misnamed copy never stands in for it (`sources_file`).
+    matches comes first, so a misnamed copy never stands in for it (`sources_file`), and a file
+    quarantined before for its name alone is read once a source's pattern matches its new name.
     """
     logger = get_run_logger()
     files, unreadable = [], []
@@ -89,10 +94,10 @@ def check_inbox(inbox_dir: Path, warehouse_dir: Path, reprocess: bool = False, s
         except OSError as exc:
             reason = f"cannot read the file ({exc.strerror or exc}): a dangling link or no permission; the next run looks again"
             unreadable.append((LedgerFile(path, None, None), reason))
-    if sources_file is not None:
-        sources = load_sources(sources_file)
-        files.sort(key=lambda f: source_for(f.path.name, sources) is None)  # stable: the inbox's order otherwise
-    new, already, warnings = FileLedger(warehouse_dir).classify(files, reprocess=reprocess)
+    readable_name = _source_reads(load_sources(sources_file)) if sources_file is not None else None
+    if readable_name is not None:
+        files.sort(key=lambda f: not readable_name(f.path.name))  # stable: the inbox's order otherwise
+    new, already, warnings = FileLedger(warehouse_dir).classify(files, reprocess=reprocess, readable_name=readable_name)
     by_path = {f.path: f for f in files}
     for path, reason in [*already, *((f.path, r) for f, r in unreadable)]:
         logger.info("skipped %s: %s", path, reason)
@@ -107,6 +112,11 @@ def check_inbox(inbox_dir: Path, warehouse_dir: Path, reprocess: bool = False, s
     )
 
 
+def _source_reads(sources: dict) -> Callable[[str], bool]:
+    """Whether a source of `sources` reads files of a name (its pattern matches it)."""
+    return lambda name: source_for(name, sources) is not None
+
+
 @task(cache_policy=NO_CACHE)
 def read_inbox(files: list[LedgerFile], sources_file: Path) -> Batch:
     """Read the given usage files; a file that cannot be read at all is quarantined whole, the others go on.
@@ -116,10 +126,11 @@ def read_inbox(files: list[LedgerFile], sources_file: Path) -> Batch:
     """
     logger = get_run_logger()
     sources = load_sources(sources_file)
-    usage, rejects, quarantined = [], [], []
+    usage, rejects, quarantined, changed = [], [], [], []
     for file in files:  # a loop over files, not records
         path = file.path
         source = source_for(path.name, sources)
+        result = None
         if source is None:
             reason = f"no source in {sources_file} has a pattern matching this file name"
         else:
@@ -130,10 +141,16 @@ def read_inbox(files: list[LedgerFile], sources_file: Path) -> Batch:
             except Exception as exc:  # a reader bug or an I/O error must not sink the other files
                 logger.exception("reading %s as source %r failed", path, source.name)
                 reason = f"{source.format} reader failed: {type(exc).__name__}: {exc}"
-            else:
-                usage.append(result.usage)
-                rejects.append(result.rejects)
-                continue
+        # the ledger records the hash check_inbox took: only the content it hashed may be read or quarantined
+        moved = _changed_since_hashed(file)
+        if moved is not None:
+            logger.warning("skipped %s: %s", path, moved)
+            changed.append((file, moved))
+            continue
+        if result is not None:
+            usage.append(result.usage)
+            rejects.append(result.rejects)
+            continue
         logger.warning("quarantined %s: %s", path, reason)
         quarantined.append(
             {"source_file": path.name, "content_hash": file.content_hash, "size_bytes": file.size_bytes, "reason": reason,
@@ -144,10 +161,25 @@ def read_inbox(files: list[LedgerFile], sources_file: Path) -> Batch:
         usage=normalised_usage(read, numbering_plan_of(sources)),
         rejects=pl.concat(rejects).cast(REJECT_SCHEMA) if rejects else pl.DataFrame(schema=REJECT_SCHEMA),
         quarantined=quarantined,
-        hashes=[f.content_hash for f in files],
-        files=len(files),
+        hashes=[f.content_hash for f in files if all(f is not c for c, _ in changed)],
+        files=len(files) - len(changed),
         read=len(usage),
+        changed=changed,
     )
+
+
+def _changed_since_hashed(file: LedgerFile) -> str | None:
+    """Why `file` no longer holds the content check_inbox hashed (replaced, renamed, removed); None: it does.
+
+    Hashing it again costs a fraction of reading it (sha256 runs at several hundred MB/s).
+    """
+    try:
+        now = file_ledger.describe(file.path)
+    except OSError as exc:
+        return f"gone while this run read it ({exc.strerror or exc}): renamed or removed; the next run looks again"
+    if now.content_hash != file.content_hash:
+        return "changed while this run read it (replaced or still being written): the next run reads it as it is then"
+    return None
 
 
 @task(cache_policy=NO_CACHE)
@@ -212,6 +244,14 @@ def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, quara
     skipped = file_ledger.skipped_table(hand_in.handin_id, run_id, hand_in.skipped)
     file_ledger.write_skipped(warehouse_dir, hand_in.handin_id, skipped, run_id=run_id)
     views.publish(warehouse_dir)  # the ledger's new rows (and, with nothing stored, the views at all)
+
+
+def _nothing_read(settings: Settings, hand_in: HandIn, summary: dict) -> dict:
+    """The summary of a run that read no file: its skipped files recorded, nothing stored."""
+    record_files(settings.warehouse, None, hand_in, [])
+    files = {"input": hand_in.files, "read": 0, "quarantined": 0, "skipped": len(hand_in.skipped)}
+    return {**summary, "files": files, "quarantined": [], "outcomes": {}, "input_records": 0,
+            "net_amount": Decimal("0.00"), "invoice_lines": 0, "postgres": None}  # fmt: skip
 
 
 def _refuse_billed_changes(run_id: str, before: pl.DataFrame, result: RatingResult, billed: pl.DataFrame) -> None:
@@ -318,12 +358,16 @@ def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = Fal
     }
     if not hand_in.new:
         logger.info("nothing to do: all %d inbox files were dealt with before", hand_in.files)
-        record_files(settings.warehouse, None, hand_in, [])
-        files = {"input": hand_in.files, "read": 0, "quarantined": 0, "skipped": len(hand_in.skipped)}
-        return {**summary, "files": files, "quarantined": [], "outcomes": {}, "input_records": 0,
-                "net_amount": Decimal("0.00"), "invoice_lines": 0, "postgres": None}  # fmt: skip
+        return _nothing_read(settings, hand_in, summary)
     cat = load_catalog_task(settings.catalog)
     batch = read_inbox(hand_in.new, settings.sources)
+    if batch.changed:  # not read after all: skipped, and not recorded
+        gone = {id(f) for f, _ in batch.changed}
+        hand_in = replace(hand_in, new=[f for f in hand_in.new if id(f) not in gone], skipped=[*hand_in.skipped, *batch.changed])
+        summary["skipped"] += [(str(f.path), reason) for f, reason in batch.changed]
+    if not hand_in.new:
+        logger.info("nothing to do: every new inbox file changed while it was read")
+        return _nothing_read(settings, hand_in, summary)
     if batch.read + len(batch.quarantined) + len(hand_in.skipped) != hand_in.files:
         raise ConservationError(
             f"{hand_in.files} inbox files but {batch.read} read, {len(batch.quarantined)} quarantined and "

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -110,7 +110,9 @@ class FileLedger:
         stored = stored.with_columns(value.alias(name) for name, value in missing.items() if name not in stored.columns)
         return stored.select(list(SCHEMA)).cast(SCHEMA)
 
-    def classify(self, paths: Iterable[Path | str | LedgerFile], reprocess: bool = False) -> Classified:
+    def classify(
+        self, paths: Iterable[Path | str | LedgerFile], reprocess: bool = False, readable_name: Callable[[str], bool] | None = None
+    ) -> Classified:
         """Sort a hand-in into files to process, files already processed (with why) and reused names (with a warning).
 
         Args:
@@ -118,6 +120,9 @@ class FileLedger:
             reprocess: hand back files the ledger knows as new too (each with a warning saying
                 so), for a fixed configuration or a corrected catalog; identical files within
                 the hand-in are still processed once.
+            readable_name: whether a source reads files of a name (sources.toml's patterns). A
+                file quarantined for its name alone (no source read that name) is new again
+                under a name a source reads: its content never failed.
         """
         files = [p if isinstance(p, LedgerFile) else describe(p) for p in paths]  # a loop over files, not records
         known = self.entries()
@@ -133,6 +138,13 @@ class FileLedger:
         first_in_batch: dict[str, LedgerFile] = {}
         for file in files:
             earlier = by_hash.get(file.content_hash)
+            renamed_right = (
+                earlier is not None and readable_name is not None and earlier["status"] == QUARANTINED
+                and not readable_name(earlier["file_name"]) and readable_name(file.path.name)
+            )  # fmt: skip
+            if renamed_right:
+                renamed.append((file.path, f"quarantined before as {earlier['file_name']}, a name no source reads: read now under this name"))
+                earlier = None
             if earlier is not None and not reprocess:
                 already.append((file.path, _processed_reason(file, earlier)))
                 continue

@@ -404,3 +404,43 @@ def test_free_seconds_are_granted_once_per_period_across_hand_ins(prefect_harnes
         "SELECT run_id, quantity, free_quantity, net_amount FROM invoice_lines WHERE contract_id = 'V-1002' AND article_id = 'A-NAT'",
     )
     assert sorted(lines) == sorted([(first["run_id"], *first_line), (second["run_id"], *second_line)])
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ("replace", "changed while this run read it (replaced or still being written): the next run reads it as it is then"),
+        ("rename", "gone while this run read it (No such file or directory): renamed or removed; the next run looks again"),
+    ],
+)
+def test_a_file_replaced_or_renamed_while_it_is_read_is_neither_recorded_nor_quarantined(prefect_harness, tmp_path, monkeypatch, change, reason):
+    """The ledger used to record the hash of the content check_inbox saw although the run read
+    the file's new content (its original records never read, and a redelivery skipped), and a file
+    renamed in between was quarantined by its content for good (flow audit)."""
+    import flows.rate_usage as flow_module
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    partner = inbox / "partner-20261001.csv"
+    original = partner.read_bytes()
+    real = flow_module.read_usage_file
+
+    def read_while_it_changes(path, source):
+        if path.name == partner.name:  # after check_inbox hashed it
+            if change == "replace":
+                partner.write_bytes(original.replace(b"P-", b"Q-"))
+            else:
+                partner.rename(partner.with_name(partner.name + ".done"))
+        return real(path, source)
+
+    monkeypatch.setattr(flow_module, "read_usage_file", read_while_it_changes)
+    first = run_flow(catalog, inbox, warehouse)
+    assert first["files"] == {"input": 10, "read": 6, "quarantined": 3, "skipped": 1}
+    assert {Path(p).name: r for p, r in first["skipped"]} == {partner.name: reason}
+    assert rows_of(warehouse, f"SELECT count(*) FROM file_ledger WHERE file_name = '{partner.name}'") == [(0,)]
+    monkeypatch.setattr(flow_module, "read_usage_file", real)
+    if change == "rename":
+        partner.with_name(partner.name + ".done").rename(partner)
+    second = run_flow(catalog, inbox, warehouse)  # the file as it is now, read once
+    assert second["files"] == {"input": 10, "read": 1, "quarantined": 0, "skipped": 9}
+    assert rows_of(warehouse, f"SELECT count(*), min(status) FROM file_ledger WHERE file_name = '{partner.name}'") == [(1, "processed")]

@@ -85,6 +85,25 @@ def test_a_quarantined_file_is_not_read_again_and_says_why(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("first_name", "later_name", "read_again"),
+    [
+        ("upload-0001.tmp", "partner-1.csv", True),  # quarantined for its name alone: read under a name a source reads
+        ("upload-0001.tmp", "upload-0002.tmp", False),  # still a name no source reads
+        ("partner-0.csv", "partner-1.csv", False),  # its content failed: the same bytes fail again
+    ],
+)
+def test_a_file_quarantined_for_its_name_alone_is_read_under_a_name_a_source_reads(tmp_path, first_name, later_name, read_again):
+    ledger = FileLedger(tmp_path / "warehouse")
+    first = write(tmp_path / "inbox", first_name, "a;b\n")
+    ledger.record("run-1", ledger.classify([first]).new, {content_hash(first): "some reason"})
+    later = write(tmp_path / "later", later_name, "a;b\n")
+    new, already, warnings = ledger.classify([later], readable_name=lambda name: name.endswith(".csv"))
+    assert (len(new), len(already)) == ((1, 0) if read_again else (0, 1))
+    assert [w for _, w in warnings] == ([f"quarantined before as {first_name}, a name no source reads: read now under this name"]
+                                        if read_again else [])  # fmt: skip
+
+
+@pytest.mark.parametrize(
     ("earlier", "later", "stored"),
     [
         # (status recorded by run-1, status recorded by run-2) → the entry kept
