@@ -175,13 +175,15 @@ def _import_file(path: Path, defaults: dict[str, str | None]) -> RawTable:
             raise file_error(path, lines.index(first) + 1, None, rule)
         frame = table.frame
     else:
-        # one ID per line; "FROM TO" (or "FROM - TO") is a range; blank lines and # comments are skipped
+        # one ID per line; "FROM TO" (or "FROM - TO") is a range; blank lines and # comments (a # at the
+        # start or after a blank: SIM#1 is an ID) are skipped. Anything after TO stays in id_to, whose
+        # check then names the line, rather than being dropped
         frame = (
             pl.DataFrame({"text": lines}, schema={"text": pl.String})
             .with_row_index("_line", offset=1)
-            .with_columns(pl.col("text").str.replace(r"#.*$", "").str.strip_chars())
+            .with_columns(pl.col("text").str.replace(r"(^|\s)#.*$", "").str.strip_chars())
             .filter(pl.col("text").str.len_bytes() > 0)
-            .with_columns(pl.col("text").str.replace(r"\s+-\s+", " ").str.split_exact(" ", 1).alias("_parts"))
+            .with_columns(pl.col("text").str.replace(r"\s+-\s+", " ").str.replace_all(r"\s+", " ").str.splitn(" ", 2).alias("_parts"))
             .select(
                 pl.col("_line").cast(pl.Int64),
                 pl.col("_parts").struct.field("field_0").alias("id_value"),

@@ -120,8 +120,11 @@ def merged_device_ids(
         pl.col("contract_id").alias("value"), pl.lit("must exist in contracts.contract_id").alias("rule"),
     )
     same = ["contract_id", "id_type", "lo", "hi", "valid_from", "valid_until"]
-    old_keys = id_intervals(typed_old.drop("_line")).select(same)
-    new_framed = pl.concat([typed_new.select("_line"), id_intervals(typed_new.drop("_line")).select(same)], how="horizontal")
+    # keyed together: a string ID's key is its rank among the strings keyed, so keys of two frames keyed
+    # apart do not compare (SIM-2 in the file and SIM-1 in the catalog were both key 0: "already there")
+    keyed = id_intervals(pl.concat([typed_old.drop("_line"), typed_new.drop("_line")]))
+    old_keys = keyed.head(typed_old.height).select(same)
+    new_framed = pl.concat([typed_new.select("_line"), keyed.tail(typed_new.height).select(same)], how="horizontal")
     already = new_framed.join(old_keys, on=same, how="semi", nulls_equal=True).get_column("_line")
     both = pl.concat(
         [

@@ -153,6 +153,38 @@ def test_import_ids_from_a_text_file_adds_every_id(catalog_dir, tmp_path):
     assert "imported 0 device ID(s)" in again.output and "(2 already in the catalog)" in again.output
 
 
+def test_import_ids_compares_string_ids_by_their_text(catalog_dir, tmp_path):
+    """A string ID was keyed by its rank in its own file, so SIM-2 (first in the file) equalled the
+    catalog's first string ID and was skipped as already there (assignment audit)."""
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text("SIM-1\n")
+    second.write_text("SIM-2\n")
+    imports = [run("import-ids", str(f), "--contract", "K-MIN", "--type", "string", "--catalog", str(catalog_dir)).output
+               for f in (first, second, second)]  # fmt: skip
+    assert ["imported 1 device ID(s)" in imports[0], "imported 1 device ID(s)" in imports[1],
+            "imported 0 device ID(s)" in imports[2]] == [True, True, True], imports  # fmt: skip
+    strings = load_catalog(catalog_dir).device_ids.filter(pl.col("id_type") == "string")
+    assert strings.get_column("id_value").to_list() == ["SIM-1", "SIM-2"]
+
+
+@pytest.mark.parametrize(
+    ("text", "rows", "problem"),
+    [
+        ("SIM#1\nSIM#2  # two SIMs\n", [("SIM#1", None), ("SIM#2", None)], None),  # a # inside an ID is no comment
+        ("49301000  49301099\n", [("49301000", "49301099")], None),  # blanks of any width between FROM and TO
+        ("49301000 49301099 49301199\n", [], "ids.txt:1: column 'id_to' value '49301099 49301199'"),  # never dropped
+    ],
+)
+def test_import_ids_reads_a_list_of_ids_as_written(catalog_dir, tmp_path, text, rows, problem):
+    ids = tmp_path / "ids.txt"
+    ids.write_text(text)
+    id_type = "string" if "SIM" in text else "phone"
+    result = run("import-ids", str(ids), "--contract", "K-MIN", "--type", id_type, "--catalog", str(catalog_dir))
+    added = load_catalog(catalog_dir).device_ids.filter(pl.col("id_value").is_in([r[0] for r in rows]))
+    assert added.select("id_value", "id_to").rows() == rows
+    assert (problem in result.output) if problem else result.exit_code == 0, result.output
+
+
 def test_import_ids_from_csv_with_contracts_and_validity(catalog_dir, tmp_path):
     ids = tmp_path / "ids.csv"
     ids.write_text(
