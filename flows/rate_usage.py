@@ -231,9 +231,27 @@ def to_postgres(result: RatingResult, runs: pl.DataFrame, url: str, warehouse_di
     stored = result.stored_tables(runs).items()
     tables = {name: t.to_arrow() if isinstance(t, pl.DataFrame) else t.to_arrow_table() for name, t in stored}
     written = postgres.write_run(url, result.run_id, tables)
-    for missing in postgres.mirror_missing(url, warehouse_dir):
-        get_run_logger().warning("run %s was not in PostgreSQL: written from the warehouse", missing)
+    _catch_up(url, warehouse_dir)
     return written
+
+
+def _catch_up(url: str, warehouse_dir: Path) -> list[str]:
+    """Write every run PostgreSQL lacks or holds as an earlier execution (its own write failed); their run ids."""
+    from pipeline.io import postgres
+
+    stale = postgres.mirror_missing(url, warehouse_dir)
+    for run_id in stale:
+        get_run_logger().warning("run %s was missing or out of date in PostgreSQL: written from the warehouse", run_id)
+    return stale
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=_unreachable)
+def postgres_catch_up(url: str, warehouse_dir: Path) -> list[str]:
+    """A run that read nothing still brings PostgreSQL up to date with the warehouse (docs/warehouse.md)."""
+    from pipeline.io import postgres
+
+    postgres.ensure_schema(url)
+    return _catch_up(url, warehouse_dir)
 
 
 @task(cache_policy=NO_CACHE)
@@ -249,6 +267,8 @@ def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, quara
 def _nothing_read(settings: Settings, hand_in: HandIn, summary: dict) -> dict:
     """The summary of a run that read no file: its skipped files recorded, nothing stored."""
     record_files(settings.warehouse, None, hand_in, [])
+    if settings.pg_url:
+        postgres_catch_up(settings.pg_url, settings.warehouse)
     files = {"input": hand_in.files, "read": 0, "quarantined": 0, "skipped": len(hand_in.skipped)}
     return {**summary, "files": files, "quarantined": [], "outcomes": {}, "input_records": 0,
             "net_amount": Decimal("0.00"), "invoice_lines": 0, "postgres": None}  # fmt: skip

@@ -118,16 +118,17 @@ def write_run(url: str, run_id: str, tables: Mapping[str, pa.Table]) -> dict[str
 
 
 def mirror_missing(url: str, warehouse: Path) -> list[str]:
-    """Write every run stored in `warehouse` that schema `rating` lacks (a run whose own write
-    failed: the server was down, or a later run took its place), each in its transaction;
-    returns their run ids."""
+    """Write every run stored in `warehouse` that schema `rating` lacks or holds as an earlier
+    execution of it (its `runs` row finished at another time: a `--reprocess` or re-rating whose
+    own write failed, the server down), each in its transaction; returns their run ids."""
     from pipeline.io import warehouse as stored
 
-    mirrored = set(read_table(url, "runs").column("run_id").to_pylist())
-    missing = [run_id for run_id in stored.stored_run_ids(warehouse) if run_id not in mirrored]
-    for run_id in missing:
+    runs = read_table(url, "runs")
+    mirrored = dict(zip(runs.column("run_id").to_pylist(), runs.column("finished_at").to_pylist()))
+    stale = [run_id for run_id, finished in stored.stored_run_finishes(warehouse).items() if mirrored.get(run_id) != finished]
+    for run_id in stale:
         write_run(url, run_id, stored.stored_run(warehouse, run_id))
-    return missing
+    return stale
 
 
 def read_table(url: str, table: str, run_id: str | None = None) -> pa.Table:

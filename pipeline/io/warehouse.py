@@ -197,6 +197,15 @@ def stored_run_ids(warehouse: Path) -> list[str]:
     return sorted(f.name.removeprefix("run-").removesuffix(".parquet") for f in folder.glob("run-*.parquet")) if folder.exists() else []
 
 
+def stored_run_finishes(warehouse: Path) -> dict[str, datetime]:
+    """When each run stored in the warehouse finished (its `runs` row): a re-run changes it."""
+    files = [Path(warehouse) / "runs" / f"run-{run_id}.parquet" for run_id in stored_run_ids(warehouse)]
+    if not files:
+        return {}
+    runs = pl.read_parquet(files, columns=["run_id", "finished_at"])
+    return dict(zip(runs.get_column("run_id").to_list(), runs.get_column("finished_at").to_list()))
+
+
 def _run_files(folder: Path, run_id: str) -> list[Path]:
     """Run `run_id`'s Parquet files of a table folder (not run r10's for r1), sorted."""
     found = folder.rglob(f"run-{run_id}*.parquet") if folder.exists() else []

@@ -370,6 +370,25 @@ def test_postgres_gets_the_invoice_lines_and_a_rerun_replaces_them(prefect_harne
     assert stored == [(19, 19, NET_AMOUNT, 19, OUTCOMES)] * 2
 
 
+@pytest.mark.postgres
+def test_a_run_with_nothing_to_read_still_brings_postgres_up_to_date(prefect_harness, postgres_url, tmp_path):
+    """A --reprocess whose PostgreSQL write failed left the server with the run's earlier rows, and
+    the next run, with nothing new to read, never reached PostgreSQL (warehouse audit)."""
+    import psycopg
+
+    from pipeline.io.postgres import read_table
+
+    catalog, inbox = sample_inbox(tmp_path)
+    first = run_flow(catalog, inbox, tmp_path / "warehouse", pg_url=postgres_url)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:  # as an earlier execution of the run left it
+        conn.execute("UPDATE rating.runs SET finished_at = finished_at - interval '1 hour', net_amount = 0")
+        conn.execute("DELETE FROM rating.invoice_lines")
+    second = run_flow(catalog, inbox, tmp_path / "warehouse", pg_url=postgres_url)
+    assert second["run_id"] is None  # nothing new to read
+    runs = read_table(postgres_url, "runs", first["run_id"])
+    assert (runs.column("net_amount").to_pylist(), len(read_table(postgres_url, "invoice_lines"))) == ([NET_AMOUNT], 19)
+
+
 PARTNER_HEADER = "Satznummer;A-Nummer;Zielnummer;Beginn;Dauer (s);Dienst\n"
 
 

@@ -348,3 +348,32 @@ def test_runs_postgres_lacks_are_written_from_the_warehouse(postgres_url: str, t
         expected = sorted([row for run_id in ("r1", "r2") for row in warehouse.stored_run(tmp_path, run_id)[name].to_pylist()], key=repr)
         assert got == expected, name
     assert [len(read_table(url, name, run_id="r1")) for name in ("invoice_lines", "rated_usage", "unassigned", "ledger", "runs")] == [2, 2, 1, 6, 1]
+
+
+@pytest.mark.postgres
+def test_a_run_postgres_holds_from_an_earlier_execution_is_written_again(postgres_url: str, tmp_path) -> None:
+    """`rating run --reprocess` replaced run r1 in the warehouse but its own write failed (the
+    server down): PostgreSQL kept r1's old rows for good, since only missing runs were caught up
+    (warehouse audit). A run whose `runs` row finished at another time is written again."""
+    from datetime import timedelta
+
+    from pipeline.io import warehouse
+    from pipeline.io.postgres import mirror_missing
+    from pipeline.job import rate
+    from tests.factory import catalog, usage as records
+
+    def store(finished, subscribers: list[str]) -> None:
+        result = rate(records(record_key=["a", "b"], subscriber_id=subscribers), catalog(), "r1")
+        runs = pa.table({"run_id": ["r1"], "started_at": [T0], "finished_at": [finished], "input_files": [1],
+                         "input_records": [2], "net_amount": [Decimal("0.10")]}, schema=TABLES["runs"])  # fmt: skip
+        warehouse.write_run(result.stored_tables(pl.from_arrow(runs)), tmp_path, "r1")
+
+    url = database(postgres_url, "rating_stale_run")
+    ensure_schema(url)
+    store(T1, ["4331681272420", "0000"])
+    assert mirror_missing(url, tmp_path) == ["r1"]
+    store(T1 + timedelta(minutes=5), ["4331681272420", "4331681272420"])  # re-run: both records rated now
+    assert mirror_missing(url, tmp_path) == ["r1"]
+    assert mirror_missing(url, tmp_path) == []
+    assert read_table(url, "runs").column("finished_at").to_pylist() == [T1 + timedelta(minutes=5)]
+    assert (len(read_table(url, "rated_usage")), len(read_table(url, "unassigned"))) == (2, 0)
