@@ -9,7 +9,9 @@ when, and every old and new value.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Optional
@@ -73,15 +75,17 @@ def bill(
         _check_bill(period, contract, _day(until), _day(invoice_date), settings.catalog)
     existing_warehouse(settings.warehouse)
     prefect_environment()
+    if pg_url:
+        os.environ["RATING_PG_URL"] = pg_url  # not a flow parameter: Prefect stores parameters, URLs carry passwords
     from flows.billing_run import billing_run
     from pipeline.cli import quiet_operator_errors
 
     quiet_operator_errors()
 
-    with _errors():
+    with _errors(), _postgres_errors():
         summary = billing_run(
             period=period, contract=contract, until=_day(until), invoice_date=_day(invoice_date),
-            catalog=_s(catalog), warehouse_dir=_s(warehouse), pg_url=pg_url,
+            catalog=_s(catalog), warehouse_dir=_s(warehouse),
         )
     state = "made" if summary["created"] else "already made; unchanged"
     console.print(
@@ -343,6 +347,18 @@ class _errors:
             error(exc)
             raise typer.Exit(self.exit_code)
         return False
+
+
+@contextmanager
+def _postgres_errors() -> Iterator[None]:
+    """PostgreSQL failing after the billing run was committed in the warehouse: a message, exit 1."""
+    from pipeline.io.postgres import PostgresError
+
+    try:
+        yield
+    except PostgresError as exc:
+        error(f"{exc}\nThe billing run is committed in the warehouse; the next `rating bill` writes it to PostgreSQL.")
+        raise typer.Exit(1) from None
 
 
 def _show(frame: pl.DataFrame, title: str) -> None:

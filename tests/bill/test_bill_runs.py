@@ -164,6 +164,30 @@ def test_the_bill_command_refuses_what_cannot_be_meant_before_anything_is_billed
     assert not (warehouse / "billing").exists() and not (tmp_path / "typo").exists()
 
 
+def test_the_bill_command_with_postgres_down_says_the_run_is_committed_without_a_traceback(setup, monkeypatch) -> None:
+    """`rating bill` with the server down printed a traceback ending in PostgresUnavailable (warehouse audit)."""
+    import flows.billing_run as flow_module
+    from pipeline.io.postgres import PostgresUnavailable
+
+    def down(run_id, warehouse_dir, url):
+        raise PostgresUnavailable("cannot reach PostgreSQL at postgresql://rating:***@db.example/rating: connection refused")
+
+    monkeypatch.setattr(flow_module, "to_postgres_task", down)
+    catalog, warehouse = setup
+    app = typer.Typer()
+    register(app)
+    args = ["bill", "--period", "2026-01", "--catalog", str(catalog), "--warehouse", str(warehouse),
+            "--pg-url", "postgresql://rating:s3cret@db.example/rating"]  # fmt: skip
+    with monkeypatch.context() as env:  # the command sets RATING_PG_URL: restored (unset) afterwards
+        env.setenv("RATING_PG_URL", "")
+        env.delenv("RATING_PG_URL")
+        result = CliRunner().invoke(app, args)
+    output = " ".join(result.output.split())
+    assert (result.exit_code, "Traceback" in output, "s3cret" in output) == (1, False, False), result.output
+    assert "connection refused The billing run is committed in the warehouse; the next `rating bill` writes it to PostgreSQL." in output
+    assert billing_store.is_committed(warehouse, "period-2026-01")
+
+
 @pytest.mark.postgres
 def test_a_run_is_mirrored_to_postgres(setup, postgres_url) -> None:
     from pipeline.io.postgres_billing import read_billing_table
