@@ -1,10 +1,15 @@
 -- Convenience views for analysts, over the per-table views publish_views creates.
 
--- Usage totals per contract, period and article across all runs.
+-- Usage totals per period, contract, tariff and article across all runs, as an invoice bills
+-- them (sql/duck/bill/usage_lines.sql): the records' exact amounts summed, then rounded once,
+-- half away from zero, to cents. (Summing each run's rounded invoice lines drifted by a cent per
+-- run once a period's usage spans several runs.)
 CREATE OR REPLACE VIEW usage_totals AS
-SELECT period, contract_id, customer_id, article_id, any_value(article_name) AS article_name,
-       sum(records) AS records, sum(quantity) AS quantity, sum(net_amount) AS net_amount
-FROM invoice_lines
+WITH names AS (SELECT article_id, any_value(article_name) AS article_name FROM invoice_lines GROUP BY article_id)
+SELECT r.period, r.contract_id, r.customer_id, r.tariff_id, r.article_id, n.article_name,
+       count(*) AS records, sum(r.quantity) AS quantity, CAST(round(sum(r.amount), 2) AS DECIMAL(18, 2)) AS net_amount
+FROM rated_usage AS r
+LEFT JOIN names AS n USING (article_id)
 GROUP BY ALL;
 
 -- Conservation per run: every input record in exactly one outcome.

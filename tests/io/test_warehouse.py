@@ -60,6 +60,17 @@ def test_records_seen_by_an_earlier_run_are_duplicates_in_a_later_one(tmp_path):
     assert query(tmp_path, "select run_id, count(*) from rated_usage group by 1 order by 1") == [("run1", 2), ("run2", 1)]
 
 
+def test_usage_totals_round_a_periods_usage_once_over_all_runs(tmp_path):
+    """Three runs of one 5 s call each (0.005 at 0.06 a minute by the second): each run's invoice
+    line rounds to 0.01, but one invoice bills 0.015 → 0.02; usage_totals summed the lines (0.03)."""
+    for n in (1, 2, 3):
+        stored_run(tmp_path, f"run{n}", usage(subscriber_id=["4930123450"], duration_s=[5], record_key=[f"r{n}"]))
+    assert query(tmp_path, "select sum(net_amount) from invoice_lines") == [(Decimal("0.03"),)]
+    assert query(tmp_path, "select period, contract_id, tariff_id, article_id, records, quantity, net_amount from usage_totals") == [
+        ("2026-10", "K-SEC", "T-SEC", "A-NAT", 3, 15, Decimal("0.02")),
+    ]
+
+
 def test_views_exist_before_any_run(tmp_path):
     views.publish(tmp_path)
     assert query(tmp_path, "select count(*) from invoice_lines") == [(0,)]
