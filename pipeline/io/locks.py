@@ -1,14 +1,19 @@
 """Exclusive locks on a warehouse: one rating run, one billing run, one view rebuild at a time.
 
 An advisory `flock` on a lock file inside the warehouse: a second process waits until the first
-lets go, and the kernel releases a crashed process's lock by itself.
+lets go, and the kernel releases a crashed process's lock by itself. The holder writes who it is
+into the file (process id, since when, command), and a process that has to wait says so on
+stderr, naming the holder: a scheduled run stuck behind a hung one is not silent.
 """
 
 from __future__ import annotations
 
 import fcntl
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 
@@ -18,7 +23,17 @@ def exclusive(lock_file: Path) -> Iterator[None]:
     lock_file = Path(lock_file)
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_file, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            print(f"waiting for {lock_file}: held by {holder}", file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC ({' '.join(sys.argv)[:200]})\n")
+        handle.flush()
         try:
             yield
         finally:
