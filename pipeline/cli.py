@@ -211,8 +211,11 @@ def rerate(
     runs = f"{len(chosen.runs)} stored run{'s' if len(chosen.runs) > 1 else ''}"
     console.print(f"rating {runs} again (Prefect, local ephemeral server: ~20 s to start the first time)")
     try:
+        # the request, not the runs chosen above: the flow chooses again under the rating lock, so a
+        # run of the period stored meanwhile (a scheduled `rating run`) is rated again too
         summary = rerate_usage(
-            run_ids=chosen.runs, catalog=str(settings.catalog), warehouse_dir=str(settings.warehouse), allow_billed=allow_billed
+            run_ids=run_ids or None, periods=periods or None, every=every, catalog=str(settings.catalog),
+            warehouse_dir=str(settings.warehouse), allow_billed=allow_billed,
         )
     except Exception as exc:  # Prefect has logged the traceback; the user needs the message and the exit code
         error(f"{type(exc).__name__}: {exc}", "re-rating failed")

@@ -148,6 +148,36 @@ def test_rating_the_first_of_two_runs_of_a_period_names_the_later_one(tmp_path):
     assert sorted((q, f) for _, q, f, _ in before) == [(1200, 600), (5400, 5400)]
 
 
+def test_rerate_by_period_takes_a_run_of_the_period_stored_after_the_command_began(tmp_path, monkeypatch):
+    """The command chose its runs before Prefect started and handed the flow their ids: a
+    scheduled run of the period stored meanwhile was left out, and the warning told the user to
+    run the very command they had run (flow audit). The flow now chooses again under the lock."""
+    import flows.rerate as flow_module
+    from pipeline.cli import app
+
+    catalog = shutil.copytree(SAMPLE / "catalog", tmp_path / "catalog")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(SAMPLE / "inbox" / "sources.toml", inbox)
+    (inbox / "partner-20261005.csv").write_text(PARTNER_HEADER + "A-0;0316 81999;01 5551234;05.10.2026 10:00:00;60;Sprache\n")
+    first = run_flow(catalog, inbox, tmp_path / "wh")
+    real_plan, later = flow_module.plan, {}
+
+    def plan_then_a_run_arrives(*args, **kwargs):
+        chosen = real_plan(*args, **kwargs)
+        if not later:  # the command's own choice, before the flow: then a scheduled run stores one more
+            (inbox / "partner-20261006.csv").write_text(PARTNER_HEADER + "B-0;0316 81999;01 5551234;06.10.2026 10:00:00;60;Sprache\n")
+            later.update(run_flow(catalog, inbox, tmp_path / "wh"))
+        return chosen
+
+    monkeypatch.setattr(flow_module, "plan", plan_then_a_run_arrives)
+    out = CliRunner().invoke(app, ["rerate", "--period", "2026-10", "--catalog", str(catalog), "--warehouse", str(tmp_path / "wh")],
+                             env={"COLUMNS": "300"})  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert first["run_id"] in out.output and later["run_id"] in out.output
+    assert "was not rated again" not in out.output
+
+
 def test_a_run_whose_stored_rows_are_incomplete_is_not_rated_again(tmp_path):
     catalog, inbox = sample_inbox(tmp_path)
     warehouse = tmp_path / "warehouse"
