@@ -133,8 +133,11 @@ def run(
         )
         if not ok
     ]
-    if settings.warehouse.exists() and not settings.warehouse.is_dir():
-        problems.append(f"warehouse {settings.warehouse} is a file, not a directory: pass --warehouse or set RATING_WAREHOUSE")
+    # the warehouse, or a folder it would be made in, must not be a file
+    blocked = next((p for p in (settings.warehouse, *settings.warehouse.parents) if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        where = "" if blocked == settings.warehouse else f" ({blocked}, a folder it would be made in)"
+        problems.append(f"warehouse {settings.warehouse} is a file, not a directory{where}: pass --warehouse or set RATING_WAREHOUSE")
     if problems:
         for problem in problems:
             error(problem)

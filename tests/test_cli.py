@@ -117,6 +117,7 @@ LIFECYCLE = ("--user", "mia", "--role", "Manager", "--catalog", "/nonexistent")
          "/typo does not exist: check --warehouse (or RATING_WAREHOUSE)"),
         (["views", "--warehouse", "{empty}"], 2, "empty.csv is a file, not a directory: check --warehouse"),
         (["run", "--catalog", "{catalog}", "--warehouse", "{empty}"], 2, "empty.csv is a file, not a directory: pass --warehouse"),
+        (["run", "--catalog", "{catalog}", "--warehouse", "{empty}/wh"], 2, "empty.csv, a folder it would be made in): pass --warehouse"),
         (["generate", "--seed", "-1", "--out", "{tmp}/generated"], 2, "Invalid value for '--seed'"),
         (["generate", "--cdrs", "10", "--contracts", "2", "--out", "{empty}/generated"], 2, "cannot write to"),
         # an error's text is printed as written, never read as markup

@@ -45,6 +45,10 @@ from pipeline.io import warehouse as warehouse_views
 from pipeline.io.inbox import content_hash
 from pipeline.io.locks import exclusive
 
+class FileLedgerError(RuntimeError):
+    """The ledger file cannot be read; the message says what to do."""
+
+
 LEDGER_FILE = "file_ledger.parquet"
 PROCESSED, QUARANTINED = "processed", "quarantined"
 SCHEMA = {
@@ -104,7 +108,14 @@ class FileLedger:
         """Every file dealt with (SCHEMA), oldest first."""
         if not self.path.exists():
             return pl.DataFrame(schema=SCHEMA)
-        stored = pl.read_parquet(self.path)
+        try:
+            stored = pl.read_parquet(self.path)
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise FileLedgerError(
+                f"the file ledger {self.path} cannot be read ({type(exc).__name__}: {str(exc)[:200]}): restore it from a "
+                "backup, or move it away to start a new ledger (every file in the inbox is then read again, its records "
+                "already stored counted as duplicates)"
+            ) from None
         # ledgers written before files had a status held processed files only
         missing = {"status": pl.lit(PROCESSED), "reason": pl.lit(None, pl.String)}
         stored = stored.with_columns(value.alias(name) for name, value in missing.items() if name not in stored.columns)

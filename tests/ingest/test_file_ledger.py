@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pipeline.io.file_ledger import LEDGER_FILE, FileLedger
+from pipeline.io.file_ledger import LEDGER_FILE, FileLedger, FileLedgerError
 from pipeline.io.inbox import content_hash
 
 
@@ -72,6 +72,14 @@ def test_record_takes_paths_with_hashes(tmp_path, given):
     ledger = FileLedger(tmp_path / "warehouse")
     ledger.record("run-1", [entry])
     assert ledger.classify([path]).new == []
+
+
+def test_an_unreadable_ledger_is_named_with_what_to_do(tmp_path):
+    """A damaged file_ledger.parquet failed a run with a bare Polars error naming no file (flow audit)."""
+    (tmp_path / "warehouse").mkdir()
+    (tmp_path / "warehouse" / LEDGER_FILE).write_text("garbage\n")
+    with pytest.raises(FileLedgerError, match=f"the file ledger {tmp_path / 'warehouse' / LEDGER_FILE} cannot be read"):
+        FileLedger(tmp_path / "warehouse").entries()
 
 
 def test_a_quarantined_file_is_not_read_again_and_says_why(tmp_path):
