@@ -117,7 +117,9 @@ def _digits(number: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
 
 
 def ipv4_value(text: pl.Expr) -> pl.Expr:
-    """A dotted quad as its 32-bit value (Int64); null unless four decimal octets 0-255 without leading zeros."""
+    """A dotted quad as its 32-bit value (Int64); null unless four decimal octets 0-255 without leading zeros.
+    Blanks around it are dropped, as for every other type."""
+    text = text.str.strip_chars()
     parts = text.str.split_exact(".", 3)
     value = pl.lit(0, pl.Int64)
     ok = text.str.count_matches(".", literal=True) == 3

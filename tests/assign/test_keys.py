@@ -60,6 +60,7 @@ def test_domain_example_43316812724_heads_4331681272420_but_not_4331681272():
         ("1.2.3.4.5", None),
         ("+1.2.3.4", None),
         ("a.b.c.d", None),
+        (" 167.112.17.42 ", 167 << 24 | 112 << 16 | 17 << 8 | 42),  # blanks around it, as for IPv6, MAC and strings
     ],
 )
 def test_ipv4_dotted_quads(address, expected):
