@@ -13,6 +13,7 @@ from typing import Literal, Optional, get_args
 
 import polars as pl
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from pipeline.catalog import CatalogError, RawTable, problem_text
@@ -47,24 +48,27 @@ def id_search(
     from pipeline.io.catalog_files import load_catalog
 
     moment = _moment(at) if at else datetime.now(timezone.utc).replace(microsecond=0)
+    directory = _catalog_dir(catalog)
     try:
-        cat = load_catalog(_catalog_dir(catalog))
+        cat = load_catalog(directory)
     except CatalogError as exc:
         _report(exc.errors)
         _fail("the catalog is invalid: fix it and search again")
-    matches = id_matches(cat.device_ids, identifier, moment, id_type)
+    path = directory / "device_ids.csv"
+    lines = read_catalog_csv(path).frame.get_column("_line") if path.is_file() else None  # file lines, blank lines kept
+    matches = id_matches(cat.device_ids, identifier, moment, id_type, lines)
     if not matches.height:
         console.print(f"no device ID matches {identifier!r}" + (f" as {id_type}" if id_type else ""))
         raise typer.Exit(1)
-    winner = matches.filter(pl.col("wins"))
+    winners = matches.filter(pl.col("wins"))
     when = moment.strftime("%Y-%m-%d %H:%M:%S")
-    if winner.height:
-        row = winner.row(0, named=True)
+    for row in winners.iter_rows(named=True):  # one per ID type the text parses as
+        record = f"a {row['id_type']} record of {escape(identifier)}" if winners.height > 1 else escape(identifier)
         console.print(
-            f"{identifier} is assigned to contract [bold]{row['contract_id']}[/bold] at {when} UTC: "
-            f"{row['id_type']} ID {row['matched_id']} ({row['match']} match, device_ids.csv line {row['line']})"
+            f"{record} is assigned to contract [bold]{escape(row['contract_id'])}[/bold] at {when} UTC: "
+            f"{row['id_type']} ID {escape(row['matched_id'])} ({row['match']} match, device_ids.csv line {row['line']})"
         )
-    else:
+    if not winners.height:
         console.print(f"{identifier} matches device IDs, but none is valid at {when} UTC: its records are unassigned")
     table = Table(title="matching device IDs, most specific first")
     for column in ("contract", "type", "device ID", "match", "valid from", "valid until", f"valid at {when}", "line"):

@@ -12,6 +12,7 @@ from datetime import datetime
 import polars as pl
 
 from pipeline.assign.keys import KINDS, digit_count, id_intervals, ipv4_value, ipv6_values, mac_value, main_key, phone_key, string_intervals
+from pipeline.ingest.numbers import e164
 
 #: The columns id_matches returns.
 MATCH_COLUMNS = ["line", "contract_id", "id_type", "matched_id", "match", "valid_from", "valid_until", "valid_at", "wins"]
@@ -20,10 +21,12 @@ MATCH_COLUMNS = ["line", "contract_id", "id_type", "matched_id", "match", "valid
 def identifier_keys(identifier: str, device_ids: pl.DataFrame, id_type: str | None = None) -> pl.DataFrame:
     """(id_type, key) for every ID type `identifier` parses as (or just `id_type`); keys as Int128.
 
-    A phone number may be written with `+` or separators; a string ID only matches exactly.
+    A phone number is read as ingestion reads one from a source without a numbering plan
+    (`+`, separators, a bracketed trunk prefix: pipeline.ingest.numbers.e164); a string ID only
+    matches exactly.
     """
     text = pl.lit(identifier.strip(), pl.String)
-    digits = text.str.replace_all(r"[\s\-./()+]", "")
+    digits = e164(text)
     strings = string_intervals(device_ids)
     string_key = strings.filter(pl.col("value") == identifier.strip()).get_column("key")
     keys = {
@@ -38,13 +41,18 @@ def identifier_keys(identifier: str, device_ids: pl.DataFrame, id_type: str | No
     return frame.filter(pl.col("key").is_not_null())
 
 
-def id_matches(device_ids: pl.DataFrame, identifier: str, at: datetime | None = None, id_type: str | None = None) -> pl.DataFrame:
+def id_matches(
+    device_ids: pl.DataFrame, identifier: str, at: datetime | None = None, id_type: str | None = None, lines: pl.Series | None = None
+) -> pl.DataFrame:
     """Every catalog ID that covers `identifier`, most specific first (MATCH_COLUMNS).
 
     `match` is how it matches: `exact` (the ID itself), `head-data` (a longer number the
     ID heads), `range`, `cidr`. `valid_at` says whether its validity holds at `at` (null
-    without `at`); `wins` marks the one that assignment picks at `at`: the most specific
-    valid one. `line` is the row's line in device_ids.csv (header = line 1).
+    without `at`); `wins` marks the one that assignment picks at `at` for a record of that ID
+    type: the most specific valid one of its type (a text may parse as several types: a phone
+    record and a string record of it go to their own contracts). `line` is the row's line in
+    device_ids.csv: `lines` (the file line of each row, as read), else the row's position
+    after the header.
     """
     probe = identifier_keys(identifier, device_ids, id_type)
     framed = id_intervals(device_ids).with_row_index("row").filter(pl.col("lo").is_not_null())
@@ -70,9 +78,10 @@ def id_matches(device_ids: pl.DataFrame, identifier: str, at: datetime | None = 
         .when(exact).then(pl.lit("exact"))
         .otherwise(pl.col("match_kind"))
     )
-    first_valid = pl.col("valid_at") & (pl.col("valid_at").cum_sum() == 1)
+    first_valid = pl.col("valid_at") & (pl.col("valid_at").cum_sum().over("id_type") == 1)
+    line = pl.lit(lines).gather(pl.col("row")) if lines is not None else pl.col("row") + 2
     return hits.select(
-        (pl.col("row") + 2).cast(pl.Int64).alias("line"),
+        line.cast(pl.Int64).alias("line"),
         "contract_id",
         "id_type",
         pl.when(pl.col("id_to").is_null()).then(pl.col("id_value")).otherwise(pl.format("{}-{}", "id_value", "id_to")).alias("matched_id"),

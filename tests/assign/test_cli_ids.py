@@ -111,6 +111,41 @@ def test_id_search_names_the_contract_the_matching_id_the_kind_of_match_and_the_
     assert "2026-10-15 00:00:00" in result.output  # the validity end is shown
 
 
+#: The assignment audit's catalog: a phone prefix, a longer phone number, the same digits as a
+#: string ID, and a phone number whose digits are those of an IPv4 address.
+TYPES_APART = {
+    "contract_id": ["K-SEC", "K-MIN", "K-SEC", "K-MIN"],
+    "id_type": ["phone", "phone", "string", "phone"],
+    "id_value": ["43", "43316812724", "4331681272420", "1671121742"],
+    "id_to": [None] * 4, "valid_from": [None] * 4, "valid_until": [None] * 4,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("identifier", "said"),
+    [
+        # a phone record goes to the longer number, a string record to the string ID: each is said
+        ("4331681272420", ["a phone record of 4331681272420 is assigned to contract K-MIN", "a string record of 4331681272420 is assigned to contract K-SEC"]),
+        ("+43 (0)316 812724", ["+43 (0)316 812724 is assigned to contract K-MIN"]),  # read as ingestion reads it: 43316812724
+    ],
+)
+def test_id_search_says_the_contract_of_each_id_type_the_identifier_parses_as(tmp_path, identifier, said):
+    directory = tmp_path / "catalog"
+    directory.mkdir()
+    for name, table in raw_catalog(device_ids=TYPES_APART).items():
+        table.frame.drop("_line").write_csv(directory / f"{name}.csv")
+    output = " ".join(run("id-search", identifier, "--catalog", str(directory)).output.split())
+    assert [s in output for s in said] == [True] * len(said), output
+
+
+def test_id_search_names_the_file_line_after_a_blank_line(catalog_dir):
+    path = catalog_dir / "device_ids.csv"
+    header, first, *rest = path.read_text().splitlines(keepends=True)
+    path.write_text(header + first + "\n" + "".join(rest))  # a blank line 3: the ID of 4331681555 moves to line 4
+    result = run("id-search", "4331681555", "--at", "2026-10-14 23:59:59", "--catalog", str(catalog_dir))
+    assert "(exact match, device_ids.csv line 4)" in result.output, result.output
+
+
 @pytest.mark.parametrize(
     ("args", "exit_code", "message"),
     [
