@@ -13,7 +13,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from pipeline.catalog import CatalogNotFound
-from pipeline.cli_output import console, error, existing_warehouse, note
+from pipeline.cli_output import console, error, existing_warehouse, glob_problem, note
 
 
 
@@ -138,6 +138,8 @@ def run(
     if blocked is not None:
         where = "" if blocked == settings.warehouse else f" ({blocked}, a folder it would be made in)"
         problems.append(f"warehouse {settings.warehouse} is a file, not a directory{where}: pass --warehouse or set RATING_WAREHOUSE")
+    elif glob_problem(settings.warehouse):
+        problems.append(glob_problem(settings.warehouse))
     if problems:
         for problem in problems:
             error(problem)

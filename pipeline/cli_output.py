@@ -26,6 +26,19 @@ def note(message: object, label: str = "warning") -> None:
     console.print(f"[yellow]{label}[/yellow] {escape(str(message))}", soft_wrap=True)
 
 
+#: Characters DuckDB reads as a file pattern in the views' paths (there is no escaping them).
+GLOB_CHARACTERS = "*?[]{}"
+
+
+def glob_problem(path: Path) -> str | None:
+    """Why the warehouse `path` cannot hold the analyst views (None: it can)."""
+    found = sorted({c for c in str(path.resolve()) if c in GLOB_CHARACTERS})
+    if found:
+        return (f"warehouse {path}: its path holds {' '.join(found)}, which DuckDB's views read as a file pattern; "
+                "use a path without them")  # fmt: skip
+    return None
+
+
 def existing_warehouse(path: Path) -> Path:
     """`path` when it is a directory; else the message a mistyped --warehouse deserves and exit code 2
     (a command that only reads the warehouse must not report an empty one, nor create it)."""
@@ -34,5 +47,8 @@ def existing_warehouse(path: Path) -> Path:
         raise typer.Exit(2)
     if not path.is_dir():
         error(f"warehouse {path} does not exist: check --warehouse (or RATING_WAREHOUSE); rate usage into it first")
+        raise typer.Exit(2)
+    if glob_problem(path):
+        error(glob_problem(path))
         raise typer.Exit(2)
     return path

@@ -118,6 +118,8 @@ LIFECYCLE = ("--user", "mia", "--role", "Manager", "--catalog", "/nonexistent")
         (["views", "--warehouse", "{empty}"], 2, "empty.csv is a file, not a directory: check --warehouse"),
         (["run", "--catalog", "{catalog}", "--warehouse", "{empty}"], 2, "empty.csv is a file, not a directory: pass --warehouse"),
         (["run", "--catalog", "{catalog}", "--warehouse", "{empty}/wh"], 2, "empty.csv, a folder it would be made in): pass --warehouse"),
+        (["run", "--catalog", "{catalog}", "--warehouse", "{tmp}/wh[2026]"], 2, "its path holds [ ], which DuckDB's views read as a file pattern"),
+        (["views", "--warehouse", "{globbed}"], 2, "its path holds [ ], which DuckDB's views read as a file pattern"),
         (["generate", "--seed", "-1", "--out", "{tmp}/generated"], 2, "Invalid value for '--seed'"),
         (["generate", "--cdrs", "10", "--contracts", "2", "--out", "{empty}/generated"], 2, "cannot write to"),
         # an error's text is printed as written, never read as markup
@@ -135,7 +137,9 @@ def test_an_operator_mistake_is_a_message_and_an_exit_code_not_a_traceback(tmp_p
     shutil.copytree(SAMPLE_CATALOG, bad)
     (bad / "customers.csv").write_bytes(b"")
     (tmp_path / "empty.csv").write_bytes(b"")
-    places = {"{catalog}": str(catalog), "{bad}": str(bad), "{empty}": str(tmp_path / "empty.csv"), "{tmp}": str(tmp_path)}
+    (tmp_path / "wh[1]").mkdir()
+    places = {"{catalog}": str(catalog), "{bad}": str(bad), "{empty}": str(tmp_path / "empty.csv"), "{globbed}": str(tmp_path / "wh[1]"),
+              "{tmp}": str(tmp_path)}  # fmt: skip
     args = [reduce(lambda arg, place: arg.replace(place, places[place]), places, a) for a in args]
     result = runner.invoke(app, args, env={"COLUMNS": "300"})
     assert result.exit_code == exit_code, result.output
