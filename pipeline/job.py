@@ -19,6 +19,7 @@ import polars as pl
 import sql
 from pipeline import engine
 from pipeline.assign import assigned_usage, keyed_usage, located_usage
+from pipeline.assign.catalog import within_contracts
 from pipeline.io.index_cache import cached_device_index
 from pipeline.bill import invoice_lines
 from pipeline.catalog import Catalog
@@ -150,7 +151,7 @@ def rate(
     with stage("key", n_billable):
         keyed = keyed_usage(usage, keys, billable)
     with stage("assign", n_billable):
-        index = cached_device_index(con, catalog.device_ids, cache_dir=index_cache)
+        index = cached_device_index(con, within_contracts(catalog.device_ids, catalog.contracts), cache_dir=index_cache)
         located = located_usage(con, keyed, index)
     with stage("zone", n_billable):
         build_zone_index(con, catalog)

@@ -98,6 +98,23 @@ def device_id_problems(device_ids: pl.DataFrame) -> pl.DataFrame:
 DEVICE_ID_COLUMNS = ["contract_id", "id_type", "id_value", "id_to", "valid_from", "valid_until"]
 
 
+def within_contracts(device_ids: pl.DataFrame, contracts: pl.DataFrame) -> pl.DataFrame:
+    """`device_ids` with each row's validity cut to its contract's days: from start_date 00:00
+    UTC to the day after end_date (UTC days, as the usage-tariff changes). An ID outside them
+    assigns nothing: usage after a contract ended (its number never closed in device_ids.csv)
+    is unassigned, never billed to it. A row left with no time keeps an empty window."""
+    days = contracts.select(
+        "contract_id",
+        pl.col("start_date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias("_from"),
+        (pl.col("end_date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC") + pl.duration(days=1)).alias("_until"),
+    )
+    bounded = device_ids.join(days, on="contract_id", how="left", maintain_order="left")
+    return bounded.with_columns(
+        pl.max_horizontal("valid_from", "_from").alias("valid_from"),
+        pl.min_horizontal("valid_until", "_until").alias("valid_until"),
+    ).select(device_ids.columns)
+
+
 def merged_device_ids(
     existing: RawTable, imported: RawTable, contract_ids: pl.Series
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:

@@ -156,6 +156,31 @@ def test_domain_example_ip_range_167_112_17_42_to_45_with_41_and_46_unassigned()
     ]
 
 
+#: K-MIN ended on 30 June 2026, K-SEC starts on 1 January 2027; both keep their open device IDs.
+DATED = catalog(
+    contracts={
+        "contract_id": ["K-MIN", "K-SEC"], "customer_id": ["C1", "C2"], "tariff_id": ["T-MIN", "T-SEC"],
+        "start_date": ["2025-01-01", "2027-01-01"], "end_date": ["2026-06-30", None],
+    },
+    device_ids=device_ids(("K-MIN", "phone", "43316812724"), ("K-SEC", "phone", "4930123400", "4930123499")),
+)
+
+
+@pytest.mark.parametrize(
+    ("subscriber", "start", "contract"),
+    [
+        ("4331681272420", "2026-06-30 23:59:59", "K-MIN"),  # its last day (UTC)
+        ("4331681272420", "2026-07-01 00:00:00", None),  # after the contract ended: never billed to it
+        ("4930123450", "2026-12-31 23:59:59", None),  # before the contract started
+        ("4930123450", "2027-01-01 00:00:00", "K-SEC"),
+    ],
+)
+def test_a_device_id_assigns_only_within_its_contracts_days(subscriber, start, contract):
+    assert assigned(DATED, subscriber_id=[subscriber], start_time=[at(start)]) == [contract]
+    if contract is None:
+        assert reasons(DATED, subscriber_id=[subscriber], start_time=[at(start)]) == [f"no device ID for {subscriber} is valid at {start}"]
+
+
 NESTED = catalog(
     device_ids=device_ids(
         ("K-SEC", "phone", "4331681"),  # a block
