@@ -44,6 +44,7 @@ def id_search(
     catalog: Optional[Path] = typer.Option(None, help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]"),
 ) -> None:
     """Show the contract an identifier is assigned to at a time, and every catalog ID that covers it."""
+    from pipeline.assign.catalog import within_contracts
     from pipeline.assign.search import id_matches
     from pipeline.io.catalog_files import load_catalog
 
@@ -56,7 +57,8 @@ def id_search(
         _fail("the catalog is invalid: fix it and search again")
     path = directory / "device_ids.csv"
     lines = read_catalog_csv(path).frame.get_column("_line") if path.is_file() else None  # file lines, blank lines kept
-    matches = id_matches(cat.device_ids, identifier, moment, id_type, lines)
+    # as assignment sees them: each ID's validity within its contract's days
+    matches = id_matches(within_contracts(cat.device_ids, cat.contracts), identifier, moment, id_type, lines)
     if not matches.height:
         console.print(f"no device ID matches {identifier!r}" + (f" as {id_type}" if id_type else ""))
         raise typer.Exit(1)
