@@ -64,7 +64,7 @@ SOURCES = typer.Option(None, "--sources", help="Source configuration [env RATING
 
 class OperatorErrorsWithoutTraceback(logging.Filter):
     """Drop the traceback from Prefect's log record of a failed task or flow when the error is
-    the operator's to fix (a catalog cell, a source setting, a billing request): its message
+    the operator's to fix (a catalog cell, a source setting, a billing request, a PostgreSQL server down): its message
     says what and where, and the command prints it once more at the end. Other errors keep it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -72,13 +72,14 @@ class OperatorErrorsWithoutTraceback(logging.Filter):
         from pipeline.catalog import CatalogError, CatalogNotFound
         from pipeline.ingest.numbers import NumberingPlanError
         from pipeline.io.billing_store import BillingStoreError
+        from pipeline.io.postgres import PostgresError
         from pipeline.io.readers.config import SourceConfigError
         from pipeline.lifecycle.audit import LifecycleError
         from pipeline.rerate import RerateError
 
         operator = (
             CatalogError, CatalogNotFound, SourceConfigError, NumberingPlanError, BillingError, BillingStoreError, LifecycleError,
-            RerateError,
+            RerateError, PostgresError,
         )  # fmt: skip
         if record.exc_info and isinstance(record.exc_info[1], operator):
             record.exc_info, record.exc_text = None, None

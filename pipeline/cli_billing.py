@@ -10,6 +10,7 @@ when, and every old and new value.
 from __future__ import annotations
 
 import os
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
@@ -358,6 +359,7 @@ def _postgres_errors() -> Iterator[None]:
         yield
     except PostgresError as exc:
         error(f"{exc}\nThe billing run is committed in the warehouse; the next `rating bill` writes it to PostgreSQL.")
+        traceback.clear_frames(exc.__traceback__)  # no frames kept alive for the interpreter's exit
         raise typer.Exit(1) from None
 
 

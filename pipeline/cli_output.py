@@ -26,8 +26,8 @@ def note(message: object, label: str = "warning") -> None:
     console.print(f"[yellow]{label}[/yellow] {escape(str(message))}", soft_wrap=True)
 
 
-#: Characters DuckDB reads as a file pattern in the views' paths (there is no escaping them).
-GLOB_CHARACTERS = "*?[]{}"
+#: Characters DuckDB reads as a file pattern in the views' paths (there is no escaping them; `{}` it reads as written).
+GLOB_CHARACTERS = "*?[]"
 
 
 def glob_problem(path: Path) -> str | None:

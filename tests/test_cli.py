@@ -16,6 +16,7 @@ from pipeline import cli
 from pipeline.bill.invoices import BillingError
 from pipeline.catalog import CatalogError
 from pipeline.cli import app
+from pipeline.io.postgres import PostgresUnavailable
 from pipeline.io.readers.config import SourceConfigError
 from pipeline.ledger import ConservationError
 from pipeline.io import views, warehouse
@@ -58,6 +59,15 @@ def test_sql_shows_what_a_query_returns_as_written(tmp_path, query, shown):
     assert shown in out.output
 
 
+def test_a_warehouse_path_with_braces_is_fine(tmp_path):
+    """DuckDB reads { } in the views' paths as written; only * ? [ ] are patterns (diff review)."""
+    braced = tmp_path / "wh{b}"
+    braced.mkdir()
+    out = runner.invoke(app, ["views", "--warehouse", str(braced)])
+    assert out.exit_code == 0, out.output
+    assert runner.invoke(app, ["sql", "select count(*) from invoice_lines", "--warehouse", str(braced)]).exit_code == 0
+
+
 def test_a_bad_query_is_an_error_not_a_traceback(tmp_path):
     views.publish(tmp_path)
     out = runner.invoke(app, ["sql", "select nope from invoice_lines", "--warehouse", str(tmp_path)])
@@ -71,6 +81,7 @@ def test_a_bad_query_is_an_error_not_a_traceback(tmp_path):
         (CatalogError(pl.DataFrame({"file": ["tariffs.csv"], "line": [2], "column": ["vat_rate"], "value": ["x"], "rule": ["r"]})), False),
         (SourceConfigError("sources.toml: [partner] format 'freeswich' is not a format"), False),
         (BillingError("period '2026-13' is not a month YYYY-MM"), False),
+        (PostgresUnavailable("cannot reach PostgreSQL at postgresql://rating:***@db/rating"), False),  # the server is down
         (RuntimeError("a bug of ours"), True),
         (ConservationError("2 records lost"), True),
     ],

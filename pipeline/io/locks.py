@@ -2,8 +2,9 @@
 
 An advisory `flock` on a lock file inside the warehouse: a second process waits until the first
 lets go, and the kernel releases a crashed process's lock by itself. The holder writes who it is
-into the file (process id, since when, command), and a process that has to wait says so on
-stderr, naming the holder: a scheduled run stuck behind a hung one is not silent.
+into the file (process id, since when, program and subcommand: never its options, which may
+hold a password), and a process that has to wait says so on stderr, naming the holder: a
+scheduled run stuck behind a hung one is not silent.
 """
 
 from __future__ import annotations
@@ -32,9 +33,18 @@ def exclusive(lock_file: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX)
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()} since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC ({' '.join(sys.argv)[:200]})\n")
+        handle.write(f"pid {os.getpid()} since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC ({_command()})\n")
         handle.flush()
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _command() -> str:
+    """The program and its subcommand (`rating run`), never its options: they may hold a password
+    (--pg-url), and the lock file is readable by everyone."""
+    words = [Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"]
+    if len(sys.argv) > 1 and sys.argv[1].replace("-", "").isalnum() and not sys.argv[1].startswith("-"):
+        words.append(sys.argv[1])
+    return " ".join(words)

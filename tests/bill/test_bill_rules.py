@@ -467,8 +467,8 @@ def test_the_billing_catalog_names_each_problem(billing, problems) -> None:
 
 
 BACKDATED = (
-    "contract C1 is billable from 2024-10-30, more than two years before 2026-10-31, and has no invoice yet: its first "
-    "invoice would be backdated that far. Set contract_terms.billing_from to the day this system takes over its billing, "
+    "contract C1 has fees due from 2024-10-30, more than two years before 2026-10-31, and no invoice yet: its first "
+    "invoice would bill them all. Set contract_terms.billing_from to the day this system takes over its billing, "
     "or entered_on to the day it was entered (then the catalog check applies)"
 )
 
@@ -483,11 +483,14 @@ BACKDATED = (
         ("2024-10-30", {"billing_from": ["2026-10-01"]}, [("period", "2026-10")], (date(2026, 10, 1), 1), []),
         # billed every month since it started: no longer a first invoice
         ("2024-09-01", None, [("period", "2026-08"), ("period", "2026-10")], (date(2024, 9, 1), 26), []),
+        # an old contract whose first fee starts now: nothing would be backdated (diff review)
+        ("2024-01-01", None, [("period", "2026-10")], (date(2026, 10, 1), 1), []),
     ],
-    ids=["two-years", "one-day-more", "billing-from-set", "invoiced-before"],
+    ids=["two-years", "one-day-more", "billing-from-set", "invoiced-before", "old-contract-new-fee"],
 )
 def test_a_contract_without_entered_on_counts_as_entered_by_its_first_invoice(tmp_path, start, terms, steps, fees, problems) -> None:
-    billing = {"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", None, None)])}
+    position_start = "2026-10-01" if start == "2024-01-01" else None
+    billing = {"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", position_start, None)])}
     if terms:
         billing["contract_terms"] = {"contract_id": ["C1"], **terms}
     cat, bil = f.catalogs(billing=billing, contracts=f.contracts_starting(C1=start))
@@ -502,7 +505,7 @@ def test_a_contract_without_entered_on_counts_as_entered_by_its_first_invoice(tm
 def test_a_single_invoice_of_a_backdated_contract_is_refused(tmp_path) -> None:
     billing = {"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", None, None)])}
     cat, bil = f.catalogs(billing=billing, contracts=f.contracts_starting(C1="2024-10-30"))
-    with pytest.raises(BillingError, match="contract C1 is billable from 2024-10-30, more than two years before 2026-10-31"):
+    with pytest.raises(BillingError, match="contract C1 has fees due from 2024-10-30, more than two years before 2026-10-31"):
         f.bill(tmp_path, cat, bil, contract="C1", until=date(2026, 10, 31))
 
 

@@ -36,3 +36,11 @@ def test_a_lock_nobody_holds_is_taken_silently(tmp_path, capsys):
     with exclusive(tmp_path / ".rating.lock"):
         pass
     assert capsys.readouterr().err == ""
+
+
+def test_the_holder_line_names_the_command_never_its_options(tmp_path, monkeypatch):
+    """The whole command line went into the lock files, --pg-url password and all (diff review)."""
+    monkeypatch.setattr("sys.argv", ["/srv/rating/.venv/bin/rating", "run", "--pg-url", "postgresql://rating:s3cret@db/rating"])
+    with exclusive(tmp_path / ".rating.lock"):
+        holder = (tmp_path / ".rating.lock").read_text()
+    assert holder.endswith(" UTC (rating run)\n") and "s3cret" not in holder

@@ -230,6 +230,16 @@ def test_an_account_with_an_active_module_is_not_deleted(customer, on, billing, 
         deleted_account(cat, bil, customer, on)
 
 
+def test_one_time_and_every_time_fees_of_no_module_never_keep_an_account_alive() -> None:
+    """Billed once, or only on invoices the contract gets anyway: they do not run on (diff review)."""
+    positions = f.positions([("P3", "C3", "FEE", "recurring", "monthly", None, "2026-03-31", None, None, "M3"),
+                             ("P8", "C3", "SETUP", "one_time", None, None, None),
+                             ("P9", "C3", "TRANSFER", "every_time", None, None, None)])  # fmt: skip
+    cat, bil = catalogs(positions=positions)
+    change = deleted_account(cat, bil, "K3", date(2026, 4, 1))
+    assert change.result.rows() == [("K3", 1, 1)]
+
+
 def test_an_account_whose_modules_ended_is_deleted_with_its_rows() -> None:
     cat, bil = catalogs()
     change = deleted_account(cat, bil, "K3", date(2026, 4, 1))
