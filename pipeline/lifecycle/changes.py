@@ -20,6 +20,7 @@ from pipeline.catalog import Catalog
 from pipeline.catalog.billing import BillingCatalog
 from pipeline.lifecycle.audit import Actor, Change, LifecycleError, require_manager
 from pipeline.lifecycle.cancellation import cancellation_dates, module_terms
+from schemas.billing import INTERVALS
 
 #: Billing types whose price an index adjustment raises (usage is priced by its tariff).
 INDEXED_TYPES = ("one_time", "every_time", "recurring", "variable_fixed")
@@ -202,8 +203,8 @@ def deleted_account(catalog: Catalog, billing: BillingCatalog, customer_id: str,
     """Delete a customer's account with every catalog row of its contracts, refused while any
     module is active on `on` (not cancelled, or its end date not passed; a contract without
     modules counts as one module ending with the contract), a position of an article with its
-    own notice still runs past its module, or a recurring position of no module still runs (to its
-    own or its contract's end). Invoices already made stay."""
+    own notice still runs past its module, or a position of no module still bills (a recurring one,
+    to its own or its contract's end; a one-time fee still to come). Invoices already made stay."""
     customers = catalog.customers.filter(pl.col("customer_id") == customer_id)
     if customers.height == 0:
         raise LifecycleError(f"customer {customer_id!r} is not in customers.csv")
@@ -214,10 +215,16 @@ def deleted_account(catalog: Catalog, billing: BillingCatalog, customer_id: str,
     own = billing.positions.join(contracts.select("contract_id"), on="contract_id", how="semi").join(
         billing.article_terms.filter(pl.col("cancellation").is_not_null()).select("article_id"), on="article_id", how="semi"
     ).filter(pl.col("end_date").is_not_null())
-    # a recurring position of no module runs to its own end, else its contract's (the billing run's
-    # active days); a one-time fee is billed once, an every-time fee only on invoices the contract gets anyway
+    # a position of no module runs to its own end, else its contract's (the billing run's active days),
+    # if it still bills: a recurring one of an interval that makes lines, or a one-time fee still to
+    # come (from `on`); an every-time fee bills only on invoices the contract gets anyway
+    billed_intervals = [name for name, (*_, bills) in INTERVALS.items() if bills]
+    to_come = (pl.col("billing_type") == "one_time") & (pl.col("start_date") >= on)
     loose = (
-        billing.positions.filter(pl.col("module_id").is_null() & (pl.col("billing_type") == "recurring"))
+        billing.positions.filter(
+            pl.col("module_id").is_null()
+            & (((pl.col("billing_type") == "recurring") & pl.col("interval").is_in(billed_intervals)) | to_come)
+        )
         .join(contracts.select("contract_id", pl.col("end_date").alias("_contract_end")), on="contract_id", how="inner")
         .with_columns(pl.min_horizontal("end_date", "_contract_end").alias("end_date"))
     )

@@ -485,12 +485,17 @@ BACKDATED = (
         ("2024-09-01", None, [("period", "2026-08"), ("period", "2026-10")], (date(2024, 9, 1), 26), []),
         # an old contract whose first fee starts now: nothing would be backdated (diff review)
         ("2024-01-01", None, [("period", "2026-10")], (date(2026, 10, 1), 1), []),
+        # ... beside an old fee cancelled before it started, which bills nothing (last review)
+        ("2020-01-01", None, [("period", "2026-10")], (date(2026, 10, 1), 1), []),
     ],
-    ids=["two-years", "one-day-more", "billing-from-set", "invoiced-before", "old-contract-new-fee"],
+    ids=["two-years", "one-day-more", "billing-from-set", "invoiced-before", "old-contract-new-fee", "old-fee-never-active"],
 )
 def test_a_contract_without_entered_on_counts_as_entered_by_its_first_invoice(tmp_path, start, terms, steps, fees, problems) -> None:
-    position_start = "2026-10-01" if start == "2024-01-01" else None
-    billing = {"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", position_start, None)])}
+    position_start = "2026-10-01" if start < "2024-06-01" else None
+    rows = [("P1", "C1", "FEE", "recurring", "monthly", position_start, None)]
+    if start == "2020-01-01":
+        rows.append(("P2", "C1", "SETUP", "one_time", None, "2020-06-01", "2020-05-31"))  # cancelled before it started
+    billing = {"positions": f.positions(rows)}
     if terms:
         billing["contract_terms"] = {"contract_id": ["C1"], **terms}
     cat, bil = f.catalogs(billing=billing, contracts=f.contracts_starting(C1=start))

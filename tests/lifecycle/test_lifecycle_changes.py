@@ -3,6 +3,7 @@ deletion, contract settings, roles and the audit rows, effective-dated reading."
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -230,14 +231,24 @@ def test_an_account_with_an_active_module_is_not_deleted(customer, on, billing, 
         deleted_account(cat, bil, customer, on)
 
 
-def test_one_time_and_every_time_fees_of_no_module_never_keep_an_account_alive() -> None:
-    """Billed once, or only on invoices the contract gets anyway: they do not run on (diff review)."""
-    positions = f.positions([("P3", "C3", "FEE", "recurring", "monthly", None, "2026-03-31", None, None, "M3"),
-                             ("P8", "C3", "SETUP", "one_time", None, None, None),
-                             ("P9", "C3", "TRANSFER", "every_time", None, None, None)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("position", "refused"),
+    [
+        (("P8", "C3", "SETUP", "one_time", None, None, None), None),  # billed when the contract started
+        (("P8", "C3", "SETUP", "one_time", None, "2026-06-01", None), "active position P8 (contract C3, no module) ends never"),  # still to come
+        (("P9", "C3", "TRANSFER", "every_time", None, None, None), None),  # only on invoices the contract gets anyway
+        (("P9", "C3", "RENT", "recurring", "never", None, None), None),  # an interval that makes no lines
+        (("P9", "C3", "RENT", "recurring", "monthly", None, None), "active position P9 (contract C3, no module) ends never"),
+    ],
+)
+def test_a_position_of_no_module_keeps_an_account_alive_only_while_it_still_bills(position, refused) -> None:
+    positions = f.positions([("P3", "C3", "FEE", "recurring", "monthly", None, "2026-03-31", None, None, "M3"), position])
     cat, bil = catalogs(positions=positions)
-    change = deleted_account(cat, bil, "K3", date(2026, 4, 1))
-    assert change.result.rows() == [("K3", 1, 1)]
+    if refused is None:
+        assert deleted_account(cat, bil, "K3", date(2026, 4, 1)).result.rows() == [("K3", 1, 1)]
+    else:
+        with pytest.raises(LifecycleError, match=re.escape(refused)):
+            deleted_account(cat, bil, "K3", date(2026, 4, 1))
 
 
 def test_an_account_whose_modules_ended_is_deleted_with_its_rows() -> None:

@@ -6,16 +6,29 @@
 -- is what it is, and a contract without such fees is never refused. With entered_on, the catalog
 -- check (pipeline/catalog/billing.py) applies instead.
 -- `reason` is what billing_problems and the refusal of a single invoice say.
-WITH first_fees AS (
+WITH fees AS (
+    -- active days as fee_requests.sql has them: a position with none (cancelled before it started,
+    -- or starting after its contract or module ended) bills nothing, so it backdates nothing
     SELECT p.contract_id,
-           min(greatest(coalesce(p.start_date, c.start_date), coalesce(t.billing_from, c.start_date))) AS first_day
+           greatest(coalesce(p.start_date, c.start_date), coalesce(t.billing_from, c.start_date)) AS active_from,
+           least(
+               p.end_date, c.end_date,
+               CASE WHEN a.cancellation IS NOT NULL AND p.end_date IS NOT NULL THEN NULL ELSE m.end_date END
+           ) AS active_to
     FROM bil_positions AS p
     JOIN cat_contracts AS c USING (contract_id)
     SEMI JOIN bill_scope USING (contract_id)
     LEFT JOIN bil_contract_terms AS t USING (contract_id)
     LEFT JOIN bil_intervals AS i ON i.interval = p.interval
+    LEFT JOIN bil_modules AS m ON m.module_id = p.module_id
+    LEFT JOIN bil_article_terms AS a ON a.article_id = p.article_id
     WHERE p.billing_type IN ('one_time', 'recurring') AND coalesce(i.bills, TRUE)
-    GROUP BY p.contract_id
+),
+first_fees AS (
+    SELECT contract_id, min(active_from) AS first_day
+    FROM fees
+    WHERE active_to IS NULL OR active_from <= active_to
+    GROUP BY contract_id
 )
 SELECT
     f.contract_id,
