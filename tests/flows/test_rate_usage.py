@@ -340,7 +340,7 @@ def test_a_dangling_link_is_skipped_with_its_reason_and_a_misnamed_copy_never_st
     assert (first["outcomes"], first["net_amount"]) == (OUTCOMES, NET_AMOUNT)
     skipped = {Path(path).name: reason for path, reason in first["skipped"]}
     assert skipped["Master-pbx-graz-20261201.csv"].startswith("cannot read the file (No such file or directory)")
-    assert skipped[f"copy-of-{freeswitch.name}"].startswith(f"same content (sha256 ")
+    assert skipped[f"copy-of-{freeswitch.name}"].startswith("same content (sha256 ")
     assert skipped[f"copy-of-{freeswitch.name}"].endswith(f"processed once, as {freeswitch.name}")
     assert rows_of(warehouse, "SELECT count(*) FROM skipped_files WHERE content_hash IS NULL") == [(1,)]
     second = run_flow(catalog, inbox, warehouse)  # the link is still dangling: said again, nothing else to do
