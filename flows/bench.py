@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from pipeline.io import warehouse
 from pipeline.io.catalog_files import load_catalog
@@ -22,12 +23,32 @@ from pipeline.job import RUN_TABLES, rate
 from schemas.usage import USAGE_POLARS
 
 
+def bench_data(cdrs: int, contracts: int, data: Path, seed: int = 42) -> Path:
+    """The folder of generated data for these arguments, generated when absent or not whole.
+
+    The data are generated beside it and renamed into place when complete, so a generation that
+    was interrupted never leaves a folder that a later bench would take for the real one; a folder
+    whose Parquet files do not hold exactly `cdrs` records (or without its catalog) is made again.
+    """
+    folder = Path(data) / f"{cdrs}-{contracts}-{seed}"
+    parts = sorted((folder / "usage").glob("*.parquet")) if (folder / "usage").is_dir() else []
+    whole = (
+        (folder / "catalog" / "contracts.csv").is_file()
+        and sum(pq.ParquetFile(p).metadata.num_rows for p in parts) == cdrs
+        and (cdrs == 0 or bool(parts))
+    )
+    if not whole:
+        building = folder.with_name(folder.name + ".partial")
+        shutil.rmtree(building, ignore_errors=True)
+        generate(building, cdrs=cdrs, contracts=contracts, seed=seed)
+        shutil.rmtree(folder, ignore_errors=True)
+        building.rename(folder)
+    return folder
+
 
 def run_bench(cdrs: int, contracts: int, data: Path, seed: int = 42) -> dict:
     """Time each stage on `cdrs` records against `contracts` contracts; generate the data first if absent."""
-    folder = Path(data) / f"{cdrs}-{contracts}-{seed}"
-    if not (folder / "usage").exists():
-        generate(folder, cdrs=cdrs, contracts=contracts, seed=seed)
+    folder = bench_data(cdrs, contracts, data, seed)
     stages: list[tuple[str, int, float]] = []
     start = time.perf_counter()
     catalog = load_catalog(folder / "catalog")

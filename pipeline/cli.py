@@ -324,7 +324,7 @@ def bench(
     cdrs: int = typer.Option(10_000_000, min=1, help="Number of usage records"),
     contracts: int = typer.Option(100_000, min=1, help="Number of contracts"),
     data: Path = typer.Option(Path("data/bench"), file_okay=False, help="Where generated benchmark data is kept"),
-    seed: int = typer.Option(42),
+    seed: int = typer.Option(42, min=0, help="Random seed of the generated data"),
 ) -> None:
     """Generate data if needed, run the pipeline on it and print records/s per stage and peak RSS."""
     from flows.bench import run_bench
