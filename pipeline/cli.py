@@ -139,8 +139,8 @@ def run(
     if blocked is not None:
         where = "" if blocked == settings.warehouse else f" ({blocked}, a folder it would be made in)"
         problems.append(f"warehouse {settings.warehouse} is a file, not a directory{where}: pass --warehouse or set RATING_WAREHOUSE")
-    elif glob_problem(settings.warehouse):
-        problems.append(glob_problem(settings.warehouse))
+    else:
+        problems += filter(None, [glob_problem(settings.warehouse)])
     if problems:
         for problem in problems:
             error(problem)

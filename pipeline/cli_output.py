@@ -48,7 +48,8 @@ def existing_warehouse(path: Path) -> Path:
     if not path.is_dir():
         error(f"warehouse {path} does not exist: check --warehouse (or RATING_WAREHOUSE); rate usage into it first")
         raise typer.Exit(2)
-    if glob_problem(path):
-        error(glob_problem(path))
+    problem = glob_problem(path)
+    if problem:
+        error(problem)
         raise typer.Exit(2)
     return path

@@ -146,6 +146,7 @@ def billed(con: duckdb.DuckDBPyConnection, request: BillingRequest, rules: Adjus
     load_macros(con)
     scope = _scope(con, request)
     con.register("bill_scope", scope.to_arrow())
+    con.execute(f"CREATE OR REPLACE TEMP VIEW bill_position_days AS {sql.load('duck/bill/position_days')}")
     backdated = create_table(con, "bill_backdated", "duck/bill/backdated", until=request.until).pl()
     if backdated.height:
         if request.contract_id is not None:

@@ -45,6 +45,7 @@ from pipeline.io import warehouse as warehouse_views
 from pipeline.io.inbox import content_hash
 from pipeline.io.locks import exclusive
 
+
 class FileLedgerError(RuntimeError):
     """The ledger file cannot be read; the message says what to do."""
 

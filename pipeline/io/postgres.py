@@ -125,7 +125,8 @@ def mirror_missing(url: str, warehouse: Path) -> list[str]:
 
     runs = read_table(url, "runs")
     mirrored = dict(zip(runs.column("run_id").to_pylist(), runs.column("finished_at").to_pylist()))
-    stale = [run_id for run_id, finished in stored.stored_run_finishes(warehouse).items() if mirrored.get(run_id) != finished]
+    stale = [run_id for run_id, finished in stored.run_starts(warehouse).select("run_id", "finished_at").iter_rows()  # runs, not records
+             if mirrored.get(run_id) != finished]  # fmt: skip
     for run_id in stale:
         write_run(url, run_id, stored.stored_run(warehouse, run_id))
     return stale

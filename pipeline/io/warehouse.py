@@ -197,15 +197,6 @@ def stored_run_ids(warehouse: Path) -> list[str]:
     return sorted(f.name.removeprefix("run-").removesuffix(".parquet") for f in folder.glob("run-*.parquet")) if folder.exists() else []
 
 
-def stored_run_finishes(warehouse: Path) -> dict[str, datetime]:
-    """When each run stored in the warehouse finished (its `runs` row): a re-run changes it."""
-    files = [Path(warehouse) / "runs" / f"run-{run_id}.parquet" for run_id in stored_run_ids(warehouse)]
-    if not files:
-        return {}
-    runs = pl.read_parquet(files, columns=["run_id", "finished_at"])
-    return dict(zip(runs.get_column("run_id").to_list(), runs.get_column("finished_at").to_list()))
-
-
 def _run_files(folder: Path, run_id: str) -> list[Path]:
     """Run `run_id`'s Parquet files of a table folder (not run r10's for r1), sorted."""
     found = folder.rglob(f"run-{run_id}*.parquet") if folder.exists() else []
@@ -306,11 +297,13 @@ def stored_records(warehouse: Path, run_id: str) -> int:
 
 
 def run_starts(warehouse: Path) -> pl.DataFrame:
-    """(run_id, started_at, input_records) of every stored run, in the order the runs first started."""
+    """(run_id, started_at, finished_at, input_records) of every stored run, in the order the runs
+    first started; finished_at is the last execution's (a re-run changes it)."""
     runs = list((Path(warehouse) / "runs").glob("run-*.parquet"))
     if not runs:
-        return pl.DataFrame(schema={"run_id": pl.String, "started_at": pl.Datetime("us", "UTC"), "input_records": pl.Int64})
-    return pl.read_parquet(runs).select("run_id", "started_at", "input_records").sort("started_at", "run_id")
+        utc = pl.Datetime("us", "UTC")
+        return pl.DataFrame(schema={"run_id": pl.String, "started_at": utc, "finished_at": utc, "input_records": pl.Int64})
+    return pl.read_parquet(runs).select("run_id", "started_at", "finished_at", "input_records").sort("started_at", "run_id")
 
 
 def run_periods(warehouse: Path) -> pl.DataFrame:

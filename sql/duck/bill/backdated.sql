@@ -7,21 +7,13 @@
 -- check (pipeline/catalog/billing.py) applies instead.
 -- `reason` is what billing_problems and the refusal of a single invoice say.
 WITH fees AS (
-    -- active days as fee_requests.sql has them: a position with none (cancelled before it started,
-    -- or starting after its contract or module ended) bills nothing, so it backdates nothing
-    SELECT p.contract_id,
-           greatest(coalesce(p.start_date, c.start_date), coalesce(t.billing_from, c.start_date)) AS active_from,
-           least(
-               p.end_date, c.end_date,
-               CASE WHEN a.cancellation IS NOT NULL AND p.end_date IS NOT NULL THEN NULL ELSE m.end_date END
-           ) AS active_to
+    -- a position with no active day (bill_position_days: cancelled before it started, or starting
+    -- after its contract or module ended) bills nothing, so it backdates nothing
+    SELECT p.contract_id, d.active_from, d.active_to
     FROM bil_positions AS p
-    JOIN cat_contracts AS c USING (contract_id)
     SEMI JOIN bill_scope USING (contract_id)
-    LEFT JOIN bil_contract_terms AS t USING (contract_id)
+    JOIN bill_position_days AS d USING (position_id)
     LEFT JOIN bil_intervals AS i ON i.interval = p.interval
-    LEFT JOIN bil_modules AS m ON m.module_id = p.module_id
-    LEFT JOIN bil_article_terms AS a ON a.article_id = p.article_id
     WHERE p.billing_type IN ('one_time', 'recurring') AND coalesce(i.bills, TRUE)
 ),
 first_fees AS (

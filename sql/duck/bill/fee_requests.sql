@@ -10,10 +10,7 @@
 --               intervals that do not bill (future, never, external) produce nothing;
 --   every_time: once per invoice, for positions active on $until when the contract is not
 --               paused that day (used only for contracts that get an invoice anyway).
--- Active days end at the earliest of the position's, its contract's and its module's end;
--- an article with its own notice (bil_article_terms.cancellation) is not held to its module's
--- end once the position has an end date of its own. An end date the day before the start
--- (a position cancelled before it started) leaves no active day.
+-- Active days and anchors: bill_position_days (sql/duck/bill/position_days.sql).
 -- `price_day` is the first day of a fee: where its price parts start (sql/duck/bill/fee_parts.sql);
 -- paused days are counted per price part (charges.sql).
 WITH pos AS (
@@ -28,21 +25,15 @@ WITH pos AS (
         i.times,
         i.unit AS interval_unit,
         coalesce(i.bills, TRUE) AS bills,
-        coalesce(t.billing_from, c.start_date) AS anchor,
-        greatest(coalesce(p.start_date, c.start_date), coalesce(t.billing_from, c.start_date)) AS active_from,
-        least(
-            p.end_date, c.end_date,
-            CASE WHEN a.cancellation IS NOT NULL AND p.end_date IS NOT NULL THEN NULL ELSE m.end_date END
-        ) AS active_to,
+        d.anchor,
+        d.active_from,
+        d.active_to,
         b.billed_until,
         b.billed_from
     FROM bil_positions AS p
     JOIN bill_scope USING (contract_id)
-    JOIN cat_contracts AS c USING (contract_id)
+    JOIN bill_position_days AS d USING (position_id)
     LEFT JOIN bil_intervals AS i ON i.interval = p.interval
-    LEFT JOIN bil_contract_terms AS t USING (contract_id)
-    LEFT JOIN bil_modules AS m ON m.module_id = p.module_id
-    LEFT JOIN bil_article_terms AS a ON a.article_id = p.article_id
     LEFT JOIN st_position_billed AS b USING (position_id)
     WHERE p.billing_type IN ('one_time', 'recurring', 'every_time')
 ),
