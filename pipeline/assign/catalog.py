@@ -101,8 +101,9 @@ DEVICE_ID_COLUMNS = ["contract_id", "id_type", "id_value", "id_to", "valid_from"
 def within_contracts(device_ids: pl.DataFrame, contracts: pl.DataFrame) -> pl.DataFrame:
     """`device_ids` with each row's validity cut to its contract's days: from start_date 00:00
     UTC to the day after end_date (UTC days, as the usage-tariff changes). An ID outside them
-    assigns nothing: usage after a contract ended (its number never closed in device_ids.csv)
-    is unassigned, never billed to it. A row left with no time keeps an empty window."""
+    assigns nothing: usage after a contract ended (its number never closed in device_ids.csv) is
+    never billed to it; like a number whose own ID ended, it falls back to the block around it,
+    else it is unassigned. A row left with no time keeps an empty window."""
     days = contracts.select(
         "contract_id",
         pl.col("start_date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias("_from"),
