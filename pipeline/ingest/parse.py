@@ -47,6 +47,10 @@ class Cast:
     order, only when some cells did not convert (so the common case pays for one);
     `check`, if given, is a further condition on the converted value (a range). A
     present cell that ends up null failed.
+
+    `shown` marks a column that is typed already (a Parquet file's integers or timestamps):
+    it is neither cast to text nor trimmed, `convert` takes the typed value, and a value that
+    fails is reported as `shown` writes it, the text its column would have been read from.
     """
 
     rule: str
@@ -54,6 +58,7 @@ class Cast:
     required: bool = False
     check: Callable[[pl.Expr], pl.Expr] | None = None
     fallbacks: tuple[Callable[[pl.Expr], pl.Expr], ...] = ()
+    shown: Callable[[pl.Expr], pl.Expr] | None = None
 
 
 @dataclass
@@ -89,7 +94,9 @@ def parsed(frame: pl.DataFrame, casts: Mapping[str, Cast], *, line: str = "sourc
     texts = [f"__text_{i}" for i in range(len(names))]
     values = [f"__value_{i}" for i in range(len(names))]
     rules = [f"__rule_{i}" for i in range(len(names))]
-    work = frame.with_columns(_trimmed(name).alias(t) for name, t in zip(names, texts))
+    work = frame.with_columns(
+        (_trimmed(name) if casts[name].shown is None else pl.col(name)).alias(t) for name, t in zip(names, texts)
+    )
     work = work.with_columns(casts[name].convert(pl.col(t)).alias(v) for name, t, v in zip(names, texts, values))
     for name, t, v in zip(names, texts, values):
         for fallback in casts[name].fallbacks:
@@ -105,9 +112,14 @@ def parsed(frame: pl.DataFrame, casts: Mapping[str, Cast], *, line: str = "sourc
         _broken_rule(casts[name], pl.col(t), pl.col(v)).alias(r) for name, t, v, r in zip(names, texts, values, rules)
     )
     ok = work.select(pl.all_horizontal(pl.col(rules).is_null()).alias("ok")).to_series()
-    failures = _failure_rows(work, names, rules, line, ok)
+    failures = _failure_rows(work, casts, rules, line, ok)
     typed = work.with_columns(pl.col(v).alias(name) for name, v in zip(names, values)).drop(texts, values, rules)
     return Parsed(frame=typed, ok=ok, failures=failures)
+
+
+def _as_written(name: str, cast: Cast) -> pl.Expr:
+    """A cell's text as its file wrote it (a typed column: as `shown` writes it)."""
+    return pl.col(name).cast(pl.String) if cast.shown is None else cast.shown(pl.col(name))
 
 
 def _trimmed(name: str) -> pl.Expr:
@@ -124,8 +136,9 @@ def _broken_rule(cast: Cast, text: pl.Expr, value: pl.Expr) -> pl.Expr:
     return rule
 
 
-def _failure_rows(work: pl.DataFrame, names: list[str], rules: list[str], line: str, ok: pl.Series) -> pl.DataFrame:
+def _failure_rows(work: pl.DataFrame, casts: Mapping[str, Cast], rules: list[str], line: str, ok: pl.Series) -> pl.DataFrame:
     """One row per failed cell, in row order then column order."""
+    names = list(casts)
     schema = {line: work.schema[line], "column": pl.String, "value": pl.String, "rule": pl.String}
     if ok.all():
         return pl.DataFrame(schema=schema)
@@ -134,7 +147,7 @@ def _failure_rows(work: pl.DataFrame, names: list[str], rules: list[str], line: 
         bad.filter(pl.col(rule).is_not_null()).select(
             pl.col(line),
             pl.lit(name, pl.String).alias("column"),
-            pl.col(name).cast(pl.String).fill_null("").alias("value"),
+            _as_written(name, casts[name]).fill_null("").alias("value"),
             pl.col(rule).alias("rule"),
             pl.lit(position, pl.Int32).alias("__position"),
         )

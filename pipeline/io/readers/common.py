@@ -460,10 +460,11 @@ def record_keys(
         return hashed_keys(source, frame, key_columns)
     fields = [own_id] if isinstance(own_id, str) else list(own_id)
     text = [pl.col(c).cast(pl.String).str.strip_chars() for c in fields]
-    own = frame.select(pl.concat_str([text[0], *(t.fill_null("") for t in text[1:])], separator=":")).to_series()
-    first = frame.select(text[0]).to_series()
-    missing = first.is_null() | (first.str.len_bytes() == 0)
-    keys = (source + ":" + own).alias("record_key")
+    keyed = frame.select(
+        pl.concat_str([pl.lit(source), text[0], *(t.fill_null("") for t in text[1:])], separator=":").alias("record_key"),
+        (text[0].fill_null("").str.len_bytes() == 0).alias("missing"),
+    )
+    keys, missing = keyed.get_column("record_key"), keyed.get_column("missing")
     if missing.any():
         rows = frame.filter(missing)
         if refetch is not None and not set(key_columns) <= set(rows.columns):

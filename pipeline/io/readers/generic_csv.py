@@ -9,7 +9,7 @@ import polars as pl
 
 from pipeline.io.readers.common import ReadResult, UnreadableFile, split_records, text_file
 from pipeline.io.readers.config import Source
-from pipeline.io.readers.mapped import mapped_usage, present_columns
+from pipeline.io.readers.mapped import casts, mapped_usage, present_columns
 
 
 def read(path: Path, source: Source) -> ReadResult:
@@ -31,7 +31,7 @@ def read(path: Path, source: Source) -> ReadResult:
     if records.fields.height == 0 and records.rejects.height:
         raise UnreadableFile(path, f"no line has the {len(names)} fields of its header; is the delimiter {source.delimiter!r} right?")
     fields = records.fields.select("source_line", *wanted).rename(dict(zip(wanted, present.values())))
-    result = mapped_usage(fields, source, text.name, present, source.timestamp_format, text)
+    result = mapped_usage(fields, source, text.name, present, casts(source, present, source.timestamp_format), text)
     rejects = pl.concat([records.rejects, result.rejects]).sort("source_line", maintain_order=True)
     return ReadResult(result.usage, rejects)
 

@@ -21,6 +21,7 @@ from pipeline.io.readers.common import (
     TextFile,
     UnreadableFile,
     cell_rejects,
+    hashed_keys,
     record_keys,
     usage_frame,
 )
@@ -67,11 +68,12 @@ def mapped_usage(
     source: Source,
     file_name: str,
     present: dict[str, str],
-    timestamp_format: str,
+    column_casts: dict[str, parse.Cast],
     text: TextFile | None,
 ) -> ReadResult:
-    """Canonical usage and rejects from text columns (`fields`: source_line + file columns)."""
-    result = parse.parsed(fields, casts(source, present, timestamp_format))
+    """Canonical usage and rejects from the file's columns (`fields`: source_line + file columns),
+    read by `column_casts` (`casts`; a typed column's Cast has `shown`)."""
+    result = parse.parsed(fields, column_casts)
     quantities = [present[c] for c in QUANTITIES if c in present]
     no_quantity = result.frame.select(pl.all_horizontal(pl.col(quantities).is_null())).to_series() & result.ok
     rejects = [cell_rejects(file_name, result, text), _quantity_rejects(file_name, fields.filter(no_quantity), quantities, text)]
@@ -80,7 +82,14 @@ def mapped_usage(
     column = lambda canonical, default: pl.col(present[canonical]) if canonical in present else default  # noqa: E731
     own_id = present.get("record_key")
     key_columns = [present[c] for c in KEY_COLUMNS if c in present]
-    keys = record_keys(source.name, fields.filter(ok), own_id, key_columns)
+    # the key columns as the text they were read from (a typed column: as its Cast shows it)
+    typed = {column: cast.shown for column, cast in column_casts.items() if cast.shown is not None}
+    as_text = [typed[c](pl.col(c)).alias(c) if c in typed else pl.col(c) for c in key_columns]
+    if own_id is None:
+        keys = hashed_keys(source.name, fields.filter(ok).select(as_text), key_columns)
+    else:
+        refetch = lambda lines: fields.filter(pl.col("source_line").is_in(lines.implode())).select(as_text)  # noqa: E731
+        keys = record_keys(source.name, fields.select("source_line", own_id).filter(ok), own_id, key_columns, refetch=refetch)
     usage = usage_frame(
         good.with_columns(keys.alias("__record_key")),
         source,

@@ -1,9 +1,12 @@
 """Parquet files with canonical columns (under the source's column mapping).
 
-Typed columns are checked like text: each is written as text in a fixed form and
-read back through the same Casts as a mapped CSV, so a bad value rejects its row
-with the same rules and messages. Naive timestamps are in the source's time zone;
-timestamps with a zone are converted to UTC. source_line is the 1-based row number.
+Typed columns are checked like text: a bad value rejects its row with the same rules and
+messages as the same value written as text in a mapped CSV. Integer quantities, boolean
+`billable` and timestamp start times are read as they are (a Cast with `shown`: the rule is
+the text's, and a bad value is reported in the fixed text form below); other typed columns are
+written as that text and read back through the text Casts. Naive timestamps are in the
+source's time zone; timestamps with a zone are converted to UTC. source_line is the 1-based
+row number.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
+from pipeline.ingest import parse
 from pipeline.io.readers.common import ReadResult, UnreadableFile
 from pipeline.io.readers.config import Source
-from pipeline.io.readers.mapped import mapped_usage, present_columns
+from pipeline.io.readers.mapped import QUANTITIES, casts, mapped_usage, present_columns
 
 #: The text form typed timestamps are written in before they are checked.
 TIMESTAMP_TEXT = "%Y-%m-%d %H:%M:%S%.f"
@@ -36,12 +40,39 @@ def read(path: Path, source: Source) -> ReadResult:
     timestamp_format = source.timestamp_format if written_as_text else TIMESTAMP_TEXT
     if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
         source = replace(source, timezone="UTC")  # the zone was in the data; its text is now UTC
+    column_casts = casts(source, present, timestamp_format)
+    for canonical, column in present.items():
+        column_casts[column] = _typed(canonical, frame.schema[column], column_casts[column], source.timezone) or column_casts[column]
     fields = frame.select(
         pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("source_line"),
-        *[_as_text(column, frame.schema[column]).alias(column) for column in present.values()],
+        *[
+            (pl.col(column) if column_casts[column].shown is not None else _as_text(pl.col(column), frame.schema[column])).alias(column)
+            for column in present.values()
+        ],
     )
-    result = mapped_usage(fields, source, path.name, present, timestamp_format, None)
-    return result
+    return mapped_usage(fields, source, path.name, present, column_casts, None)
+
+
+def _typed(canonical: str, dtype: pl.DataType, cast: parse.Cast, timezone: str) -> parse.Cast | None:
+    """`cast` reading the typed column directly, to the value its text (`_as_text`) would give;
+    None: the column is read as that text."""
+    shown = lambda value: _as_text(value, dtype)  # noqa: E731
+    if canonical in QUANTITIES and dtype.is_integer():
+        return replace(cast, shown=shown)  # integer's conversion takes integers as they are
+    if canonical == "billable" and dtype == pl.Boolean:
+        return replace(cast, convert=lambda value: value, shown=shown)
+    if canonical == "start_time" and isinstance(dtype, pl.Datetime):
+        return replace(cast, convert=lambda value: _utc(value, dtype, timezone), fallbacks=(), shown=shown)
+    return None
+
+
+def _utc(value: pl.Expr, dtype: pl.Datetime, timezone: str) -> pl.Expr:
+    """A timestamp column as UTC microseconds, as its text read back by parse.timestamp: the
+    digits past microseconds dropped, a naive time taken in `timezone`."""
+    value = value.dt.cast_time_unit("us")
+    if dtype.time_zone is not None:
+        return value.dt.convert_time_zone("UTC")
+    return value.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
 
 
 def _check_types(path: Path, types: dict[str, pl.DataType]) -> None:
@@ -58,11 +89,10 @@ def _check_types(path: Path, types: dict[str, pl.DataType]) -> None:
 _SCALARS = (pl.String, pl.Categorical, pl.Enum, pl.Boolean, pl.Null)
 
 
-def _as_text(column: str, dtype: pl.DataType) -> pl.Expr:
+def _as_text(value: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     """A typed column as the text its Cast reads back. Whole floats and decimals lose their '.0'
     (floats beyond 64 bits keep their own text, which the integer rule then refuses by value);
     a duration is its seconds."""
-    value = pl.col(column)
     if isinstance(dtype, pl.Duration):
         micros = value.dt.total_microseconds()
         seconds = (micros // 1_000_000).cast(pl.String)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -276,3 +277,76 @@ def test_text_with_a_nul_character_rejects_its_row(tmp_path, column, value, show
     assert result.usage.get_column("source_line").to_list() == [1]
     assert result.rejects.select("source_line", "column", "value", "rule").rows() == [(2, column, shown, "text without NUL characters")]
     assert "\x00" not in "".join(result.rejects.select(pl.concat_str(pl.all().cast(pl.String).fill_null(""))).to_series())
+
+
+VIENNA_TEXT = "timestamp %Y-%m-%d %H:%M:%S%.f in Europe/Vienna from 2000-01-01 until 2100-01-01"
+
+
+@pytest.mark.parametrize(
+    ("column", "typed", "expected", "reject"),
+    [
+        # digits past microseconds are dropped, as the text form writes them
+        ("start_time", pl.Series([1_790_845_200_123_456_789], dtype=pl.Int64).cast(pl.Datetime("ns")), datetime(2026, 10, 1, 7, 0, 0, 123456, tzinfo=UTC), None),
+        ("start_time", pl.Series([datetime(2026, 10, 1, 9)], dtype=pl.Datetime("ms")), datetime(2026, 10, 1, 7, tzinfo=UTC), None),
+        # the hour a DST change repeats: the earlier instant, still summer time
+        ("start_time", pl.Series([datetime(2026, 10, 25, 2, 30)]), datetime(2026, 10, 25, 0, 30, tzinfo=UTC), None),
+        # a wall-clock time the DST change skips does not exist
+        ("start_time", pl.Series([datetime(2026, 3, 29, 2, 30)]), None, ("2026-03-29 02:30:00.000000", VIENNA_TEXT)),
+        ("start_time", pl.Series([datetime(1999, 12, 31, 23, 59)]), None, ("1999-12-31 23:59:00.000000", VIENNA_TEXT)),
+        ("start_time", pl.Series([None], dtype=pl.Datetime("us")), None, ("", "required")),
+        ("start_time", pl.Series([datetime(2026, 10, 1, 9, tzinfo=UTC)]).dt.convert_time_zone("America/New_York"), datetime(2026, 10, 1, 9, tzinfo=UTC), None),
+        ("duration_s", pl.Series([2**64 - 1], dtype=pl.UInt64), None, ("18446744073709551615", "integer 0..604800")),
+        ("duration_s", pl.Series([-1], dtype=pl.Int32), None, ("-1", "integer 0..604800")),
+        ("duration_s", pl.Series([604_800], dtype=pl.UInt32), 604_800, None),
+        ("billable", pl.Series([False]), False, None),
+        ("billable", pl.Series([None], dtype=pl.Boolean), True, None),
+    ],
+    ids=["nanoseconds", "milliseconds", "dst-repeated-hour", "dst-skipped-hour", "before-2000", "no-start", "with-zone",
+         "uint64-max", "int32-negative", "uint32-a-week", "not-billable", "billable-empty"],  # fmt: skip
+)
+def test_typed_parquet_columns_read_as_their_text_would(tmp_path, column, typed, expected, reject):
+    """Integers, booleans and timestamps are read as they are typed; the value, rule and message
+    are the ones of the same value written as text (a text Parquet file, read through the text casts)."""
+    rows = {"record_key": ["k1"], "subscriber_id": ["43316812724"], "start_time": pl.Series([datetime(2026, 10, 1, 9)]), "duration_s": [60]}
+    source = Source(name="pq", format="parquet", pattern="*.parquet", timezone="Europe/Vienna")
+    pl.DataFrame({**rows, column: typed}).write_parquet(tmp_path / "typed.parquet")
+    result = read_usage_file(tmp_path / "typed.parquet", source)
+    if reject is None:
+        assert result.usage.get_column(column).to_list() == [expected]
+        assert result.rejects.height == 0
+    else:
+        assert result.usage.height == 0
+        assert result.rejects.select("column", "value", "rule").rows() == [(column, *reject)]
+    text = pl.DataFrame({**rows, column: typed}).with_columns(_written(column, typed))
+    if typed.dtype == pl.Datetime("us", "America/New_York"):
+        source = replace(source, timezone="UTC")
+    pl.DataFrame(text).write_parquet(tmp_path / "text.parquet")
+    from_text = read_usage_file(tmp_path / "text.parquet", replace(source, timestamp_format="%Y-%m-%d %H:%M:%S%.f"))
+    assert_frame_equal(result.usage.drop("source_file"), from_text.usage.drop("source_file"))
+    assert_frame_equal(result.rejects.drop("source_file", "reason"), from_text.rejects.drop("source_file", "reason"))
+    assert result.rejects.get_column("reason").str.replace("typed", "text").to_list() == from_text.rejects.get_column("reason").to_list()
+
+
+def _written(column: str, typed: pl.Series) -> pl.Expr:
+    """The column as text, the way the docs say a typed value is checked (formatted here by Python)."""
+    values = typed.to_list()
+    if typed.dtype == pl.Datetime("us", "America/New_York"):
+        values = [v.astimezone(UTC).replace(tzinfo=None) for v in values]
+    if isinstance(typed.dtype, pl.Datetime):
+        text = [None if v is None else v.strftime("%Y-%m-%d %H:%M:%S.%f") for v in values]
+        if typed.dtype.time_unit == "ns":
+            text = ["2026-10-01 09:00:00.123456"]  # Python's datetime has no nanoseconds: the text form's truncation
+    elif typed.dtype == pl.Boolean:
+        text = [None if v is None else str(v).lower() for v in values]
+    else:
+        text = [None if v is None else str(v) for v in values]
+    return pl.Series(column, text, dtype=pl.String).alias(column)
+
+
+def test_a_parquet_record_without_its_own_key_hashes_typed_columns_as_their_text(tmp_path):
+    rows = {"record_key": ["k1", None], "subscriber_id": ["43316812724"] * 2, "start_time": [datetime(2026, 10, 1, 9, 0, 0, 500)] * 2,
+            "duration_s": pl.Series([60, 61], dtype=pl.UInt16)}  # fmt: skip
+    pl.DataFrame(rows).write_parquet(tmp_path / "usage.parquet")
+    result = read_usage_file(tmp_path / "usage.parquet", Source(name="pq", format="parquet", pattern="*.parquet"))
+    identity = ["43316812724", "2026-10-01 09:00:00.000500", "61"]
+    assert result.usage.get_column("record_key").to_list() == ["pq:k1", "pq:" + hashlib.md5("\x1f".join(identity).encode()).hexdigest()]
