@@ -120,8 +120,11 @@ def _e164(
 
 
 def _digits(number: pl.Expr) -> pl.Expr:
-    """A written number without its separators and without a bracketed trunk prefix after the country code."""
-    return number.str.replace(_TRUNK_HINT, "${1}").str.replace_all(_SEPARATORS, "")
+    """A written number without its separators and without a bracketed trunk prefix after the country code.
+
+    The hint's pattern runs only on numbers holding `(0)` (a literal search is many times faster)."""
+    hinted = pl.when(number.str.contains("(0)", literal=True)).then(number.str.replace(_TRUNK_HINT, "${1}")).otherwise(number)
+    return hinted.str.replace_all(_SEPARATORS, "")
 
 
 def _from_digits(
