@@ -56,10 +56,10 @@ def prefect_environment(verbose: bool = False) -> None:
 
 
 #: The installation's paths, as the commands that run flows take them (pipeline.config.Settings).
-CATALOG = typer.Option(None, "--catalog", help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]")
-INBOX = typer.Option(None, "--inbox", help="Inbox of usage files [env RATING_INBOX, default data/sample/inbox]")
-WAREHOUSE = typer.Option(None, "--warehouse", help="Warehouse directory [env RATING_WAREHOUSE, default ./warehouse]")
-SOURCES = typer.Option(None, "--sources", help="Source configuration [env RATING_SOURCES, default <inbox>/sources.toml]")
+CATALOG = typer.Option(None, "--catalog", help="Catalog directory \\[env RATING_CATALOG, default data/sample/catalog]")
+INBOX = typer.Option(None, "--inbox", help="Inbox of usage files \\[env RATING_INBOX, default data/sample/inbox]")
+WAREHOUSE = typer.Option(None, "--warehouse", help="Warehouse directory \\[env RATING_WAREHOUSE, default ./warehouse]")
+SOURCES = typer.Option(None, "--sources", help="Source configuration \\[env RATING_SOURCES, default <inbox>/sources.toml]")
 
 
 class OperatorErrorsWithoutTraceback(logging.Filter):
@@ -104,7 +104,7 @@ def run(
     inbox: Optional[Path] = INBOX,
     warehouse: Optional[Path] = WAREHOUSE,
     sources: Optional[Path] = SOURCES,
-    pg_url: Optional[str] = typer.Option(None, help="PostgreSQL URL to also write to [env RATING_PG_URL]"),
+    pg_url: Optional[str] = typer.Option(None, help="PostgreSQL URL to also write to \\[env RATING_PG_URL]"),
     reprocess: bool = typer.Option(
         False, "--reprocess",
         help="Read the inbox files the file ledger knows too (after fixing sources.toml or the catalog); "
@@ -182,7 +182,7 @@ def rerate(
     every: bool = typer.Option(False, "--all", help="Rate every stored run again"),
     catalog: Optional[Path] = CATALOG,
     warehouse: Optional[Path] = WAREHOUSE,
-    pg_url: Optional[str] = typer.Option(None, help="PostgreSQL URL to also write to [env RATING_PG_URL]"),
+    pg_url: Optional[str] = typer.Option(None, help="PostgreSQL URL to also write to \\[env RATING_PG_URL]"),
     allow_billed: bool = typer.Option(
         False, "--allow-billed",
         help="Rate runs with billed usage too; invoices stay as they are, and every billed record whose amount changes is listed",

@@ -45,8 +45,8 @@ from pipeline.lifecycle import (
 console = Console(width=160)
 
 DATE = ["%Y-%m-%d"]
-CatalogOpt = typer.Option(None, "--catalog", help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]")
-WarehouseOpt = typer.Option(None, "--warehouse", help="Warehouse directory [env RATING_WAREHOUSE, default ./warehouse]")
+CatalogOpt = typer.Option(None, "--catalog", help="Catalog directory \\[env RATING_CATALOG, default data/sample/catalog]")
+WarehouseOpt = typer.Option(None, "--warehouse", help="Warehouse directory \\[env RATING_WAREHOUSE, default ./warehouse]")
 UserOpt = typer.Option(..., "--user", help="Who makes the change (recorded in audit_log.csv)")
 RoleOpt = typer.Option(..., "--role", help="Acting role: Manager or Client")
 
@@ -61,10 +61,10 @@ def bill(
     period: Optional[str] = typer.Option(None, help="Bill every due contract for this month, YYYY-MM"),
     contract: Optional[str] = typer.Option(None, help="Bill this contract alone (a single invoice)"),
     until: Optional[datetime] = typer.Option(None, formats=DATE, help="Single invoice: bill up to this day"),
-    invoice_date: Optional[datetime] = typer.Option(None, formats=DATE, help="Invoice date [default: the last day billed]"),
+    invoice_date: Optional[datetime] = typer.Option(None, formats=DATE, help="Invoice date \\[default: the last day billed]"),
     catalog: Optional[Path] = CatalogOpt,
     warehouse: Optional[Path] = WarehouseOpt,
-    pg_url: Optional[str] = typer.Option(None, help="PostgreSQL URL to also write to [env RATING_PG_URL]"),
+    pg_url: Optional[str] = typer.Option(None, help="PostgreSQL URL to also write to \\[env RATING_PG_URL]"),
 ) -> None:
     """Make invoices: `--period 2026-10` for every due contract, or `--contract C --until DATE` for one."""
     from pipeline.cli import prefect_environment
@@ -149,7 +149,7 @@ def cancel(
 def index_adjust(
     factor: str = typer.Option(..., help="Price factor, e.g. 1.032 for +3.2 %"),
     effective: datetime = typer.Option(..., formats=DATE, help="First day of the new prices"),
-    contracts: Optional[str] = typer.Option(None, help="Comma-separated contract IDs [default: all]"),
+    contracts: Optional[str] = typer.Option(None, help="Comma-separated contract IDs \\[default: all]"),
     user: str = UserOpt,
     role: str = RoleOpt,
     catalog: Optional[Path] = CatalogOpt,

@@ -39,9 +39,9 @@ def register(app: typer.Typer) -> None:
 
 def id_search(
     identifier: str = typer.Argument(..., help="A phone number (E.164 digits, + and separators allowed), IP address, MAC address or string ID"),
-    at: Optional[str] = typer.Option(None, help="Point in time, UTC: YYYY-MM-DD[ HH:MM:SS] [default: now]"),
+    at: Optional[str] = typer.Option(None, help="Point in time, UTC: YYYY-MM-DD[ HH:MM:SS] \\[default: now]"),
     id_type: Optional[IdType] = typer.Option(None, "--type", help="Only this ID type"),
-    catalog: Optional[Path] = typer.Option(None, help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]"),
+    catalog: Optional[Path] = typer.Option(None, help="Catalog directory \\[env RATING_CATALOG, default data/sample/catalog]"),
 ) -> None:
     """Show the contract an identifier is assigned to at a time, and every catalog ID that covers it."""
     from pipeline.assign.catalog import within_contracts
@@ -89,7 +89,7 @@ def import_ids(
     id_type: IdType = typer.Option("phone", "--type", help="ID type where the file does not say"),
     valid_from: Optional[str] = typer.Option(None, help="Validity start (UTC) where the file does not say"),
     valid_until: Optional[str] = typer.Option(None, help="Validity end, exclusive (UTC), where the file does not say"),
-    catalog: Optional[Path] = typer.Option(None, help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]"),
+    catalog: Optional[Path] = typer.Option(None, help="Catalog directory \\[env RATING_CATALOG, default data/sample/catalog]"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check only; write nothing"),
 ) -> None:
     """Add device IDs to the catalog: all of them or, if any is invalid or conflicts, none."""
@@ -136,7 +136,7 @@ def import_ids(
 
 
 def unassigned(
-    warehouse: Optional[Path] = typer.Option(None, help="Warehouse directory [env RATING_WAREHOUSE, default ./warehouse]"),
+    warehouse: Optional[Path] = typer.Option(None, help="Warehouse directory \\[env RATING_WAREHOUSE, default ./warehouse]"),
     top: int = typer.Option(20, min=1, help="How many identifiers"),
     by: str = typer.Option("records", help="Order: records, volume (bytes) or duration (seconds)"),
 ) -> None:

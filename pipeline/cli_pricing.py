@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
 
 def import_special_prices(
     file: Path = typer.Argument(..., help="CSV of special prices: contract_id, kind (friends|net), number[, number_to, article_id, band], price[, valid_from, valid_until]"),
-    catalog: Optional[Path] = typer.Option(None, help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]"),
+    catalog: Optional[Path] = typer.Option(None, help="Catalog directory \\[env RATING_CATALOG, default data/sample/catalog]"),
 ) -> None:
     """Import special prices ("friends" numbers, "net" prefixes and ranges) into the catalog.
 
@@ -83,8 +83,8 @@ def import_special_prices(
 
 def cost_control_report(
     period: str = typer.Option(..., help="Billing period YYYY-MM"),
-    catalog: Optional[Path] = typer.Option(None, help="Catalog directory [env RATING_CATALOG, default data/sample/catalog]"),
-    warehouse: Optional[Path] = typer.Option(None, help="Warehouse directory [env RATING_WAREHOUSE, default ./warehouse]"),
+    catalog: Optional[Path] = typer.Option(None, help="Catalog directory \\[env RATING_CATALOG, default data/sample/catalog]"),
+    warehouse: Optional[Path] = typer.Option(None, help="Warehouse directory \\[env RATING_WAREHOUSE, default ./warehouse]"),
     limit: int = typer.Option(50, min=0, help="Rows to print (the stored table has all)"),
 ) -> None:
     """Flat prices, fixed prices and cost caps against the tolerance, for one period: print and store the report.

@@ -157,3 +157,18 @@ def test_an_operator_mistake_is_a_message_and_an_exit_code_not_a_traceback(tmp_p
     assert message in " ".join(result.output.replace("│", " ").split())
     assert isinstance(result.exception, SystemExit), result.exception  # a message, not an exception
     assert not (tmp_path / "generated").exists() and not (tmp_path / "typo").exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        (["run", "--help"], "[env RATING_CATALOG, default data/sample/catalog]"),
+        (["run", "--help"], "[env RATING_PG_URL]"),
+        (["bill", "--help"], "[default: the last day billed]"),
+    ],
+)
+def test_help_shows_the_bracketed_settings_of_an_option(command, shown):
+    """Rich read `[env RATING_CATALOG, …]` as a style tag and dropped it from --help."""
+    result = runner.invoke(app, command, env={"COLUMNS": "250"})
+    assert result.exit_code == 0
+    assert shown in result.output
