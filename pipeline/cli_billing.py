@@ -26,6 +26,7 @@ from pipeline.catalog import Catalog, CatalogError, CatalogNotFound
 from pipeline.catalog.billing import BillingCatalog
 from pipeline.cli_output import error, existing_warehouse, note
 from pipeline.config import Settings
+from schemas.billing import ROLES
 from pipeline.lifecycle import (
     Actor,
     Change,
@@ -37,6 +38,7 @@ from pipeline.lifecycle import (
     contract_settings,
     deleted_account,
     index_adjusted,
+    index_factor,
     module_cancellation,
     pause_added,
     tariff_change,
@@ -48,7 +50,22 @@ DATE = ["%Y-%m-%d"]
 CatalogOpt = typer.Option(None, "--catalog", help="Catalog directory \\[env RATING_CATALOG, default data/sample/catalog]")
 WarehouseOpt = typer.Option(None, "--warehouse", help="Warehouse directory \\[env RATING_WAREHOUSE, default ./warehouse]")
 UserOpt = typer.Option(..., "--user", help="Who makes the change (recorded in audit_log.csv)")
-RoleOpt = typer.Option(..., "--role", help="Acting role: Manager or Client")
+def _known_role(role: str) -> str:
+    """A role the catalog knows; any other is a mistake in the command line (exit 2)."""
+    if role not in ROLES:
+        raise typer.BadParameter(f"role {role!r} is unknown; act as one of {', '.join(ROLES)}")
+    return role
+
+
+def _index_factor(factor: str) -> str:
+    try:
+        index_factor(factor)
+    except LifecycleError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return factor
+
+
+RoleOpt = typer.Option(..., "--role", help="Acting role: Manager or Client", callback=_known_role)
 
 
 def register(app: typer.Typer) -> None:
@@ -147,7 +164,7 @@ def cancel(
 
 
 def index_adjust(
-    factor: str = typer.Option(..., help="Price factor, e.g. 1.032 for +3.2 %"),
+    factor: str = typer.Option(..., help="Price factor, e.g. 1.032 for +3.2 %", callback=_index_factor),
     effective: datetime = typer.Option(..., formats=DATE, help="First day of the new prices"),
     contracts: Optional[str] = typer.Option(None, help="Comma-separated contract IDs \\[default: all]"),
     user: str = UserOpt,

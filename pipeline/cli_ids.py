@@ -144,10 +144,10 @@ def unassigned(
     from pipeline.assign.report import ORDER_BY, top_unassigned
     from pipeline.config import Settings
 
+    if by not in ORDER_BY:
+        _fail(f"--by {by!r} is not one of {', '.join(ORDER_BY)}", code=2)
     root = existing_warehouse(Settings.from_env(warehouse=str(warehouse) if warehouse else None).warehouse)
     files = sorted((root / "unassigned").glob("*.parquet")) if (root / "unassigned").is_dir() else []
-    if by not in ORDER_BY:
-        _fail(f"--by {by!r} is not one of {', '.join(ORDER_BY)}")
     if not files:
         console.print(f"no unassigned records in {root}: nothing stored yet, or everything was assigned")
         return
@@ -234,7 +234,7 @@ def _moment(text: str) -> datetime:
             return datetime.strptime(text.strip(), fmt).replace(tzinfo=timezone.utc)
         except ValueError:
             continue
-    _fail(f"--at {text!r} is not YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (UTC)")
+    _fail(f"--at {text!r} is not YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (UTC)", code=2)
 
 
 def _time(value: datetime | None, empty: str) -> str:

@@ -172,3 +172,22 @@ def test_help_shows_the_bracketed_settings_of_an_option(command, shown):
     result = runner.invoke(app, command, env={"COLUMNS": "250"})
     assert result.exit_code == 0
     assert shown in result.output
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["unassigned", "--by", "bytes"], "'bytes' is not one of records, volume, duration"),
+        (["id-search", "43316812724", "--at", "notadate"], "'notadate' is not YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (UTC)"),
+        (["index-adjust", "--factor", "abc", "--effective", "2026-11-01", "--user", "u1", "--role", "Manager"],
+         "index factor 'abc' is not a number (e.g. 1.032)"),
+        (["pause", "V-1001", "--from", "2026-11-01", "--through", "2026-11-30", "--user", "u1", "--role", "Admin"],
+         "role 'Admin' is unknown; act as one of Manager, Client"),
+    ],
+    ids=["unassigned-by", "id-search-at", "index-factor", "role"],
+)
+def test_a_mistake_in_the_command_line_exits_2(arguments, message):
+    """The README promises exit code 2 for a mistake in the command line (1 is for the data)."""
+    result = runner.invoke(app, arguments, env={"COLUMNS": "250"})
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())

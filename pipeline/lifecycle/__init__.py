@@ -13,6 +13,7 @@ from pipeline.lifecycle.changes import (
     contract_settings,
     deleted_account,
     index_adjusted,
+    index_factor,
     pause_added,
     tariff_change,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "contract_settings",
     "deleted_account",
     "index_adjusted",
+    "index_factor",
     "module_cancellation",
     "pause_added",
     "require_manager",

@@ -158,7 +158,7 @@ def index_adjusted(
     `effective`, as new price versions; earlier versions stay, so earlier periods bill (and
     re-rate) at their own prices. Manager only. Result: the new versions."""
     require_manager(actor, "index adjustments")
-    factor = _factor(factor)
+    factor = index_factor(factor)
     chosen = catalog.contracts.select("contract_id")
     if contracts is not None:
         asked = pl.DataFrame({"contract_id": contracts}, schema={"contract_id": pl.String})
@@ -312,7 +312,8 @@ def _row_added(billing: BillingCatalog, table: str, values: dict) -> Change:
     return Change({table: (old, pl.concat([old, row]))}, row)
 
 
-def _factor(factor: str | Decimal) -> Decimal:
+def index_factor(factor: str | Decimal) -> Decimal:
+    """An index factor as given (`1.032`); LifecycleError when it is not a positive number with at most 6 decimals."""
     try:
         value = Decimal(str(factor))
     except InvalidOperation:
