@@ -42,6 +42,8 @@ VARIANTS = {
 }
 #: A record's own ID: its channel's uniqueid, and from Asterisk 12 (newcdrcolumns) its sequence,
 #: which tells apart the records one channel writes when it dials, forwards or is transferred.
+#: Without the sequence (the uniqueid variant), those records share the uniqueid: the hash of
+#: KEY_FIELDS follows it, so no call is taken for a duplicate of another.
 OWN_ID = ("uniqueid", "sequence")
 #: Without a uniqueid, these fields identify a call (hashed into the record key).
 KEY_FIELDS = [
@@ -64,6 +66,7 @@ def read(path: Path, source: Source) -> ReadResult:
         COLUMNS,
         own_id=[name for name in OWN_ID if name in names],
         key_fields=KEY_FIELDS,
+        own_id_repeats="uniqueid" in names and "sequence" not in names,
         billable=answered & (pl.col("billsec") > 0),
         count_rule=f"column count {len(names)} ({variant} variant)",
         layout=f"of an Asterisk Master.csv ({variant} variant)",

@@ -432,13 +432,17 @@ def hashed_keys(source: str, frame: pl.DataFrame, columns: Sequence[str]) -> pl.
     """
     if frame.height == 0:
         return pl.Series("record_key", [], dtype=pl.String)
+    return (source + ":" + _digests(frame, columns)).alias("record_key")
+
+
+def _digests(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Series:
+    """The md5 hex of the named columns of each row (text, joined by U+001F)."""
     joined = frame.select(
         pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in columns], separator=_UNIT_SEPARATOR).alias("k")
     )
     with duckdb.connect(":memory:") as con:
         relation = con.from_arrow(pa.table({"k": joined["k"].to_arrow()}))
-        digest = relation.select(duckdb.FunctionExpression("md5", duckdb.ColumnExpression("k")).alias("h")).pl()["h"]
-    return (source + ":" + digest).alias("record_key")
+        return relation.select(duckdb.FunctionExpression("md5", duckdb.ColumnExpression("k")).alias("h")).pl()["h"]
 
 
 def record_keys(
@@ -447,19 +451,24 @@ def record_keys(
     own_id: str | Sequence[str] | None,
     key_columns: Sequence[str],
     refetch: Callable[[pl.Series], pl.DataFrame] | None = None,
+    repeats: bool = False,
 ) -> pl.Series:
     """One key per row of `frame`: the source's own ID prefixed by the source name, or where there
     is none, a stable hash of `key_columns`.
 
     `own_id` is the column holding the source's own ID, or the columns that together make it
     (joined by `:`; Asterisk's uniqueid and sequence); a row whose first such column is empty
-    has none. When `frame` lacks some key columns (a reader read only what it needs), `refetch`
-    returns them, as text, for the given source lines.
+    has none. With `repeats`, the own ID is not one record's (several records share it) and the
+    hash of `key_columns` follows it. When `frame` lacks some key columns (a reader read only
+    what it needs), `refetch` returns them, as text, for the given source lines.
     """
     if own_id is None:
         return hashed_keys(source, frame, key_columns)
     fields = [own_id] if isinstance(own_id, str) else list(own_id)
     text = [pl.col(c).cast(pl.String).str.strip_chars() for c in fields]
+    if repeats:
+        frame = frame.with_columns(_digests(frame, key_columns).alias("__digest"))
+        text.append(pl.col("__digest"))
     keyed = frame.select(
         pl.concat_str([pl.lit(source), text[0], *(t.fill_null("") for t in text[1:])], separator=":").alias("record_key"),
         (text[0].fill_null("").str.len_bytes() == 0).alias("missing"),
