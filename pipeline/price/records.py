@@ -43,6 +43,8 @@ NO_CELL = 1 << 61
 #: the CPU's cache and the allocator reuses their memory (16 parts: 1.7 s for 7.8 M walked
 #: records; 2 parts: 2.2-2.7 s).
 WALK_PARTS = 16
+#: The largest amount a record may have, in micro-units: what DECIMAL(18,6) holds (999 999 999 999.999999).
+MAX_AMOUNT_MICRO = 10**18 - 1
 US_PER_DAY = 86_400_000_000
 #: Columns of the priced records (table `pricing`), in order.
 PRICING_COLUMNS = (
@@ -442,7 +444,7 @@ def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], per_card: dict[str, 
 
         # a group is one contract's: the parts of the contracts walk apart, two at once (one per core)
         on_both_cores(walk_part, range(WALK_PARTS))
-    amount, fee = _amounts(card, per_card, unit_price, free, fee, spanning)
+    amount, fee, beyond = _amounts(card, per_card, unit_price, free, fee, spanning)
     missing, no_card = ~rated, ~card["carded"]
     columns = {
         "rid": rec.get_column("rid").to_arrow(),
@@ -461,8 +463,8 @@ def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], per_card: dict[str, 
         "ref_no": pa.array(card["ref_no"].astype(np.int32, copy=False), mask=no_card),
         "tier_no": pa.nulls(n, pa.int64()) if tier_no is None else pa.array(tier_no, mask=tier_no == 0),
         "tier_before": pa.nulls(n, pa.int64()) if tier_before is None else pa.array(tier_before, mask=tier_before < 0),
-        "fee_micro": pa.array(fee, mask=missing),
-        "amount_micro": pa.array(amount, mask=missing),
+        "fee_micro": pa.array(fee, mask=missing | beyond),
+        "amount_micro": pa.array(amount, mask=missing | beyond),
     }
     return pa.table({c: columns[c].combine_chunks() if isinstance(columns[c], pa.ChunkedArray) else columns[c] for c in PRICING_COLUMNS})
 
@@ -470,8 +472,8 @@ def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], per_card: dict[str, 
 def _amounts(
     card: dict[str, np.ndarray], per_card: dict[str, np.ndarray], unit_price: np.ndarray, free: np.ndarray, tier_fee: np.ndarray,
     spanning: list[dict[str, np.ndarray]],
-) -> tuple[np.ndarray, np.ndarray]:
-    """(amount, fee) of every record (_priced says how): one streaming query over all of them (it
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(amount, fee, beyond) of every record (_priced says how): one streaming query over all of them (it
     uses both cores) with cost = unit_price × (quantity - free), then the same query over the few
     records whose charged units span tiers (`spanning`: pos, p1, u1, p2, u2, mid), with
     cost = p1 × u1 + p2 × u2 + mid, put in their places.
@@ -479,6 +481,10 @@ def _amounts(
     usage = cost / price_per is rounded once by div_half_up, in 64-bit integers when the largest
     terms cannot overflow them and in 128-bit integers otherwise: div_half_up forms
     2 |cost| + per and 2 per, so both must stay below 2^63 (per may be 2^50 B).
+
+    `beyond` marks the records whose amount a stored amount cannot hold (DECIMAL(18,6): at most
+    MAX_AMOUNT_MICRO micro-units either way; an absurd price or volume): they stay unrateable,
+    with that reason, instead of stopping the run. Their amount and fee are 0 here.
     """
     span = {c: np.concatenate([p[c] for p in spanning]) for c in ("pos", "p1", "u1", "p2", "u2", "mid")} if spanning else None
 
@@ -499,21 +505,29 @@ def _amounts(
 
     def money(frame: pl.DataFrame, cost: pl.Expr) -> pl.DataFrame:
         per = of_card("price_per")
-        usage = div_half_up(cost, per.cast(pl.Int128) if wide else per).cast(pl.Int64)
+        exact = div_half_up(cost, per.cast(pl.Int128) if wide else per)
+        usage = pl.when(exact.abs() <= MAX_AMOUNT_MICRO).then(exact).otherwise(0).cast(pl.Int64)
         charged = (pl.col("quantity") > pl.col("free")) & (pl.col("src") != FLAT)
         connect_min = pl.max_horizontal(of_card("connect_micro") + usage, of_card("min_charge_micro"))
         amount = pl.when(charged).then(connect_min).otherwise(usage) + pl.col("tier_fee")
-        return frame.lazy().select(amount.alias("amount"), (amount - usage).alias("fee")).collect(engine="streaming")
+        beyond = (exact.abs() > MAX_AMOUNT_MICRO) | (amount.abs() > MAX_AMOUNT_MICRO)
+        return frame.lazy().select(
+            pl.when(beyond).then(0).otherwise(amount).alias("amount"),
+            pl.when(beyond).then(0).otherwise(amount - usage).alias("fee"),
+            beyond.alias("beyond"),
+        ).collect(engine="streaming")
 
     frame = pl.DataFrame({
         "row": card["row"], "quantity": card["quantity"], "free": free, "src": card["src"], "tier_fee": tier_fee, "price": unit_price,
     })  # fmt: skip
     got = money(frame, col("price") * (pl.col("quantity") - pl.col("free")))
     if span is None:
-        return got.get_column("amount").to_numpy(), got.get_column("fee").to_numpy()
+        return got.get_column("amount").to_numpy(), got.get_column("fee").to_numpy(), got.get_column("beyond").to_numpy()
     pos = span.pop("pos")
     spanning_frame = frame[pos].with_columns(pl.Series(c, v) for c, v in span.items())
     spans = money(spanning_frame, col("p1") * pl.col("u1") + col("p2") * pl.col("u2") + pl.col("mid"))
     amount, fee = got.get_column("amount").to_numpy(writable=True), got.get_column("fee").to_numpy(writable=True)
+    beyond = got.get_column("beyond").to_numpy(writable=True)
     amount[pos], fee[pos] = spans.get_column("amount").to_numpy(), spans.get_column("fee").to_numpy()
-    return amount, fee
+    beyond[pos] = spans.get_column("beyond").to_numpy()
+    return amount, fee, beyond

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.price.factory import CORE, K_EX, K_MIN, K_RC, K_SEC, at, calls, priced, rate_priced, rated, usage
+from tests.price.factory import ARTICLES, CORE, K_EX, K_MIN, K_RC, K_SEC, at, calls, priced, rate_priced, rated, usage
 
 D = Decimal
 
@@ -448,3 +448,18 @@ def test_a_price_of_a_million_or_more_is_priced_exactly(price, amount):
     core = {"prices": {**prices, "price": [price if i == at else p for i, p in enumerate(prices["price"])]}}
     result = rate_priced(calls(K_SEC, ("2026-10-01 10:00:00", 60)), priced(core=core))
     assert rated(result, "price", "amount").row(0) == (D(amount), D(amount))
+
+
+def test_an_amount_beyond_what_a_record_may_cost_is_unrateable_and_the_run_goes_on():
+    """An absurd price (the most prices.csv takes) on a week-long call: 10¹⁶ of the currency, beyond
+    DECIMAL(18,6). The run stopped with an overflow; the record is unrateable with its reason."""
+    prices = {k: list(v) for k, v in CORE["prices"].items()}
+    prices["price"][ARTICLES.index("A-NAT") + 6] = "999999999999.999999"  # T-SEC's A-NAT
+    records = calls(K_SEC, ("2026-10-01 10:00:00", 604_800, "4312345678"), ("2026-10-01 11:00:00", 60, "4366123456"))
+    result = rate_priced(records, priced(core={"prices": prices}))
+    assert rated(result, "article_id", "amount").rows() == [("A-MOB", D("0.060000"))]
+    assert result.table("unrateable").pl().get_column("reason").to_list() == [
+        "amount beyond 999999999999.999999, the most one record may cost: 604800 seconds of article A-NAT at 999999999999.999999 "
+        "per 60 (tariff T-SEC)"
+    ]
+    assert result.counts()["unrateable"] == 1

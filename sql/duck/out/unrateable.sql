@@ -1,6 +1,7 @@
 -- Stored shape of unrateable usage: assigned, but no zone, article, price or quantity could price
--- it. Never priced at zero: the reason says which catalog row is missing. The tariff named is the
--- one the record was rated with (its device ID's, after a tariff change), not the contract's own.
+-- it, or its amount is beyond what a stored amount holds. Never priced at zero: the reason says
+-- which catalog row is missing. The tariff named is the one the record was rated with (its device
+-- ID's, after a tariff change), not the contract's own.
 SELECT
     $run_id AS run_id, u.* EXCLUDE (rid), c.contract_id,
     CASE
@@ -14,6 +15,10 @@ SELECT
             THEN 'tariff ' || t.tariff_id || ' has no price for article ' || coalesce(kz.article_id, ka.article_id)
                  || coalesce(' in band ' || b.band, '') || ' valid at ' || strftime(u.start_time AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S')
                  || ' UTC (prices.csv or the pricing tables)'
+        WHEN p.quantity IS NOT NULL
+            THEN 'amount beyond 999999999999.999999, the most one record may cost: ' || p.quantity || ' ' || ta.unit
+                 || 's of article ' || ta.article_id || ' at ' || micro_to_amount(p.price_micro) || ' per ' || ta.price_per
+                 || ' (tariff ' || t.tariff_id || ')'
         ELSE 'record has no ' || CASE ta.unit WHEN 'second' THEN 'duration' WHEN 'byte' THEN 'volume' ELSE 'quantity' END
              || ' for its article ' || ta.article_id || ' (unit ' || ta.unit || ')'
     END AS reason
