@@ -290,14 +290,15 @@ def _counted(
     ).filter(~pl.col("blank"))
     broken = stats.filter(pl.col("odd_quotes"))
     rows = stats.filter(~pl.col("odd_quotes"))
-    if rows.height:
-        buffer = _joined(separator * (width - 1), rows)
-        fields = _read_fields(buffer, names, names, quote, separator, rows=rows.height + 1, ragged=True)
-        if fields is None:
-            raise UnreadableFile(file_name, "cannot split the lines into fields; is this the configured format?")
-        fields = fields.slice(1)
-    else:
-        fields = pl.DataFrame(schema=dict.fromkeys(names, pl.String))
+    fields = _line_fields(rows, names, quote, separator)
+    misquoted = rows.clear()
+    if fields is None and quote:
+        # one line with text after a closing quote ("a"b,) fails the whole parse: it alone is a reject
+        readable = pl.col("line").str.contains(_readable_record(quote, separator))
+        misquoted, rows = rows.filter(~readable), rows.filter(readable)
+        fields = _line_fields(rows, names, quote, separator)
+    if fields is None:
+        raise UnreadableFile(file_name, "cannot split the lines into fields; is this the configured format?")
     counted = pl.concat([rows, fields], how="horizontal").with_columns(found=_field_count(names, quote, separator))
     wrong = counted.filter(pl.col("found") != width)
     rejects = pl.concat(
@@ -316,9 +317,36 @@ def _counted(
                 rule="quoting",
                 problem=pl.lit("odd number of double quotes: a quoted field is not closed"),
             ),
+            line_rejects(
+                file_name,
+                misquoted,
+                value=pl.lit(None, pl.String),
+                rule="quoting",
+                problem=pl.lit("text after the closing quote of a quoted field"),
+            ),
         ]
     ).sort("source_line")
     return Records(counted.filter(pl.col("found") == width).select("source_line", *names), rejects)
+
+
+def _line_fields(rows: pl.DataFrame, names: Sequence[str], quote: str | None, separator: str) -> pl.DataFrame | None:
+    """All fields (text) of `rows` (one line or joined record each) in one parse; None when Polars fails."""
+    if not rows.height:
+        return pl.DataFrame(schema=dict.fromkeys(names, pl.String))
+    buffer = _joined(separator * (len(names) - 1), rows)
+    fields = _read_fields(buffer, names, names, quote, separator, rows=rows.height + 1, ragged=True)
+    return None if fields is None else fields.slice(1)
+
+
+def _readable_record(quote: str, separator: str) -> str:
+    """A regex for a line (or joined record) Polars parses: a field that starts with a quote ends
+    with a quote right before a separator or the line end (quotes toggle quoting inside it, so
+    `""a""` reads as `a`), any other field takes quotes as they are. `"a"b,` and `""a, b""` do not
+    parse. Polars' own rule, not RFC 4180 (`_joined_records`): a line it reads in a clean file is
+    read the same in a file that also holds a misquoted line."""
+    q, sep = re.escape(quote), re.escape(separator)
+    field = rf"(?:{q}[^{q}]*{q}(?:[^{q}{sep}\n]*{q}[^{q}]*{q})*|[^{q}{sep}\n][^{sep}\n]*|)"
+    return rf"^{field}(?:{sep}{field})*\r?$"
 
 
 def detected_layout(text: TextFile, layouts: Mapping[str, Sequence[str]], what: str, *, quote: str = '"') -> str:

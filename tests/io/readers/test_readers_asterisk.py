@@ -237,6 +237,26 @@ def test_a_line_with_an_odd_number_of_quotes_is_rejected_whole(tmp_path, broken)
 
 
 @pytest.mark.parametrize(
+    "misquoted",
+    [
+        GOOD.replace('"from-internal"', '"from-internal"x'),
+        GOOD.replace('"Dial"', '"Dial" '),
+        GOOD.replace('"""Alice, Smith"" <43316812724>"', '""Alice, Smith""'),
+    ],
+    ids=["text-after-closing-quote", "blank-after-closing-quote", "undoubled-quotes-around-field"],
+)
+def test_a_line_with_text_after_a_closing_quote_is_rejected_whole(tmp_path, misquoted):
+    """Polars cannot parse such a line at all; it alone is a reject, the others are read as in a
+    clean file (line 3's `""4366412345""` too, which Polars reads as 4366412345)."""
+    odd_but_read = BASE_LINES[1].replace('"4366412345"', '""4366412345""')
+    result = read_usage_file(write(tmp_path, [GOOD, misquoted, odd_but_read]), VIENNA)
+    assert result.usage.select("source_line", "counterparty").rows() == [(1, "4930123456"), (3, "4366412345")]
+    assert result.rejects.select("source_line", "column", "value", "rule", "reason", "raw").rows() == [
+        (2, "(row)", None, "quoting", "Master.csv line 2: text after the closing quote of a quoted field", misquoted),
+    ]
+
+
+@pytest.mark.parametrize(
     ("zone", "start", "answer", "expected"),
     [
         ("UTC", "2026-10-25 02:30:00", "", datetime(2026, 10, 25, 2, 30, tzinfo=UTC)),

@@ -98,3 +98,15 @@ def test_an_asterisk_file_is_not_a_freeswitch_file(tmp_path):
     asterisk = '"acc1","43316812724","4930123456","from-internal","x","SIP/1","","Dial","","2026-10-01 09:00:00",,"2026-10-01 09:00:05",5,0,"NO ANSWER","DOCUMENTATION"'
     with pytest.raises(UnreadableFile, match="not a FreeSWITCH cdr-csv file: its first lines have 16 fields, expected 13 or 15"):
         read_usage_file(write(tmp_path, [asterisk]), Source(name="fs", format="freeswitch", pattern="*"))
+
+
+def test_a_caller_name_with_bare_quotes_around_it_is_rejected_alone(tmp_path):
+    """FreeSWITCH writes `""Doe, John""` for a name held in quotes: that line is a reject, not the file."""
+    misquoted = DEFAULT_LINES[1].replace('"Bob"', '""Doe, John""')
+    result = read_usage_file(write(tmp_path, [DEFAULT_LINES[0], misquoted, DEFAULT_LINES[2]]), Source(name="fs", format="freeswitch", pattern="*", timezone="Europe/Berlin"))
+    assert result.usage.select("source_line", "record_key").rows() == [
+        (1, "fs:5b1c6f0e-0001-4000-8000-000000000001"), (3, "fs:5b1c6f0e-0001-4000-8000-000000000003"),
+    ]  # fmt: skip
+    assert result.rejects.select("source_line", "column", "value", "rule", "reason", "raw").rows() == [
+        (2, "(row)", None, "quoting", "cdr.csv line 2: text after the closing quote of a quoted field", misquoted),
+    ]

@@ -134,6 +134,26 @@ def test_a_quoted_field_may_span_lines(tmp_path, lines, read, rejected):
 
 
 @pytest.mark.parametrize(
+    ("lines", "read", "rejected"),
+    [
+        (["431;2026-10-01 08:00:00;60", '"432" ;2026-10-01 09:00:00;61', "433;2026-10-01 10:00:00;62"],
+         [("431", 2), ("433", 4)], [(3, '"432" ;2026-10-01 09:00:00;61')]),
+        # a line Polars reads though it is not strict RFC 4180 (a quote inside an unquoted field) is still read
+        (["431;2026-10-01 08:00:00;60", '"432"x;2026-10-01 09:00:00;61', 'a"3"3;2026-10-01 10:00:00;62'],
+         [("431", 2), ('a"3"3', 4)], [(3, '"432"x;2026-10-01 09:00:00;61')]),
+    ],
+    ids=["blank-after-quote", "text-after-quote"],
+)
+def test_a_line_with_text_after_a_closing_quote_is_rejected_alone(tmp_path, lines, read, rejected):
+    path = write(tmp_path, ["subscriber_id;start_time;duration_s", *lines], "partner.csv")
+    result = read_usage_file(path, Source(name="p", format="csv", pattern="*", delimiter=";"))
+    assert result.usage.select("subscriber_id", "source_line").rows() == read
+    assert result.rejects.select("source_line", "column", "rule", "reason", "raw").rows() == [
+        (line, "(row)", "quoting", f"partner.csv line {line}: text after the closing quote of a quoted field", raw) for line, raw in rejected
+    ]
+
+
+@pytest.mark.parametrize(
     ("header", "message"),
     [
         ("Satz;A-Nummer;Beginn;Dauer", "missing columns B-Nummer"),
