@@ -158,13 +158,15 @@ def split_records(
     names: Sequence[str],
     *,
     first_line: int = 1,
+    start: int | None = None,
     end: int | None = None,
     quote: str | None = '"',
     separator: str = ",",
     count_rule: str | None = None,
     keep: Sequence[str] | None = None,
 ) -> Records:
-    """Cut the lines from `first_line` (1-based) up to byte offset `end` (default: the end) into text fields.
+    """Cut the lines from `first_line` (1-based; it starts at byte offset `start`, when the caller
+    knows it) up to byte offset `end` (default: the end) into text fields.
 
     Blank lines are skipped. A line with another field count than `len(names)`, or (when
     `quote` is set) an odd number of quote characters, becomes a reject; the rest are read.
@@ -185,7 +187,7 @@ def split_records(
     count_rule = count_rule or f"column count {len(names)}"
     keep = list(names) if keep is None else list(keep)
     data = text.data
-    start = text.offset(first_line)
+    start = text.offset(first_line) if start is None else start
     if quote and end is not None:
         raise ValueError("quoted records run to the end of the file; only unquoted formats may stop early")
     end = len(data) if end is None else end

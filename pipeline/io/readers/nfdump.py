@@ -4,7 +4,8 @@ nfdump 1.6 prints a long fixed header (`ts,te,td,sa,da,...`) and, unless run wit
 -q, a `Summary` block after the flows; nfdump 1.7 prints `firstSeen,duration,
 proto,srcAddr,srcPort,dstAddr,dstPort,packets,bytes,flows`. The version is told by
 the header; columns are found by name, so older 1.6 headers (ending `...,ra,eng`)
-read too. Everything from a line `Summary` on is ignored.
+read too. The Summary block is skipped; so are the header and Summary block of each
+further export appended to the same file (`nfdump -o csv >> flows.csv`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import polars as pl
 from pipeline.ingest import parse
 from pipeline.io.readers.common import (
     ReadResult,
+    Records,
     TextFile,
     UnreadableFile,
     cell_rejects,
@@ -60,15 +62,20 @@ def read(path: Path, source: Source) -> ReadResult:
     version, roles = _version(text, header)
     names = _unique(header)
     column = {role: names[header.index(name)] for role, name in roles.items()}
-    records = split_records(
-        text,
-        names,
-        first_line=header_line + 1,
-        end=_summary_offset(text),
-        quote=None,
-        count_rule=f"column count {len(names)} (nfdump {version} header)",
-        keep=list(column.values()),
-    )
+    blocks = [
+        split_records(
+            text,
+            names,
+            first_line=first_line,
+            start=start,
+            end=end,
+            quote=None,
+            count_rule=f"column count {len(names)} (nfdump {version} header)",
+            keep=list(column.values()),
+        )
+        for first_line, start, end in _flow_blocks(text, header_line)
+    ]
+    records = Records(pl.concat([b.fields for b in blocks]), pl.concat([b.rejects for b in blocks]))
     if records.fields.height == 0 and records.rejects.height:
         raise UnreadableFile(path, f"no line has the {len(names)} fields of its nfdump {version} header")
     customer, other = ("src", "dst") if source.nfdump_side == "src" else ("dst", "src")
@@ -134,13 +141,43 @@ def _unique(header: list[str]) -> list[str]:
     return names
 
 
-def _summary_offset(text: TextFile) -> int | None:
-    """Byte offset of the line `Summary` (the statistics block nfdump appends), if there is one."""
-    marker = b"\n" + SUMMARY.encode()
-    position = text.data.find(marker)
+def _flow_blocks(text: TextFile, header_line: int) -> list[tuple[int, int, int]]:
+    """Where the flows are: (first line, its byte offset, end byte offset) of each export's flows.
+
+    Every `nfdump -o csv` run writes a header line, its flows and (without -q) a Summary block,
+    so a file that several runs appended to holds several exports. Flows run from a header
+    line to the next line `Summary`, repeated header line or the end; a Summary block runs to
+    the next header line or the end.
+    """
+    data = text.data
+    header_at, line = text.offset(header_line), header_line
+    header_end = data.find(b"\n", header_at)
+    header = (data[header_at:header_end] if header_end != -1 else data[header_at:]).removesuffix(b"\r")
+    blocks = []
+    while header_at is not None:  # one pass per export in the file
+        start = data.find(b"\n", header_at) + 1
+        if start == 0:
+            break  # the header is the file's last line
+        summary, repeated = _line_start(data, SUMMARY.encode(), start), _line_start(data, header, start)
+        end = min((offset for offset in (summary, repeated) if offset is not None), default=len(data))
+        blocks.append((line + 1, start, end))
+        if summary is not None and end == summary:
+            header_at = _line_start(data, header, summary)  # the Summary block runs to the next header
+        else:
+            header_at = repeated
+        if header_at is not None:
+            line += 1 + data.count(b"\n", start, header_at)
+    return blocks
+
+
+def _line_start(data: bytes, content: bytes, start: int) -> int | None:
+    """Byte offset of the first line from byte offset `start` (a line's start, past the first line)
+    whose text is `content`, if there is one."""
+    marker = b"\n" + content
+    position = data.find(marker, start - 1)
     while position != -1:
-        after = text.data[position + len(marker) : position + len(marker) + 2]
+        after = data[position + len(marker) : position + len(marker) + 2]
         if after in (b"", b"\n", b"\r", b"\r\n") or after[:1] == b"\n":
             return position + 1
-        position = text.data.find(marker, position + 1)
+        position = data.find(marker, position + 1)
     return None

@@ -173,3 +173,28 @@ def test_an_export_without_flows_is_empty_not_unreadable(tmp_path):
     result = read_usage_file(write(tmp_path, lines), Source(name="edge", format="nfdump", pattern="*"))
     assert (result.usage.height, result.rejects.height) == (0, 0)
     assert result.usage.schema == USAGE_POLARS
+
+
+BAD_17 = "2026-10-01 09:02:00.000,1.000,6,167.112.17.42,51000,8.8.8.8,443,1,15k,1"
+SUMMARY_17 = ["Summary", "flows,bytes,packets,avg_bps,avg_pps,avg_bpp", "2,15900,15,0,0,0"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "read", "rejected"),
+    [
+        # two `nfdump -o csv >> flows.csv` runs: each export's flows are read, its Summary block skipped
+        ([HEADER_16_TEXT, FLOWS_16[0], *SUMMARY_16, HEADER_16_TEXT, FLOWS_16[1], FLOWS_16[2], *SUMMARY_16],
+         [(2, "167.112.17.42"), (9, "167.112.17.45"), (10, "8.8.4.4")], []),
+        # `-q` runs appended: the repeated header lines are skipped
+        ([HEADER_17_TEXT, FLOWS_17[0], HEADER_17_TEXT, FLOWS_17[1], "", HEADER_17_TEXT, FLOWS_17[2]],
+         [(2, "167.112.17.42"), (4, "167.112.17.45"), (7, "2001:db8::46")], []),
+        # a bad flow in a later export is a reject with its own line number
+        ([HEADER_17_TEXT, FLOWS_17[0], *SUMMARY_17, HEADER_17_TEXT, BAD_17, FLOWS_17[1], *SUMMARY_17, HEADER_17_TEXT, FLOWS_17[2]],
+         [(2, "167.112.17.42"), (8, "167.112.17.45"), (13, "2001:db8::46")], [(7, "bytes", BAD_17)]),
+    ],
+    ids=["1.6-with-summaries", "1.7-quiet", "reject-in-second-export"],
+)
+def test_exports_appended_to_one_file_are_all_read(tmp_path, lines, read, rejected):
+    result = read_usage_file(write(tmp_path, lines), Source(name="edge", format="nfdump", pattern="*", timezone="Europe/Vienna"))
+    assert result.usage.select("source_line", "subscriber_id").rows() == read
+    assert result.rejects.select("source_line", "column", "raw").rows() == rejected
