@@ -225,11 +225,12 @@ def timestamp(
     Text without an offset is wall-clock time in `timezone`. In the hour a DST change
     repeats, the earlier instant (still summer time) is taken; a wall-clock time that
     does not exist (skipped by a DST change) fails. When a format carries an offset
-    (`%z`, `%:z`, `%#z`, `%+`) the offset wins and `timezone` is not used.
+    (`%z`, `%:z`, `%#z`, `%+`) the offset wins and `timezone` is not used; so does `%s`:
+    seconds since the Unix epoch are an instant, UTC by definition.
     `earliest` (inclusive) and `latest` (exclusive), ISO dates in UTC, bound the value.
     """
     formats = [fmt] if isinstance(fmt, str) else list(fmt)
-    aware = [any(token in f for token in ("%z", "%:z", "%#z", "%+")) for f in formats]
+    aware = [any(token in f for token in ("%z", "%:z", "%#z", "%+", "%s")) for f in formats]
     rule = "timestamp " + " or ".join(formats) + ("" if all(aware) or timezone == "UTC" else f" in {timezone}")
     if earliest or latest:
         rule += f" from {earliest or '-'} until {latest or '-'}"

@@ -230,7 +230,13 @@ def source_for(file_name: str, sources: Mapping[str, Source]) -> Source | None:
 
 
 def _check_timestamp_format(name: str, fmt: str) -> None:
-    """A format that cannot even print a time (`%Q`) would reject every row of every file: refused here."""
+    """A format that cannot even print a time (`%Q`) would reject every row of every file: refused here.
+    So is `%Z`: the parser skips a zone name, and every time would be read in `timezone` whatever it says."""
+    if "%Z" in fmt.replace("%%", ""):
+        raise SourceConfigError(
+            f"source {name}: timestamp_format {fmt!r} has %Z, a zone name, which is not read: "
+            "use %z for a numeric offset, or set timezone"
+        )
     sample = pl.Series([datetime(2026, 10, 1, 9, 30, 15, tzinfo=timezone.utc)])
     try:
         printed = sample.dt.strftime(fmt)

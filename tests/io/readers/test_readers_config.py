@@ -91,6 +91,7 @@ def test_a_file_belongs_to_the_first_source_whose_pattern_matches_its_name(tmp_p
         ("[sources.a]\nformat = 'csv'\npattern = '*'\ncolumns = { source_file = 'x' }", "columns ['source_file'] are not canonical columns a file may provide"),
         ("[sources.a]\nformat = 'csv'\npattern = '*'\ndelimiter = ';;'", "delimiter must be one character"),
         ("[sources.a]\nformat = 'csv'\npattern = '*'\ntimestamp_format = '%Q'", "timestamp_format '%Q' is not a strftime format"),
+        ("[sources.a]\nformat = 'csv'\npattern = '*'\ntimestamp_format = '%Y-%m-%d %H:%M:%S %Z'", "source a: timestamp_format '%Y-%m-%d %H:%M:%S %Z' has %Z"),
         ("[sources.a]\nformat = 'csv'\npattern = 7", "['pattern'] must be strings"),
         ("[sources.'a:b']\nformat = 'csv'\npattern = '*'", "must not contain ':'"),
         ("[sources.a\nformat = 'csv'", "not valid TOML"),

@@ -47,8 +47,11 @@ def test_each_cast_converts_and_reports(cast, cells, values, failures):
         ("%Y-%m-%dT%H:%M:%S%z", "Europe/Vienna", "2026-10-01T09:00:00+05:00", datetime(2026, 10, 1, 4, tzinfo=UTC)),
         (("%Y-%m-%d %H:%M:%S.%3f", "%Y-%m-%d %H:%M:%S"), "UTC", "2026-10-01 09:00:00", datetime(2026, 10, 1, 9, tzinfo=UTC)),
         (("%Y-%m-%d %H:%M:%S.%3f", "%Y-%m-%d %H:%M:%S"), "UTC", "2026-10-01 09:00:00.250", datetime(2026, 10, 1, 9, 0, 0, 250000, tzinfo=UTC)),
+        # epoch seconds are an instant: the zone is not used, not even in the hour it skips
+        ("%s", "Europe/Vienna", "1782907200", datetime(2026, 7, 1, 12, tzinfo=UTC)),
+        ("%s", "Europe/Vienna", "1774751400", datetime(2026, 3, 29, 2, 30, tzinfo=UTC)),
     ],
-    ids=["utc", "summer", "repeated-hour", "skipped-hour", "other-format", "offset-wins", "second-format", "first-format"],
+    ids=["utc", "summer", "repeated-hour", "skipped-hour", "other-format", "offset-wins", "second-format", "first-format", "epoch", "epoch-in-skipped-hour"],
 )
 def test_timestamps_become_utc(fmt, zone, cell, expected):
     frame = pl.DataFrame({"source_line": [1], "t": [cell]})
@@ -56,6 +59,11 @@ def test_timestamps_become_utc(fmt, zone, cell, expected):
     assert result.frame["t"].to_list() == [expected]
     assert result.frame.schema["t"] == pl.Datetime("us", "UTC")
     assert result.failures.height == (expected is None)
+
+
+def test_epoch_seconds_name_no_zone_in_their_rule():
+    frame = pl.DataFrame({"source_line": [1], "t": ["yesterday"]})
+    assert parse.parsed(frame, {"t": parse.timestamp("%s", "Europe/Vienna")}).failures["rule"].to_list() == ["timestamp %s"]
 
 
 def test_bounds_on_timestamps_are_inclusive_then_exclusive():
