@@ -122,12 +122,7 @@ class Source:
             raise SourceConfigError(f"source name {self.name!r}: must be non-empty and must not contain ':'")
         if not self.pattern:
             raise SourceConfigError(f"source {self.name}: 'pattern' must not be empty")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise SourceConfigError(
-                f"source {self.name}: timezone {self.timezone!r} is not an IANA time zone ({exc})"
-            ) from None
+        _check_timezone(self.name, self.timezone)
         data = self.format == "nfdump"
         object.__setattr__(self, "id_type", self.id_type or ("ipv4" if data else "phone"))
         object.__setattr__(self, "article_key", self.article_key or ("data" if data else "voice"))
@@ -148,7 +143,23 @@ class Source:
         if any(not isinstance(v, str) or not v for v in columns.values()):
             raise SourceConfigError(f"source {self.name}: every entry in 'columns' must name a file column")
         object.__setattr__(self, "columns", MappingProxyType(columns))
+        self._check_one_column_each()
         self._check_numbering_plan(data)
+
+    def _check_one_column_each(self) -> None:
+        """Two canonical columns read from one file column (both mapped to it, or one mapped to the
+        other's own name, which it is then read from too) cannot make a record: refused here, since a
+        file has the column (and both read it) or lacks it (and the explicit mapping finds nothing)."""
+        readers: dict[str, list[str]] = {}
+        for canonical in MAPPABLE:
+            readers.setdefault(self.file_column(canonical), []).append(canonical)
+        for column, canonicals in readers.items():
+            if len(canonicals) > 1:
+                named = [c if c in self.columns else f"{c} (unmapped: by its own name)" for c in canonicals]
+                raise SourceConfigError(
+                    f"source {self.name}: columns {' and '.join(named)} would both be read from file column {column!r}; "
+                    "give each its own column"
+                )
 
     def _check_numbering_plan(self, data: bool) -> None:
         """The country must be one `phonenumbers` knows, and prefixes plain digits, before any file is read."""
@@ -229,6 +240,17 @@ def source_for(file_name: str, sources: Mapping[str, Source]) -> Source | None:
     return None
 
 
+def _check_timezone(name: str, zone: str) -> None:
+    """The zone must be one both zoneinfo and Polars (which converts the times) know: `localtime`,
+    `posixrules` or `right/UTC` are files of the zone database but no zone Polars converts with."""
+    try:
+        ZoneInfo(zone)
+        pl.Series([datetime(2026, 10, 1)]).dt.replace_time_zone(zone)
+    except (ZoneInfoNotFoundError, ValueError, pl.exceptions.PolarsError) as exc:
+        reason = str(exc).splitlines()[0]
+        raise SourceConfigError(f"source {name}: timezone {zone!r} is not an IANA time zone ({reason})") from None
+
+
 def _check_timestamp_format(name: str, fmt: str) -> None:
     """A format that cannot even print a time (`%Q`) would reject every row of every file: refused here.
     So is `%Z`: the parser skips a zone name, and every time would be read in `timezone` whatever it says."""
@@ -242,7 +264,11 @@ def _check_timestamp_format(name: str, fmt: str) -> None:
         printed = sample.dt.strftime(fmt)
     except pl.exceptions.PolarsError:
         raise SourceConfigError(f"source {name}: timestamp_format {fmt!r} is not a strftime format (e.g. %Y-%m-%d %H:%M:%S)") from None
-    if printed.str.strptime(pl.Datetime, fmt, strict=False).is_null().any():
+    try:
+        read = printed.str.strptime(pl.Datetime, fmt, strict=False)
+    except pl.exceptions.PolarsError as exc:  # e.g. %I without %p
+        raise SourceConfigError(f"source {name}: timestamp_format {fmt!r} cannot be read: {str(exc).splitlines()[0]}") from None
+    if read.is_null().any():
         raise SourceConfigError(f"source {name}: timestamp_format {fmt!r} does not read back the times it writes ({printed[0]!r})")
 
 

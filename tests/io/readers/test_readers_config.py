@@ -92,6 +92,18 @@ def test_a_file_belongs_to_the_first_source_whose_pattern_matches_its_name(tmp_p
         ("[sources.a]\nformat = 'csv'\npattern = '*'\ndelimiter = ';;'", "delimiter must be one character"),
         ("[sources.a]\nformat = 'csv'\npattern = '*'\ntimestamp_format = '%Q'", "timestamp_format '%Q' is not a strftime format"),
         ("[sources.a]\nformat = 'csv'\npattern = '*'\ntimestamp_format = '%Y-%m-%d %H:%M:%S %Z'", "source a: timestamp_format '%Y-%m-%d %H:%M:%S %Z' has %Z"),
+        # zoneinfo knows these, Polars (which converts the times) does not
+        ("[sources.a]\nformat = 'csv'\npattern = '*'\ntimezone = 'localtime'", "source a: timezone 'localtime' is not an IANA time zone"),
+        ("[sources.a]\nformat = 'csv'\npattern = '*'\ntimezone = 'posixrules'", "source a: timezone 'posixrules' is not an IANA time zone"),
+        ("[sources.a]\nformat = 'csv'\npattern = '*'\ntimezone = 'Factory'", "source a: timezone 'Factory' is not an IANA time zone"),
+        ("[sources.a]\nformat = 'csv'\npattern = '*'\ntimezone = 'right/UTC'", "source a: timezone 'right/UTC' is not an IANA time zone"),
+        ("[sources.a]\nformat = 'csv'\npattern = '*'\ntimezone = 'posix/Europe/Vienna'", "source a: timezone 'posix/Europe/Vienna' is not an IANA time zone"),
+        ("[sources.a]\nformat = 'csv'\npattern = '*'\ntimestamp_format = '%d/%m/%Y %I:%M:%S'",
+         "source a: timestamp_format '%d/%m/%Y %I:%M:%S' cannot be read: Invalid format string: Please either specify both 12-hour directive and meridiem directive, or neither."),
+        ("[sources.a]\nformat = 'csv'\npattern = '*'\ncolumns = { subscriber_id = 'x', counterparty = 'x' }",
+         "source a: columns subscriber_id and counterparty would both be read from file column 'x'; give each its own column"),
+        ("[sources.a]\nformat = 'csv'\npattern = '*'\ncolumns = { subscriber_id = 'counterparty' }",
+         "source a: columns subscriber_id and counterparty (unmapped: by its own name) would both be read from file column 'counterparty'"),
         ("[sources.a]\nformat = 'csv'\npattern = 7", "['pattern'] must be strings"),
         ("[sources.'a:b']\nformat = 'csv'\npattern = '*'", "must not contain ':'"),
         ("[sources.a\nformat = 'csv'", "not valid TOML"),
@@ -109,6 +121,18 @@ def test_a_bad_sources_file_says_what_to_fix(tmp_path, toml, message):
 def test_a_missing_sources_file_is_named(tmp_path):
     with pytest.raises(SourceConfigError, match="sources file not found"):
         load_sources(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        {"subscriber_id": "counterparty", "counterparty": "subscriber_id"},  # swapped: each file column read once
+        {"subscriber_id": "A", "counterparty": "subscriber_id"},
+    ],
+    ids=["swapped", "to-a-free-default-name"],
+)
+def test_mappings_that_read_each_file_column_once_are_accepted(columns):
+    assert dict(Source(name="a", format="csv", pattern="*", columns=columns).columns) == columns
 
 
 def test_sources_are_values():
