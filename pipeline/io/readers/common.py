@@ -133,16 +133,19 @@ def file_bytes(path: Path) -> bytes:
 
 
 def text_file(path: Path) -> TextFile:
-    """The file as text; UnreadableFile when it is empty or binary."""
+    """The file as text; UnreadableFile when it is empty (a byte order mark and blank lines at most) or binary."""
     path = Path(path)
     data = file_bytes(path)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]  # a UTF-8 byte order mark (spreadsheet exports) is not part of the first field
     if not data or data.isspace():
         raise UnreadableFile(path, "empty file")
     if b"\x00" in data[:65536]:
         raise UnreadableFile(path, "binary content (NUL bytes): not a text file of this format")
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]  # a UTF-8 byte order mark (spreadsheet exports) is not part of the first field
-    return TextFile(path, data)
+    text = TextFile(path, data)
+    if text.head(1).is_empty():  # blank as the readers see lines: a no-break space is blank too
+        raise UnreadableFile(path, "empty file")
+    return text
 
 
 @dataclass

@@ -76,8 +76,17 @@ def truncated_gzip(text: str) -> bytes:
         ("cdr.csv", SAMPLES["asterisk"][1].encode(), FREESWITCH, "not a FreeSWITCH cdr-csv file"),
         ("flows.csv", SAMPLES["asterisk"][1].encode(), NFDUMP, "not an nfdump CSV export"),
         ("usage.csv", b"caller,when\n1,2\n", MAPPED, "missing columns subscriber_id, start_time, duration_s or volume_bytes"),
+        # a byte order mark is not content
+        ("Master.csv", b"\xef\xbb\xbf\r\n", ASTERISK, "empty file"),
+        ("cdr.csv", b"\xef\xbb\xbf\n\n", FREESWITCH, "empty file"),
+        ("flows.csv", b"\xef\xbb\xbf", NFDUMP, "empty file"),
+        ("usage.csv", b"\xef\xbb\xbf\r\n  \r\n", MAPPED, "empty file"),
+        ("usage.csv.gz", gzip.compress(b"\xef\xbb\xbf\n"), MAPPED, "empty file"),
+        ("flows.csv", "\u00a0\n\u3000\r\n".encode(), NFDUMP, "empty file"),  # blanks beyond ASCII
+        ("Master.csv", "\u00a0\n".encode(), ASTERISK, "empty file"),
     ],
-    ids=["empty", "blank-lines", "empty-gzip", "truncated-gzip", "fake-gzip", "binary", "semicolons", "asterisk-as-freeswitch", "asterisk-as-nfdump", "csv-without-columns"],
+    ids=["empty", "blank-lines", "empty-gzip", "truncated-gzip", "fake-gzip", "binary", "semicolons", "asterisk-as-freeswitch", "asterisk-as-nfdump", "csv-without-columns",
+         "bom-asterisk", "bom-freeswitch", "bom-nfdump", "bom-csv", "bom-gzip", "unicode-blanks-nfdump", "unicode-blanks-asterisk"],
 )
 def test_files_that_cannot_be_read_are_unreadable(tmp_path, name, content, source, message):
     path = tmp_path / name
