@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.ingest import parse
@@ -27,12 +28,17 @@ TIMESTAMP_TEXT = "%Y-%m-%d %H:%M:%S%.f"
 
 
 def read(path: Path, source: Source) -> ReadResult:
-    """Canonical usage and rejects from one Parquet file."""
+    """Canonical usage and rejects from one Parquet file; only the columns the source uses are read
+    (another column, of a type Polars cannot read, does not matter)."""
     try:
-        frame = pl.read_parquet(path)
+        file_columns = pq.read_schema(path).names
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise UnreadableFile(path, f"not a readable Parquet file ({exc})") from None
+    present = present_columns(path, source, file_columns)
+    try:
+        frame = pl.read_parquet(path, columns=list(present.values()))
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise UnreadableFile(path, f"not a readable Parquet file ({exc})") from None
-    present = present_columns(path, source, frame.columns)
     _check_types(path, {column: frame.schema[column] for column in present.values()})
     start = present["start_time"]
     dtype = frame.schema[start]

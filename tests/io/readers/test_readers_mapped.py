@@ -9,6 +9,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
 
@@ -265,6 +267,18 @@ def test_a_parquet_file_without_canonical_columns_names_them(tmp_path):
     pl.DataFrame({"subscriber": ["1"], "start_time": [datetime(2026, 10, 1)]}).write_parquet(path)
     with pytest.raises(UnreadableFile, match="missing columns subscriber_id, duration_s or volume_bytes"):
         read_usage_file(path, Source(name="pq", format="parquet", pattern="*"))
+
+
+def test_parquet_columns_the_source_does_not_use_are_not_read(tmp_path):
+    """An unrelated column of a type Polars cannot read (decimals beyond 38 digits) must not stop the file."""
+    path = tmp_path / "usage.parquet"
+    amount = pa.array([Decimal("1.50")], pa.decimal256(50, 2))
+    pq.write_table(pa.table({"subscriber_id": ["43316812724"], "start_time": ["2026-10-01 09:00:00"], "duration_s": [60], "amount": amount}), path)
+    result = read_usage_file(path, Source(name="pq", format="parquet", pattern="*.parquet"))
+    assert result.usage.select("source_line", "subscriber_id", "start_time", "duration_s").rows() == [
+        (1, "43316812724", datetime(2026, 10, 1, 9, tzinfo=UTC), 60),
+    ]
+    assert result.rejects.height == 0
 
 
 def test_a_file_that_is_not_parquet_is_unreadable(tmp_path):
