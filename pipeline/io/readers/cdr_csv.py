@@ -84,6 +84,8 @@ def call_usage(
             columns.answer: when(),
             columns.billsec: parse.integer(required=True, minimum=0, maximum=MAX_DURATION_S),
             columns.cause: parse.text(),
+            # the key is made of these as written: a NUL in one is rejected here, naming the field
+            **{name: parse.text() for name in own_id},
         },
     )
     keys = record_keys(

@@ -324,3 +324,24 @@ def test_a_nul_character_past_the_binary_check_rejects_its_call_naming_the_field
     line = len(filler) + 1
     assert result.rejects.select("source_line", "column", "value", "rule").rows() == [(line, "src", "4331681\\x002724", "text without NUL characters")]
     assert result.rejects.get_column("raw").to_list() == [bad.replace("\x00", "\\x00")]
+
+
+@pytest.mark.parametrize(
+    ("lines", "bad", "column", "value"),
+    [
+        (uniqueid_lines(), uniqueid_lines()[0].replace('"1759302000.1"', '"1759302000\x00.1"'), "uniqueid", "1759302000\\x00.1"),
+        (linkedid_lines(), linkedid_lines()[0].removesuffix(",0") + ",0\x00", "sequence", "0\\x00"),
+    ],
+    ids=["uniqueid", "sequence"],
+)
+def test_a_nul_character_in_the_own_id_rejects_its_call_naming_the_field(tmp_path, lines, bad, column, value):
+    """The record key is made of these fields as written: the reject names the field, not record_key, and shows the line."""
+    filler = lines * 60  # past the 64 KiB checked for binary content
+    path = tmp_path / "Master.csv"
+    path.write_bytes("\n".join([*filler, bad, lines[1]]).encode() + b"\n")
+    result = read_usage_file(path, VIENNA)
+    line = len(filler) + 1
+    assert result.usage.height == len(filler) + 1
+    assert result.rejects.select("source_line", "column", "value", "rule", "raw").rows() == [
+        (line, column, value, "text without NUL characters", bad.replace("\x00", "\\x00")),
+    ]

@@ -110,3 +110,16 @@ def test_a_caller_name_with_bare_quotes_around_it_is_rejected_alone(tmp_path):
     assert result.rejects.select("source_line", "column", "value", "rule", "reason", "raw").rows() == [
         (2, "(row)", None, "quoting", "cdr.csv line 2: text after the closing quote of a quoted field", misquoted),
     ]
+
+
+def test_a_nul_character_in_the_uuid_rejects_its_leg_naming_the_field(tmp_path):
+    filler = DEFAULT_LINES * 100  # past the 64 KiB checked for binary content
+    bad = DEFAULT_LINES[0].replace('"5b1c6f0e-0001-4000-8000-000000000001"', '"5b1c6f0e\x00"')
+    path = tmp_path / "cdr.csv"
+    path.write_bytes("\n".join([*filler, bad]).encode() + b"\n")
+    assert path.stat().st_size - len(bad) > 65536
+    result = read_usage_file(path, Source(name="fs", format="freeswitch", pattern="*", timezone="Europe/Berlin"))
+    assert result.usage.height == len(filler)
+    assert result.rejects.select("source_line", "column", "value", "rule", "raw").rows() == [
+        (len(filler) + 1, "uuid", "5b1c6f0e\\x00", "text without NUL characters", bad.replace("\x00", "\\x00")),
+    ]
