@@ -127,7 +127,7 @@ def file_bytes(path: Path) -> bytes:
             return gzip.decompress(data)
         except (EOFError, OSError, zlib.error) as exc:
             raise UnreadableFile(path, f"truncated or corrupt gzip ({exc}); ask the sender for the file again") from None
-    if path.suffix == ".gz":
+    if path.suffix == ".gz" and data:  # 0 bytes are an empty file, whatever the name
         raise UnreadableFile(path, "named .gz but not gzip-compressed")
     return data
 

@@ -69,6 +69,7 @@ def truncated_gzip(text: str) -> bytes:
         ("Master.csv", b"", ASTERISK, "empty file"),
         ("Master.csv", b"\n  \n\r\n", ASTERISK, "empty file"),
         ("Master.csv.gz", gzip.compress(b""), ASTERISK, "empty file"),
+        ("Master.csv.gz", b"", ASTERISK, "empty file"),  # 0 bytes under a .gz name: empty, not "not gzip-compressed"
         ("Master.csv.gz", truncated_gzip(SAMPLES["asterisk"][1]), ASTERISK, "truncated or corrupt gzip"),
         ("Master.csv.gz", b"not gzip at all", ASTERISK, "named .gz but not gzip-compressed"),
         ("Master.csv", b"PAR1\x00\x01\x02binary\x00", ASTERISK, "binary content"),
@@ -85,7 +86,7 @@ def truncated_gzip(text: str) -> bytes:
         ("flows.csv", "\u00a0\n\u3000\r\n".encode(), NFDUMP, "empty file"),  # blanks beyond ASCII
         ("Master.csv", "\u00a0\n".encode(), ASTERISK, "empty file"),
     ],
-    ids=["empty", "blank-lines", "empty-gzip", "truncated-gzip", "fake-gzip", "binary", "semicolons", "asterisk-as-freeswitch", "asterisk-as-nfdump", "csv-without-columns",
+    ids=["empty", "blank-lines", "empty-gzip", "zero-bytes-named-gz", "truncated-gzip", "fake-gzip", "binary", "semicolons", "asterisk-as-freeswitch", "asterisk-as-nfdump", "csv-without-columns",
          "bom-asterisk", "bom-freeswitch", "bom-nfdump", "bom-csv", "bom-gzip", "unicode-blanks-nfdump", "unicode-blanks-asterisk"],
 )
 def test_files_that_cannot_be_read_are_unreadable(tmp_path, name, content, source, message):
