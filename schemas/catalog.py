@@ -206,6 +206,10 @@ DEFAULTS: dict[str, dict[str, object]] = {
     "prices": {"valid_from": None, "valid_until": None},
 }
 
+#: Tables whose rows are valid from `valid_from` to `valid_until` (dates), by the columns that
+#: identify a row: two rows of one key must not overlap in time (one would win silently).
+DATED: dict[str, tuple[str, ...]] = {"prices": ("tariff_id", "article_id")}
+
 #: (table, column) → (table, column) it must refer to.
 REFERENCES: list[tuple[str, str, str, str]] = [
     ("contracts", "customer_id", "customers", "customer_id"),

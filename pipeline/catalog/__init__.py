@@ -16,7 +16,7 @@ import pandera.polars as pandera
 import polars as pl
 from pandera.errors import SchemaErrors
 
-from schemas.catalog import DEFAULTS, REFERENCES, TABLES
+from schemas.catalog import DATED, DEFAULTS, REFERENCES, TABLES
 
 #: The `column` of a problem with a whole row that names no column of its own.
 ROW = "(row)"
@@ -112,6 +112,7 @@ def validated_catalog(raw: Mapping[str, RawTable]) -> Catalog:
             typed[name] = frame
         problems.append(errors)
     problems.append(_reference_errors(typed, raw))
+    problems.append(_row_errors(typed, raw))
     errors = pl.concat(problems)
     if errors.height:
         raise CatalogError(errors)
@@ -202,6 +203,22 @@ def _reference_errors(typed: dict[str, pl.DataFrame], raw: Mapping[str, RawTable
             )
         )
     return pl.concat(found)
+
+
+def _row_errors(typed: dict[str, pl.DataFrame], raw: Mapping[str, RawTable]) -> pl.DataFrame:
+    """Rules across rows: validity windows that end before they start or overlap within a key (the
+    same wording as the pricing tables); tables that could not be read are left out."""
+    from pipeline.catalog.validation import rule_errors, validity_overlaps  # it builds on this module
+
+    col = pl.col
+    found = [pl.DataFrame(schema=ERRORS_SCHEMA)]
+    for name, key in DATED.items():
+        if name in typed:
+            file = raw[name].file
+            found.append(rule_errors(typed[name], file, "valid_until", col("valid_until") <= col("valid_from"),
+                                     "valid_until must be after valid_from"))
+            found.append(validity_overlaps(typed[name], file, list(key)))
+    return pl.concat([f.cast(ERRORS_SCHEMA) for f in found])
 
 
 def _parse(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:

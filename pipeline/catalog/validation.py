@@ -27,6 +27,7 @@ __all__ = [
     "rule_errors",
     "typed_table",
     "typed_tables",
+    "validity_overlaps",
 ]
 
 
@@ -107,6 +108,20 @@ def overlap_errors(frame: pl.DataFrame, file: str, group: list[str], start: str,
     )
     rule = f"overlaps an earlier row with the same {', '.join(group)}"
     return rule_errors(clashes.unique("_line", maintain_order=True), file, start, pl.lit(True), rule)
+
+
+def validity_overlaps(frame: pl.DataFrame, file: str, key: list[str]) -> pl.DataFrame:
+    """Rows of one key whose validity (`valid_from` inclusive, `valid_until` exclusive, empty: open)
+    overlaps an earlier row's: an empty key cell is a value too, and an exact duplicate overlaps."""
+    if frame.height < 2:
+        return pl.DataFrame(schema=ERRORS_SCHEMA)
+    filled = frame.with_columns(pl.col(k).fill_null("\x00") for k in key if frame.schema[k] == pl.String)
+    if frame.schema["valid_from"] == pl.Date:
+        filled = filled.with_columns(pl.col("valid_from").fill_null(pl.date(1, 1, 1)))
+    found = overlap_errors(filled, file, key, "valid_from", "valid_until", False)
+    # report the cell as the file has it (an empty valid_from stays empty)
+    cells = frame.select(pl.col("_line").alias("line"), pl.col("valid_from").cast(pl.String).alias("value"))
+    return found.drop("value").join(cells, on="line").select(list(ERRORS_SCHEMA))
 
 
 def _within(day: pl.Expr, earlier_end: pl.Expr, end_inclusive: bool) -> pl.Expr:

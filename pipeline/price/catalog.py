@@ -26,10 +26,10 @@ from pipeline.catalog.validation import (
     RawTable,
     empty_table,
     files_of,
-    overlap_errors,
     reference_errors,
     rule_errors,
     typed_tables,
+    validity_overlaps,
 )
 from schemas.pricing import CATALOG_TABLES, DATED, DEFAULTS, KEYS, REFERENCES
 
@@ -112,7 +112,7 @@ def row_errors(t: dict[str, pl.DataFrame], files: dict[str, str], catalog: Catal
     for name in DATED:
         found.append(rule_errors(t[name], files[name], "valid_until", col("valid_until") <= col("valid_from"),
                                  "valid_until must be after valid_from"))
-        found.append(_overlaps(t[name], files[name], list(KEYS[name])))
+        found.append(validity_overlaps(t[name], files[name], list(KEYS[name])))
     for name, key in KEYS.items():
         if name not in DATED:
             found.append(rule_errors(t[name], files[name], key[-1], _duplicated(key), f"two rows with the same {', '.join(key)}"))
@@ -146,19 +146,6 @@ def row_errors(t: dict[str, pl.DataFrame], files: dict[str, str], catalog: Catal
 
 def _duplicated(key: tuple[str, ...]) -> pl.Expr:
     return pl.struct(*key).is_duplicated()
-
-
-def _overlaps(frame: pl.DataFrame, file: str, key: list[str]) -> pl.DataFrame:
-    """Rows of one key whose validity overlaps (open ends included; an empty key cell is a value too)."""
-    if frame.height < 2:
-        return pl.DataFrame(schema=ERRORS_SCHEMA)
-    filled = frame.with_columns(pl.col(k).fill_null("\x00") for k in key if frame.schema[k] == pl.String)
-    if frame.schema["valid_from"] == pl.Date:
-        filled = filled.with_columns(pl.col("valid_from").fill_null(pl.date(1, 1, 1)))
-    found = overlap_errors(filled, file, key, "valid_from", "valid_until", False)
-    # report the cell as the file has it (an empty valid_from stays empty)
-    cells = frame.select(pl.col("_line").alias("line"), pl.col("valid_from").cast(pl.String).alias("value"))
-    return found.drop("value").join(cells, on="line").select(list(ERRORS_SCHEMA))
 
 
 def _tier_errors(t: dict[str, pl.DataFrame], files: dict[str, str], catalog: Catalog | None) -> list[pl.DataFrame]:

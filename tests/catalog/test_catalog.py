@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipeline.catalog import CatalogError, CatalogNotFound, validated_catalog
+from pipeline.catalog import CatalogError, CatalogNotFound, problem_text, validated_catalog
 from pipeline.io.catalog_files import load_catalog, read_catalog_csv
 from tests.factory import BASE_CATALOG, raw_catalog
 
@@ -206,3 +206,40 @@ def test_a_missing_file_is_named_without_a_line_or_column():
         validated_catalog(raw)
     assert caught.value.errors.rows() == [("zones.csv", None, None, None, "file is required")]
     assert str(caught.value) == "catalog invalid (1 problem):\nzones.csv: file is required"
+
+
+def problems_of(**tables) -> list[str]:
+    """The problems of BASE_CATALOG with whole tables replaced, as the lines CatalogError prints."""
+    with pytest.raises(CatalogError) as caught:
+        validated_catalog(raw_catalog(**tables))
+    return [problem_text(*row) for row in caught.value.errors.rows()]
+
+
+PRICES = ("tariff_id", "article_id", "price", "valid_from", "valid_until")
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([("T-MIN", "A-NAT", "0.06", None, None), ("T-MIN", "A-NAT", "0.07", None, None)],  # an exact duplicate
+         ["prices.csv:3: column 'valid_from': value None breaks rule overlaps an earlier row with the same tariff_id, article_id"]),
+        ([("T-MIN", "A-NAT", "0.06", None, None), ("T-MIN", "A-NAT", "0.07", "2026-01-01", None)],
+         ["prices.csv:3: column 'valid_from': value '2026-01-01' breaks rule overlaps an earlier row with the same tariff_id, article_id"]),
+        ([("T-MIN", "A-NAT", "0.06", "2026-01-01", "2026-07-01"), ("T-MIN", "A-NAT", "0.07", "2026-06-30", None)],
+         ["prices.csv:3: column 'valid_from': value '2026-06-30' breaks rule overlaps an earlier row with the same tariff_id, article_id"]),
+        ([("T-MIN", "A-NAT", "0.06", "2026-01-01", "2025-01-01")],
+         ["prices.csv:2: column 'valid_until': value '2025-01-01' breaks rule valid_until must be after valid_from"]),
+        ([("T-MIN", "A-NAT", "0.06", "2026-01-01", "2026-01-01")],
+         ["prices.csv:2: column 'valid_until': value '2026-01-01' breaks rule valid_until must be after valid_from"]),
+    ],
+    ids=["duplicate", "open-then-dated", "one-day-overlap", "ends-before-start", "ends-on-start"],
+)
+def test_prices_of_one_tariff_and_article_must_not_overlap_in_time(rows, expected):
+    prices = {c: [r[i] for r in rows] + [v] for i, (c, v) in enumerate(zip(PRICES, ("T-SEC", "A-NAT", "0.06", None, None)))}
+    assert problems_of(prices=prices) == expected
+
+
+def test_prices_that_follow_each_other_are_valid():
+    prices = {"tariff_id": ["T-MIN", "T-MIN", "T-SEC"], "article_id": ["A-NAT"] * 3, "price": ["0.06", "0.05", "0.06"],
+              "valid_from": [None, "2026-07-01", None], "valid_until": ["2026-07-01", None, None]}
+    assert validated_catalog(raw_catalog(prices=prices)).prices.height == 3
