@@ -210,6 +210,10 @@ DEFAULTS: dict[str, dict[str, object]] = {
 #: identify a row: two rows of one key must not overlap in time (one would win silently).
 DATED: dict[str, tuple[str, ...]] = {"prices": ("tariff_id", "article_id")}
 
+#: Columns that identify a row of an undated table: two rows with the same key are an error (one
+#: would win silently; an empty cell is a value too).
+KEYS: dict[str, tuple[str, ...]] = {"article_keys": ("article_key", "zone_id")}
+
 #: (table, column) → (table, column) it must refer to.
 REFERENCES: list[tuple[str, str, str, str]] = [
     ("contracts", "customer_id", "customers", "customer_id"),

@@ -16,7 +16,7 @@ import pandera.polars as pandera
 import polars as pl
 from pandera.errors import SchemaErrors
 
-from schemas.catalog import DATED, DEFAULTS, REFERENCES, TABLES
+from schemas.catalog import DATED, DEFAULTS, KEYS, REFERENCES, TABLES
 
 #: The `column` of a problem with a whole row that names no column of its own.
 ROW = "(row)"
@@ -206,8 +206,8 @@ def _reference_errors(typed: dict[str, pl.DataFrame], raw: Mapping[str, RawTable
 
 
 def _row_errors(typed: dict[str, pl.DataFrame], raw: Mapping[str, RawTable]) -> pl.DataFrame:
-    """Rules across rows: validity windows that end before they start or overlap within a key (the
-    same wording as the pricing tables); tables that could not be read are left out."""
+    """Rules across rows: two rows of one key, validity windows that end before they start or overlap
+    within a key (the same wording as the pricing tables); tables that could not be read are left out."""
     from pipeline.catalog.validation import rule_errors, validity_overlaps  # it builds on this module
 
     col = pl.col
@@ -218,6 +218,10 @@ def _row_errors(typed: dict[str, pl.DataFrame], raw: Mapping[str, RawTable]) -> 
             found.append(rule_errors(typed[name], file, "valid_until", col("valid_until") <= col("valid_from"),
                                      "valid_until must be after valid_from"))
             found.append(validity_overlaps(typed[name], file, list(key)))
+    for name, key in KEYS.items():
+        if name in typed:
+            found.append(rule_errors(typed[name], raw[name].file, key[-1], pl.struct(*key).is_duplicated(),
+                                     f"two rows with the same {', '.join(key)}"))
     return pl.concat([f.cast(ERRORS_SCHEMA) for f in found])
 
 

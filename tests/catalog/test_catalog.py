@@ -243,3 +243,20 @@ def test_prices_that_follow_each_other_are_valid():
     prices = {"tariff_id": ["T-MIN", "T-MIN", "T-SEC"], "article_id": ["A-NAT"] * 3, "price": ["0.06", "0.05", "0.06"],
               "valid_from": [None, "2026-07-01", None], "valid_until": ["2026-07-01", None, None]}
     assert validated_catalog(raw_catalog(prices=prices)).prices.height == 3
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([("voice", "NAT", "A-NAT"), ("voice", "NAT", "A-NAT")],
+         ["article_keys.csv:2: column 'zone_id': value 'NAT' breaks rule two rows with the same article_key, zone_id",
+          "article_keys.csv:3: column 'zone_id': value 'NAT' breaks rule two rows with the same article_key, zone_id"]),
+        ([("data", None, "A-NAT"), ("voice", "NAT", "A-NAT"), ("data", None, "A-NAT")],  # an empty zone_id is a value too
+         ["article_keys.csv:2: column 'zone_id': value None breaks rule two rows with the same article_key, zone_id",
+          "article_keys.csv:4: column 'zone_id': value None breaks rule two rows with the same article_key, zone_id"]),
+    ],
+    ids=["same-zone", "two-rows-for-every-zone"],
+)
+def test_an_article_key_and_zone_name_one_article(rows, expected):
+    article_keys = {c: [r[i] for r in rows] for i, c in enumerate(("article_key", "zone_id", "article_id"))}
+    assert problems_of(article_keys=article_keys) == expected
