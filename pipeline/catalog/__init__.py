@@ -91,6 +91,9 @@ class Catalog:
     prices: pl.DataFrame
     #: USAGE_TARIFFS; empty unless the catalog has module tariffs that change the usage tariff
     usage_tariffs: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=USAGE_TARIFFS))
+    #: each table's file and the file line of each of its rows (a RawTable of `_line` alone): where a
+    #: problem the pricing catalog finds in a core row is reported; empty for a catalog not read from files
+    sources: Mapping[str, RawTable] = field(default_factory=dict, compare=False, repr=False)
 
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         """Make every table queryable on `con` as `cat_<table>`, and the usage-tariff timeline as `cat_usage_tariffs`."""
@@ -116,7 +119,8 @@ def validated_catalog(raw: Mapping[str, RawTable]) -> Catalog:
     errors = pl.concat(problems)
     if errors.height:
         raise CatalogError(errors)
-    return Catalog(**{name: typed[name].drop("_line") for name in TABLES})
+    sources = {name: RawTable(raw[name].file, typed[name].select("_line")) for name in TABLES}
+    return Catalog(**{name: typed[name].drop("_line") for name in TABLES}, sources=sources)
 
 
 def _typed_table(raw: RawTable, model: type[pandera.DataFrameModel], defaults: dict) -> tuple[pl.DataFrame | None, pl.DataFrame]:

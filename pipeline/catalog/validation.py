@@ -12,12 +12,13 @@ from collections.abc import Mapping
 import pandera.polars as pandera
 import polars as pl
 
-from pipeline.catalog import ERRORS_SCHEMA, CatalogError, RawTable, _errors, _typed_table
+from pipeline.catalog import ERRORS_SCHEMA, Catalog, CatalogError, RawTable, _errors, _typed_table
 
 __all__ = [
     "ERRORS_SCHEMA",
     "as_text",
     "CatalogError",
+    "core_rows",
     "RawTable",
     "empty_table",
     "errors",
@@ -126,6 +127,15 @@ def validity_overlaps(frame: pl.DataFrame, file: str, key: list[str]) -> pl.Data
 
 def _within(day: pl.Expr, earlier_end: pl.Expr, end_inclusive: bool) -> pl.Expr:
     return day <= earlier_end if end_inclusive else day < earlier_end
+
+
+def core_rows(catalog: Catalog, name: str) -> tuple[pl.DataFrame, str]:
+    """A core table with `_line`, and its file: where a problem another catalog finds in its rows is
+    reported. A catalog not read from files (Catalog.sources empty) numbers its rows from line 2."""
+    frame, source = getattr(catalog, name), catalog.sources.get(name)
+    if source is None or source.frame.height != frame.height:
+        return frame.with_columns(pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("_line")), f"{name}.csv"
+    return frame.with_columns(source.frame.get_column("_line")), source.file
 
 
 def as_text(frame: pl.DataFrame) -> pl.DataFrame:

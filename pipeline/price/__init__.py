@@ -30,6 +30,7 @@ from pipeline.price.catalog import (
     pricing_of,
     validated_pricing,
     with_pricing,
+    zone_ids,
 )
 from pipeline.price.cost_control import cost_control
 from pipeline.price.explain import carry_in
@@ -60,8 +61,7 @@ CARRY_SCHEMA = {"contract_id": pl.String, "tariff_id": pl.String, "article_id": 
 
 def zone_dim(catalog: Catalog) -> pl.DataFrame:
     """Every zone a record can land in (prefix zones, catch-all zones, local-call zones), numbered from 1."""
-    local = pricing_of(catalog).tariff_pricing.get_column("local_zone").drop_nulls()
-    zones = pl.concat([catalog.zones.get_column("zone_id"), catalog.tariffs.get_column("catchall_zone").drop_nulls(), local])
+    zones = zone_ids(catalog, pricing_of(catalog).tariff_pricing)
     return pl.DataFrame({"zone_id": zones.unique().sort()}).with_row_index("zone_no", offset=1).with_columns(
         pl.col("zone_no").cast(pl.Int32)
     )

@@ -24,6 +24,7 @@ from pipeline.catalog.validation import (
     ERRORS_SCHEMA,
     CatalogError,
     RawTable,
+    core_rows,
     empty_table,
     files_of,
     reference_errors,
@@ -99,6 +100,7 @@ def validated_pricing(raw: Mapping[str, RawTable], catalog: Catalog | None) -> P
             core = {"tariffs": catalog.tariffs, "articles": catalog.articles, "customers": catalog.customers,
                     "contracts": catalog.contracts}
             problems.append(reference_errors({**core, **typed}, files, REFERENCES))
+            problems.append(_zone_errors(catalog, typed["tariff_pricing"]))
     found = pl.concat(problems)
     if found.height:
         raise CatalogError(found)
@@ -142,6 +144,21 @@ def row_errors(t: dict[str, pl.DataFrame], files: dict[str, str], catalog: Catal
     found += _band_errors(t, files)
     found.append(_area_errors(t["area_codes"], files["area_codes"]))
     return pl.concat([f.cast(ERRORS_SCHEMA) for f in found])
+
+
+def zone_ids(catalog: Catalog, tariff_pricing: pl.DataFrame) -> pl.Series:
+    """Every zone a record can land in, with repeats: prefix zones, catch-all zones, local-call zones."""
+    local = tariff_pricing.get_column("local_zone").drop_nulls()
+    return pl.concat([catalog.zones.get_column("zone_id"), catalog.tariffs.get_column("catchall_zone").drop_nulls(), local])
+
+
+def _zone_errors(catalog: Catalog, tariff_pricing: pl.DataFrame) -> pl.DataFrame:
+    """An article_keys.csv zone no record can land in: a typo would bill the zone's calls as the
+    key's row for every zone (fixed-line calls as mobile), or leave them unrateable."""
+    keys, file = core_rows(catalog, "article_keys")
+    unknown = ~pl.col("zone_id").is_in(zone_ids(catalog, tariff_pricing).unique().implode())
+    return rule_errors(keys, file, "zone_id", pl.col("zone_id").is_not_null() & unknown,
+                       "must exist in zones.zone_id (or be a tariffs.catchall_zone or tariff_pricing.local_zone)")
 
 
 def _duplicated(key: tuple[str, ...]) -> pl.Expr:

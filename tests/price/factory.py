@@ -8,8 +8,8 @@ The core (CORE, on top of tests/factory.py's) has two tariffs and one contract p
     K-RC      C3 (—, reverse charge)           T-SEC                4989000                         UTC
     K-EX      C4 (—, exempt)                   T-SEC                4989111                         UTC
 
-Zones: 43 NAT, 4366 MOB, 49 NAT, 4930 NAT; keys voice (NAT → A-NAT, MOB → A-MOB, LOCAL → A-LOCAL),
-sms → A-SMS (per 100 events), data → A-GB (per 10⁹ bytes), data-gib → A-GIB (per 2³⁰ bytes).
+Zones: 43 NAT, 4366 MOB, 49 NAT, 4930 NAT; keys voice (NAT → A-NAT, MOB → A-MOB; LOCAL → A-LOCAL
+with LOCAL_KEYS, for a tariff with local_zone LOCAL), sms → A-SMS (per 100 events), data → A-GB (per 10⁹ bytes), data-gib → A-GIB (per 2³⁰ bytes).
 Every article costs 0.06 per price_per on both tariffs, except as said in a test.
 """
 
@@ -22,7 +22,7 @@ from pipeline.job import rate
 from pipeline.price import PricedCatalog, validated_pricing, with_pricing
 from tests.factory import at, catalog, usage
 
-__all__ = ["CORE", "K_EX", "K_MIN", "K_RC", "K_SEC", "at", "calls", "priced", "raw_pricing", "rate_priced", "rated", "usage"]
+__all__ = ["CORE", "LOCAL_KEYS", "K_EX", "K_MIN", "K_RC", "K_SEC", "at", "calls", "priced", "raw_pricing", "rate_priced", "rated", "usage"]
 
 #: A subscriber number of each contract.
 K_MIN, K_SEC, K_RC, K_EX = "4331681272420", "4930123450", "4989000", "4989111"
@@ -63,9 +63,9 @@ CORE: dict[str, dict[str, list]] = {
         "zone_name": ["national", "mobile", "national", "national"],
     },
     "article_keys": {
-        "article_key": ["voice", "voice", "voice", "sms", "data", "data-gib"],
-        "zone_id": ["NAT", "MOB", "LOCAL", None, None, None],
-        "article_id": ["A-NAT", "A-MOB", "A-LOCAL", "A-SMS", "A-GB", "A-GIB"],
+        "article_key": ["voice", "voice", "sms", "data", "data-gib"],
+        "zone_id": ["NAT", "MOB", None, None, None],
+        "article_id": ["A-NAT", "A-MOB", "A-SMS", "A-GB", "A-GIB"],
     },
     "prices": {
         "tariff_id": ["T-MIN"] * 6 + ["T-SEC"] * 6,
@@ -73,6 +73,11 @@ CORE: dict[str, dict[str, list]] = {
         "price": ["0.0600"] * 12,
     },
 }
+
+
+#: CORE's article keys with voice in the local zone LOCAL: a zone only a tariff_pricing.local_zone
+#: defines (an article key in a zone no record can land in is a catalog error).
+LOCAL_KEYS = {k: [*v[:2], l, *v[2:]] for (k, v), l in zip(CORE["article_keys"].items(), ("voice", "LOCAL", "A-LOCAL"))}
 
 
 def raw_pricing(**tables: dict[str, list]) -> dict[str, RawTable]:

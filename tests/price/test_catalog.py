@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pipeline.catalog import CatalogError
+from pipeline.catalog import CatalogError, problem_text
 from pipeline.price.catalog import band_minutes
 from tests.price.factory import priced
 
@@ -88,3 +88,26 @@ def test_a_missing_pricing_file_is_no_rule_at_all():
 def test_a_band_covers_the_days_its_days_name(days, covered):
     bands = pl.DataFrame({"tariff_id": ["T"], "band": ["b"], "days": [days], "from_time": ["08:00"], "until_time": ["08:02"]})
     assert band_minutes(bands).group_by("day").len().sort("day").rows() == [(d, 2) for d in covered]
+
+
+@pytest.mark.parametrize(
+    ("zones", "tables", "expected"),
+    [
+        (["NAT", "MOB", "MBO"], {},
+         ["article_keys.csv:5: column 'zone_id': value 'MBO' breaks rule "
+          "must exist in zones.zone_id (or be a tariffs.catchall_zone or tariff_pricing.local_zone)"]),
+        (["NAT", "MOB", "LOCAL"], {},  # a local zone no tariff has
+         ["article_keys.csv:5: column 'zone_id': value 'LOCAL' breaks rule "
+          "must exist in zones.zone_id (or be a tariffs.catchall_zone or tariff_pricing.local_zone)"]),
+        (["NAT", "MOB", "LOCAL"], {"tariff_pricing": {"tariff_id": ["T-MIN"], "local_zone": ["LOCAL"]}}, []),
+    ],
+    ids=["a-typo", "an-unused-local-zone", "a-local-zone"],
+)
+def test_an_article_key_names_a_zone_a_record_can_land_in(zones, tables, expected):
+    keys = {"article_key": ["sms", "voice", "voice", "voice"], "zone_id": [None, *zones], "article_id": ["A-SMS", "A-NAT", "A-MOB", "A-LOCAL"]}
+    try:
+        priced(core={"article_keys": keys}, **tables)
+        found = []
+    except CatalogError as caught:
+        found = [problem_text(*row) for row in caught.errors.rows()]
+    assert found == expected

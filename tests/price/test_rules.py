@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.price.factory import ARTICLES, CORE, K_EX, K_MIN, K_RC, K_SEC, at, calls, priced, rate_priced, rated, usage
+from tests.price.factory import ARTICLES, CORE, K_EX, K_MIN, K_RC, K_SEC, LOCAL_KEYS, at, calls, priced, rate_priced, rated, usage
 
 D = Decimal
 
@@ -128,7 +128,7 @@ LOCAL = {
 )
 def test_local_calls_inside_the_callers_area_code_take_the_local_article(subscriber, key, counterparty, zone, article):
     records = usage(subscriber_id=[subscriber], article_key=[key], counterparty=[counterparty])
-    result = rate_priced(records, priced(**LOCAL))
+    result = rate_priced(records, priced(core={"article_keys": LOCAL_KEYS}, **LOCAL))
     assert rated(result, "zone_id", "article_id").row(0) == (zone, article)
 
 
