@@ -236,11 +236,11 @@ def _parse(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
         return col
     if dtype == pl.Boolean:
         return col.str.to_lowercase().replace_strict(_BOOLEANS, default=None, return_dtype=pl.Boolean)
-    if dtype == pl.Date:
-        return col.str.to_date("%Y-%m-%d", strict=False)
+    if dtype == pl.Date:  # %Y alone reads `26-10-15` as the year 26
+        return pl.when(col.str.contains(_ISO_DATE + "$")).then(col.str.to_date("%Y-%m-%d", strict=False))
     if isinstance(dtype, pl.Datetime):
         naive = pl.coalesce(col.str.to_datetime(f, strict=False, time_unit="us") for f in _DATETIME_FORMATS)
-        return naive.dt.replace_time_zone("UTC")
+        return pl.when(col.str.contains(_ISO_DATE + "([ T]|$)")).then(naive.dt.replace_time_zone("UTC"))
     if isinstance(dtype, pl.Decimal):  # more decimals than the scale would be rounded away: refused
         return pl.when(col.str.contains(_decimal_pattern(dtype.scale))).then(col).cast(dtype, strict=False)
     return col.cast(dtype, strict=False)
@@ -252,6 +252,8 @@ def _decimal_pattern(scale: int) -> str:
 
 
 _BOOLEANS = {"true": True, "t": True, "yes": True, "1": True, "false": False, "f": False, "no": False, "0": False}
+#: The date every catalog date and timestamp starts with: four-digit year, two-digit month and day.
+_ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
 
 

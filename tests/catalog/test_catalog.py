@@ -260,3 +260,29 @@ def test_prices_that_follow_each_other_are_valid():
 def test_an_article_key_and_zone_name_one_article(rows, expected):
     article_keys = {c: [r[i] for r in rows] for i, c in enumerate(("article_key", "zone_id", "article_id"))}
     assert problems_of(article_keys=article_keys) == expected
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value", "rule"),
+    [
+        ("contracts", "start_date", "26-01-01", "date YYYY-MM-DD"),  # year 0026, not 2026
+        ("contracts", "start_date", "026-01-01", "date YYYY-MM-DD"),
+        ("contracts", "start_date", "+2026-01-01", "date YYYY-MM-DD"),
+        ("contracts", "start_date", "2026-1-1", "date YYYY-MM-DD"),  # two-digit month and day, as the docs say
+        ("prices", "valid_until", "27-01-01", "date YYYY-MM-DD"),
+        ("device_ids", "valid_from", "26-10-01 00:00:00", "timestamp YYYY-MM-DD[ HH:MM:SS] (UTC)"),
+        ("device_ids", "valid_from", "26-10-01", "timestamp YYYY-MM-DD[ HH:MM:SS] (UTC)"),
+        ("device_ids", "valid_from", "2026-1-01 00:00:00", "timestamp YYYY-MM-DD[ HH:MM:SS] (UTC)"),
+    ],
+)
+def test_a_date_or_timestamp_needs_a_four_digit_year(table, column, value, rule):
+    columns = {c: list(v) for c, v in BASE_CATALOG[table].items()}
+    rows = len(next(iter(columns.values())))
+    columns[column] = [value] + columns.get(column, [None] * rows)[1:]
+    assert problems_of(**{table: columns}) == [f"{table}.csv:2: column {column!r}: value {value!r} breaks rule {rule}"]
+
+
+@pytest.mark.parametrize("value", ["2026-01-01", " 2026-01-01 ", "2026-01-01 10:00:00", "2026-01-01T10:00:00"])
+def test_an_iso_timestamp_is_read(value):
+    device_ids = {**BASE_CATALOG["device_ids"], "valid_from": [value, None]}
+    assert validated_catalog(raw_catalog(device_ids=device_ids)).device_ids.get_column("valid_from").dt.year().to_list() == [2026, None]

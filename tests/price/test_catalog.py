@@ -56,6 +56,11 @@ from tests.price.factory import priced
          ("promotions.csv", 2, "price", "decimal number with at most 12 digits before the point and 6 after it")),
         ({"free_quantities": {"tariff_id": ["T-MIN"], "article_id": ["A-NAT"], "quantity": ["lots"]}},
          ("free_quantities.csv", 2, "quantity", "type Int64")),
+        ({"special_prices": {"contract_id": ["K-MIN"], "kind": ["net"], "number": ["43"], "price": ["0.01"], "valid_from": ["26-10-01"]}},
+         ("special_prices.csv", 2, "valid_from", "date YYYY-MM-DD")),  # the year 26, not 2026
+        ({"promotions": {"promotion_id": ["P"], "article_id": ["A-NAT"], "price": ["0.01"],
+                         "valid_from": ["26-10-01 00:00:00"], "valid_until": ["2026-10-15 00:00:00"]}},
+         ("promotions.csv", 2, "valid_from", "timestamp YYYY-MM-DD[ HH:MM:SS] (UTC)")),
     ],
 )
 def test_a_bad_pricing_row_is_reported_with_file_line_column_and_rule(tables, problem):
