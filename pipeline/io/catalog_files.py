@@ -57,12 +57,25 @@ def _record_lines(lines: list[str], first: int, comments: bool) -> list[int]:
     rows, not usage records, and only for a file with such a field or comment."""
     kept = [(first + i, text) for i, text in enumerate(lines) if not (comments and text.startswith("#"))]
     numbers = [number for number, _ in kept]
-    reader = csv.reader(text for _, text in kept)
+    reader = csv.reader(text.replace("\r", " ") for _, text in kept)  # lines are counted, cells unused
     starts, consumed = [], 0
     for _ in reader:
         starts.append(numbers[consumed])
         consumed = reader.line_num
     return starts
+
+
+def csv_lines(text: str) -> list[str]:
+    r"""The lines of `text` as the CSV parser sees them: ended by LF or CRLF. str.splitlines also
+    ends a line at VT, FF, FS, GS, RS, NEL, U+2028 and U+2029, which are text in a CSV cell.
+
+    >>> csv_lines("a,b\r\n1,x\u2028y\n\n")
+    ['a,b', '1,x\u2028y', '']
+    """
+    lines = text.split("\n")
+    if lines[-1] == "":  # the line break that ends the last line starts none
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
 
 
 def _unknown_file(path: Path) -> pl.DataFrame:
@@ -85,11 +98,13 @@ def read_catalog_csv(path: Path, *, comments: bool = False) -> RawTable:
     """
     path = Path(path)
     text = catalog_text(path)
-    lines = text.splitlines()
+    if "\r" in text and "\n" not in text:  # the CSV parser would read it as one header line
+        raise file_error(path, 1, None, "lines end in a carriage return alone (old Mac text): save the file with LF or CRLF line endings")
+    lines = csv_lines(text)
     header_at = next((i for i, line in enumerate(lines) if _is_content(line, comments)), None)  # stops at the header
     if header_at is None:
         raise file_error(path, 1, None, "the file is empty: it needs its header line")
-    cells = next(csv.reader([lines[header_at]]), [])
+    cells = next(csv.reader([lines[header_at].replace("\r", " ")]), [])  # a stray CR is text to Polars, an error to csv
     if len(cells) == 1 and any(d in cells[0] for d in _OTHER_DELIMITERS):
         rule = f"the header is one column {_short(cells[0])!r}: the delimiter must be a comma"
         raise file_error(path, header_at + 1, None, rule)

@@ -286,3 +286,28 @@ def test_a_date_or_timestamp_needs_a_four_digit_year(table, column, value, rule)
 def test_an_iso_timestamp_is_read(value):
     device_ids = {**BASE_CATALOG["device_ids"], "valid_from": [value, None]}
     assert validated_catalog(raw_catalog(device_ids=device_ids)).device_ids.get_column("valid_from").dt.year().to_list() == [2026, None]
+
+
+@pytest.mark.parametrize("char", ["\u2028", "\u2029", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85"])
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_a_cell_holding_a_character_python_takes_for_a_line_break_is_text(tmp_path, char, ending):
+    """str.splitlines splits on these, the CSV parser does not: the rows must still be numbered right."""
+    directory = write_catalog(tmp_path / "catalog")
+    text = f"prefix,zone_id,zone_name\n43,NAT,nat{char}ional\n4x,NAT,national\n".replace("\n", ending)
+    (directory / "zones.csv").write_bytes(text.encode())
+    assert read_catalog_csv(directory / "zones.csv").frame.rows() == [("43", "NAT", f"nat{char}ional", 2), ("4x", "NAT", "national", 3)]
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(directory)
+    assert [problem_text(*row) for row in caught.value.errors.with_columns(pl.col("file").str.replace(r".*/", "")).rows()] == [
+        "zones.csv:3: column 'prefix': value '4x' breaks rule str_matches('^[1-9][0-9]{0,14}$')"
+    ]
+
+
+def test_a_file_with_cr_line_endings_cannot_be_read(tmp_path):
+    directory = write_catalog(tmp_path / "catalog", zones=b"prefix,zone_id,zone_name\r43,NAT,national\r49,NAT,national\r")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(directory)
+    assert caught.value.errors.rows() == [
+        (str(directory / "zones.csv"), 1, None, None,
+         "lines end in a carriage return alone (old Mac text): save the file with LF or CRLF line endings")
+    ]  # fmt: skip
