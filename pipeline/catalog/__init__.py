@@ -114,8 +114,9 @@ def validated_catalog(raw: Mapping[str, RawTable]) -> Catalog:
         if frame is not None:
             typed[name] = frame
         problems.append(errors)
+    checkable = _checkable(typed, pl.concat(problems), {name: raw[name].file for name in typed})  # rows without bad cells
     problems.append(_reference_errors(typed, raw))
-    problems.append(_row_errors(typed, raw))
+    problems.append(_row_errors(checkable, raw))
     errors = pl.concat(problems)
     if errors.height:
         raise CatalogError(errors)
@@ -171,6 +172,16 @@ def _typed_table(raw: RawTable, model: type[pandera.DataFrameModel], defaults: d
         # a cell that failed to parse is reported once, as a parse error
         check_errors = check_errors.join(cast_errors.select("line", "column"), on=["line", "column"], how="anti")
     return typed, pl.concat([cast_errors, check_errors.cast(ERRORS_SCHEMA)])
+
+
+def _checkable(typed: Mapping[str, pl.DataFrame], problems: pl.DataFrame, files: Mapping[str, str]) -> dict[str, pl.DataFrame]:
+    """Each table without its rows that have a problem of their own (a cell that did not parse is
+    null, a cell that broke its check may break a rule's arithmetic): the rows the rules across rows
+    and columns can check. They are reported once those cells are fixed; every other row now."""
+    return {
+        name: frame.join(problems.filter(pl.col("file") == files[name]).select(pl.col("line").alias("_line")), on="_line", how="anti")
+        for name, frame in typed.items()
+    }
 
 
 def _checked_column(columns: Collection[str]) -> pl.Expr:

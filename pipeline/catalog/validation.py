@@ -12,12 +12,13 @@ from collections.abc import Mapping
 import pandera.polars as pandera
 import polars as pl
 
-from pipeline.catalog import ERRORS_SCHEMA, Catalog, CatalogError, RawTable, _errors, _typed_table
+from pipeline.catalog import ERRORS_SCHEMA, Catalog, CatalogError, RawTable, _checkable, _errors, _typed_table
 
 __all__ = [
     "ERRORS_SCHEMA",
     "as_text",
     "CatalogError",
+    "checkable",
     "core_rows",
     "RawTable",
     "empty_table",
@@ -58,6 +59,12 @@ def empty_table(model: type[pandera.DataFrameModel]) -> pl.DataFrame:
     """An empty typed table of `model`, with a `_line` column: what a missing optional file reads as."""
     schema = model.to_schema()
     return pl.DataFrame(schema={"_line": pl.Int64, **{name: col.dtype.type for name, col in schema.columns.items()}})
+
+
+def checkable(typed: Mapping[str, pl.DataFrame], problems: pl.DataFrame, files: Mapping[str, str]) -> dict[str, pl.DataFrame]:
+    """Each table (typed, with `_line`) without the rows `problems` names: the rows the rules across
+    rows and columns can check while other rows have bad cells, so every problem is listed at once."""
+    return _checkable(typed, problems, files)
 
 
 def errors(rows: list[tuple]) -> pl.DataFrame:

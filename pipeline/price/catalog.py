@@ -24,6 +24,7 @@ from pipeline.catalog.validation import (
     ERRORS_SCHEMA,
     CatalogError,
     RawTable,
+    checkable,
     core_rows,
     empty_table,
     files_of,
@@ -93,22 +94,30 @@ def validated_pricing(raw: Mapping[str, RawTable], catalog: Catalog | None) -> P
     """
     typed, problems = typed_tables(raw, CATALOG_TABLES, DEFAULTS)
     files = files_of(raw, list(CATALOG_TABLES))
-    if all(e.height == 0 for e in problems):
-        # row rules need well-typed tables; they are reported once the cells are fixed
-        problems.append(row_errors(typed, files, catalog))
-        if catalog is not None:
-            core = {"tariffs": catalog.tariffs, "articles": catalog.articles, "customers": catalog.customers,
-                    "contracts": catalog.contracts}
-            problems.append(reference_errors({**core, **typed}, files, REFERENCES))
-            problems.append(_zone_errors(catalog, typed["tariff_pricing"]))
+    # the rules across rows check the rows without bad cells (the others are reported once fixed);
+    # a bad cell is null, so it refers to nothing and the references check every row
+    problems.append(row_errors(checkable(typed, pl.concat(problems), files), files, catalog, whole=typed))
+    if catalog is not None:
+        core = {"tariffs": catalog.tariffs, "articles": catalog.articles, "customers": catalog.customers,
+                "contracts": catalog.contracts}
+        problems.append(reference_errors({**core, **typed}, files, REFERENCES))
+        problems.append(_zone_errors(catalog, typed["tariff_pricing"]))
     found = pl.concat(problems)
     if found.height:
         raise CatalogError(found)
     return PricingCatalog(**{name: frame.drop("_line") for name, frame in typed.items()})
 
 
-def row_errors(t: dict[str, pl.DataFrame], files: dict[str, str], catalog: Catalog | None) -> pl.DataFrame:
-    """Rules across columns and rows of the pricing tables (tables typed, with `_line`)."""
+def row_errors(
+    t: dict[str, pl.DataFrame], files: dict[str, str], catalog: Catalog | None, whole: dict[str, pl.DataFrame] | None = None
+) -> pl.DataFrame:
+    """Rules across columns and rows of the pricing tables (tables typed, with `_line`).
+
+    Args:
+        t: the rows to check.
+        whole: every row, bad cells too (default `t`): what a row may refer to (a band, the first tier).
+    """
+    whole = t if whole is None else whole
     col = pl.col
     found = []
     for name in DATED:
@@ -140,8 +149,8 @@ def row_errors(t: dict[str, pl.DataFrame], files: dict[str, str], catalog: Catal
                              "number and number_to of a range must have the same length"))
     found.append(rule_errors(sp, files["special_prices"], "number_to", col("number_to") < col("number"),
                              "number_to must not be before number"))
-    found += _tier_errors(t, files, catalog)
-    found += _band_errors(t, files)
+    found += _tier_errors(t, files, catalog, whole["volume_tiers"])
+    found += _band_errors(t, files, whole["time_bands"])
     found.append(_area_errors(t["area_codes"], files["area_codes"]))
     return pl.concat([f.cast(ERRORS_SCHEMA) for f in found])
 
@@ -165,14 +174,17 @@ def _duplicated(key: tuple[str, ...]) -> pl.Expr:
     return pl.struct(*key).is_duplicated()
 
 
-def _tier_errors(t: dict[str, pl.DataFrame], files: dict[str, str], catalog: Catalog | None) -> list[pl.DataFrame]:
+def _tier_errors(
+    t: dict[str, pl.DataFrame], files: dict[str, str], catalog: Catalog | None, every_tier: pl.DataFrame
+) -> list[pl.DataFrame]:
     col = pl.col
     tiers, file = t["volume_tiers"], files["volume_tiers"]
     key = ["tariff_id", "article_id"]
+    first = every_tier.group_by(key).agg(col("from_quantity").min().alias("_first"))
     found = [
         rule_errors(tiers, file, "method", col("method").n_unique().over(key) > 1,
                     "all tiers of one tariff and article use the same method"),
-        rule_errors(tiers, file, "from_quantity", col("from_quantity").min().over(key) > 0,
+        rule_errors(tiers.join(first, on=key, how="left"), file, "from_quantity", col("_first") > 0,
                     "the first tier of a tariff and article must start at from_quantity 0"),
         rule_errors(tiers.join(t["band_prices"].select(key).unique(), on=key, how="semi"), files["band_prices"], "tariff_id",
                     pl.lit(True), "an article with volume tiers cannot also have band prices (tiers are its tariff price)"),
@@ -184,16 +196,17 @@ def _tier_errors(t: dict[str, pl.DataFrame], files: dict[str, str], catalog: Cat
     return found
 
 
-def _band_errors(t: dict[str, pl.DataFrame], files: dict[str, str]) -> list[pl.DataFrame]:
-    """Band names must be defined in time_bands; one tariff's bands must not overlap in time."""
+def _band_errors(t: dict[str, pl.DataFrame], files: dict[str, str], every_band: pl.DataFrame) -> list[pl.DataFrame]:
+    """Band names must be defined in time_bands (`every_band`, its rows with bad cells too); one
+    tariff's bands must not overlap in time."""
     col = pl.col
     bands = t["time_bands"]
-    known = bands.select("band").unique()
+    known = every_band.select("band").unique()
     found = []
     for name in ("band_prices", "price_lists", "customer_prices", "promotions", "special_prices"):
         unknown = t[name].filter(col("band").is_not_null()).join(known, on="band", how="anti")
         found.append(rule_errors(unknown, files[name], "band", pl.lit(True), "band is not defined in time_bands.csv"))
-    tariff_bands = bands.select("tariff_id", "band").unique()
+    tariff_bands = every_band.select("tariff_id", "band").unique()
     unknown = t["band_prices"].join(tariff_bands, on=["tariff_id", "band"], how="anti")
     found.append(rule_errors(unknown, files["band_prices"], "band", pl.lit(True), "the tariff has no such band in time_bands.csv"))
     minutes = band_minutes(bands)

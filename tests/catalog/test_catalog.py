@@ -231,8 +231,11 @@ PRICES = ("tariff_id", "article_id", "price", "valid_from", "valid_until")
          ["prices.csv:2: column 'valid_until': value '2025-01-01' breaks rule valid_until must be after valid_from"]),
         ([("T-MIN", "A-NAT", "0.06", "2026-01-01", "2026-01-01")],
          ["prices.csv:2: column 'valid_until': value '2026-01-01' breaks rule valid_until must be after valid_from"]),
+        # a date that does not parse is reported as such, not as an open end that overlaps
+        ([("T-MIN", "A-NAT", "0.06", None, "2026-7-01"), ("T-MIN", "A-NAT", "0.07", "2026-07-01", None)],
+         ["prices.csv:2: column 'valid_until': value '2026-7-01' breaks rule date YYYY-MM-DD"]),
     ],
-    ids=["duplicate", "open-then-dated", "one-day-overlap", "ends-before-start", "ends-on-start"],
+    ids=["duplicate", "open-then-dated", "one-day-overlap", "ends-before-start", "ends-on-start", "a-bad-date"],
 )
 def test_prices_of_one_tariff_and_article_must_not_overlap_in_time(rows, expected):
     prices = {c: [r[i] for r in rows] + [v] for i, (c, v) in enumerate(zip(PRICES, ("T-SEC", "A-NAT", "0.06", None, None)))}

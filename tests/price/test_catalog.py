@@ -116,3 +116,31 @@ def test_an_article_key_names_a_zone_a_record_can_land_in(zones, tables, expecte
     except CatalogError as caught:
         found = [problem_text(*row) for row in caught.errors.rows()]
     assert found == expected
+
+
+def pricing_problems(**tables) -> list[str]:
+    with pytest.raises(CatalogError) as caught:
+        priced(**tables)
+    return [problem_text(*row) for row in caught.value.errors.rows()]
+
+
+def test_cell_row_and_reference_problems_are_listed_at_once():
+    """A bad cell hides only its own row from the rules across rows, not every other problem."""
+    tables = {
+        "price_lists": {"price_list_id": ["PL-KEY"] * 4, "article_id": ["A-NAT", "A-MOB", "A-MOB", "A-NAT"],
+                        "price": ["x", "0.01", "0.02", "-1"], "valid_from": [None, None, "2026-10-01", None]},
+        "customer_prices": {"customer_id": ["C9"], "article_id": ["A-NAT"], "price": ["0.01"]},
+        "time_bands": {"tariff_id": ["T-MIN", "T-MIN"], "band": ["day", "night"], "days": ["mon-fri", "mon-fri"],
+                       "from_time": ["8:00", "18:00"], "until_time": ["18:00", "08:00"]},
+        "band_prices": {"tariff_id": ["T-MIN"], "article_id": ["A-NAT"], "band": ["day"], "price": ["0.01"]},
+    }
+    assert pricing_problems(**tables) == [
+        "customer_prices.csv:2: column 'customer_id': value 'C9' breaks rule must exist in customers.customer_id",
+        "price_lists.csv:2: column 'price': value 'x' breaks rule "
+        "decimal number with at most 12 digits before the point and 6 after it",
+        "price_lists.csv:4: column 'valid_from': value '2026-10-01' breaks rule "
+        "overlaps an earlier row with the same price_list_id, article_id, band",
+        "price_lists.csv:5: column 'price': value '-1.000000' breaks rule greater_than_or_equal_to(0)",
+        "time_bands.csv:2: column 'from_time': value '8:00' breaks rule str_matches('^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$')",
+        "time_bands.csv:3: column 'until_time': value '08:00' breaks rule until_time must be after from_time",
+    ]

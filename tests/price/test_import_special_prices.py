@@ -80,3 +80,15 @@ def test_importing_the_same_file_again_changes_nothing_and_says_so(catalog: Path
     assert again.exit_code == 0, again.output
     assert "nothing changed: " in again.output and "already holds exactly these 1 special prices of 1 contracts" in again.output
     assert (catalog / "special_prices.csv").read_bytes() == before
+
+
+def test_every_problem_of_an_import_file_is_listed_at_once(catalog: Path, tmp_path: Path):
+    """A bad cell in one row does not hide the unknown contract of another row."""
+    file = tmp_path / "bad.csv"
+    file.write_text("contract_id,kind,number,price\nV-1001,friends,4312345678,cheap\nV-9999,friends,4312345679,0.01\n")
+    result = invoke(catalog, file)
+    assert result.exit_code == 1
+    shown_cells = " ".join(result.output.replace("│", " ").split())
+    assert "2 problems: nothing was imported" in shown_cells
+    assert "bad.csv 2 price cheap decimal number with at most 12 digits before the point and 6 after it" in shown_cells
+    assert "bad.csv 3 contract_id V-9999 must exist in contracts.contract_id" in shown_cells
