@@ -24,6 +24,18 @@ UNITS = ("second", "byte", "event")
 E164_DIGITS = r"^[1-9][0-9]{0,14}$"
 #: A country calling code: 1-3 digits, never starting with 0.
 COUNTRY_CODE = r"^[1-9][0-9]{0,2}$"
+#: ISO 4217 currency codes (list one, as of 2025, with the codes withdrawn since 2021 still
+#: accepted: a catalog written before a change keeps loading). Tariff prices are in one of them.
+CURRENCIES = frozenset("""
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP BYN BZD
+    CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP
+    GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR
+    KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV
+    MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG
+    SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN
+    UYI UYU UYW UZS VED VES VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU XTS
+    XUA XXX YER ZAR ZMW ZWG ZWL
+""".split())
 #: The longest charging increment: a day (rated seconds stay far inside 64 bits).
 MAX_INCREMENT_S = 86_400
 #: IANA time zone names (the tz database that `tzdata` ships), as DuckDB and Polars know them.
@@ -129,11 +141,16 @@ class DeviceIds(pandera.DataFrameModel):
 class Tariffs(pandera.DataFrameModel):
     tariff_id: str = pandera.Field(unique=True, str_length={"min_value": 1})
     name: str
-    currency: str = pandera.Field(str_length={"min_value": 3, "max_value": 3})
+    currency: str
     first_increment_s: pl.Int64 = pandera.Field(ge=1, le=MAX_INCREMENT_S)
     next_increment_s: pl.Int64 = pandera.Field(ge=1, le=MAX_INCREMENT_S)
     vat_rate: RATE = pandera.Field(ge=0, le=1)
     catchall_zone: str = pandera.Field(nullable=True)
+
+    @pandera.check("currency", name="an ISO 4217 currency code in capitals (EUR, CHF, USD, …)")
+    def iso_currency(cls, data: pandera.PolarsData) -> pl.LazyFrame:
+        """Any three letters (XYZ, usd) would print on every invoice of the tariff."""
+        return data.lazyframe.select(pl.col(data.key).is_in(sorted(CURRENCIES)))
 
     Config = _Strict
 

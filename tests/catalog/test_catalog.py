@@ -314,3 +314,18 @@ def test_a_file_with_cr_line_endings_cannot_be_read(tmp_path):
         (str(directory / "zones.csv"), 1, None, None,
          "lines end in a carriage return alone (old Mac text): save the file with LF or CRLF line endings")
     ]  # fmt: skip
+
+
+CURRENCY_RULE = "an ISO 4217 currency code in capitals (EUR, CHF, USD, …)"
+
+
+@pytest.mark.parametrize("currency", ["XYZ", "usd", "Eur", "EU", "EURO", "€"])
+def test_a_tariff_currency_is_an_iso_4217_code(currency):
+    tariffs = {**BASE_CATALOG["tariffs"], "currency": [currency, "EUR"]}
+    assert problems_of(tariffs=tariffs) == [f"tariffs.csv:2: column 'currency': value {currency!r} breaks rule {CURRENCY_RULE}"]
+
+
+@pytest.mark.parametrize("currency", ["EUR", "CHF", "USD", "GBP", "JPY", "SEK", "PLN", "CZK", "HUF", "DKK", "NOK"])
+def test_a_tariff_in_a_current_currency_is_valid(currency):
+    tariffs = {**BASE_CATALOG["tariffs"], "currency": [currency, None]}
+    assert validated_catalog(raw_catalog(tariffs=tariffs)).tariffs.get_column("currency").to_list() == [currency, "EUR"]
