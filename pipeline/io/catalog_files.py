@@ -118,12 +118,27 @@ def read_catalog_csv(path: Path, *, comments: bool = False) -> RawTable:
         raise file_error(path, line, None, rule) from None
     first = header_at + 2
     if frame.height == len(lines) - header_at - 1:  # a row per line after the header
+        short = _short_lines(lines[header_at + 1 :], len(cells), first)
+        if short.height:
+            rule = f"fewer fields than the header's {len(cells)} columns"
+            raise CatalogError(short.select(pl.lit(str(path)).alias("file"), "line", pl.lit(None, pl.String).alias("column"),
+                                            pl.lit(None, pl.String).alias("value"), pl.lit(rule).alias("rule")))
         frame = frame.with_columns(pl.int_range(first, first + frame.height, dtype=pl.Int64).alias("_line"))
     else:  # a quoted field holds a line break, or comments were dropped: each row is numbered by its first line
         frame = frame.with_columns(pl.Series("_line", _record_lines(lines[header_at + 1 :], first, comments), dtype=pl.Int64))
     # a blank line (a trailing one, say) is no row: numbered first, so the lines after it keep their numbers
     blank = pl.all_horizontal(pl.exclude("_line").is_null()) if frame.width > 1 else pl.lit(False)
     return RawTable(file=str(path), frame=frame.filter(~blank))
+
+
+def _short_lines(lines: list[str], columns: int, first: int) -> pl.DataFrame:
+    """The `line` (numbered from `first`) of each record with fewer fields than the header's `columns`
+    (a file whose records are one line each): Polars would read the missing cells as empty ones.
+    Quoted fields are counted as one; blank lines are no records."""
+    text = pl.Series("text", lines, dtype=pl.String)
+    fields = text.str.replace_all(r'"([^"]|"")*"', "").str.count_matches(",", literal=True) + 1
+    short = (fields < columns) & (text.str.strip_chars() != "")
+    return pl.DataFrame({"line": short.arg_true().cast(pl.Int64) + first})
 
 
 def catalog_text(path: Path, empty: str = "the file is empty: it needs its header line") -> str:

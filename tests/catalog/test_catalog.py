@@ -136,6 +136,12 @@ def write_catalog(directory: Path, **files: bytes) -> Path:
         ({"zones": b"prefix,zone_id,zone_name\n43,NAT,national\n49,NAT,national,extra\n"},
          ("zones.csv", 3, None, None, "more fields than the header's 3 columns"),
          "zones.csv:3: more fields than the header's 3 columns"),
+        ({"zones": b"prefix,zone_id,zone_name\n43,NAT,national\n49,NAT\n"},  # a cell left out, not an empty one
+         ("zones.csv", 3, None, None, "fewer fields than the header's 3 columns"),
+         "zones.csv:3: fewer fields than the header's 3 columns"),
+        ({"zones": b'prefix,zone_id,zone_name\r\n43,"NAT,1"\r\n49,NAT,national\r\n'},
+         ("zones.csv", 2, None, None, "fewer fields than the header's 3 columns"),
+         "zones.csv:2: fewer fields than the header's 3 columns"),
     ],
 )
 def test_a_catalog_file_that_cannot_be_read_is_one_problem_naming_file_line_and_rule(tmp_path, files, problem, message):
