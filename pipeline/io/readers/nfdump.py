@@ -5,11 +5,13 @@ nfdump 1.6 prints a long fixed header (`ts,te,td,sa,da,...`) and, unless run wit
 proto,srcAddr,srcPort,dstAddr,dstPort,packets,bytes,flows`. The version is told by
 the header; columns are found by name, so older 1.6 headers (ending `...,ra,eng`)
 read too. The Summary block is skipped; so are the header and Summary block of each
-further export appended to the same file (`nfdump -o csv >> flows.csv`).
+further export appended to the same file (`nfdump -o csv >> flows.csv`). Every other
+line is a flow of the first header's layout: read, or rejected with its line number.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
@@ -142,32 +144,51 @@ def _unique(header: list[str]) -> list[str]:
 
 
 def _flow_blocks(text: TextFile, header_line: int) -> list[tuple[int, int, int]]:
-    """Where the flows are: (first line, its byte offset, end byte offset) of each export's flows.
+    """Where the flows are: (first line, its byte offset, end byte offset) of each run of flow lines.
 
     Every `nfdump -o csv` run writes a header line, its flows and (without -q) a Summary block,
-    so a file that several runs appended to holds several exports. Flows run from a header
-    line to the next line `Summary`, repeated header line or the end; a Summary block runs to
-    the next header line or the end.
+    so a file that several runs appended to holds several exports. Flows run to the next line
+    `Summary`, repeated header line or the end. A repeated header line is skipped; a Summary
+    block is skipped line by line while its lines look like a Summary's (SUMMARY_LINES) or are
+    blank, so whatever follows it (flows appended with -q, another version's header and flows)
+    is read, or rejected with its line number, never dropped.
     """
     data = text.data
-    header_at, line = text.offset(header_line), header_line
+    header_at = text.offset(header_line)
     header_end = data.find(b"\n", header_at)
-    header = (data[header_at:header_end] if header_end != -1 else data[header_at:]).removesuffix(b"\r")
+    if header_end == -1:
+        return [(header_line + 1, len(data), len(data))]  # the header is the file's last line: no flows
+    header = data[header_at:header_end].removesuffix(b"\r")
+    position, line = header_end + 1, header_line + 1
     blocks = []
-    while header_at is not None:  # one pass per export in the file
-        start = data.find(b"\n", header_at) + 1
-        if start == 0:
-            break  # the header is the file's last line
-        summary, repeated = _line_start(data, SUMMARY.encode(), start), _line_start(data, header, start)
+    while position < len(data):  # one pass per run of flows, Summary block or repeated header
+        summary, repeated = _line_start(data, SUMMARY.encode(), position), _line_start(data, header, position)
         end = min((offset for offset in (summary, repeated) if offset is not None), default=len(data))
-        blocks.append((line + 1, start, end))
-        if summary is not None and end == summary:
-            header_at = _line_start(data, header, summary)  # the Summary block runs to the next header
-        else:
-            header_at = repeated
-        if header_at is not None:
-            line += 1 + data.count(b"\n", start, header_at)
-    return blocks
+        if end > position:
+            blocks.append((line, position, end))
+            line += data.count(b"\n", position, end)
+            position = end
+        if position >= len(data):
+            break
+        skip = 1 if position == repeated else 0
+        while position < len(data) and (skip or SUMMARY_LINES.match(_line_at(data, position))):  # the block's few lines
+            skip = 0
+            following = data.find(b"\n", position)
+            position = len(data) if following == -1 else following + 1
+            line += 1
+    return blocks or [(header_line + 1, len(data), len(data))]
+
+
+#: The lines of nfdump 1.6's Summary block (and blank lines), which are not flows.
+SUMMARY_LINES = re.compile(
+    rb"(?:Summary|flows,bytes,packets,avg_bps,avg_pps,avg_bpp|[0-9.,]+|Time window:.*|Total flows processed:.*|Sys:.*|\s*)\r?$"
+)
+
+
+def _line_at(data: bytes, position: int) -> bytes:
+    """The text of the line starting at byte offset `position`, with its line break."""
+    following = data.find(b"\n", position)
+    return data[position:] if following == -1 else data[position : following + 1]
 
 
 def _line_start(data: bytes, content: bytes, start: int) -> int | None:

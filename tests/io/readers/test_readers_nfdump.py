@@ -191,8 +191,15 @@ SUMMARY_17 = ["Summary", "flows,bytes,packets,avg_bps,avg_pps,avg_bpp", "2,15900
         # a bad flow in a later export is a reject with its own line number
         ([HEADER_17_TEXT, FLOWS_17[0], *SUMMARY_17, HEADER_17_TEXT, BAD_17, FLOWS_17[1], *SUMMARY_17, HEADER_17_TEXT, FLOWS_17[2]],
          [(2, "167.112.17.42"), (8, "167.112.17.45"), (13, "2001:db8::46")], [(7, "bytes", BAD_17)]),
+        # `nfdump -q -o csv >>` after a run with a Summary: the flows follow the Summary block without a header
+        ([HEADER_16_TEXT, FLOWS_16[0], *SUMMARY_16, FLOWS_16[1], FLOWS_16[2]],
+         [(2, "167.112.17.42"), (8, "167.112.17.45"), (9, "8.8.4.4")], []),
+        # a 1.7 export appended to a 1.6 file (after an upgrade): its lines have another layout, so they are
+        # rejects with their line numbers, never skipped as part of the Summary block
+        ([HEADER_16_TEXT, FLOWS_16[0], *SUMMARY_16, HEADER_17_TEXT, FLOWS_17[0]],
+         [(2, "167.112.17.42")], [(8, "(row)", HEADER_17_TEXT), (9, "(row)", FLOWS_17[0])]),
     ],
-    ids=["1.6-with-summaries", "1.7-quiet", "reject-in-second-export"],
+    ids=["1.6-with-summaries", "1.7-quiet", "reject-in-second-export", "quiet-after-summary", "1.7-after-1.6"],
 )
 def test_exports_appended_to_one_file_are_all_read(tmp_path, lines, read, rejected):
     result = read_usage_file(write(tmp_path, lines), Source(name="edge", format="nfdump", pattern="*", timezone="Europe/Vienna"))
