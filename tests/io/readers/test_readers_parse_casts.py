@@ -50,8 +50,11 @@ def test_each_cast_converts_and_reports(cast, cells, values, failures):
         # epoch seconds are an instant: the zone is not used, not even in the hour it skips
         ("%s", "Europe/Vienna", "1782907200", datetime(2026, 7, 1, 12, tzinfo=UTC)),
         ("%s", "Europe/Vienna", "1774751400", datetime(2026, 3, 29, 2, 30, tzinfo=UTC)),
+        # a zone name is skipped, not read: the time is the source's zone's (a config that worked stays working)
+        ("%Y-%m-%d %H:%M:%S %Z", "UTC", "2026-10-01 08:00:00 UTC", datetime(2026, 10, 1, 8, tzinfo=UTC)),
     ],
-    ids=["utc", "summer", "repeated-hour", "skipped-hour", "other-format", "offset-wins", "second-format", "first-format", "epoch", "epoch-in-skipped-hour"],
+    ids=["utc", "summer", "repeated-hour", "skipped-hour", "other-format", "offset-wins", "second-format", "first-format", "epoch", "epoch-in-skipped-hour",
+         "zone-name-skipped"],
 )
 def test_timestamps_become_utc(fmt, zone, cell, expected):
     frame = pl.DataFrame({"source_line": [1], "t": [cell]})
