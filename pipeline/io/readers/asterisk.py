@@ -42,8 +42,9 @@ VARIANTS = {
 }
 #: A record's own ID: its channel's uniqueid, and from Asterisk 12 (newcdrcolumns) its sequence,
 #: which tells apart the records one channel writes when it dials, forwards or is transferred.
-#: Without the sequence (the uniqueid variant), those records share the uniqueid: the hash of
-#: KEY_FIELDS follows it, so no call is taken for a duplicate of another.
+#: Without the sequence (the uniqueid variant), those records share the uniqueid: the first keeps
+#: it as its key, a later one with other fields gets the hash of KEY_FIELDS after it, so no call
+#: is taken for a duplicate of another and the keys of files without such records stay as they were.
 OWN_ID = ("uniqueid", "sequence")
 #: Without a uniqueid, these fields identify a call (hashed into the record key).
 KEY_FIELDS = [

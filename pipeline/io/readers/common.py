@@ -491,22 +491,34 @@ def record_keys(
 
     `own_id` is the column holding the source's own ID, or the columns that together make it
     (joined by `:`; Asterisk's uniqueid and sequence); a row whose first such column is empty
-    has none. With `repeats`, the own ID is not one record's (several records share it) and the
-    hash of `key_columns` follows it. When `frame` lacks some key columns (a reader read only
-    what it needs), `refetch` returns them, as text, for the given source lines.
+    has none. With `repeats`, the own ID may be shared by several records (Asterisk's uniqueid
+    without the sequence): the first record of an ID in the frame keeps `<source>:<id>`, as
+    without `repeats`; a later one with other `key_columns` gets `<source>:<id>:<md5 of them>`
+    (one with the same fields as an earlier one gets its key: a duplicate). When `frame` lacks
+    some key columns (a reader read only what it needs), `refetch` returns them, as text, for
+    the given source lines.
     """
     if own_id is None:
         return hashed_keys(source, frame, key_columns)
     fields = [own_id] if isinstance(own_id, str) else list(own_id)
     text = [pl.col(c).cast(pl.String).str.strip_chars() for c in fields]
-    if repeats:
-        frame = frame.with_columns(_digests(frame, key_columns).alias("__digest"))
-        text.append(pl.col("__digest"))
     keyed = frame.select(
         pl.concat_str([pl.lit(source), text[0], *(t.fill_null("") for t in text[1:])], separator=":").alias("record_key"),
         (text[0].fill_null("").str.len_bytes() == 0).alias("missing"),
+        (text[0].is_duplicated() if repeats else pl.lit(False)).alias("shared"),
     )
     keys, missing = keyed.get_column("record_key"), keyed.get_column("missing")
+    shared = keyed.get_column("shared") & ~missing
+    if shared.any():  # the few records whose ID another record of the frame has too
+        rows = frame.filter(shared)
+        if refetch is not None and not set(key_columns) <= set(rows.columns):
+            rows = refetch(rows["source_line"])
+        digest = _digests(rows, key_columns)
+        first = pl.DataFrame({"id": keyed.get_column("record_key").filter(shared), "d": digest}).select(
+            pl.col("d").first().over("id").alias("first")
+        ).get_column("first")
+        own = keys.filter(shared)
+        keys = keys.scatter(shared.arg_true(), pl.select(pl.when(digest == first).then(own).otherwise(own + ":" + digest)).to_series())
     if missing.any():
         rows = frame.filter(missing)
         if refetch is not None and not set(key_columns) <= set(rows.columns):

@@ -99,9 +99,8 @@ def expected_usage(keys: list[str]) -> pl.DataFrame:
     [
         (BASE_LINES, "auto", HASHED_KEYS),
         (BASE_LINES, "base", HASHED_KEYS),
-        # uniqueid without sequence: one channel's records share it, so their hash follows it
-        (uniqueid_lines(), "auto", [f"pbx:{u}:{k.removeprefix('pbx:')}" for u, k in zip(UNIQUEIDS, HASHED_KEYS)]),
-        (uniqueid_lines(), "uniqueid", [f"pbx:{u}:{k.removeprefix('pbx:')}" for u, k in zip(UNIQUEIDS, HASHED_KEYS)]),
+        (uniqueid_lines(), "auto", [f"pbx:{u}" for u in UNIQUEIDS]),
+        (uniqueid_lines(), "uniqueid", [f"pbx:{u}" for u in UNIQUEIDS]),
         # from Asterisk 12: uniqueid and sequence (one channel writes several records when it forwards)
         (linkedid_lines(), "auto", [f"pbx:{u}:{i}" for i, u in enumerate(UNIQUEIDS)]),
         (linkedid_lines(), "linkedid", [f"pbx:{u}:{i}" for i, u in enumerate(UNIQUEIDS)]),
@@ -130,9 +129,7 @@ def test_two_records_of_one_forwarded_channel_are_two_calls(tmp_path):
 def test_quoting_inside_quoted_fields_is_undone(tmp_path):
     line = '"","43316812724","4930123456","ctx","""O\'Brien, ""Bob"""" <43316812724>","SIP/1","","Dial","a,b,""c""","2026-10-01 09:00:00","2026-10-01 09:00:01","2026-10-01 09:00:11",11,10,"ANSWERED","DOCUMENTATION","id-1",""'
     result = read_usage_file(write(tmp_path, [line]), VIENNA)
-    fields = ("", "43316812724", "4930123456", "ctx", "SIP/1", "", "2026-10-01 09:00:00", "2026-10-01 09:00:01", "2026-10-01 09:00:11", "11", "10", "ANSWERED")  # fmt: skip
-    key = "pbx:id-1:" + md5_key(*fields).removeprefix("pbx:")
-    assert result.usage.select("record_key", "subscriber_id", "duration_s").rows() == [(key, "43316812724", 10)]
+    assert result.usage.select("record_key", "subscriber_id", "duration_s").rows() == [("pbx:id-1", "43316812724", 10)]
     assert result.rejects.height == 0
 
 
@@ -140,25 +137,26 @@ def test_a_uniqueid_left_empty_falls_back_to_the_hash(tmp_path):
     lines = uniqueid_lines()
     lines[1] = lines[1].replace(f'"{UNIQUEIDS[1]}"', '""')
     result = read_usage_file(write(tmp_path, lines), VIENNA)
-    with_hash = [f"pbx:{u}:{k.removeprefix('pbx:')}" for u, k in zip(UNIQUEIDS, HASHED_KEYS)]
-    assert result.usage["record_key"].to_list() == [with_hash[0], HASHED_KEYS[1], *with_hash[2:]]
+    assert result.usage["record_key"].to_list() == [f"pbx:{UNIQUEIDS[0]}", HASHED_KEYS[1], *[f"pbx:{u}" for u in UNIQUEIDS[2:]]]
 
 
 def test_records_of_one_channel_without_a_sequence_are_two_calls(tmp_path):
     """The 18-column variant has the uniqueid but not the sequence: Asterisk 12+ writes one record
     per dial of a channel under the same uniqueid. An unanswered dial and the answered 30 minutes
-    after it are two calls; the answered one was taken for a duplicate of the first and lost."""
+    after it are two calls; the answered one was taken for a duplicate of the first and lost. The
+    first keeps the key it always had (a file read before is not rated again after the change);
+    the second gets the hash of its fields after the uniqueid; a line repeated is a duplicate."""
     leg = '"graz","43316812724","{dst}","from-internal","A","SIP/724-00000001","SIP/trunk","Dial","x","{start}","{answer}","{end}",{duration},{billsec},"{disposition}","DOCUMENTATION","1790841731.7",""'
     lines = [
         leg.format(dst="4930111", start="2026-10-01 08:00:00", answer="", end="2026-10-01 08:00:20", duration=20, billsec=0, disposition="NO ANSWER"),
         leg.format(dst="4930222", start="2026-10-01 08:00:20", answer="2026-10-01 08:00:25", end="2026-10-01 08:30:25", duration=1805, billsec=1800, disposition="ANSWERED"),
     ]  # fmt: skip
-    result = read_usage_file(write(tmp_path, lines), VIENNA)
-    first = ("graz", "43316812724", "4930111", "from-internal", "SIP/724-00000001", "SIP/trunk", "2026-10-01 08:00:00", "", "2026-10-01 08:00:20", "20", "0", "NO ANSWER")  # fmt: skip
+    result = read_usage_file(write(tmp_path, [*lines, lines[1]]), VIENNA)
     second = ("graz", "43316812724", "4930222", "from-internal", "SIP/724-00000001", "SIP/trunk", "2026-10-01 08:00:20", "2026-10-01 08:00:25", "2026-10-01 08:30:25", "1805", "1800", "ANSWERED")  # fmt: skip
     assert result.usage.select("record_key", "counterparty", "duration_s", "billable").rows() == [
-        ("pbx:1790841731.7:" + md5_key(*first).removeprefix("pbx:"), "4930111", 0, False),
+        ("pbx:1790841731.7", "4930111", 0, False),
         ("pbx:1790841731.7:" + md5_key(*second).removeprefix("pbx:"), "4930222", 1800, True),
+        ("pbx:1790841731.7:" + md5_key(*second).removeprefix("pbx:"), "4930222", 1800, True),  # the same line again
     ]
 
 
