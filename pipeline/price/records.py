@@ -417,8 +417,50 @@ def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], per_card: dict[str, 
     quantity, rated = card["quantity"], card["rated"]
     month = rec.get_column("month_idx").to_numpy()
     contract = rec.get_column("contract_no").to_numpy()
-    price, src, ta = card["price_micro"], card["src"], card["ta_no"]
+    src, ta = card["src"], card["ta_no"]
     counted = np.flatnonzero(card["counted"] & rated)
+    # a record whose amount is beyond the limit is unrateable, so it neither uses free units nor fills
+    # tiers: the walk runs once, and again (only then) without the walked records found beyond it
+    out = np.zeros(n, dtype=bool)
+    while True:
+        free, fee, unit_price, tier_no, tier_before, spanning = _walked(rec, card, rules, carried, counted)
+        amount, fee, beyond = _amounts(card, per_card, unit_price, free, fee, spanning)
+        walked_beyond = beyond[counted]
+        if not walked_beyond.any():
+            break
+        out[counted[walked_beyond]] = True
+        counted = counted[~walked_beyond]
+    beyond = beyond | out
+    missing, no_card = ~rated, ~card["carded"]
+    columns = {
+        "rid": rec.get_column("rid").to_arrow(),
+        "dev_no": rec.get_column("dev_no").to_arrow(),
+        "contract_no": pa.array(contract),
+        "ta_no": pa.array(ta.astype(np.int32, copy=False), mask=no_card),
+        "zone_no": rec.get_column("zone_no").to_arrow(),
+        "band_no": rec.get_column("band_no").to_arrow(),
+        "month_idx": pa.array(month),
+        "duration_s": rec.get_column("duration_s").to_arrow(),
+        "volume_bytes": rec.get_column("volume_bytes").to_arrow(),
+        "quantity": pa.array(quantity, mask=missing),
+        "free_quantity": pa.array(free),
+        "price_micro": pa.array(unit_price, mask=no_card),
+        "src": pa.array(src.astype(np.int8, copy=False), mask=no_card),
+        "ref_no": pa.array(card["ref_no"].astype(np.int32, copy=False), mask=no_card),
+        "tier_no": pa.nulls(n, pa.int64()) if tier_no is None else pa.array(tier_no, mask=tier_no == 0),
+        "tier_before": pa.nulls(n, pa.int64()) if tier_before is None else pa.array(tier_before, mask=tier_before < 0),
+        "fee_micro": pa.array(fee, mask=missing | beyond),
+        "amount_micro": pa.array(amount, mask=missing | beyond),
+    }
+    return pa.table({c: columns[c].combine_chunks() if isinstance(columns[c], pa.ChunkedArray) else columns[c] for c in PRICING_COLUMNS})
+
+
+def _walked(rec: pl.DataFrame, card: dict[str, np.ndarray], rules: walk.Rules, carried: pl.DataFrame, counted: np.ndarray) -> tuple:
+    """(free, tier_fee, unit_price, tier_no, tier_before, spanning) after walking the `counted` records (_priced)."""
+    n = rec.height
+    quantity, price, src, ta = card["quantity"], card["price_micro"], card["src"], card["ta_no"]
+    month = rec.get_column("month_idx").to_numpy()
+    contract = rec.get_column("contract_no").to_numpy()
     free, fee, unit_price = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), price
     tier_no = tier_before = None
     spanning: list[dict[str, np.ndarray]] = []  # per walked part: the records whose charged units span tiers
@@ -444,29 +486,7 @@ def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], per_card: dict[str, 
 
         # a group is one contract's: the parts of the contracts walk apart, two at once (one per core)
         on_both_cores(walk_part, range(WALK_PARTS))
-    amount, fee, beyond = _amounts(card, per_card, unit_price, free, fee, spanning)
-    missing, no_card = ~rated, ~card["carded"]
-    columns = {
-        "rid": rec.get_column("rid").to_arrow(),
-        "dev_no": rec.get_column("dev_no").to_arrow(),
-        "contract_no": pa.array(contract),
-        "ta_no": pa.array(ta.astype(np.int32, copy=False), mask=no_card),
-        "zone_no": rec.get_column("zone_no").to_arrow(),
-        "band_no": rec.get_column("band_no").to_arrow(),
-        "month_idx": pa.array(month),
-        "duration_s": rec.get_column("duration_s").to_arrow(),
-        "volume_bytes": rec.get_column("volume_bytes").to_arrow(),
-        "quantity": pa.array(quantity, mask=missing),
-        "free_quantity": pa.array(free),
-        "price_micro": pa.array(unit_price, mask=no_card),
-        "src": pa.array(src.astype(np.int8, copy=False), mask=no_card),
-        "ref_no": pa.array(card["ref_no"].astype(np.int32, copy=False), mask=no_card),
-        "tier_no": pa.nulls(n, pa.int64()) if tier_no is None else pa.array(tier_no, mask=tier_no == 0),
-        "tier_before": pa.nulls(n, pa.int64()) if tier_before is None else pa.array(tier_before, mask=tier_before < 0),
-        "fee_micro": pa.array(fee, mask=missing | beyond),
-        "amount_micro": pa.array(amount, mask=missing | beyond),
-    }
-    return pa.table({c: columns[c].combine_chunks() if isinstance(columns[c], pa.ChunkedArray) else columns[c] for c in PRICING_COLUMNS})
+    return free, fee, unit_price, tier_no, tier_before, spanning
 
 
 def _amounts(

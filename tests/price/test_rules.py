@@ -463,3 +463,20 @@ def test_an_amount_beyond_what_a_record_may_cost_is_unrateable_and_the_run_goes_
         "per 60 (tariff T-SEC)"
     ]
     assert result.counts()["unrateable"] == 1
+
+
+def test_a_record_beyond_the_amount_limit_uses_no_tier_and_no_free_units():
+    """Graduated tiers of A-GB: 0.01 per GB below 10¹³ bytes, 2 000 000 above. A record of 10¹⁵ bytes
+    is beyond the limit (unrateable); the 1 GB after it costs what it costs alone, 0.01. It was priced
+    at 2 000 000.00: the unrateable record had filled the cheap tier."""
+    prices = {k: [v for v, a, t in zip(values, CORE["prices"]["article_id"], CORE["prices"]["tariff_id"]) if not (a == "A-GB" and t == "T-SEC")]
+              for k, values in CORE["prices"].items()}  # fmt: skip
+    tiers = {"tariff_id": ["T-SEC"] * 2, "article_id": ["A-GB"] * 2, "method": ["graduated"] * 2,
+             "from_quantity": ["0", "10000000000000"], "price": ["0.01", "2000000"], "flat_fee": [None, None]}  # fmt: skip
+    records = usage(
+        subscriber_id=[K_SEC] * 2, start_time=[at("2026-10-01 10:00:00"), at("2026-10-01 11:00:00")], article_key=["data"] * 2,
+        volume_bytes=[10**15, 10**9], duration_s=[None] * 2, counterparty=[None] * 2,
+    )
+    result = rate_priced(records, priced(core={"prices": prices}, volume_tiers=tiers))
+    assert rated(result, "volume_bytes", "amount").rows() == [(10**9, D("0.010000"))]
+    assert result.table("unrateable").pl().get_column("reason").str.starts_with("amount beyond").to_list() == [True]
