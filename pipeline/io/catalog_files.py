@@ -134,9 +134,10 @@ def read_catalog_csv(path: Path, *, comments: bool = False) -> RawTable:
 def _short_lines(lines: list[str], columns: int, first: int) -> pl.DataFrame:
     """The `line` (numbered from `first`) of each record with fewer fields than the header's `columns`
     (a file whose records are one line each): Polars would read the missing cells as empty ones.
-    Quoted fields are counted as one; blank lines are no records."""
+    A quoted field (one that starts with a quote) is counted as one; a quote inside an unquoted
+    field is text (`Monitor 24" wide`), as the CSV parser reads it; blank lines are no records."""
     text = pl.Series("text", lines, dtype=pl.String)
-    fields = text.str.replace_all(r'"([^"]|"")*"', "").str.count_matches(",", literal=True) + 1
+    fields = text.str.replace_all(r'(^|,)"(?:[^"]|"")*"', "${1}").str.count_matches(",", literal=True) + 1
     short = (fields < columns) & (text.str.strip_chars() != "")
     return pl.DataFrame({"line": short.arg_true().cast(pl.Int64) + first})
 

@@ -335,3 +335,11 @@ def test_a_tariff_currency_is_an_iso_4217_code(currency):
 def test_a_tariff_in_a_current_currency_is_valid(currency):
     tariffs = {**BASE_CATALOG["tariffs"], "currency": [currency, None]}
     assert validated_catalog(raw_catalog(tariffs=tariffs)).tariffs.get_column("currency").to_list() == [currency, "EUR"]
+
+
+def test_a_bare_quote_inside_a_cell_is_text_not_the_start_of_a_quoted_field(tmp_path):
+    """`Monitor 24" wide,Monitor 27" wide`: the inch marks of two cells were taken for one quoted
+    field, and the row for one with fewer fields than the header."""
+    articles = b'article_id,name,alt_name,unit,price_per\nA-NAT,Monitor 24" wide,Monitor 27" wide,second,60\n'
+    directory = write_catalog(tmp_path / "catalog", articles=articles)
+    assert load_catalog(directory).articles.select("name", "alt_name").rows() == [('Monitor 24" wide', 'Monitor 27" wide')]
