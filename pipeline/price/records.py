@@ -516,6 +516,10 @@ def _amounts(
         cost_bound = max(cost_bound, bound(span["p1"]) * bound(span["u1"]) + bound(span["p2"]) * bound(span["u2"]) + bound(span["mid"]))
     # the card's largest price_per bounds every record's (the card is small)
     wide = 2 * cost_bound + 2 * bound(per_card["price_per"]) >= 2**63
+    # usage <= cost + 1 (price_per >= 1): only when that and the fees on top could pass the limit
+    # are the amounts checked against it (a normal catalog never pays for the check)
+    fees = bound(per_card["connect_micro"]) + bound(per_card["min_charge_micro"]) + bound(tier_fee)
+    checked = cost_bound + 1 + fees > MAX_AMOUNT_MICRO
 
     def col(name: str) -> pl.Expr:
         return pl.col(name).cast(pl.Int128) if wide else pl.col(name)
@@ -526,10 +530,14 @@ def _amounts(
     def money(frame: pl.DataFrame, cost: pl.Expr) -> pl.DataFrame:
         per = of_card("price_per")
         exact = div_half_up(cost, per.cast(pl.Int128) if wide else per)
-        usage = pl.when(exact.abs() <= MAX_AMOUNT_MICRO).then(exact).otherwise(0).cast(pl.Int64)
+        usage = pl.when(exact.abs() <= MAX_AMOUNT_MICRO).then(exact).otherwise(0).cast(pl.Int64) if checked else exact.cast(pl.Int64)
         charged = (pl.col("quantity") > pl.col("free")) & (pl.col("src") != FLAT)
         connect_min = pl.max_horizontal(of_card("connect_micro") + usage, of_card("min_charge_micro"))
         amount = pl.when(charged).then(connect_min).otherwise(usage) + pl.col("tier_fee")
+        if not checked:
+            return frame.lazy().select(amount.alias("amount"), (amount - usage).alias("fee"), pl.lit(False).alias("beyond")).collect(
+                engine="streaming"
+            )
         beyond = (exact.abs() > MAX_AMOUNT_MICRO) | (amount.abs() > MAX_AMOUNT_MICRO)
         return frame.lazy().select(
             pl.when(beyond).then(0).otherwise(amount).alias("amount"),
