@@ -131,6 +131,8 @@ class Source:
             raise SourceConfigError(f"source {self.name}: nfdump records are IP addresses; id_type must be ipv4 or ipv6, not {self.id_type!r}")
         if len(self.delimiter) != 1:
             raise SourceConfigError(f"source {self.name}: delimiter must be one character, not {self.delimiter!r}")
+        if self.delimiter in '\r\n"':
+            raise SourceConfigError(f"source {self.name}: delimiter {self.delimiter!r} cannot separate fields: a line break or a quote")
         _check_timestamp_format(self.name, self.timestamp_format)
         columns = dict(self.columns)
         if columns and self.format not in ("csv", "parquet"):

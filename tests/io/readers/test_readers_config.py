@@ -90,6 +90,8 @@ def test_a_file_belongs_to_the_first_source_whose_pattern_matches_its_name(tmp_p
         ("[sources.a]\nformat = 'asterisk'\npattern = '*'\ncolumns = { subscriber_id = 'x' }", "'columns' applies to csv and parquet sources only"),
         ("[sources.a]\nformat = 'csv'\npattern = '*'\ncolumns = { source_file = 'x' }", "columns ['source_file'] are not canonical columns a file may provide"),
         ("[sources.a]\nformat = 'csv'\npattern = '*'\ndelimiter = ';;'", "delimiter must be one character"),
+        ("[sources.a]\nformat = 'csv'\npattern = '*'\ndelimiter = \"\\r\"", "source a: delimiter '\\r' cannot separate fields: a line break or a quote"),
+        ("[sources.a]\nformat = 'csv'\npattern = '*'\ndelimiter = '\"'", "source a: delimiter '\"' cannot separate fields: a line break or a quote"),
         ("[sources.a]\nformat = 'csv'\npattern = '*'\ntimestamp_format = '%Q'", "timestamp_format '%Q' is not a strftime format"),
         # zoneinfo knows these, Polars (which converts the times) does not
         ("[sources.a]\nformat = 'csv'\npattern = '*'\ntimezone = 'localtime'", "source a: timezone 'localtime' is not an IANA time zone"),
