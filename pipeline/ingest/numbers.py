@@ -181,7 +181,19 @@ def normalised_usage(usage: pl.DataFrame, plan: pl.DataFrame | None = None) -> p
         # a value that does not become E.164 digits is kept as written, for the unassigned reason
         return pl.when(phone & phone_key(pl.col(candidate)).is_not_null()).then(pl.col(candidate)).otherwise(pl.col(column))
 
-    digits = lambda column: _digits(pl.col(column))  # noqa: E731 - \s covers the ends
+    def hinted(column: str) -> pl.Expr:
+        # `011 43 (0)316 …`: the bracketed trunk prefix also follows a source's own international prefix
+        number = pl.col(column)
+        for row in plan.iter_rows(named=True):  # configured sources, not records
+            prefix = row["international_prefix"]
+            if prefix in (None, "00"):
+                continue  # `00` (and `+`) are _TRUNK_HINT's own
+            hint = rf"^((?:{prefix})[\s\-./]*[0-9]{{1,3}})[\s\-./]*\(0\)"
+            own = (pl.col("source") == row["source"]) & number.str.contains("(0)", literal=True)
+            number = pl.when(own).then(number.str.replace(hint, "${1}")).otherwise(number)
+        return number
+
+    digits = lambda column: _digits(hinted(column))  # noqa: E731 - \s covers the ends
     mac = pl.when(pl.col("id_type") == "mac").then(pl.coalesce(mac_text(pl.col("subscriber_id")), pl.col("subscriber_id")))
     return (
         usage.lazy()

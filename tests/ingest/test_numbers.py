@@ -47,6 +47,8 @@ def test_an_unknown_country_is_an_error_naming_the_source():
         ("fs-berlin", "030 1234 00", "4930123400"),
         ("fs-berlin", "0049301234", "49301234"),
         ("pbx-nyc", "011 43 316 812724", "43316812724"),  # international prefix 011
+        ("pbx-nyc", "011 43 (0)316 812724", "43316812724"),  # …and the bracketed trunk prefix after it
+        ("pbx-sydney", "0011 43 (0)316 812724", "43316812724"),
         ("pbx-nyc", "1 212 555 0100", "12125550100"),  # trunk prefix 1, country code 1
         ("pbx-aarhus", "33 12 34 56", "4533123456"),  # Denmark: no trunk prefix, bare numbers are national
         ("pbx-aarhus", "00 43 316 812724", "43316812724"),
