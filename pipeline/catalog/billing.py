@@ -20,6 +20,7 @@ from pipeline.catalog.validation import (
     ERRORS_SCHEMA,
     CatalogError,
     RawTable,
+    checkable,
     errors,
     files_of,
     overlap_errors,
@@ -82,12 +83,14 @@ def validated_billing(raw: Mapping[str, RawTable], catalog: Catalog | None) -> B
     """
     typed, problems = typed_tables(raw, CATALOG_TABLES, DEFAULTS)
     files = files_of(raw, list(CATALOG_TABLES))
-    if all(e.height == 0 for e in problems):
-        # row rules need well-typed tables; reported after the cell problems are fixed
-        problems.append(_row_errors(typed, files, catalog, settings_given="billing_settings" in raw))
-        if catalog is not None:
-            core = {"contracts": catalog.contracts, "tariffs": catalog.tariffs, "articles": catalog.articles}
-            problems.append(reference_errors({**core, **typed}, files, REFERENCES))
+    # as the pricing tables: the rules across rows check the rows without bad cells (the others are
+    # reported once fixed), so every problem is listed at once; a bad cell is null and refers to nothing
+    checked = checkable(typed, pl.concat(problems), files)
+    settings = typed["billing_settings"].height if "billing_settings" in raw else None
+    problems.append(_row_errors(checked, files, catalog, settings_rows=settings))
+    if catalog is not None:
+        core = {"contracts": catalog.contracts, "tariffs": catalog.tariffs, "articles": catalog.articles}
+        problems.append(reference_errors({**core, **typed}, files, REFERENCES))
     found = pl.concat(problems)
     if found.height:
         raise CatalogError(found)
@@ -130,15 +133,15 @@ def _settings(frame: pl.DataFrame, given: bool) -> pl.DataFrame:
     )
 
 
-def _row_errors(t: dict[str, pl.DataFrame], files: dict[str, str], catalog: Catalog | None, settings_given: bool) -> pl.DataFrame:
-    """Rules across columns and rows of the billing tables."""
+def _row_errors(t: dict[str, pl.DataFrame], files: dict[str, str], catalog: Catalog | None, settings_rows: int | None) -> pl.DataFrame:
+    """Rules across columns and rows of the billing tables (`settings_rows`: billing_settings.csv's
+    rows, bad ones too; None without the file)."""
     col = pl.col
     pos, prices = t["positions"], t["position_prices"]
     recurring = col("billing_type") == "recurring"
-    settings_rows = t["billing_settings"].height
     found = [
         errors([(files["billing_settings"], 2, "*", str(settings_rows), "billing_settings must have exactly one row")])
-        if settings_given and settings_rows != 1
+        if settings_rows is not None and settings_rows != 1
         else pl.DataFrame(schema=ERRORS_SCHEMA),
         rule_errors(
             t["billing_settings"], files["billing_settings"], "test_sequence_id",

@@ -456,9 +456,16 @@ def test_an_unknown_contract_cannot_get_a_single_invoice(tmp_path) -> None:
          [("position_prices.csv", 2, "reason", None, "a price override needs a reason")]),
         ({"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", None, None, "x")])},
          [("positions.csv", 2, "quantity", "x", "type Int64")]),
+        # every problem at once: a bad cell in one row, a broken row rule and an unknown contract in others
+        ({"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", None, None, "x"),
+                                    ("P2", "C1", "FEE", "recurring", None, None, None),
+                                    ("P3", "C9", "FEE", "one_time", None, None, None)])},
+         [("positions.csv", 2, "quantity", "x", "type Int64"),
+          ("positions.csv", 3, "interval", None, "interval is required for billing type recurring"),
+          ("positions.csv", 4, "contract_id", "C9", "must exist in contracts.contract_id")]),
     ],
     ids=["backdated-start", "backdated-billing-from", "interval-missing", "unknown-contract", "overlapping-pauses",
-         "override-without-reason", "bad-quantity"],
+         "override-without-reason", "bad-quantity", "all-at-once"],
 )
 def test_the_billing_catalog_names_each_problem(billing, problems) -> None:
     with pytest.raises(CatalogError) as caught:
