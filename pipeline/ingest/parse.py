@@ -240,12 +240,17 @@ def timestamp(
     def one(t: pl.Expr, f: str, has_offset: bool) -> pl.Expr:
         if has_offset:
             return t.str.strptime(pl.Datetime("us", "UTC"), f, strict=False).dt.convert_time_zone("UTC")
-        naive = t.str.strptime(pl.Datetime("us"), f, strict=False)
-        return naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+        return wall_clock_utc(t.str.strptime(pl.Datetime("us"), f, strict=False), timezone)
 
     converts = [lambda t, f=f, a=a: one(t, f, a) for f, a in zip(formats, aware)]
     check = _within(low, high, exclusive_maximum=True) if low or high else None
     return Cast(rule, converts[0], required, check, tuple(converts[1:]))
+
+
+def wall_clock_utc(naive: pl.Expr, timezone: str) -> pl.Expr:
+    """Naive wall-clock times in `timezone` as UTC instants: in the hour a DST change repeats the
+    earlier one, a time the change skips null (`timestamp`'s rule, for typed columns too)."""
+    return naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
 
 
 def ip_address(*, required: bool = False) -> Cast:

@@ -510,21 +510,25 @@ def record_keys(
     keys, missing = keyed.get_column("record_key"), keyed.get_column("missing")
     shared = keyed.get_column("shared") & ~missing
     if shared.any():  # the few records whose ID another record of the frame has too
-        rows = frame.filter(shared)
-        if refetch is not None and not set(key_columns) <= set(rows.columns):
-            rows = refetch(rows["source_line"])
-        digest = _digests(rows, key_columns)
+        digest = _digests(_key_rows(frame, shared, key_columns, refetch), key_columns)
         first = pl.DataFrame({"id": keyed.get_column("record_key").filter(shared), "d": digest}).select(
             pl.col("d").first().over("id").alias("first")
         ).get_column("first")
         own = keys.filter(shared)
         keys = keys.scatter(shared.arg_true(), pl.select(pl.when(digest == first).then(own).otherwise(own + ":" + digest)).to_series())
     if missing.any():
-        rows = frame.filter(missing)
-        if refetch is not None and not set(key_columns) <= set(rows.columns):
-            rows = refetch(rows["source_line"])
-        keys = keys.scatter(missing.arg_true(), hashed_keys(source, rows, key_columns))
+        keys = keys.scatter(missing.arg_true(), hashed_keys(source, _key_rows(frame, missing, key_columns, refetch), key_columns))
     return keys
+
+
+def _key_rows(
+    frame: pl.DataFrame, rows: pl.Series, key_columns: Sequence[str], refetch: Callable[[pl.Series], pl.DataFrame] | None
+) -> pl.DataFrame:
+    """The `rows` (a mask) of `frame`, with their key columns refetched as text where `frame` lacks some."""
+    kept = frame.filter(rows)
+    if refetch is not None and not set(key_columns) <= set(kept.columns):
+        return refetch(kept["source_line"])
+    return kept
 
 
 def usage_frame(frame: pl.DataFrame, source: Source, file_name: str, columns: Mapping[str, pl.Expr]) -> pl.DataFrame:

@@ -170,12 +170,10 @@ def _flow_blocks(text: TextFile, header_line: int) -> list[tuple[int, int, int]]
             position = end
         if position >= len(data):
             break
-        skip = 1 if position == repeated else 0
+        skip = position == repeated  # the repeated header, then (as after a Summary) Summary-like lines
         while position < len(data) and (skip or SUMMARY_LINES.match(_line_at(data, position))):  # the block's few lines
-            skip = 0
-            following = data.find(b"\n", position)
-            position = len(data) if following == -1 else following + 1
-            line += 1
+            skip = False
+            position, line = position + len(_line_at(data, position)), line + 1
     return blocks or [(header_line + 1, len(data), len(data))]
 
 

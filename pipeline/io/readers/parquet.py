@@ -78,7 +78,7 @@ def _utc(value: pl.Expr, dtype: pl.Datetime, timezone: str) -> pl.Expr:
     value = value.dt.cast_time_unit("us")
     if dtype.time_zone is not None:
         return value.dt.convert_time_zone("UTC")
-    return value.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+    return parse.wall_clock_utc(value, timezone)
 
 
 def _check_types(path: Path, types: dict[str, pl.DataType]) -> None:
