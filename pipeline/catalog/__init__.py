@@ -222,22 +222,11 @@ def _reference_errors(typed: dict[str, pl.DataFrame], raw: Mapping[str, RawTable
 
 def _row_errors(typed: dict[str, pl.DataFrame], raw: Mapping[str, RawTable]) -> pl.DataFrame:
     """Rules across rows: two rows of one key, validity windows that end before they start or overlap
-    within a key (the same wording as the pricing tables); tables that could not be read are left out."""
-    from pipeline.catalog.validation import rule_errors, validity_overlaps  # it builds on this module
+    within a key (the same rules and wording as the pricing tables); tables that could not be read are left out."""
+    from pipeline.catalog.validation import key_errors  # it builds on this module
 
-    col = pl.col
-    found = [pl.DataFrame(schema=ERRORS_SCHEMA)]
-    for name, key in DATED.items():
-        if name in typed:
-            file = raw[name].file
-            found.append(rule_errors(typed[name], file, "valid_until", col("valid_until") <= col("valid_from"),
-                                     "valid_until must be after valid_from"))
-            found.append(validity_overlaps(typed[name], file, list(key)))
-    for name, key in KEYS.items():
-        if name in typed:
-            found.append(rule_errors(typed[name], raw[name].file, key[-1], pl.struct(*key).is_duplicated(),
-                                     f"two rows with the same {', '.join(key)}"))
-    return pl.concat([f.cast(ERRORS_SCHEMA) for f in found])
+    files = {name: raw[name].file for name in typed}
+    return pl.concat([f.cast(ERRORS_SCHEMA) for f in key_errors(typed, files, {**DATED, **KEYS}, DATED)])
 
 
 def _parse(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:

@@ -7,7 +7,7 @@ file, line, column, value and rule, raised together as one CatalogError.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 import pandera.polars as pandera
 import polars as pl
@@ -24,6 +24,7 @@ __all__ = [
     "empty_table",
     "errors",
     "files_of",
+    "key_errors",
     "overlap_errors",
     "reference_errors",
     "rule_errors",
@@ -130,6 +131,26 @@ def validity_overlaps(frame: pl.DataFrame, file: str, key: list[str]) -> pl.Data
     # report the cell as the file has it (an empty valid_from stays empty)
     cells = frame.select(pl.col("_line").alias("line"), pl.col("valid_from").cast(pl.String).alias("value"))
     return found.drop("value").join(cells, on="line").select(list(ERRORS_SCHEMA))
+
+
+def key_errors(
+    typed: Mapping[str, pl.DataFrame], files: Mapping[str, str], keys: Mapping[str, Sequence[str]], dated: Collection[str]
+) -> list[pl.DataFrame]:
+    """The rules of a table's key (tables typed, with `_line`; a table not in `typed` is left out):
+    in a dated table (`dated`), a validity that ends on or before it starts, or that overlaps an
+    earlier row of its key; in another, two rows with the same key (one would win silently)."""
+    found = [pl.DataFrame(schema=ERRORS_SCHEMA)]
+    for name, key in keys.items():
+        if name not in typed:
+            continue
+        if name in dated:
+            found.append(rule_errors(typed[name], files[name], "valid_until", pl.col("valid_until") <= pl.col("valid_from"),
+                                     "valid_until must be after valid_from"))
+            found.append(validity_overlaps(typed[name], files[name], list(key)))
+        else:
+            found.append(rule_errors(typed[name], files[name], key[-1], pl.struct(*key).is_duplicated(),
+                                     f"two rows with the same {', '.join(key)}"))
+    return found
 
 
 def _within(day: pl.Expr, earlier_end: pl.Expr, end_inclusive: bool) -> pl.Expr:

@@ -28,10 +28,10 @@ from pipeline.catalog.validation import (
     core_rows,
     empty_table,
     files_of,
+    key_errors,
     reference_errors,
     rule_errors,
     typed_tables,
-    validity_overlaps,
 )
 from schemas.pricing import CATALOG_TABLES, DATED, DEFAULTS, KEYS, REFERENCES
 
@@ -119,14 +119,7 @@ def row_errors(
     """
     whole = t if whole is None else whole
     col = pl.col
-    found = []
-    for name in DATED:
-        found.append(rule_errors(t[name], files[name], "valid_until", col("valid_until") <= col("valid_from"),
-                                 "valid_until must be after valid_from"))
-        found.append(validity_overlaps(t[name], files[name], list(KEYS[name])))
-    for name, key in KEYS.items():
-        if name not in DATED:
-            found.append(rule_errors(t[name], files[name], key[-1], _duplicated(key), f"two rows with the same {', '.join(key)}"))
+    found = key_errors(t, files, KEYS, DATED)
     tp = t["tariff_pricing"]
     found.append(rule_errors(tp, files["tariff_pricing"], "min_revenue", col("min_revenue") > col("cost_cap"),
                              "min_revenue must not exceed cost_cap"))
@@ -168,10 +161,6 @@ def _zone_errors(catalog: Catalog, tariff_pricing: pl.DataFrame) -> pl.DataFrame
     unknown = ~pl.col("zone_id").is_in(zone_ids(catalog, tariff_pricing).unique().implode())
     return rule_errors(keys, file, "zone_id", pl.col("zone_id").is_not_null() & unknown,
                        "must exist in zones.zone_id (or be a tariffs.catchall_zone or tariff_pricing.local_zone)")
-
-
-def _duplicated(key: tuple[str, ...]) -> pl.Expr:
-    return pl.struct(*key).is_duplicated()
 
 
 def _tier_errors(
