@@ -81,8 +81,8 @@ def load_catalog_task(directory: Path) -> Catalog:
 def check_inbox(inbox_dir: Path, warehouse_dir: Path, reprocess: bool = False, sources_file: Path | None = None) -> HandIn:
     """Sort the inbox files by the file ledger: new ones are read, known ones skipped with the reason.
 
-    A file that cannot be read (a dangling link, no permission) is skipped with the reason and
-    looked at again by the next run. Of files with the same content, one a source's pattern
+    A file that cannot be read (a dangling link, no permission) and a directory (the inbox is
+    read flat) are skipped with the reason and looked at again by the next run. Of files with the same content, one a source's pattern
     matches comes first, so a misnamed copy never stands in for it (`sources_file`), and a file
     quarantined before for its name alone is read once a source's pattern matches its new name.
     """
@@ -94,6 +94,9 @@ def check_inbox(inbox_dir: Path, warehouse_dir: Path, reprocess: bool = False, s
         except OSError as exc:
             reason = f"cannot read the file ({exc.strerror or exc}): a dangling link or no permission; the next run looks again"
             unreadable.append((LedgerFile(path, None, None), reason))
+    for path in inbox.inbox_directories(inbox_dir):
+        reason = "a directory: the inbox is read flat, so the files in it are not read; move them into the inbox itself"
+        unreadable.append((LedgerFile(path, None, None), reason))
     readable_name = _source_reads(load_sources(sources_file)) if sources_file is not None else None
     if readable_name is not None:
         files.sort(key=lambda f: not readable_name(f.path.name))  # stable: the inbox's order otherwise

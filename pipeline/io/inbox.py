@@ -16,6 +16,12 @@ def inbox_files(inbox: Path) -> list[Path]:
     )
 
 
+def inbox_directories(inbox: Path) -> list[Path]:
+    """The directories in the inbox (not hidden ones): the inbox is read flat, so their files are
+    not read, and they are reported instead of passed over."""
+    return sorted(p for p in Path(inbox).iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
 def content_hash(path: Path) -> str:
     """SHA-256 of a file's bytes: a file is the same file when its content is the same."""
     digest = hashlib.sha256()

@@ -327,24 +327,28 @@ def test_a_new_file_under_a_known_name_is_rated_with_a_warning_and_its_old_recor
 
 
 def test_a_dangling_link_is_skipped_with_its_reason_and_a_misnamed_copy_never_stands_in_for_the_file(prefect_harness, tmp_path):
-    """A link that leads nowhere is counted and skipped with why (the next run looks again), never
-    passed over; a copy under a name no source matches sorts first ('copy-of-…' < 'freeswitch-…'),
+    """A link that leads nowhere and a directory (the inbox is read flat) are counted and skipped
+    with why (the next run looks again), never passed over; a copy under a name no source matches sorts first ('copy-of-…' < 'freeswitch-…'),
     yet the file its source matches is the one read, and the copy is its skipped twin (sink audit)."""
     catalog, inbox = sample_inbox(tmp_path)
     warehouse = tmp_path / "warehouse"
     (inbox / "Master-pbx-graz-20261201.csv").symlink_to(tmp_path / "gone.csv")
     freeswitch = inbox / "freeswitch-berlin-20261001.csv"
     (inbox / f"copy-of-{freeswitch.name}").write_bytes(freeswitch.read_bytes())
+    (inbox / "2026-12").mkdir()
+    (inbox / "2026-12" / "Master-pbx-graz-20261202.csv").write_text("")
     first = run_flow(catalog, inbox, warehouse)
-    assert first["files"] == {"input": 12, "read": 7, "quarantined": 3, "skipped": 2}
+    assert first["files"] == {"input": 13, "read": 7, "quarantined": 3, "skipped": 3}
     assert (first["outcomes"], first["net_amount"]) == (OUTCOMES, NET_AMOUNT)
     skipped = {Path(path).name: reason for path, reason in first["skipped"]}
     assert skipped["Master-pbx-graz-20261201.csv"].startswith("cannot read the file (No such file or directory)")
+    assert skipped["2026-12"].startswith("a directory: the inbox is read flat")
     assert skipped[f"copy-of-{freeswitch.name}"].startswith("same content (sha256 ")
     assert skipped[f"copy-of-{freeswitch.name}"].endswith(f"processed once, as {freeswitch.name}")
-    assert rows_of(warehouse, "SELECT count(*) FROM skipped_files WHERE content_hash IS NULL") == [(1,)]
+    assert rows_of(warehouse, "SELECT count(*) FROM skipped_files WHERE content_hash IS NULL") == [(2,)]
     second = run_flow(catalog, inbox, warehouse)  # the link is still dangling: said again, nothing else to do
     assert second["run_id"] is None and [Path(p).name for p, r in second["skipped"] if r.startswith("cannot read")] == ["Master-pbx-graz-20261201.csv"]
+    assert [Path(p).name for p, r in second["skipped"] if r.startswith("a directory")] == ["2026-12"]
 
 
 @pytest.mark.postgres
