@@ -46,6 +46,8 @@ WALK_PARTS = 16
 #: The largest amount a record may have, in micro-units: what DECIMAL(18,6) holds (999 999 999 999.999999).
 MAX_AMOUNT_MICRO = 10**18 - 1
 US_PER_DAY = 86_400_000_000
+#: What the walk says of a record whose charged units span tiers (walk.Walked), besides its position.
+SPAN_PARTS = ("p1", "u1", "p2", "u2", "mid_hi", "mid_lo")
 #: Columns of the priced records (table `pricing`), in order.
 PRICING_COLUMNS = (
     "rid", "dev_no", "contract_no", "ta_no", "zone_no", "band_no", "month_idx", "duration_s", "volume_bytes",
@@ -482,7 +484,7 @@ def _walked(rec: pl.DataFrame, card: dict[str, np.ndarray], rules: walk.Rules, c
                 column[at] = getattr(w, c)
             spans = w.tier_before >= 0
             if spans.any():
-                spanning.append({"pos": at[spans], **{c: getattr(w, c)[spans] for c in ("p1", "u1", "p2", "u2", "mid")}})
+                spanning.append({"pos": at[spans], **{c: getattr(w, c)[spans] for c in SPAN_PARTS}})
 
         # a group is one contract's: the parts of the contracts walk apart, two at once (one per core)
         on_both_cores(walk_part, range(WALK_PARTS))
@@ -495,8 +497,8 @@ def _amounts(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(amount, fee, beyond) of every record (_priced says how): one streaming query over all of them (it
     uses both cores) with cost = unit_price × (quantity - free), then the same query over the few
-    records whose charged units span tiers (`spanning`: pos, p1, u1, p2, u2, mid), with
-    cost = p1 × u1 + p2 × u2 + mid, put in their places.
+    records whose charged units span tiers (`spanning`: pos, p1, u1, p2, u2, mid_hi, mid_lo), with
+    cost = p1 × u1 + p2 × u2 + mid_hi · 2^62 + mid_lo (walk.Walked), put in their places.
 
     usage = cost / price_per is rounded once by div_half_up, in 64-bit integers when the largest
     terms cannot overflow them and in 128-bit integers otherwise: div_half_up forms
@@ -506,14 +508,15 @@ def _amounts(
     MAX_AMOUNT_MICRO micro-units either way; an absurd price or volume): they stay unrateable,
     with that reason, instead of stopping the run. Their amount and fee are 0 here.
     """
-    span = {c: np.concatenate([p[c] for p in spanning]) for c in ("pos", "p1", "u1", "p2", "u2", "mid")} if spanning else None
+    span = {c: np.concatenate([p[c] for p in spanning]) for c in ("pos", *SPAN_PARTS)} if spanning else None
 
     def bound(v: np.ndarray) -> int:
         return max(int(v.max()), -int(v.min()), 0) if v.size else 0
 
     cost_bound = bound(unit_price) * bound(card["quantity"])
     if span is not None:
-        cost_bound = max(cost_bound, bound(span["p1"]) * bound(span["u1"]) + bound(span["p2"]) * bound(span["u2"]) + bound(span["mid"]))
+        mid = (bound(span["mid_hi"]) << walk.WORD_BITS) + bound(span["mid_lo"])
+        cost_bound = max(cost_bound, bound(span["p1"]) * bound(span["u1"]) + bound(span["p2"]) * bound(span["u2"]) + mid)
     # the card's largest price_per bounds every record's (the card is small)
     wide = 2 * cost_bound + 2 * bound(per_card["price_per"]) >= 2**63
     # usage <= cost + 1 (price_per >= 1): only when that and the fees on top could pass the limit
@@ -553,7 +556,8 @@ def _amounts(
         return got.get_column("amount").to_numpy(), got.get_column("fee").to_numpy(), got.get_column("beyond").to_numpy()
     pos = span.pop("pos")
     spanning_frame = frame[pos].with_columns(pl.Series(c, v) for c, v in span.items())
-    spans = money(spanning_frame, col("p1") * pl.col("u1") + col("p2") * pl.col("u2") + pl.col("mid"))
+    mid = col("mid_hi") * (1 << walk.WORD_BITS) + pl.col("mid_lo")
+    spans = money(spanning_frame, col("p1") * pl.col("u1") + col("p2") * pl.col("u2") + mid)
     amount, fee = got.get_column("amount").to_numpy(writable=True), got.get_column("fee").to_numpy(writable=True)
     beyond = got.get_column("beyond").to_numpy(writable=True)
     amount[pos], fee[pos] = spans.get_column("amount").to_numpy(), spans.get_column("fee").to_numpy()

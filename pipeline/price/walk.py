@@ -30,6 +30,9 @@ TARIFF = 6
 #: as 2^UNIT_BITS - 1: they lie in its last tier all the same.
 UNIT_BITS = TIER_UNIT_BITS
 UNIT_CAP = (1 << UNIT_BITS) - 1
+#: What the tiers below a tier cost (micro-units · units) passes 2^63 for wide tiers (5.00 per 10^9 B
+#: for a TB is 5·10^18), so it is held as two 64-bit words: hi · WORD + lo (sql/duck/dims.sql tier_dim).
+WORD_BITS = 62
 #: Group keys are (contract << CONTRACT_SHIFT) + (tariff-article << TA_SHIFT) + month (the SQL
 #: macro group_key of sql/duck/price/macros.sql, which also groups the invoice lines).
 CONTRACT_SHIFT, TA_SHIFT = 36, 16
@@ -50,13 +53,14 @@ class Rules:
     tier_hi: np.ndarray
     tier_price: np.ndarray
     tier_fee: np.ndarray
-    tier_cost_before: np.ndarray
+    tier_cost_hi: np.ndarray
+    tier_cost_lo: np.ndarray
     tier_fees_through: np.ndarray
 
 
 def rules(ta: pl.DataFrame, tiers: pl.DataFrame) -> Rules:
     """Lookup arrays from ta_dim (ta_no, free_q, tier_method) and tier_dim (ta_no, tier_no, lo, hi,
-    price_micro, fee_micro, cost_before, fees_through)."""
+    price_micro, fee_micro, cost_hi, cost_lo, fees_through)."""
     size = int(ta.get_column("ta_no").max() or 0) + 1
     free_q = np.zeros(size, dtype=np.int64)
     free_q[ta.get_column("ta_no").to_numpy()] = ta.get_column("free_q").cast(pl.Int64).to_numpy()
@@ -64,8 +68,6 @@ def rules(ta: pl.DataFrame, tiers: pl.DataFrame) -> Rules:
     codes = ta.get_column("tier_method").replace_strict({"graduated": GRADUATED, "volume": VOLUME}, default=0, return_dtype=pl.Int64)
     method[ta.get_column("ta_no").to_numpy()] = codes.to_numpy()
     tiers = tiers.sort("ta_no", "lo")
-    if tiers.height and int(tiers.get_column("cost_before").max()) >= 2**62:
-        raise ValueError("volume tiers too wide for their price: a tier's full cost must stay below 2^62 micro-units")
 
     def col(name: str) -> np.ndarray:
         return tiers.get_column(name).cast(pl.Int64).to_numpy()
@@ -79,7 +81,8 @@ def rules(ta: pl.DataFrame, tiers: pl.DataFrame) -> Rules:
         tier_hi=col("hi"),
         tier_price=col("price_micro"),
         tier_fee=col("fee_micro"),
-        tier_cost_before=col("cost_before"),
+        tier_cost_hi=col("cost_hi"),
+        tier_cost_lo=col("cost_lo"),
         tier_fees_through=col("fees_through"),
     )
 
@@ -91,9 +94,9 @@ class Walked:
 
     A counted record that is not tiered has all its other units charged at its own price. A
     tiered one has p1 × u1 + p2 × u2 + mid (micro-units · units): at most two tier parts and the
-    full tiers between them; plus tier_fee; tier_no is the tier its last unit lies in,
-    unit_price that tier's price, tier_before the unit the record starts at when it spans tiers
-    (-1: it does not).
+    full tiers between them (mid = mid_hi · 2^WORD_BITS + mid_lo: it may pass 2^63); plus
+    tier_fee; tier_no is the tier its last unit lies in, unit_price that tier's price,
+    tier_before the unit the record starts at when it spans tiers (-1: it does not).
     """
 
     free: np.ndarray
@@ -102,7 +105,8 @@ class Walked:
     u1: np.ndarray
     p2: np.ndarray
     u2: np.ndarray
-    mid: np.ndarray
+    mid_hi: np.ndarray
+    mid_lo: np.ndarray
     tier_fee: np.ndarray
     tier_no: np.ndarray
     tier_before: np.ndarray
@@ -203,7 +207,7 @@ def _carried(gk: np.ndarray, carried: pl.DataFrame | None) -> np.ndarray | None:
 
 
 def _tiers(r: Rules, ta, method, a, b, t_end) -> tuple[np.ndarray, ...]:
-    """(p1, u1, p2, u2, mid, tier_fee, tier_no, tier_before, unit_price) of tariff-priced records
+    """(p1, u1, p2, u2, mid_hi, mid_lo, tier_fee, tier_no, tier_before, unit_price) of tariff-priced records
     of tiered articles whose charged units are [a, b) of their group's t_end.
 
     graduated: [a, hi(first)) at the price of the tier holding unit a, the full tiers between,
@@ -231,7 +235,8 @@ def _tiers(r: Rules, ta, method, a, b, t_end) -> tuple[np.ndarray, ...]:
         np.where(spans, r.tier_hi[first] - a, b - a),
         np.where(spans, r.tier_price[last], zero),
         np.where(spans, b - r.tier_lo[last], zero),
-        np.where(spans, r.tier_cost_before[last] - r.tier_cost_before[after_first], zero),
+        np.where(spans, r.tier_cost_hi[last] - r.tier_cost_hi[after_first], zero),
+        np.where(spans, r.tier_cost_lo[last] - r.tier_cost_lo[after_first], zero),
         fee,
         r.tier_no[last],
         np.where(spans, a, -1),

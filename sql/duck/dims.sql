@@ -153,7 +153,9 @@ LEFT JOIN pr_flat_prices AS fp ON fp.tariff_id = t.tariff_id AND fp.article_id =
 
 -- Volume tiers: tier_no of a tariff-article holds units [lo, hi) counted per contract and
 -- period, with what the tiers below it cost (cost_before, micro-units · units, before dividing
--- by price_per) and the flat fees up to and including it.
+-- by price_per) and the flat fees up to and including it. cost_before passes 2^63 for wide
+-- tiers (5.00 per 10^9 B for a TB is 5·10^18), so the walk gets it as two 64-bit words:
+-- cost_before = cost_hi · 2^62 + cost_lo (pipeline/price/walk.py).
 CREATE OR REPLACE TEMP TABLE tier_dim AS
 WITH t AS (
     SELECT ta.ta_no, v.method, v.from_quantity AS lo,
@@ -163,12 +165,15 @@ WITH t AS (
     FROM pr_volume_tiers AS v
     JOIN ta_dim AS ta USING (tariff_id, article_id)
 )
-SELECT *,
-       coalesce(sum(CAST(price_micro AS HUGEINT) * (hi - lo)) OVER before, 0) AS cost_before,
-       sum(fee_micro) OVER upto AS fees_through
-FROM t
-WINDOW before AS (PARTITION BY ta_no ORDER BY lo ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
-       upto AS (PARTITION BY ta_no ORDER BY lo ROWS UNBOUNDED PRECEDING);
+SELECT *, CAST(cost_before // 4611686018427387904 AS BIGINT) AS cost_hi, CAST(cost_before % 4611686018427387904 AS BIGINT) AS cost_lo
+FROM (
+    SELECT *,
+           coalesce(sum(CAST(price_micro AS HUGEINT) * (hi - lo)) OVER before, 0) AS cost_before,
+           sum(fee_micro) OVER upto AS fees_through
+    FROM t
+    WINDOW before AS (PARTITION BY ta_no ORDER BY lo ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+           upto AS (PARTITION BY ta_no ORDER BY lo ROWS UNBOUNDED PRECEDING)
+);
 
 -- Minute grid of the time bands: (tariff, day 0-6 Monday first / 7 holiday, minute) → band.
 CREATE OR REPLACE TEMP TABLE band_grid AS

@@ -364,6 +364,31 @@ def test_a_record_spanning_tiers_beyond_64_bits_is_still_exact(neighbour):
     assert rated(rate_priced(records, cat), "amount", "tier", "tier_before", "fee").row(0) == (D("30000.030000"), 2, 0, D("0"))
 
 
+@pytest.mark.parametrize(
+    ("volumes", "expected"),
+    [
+        # 1 GB in the first tier, alone: the run stopped before, whatever its records
+        ([10**9], [(D("5.000000"), 1, None)]),
+        # 1 GB, then 2.5 TB over all three tiers: 999 GB at 5.00 + the whole second TB at 6.00 + 501 GB at 1.00
+        ([10**9, 2_500 * 10**9], [(D("5.000000"), 1, None), (D("11496.000000"), 3, 10**9)]),
+    ],
+)
+def test_data_tiers_a_terabyte_wide_are_priced_exactly(volumes, expected):
+    """Graduated tiers of A-GB (per 10^9 B): 5.00 for the first TB, 6.00 for the second, 1.00 above.
+    A full tier costs 5·10^6 µ × 10^12 B before dividing by price_per, beyond 2^62: every run with
+    this catalog stopped ('volume tiers too wide for their price') although it had loaded."""
+    prices = {k: [v for v, a, t in zip(values, CORE["prices"]["article_id"], CORE["prices"]["tariff_id"]) if (t, a) != ("T-SEC", "A-GB")]
+              for k, values in CORE["prices"].items()}  # fmt: skip
+    tiers = _graduated("A-GB", ("0", "5.00", None), (str(10**12), "6.00", None), (str(2 * 10**12), "1.00", None))
+    n = len(volumes)
+    records = usage(
+        subscriber_id=[K_SEC] * n, start_time=[at(f"2026-10-0{i + 1} 10:00:00") for i in range(n)], article_key=["data"] * n,
+        volume_bytes=volumes, duration_s=[None] * n, counterparty=[None] * n,
+    )
+    result = rate_priced(records, priced(core={"prices": prices}, volume_tiers=tiers))
+    assert rated(result, "amount", "tier", "tier_before").rows() == expected
+
+
 def test_tiers_count_per_contract_and_billing_period():
     result = rate_priced(
         calls(K_SEC, ("2026-10-01 10:00:00", 120), ("2026-10-02 10:00:00", 60), ("2026-11-01 10:00:00", 60)),
