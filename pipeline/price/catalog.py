@@ -143,7 +143,7 @@ def row_errors(
     found.append(rule_errors(sp, files["special_prices"], "number_to", col("number_to") < col("number"),
                              "number_to must not be before number"))
     found += _tier_errors(t, files, catalog, whole["volume_tiers"])
-    found += _band_errors(t, files, whole["time_bands"])
+    found += _band_errors(t, files, whole["time_bands"], whole["tariff_pricing"])
     found.append(_area_errors(t["area_codes"], files["area_codes"]))
     return pl.concat([f.cast(ERRORS_SCHEMA) for f in found])
 
@@ -185,9 +185,12 @@ def _tier_errors(
     return found
 
 
-def _band_errors(t: dict[str, pl.DataFrame], files: dict[str, str], every_band: pl.DataFrame) -> list[pl.DataFrame]:
+def _band_errors(
+    t: dict[str, pl.DataFrame], files: dict[str, str], every_band: pl.DataFrame, every_tariff: pl.DataFrame
+) -> list[pl.DataFrame]:
     """Band names must be defined in time_bands (`every_band`, its rows with bad cells too); one
-    tariff's bands must not overlap in time."""
+    tariff's bands must not overlap in time; holiday bands need the tariff's holiday calendar
+    (`every_tariff`: tariff_pricing's rows), without which no day is a holiday."""
     col = pl.col
     bands = t["time_bands"]
     known = every_band.select("band").unique()
@@ -201,6 +204,10 @@ def _band_errors(t: dict[str, pl.DataFrame], files: dict[str, str], every_band: 
     minutes = band_minutes(bands)
     found.append(rule_errors(bands, files["time_bands"], "until_time",
                              _minute(col("until_time")) <= _minute(col("from_time")), "until_time must be after from_time"))
+    calendars = every_tariff.filter(col("holiday_country").is_not_null()).select("tariff_id")
+    on_holidays = bands.filter(col("days").str.contains("holiday", literal=True)).join(calendars, on="tariff_id", how="anti")
+    found.append(rule_errors(on_holidays, files["time_bands"], "days", pl.lit(True),
+                             "holiday bands need the tariff's holiday_country in tariff_pricing.csv: without it no day is a holiday"))
     clash = minutes.filter(pl.len().over("tariff_id", "day", "minute") > 1).select("_line").unique()
     found.append(rule_errors(bands.join(clash, on="_line", how="semi"), files["time_bands"], "from_time", pl.lit(True),
                              "overlaps another band of the tariff on the same day and time"))

@@ -51,6 +51,11 @@ from tests.price.factory import priced
         ({"time_bands": {"tariff_id": ["T-MIN", "T-MIN"], "band": ["day", "late"], "days": ["mon-fri", "fri"],
                          "from_time": ["08:00", "17:00"], "until_time": ["18:00", "24:00"]}},
          ("time_bands.csv", 2, "from_time", "overlaps another band of the tariff on the same day and time")),
+        # holiday bands of a tariff without a holiday calendar: no day is a holiday, so they never applied
+        ({"time_bands": {"tariff_id": ["T-MIN", "T-MIN"], "band": ["day", "feast"], "days": ["mon-sun", "holiday"],
+                         "from_time": ["00:00", "00:00"], "until_time": ["24:00", "24:00"]},
+          "tariff_pricing": {"tariff_id": ["T-SEC"], "holiday_country": ["DE"]}},
+         ("time_bands.csv", 3, "days", "holiday bands need the tariff's holiday_country in tariff_pricing.csv: without it no day is a holiday")),
         ({"promotions": {"promotion_id": ["P"], "article_id": ["A-NAT"], "price": ["0.0100001"],
                          "valid_from": ["2026-10-01 00:00:00"], "valid_until": ["2026-10-15 00:00:00"]}},
          ("promotions.csv", 2, "price", "decimal number with at most 12 digits before the point and 6 after it")),
