@@ -201,6 +201,7 @@ def _adjustment_lines(con: duckdb.DuckDBPyConnection, request: BillingRequest, r
     """Table `bill_adjustments`: minimum revenue and cost cap of the periods the run settles,
     computed on their whole usage (pricing's rule, pipeline.price.usage_adjustments), less
     what earlier runs billed of them (docs/billing.md, "Usage on invoices")."""
+    create_table(con, "bill_contract_days", "duck/bill/contract_days")
     create_table(con, "bill_adjustment_periods", "duck/bill/adjustment_periods", until=request.until)
     usage = create_table(con, "bill_adjustment_basis", "duck/bill/usage_for_adjustments").pl().cast(USAGE_LINE_SCHEMA)
     con.register("bill_adjustments_full", usage_adjustments(usage, rules).to_arrow())

@@ -6,8 +6,8 @@
 -- A period without any usage line (this run's or an earlier one's) is settled only as the run's
 -- own period: the month of $until, when $until is its last day (a period run's month; a single
 -- invoice up to a month's end). It is settled for each contract in scope that is active on at
--- least one of its days (from the later of start_date and billing_from to its end: end_date, or
--- the last module end when every module of it has ended, cancelled) and carries
+-- least one of its days (bill_contract_days: from the later of start_date and billing_from to its
+-- end_date, or the last module end when every module of it has ended, cancelled) and carries
 -- `tariff_id`, the usage tariff of the contract's last active day in it (cat_usage_tariffs,
 -- else contracts.tariff_id), whose whole minimum revenue is then due (docs/billing.md). For
 -- periods with usage `tariff_id` is NULL: their lines carry their tariffs.
@@ -33,27 +33,16 @@ own_period AS (
            date_trunc('month', CAST($until AS DATE)) AS period_start, CAST($until AS DATE) AS period_end
     WHERE last_day(CAST($until AS DATE)) = CAST($until AS DATE)
 ),
-modules_end AS (
-    SELECT contract_id, CASE WHEN bool_and(end_date IS NOT NULL) THEN max(end_date) END AS end_date
-    FROM bil_modules
-    GROUP BY contract_id
-),
-contract_end AS (
-    -- least ignores NULL: the earlier of the two ends, or the one there is
-    SELECT c.*, least(c.end_date, m.end_date) AS active_until
-    FROM cat_contracts AS c
-    LEFT JOIN modules_end AS m USING (contract_id)
-),
 idle AS (
     SELECT c.contract_id, o.period,
-           least(o.period_end, coalesce(c.active_until, o.period_end)) AS last_active,
+           least(o.period_end, coalesce(d.active_until, o.period_end)) AS last_active,
            c.tariff_id AS own_tariff
-    FROM contract_end AS c
+    FROM cat_contracts AS c
+    JOIN bill_contract_days AS d USING (contract_id)
     SEMI JOIN bill_scope USING (contract_id)
     CROSS JOIN own_period AS o
-    LEFT JOIN bil_contract_terms AS t USING (contract_id)
-    WHERE greatest(c.start_date, coalesce(t.billing_from, c.start_date)) <= least(o.period_end, coalesce(c.active_until, o.period_end))
-      AND coalesce(c.active_until, o.period_end) >= o.period_start
+    WHERE d.active_from <= least(o.period_end, coalesce(d.active_until, o.period_end))
+      AND coalesce(d.active_until, o.period_end) >= o.period_start
       AND NOT EXISTS (SELECT 1 FROM billed AS b WHERE b.contract_id = c.contract_id AND b.period = o.period)
 )
 SELECT contract_id, period, CAST(NULL AS VARCHAR) AS tariff_id

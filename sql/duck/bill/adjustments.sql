@@ -4,15 +4,15 @@
 -- (st_invoice_items), per contract, period, kind and VAT rate. Only a difference goes on the
 -- invoice: a run never bills an adjustment twice, and late usage corrects an earlier one.
 -- Nothing is billed while a contract is paused (DOMAIN §2): a period paused on every day the
--- contract is active in it (from the later of start_date and billing_from to end_date) has no
+-- contract is active in it (bill_contract_days: from the later of start_date and billing_from to
+-- end_date, or to the last module's end once every module ended) has no
 -- minimum revenue (usage rated in it is still billed, and the cost cap still caps it).
 WITH active AS (
     SELECT a.contract_id, a.period,
-           greatest(period_start(a.period), c.start_date, coalesce(t.billing_from, c.start_date)) AS first_active,
-           least(last_day(period_start(a.period)), coalesce(c.end_date, last_day(period_start(a.period)))) AS last_active
+           greatest(period_start(a.period), d.active_from) AS first_active,
+           least(last_day(period_start(a.period)), coalesce(d.active_until, last_day(period_start(a.period)))) AS last_active
     FROM bill_adjustment_periods AS a
-    JOIN cat_contracts AS c USING (contract_id)
-    LEFT JOIN bil_contract_terms AS t USING (contract_id)
+    JOIN bill_contract_days AS d USING (contract_id)
 ),
 paused_periods AS (
     SELECT p.contract_id, p.period
