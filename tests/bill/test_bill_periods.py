@@ -200,6 +200,29 @@ def test_days_before_the_first_billed_period_are_caught_up(tmp_path, steps, paus
     assert history.height == history.select("period_start").n_unique()  # every period once
 
 
+#: steps: (run period, P1's start and end dates in the catalog of that run); expected: P1's lines (LINE).
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        pytest.param(
+            [("2026-01", "2026-01-15", "2026-01-20"), ("2026-02", "2026-01-01", None)],
+            [("2026-01", "2026-01-15", "2026-01-20", 6, 31, D("1.94")),
+             ("2026-02", "2026-01-01", "2026-01-14", 14, 31, D("4.52")),
+             ("2026-02", "2026-01-21", "2026-01-31", 11, 31, D("3.55")),
+             ("2026-02", "2026-02-01", "2026-02-28", 28, 28, D("10.00"))],
+            id="start moved earlier and end later around billed days of one period: each side once",
+        ),
+    ],
+)
+def test_days_caught_up_on_both_sides_of_a_billed_part_of_one_period(tmp_path, steps, expected) -> None:
+    """Both sides of January's billed days are due in one run: each is billed on its own line,
+    and the billed days in between are not billed again."""
+    for period, start, end in steps:
+        cat, bil = f.catalogs(billing={"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", start, end)])})
+        f.bill(tmp_path, cat, bil, period=period)
+    assert fee_lines(tmp_path) == expected
+
+
 def test_a_part_without_a_price_holds_back_the_whole_period(tmp_path) -> None:
     """The list price starts on 15 February: January to 14 February has none, so the quarter waits."""
     cat, bil = f.catalogs(

@@ -12,13 +12,13 @@
 -- its position: billed-until (state.sql) never passes a period not billed yet, so the run after
 -- the catalog has the price bills them all in order. problems.sql reports both.
 WITH parts AS (
-    SELECT f.position_id, f.period_start, f.part_from, f.part_to, pr.tariff_id, pr.price, pr.price_source
+    SELECT f.position_id, f.fee_from, f.part_from, f.part_to, pr.tariff_id, pr.price, pr.price_source
     FROM bill_fee_parts AS f
     JOIN bill_prices AS pr ON pr.position_id = f.position_id AND pr.day = f.part_from
 ),
 held AS (
     -- each position's first period with a part without a price
-    SELECT position_id, min(period_start) AS held_from
+    SELECT position_id, min(fee_from) AS held_from
     FROM parts
     WHERE price IS NULL
     GROUP BY position_id
@@ -32,16 +32,16 @@ priced AS (
             OR lag(tariff_id) OVER w IS DISTINCT FROM tariff_id) AS new_part
     FROM parts
     LEFT JOIN held USING (position_id)
-    WHERE held.held_from IS NULL OR parts.period_start < held.held_from
-    WINDOW w AS (PARTITION BY position_id, period_start ORDER BY part_from)
+    WHERE held.held_from IS NULL OR parts.fee_from < held.held_from
+    WINDOW w AS (PARTITION BY position_id, fee_from ORDER BY part_from)
 ),
 numbered AS (
-    SELECT *, sum(CAST(new_part AS INTEGER)) OVER (PARTITION BY position_id, period_start ORDER BY part_from) AS price_part
+    SELECT *, sum(CAST(new_part AS INTEGER)) OVER (PARTITION BY position_id, fee_from ORDER BY part_from) AS price_part
     FROM priced
 ),
 merged AS (
     SELECT
-        position_id, period_start, price_part,
+        position_id, fee_from, price_part,
         min(part_from) AS bill_from,
         max(part_to) AS bill_to,
         any_value(tariff_id) AS tariff_id,
@@ -49,7 +49,7 @@ merged AS (
         any_value(price) AS unit_price,
         any_value(price_source) AS price_source
     FROM numbered
-    GROUP BY position_id, period_start, price_part
+    GROUP BY position_id, fee_from, price_part
 ),
 split AS (
     SELECT
@@ -58,21 +58,21 @@ split AS (
         m.bill_to,
         m.bill_from AS price_day,
         m.price_part,
-        max(m.price_part) OVER (PARTITION BY m.position_id, m.period_start) AS price_parts,
+        max(m.price_part) OVER (PARTITION BY m.position_id, m.fee_from) AS price_parts,
         m.tariff_id,
         m.first_tariff_id,
         m.unit_price,
         m.price_source
     FROM bill_fee_requests AS r
-    JOIN merged AS m USING (position_id, period_start)
+    JOIN merged AS m USING (position_id, fee_from)
 ),
 paused AS (
-    SELECT s.position_id, s.period_start, s.price_part, sum(overlap_days(s.bill_from, s.bill_to, z.paused_from, z.paused_through)) AS paused_days
+    SELECT s.position_id, s.fee_from, s.price_part, sum(overlap_days(s.bill_from, s.bill_to, z.paused_from, z.paused_through)) AS paused_days
     FROM split AS s
     JOIN bil_pauses AS z
         ON z.contract_id = s.contract_id AND z.paused_from <= s.bill_to AND z.paused_through >= s.bill_from
     WHERE s.line_kind = 'recurring'
-    GROUP BY s.position_id, s.period_start, s.price_part
+    GROUP BY s.position_id, s.fee_from, s.price_part
 ),
 charged AS (
     SELECT
@@ -85,7 +85,7 @@ charged AS (
              THEN CASE WHEN coalesce(tt.proration, 'days') = 'full' THEN s.days_active ELSE s.days_period END
         END AS days_basis
     FROM split AS s
-    LEFT JOIN paused AS z USING (position_id, period_start, price_part)
+    LEFT JOIN paused AS z USING (position_id, fee_from, price_part)
     LEFT JOIN bil_tariff_terms AS tt ON tt.tariff_id = s.first_tariff_id
 )
 SELECT

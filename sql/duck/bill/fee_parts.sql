@@ -7,7 +7,7 @@
 -- part on their price day. Cuts that change nothing (two adjacent versions at one price) are
 -- joined again in charges.sql.
 WITH req AS (
-    SELECT r.position_id, r.period_start, r.contract_id, r.line_kind, r.bill_from, r.bill_to, r.price_day,
+    SELECT r.position_id, r.fee_from, r.period_start, r.contract_id, r.line_kind, r.bill_from, r.bill_to, r.price_day,
            p.module_id, p.article_id
     FROM bill_fee_requests AS r
     JOIN bil_positions AS p USING (position_id)
@@ -23,29 +23,29 @@ tariff_days AS (
 ),
 position_tariffs AS (
     -- the tariffs a position can run under: its module's, and its contract's
-    SELECT r.position_id, r.period_start, r.article_id, c.tariff_id
+    SELECT r.position_id, r.fee_from, r.article_id, c.tariff_id
     FROM recurring AS r JOIN cat_contracts AS c USING (contract_id)
     UNION
-    SELECT r.position_id, r.period_start, r.article_id, mt.tariff_id
+    SELECT r.position_id, r.fee_from, r.article_id, mt.tariff_id
     FROM recurring AS r JOIN bil_module_tariffs AS mt USING (module_id)
 ),
 list_days AS (
     SELECT tariff_id, article_id, unnest([valid_from, valid_until]) AS day FROM cat_prices
 ),
 cuts AS (
-    SELECT position_id, period_start, price_day AS day FROM req
+    SELECT position_id, fee_from, price_day AS day FROM req
     UNION
-    SELECT r.position_id, r.period_start, v.day
+    SELECT r.position_id, r.fee_from, v.day
     FROM recurring AS r JOIN version_days AS v USING (position_id)
     WHERE v.day > r.bill_from AND v.day <= r.bill_to
     UNION
-    SELECT r.position_id, r.period_start, v.day
+    SELECT r.position_id, r.fee_from, v.day
     FROM recurring AS r JOIN tariff_days AS v USING (module_id)
     WHERE v.day > r.bill_from AND v.day <= r.bill_to
     UNION
-    SELECT r.position_id, r.period_start, v.day
+    SELECT r.position_id, r.fee_from, v.day
     FROM recurring AS r
-    JOIN position_tariffs AS t USING (position_id, period_start)
+    JOIN position_tariffs AS t USING (position_id, fee_from)
     JOIN list_days AS v ON v.tariff_id = t.tariff_id AND v.article_id = t.article_id
     WHERE v.day > r.bill_from AND v.day <= r.bill_to
 )
@@ -53,8 +53,9 @@ SELECT
     r.contract_id,
     r.line_kind,
     c.position_id,
-    c.period_start,
+    c.fee_from,
+    r.period_start,
     CAST(c.day AS DATE) AS part_from,
-    CAST(coalesce(lead(c.day) OVER (PARTITION BY c.position_id, c.period_start ORDER BY c.day) - 1, r.bill_to) AS DATE) AS part_to
+    CAST(coalesce(lead(c.day) OVER (PARTITION BY c.position_id, c.fee_from ORDER BY c.day) - 1, r.bill_to) AS DATE) AS part_to
 FROM cuts AS c
-JOIN req AS r USING (position_id, period_start)
+JOIN req AS r USING (position_id, fee_from)

@@ -4,11 +4,11 @@
 -- parts of a period (charges.sql) are added up (days charged, net of the rounded lines).
 WITH fees AS (
     SELECT
-        contract_id, position_id, billing_type, line_kind, period_start,
+        contract_id, position_id, billing_type, line_kind, fee_from,
         min(bill_from) AS bill_from, max(bill_to) AS bill_to,
         sum(days_charged) AS days_charged, sum(net_cents) AS net_cents
     FROM bill_charges
-    GROUP BY contract_id, position_id, billing_type, line_kind, period_start
+    GROUP BY contract_id, position_id, billing_type, line_kind, fee_from
 )
 SELECT
     $run_id AS run_id, i.invoice_id, f.contract_id, f.position_id, f.billing_type,

@@ -3,7 +3,7 @@
 -- A fee is reported for each of its price parts (fee_parts.sql) that has no price; a priced
 -- recurring period held back behind such a fee of its position (charges.sql), once.
 WITH unpriced AS (
-    SELECT DISTINCT f.position_id, f.period_start
+    SELECT DISTINCT f.position_id, f.fee_from
     FROM bill_fee_parts AS f
     JOIN bill_prices AS p ON p.position_id = f.position_id AND p.day = f.part_from
     WHERE p.price IS NULL
@@ -28,8 +28,8 @@ SELECT
         || strftime(r.bill_from, '%Y-%m-%d') || ' to ' || strftime(r.bill_to, '%Y-%m-%d')
         || ' waits for its earlier period without a price: it is billed with it once that is priced'
 FROM bill_fee_requests AS r
-ANTI JOIN bill_charges AS c USING (position_id, period_start)
-ANTI JOIN unpriced AS u USING (position_id, period_start)
+ANTI JOIN bill_charges AS c USING (position_id, fee_from)
+ANTI JOIN unpriced AS u USING (position_id, fee_from)
 WHERE r.line_kind = 'recurring'
 UNION ALL
 SELECT
