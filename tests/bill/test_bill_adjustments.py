@@ -323,6 +323,11 @@ TO_T2 = {"modules": {"module_id": ["M1"], "contract_id": ["C1"], "name": ["Phone
                      [("period-2026-10", "adjustment", "2026-10", D("15.00"), NO_USAGE)], id="the last module ends in the period: whole"),
         pytest.param({**ended_modules("2026-10-15"), **pauses(("2026-10-01", "2026-10-15"))}, [("bill", "2026-10", None)], [],
                      id="paused on every day before the last module ends: none"),
+        pytest.param({**ended_modules("2026-09-30"), **pauses(("2025-03-01", "2025-03-02"))},
+                     [("usage", [call("a", 10, "1.000000")]), ("bill", "2026-10", None)],
+                     [("period-2026-10", "usage", "2026-10", D("1.00"), None),
+                      ("period-2026-10", "adjustment", "2026-10", D("14.00"), "minimum revenue 15.00 EUR on flagged usage 1.00 EUR")],
+                     id="usage after the last module ended: a pause long before changes nothing"),
         pytest.param(
             TO_T2, [("bill", "2026-10", None)],
             [("period-2026-10", "adjustment", "2026-10", D("20.00"), "minimum revenue 20.00 EUR on flagged usage 0.00 EUR")],

@@ -18,6 +18,7 @@ paused_periods AS (
     SELECT p.contract_id, p.period
     FROM active AS p
     JOIN bil_pauses AS z ON z.contract_id = p.contract_id
+    WHERE p.first_active <= p.last_active  -- usage of a period without active days is not paused
     GROUP BY p.contract_id, p.period, p.first_active, p.last_active
     HAVING sum(overlap_days(p.first_active, p.last_active, z.paused_from, z.paused_through))
            >= date_diff('day', p.first_active, p.last_active) + 1
