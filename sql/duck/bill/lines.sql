@@ -1,7 +1,9 @@
 -- The invoice lines of the run, one invoice per contract that has anything to bill: one-time
 -- fees, recurring fees with charged days, usage, adjustments (bill_adjustments, from the
 -- hook); every-time fees join the invoices made anyway. Lines are numbered per invoice in the
--- order one-time, recurring, every-time, usage, adjustment, then by date and article.
+-- order one-time, recurring, every-time, usage, adjustment, then by date and article (and, for
+-- lines alike in all those, by VAT rate and amount: a minimum-revenue top-up split over two VAT
+-- rates gets the same numbers when the run is computed again).
 WITH billable AS (
     SELECT * EXCLUDE (customer_id)
     FROM bill_candidates
@@ -42,6 +44,6 @@ SELECT
         PARTITION BY contract_id
         ORDER BY
             list_position($line_kinds, line_kind),
-            service_from, article_id, coalesce(position_id, ''), period, tariff_id, service_to
+            service_from, article_id, coalesce(position_id, ''), period, tariff_id, service_to, vat_rate, net_cents
     ) AS line_no
 FROM all_lines
