@@ -171,7 +171,8 @@ def _with_devices(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame) -> p
 def _banded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame) -> pl.LazyFrame:
     """`band_no`: the tariff's band at the record's start in the contract's time zone (0: none).
 
-    A call is priced whole in the band it starts in; a public holiday takes the holiday bands.
+    A call is priced whole in the band it starts in; a public holiday takes the holiday bands where
+    they cover the minute, its weekday's bands elsewhere.
     Local time is UTC plus the zone's offset of that UTC day (tz_days), or its offset after the
     day's daylight-saving change from change_us on.
     """
@@ -196,8 +197,10 @@ def _banded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame) -> pl.LazyFra
         inside = local_day.is_between(h0, h0 + hdays - 1)
         on_holiday = _at(table, pl.when(inside).then(pl.col("hset_no").cast(pl.Int64) * hdays + local_day - h0))
         holiday = pl.col("holiday_bands") & inside & on_holiday.fill_null(False)
-    dow = pl.when(holiday).then(7).otherwise((pl.col("local_s") // 86400 + 3) % 7)
-    grid_key = (pl.col("tariff_no").cast(pl.Int64) * 8 + dow) * 1440 + (pl.col("local_s") % 86400) // 60
+    # day of the band grid (sql/duck/dims.sql band_grid): 0-6 Monday to Sunday, 7 + that on a holiday
+    weekday = (pl.col("local_s") // 86400 + 3) % 7
+    day = pl.when(holiday).then(7 + weekday).otherwise(weekday)
+    grid_key = (pl.col("tariff_no").cast(pl.Int64) * 14 + day) * 1440 + (pl.col("local_s") % 86400) // 60
     bands = _dense(grid.get_column("grid_key"), grid.get_column("band_no"), int(grid.get_column("grid_key").max()) + 1)
     return (
         records.with_columns(local_s.alias("local_s"))

@@ -175,10 +175,26 @@ FROM (
            upto AS (PARTITION BY ta_no ORDER BY lo ROWS UNBOUNDED PRECEDING)
 );
 
--- Minute grid of the time bands: (tariff, day 0-6 Monday first / 7 holiday, minute) → band.
+-- Minute grid of the time bands: (tariff, day, minute) → band. Days 0-6 are Monday to Sunday;
+-- day 7 + w is a public holiday on weekday w: its holiday band where one covers the minute, else
+-- weekday w's band (holiday bands of 08:00-18:00 leave a holiday evening its weekday's band).
+-- Only tariffs with holiday bands have holiday days (dev_dim.holiday_bands).
 CREATE OR REPLACE TEMP TABLE band_grid AS
-SELECT (t.tariff_no * 8 + m.day) * 1440 + m.minute AS grid_key, b.band_no
-FROM band_minutes AS m
+WITH holiday AS (
+    SELECT tariff_id, band, minute FROM band_minutes WHERE day = 7
+),
+m AS (
+    SELECT tariff_id, band, day, minute FROM band_minutes WHERE day < 7
+    UNION ALL
+    SELECT h.tariff_id, h.band, 7 + w.day, h.minute FROM holiday AS h CROSS JOIN range(7) AS w(day)
+    UNION ALL
+    SELECT b.tariff_id, b.band, 7 + b.day, b.minute
+    FROM band_minutes AS b
+    ANTI JOIN holiday AS h ON h.tariff_id = b.tariff_id AND h.minute = b.minute
+    WHERE b.day < 7 AND b.tariff_id IN (SELECT tariff_id FROM holiday)
+)
+SELECT (t.tariff_no * 14 + m.day) * 1440 + m.minute AS grid_key, b.band_no
+FROM m
 JOIN tariff_dim AS t USING (tariff_id)
 JOIN band_dim AS b USING (tariff_id, band);
 

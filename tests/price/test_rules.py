@@ -204,6 +204,26 @@ def test_time_bands_in_the_contracts_time_zone_with_holidays(start_utc, band, am
     assert rated(result, "band", "amount").row(0) == (band, D(amount))
 
 
+#: Holiday bands that cover only the daytime: outside them a holiday keeps its weekday's bands.
+DAYTIME_HOLIDAY = {**BANDS, "time_bands": {**BANDS["time_bands"], "from_time": ["08:00", "00:00", "18:00", "00:00", "08:00"],
+                                           "until_time": ["18:00", "08:00", "24:00", "24:00", "18:00"]}}
+
+
+@pytest.mark.parametrize(
+    ("start_utc", "band", "amount"),
+    [
+        ("2026-10-03 10:00:00", "holiday", "0.010000"),  # Saturday 12:00 in Berlin, German Unity Day
+        ("2026-10-03 18:00:00", "weekend", "0.020000"),  # 20:00: no holiday band, so Saturday's
+        ("2026-12-25 09:00:00", "holiday", "0.010000"),  # Friday 10:00 CET, Christmas Day
+        ("2026-12-25 19:00:00", "offpeak", "0.030000"),  # 20:00: Friday's band
+        ("2026-12-25 05:00:00", "offpeak", "0.030000"),  # 06:00
+    ],
+)
+def test_a_holiday_outside_its_holiday_bands_keeps_the_bands_of_its_weekday(start_utc, band, amount):
+    result = rate_priced(calls(K_SEC, (start_utc, 60)), priced(**DAYTIME_HOLIDAY))
+    assert rated(result, "band", "amount").row(0) == (band, D(amount))
+
+
 def test_a_call_across_a_band_boundary_is_priced_whole_in_the_band_it_starts_in():
     # starts 17:59 local (peak), ends 18:05 (off-peak): all 360 s at the peak price
     result = rate_priced(calls(K_SEC, ("2026-10-01 15:59:00", 360)), priced(**BANDS))
