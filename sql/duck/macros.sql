@@ -25,15 +25,16 @@ CREATE OR REPLACE MACRO micro_to_cents(micro) AS
 
 -- Phone numbers as interval keys (docs/assignment.md).
 --
--- A number of n ≤ 15 digits maps to (its digits right-padded with 0 to 15 digits) * 16 + n.
+-- A number of n ≤ 15 digits without a leading zero (E.164 digits; the test of
+-- pipeline/assign/keys.py phone_key, so that a reason's test agrees with pricing's) maps to (its digits right-padded with 0 to 15 digits) * 16 + n.
 -- A head-data ID (prefix) of L digits covers [key(prefix), (prefix right-padded with 9) * 16 + 15]:
 -- exactly the numbers that start with it and are at least L digits long. Keys fit BIGINT.
 CREATE OR REPLACE MACRO phone_key(n) AS
-    CASE WHEN regexp_full_match(n, '[0-9]{1,15}')
+    CASE WHEN regexp_full_match(n, '[1-9][0-9]{0,14}')
          THEN CAST(rpad(n, 15, '0') AS BIGINT) * 16 + length(n) END;
 
 CREATE OR REPLACE MACRO phone_prefix_hi(n) AS
-    CASE WHEN regexp_full_match(n, '[0-9]{1,15}')
+    CASE WHEN regexp_full_match(n, '[1-9][0-9]{0,14}')
          THEN CAST(rpad(n, 15, '9') AS BIGINT) * 16 + 15 END;
 
 -- A dialled or presented number as E.164 digits: drop a leading + or 00 and any separators.

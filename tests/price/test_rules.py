@@ -88,6 +88,10 @@ def test_a_number_in_no_zone_is_unrateable_even_where_the_key_has_a_row_for_ever
         ({"counterparty": ["33123456"]}, None,
          "no destination zone matches 33123456 and tariff T-SEC has no catch-all zone"),
         ({"article_key": ["fax"]}, None, "article key fax has no article for zone NAT (article_keys.csv)"),
+        # a called number left national (its source has no country): no zone can match it
+        ({"counterparty": ["0316123456"]}, None,
+         "called number 0316123456 is not in international form (E.164 digits), so no destination zone matches it, "
+         "and article key voice has no article for every zone (article_keys.csv)"),
         ({"counterparty": ["4366123456"]}, "A-MOB",
          "tariff T-SEC has no price for article A-MOB valid at 2026-10-01 10:00:00 UTC (prices.csv or the pricing tables)"),
         ({"article_key": ["data"], "duration_s": [60], "volume_bytes": [None]}, None,

@@ -8,6 +8,9 @@ SELECT
         WHEN p.ta_no IS NULL AND p.zone_no = 0 AND phone_key(u.counterparty) IS NOT NULL
             THEN 'no destination zone matches ' || u.counterparty
                  || ' and tariff ' || t.tariff_id || ' has no catch-all zone'
+        WHEN p.ta_no IS NULL AND p.zone_no = 0 AND u.counterparty IS NOT NULL AND ka.article_id IS NULL
+            THEN 'called number ' || u.counterparty || ' is not in international form (E.164 digits), so no destination zone matches it, '
+                 || 'and article key ' || u.article_key || ' has no article for every zone (article_keys.csv)'
         WHEN p.ta_no IS NULL AND coalesce(kz.article_id, ka.article_id) IS NULL
             THEN 'article key ' || u.article_key || ' has no article for zone ' || coalesce(z.zone_id, '(none)')
                  || ' (article_keys.csv)'
