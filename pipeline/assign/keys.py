@@ -165,13 +165,18 @@ def ipv6_values(texts: pl.Series) -> pl.Series:
     steps = (
         pl.LazyFrame({"t": texts}, schema={"t": pl.String})
         .with_columns(c("t").str.strip_chars().str.to_lowercase())
-        .with_columns(c("t").str.extract(r"^(.*:)(\d+\.\d+\.\d+\.\d+)$", 2).alias("tail4"))
+        .with_columns(
+            c("t").str.extract(r"^(.*:)(\d+\.\d+\.\d+\.\d+)$", 2).alias("tail4"),
+            c("t").str.extract(r"^(.*:)\d+\.\d+\.\d+\.\d+$", 1).alias("head4"),
+        )
         .with_columns(
             ipv4_value(c("tail4")).alias("v4"),
-            pl.when(c("tail4").is_not_null()).then(c("t").str.extract(r"^(.*):\d+\.\d+\.\d+\.\d+$", 1)).otherwise(c("t")).alias("body"),
+            # the groups before the IPv4 tail: its separating ":" dropped, unless it ends a "::"
+            # ("::ffff:1.2.3.4" -> "::ffff", "64:ff9b::1.2.3.4" -> "64:ff9b::", "::1.2.3.4" -> "::")
+            pl.when(c("tail4").is_null()).then(c("t"))
+            .when(c("head4").str.ends_with("::")).then(c("head4"))
+            .otherwise(c("head4").str.strip_suffix(":")).alias("body"),
         )
-        # "::1.2.3.4": the body is ":", one side of the "::" is empty
-        .with_columns(pl.when(c("body") == ":").then(pl.lit("::")).otherwise(c("body")).alias("body"))
         .with_columns(c("body").str.contains("::", literal=True).alias("compressed"), c("body").str.split_exact("::", 1).alias("halves"))
         .with_columns(
             pl.when(c("compressed")).then(c("halves").struct.field("field_0")).otherwise(c("body")).alias("head"),

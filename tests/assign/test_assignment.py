@@ -281,6 +281,7 @@ CIDR = catalog(
         ("K-MIN", "ipv6", "2001:db8:18::1", "2001:db8:18::ff"),
         ("K-MIN", "ipv4", "192.0.2.0/24"),
         ("K-SEC", "ipv4", "192.0.2.128/25"),
+        ("K-SEC", "ipv6", "64:ff9b::c000:200/120"),
     )
 )
 
@@ -295,6 +296,7 @@ CIDR = catalog(
         ("ipv6", "2001:db8:18::1", "K-MIN"),  # a from–to range
         ("ipv6", "2001:db8:18::100", "K-SEC"),  # past the range, still in the /32
         ("ipv6", "2001:db9::1", None),
+        ("ipv6", "64:ff9b::192.0.2.33", "K-SEC"),  # a NAT64 address, groups before "::" and an IPv4 tail
         ("ipv4", "192.0.2.0", "K-MIN"),
         ("ipv4", "192.0.2.127", "K-MIN"),
         ("ipv4", "192.0.2.128", "K-SEC"),  # the /25 is narrower than the /24
