@@ -64,14 +64,19 @@ def id_search(
         raise typer.Exit(1)
     winners = matches.filter(pl.col("wins"))
     when = moment.strftime("%Y-%m-%d %H:%M:%S")
-    for row in winners.iter_rows(named=True):  # one per ID type the text parses as
-        record = f"a {row['id_type']} record of {escape(identifier)}" if winners.height > 1 else escape(identifier)
+    types = matches.get_column("id_type").unique(maintain_order=True)
+    for kind in types:  # one line per ID type the text matches as: a record of each goes its own way
+        record = f"a {kind} record of {escape(identifier)}" if types.len() > 1 else escape(identifier)
+        won = winners.filter(pl.col("id_type") == kind)
+        if not won.height:
+            unassigned = "it is unassigned" if types.len() > 1 else "its records are unassigned"
+            console.print(f"{record} matches device IDs, but none is valid at {when} UTC: {unassigned}")
+            continue
+        row = won.row(0, named=True)
         console.print(
             f"{record} is assigned to contract [bold]{escape(row['contract_id'])}[/bold] at {when} UTC: "
             f"{row['id_type']} ID {escape(row['matched_id'])} ({row['match']} match, device_ids.csv line {row['line']})"
         )
-    if not winners.height:
-        console.print(f"{identifier} matches device IDs, but none is valid at {when} UTC: its records are unassigned")
     table = Table(title="matching device IDs, most specific first")
     for column in ("contract", "type", "device ID", "match", "valid from", "valid until", f"valid at {when}", "line"):
         table.add_column(column)

@@ -112,12 +112,13 @@ def test_id_search_names_the_contract_the_matching_id_the_kind_of_match_and_the_
 
 
 #: The assignment audit's catalog: a phone prefix, a longer phone number, the same digits as a
-#: string ID, and a phone number whose digits are those of an IPv4 address.
+#: string ID, and a phone number whose digits are those of an IPv4 address; a phone number that
+#: ended in 2025 whose digits are also a string ID.
 TYPES_APART = {
-    "contract_id": ["K-SEC", "K-MIN", "K-SEC", "K-MIN"],
-    "id_type": ["phone", "phone", "string", "phone"],
-    "id_value": ["43", "43316812724", "4331681272420", "1671121742"],
-    "id_to": [None] * 4, "valid_from": [None] * 4, "valid_until": [None] * 4,
+    "contract_id": ["K-SEC", "K-MIN", "K-SEC", "K-MIN", "K-MIN", "K-SEC"],
+    "id_type": ["phone", "phone", "string", "phone", "phone", "string"],
+    "id_value": ["43", "43316812724", "4331681272420", "1671121742", "4930123400", "4930123400"],
+    "id_to": [None] * 6, "valid_from": [None] * 6, "valid_until": [None] * 4 + ["2025-06-01 00:00:00", None],
 }  # fmt: skip
 
 
@@ -127,6 +128,9 @@ TYPES_APART = {
         # a phone record goes to the longer number, a string record to the string ID: each is said
         ("4331681272420", ["a phone record of 4331681272420 is assigned to contract K-MIN", "a string record of 4331681272420 is assigned to contract K-SEC"]),
         ("+43 (0)316 812724", ["+43 (0)316 812724 is assigned to contract K-MIN"]),  # read as ingestion reads it: 43316812724
+        # the string ID is valid, the phone ID ended: a phone record of it is unassigned, and that is said too
+        ("4930123400", ["a string record of 4930123400 is assigned to contract K-SEC",
+                        "a phone record of 4930123400 matches device IDs, but none is valid at"]),  # fmt: skip
     ],
 )
 def test_id_search_says_the_contract_of_each_id_type_the_identifier_parses_as(tmp_path, identifier, said):
