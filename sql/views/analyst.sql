@@ -25,14 +25,16 @@ SELECT run_id,
 FROM ledger
 GROUP BY run_id;
 
--- Top unassigned subscriber IDs by count and volume.
+-- Top unassigned subscriber IDs by count, then volume and duration: what `rating unassigned`
+-- lists (pipeline.assign.report.top_unassigned), with the reason of the latest record.
 CREATE OR REPLACE VIEW top_unassigned AS
 SELECT id_type, subscriber_id, count(*) AS records,
        coalesce(sum(duration_s), 0) AS duration_s, coalesce(sum(volume_bytes), 0) AS volume_bytes,
-       any_value(reason) AS reason
+       min(start_time) AS first_seen, max(start_time) AS last_seen, count(DISTINCT run_id) AS runs,
+       arg_max(reason, start_time) AS reason
 FROM unassigned
 GROUP BY id_type, subscriber_id
-ORDER BY records DESC, duration_s DESC;
+ORDER BY records DESC, volume_bytes DESC, duration_s DESC, subscriber_id;
 
 -- Every accepted usage record, in the canonical shape, whatever its outcome: what
 -- re-rating reads. Each record is stored whole in exactly one of these tables.

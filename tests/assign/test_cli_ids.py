@@ -312,3 +312,31 @@ def test_rating_unassigned_reads_the_warehouse(tmp_path):
     output = run("unassigned", "--warehouse", str(tmp_path), "--top", "1").output
     assert "4331799999" in output and "4999" not in output
     assert "no device ID matches 4331799999" in " ".join(output.split())
+
+
+#: DEVICE_IDS and an ID for 4999 from 2026-10-15 on.
+LATER = {c: v + [x] for (c, v), x in zip(DEVICE_IDS.items(), ["K-MIN", "phone", "4999", None, "2026-10-15 00:00:00", None])}
+
+
+def test_the_top_unassigned_view_answers_as_rating_unassigned(tmp_path):
+    """docs/assignment.md: the analyst view gives what the command does: first and last seen, runs, the latest reason."""
+    import duckdb
+
+    from pipeline.io import views
+
+    # run1: 4999 matches no ID; run2: an ID holds it from 2026-10-15, and its call comes before
+    for run_id, ids, starts in (("run1", DEVICE_IDS, ["2026-10-01 10:00:00", "2026-10-02 10:00:00"]), ("run2", LATER, ["2026-10-03 10:00:00"])):
+        n = len(starts)
+        records = usage(record_key=[f"{run_id}-{i}" for i in range(n)], subscriber_id=["4999"] * n, start_time=[at(s) for s in starts])
+        warehouse.write_run(rate(records, catalog(device_ids=ids), run_id).stored_tables(), tmp_path, run_id)
+    con = duckdb.connect(str(views.publish(tmp_path)), read_only=True)
+    try:
+        rows = con.sql(
+            "SELECT subscriber_id, records, duration_s, strftime(first_seen, '%Y-%m-%d %H:%M:%S'),"
+            " strftime(last_seen, '%Y-%m-%d %H:%M:%S'), runs, reason FROM top_unassigned"
+        ).fetchall()
+    finally:
+        con.close()
+    assert rows == [("4999", 3, 180, "2026-10-01 10:00:00", "2026-10-03 10:00:00", 2, "no device ID for 4999 is valid at 2026-10-03 10:00:00")]
+    report = top_unassigned(pl.scan_parquet(sorted((tmp_path / "unassigned").glob("*.parquet"))))
+    assert report.select("subscriber_id", "records", "duration_s", "runs", "reason").rows() == [(r[0], r[1], r[2], r[5], r[6]) for r in rows]
