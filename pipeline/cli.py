@@ -204,7 +204,14 @@ def rerate(
     if pg_url:
         os.environ["RATING_PG_URL"] = pg_url  # not a flow parameter: Prefect stores parameters, URLs carry passwords
     from flows.rerate import plan, rerate_usage
+    from pipeline.io import warehouse as stored
 
+    if (settings.warehouse / ".staging").is_dir():
+        # a run that stopped while storing is finished first, as the flow does: else the check
+        # below would count its tables half swapped in and refuse it as lacking rows
+        with stored.locked(settings.warehouse):
+            for run_id in stored.recover(settings.warehouse):
+                note(f"run {run_id} had stopped while storing its staged files: its storing was finished")
     try:  # the request's mistakes, before Prefect starts
         chosen = plan(settings.warehouse, run_ids or [], periods or [], every, allow_billed)
     except RerateError as exc:

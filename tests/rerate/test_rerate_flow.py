@@ -190,6 +190,39 @@ def test_a_run_whose_stored_rows_are_incomplete_is_not_rated_again(tmp_path):
     assert rows_of(warehouse, "SELECT sum(net_amount) FROM invoice_lines") == [(NET_AMOUNT,)]
 
 
+def test_the_command_run_again_finishes_a_rerating_that_stopped_while_storing(tmp_path, monkeypatch):
+    """The re-rating after an import of IDs stopped once its unassigned records were swapped in
+    (17, were 19) and its rated ones were not (72, will be 74): the stored tables hold 100 of 102
+    records. `rating rerate` run again finishes that storing first, as the flow does, instead of
+    refusing the run as lacking rows."""
+    from pipeline.cli import app
+    from pipeline.io import warehouse as stored
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    first = run_flow(catalog, inbox, warehouse)
+    with open(catalog / "device_ids.csv", "a", encoding="utf-8") as ids:
+        ids.write("V-1004,phone,4331799999,,,\n")
+    swap_in = stored._swap_in
+
+    def crash(staged, final, run_id, keep):
+        if final.name == "rated_usage":
+            raise OSError("the machine went down")
+        return swap_in(staged, final, run_id, keep)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(stored, "_swap_in", crash)
+        with pytest.raises(OSError, match="went down"):
+            rerate(warehouse, catalog, periods=["2026-10"])
+    assert stored.stored_records(warehouse, first["run_id"]) == 100
+    out = CliRunner().invoke(app, ["rerate", "--period", "2026-10", "--catalog", str(catalog), "--warehouse", str(warehouse)],
+                             env={"COLUMNS": "300"})  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert f"run {first['run_id']} had stopped while storing its staged files: its storing was finished" in out.output
+    assert view_rows(warehouse) == {**VIEW_ROWS, "rated_usage": 74, "unassigned": 17}
+    assert rows_of(warehouse, "SELECT sum(net_amount) FROM invoice_lines") == [(NET_AMOUNT + Decimal("0.14"),)]
+
+
 @pytest.fixture(scope="module")
 def rated_sample(prefect_harness, tmp_path_factory) -> tuple[Path, Path]:
     """The sample rated once into a warehouse no test changes: (catalog, warehouse)."""
