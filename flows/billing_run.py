@@ -21,7 +21,7 @@ from pipeline.bill.invoices import BillingRequest, BillingResult, billed, billin
 from pipeline.catalog import Catalog
 from pipeline.catalog.billing import BillingCatalog
 from pipeline.config import Settings
-from pipeline.io import billing_store, views
+from pipeline.io import billing_store, views, warehouse
 from pipeline.io.billing_files import load_catalogs
 from pipeline.price import adjustment_rules, pricing_of
 from schemas.billing import STORED
@@ -103,6 +103,13 @@ def billing_run(
     logger = get_run_logger()
     settings = Settings.from_env(catalog=catalog, warehouse=warehouse_dir, pg_url=pg_url)
     request = billing_request(period=period, contract=contract, until=until, invoice_date=invoice_date)
+    if warehouse.stopped_while_storing(settings.warehouse):
+        # a rating run or re-rating stopped while swapping in its files: finish it first, or the run
+        # would bill its old rated usage under the new invoice lines (the rating lock before the
+        # billing lock, as everywhere)
+        with warehouse.locked(settings.warehouse):
+            for run_id in warehouse.recover(settings.warehouse):
+                logger.warning("rating run %s had stopped while storing its staged files: its storing was finished", run_id)
     with billing_store.locked(settings.warehouse):
         if billing_store.is_committed(settings.warehouse, request.run_id):
             logger.info("billing run %s is already committed: returning it as stored", request.run_id)

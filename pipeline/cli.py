@@ -206,7 +206,7 @@ def rerate(
     from flows.rerate import plan, rerate_usage
     from pipeline.io import warehouse as stored
 
-    if (settings.warehouse / ".staging").is_dir():
+    if stored.stopped_while_storing(settings.warehouse):
         # a run that stopped while storing is finished first, as the flow does: else the check
         # below would count its tables half swapped in and refuse it as lacking rows
         with stored.locked(settings.warehouse):

@@ -111,6 +111,12 @@ def recover(warehouse: Path) -> list[str]:
 MANIFEST = "manifest.json"
 
 
+def stopped_while_storing(warehouse: Path) -> bool:
+    """Whether a run is committed but not wholly swapped in (a staging folder with its manifest):
+    its tables are half old, half new until `recover` finishes it, or while a run swaps them in."""
+    return any((Path(warehouse) / ".staging").glob(f"*/{MANIFEST}"))
+
+
 def _write_manifest(staging: Path, manifest: dict[str, list[str]]) -> None:
     temp = staging / f".{MANIFEST}.tmp"
     temp.write_text(json.dumps(manifest))

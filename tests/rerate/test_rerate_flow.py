@@ -223,6 +223,40 @@ def test_the_command_run_again_finishes_a_rerating_that_stopped_while_storing(tm
     assert rows_of(warehouse, "SELECT sum(net_amount) FROM invoice_lines") == [(NET_AMOUNT + Decimal("0.14"),)]
 
 
+def test_a_billing_run_after_a_rerating_that_stopped_while_storing_bills_the_amounts_rated_again(tmp_path, monkeypatch):
+    """After a price fix the re-rating stopped with the run's invoice lines swapped in and its rated
+    records not: a billing run then finishes that storing before it reads the rated usage, so it
+    bills V-1001's call to the EU at the fixed price (6 min × 0.10), not at the old one (× 0.12)
+    that the storing would then replace under the invoice without a word."""
+    from flows.billing_run import billing_run
+    from pipeline.io import warehouse as stored
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    first = run_flow(catalog, inbox, warehouse)
+    prices = catalog / "prices.csv"
+    prices.write_text(prices.read_text().replace("T-MIN,A-EU,0.1200", "T-MIN,A-EU,0.1000"))
+    swap_in = stored._swap_in
+
+    def crash(staged, final, run_id, keep):
+        if final.name == "rated_usage":
+            raise OSError("the machine went down")
+        return swap_in(staged, final, run_id, keep)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(stored, "_swap_in", crash)
+        with pytest.raises(OSError, match="went down"):
+            rerate(warehouse, catalog, periods=["2026-10"])
+    billing_run(period="2026-10", catalog=str(catalog), warehouse_dir=str(warehouse))
+    assert rows_of(warehouse, "SELECT net_amount FROM invoice_items WHERE contract_id = 'V-1001' AND article_id = 'A-EU'") == [
+        (Decimal("0.60"),)
+    ]
+    assert rows_of(warehouse, "SELECT run_id, amount FROM rated_usage WHERE contract_id = 'V-1001' AND article_id = 'A-EU'") == [
+        (first["run_id"], Decimal("0.600000"))
+    ]
+    assert not (warehouse / ".staging").exists()
+
+
 @pytest.fixture(scope="module")
 def rated_sample(prefect_harness, tmp_path_factory) -> tuple[Path, Path]:
     """The sample rated once into a warehouse no test changes: (catalog, warehouse)."""
