@@ -382,7 +382,7 @@ def sql_query(
             table = Table(*(escape(c) for c in result.columns))
             for row in result.fetchall():  # a query result for the screen, not record processing
                 table.add_row(*("" if v is None else escape(str(v)) for v in row))
-            console.print(table)
+            _print_whole(table)
             shown += 1
         if not shown:
             console.print("no result to show: no statement returns rows")
@@ -391,6 +391,19 @@ def sql_query(
         raise typer.Exit(1)
     finally:
         con.close()
+
+
+def _print_whole(table: Table) -> None:
+    """A query result: to a terminal (or with COLUMNS set) as wide as that; to a pipe or a log at the
+    table's own width, so no cell is cut (Rich would fit it into 80 columns: `V-1…`, `0.…`)."""
+    if console.is_terminal or "COLUMNS" in os.environ:
+        console.print(table)
+        return
+    from rich.console import Console
+
+    whole = Console(width=1 << 20)
+    whole.width = whole.measure(table).maximum
+    whole.print(table)
 
 
 @app.command()

@@ -35,6 +35,19 @@ def test_sql_prints_query_results_from_the_analyst_database(tmp_path):
     assert "K-MIN" in out.output and "0.12" in out.output and "K-SEC" in out.output and "0.03" in out.output
 
 
+def test_sql_to_a_pipe_or_a_log_shows_every_cell_whole(tmp_path):
+    """docs/warehouse.md's `rating sql "select * from invoice_lines limit 5"` in a script or a cron
+    log (no terminal, no COLUMNS): Rich fitted its 15 columns into 80 and printed `r…`, `K…`, `0.…`."""
+    result = rate(usage(subscriber_id=["4331681272420", "4930123450"], duration_s=[61, 30]), catalog(), "run1")
+    warehouse.write_run(result.stored_tables(), tmp_path, "run1")
+    views.publish(tmp_path)
+    out = runner.invoke(app, ["sql", "select * from invoice_lines order by contract_id", "--warehouse", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in out.output.splitlines() if line.startswith("│")]
+    assert [(r[0], r[1], r[10], r[14]) for r in rows] == [("run1", "K-MIN", "0.12", "2026-10"), ("run1", "K-SEC", "0.03", "2026-10")]
+    assert "…" not in out.output
+
+
 def test_sql_without_a_warehouse_says_what_to_do(tmp_path):
     out = runner.invoke(app, ["sql", "select 1", "--warehouse", str(tmp_path / "nothing")])
     assert out.exit_code == 2
