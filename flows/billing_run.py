@@ -103,13 +103,11 @@ def billing_run(
     logger = get_run_logger()
     settings = Settings.from_env(catalog=catalog, warehouse=warehouse_dir, pg_url=pg_url)
     request = billing_request(period=period, contract=contract, until=until, invoice_date=invoice_date)
-    if warehouse.stopped_while_storing(settings.warehouse):
-        # a rating run or re-rating stopped while swapping in its files: finish it first, or the run
-        # would bill its old rated usage under the new invoice lines (the rating lock before the
-        # billing lock, as everywhere)
-        with warehouse.locked(settings.warehouse):
-            for run_id in warehouse.recover(settings.warehouse):
-                logger.warning("rating run %s had stopped while storing its staged files: its storing was finished", run_id)
+    # a rating run or re-rating stopped while swapping in its files: finish it first, or the run
+    # would bill its old rated usage under the new invoice lines (the rating lock before the
+    # billing lock, as everywhere)
+    for run_id in warehouse.finish_stopped(settings.warehouse):
+        logger.warning("rating run %s had stopped while storing its staged files: its storing was finished", run_id)
     with billing_store.locked(settings.warehouse):
         if billing_store.is_committed(settings.warehouse, request.run_id):
             logger.info("billing run %s is already committed: returning it as stored", request.run_id)

@@ -206,12 +206,10 @@ def rerate(
     from flows.rerate import plan, rerate_usage
     from pipeline.io import warehouse as stored
 
-    if stored.stopped_while_storing(settings.warehouse):
-        # a run that stopped while storing is finished first, as the flow does: else the check
-        # below would count its tables half swapped in and refuse it as lacking rows
-        with stored.locked(settings.warehouse):
-            for run_id in stored.recover(settings.warehouse):
-                note(f"run {run_id} had stopped while storing its staged files: its storing was finished")
+    # a run that stopped while storing is finished first, as the flow does: else the check
+    # below would count its tables half swapped in and refuse it as lacking rows
+    for run_id in stored.finish_stopped(settings.warehouse):
+        note(f"run {run_id} had stopped while storing its staged files: its storing was finished")
     try:  # the request's mistakes, before Prefect starts
         chosen = plan(settings.warehouse, run_ids or [], periods or [], every, allow_billed)
     except RerateError as exc:

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.catalog import CatalogError
-from pipeline.cli_output import console, error, existing_warehouse
+from pipeline.cli_output import console, error, existing_warehouse, note
 from pipeline.io.catalog_files import load_priced_catalog, read_catalog_csv, read_raw_catalog, replace_csv
 from pipeline.price.catalog import validated_pricing
 from schemas.outputs import PERIOD
@@ -111,6 +111,10 @@ def cost_control_report(
         _print_problems(exc.errors)
         raise typer.Exit(1) from None
     existing_warehouse(settings.warehouse)
+    from pipeline.io.warehouse import finish_stopped
+
+    for run_id in finish_stopped(settings.warehouse):  # else its rated usage is read half old, half new
+        note(f"run {run_id} had stopped while storing its staged files: its storing was finished")
     files = sorted((settings.warehouse / "rated_usage" / f"period={period}").glob("*.parquet"))
     if not files:
         console.print(f"[yellow]no rated usage for {period}[/yellow] in {settings.warehouse}: rate it first (`rating run`)")

@@ -117,6 +117,16 @@ def stopped_while_storing(warehouse: Path) -> bool:
     return any((Path(warehouse) / ".staging").glob(f"*/{MANIFEST}"))
 
 
+def finish_stopped(warehouse: Path) -> list[str]:
+    """Before stored tables are read outside a rating run (re-rating's check, a billing run, cost
+    control): finish the runs that stopped while swapping in their files, under the rating lock
+    (taken only when there is one), so nothing reads them half old, half new; returns them."""
+    if not stopped_while_storing(warehouse):
+        return []
+    with locked(warehouse):
+        return recover(warehouse)
+
+
 def _write_manifest(staging: Path, manifest: dict[str, list[str]]) -> None:
     temp = staging / f".{MANIFEST}.tmp"
     temp.write_text(json.dumps(manifest))

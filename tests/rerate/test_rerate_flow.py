@@ -257,6 +257,36 @@ def test_a_billing_run_after_a_rerating_that_stopped_while_storing_bills_the_amo
     assert not (warehouse / ".staging").exists()
 
 
+def test_cost_control_after_a_rerating_that_stopped_while_storing_finishes_that_storing_first(tmp_path, monkeypatch):
+    """`rating cost-control` reads the rated usage of a period, so it finishes a run that stopped
+    while swapping in its files before it reads them (half old, half new otherwise)."""
+    from pipeline.cli import app
+    from pipeline.io import warehouse as stored
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    first = run_flow(catalog, inbox, warehouse)
+    prices = catalog / "prices.csv"
+    prices.write_text(prices.read_text().replace("T-MIN,A-EU,0.1200", "T-MIN,A-EU,0.1000"))
+    swap_in = stored._swap_in
+
+    def crash(staged, final, run_id, keep):
+        if final.name == "rated_usage":
+            raise OSError("the machine went down")
+        return swap_in(staged, final, run_id, keep)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(stored, "_swap_in", crash)
+        with pytest.raises(OSError, match="went down"):
+            rerate(warehouse, catalog, periods=["2026-10"])
+    out = CliRunner().invoke(app, ["cost-control", "--period", "2026-10", "--catalog", str(catalog), "--warehouse", str(warehouse)],
+                             env={"COLUMNS": "300"})
+    assert out.exit_code == 0, out.output
+    assert f"run {first['run_id']} had stopped while storing its staged files: its storing was finished" in out.output
+    assert not (warehouse / ".staging").exists()
+    assert rows_of(warehouse, "SELECT amount FROM rated_usage WHERE contract_id = 'V-1001' AND article_id = 'A-EU'") == [(Decimal("0.600000"),)]
+
+
 @pytest.fixture(scope="module")
 def rated_sample(prefect_harness, tmp_path_factory) -> tuple[Path, Path]:
     """The sample rated once into a warehouse no test changes: (catalog, warehouse)."""
