@@ -284,6 +284,9 @@ KEYS: dict[str, tuple[str, ...]] = {
     "contracts": ("contract_id",),
     "device_ids": ("contract_id", "id_type", "id_value", "valid_from"),
     "prices": ("tariff_id", "article_id", "valid_from"),
+    # the pricing files a deleted account's rows are removed from (schemas.pricing.KEYS, with the validity)
+    "customer_prices": ("customer_id", "article_id", "band", "valid_from"),
+    "special_prices": ("contract_id", "number", "number_to", "article_id", "band", "valid_from"),
 }
 
 #: Fields only the role Manager may change (DOMAIN §1): contract parties, payment terms, the

@@ -29,10 +29,11 @@ from schemas.billing import DEFAULTS as BILLING_DEFAULTS
 from schemas.catalog import DEFAULTS as CORE_DEFAULTS
 from schemas.catalog import TABLES as CORE_TABLES
 from schemas.pricing import CATALOG_TABLES as PRICING_TABLES
+from schemas.pricing import DEFAULTS as PRICING_DEFAULTS
 
 AUDIT_LOG = "audit_log.csv"
-_ALL_MODELS = {**CORE_TABLES, **CATALOG_TABLES}
-_ALL_DEFAULTS = {**CORE_DEFAULTS, **BILLING_DEFAULTS}
+_ALL_MODELS = {**CORE_TABLES, **CATALOG_TABLES, **PRICING_TABLES}
+_ALL_DEFAULTS = {**CORE_DEFAULTS, **BILLING_DEFAULTS, **PRICING_DEFAULTS}
 
 
 
@@ -78,7 +79,7 @@ def write_changes(directory: Path, changes: Mapping[str, tuple[pl.DataFrame, pl.
 
     `old` must be the table as loaded from `directory` (same rows, same order). A change
     without audit rows changes nothing and writes nothing. The catalog as changed is
-    validated first (CatalogError, nothing written); then the audit rows are appended and
+    validated first, pricing files included (CatalogError, nothing written); then the audit rows are appended and
     each changed table's file replaced atomically.
     """
     directory = Path(directory)
@@ -90,7 +91,10 @@ def write_changes(directory: Path, changes: Mapping[str, tuple[pl.DataFrame, pl.
     merged = {name: _merged(directory, name, raw.get(name), old, new) for name, (old, new) in changes.items()}
     core = {**read_raw_catalog(directory), **{n: merged[n] for n in merged if n in CORE_TABLES}}
     billing_raw = {**read_raw_catalog(directory, list(CATALOG_TABLES)), **{n: merged[n] for n in merged if n in CATALOG_TABLES}}
-    validated_billing(billing_raw, validated_catalog(core))
+    pricing_raw = {**read_raw_catalog(directory, list(PRICING_TABLES)), **{n: merged[n] for n in merged if n in PRICING_TABLES}}
+    checked = validated_catalog(core)
+    validated_billing(billing_raw, checked)
+    validated_pricing(pricing_raw, checked)  # its customer and contract prices refer to the core tables
     append_audit(directory, audit)
     for name, table in merged.items():
         replace_csv(Path(table.file), table.frame.drop("_line"))

@@ -20,6 +20,7 @@ from pipeline.catalog import Catalog
 from pipeline.catalog.billing import BillingCatalog
 from pipeline.lifecycle.audit import Actor, Change, LifecycleError, require_manager
 from pipeline.lifecycle.cancellation import cancellation_dates, module_terms
+from pipeline.price.catalog import pricing_of
 from schemas.billing import INTERVALS
 
 #: Billing types whose price an index adjustment raises (usage is priced by its tariff).
@@ -204,7 +205,8 @@ def deleted_account(catalog: Catalog, billing: BillingCatalog, customer_id: str,
     module is active on `on` (not cancelled, or its end date not passed; a contract without
     modules counts as one module ending with the contract), a position of an article with its
     own notice still runs past its module, or a position of no module still bills (a recurring one,
-    to its own or its contract's end; a one-time fee still to come). Invoices already made stay."""
+    to its own or its contract's end; a one-time fee still to come). Its customer prices and its
+    contracts' special prices go too. Invoices already made stay."""
     customers = catalog.customers.filter(pl.col("customer_id") == customer_id)
     if customers.height == 0:
         raise LifecycleError(f"customer {customer_id!r} is not in customers.csv")
@@ -246,7 +248,9 @@ def deleted_account(catalog: Catalog, billing: BillingCatalog, customer_id: str,
         "module_id": modules.select("module_id"),
         "position_id": billing.positions.join(contracts.select("contract_id"), on="contract_id", how="semi").select("position_id"),
     }
-    core = {"customers": catalog.customers, "contracts": catalog.contracts, "device_ids": catalog.device_ids}
+    pricing = pricing_of(catalog)
+    core = {"customers": catalog.customers, "contracts": catalog.contracts, "device_ids": catalog.device_ids,
+            "customer_prices": pricing.customer_prices, "special_prices": pricing.special_prices}
     tables = {**core, **{n: t for n, t in billing.tables().items() if n not in ("billing_settings", "users")}}
     changes = {}
     for name, table in tables.items():  # a loop over catalog tables, not records

@@ -167,3 +167,35 @@ def test_billing_state_shows_positions_never_billed_here(catalog, tmp_path) -> N
     result = CliRunner().invoke(app, ["billing-state", "--catalog", str(catalog), "--warehouse", str(tmp_path / "wh")])
     assert result.exit_code == 0, result.output
     assert "billed by an external provider" in " ".join(result.output.split())
+
+
+ENDED_K3 = {
+    **BILLING,
+    "modules": {"module_id": ["M1", "M3"], "contract_id": ["C1", "C3"], "name": ["Phone", "Phone"],
+                "ordered_on": ["2026-01-01", "2026-01-01"], "cancelled_on": [None, "2026-02-01"], "end_date": [None, "2026-03-31"]},
+    "customer_prices": {"customer_id": ["K1", "K3", "K3"], "article_id": ["CALL"] * 3, "band": [None] * 3,
+                        "price": ["0.05", "0.04", "0.03"], "valid_from": [None, None, "2026-02-01"],
+                        "valid_until": [None, "2026-02-01", None]},
+    "special_prices": {"contract_id": ["C3", "C1"], "kind": ["friends", "friends"], "number": ["43222", "43222"],
+                       "number_to": [None, None], "article_id": ["CALL", "CALL"], "band": [None, None],
+                       "price": ["0.01", "0.02"], "valid_from": [None, None], "valid_until": [None, None]},
+}
+
+
+@pytest.mark.parametrize(
+    ("table", "kept", "audited"),
+    [
+        ("customer_prices", [("K1", "0.050000")], {"customer_id=K3, article_id=CALL, band=, valid_from=",
+                                                   "customer_id=K3, article_id=CALL, band=, valid_from=2026-02-01"}),
+        ("special_prices", [("C1", "0.020000")], {"contract_id=C3, number=43222, number_to=, article_id=CALL, band=, valid_from="}),
+    ],
+)
+def test_delete_account_removes_its_customer_and_special_prices(tmp_path, table, kept, audited) -> None:
+    """Docs: every catalog row of the customer and its contracts is removed; a price row left behind
+    referred to a customer that no longer exists, and every later command refused the catalog."""
+    catalog = f.write_catalog(tmp_path / "catalog", billing=ENDED_K3)
+    result = rating(catalog, "delete-account", "K3", "--on", "2026-04-01", "--user", "mia", "--role", "Manager")
+    assert result.exit_code == 0, result.output
+    cat, _ = load_catalogs(catalog)  # the catalog as changed is still valid
+    assert getattr(cat.pricing, table).select(pl.nth(0), pl.col("price").cast(pl.String)).rows() == kept
+    assert set(read_audit(catalog).filter(pl.col("table") == table)["key"]) == audited
