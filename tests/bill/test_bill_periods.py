@@ -485,3 +485,27 @@ def test_billing_state_says_what_each_position_means(tmp_path) -> None:
         ("P-NEV", None, None, 0, "never billed"),
         ("P-VAR", None, None, 0, "billed with the usage lines"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("end", "state"),
+    [
+        # cancelled back-dated into the period billed in advance: the invoice stays, billing-state says so
+        ("2026-03-15", "billed until 2026-03-31, past its end 2026-03-15: billed in advance, not credited (invoices are final)"),
+        # cancelled before it started, after its first period was billed: it was billed, not "never billed"
+        ("2026-02-28", "billed until 2026-03-31, past its end 2026-02-28: billed in advance, not credited (invoices are final)"),
+        ("2026-03-31", "billed until 2026-03-31"),
+        (None, "billed until 2026-03-31"),
+    ],
+)
+def test_billing_state_of_a_position_cancelled_after_it_was_billed_in_advance(tmp_path, end, state) -> None:
+    billed = f.catalogs(billing={"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", "2026-03-01", None)])})
+    f.bill(tmp_path, *billed, period="2026-03")
+    cat, bil = f.catalogs(billing={"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", "2026-03-01", end)])})
+    con = engine.connect()
+    cat.register(con)
+    bil.register(con)
+    register_state(con, tmp_path)
+    assert position_states(con).select("position_id", "billed_until", "invoices", "state").rows() == [
+        ("P1", date(2026, 3, 31), 1, state),
+    ]

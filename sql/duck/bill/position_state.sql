@@ -23,6 +23,10 @@ SELECT
         WHEN p.interval = 'never' THEN 'never billed'
         WHEN p.interval = 'external' THEN 'billed by an external provider: nothing billed here'
         WHEN p.billing_type IN ('variable', 'variable_fixed') THEN 'billed with the usage lines'
+        -- cancelled (or ended) after it was billed in advance: invoices are final, the days past
+        -- its end stay billed until credited by hand (docs/billing.md, Lifecycle)
+        WHEN b.billed_until > p.end_date THEN 'billed until ' || strftime(b.billed_until, '%Y-%m-%d')
+            || ', past its end ' || strftime(p.end_date, '%Y-%m-%d') || ': billed in advance, not credited (invoices are final)'
         WHEN p.end_date < p.start_date THEN 'cancelled before it started: never billed'
         WHEN b.billed_until IS NULL THEN 'not billed yet'
         ELSE 'billed until ' || strftime(b.billed_until, '%Y-%m-%d')
