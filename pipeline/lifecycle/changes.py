@@ -39,9 +39,12 @@ def tariff_change(
 ) -> Change:
     """Move a module to another tariff at the next allowed date: the day after the end a
     cancellation given on `notice_on` would have (at once under the rule `none`). A deviating
-    `effective` date is for a Manager only. Stored as a new module_tariffs version."""
+    `effective` date, and a tariff that is not public (tariff_terms.public, DOMAIN §5), are for a
+    Manager only. Stored as a new module_tariffs version."""
     if catalog.tariffs.filter(pl.col("tariff_id") == tariff_id).height == 0:
         raise LifecycleError(f"tariff {tariff_id!r} is not in tariffs.csv")
+    if not billing.tariff_terms.filter((pl.col("tariff_id") == tariff_id) & pl.col("public").not_()).is_empty():
+        require_manager(actor, f"a module's tariff to {tariff_id!r}, which is not public (tariff_terms.csv)")
     module = module_terms(catalog, billing, contract_id, module_id, notice_on)
     current = module["tariff_id"][0]
     currency = dict(catalog.tariffs.select("tariff_id", "currency").iter_rows())

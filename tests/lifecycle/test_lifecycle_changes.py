@@ -100,6 +100,28 @@ def test_tariff_changes_that_are_refused(actor, tariff, effective, billing, erro
         tariff_change(cat, bil, "C1", "M1", tariff, date(2026, 3, 10), actor, effective)
 
 
+NOT_PUBLIC_T2 = {"tariff_id": ["T1", "T2"], "cancellation": ["monthly", "yearly"], "term_months": [None, "12"],
+                 "notice_months": ["1", "3"], "proration": ["days", "days"], "public": ["true", "false"]}
+
+
+@pytest.mark.parametrize(
+    ("actor", "public", "refused"),
+    [
+        # DOMAIN §5: tariffs are public or not; a client chooses among the public ones only
+        (CLIENT, "false", "only the role Manager may set a module's tariff to 'T2', which is not public (tariff_terms.csv); carl acts as Client"),
+        (MANAGER, "false", None),
+        (CLIENT, "true", None),
+    ],
+)
+def test_only_a_manager_moves_a_module_to_a_tariff_that_is_not_public(actor, public, refused) -> None:
+    cat, bil = catalogs(tariff_terms={**NOT_PUBLIC_T2, "public": ["true", public]})
+    if refused is None:
+        assert tariff_change(cat, bil, "C1", "M1", "T2", date(2026, 3, 10), actor).result.row(0) == ("M1", "T1", "T2", date(2026, 5, 1))
+    else:
+        with pytest.raises(PermissionDenied, match=re.escape(refused)):
+            tariff_change(cat, bil, "C1", "M1", "T2", date(2026, 3, 10), actor)
+
+
 def test_a_manager_adds_an_add_on_option() -> None:
     cat, bil = catalogs()
     change = added_option(cat, bil, "C1", "OPT", date(2026, 4, 1), MANAGER, module_id="M1")
