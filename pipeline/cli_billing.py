@@ -26,7 +26,7 @@ from pipeline.catalog import Catalog, CatalogError, CatalogNotFound
 from pipeline.catalog.billing import BillingCatalog
 from pipeline.cli_output import error, existing_warehouse, note
 from pipeline.config import Settings
-from schemas.billing import ROLES
+from schemas.billing import INTERVALS, ROLES
 from pipeline.lifecycle import (
     Actor,
     Change,
@@ -66,6 +66,17 @@ def _index_factor(factor: str) -> str:
 
 
 RoleOpt = typer.Option(..., "--role", help="Acting role: Manager or Client", callback=_known_role)
+
+#: The intervals `add-option` takes: every interval of positions.csv with a fixed length (an
+#: `every_n_months` one needs `every_months`, which the command does not take).
+OPTION_INTERVALS = [name for name, (months, *_, bills) in INTERVALS.items() if months is not None or not bills]
+
+
+def _option_interval(interval: str) -> str:
+    """An interval add-option can write; any other is a mistake in the command line (exit 2)."""
+    if interval not in OPTION_INTERVALS:
+        raise typer.BadParameter(f"interval {interval!r} is unknown; give one of {', '.join(OPTION_INTERVALS)}")
+    return interval
 
 
 def register(app: typer.Typer) -> None:
@@ -202,7 +213,7 @@ def add_option(
     article: str = typer.Argument(..., help="Add-on article ID (article_terms.csv addon=true)"),
     start: datetime = typer.Option(..., "--from", formats=DATE, help="First day of the option"),
     quantity: int = typer.Option(1, min=1),
-    interval: str = typer.Option("monthly", help="Billing interval of the option"),
+    interval: str = typer.Option("monthly", help="Billing interval of the option", callback=_option_interval),
     module: Optional[str] = typer.Option(None, help="Module the option belongs to"),
     user: str = UserOpt,
     role: str = RoleOpt,

@@ -199,3 +199,20 @@ def test_delete_account_removes_its_customer_and_special_prices(tmp_path, table,
     cat, _ = load_catalogs(catalog)  # the catalog as changed is still valid
     assert getattr(cat.pricing, table).select(pl.nth(0), pl.col("price").cast(pl.String)).rows() == kept
     assert set(read_audit(catalog).filter(pl.col("table") == table)["key"]) == audited
+
+
+@pytest.mark.parametrize(
+    ("interval", "exit_code", "message"),
+    [
+        # README: a mistake on the command line is a message and exit code 2, before anything is read
+        ("weekly", 2, "interval 'weekly' is unknown; give one of monthly, quarterly"),
+        ("every_n_months", 2, "interval 'every_n_months' is unknown"),
+        ("quarterly", 0, "option added"),
+    ],
+)
+def test_add_option_refuses_an_unknown_interval_as_a_command_line_mistake(catalog, interval, exit_code, message) -> None:
+    before = snapshot(catalog)
+    result = rating(catalog, "add-option", "C1", "OPT", "--from", "2026-04-01", "--interval", interval, "--user", "mia", "--role", "Manager")
+    assert result.exit_code == exit_code, result.output
+    assert message in " ".join(result.output.replace("│", " ").split())
+    assert (snapshot(catalog) == before) == (exit_code != 0)
