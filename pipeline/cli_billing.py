@@ -42,6 +42,7 @@ from pipeline.lifecycle import (
     module_cancellation,
     pause_added,
     tariff_change,
+    UnknownId,
 )
 
 console = Console(width=160)
@@ -279,7 +280,7 @@ def set_address(
 ) -> None:
     """Give a contract a (new) billing address from a date; earlier documents keep theirs."""
     address = {"name": name, "street": street, "postal_code": postal_code, "city": city, "country": country}
-    change = _apply("set-address", catalog, user, role, lambda c, b, a: address_added(b, contract, valid_from.date(), address))
+    change = _apply("set-address", catalog, user, role, lambda c, b, a: address_added(c, b, contract, valid_from.date(), address))
     _show(change.result, "billing address added")
 
 
@@ -294,7 +295,7 @@ def pause(
 ) -> None:
     """Pause a contract: recurring fees are not charged for the paused days."""
     change = _apply(
-        "pause", catalog, user, role, lambda c, b, a: pause_added(b, contract, paused_from.date(), paused_through.date(), reason)
+        "pause", catalog, user, role, lambda c, b, a: pause_added(c, b, contract, paused_from.date(), paused_through.date(), reason)
     )
     _show(change.result, "pause added")
 
@@ -360,7 +361,8 @@ def _apply(
 
 class _errors:
     """Turn the errors a user can act on into a message and an exit code (no traceback): 1, or 2
-    for a mistake in the command line itself (a bad --period), as for a bad option."""
+    for a mistake in the command line itself (a bad --period, an ID the catalog lacks), as for a
+    bad option."""
 
     def __init__(self, exit_code: int = 1):
         self.exit_code = exit_code
@@ -374,7 +376,7 @@ class _errors:
 
         if exc is not None and isinstance(exc, (LifecycleError, CatalogError, BillingError, BillingStoreError)):
             error(exc)
-            raise typer.Exit(self.exit_code)
+            raise typer.Exit(2 if isinstance(exc, UnknownId) else self.exit_code)
         return False
 
 

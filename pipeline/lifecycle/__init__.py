@@ -5,7 +5,16 @@ Pure functions over the validated catalogs; each change comes back as a `Change`
 tables) that the CLI audits and writes.
 """
 
-from pipeline.lifecycle.audit import Actor, Change, LifecycleError, PermissionDenied, audit_rows, checked_actor, require_manager
+from pipeline.lifecycle.audit import (
+    Actor,
+    Change,
+    LifecycleError,
+    PermissionDenied,
+    UnknownId,
+    audit_rows,
+    checked_actor,
+    require_manager,
+)
 from pipeline.lifecycle.cancellation import cancellation_dates, module_cancellation
 from pipeline.lifecycle.changes import (
     added_option,
@@ -24,6 +33,7 @@ __all__ = [
     "Change",
     "LifecycleError",
     "PermissionDenied",
+    "UnknownId",
     "added_option",
     "address_added",
     "audit_rows",

@@ -21,6 +21,11 @@ class LifecycleError(ValueError):
     """A lifecycle change cannot be made as asked; the message says why and what to do."""
 
 
+class UnknownId(LifecycleError):
+    """An ID the command names (contract, module, customer, tariff) is not in the catalog: a mistake
+    in the command line, not in the catalog (the CLI exits 2)."""
+
+
 class PermissionDenied(LifecycleError):
     """The acting role may not make this change."""
 

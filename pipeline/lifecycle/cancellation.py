@@ -16,7 +16,7 @@ from pipeline import engine
 from pipeline.bill.queries import load_macros
 from pipeline.catalog import Catalog
 from pipeline.catalog.billing import BillingCatalog
-from pipeline.lifecycle.audit import Actor, Change, LifecycleError, require_manager
+from pipeline.lifecycle.audit import Actor, Change, LifecycleError, UnknownId, require_manager
 
 #: The notice of a rule (DOMAIN §5) when an article's own rule gives no notice_months.
 STANDARD_NOTICE = {"none": 0, "monthly": 1, "yearly": 3}
@@ -53,7 +53,7 @@ def module_terms(catalog: Catalog, billing: BillingCatalog, contract_id: str, mo
     """The module (one row) with the tariff it runs under on `on` and that tariff's rules."""
     module = billing.modules.filter((pl.col("module_id") == module_id) & (pl.col("contract_id") == contract_id))
     if module.height == 0:
-        raise LifecycleError(f"module {module_id!r} is not a module of contract {contract_id!r} (modules.csv)")
+        raise UnknownId(f"module {module_id!r} is not a module of contract {contract_id!r} (modules.csv)")
     versions = billing.module_tariffs.filter(
         (pl.col("module_id") == module_id)
         & (pl.col("valid_from") <= on)

@@ -18,7 +18,7 @@ import sql
 from pipeline.bill.recurring import prices_on
 from pipeline.catalog import Catalog
 from pipeline.catalog.billing import BillingCatalog
-from pipeline.lifecycle.audit import Actor, Change, LifecycleError, require_manager
+from pipeline.lifecycle.audit import Actor, Change, LifecycleError, UnknownId, require_manager
 from pipeline.lifecycle.cancellation import cancellation_dates, module_terms
 from pipeline.price.catalog import pricing_of
 from schemas.billing import INTERVALS
@@ -42,7 +42,7 @@ def tariff_change(
     `effective` date, and a tariff that is not public (tariff_terms.public, DOMAIN §5), are for a
     Manager only. Stored as a new module_tariffs version."""
     if catalog.tariffs.filter(pl.col("tariff_id") == tariff_id).height == 0:
-        raise LifecycleError(f"tariff {tariff_id!r} is not in tariffs.csv")
+        raise UnknownId(f"tariff {tariff_id!r} is not in tariffs.csv")
     if not billing.tariff_terms.filter((pl.col("tariff_id") == tariff_id) & pl.col("public").not_()).is_empty():
         require_manager(actor, f"a module's tariff to {tariff_id!r}, which is not public (tariff_terms.csv)")
     module = module_terms(catalog, billing, contract_id, module_id, notice_on)
@@ -132,7 +132,7 @@ def added_option(
     `start`, as a recurring position. Manager only (DOMAIN §5)."""
     require_manager(actor, "add-on options")
     if catalog.contracts.filter(pl.col("contract_id") == contract_id).height == 0:
-        raise LifecycleError(f"contract {contract_id!r} is not in contracts.csv")
+        raise UnknownId(f"contract {contract_id!r} is not in contracts.csv")
     addon = billing.article_terms.filter((pl.col("article_id") == article_id) & pl.col("addon"))
     if addon.height == 0:
         raise LifecycleError(f"article {article_id!r} is not an add-on option: mark it addon=true in article_terms.csv")
@@ -168,7 +168,7 @@ def index_adjusted(
         asked = pl.DataFrame({"contract_id": contracts}, schema={"contract_id": pl.String})
         unknown = asked.join(chosen, on="contract_id", how="anti")["contract_id"].to_list()
         if unknown:
-            raise LifecycleError(f"contracts {unknown} are not in contracts.csv")
+            raise UnknownId(f"contracts {unknown} are not in contracts.csv")
         chosen = asked
     positions = billing.positions.join(chosen, on="contract_id", how="semi").filter(
         pl.col("billing_type").is_in(INDEXED_TYPES)
@@ -212,7 +212,7 @@ def deleted_account(catalog: Catalog, billing: BillingCatalog, customer_id: str,
     contracts' special prices go too. Invoices already made stay."""
     customers = catalog.customers.filter(pl.col("customer_id") == customer_id)
     if customers.height == 0:
-        raise LifecycleError(f"customer {customer_id!r} is not in customers.csv")
+        raise UnknownId(f"customer {customer_id!r} is not in customers.csv")
     contracts = catalog.contracts.filter(pl.col("customer_id") == customer_id)
     modules = billing.modules.join(contracts.select("contract_id"), on="contract_id", how="semi")
     bare = contracts.join(modules.select("contract_id"), on="contract_id", how="anti")
@@ -274,7 +274,7 @@ def contract_settings(catalog: Catalog, billing: BillingCatalog, contract_id: st
     audit rows (Manager-only fields, DOMAIN §1)."""
     contract = catalog.contracts.filter(pl.col("contract_id") == contract_id)
     if contract.height == 0:
-        raise LifecycleError(f"contract {contract_id!r} is not in contracts.csv")
+        raise UnknownId(f"contract {contract_id!r} is not in contracts.csv")
     term_fields = {k: v for k, v in settings.items() if k in billing.contract_terms.columns and k != "contract_id"}
     customer_fields = {k: v for k, v in settings.items() if k in ("customer_number", "is_test")}
     unknown = set(settings) - set(term_fields) - set(customer_fields)
@@ -300,17 +300,26 @@ def contract_settings(catalog: Catalog, billing: BillingCatalog, contract_id: st
     return Change(changes, pl.DataFrame({"contract_id": [contract_id], "fields": [", ".join(sorted(settings))]}))
 
 
-def address_added(billing: BillingCatalog, contract_id: str, valid_from: date, address: dict) -> Change:
+def address_added(catalog: Catalog, billing: BillingCatalog, contract_id: str, valid_from: date, address: dict) -> Change:
     """A new billing address of a contract from `valid_from`: documents dated from then print it;
     earlier documents keep theirs."""
+    _known_contract(catalog, contract_id)
     return _row_added(billing, "addresses", {"contract_id": contract_id, "valid_from": valid_from, **address})
 
 
-def pause_added(billing: BillingCatalog, contract_id: str, paused_from: date, paused_through: date, reason: str | None) -> Change:
+def pause_added(
+    catalog: Catalog, billing: BillingCatalog, contract_id: str, paused_from: date, paused_through: date, reason: str | None
+) -> Change:
     """Pause a contract from its first to its last day: recurring fees are not charged for those days."""
+    _known_contract(catalog, contract_id)
     return _row_added(
         billing, "pauses", {"contract_id": contract_id, "paused_from": paused_from, "paused_through": paused_through, "reason": reason}
     )
+
+
+def _known_contract(catalog: Catalog, contract_id: str) -> None:
+    if catalog.contracts.filter(pl.col("contract_id") == contract_id).height == 0:
+        raise UnknownId(f"contract {contract_id!r} is not in contracts.csv")
 
 
 def _row_added(billing: BillingCatalog, table: str, values: dict) -> Change:

@@ -132,6 +132,30 @@ def test_refused_changes_leave_every_file_as_it_was(catalog, args, message) -> N
     assert snapshot(catalog) == before
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["cancel", "C9", "M1", "--on", "2026-06-01"], "module 'M1' is not a module of contract 'C9' (modules.csv)"),
+        (["change-tariff", "C1", "M1", "T9", "--on", "2026-03-10"], "tariff 'T9' is not in tariffs.csv"),
+        (["add-option", "C9", "OPT", "--from", "2026-04-01"], "contract 'C9' is not in contracts.csv"),
+        (["index-adjust", "--factor", "1.05", "--effective", "2026-07-01", "--contracts", "C9"], "contracts ['C9'] are not in contracts.csv"),
+        (["delete-account", "K9", "--on", "2026-09-01"], "customer 'K9' is not in customers.csv"),
+        (["set-contract", "C9", "--po-number", "PO-1"], "contract 'C9' is not in contracts.csv"),
+        (["set-address", "C9", "--from", "2026-05-01", "--name", "Alpen Finance"], "contract 'C9' is not in contracts.csv"),
+        (["pause", "C9", "--from", "2026-03-01", "--through", "2026-03-10"], "contract 'C9' is not in contracts.csv"),
+    ],
+    ids=["cancel", "change-tariff", "add-option", "index-adjust", "delete-account", "set-contract", "set-address", "pause"],
+)
+def test_an_id_the_catalog_lacks_is_a_command_line_mistake(catalog, args, message) -> None:
+    """Exit 2 with the ID named, as for a bad option (README), not 1 as an invalid catalog naming a
+    line of the file that the change would have written (`pauses.csv:3`)."""
+    before = snapshot(catalog)
+    result = rating(catalog, *args, "--user", "mia", "--role", "Manager")
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert snapshot(catalog) == before
+
+
 def test_every_lifecycle_command_writes_what_it_says(catalog) -> None:
     steps = [
         ["add-option", "C1", "OPT", "--from", "2026-04-01", "--module", "M1", "--user", "mia", "--role", "Manager"],
