@@ -286,7 +286,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "prices": ("tariff_id", "article_id", "valid_from"),
     # the pricing files a deleted account's rows are removed from (schemas.pricing.KEYS, with the validity)
     "customer_prices": ("customer_id", "article_id", "band", "valid_from"),
-    "special_prices": ("contract_id", "number", "number_to", "article_id", "band", "valid_from"),
+    "special_prices": ("contract_id", "kind", "number", "number_to", "article_id", "band", "valid_from"),
 }
 
 #: Fields only the role Manager may change (DOMAIN §1): contract parties, payment terms, the

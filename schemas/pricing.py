@@ -287,7 +287,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "price_lists": ("price_list_id", "article_id", "band"),
     "customer_prices": ("customer_id", "article_id", "band"),
     "promotions": ("tariff_id", "article_id", "band"),
-    "special_prices": ("contract_id", "number", "number_to", "article_id", "band"),
+    "special_prices": ("contract_id", "kind", "number", "number_to", "article_id", "band"),
     "volume_tiers": ("tariff_id", "article_id", "from_quantity"),
     "free_quantities": ("tariff_id", "article_id"),
     "flat_prices": ("tariff_id", "article_id"),

@@ -211,7 +211,7 @@ ENDED_K3 = {
     [
         ("customer_prices", [("K1", "0.050000")], {"customer_id=K3, article_id=CALL, band=, valid_from=",
                                                    "customer_id=K3, article_id=CALL, band=, valid_from=2026-02-01"}),
-        ("special_prices", [("C1", "0.020000")], {"contract_id=C3, number=43222, number_to=, article_id=CALL, band=, valid_from="}),
+        ("special_prices", [("C1", "0.020000")], {"contract_id=C3, kind=friends, number=43222, number_to=, article_id=CALL, band=, valid_from="}),
     ],
 )
 def test_delete_account_removes_its_customer_and_special_prices(tmp_path, table, kept, audited) -> None:

@@ -169,6 +169,27 @@ def test_special_prices_friends_numbers_and_net_prefixes_and_ranges(subscriber, 
     assert rated(result, "price_source", "price", "price_ref").row(0) == (source, D(price), ref)
 
 
+#: A friends price for a main number and a net price for its extensions: one number, two kinds.
+MAIN_AND_EXTENSIONS = {
+    "special_prices": {
+        "contract_id": ["K-SEC", "K-SEC"], "kind": ["friends", "net"], "number": ["4312345678", "4312345678"],
+        "number_to": [None, None], "article_id": [None, None], "price": ["0.0100", "0.0200"],
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("counterparty", "source", "price"),
+    [
+        ("4312345678", "special_friends", "0.010000"),  # the main number: the friends price, the narrower
+        ("431234567812", "special_net", "0.020000"),  # an extension: the net price
+    ],
+)
+def test_a_friends_price_and_a_net_price_on_one_number_price_it_and_its_extensions(counterparty, source, price):
+    result = rate_priced(calls(K_SEC, ("2026-10-01 10:00:00", 60, counterparty)), priced(**MAIN_AND_EXTENSIONS))
+    assert rated(result, "price_source", "price").row(0) == (source, D(price))
+
+
 # --- time bands -------------------------------------------------------------------------------
 
 BANDS = {
