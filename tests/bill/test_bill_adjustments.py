@@ -328,6 +328,16 @@ TO_T2 = {"modules": {"module_id": ["M1"], "contract_id": ["C1"], "name": ["Phone
                      [("period-2026-10", "usage", "2026-10", D("1.00"), None),
                       ("period-2026-10", "adjustment", "2026-10", D("14.00"), "minimum revenue 15.00 EUR on flagged usage 1.00 EUR")],
                      id="usage after the last module ended: a pause long before changes nothing"),
+        # no active day in October, but October paused throughout: nothing is billed while paused (DOMAIN §2)
+        pytest.param({**ended_modules("2026-09-30"), **pauses(("2026-10-01", "2026-10-31"))},
+                     [("usage", [call("a", 10, "1.000000")]), ("bill", "2026-10", None)],
+                     [("period-2026-10", "usage", "2026-10", D("1.00"), None)],
+                     id="usage after the last module ended in a month paused throughout: none"),
+        pytest.param({**ended_modules("2026-09-30"), **pauses(("2026-10-01", "2026-10-15"))},
+                     [("usage", [call("a", 10, "1.000000")]), ("bill", "2026-10", None)],
+                     [("period-2026-10", "usage", "2026-10", D("1.00"), None),
+                      ("period-2026-10", "adjustment", "2026-10", D("14.00"), "minimum revenue 15.00 EUR on flagged usage 1.00 EUR")],
+                     id="usage after the last module ended in a month paused half: whole"),
         pytest.param(
             TO_T2, [("bill", "2026-10", None)],
             [("period-2026-10", "adjustment", "2026-10", D("20.00"), "minimum revenue 20.00 EUR on flagged usage 0.00 EUR")],

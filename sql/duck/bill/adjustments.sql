@@ -5,7 +5,7 @@
 -- invoice: a run never bills an adjustment twice, and late usage corrects an earlier one.
 -- Nothing is billed while a contract is paused (DOMAIN §2): a period paused on every day the
 -- contract is active in it (bill_contract_days: from the later of start_date and billing_from to
--- end_date, or to the last module's end once every module ended) has no
+-- end_date, or to the last module's end once every module ended; all its days when it has none) has no
 -- minimum revenue (usage rated in it is still billed, and the cost cap still caps it).
 WITH active AS (
     SELECT a.contract_id, a.period,
@@ -14,14 +14,22 @@ WITH active AS (
     FROM bill_adjustment_periods AS a
     JOIN bill_contract_days AS d USING (contract_id)
 ),
+checked AS (
+    -- the days a pause must cover: the contract's active days in the period; a period with usage
+    -- but no active day (usage after the last module ended) is paused only when all its days are
+    -- (a pause long before changes nothing, a pause over the whole month bills no minimum)
+    SELECT contract_id, period,
+           CASE WHEN first_active <= last_active THEN first_active ELSE period_start(period) END AS first_day,
+           CASE WHEN first_active <= last_active THEN last_active ELSE last_day(period_start(period)) END AS last_day
+    FROM active
+),
 paused_periods AS (
     SELECT p.contract_id, p.period
-    FROM active AS p
+    FROM checked AS p
     JOIN bil_pauses AS z ON z.contract_id = p.contract_id
-    WHERE p.first_active <= p.last_active  -- usage of a period without active days is not paused
-    GROUP BY p.contract_id, p.period, p.first_active, p.last_active
-    HAVING sum(overlap_days(p.first_active, p.last_active, z.paused_from, z.paused_through))
-           >= date_diff('day', p.first_active, p.last_active) + 1
+    GROUP BY p.contract_id, p.period, p.first_day, p.last_day
+    HAVING sum(overlap_days(p.first_day, p.last_day, z.paused_from, z.paused_through))
+           >= date_diff('day', p.first_day, p.last_day) + 1
 ),
 computed AS (
     SELECT contract_id, period, article_id, vat_rate,
