@@ -92,6 +92,10 @@ def test_a_number_in_no_zone_is_unrateable_even_where_the_key_has_a_row_for_ever
         ({"counterparty": ["0316123456"]}, None,
          "called number 0316123456 is not in international form (E.164 digits), so no destination zone matches it, "
          "and article key voice has no article for every zone (article_keys.csv)"),
+        # a counterparty that is no number at all (a flow's peer address) is not a called number in national form:
+        # the article key is what is missing
+        ({"article_key": ["dta"], "counterparty": ["8.8.8.8"], "duration_s": [None], "volume_bytes": [10**6]}, None,
+         "article key dta has no article for zone (none) (article_keys.csv)"),
         ({"counterparty": ["4366123456"]}, "A-MOB",
          "tariff T-SEC has no price for article A-MOB valid at 2026-10-01 10:00:00 UTC (prices.csv or the pricing tables)"),
         ({"article_key": ["data"], "duration_s": [60], "volume_bytes": [None]}, None,
