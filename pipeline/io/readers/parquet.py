@@ -5,8 +5,8 @@ messages as the same value written as text in a mapped CSV. Integer quantities, 
 `billable` and timestamp start times are read as they are (a Cast with `shown`: the rule is
 the text's, and a bad value is reported in the fixed text form below); other typed columns are
 written as that text and read back through the text Casts. Naive timestamps are in the
-source's time zone; timestamps with a zone are converted to UTC. source_line is the 1-based
-row number.
+source's time zone; timestamps with a zone are converted to UTC; a start time written as text or
+as a number is read by the source's timestamp_format. source_line is the 1-based row number.
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ def read(path: Path, source: Source) -> ReadResult:
     _check_types(path, {column: frame.schema[column] for column in present.values()})
     start = present["start_time"]
     dtype = frame.schema[start]
-    written_as_text = dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))
-    timestamp_format = source.timestamp_format if written_as_text else TIMESTAMP_TEXT
+    # a typed time is checked in the fixed text form; text and numbers (`%s` seconds, `%Y%m%d%H%M%S`
+    # digits) as the text they are, by the source's timestamp_format, as a CSV cell would be
+    timestamp_format = TIMESTAMP_TEXT if dtype.is_temporal() else source.timestamp_format
     if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
         source = replace(source, timezone="UTC")  # the zone was in the data; its text is now UTC
     column_casts = casts(source, present, timestamp_format)

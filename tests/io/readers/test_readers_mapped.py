@@ -254,6 +254,30 @@ def test_parquet_start_times_written_as_text_use_the_sources_timestamp_format(tm
     assert (result.usage["start_time"].to_list(), result.rejects.height) == ([datetime(2026, 10, 1, 7, tzinfo=UTC)], 0)
 
 
+@pytest.mark.parametrize(
+    ("start", "timestamp_format", "expected", "reject"),
+    [
+        # seconds since the epoch as numbers: read by the source's `%s`, as the same digits in a CSV are
+        (pl.Series([1_790_841_731], dtype=pl.Int64), "%s", datetime(2026, 10, 1, 8, 2, 11, tzinfo=UTC), None),
+        (pl.Series([1_790_841_731], dtype=pl.UInt32), "%s", datetime(2026, 10, 1, 8, 2, 11, tzinfo=UTC), None),
+        (pl.Series([1_790_841_731.0]), "%s", datetime(2026, 10, 1, 8, 2, 11, tzinfo=UTC), None),
+        (pl.Series([20_261_001_090_000], dtype=pl.Int64), "%Y%m%d%H%M%S", datetime(2026, 10, 1, 7, tzinfo=UTC), None),
+        (pl.Series([1_790_841_731.5]), "%s", None, ("1790841731.5", "timestamp %s from 2000-01-01 until 2100-01-01")),
+        (pl.Series([1_790_841_731], dtype=pl.Int64), "%Y-%m-%d %H:%M:%S", None,
+         ("1790841731", "timestamp %Y-%m-%d %H:%M:%S in Europe/Vienna from 2000-01-01 until 2100-01-01")),
+    ],
+    ids=["epoch-int64", "epoch-uint32", "epoch-whole-float", "digits-int64", "epoch-fraction", "epoch-without-%s"],
+)
+def test_parquet_start_times_written_as_numbers_use_the_sources_timestamp_format(tmp_path, start, timestamp_format, expected, reject):
+    """A numeric start time is its number's text, read by `timestamp_format` as that text in a CSV is."""
+    path = tmp_path / "usage.parquet"
+    pl.DataFrame({"subscriber_id": ["43316812724"], "start_time": start, "duration_s": [60]}).write_parquet(path)
+    source = Source(name="pq", format="parquet", pattern="*.parquet", timezone="Europe/Vienna", timestamp_format=timestamp_format)
+    result = read_usage_file(path, source)
+    assert result.usage["start_time"].to_list() == ([] if expected is None else [expected])
+    assert result.rejects.select("value", "rule").rows() == ([] if reject is None else [reject])
+
+
 def result_start_text(start: pl.Series) -> str:
     """The text a typed start time is checked as (the documented fixed form)."""
     if start.dtype == pl.String:
