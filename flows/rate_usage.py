@@ -81,14 +81,18 @@ def load_catalog_task(directory: Path) -> Catalog:
 def check_inbox(inbox_dir: Path, warehouse_dir: Path, reprocess: bool = False, sources_file: Path | None = None) -> HandIn:
     """Sort the inbox files by the file ledger: new ones are read, known ones skipped with the reason.
 
-    A file that cannot be read (a dangling link, no permission) and a directory (the inbox is
-    read flat) are skipped with the reason and looked at again by the next run. Of files with the same content, one a source's pattern
+    A file that cannot be read (a dangling link, no permission, a name that is not UTF-8) and a
+    directory (the inbox is read flat) are skipped with the reason and looked at again by the next run. Of files with the same content, one a source's pattern
     matches comes first, so a misnamed copy never stands in for it (`sources_file`), and a file
     quarantined before for its name alone is read once a source's pattern matches its new name.
     """
     logger = get_run_logger()
     files, unreadable = [], []
     for path in inbox.inbox_files(inbox_dir):  # files, not records
+        if not inbox.utf8_name(path):
+            reason = "its name is not UTF-8 text (shown with \\x escapes): rename it (convmv -f latin1 -t utf8); the next run looks again"
+            unreadable.append((LedgerFile(inbox.shown(path), None, None), reason))
+            continue
         try:
             files.append(file_ledger.describe(path))
         except OSError as exc:
@@ -96,7 +100,7 @@ def check_inbox(inbox_dir: Path, warehouse_dir: Path, reprocess: bool = False, s
             unreadable.append((LedgerFile(path, None, None), reason))
     for path in inbox.inbox_directories(inbox_dir):
         reason = "a directory: the inbox is read flat, so the files in it are not read; move them into the inbox itself"
-        unreadable.append((LedgerFile(path, None, None), reason))
+        unreadable.append((LedgerFile(inbox.shown(path), None, None), reason))
     readable_name = _source_reads(load_sources(sources_file)) if sources_file is not None else None
     if readable_name is not None:
         files.sort(key=lambda f: not readable_name(f.path.name))  # stable: the inbox's order otherwise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 SKIP = {"sources.toml", "README.md"}
@@ -20,6 +21,23 @@ def inbox_directories(inbox: Path) -> list[Path]:
     """The directories in the inbox (not hidden ones): the inbox is read flat, so their files are
     not read, and they are reported instead of passed over."""
     return sorted(p for p in Path(inbox).iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def utf8_name(path: Path) -> bool:
+    """Whether the file's name is UTF-8 text. Another system's code page (`M\\xfcller.csv`, latin-1 from a
+    Windows share) decodes to lone surrogates that no table (Parquet, PostgreSQL) or log can hold."""
+    try:
+        Path(path).name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown(path: Path) -> Path:
+    """`path` with its name as text: bytes that are not UTF-8 written as `\\x..` escapes (for reports only:
+    no file has that name)."""
+    path = Path(path)
+    return path if utf8_name(path) else path.with_name(os.fsencode(path.name).decode("utf-8", "backslashreplace"))
 
 
 def content_hash(path: Path) -> str:

@@ -15,6 +15,7 @@ line, which rule gives its amount, worked out by hand from the sample files.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from decimal import Decimal
@@ -349,6 +350,32 @@ def test_a_dangling_link_is_skipped_with_its_reason_and_a_misnamed_copy_never_st
     second = run_flow(catalog, inbox, warehouse)  # the link is still dangling: said again, nothing else to do
     assert second["run_id"] is None and [Path(p).name for p, r in second["skipped"] if r.startswith("cannot read")] == ["Master-pbx-graz-20261201.csv"]
     assert [Path(p).name for p, r in second["skipped"] if r.startswith("a directory")] == ["2026-12"]
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        (b"partner-M\xfcller.csv", "partner-M\\xfcller.csv"),  # latin-1 from a Windows share: one byte, not UTF-8
+        (b"Master-\xff\xfe.csv", "Master-\\xff\\xfe.csv"),
+    ],
+    ids=["latin-1-umlaut", "invalid-bytes"],
+)
+def test_a_file_whose_name_is_not_utf8_is_skipped_with_its_reason_and_the_run_goes_on(prefect_harness, tmp_path, name, shown):
+    """A file name that is no UTF-8 text cannot be stored (Parquet, PostgreSQL and the logs hold text): the
+    file is skipped with why, under its name with \\x escapes, and the next run looks again (it used to stop
+    the whole run before any file was read, run after run, with a UnicodeEncodeError) (ingest audit)."""
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    with open(os.fsencode(inbox) + b"/" + name, "wb") as handle:
+        handle.write((inbox / "partner-20261001.csv").read_bytes().replace(b"P-000", b"P-100"))
+    first = run_flow(catalog, inbox, warehouse)
+    assert first["files"] == {"input": 11, "read": 7, "quarantined": 3, "skipped": 1}
+    assert (first["outcomes"], first["net_amount"]) == (OUTCOMES, NET_AMOUNT)
+    reason = "its name is not UTF-8 text (shown with \\x escapes): rename it (convmv -f latin1 -t utf8); the next run looks again"
+    assert [(Path(p).name, r) for p, r in first["skipped"]] == [(shown, reason)]
+    assert rows_of(warehouse, "SELECT source_file, content_hash FROM skipped_files") == [(shown, None)]
+    second = run_flow(catalog, inbox, warehouse)
+    assert second["run_id"] is None and [Path(p).name for p, r in second["skipped"] if r == reason] == [shown]
 
 
 @pytest.mark.postgres
