@@ -17,7 +17,13 @@ def read(path: Path, source: Source) -> ReadResult:
     text = text_file(path)
     first = text.head(1)
     header_line = first["source_line"][0]
-    header = [name.strip() for name in next(csv.reader([first["line"][0]], delimiter=source.delimiter))]
+    try:
+        header = [name.strip() for name in next(csv.reader([first["line"][0]], delimiter=source.delimiter))]
+    except csv.Error as exc:  # a carriage return inside the line: Python's csv refuses it
+        raise UnreadableFile(
+            path, f"cannot split the header line into column names ({exc}); lines end in a carriage return alone? "
+            "End them in LF or CR LF"
+        ) from None
     present = present_columns(path, source, header)
     names = _unique(header)
     wanted = [names[header.index(column)] for column in present.values()]

@@ -168,6 +168,23 @@ def test_a_csv_without_a_needed_column_is_unreadable(tmp_path, header, message):
         read_usage_file(write(tmp_path, [header, "x;y;z;w"], "partner-1.csv"), PARTNER)
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        # classic Mac OS line ends (CR only): the whole file is one line, not a header and its records
+        (b"Satz;A-Nummer;B-Nummer;Beginn;Dauer\rR1;43316812724;4930123456;01.10.2026 09:00:00;60\r",
+         "lines end in a carriage return alone"),
+        (b"Satz;A-Nummer;B-Nummer;Beginn;Dauer\rR1\n", "lines end in a carriage return alone"),
+    ],
+    ids=["cr-line-ends", "cr-in-header"],
+)
+def test_a_csv_whose_header_cannot_be_split_is_unreadable(tmp_path, content, message):
+    """read_usage_file refuses a file it cannot read with UnreadableFile (it raised csv.Error)."""
+    (tmp_path / "partner-1.csv").write_bytes(content)
+    with pytest.raises(UnreadableFile, match=message):
+        read_usage_file(tmp_path / "partner-1.csv", PARTNER)
+
+
 PARQUET_ROWS = {
     "subscriber_id": ["43316812724", "167.112.17.42", "4331681555"],
     "id_type": ["phone", "ipv4", "phone"],
