@@ -168,6 +168,20 @@ def test_a_header_without_the_flow_columns_is_unreadable(tmp_path):
         read_usage_file(write(tmp_path, ["date,caller,callee", "2026-10-01,1,2"]), Source(name="edge", format="nfdump", pattern="*"))
 
 
+@pytest.mark.parametrize(
+    "lines",
+    [[HEADER_17_TEXT, FLOWS_17[0]], [HEADER_16_TEXT, FLOWS_16[0], *SUMMARY_16]],
+    ids=["1.7", "1.6-with-summary"],
+)
+def test_an_export_whose_lines_end_in_a_carriage_return_alone_is_unreadable(tmp_path, lines):
+    """Lines ended by CR alone are one physical line: read, it was a header of its own names and the
+    flows after it, an empty export whose flows were in no outcome (ingest audit)."""
+    path = tmp_path / "nfcapd.202610010900.csv"
+    path.write_bytes(("\r".join(lines) + "\r").encode())
+    with pytest.raises(UnreadableFile, match="lines end in a carriage return alone"):
+        read_usage_file(path, Source(name="edge", format="nfdump", pattern="*"))
+
+
 def test_an_export_without_flows_is_empty_not_unreadable(tmp_path):
     lines = [HEADER_16_TEXT, "Summary", "flows,bytes,packets,avg_bps,avg_pps,avg_bpp", "0,0,0,0,0,0"]
     result = read_usage_file(write(tmp_path, lines), Source(name="edge", format="nfdump", pattern="*"))
