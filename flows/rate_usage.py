@@ -82,9 +82,10 @@ def check_inbox(inbox_dir: Path, warehouse_dir: Path, reprocess: bool = False, s
     """Sort the inbox files by the file ledger: new ones are read, known ones skipped with the reason.
 
     A file that cannot be read (a dangling link, no permission, a name that is not UTF-8) and a
-    directory (the inbox is read flat) are skipped with the reason and looked at again by the next run. Of files with the same content, one a source's pattern
-    matches comes first, so a misnamed copy never stands in for it (`sources_file`), and a file
-    quarantined before for its name alone is read once a source's pattern matches its new name.
+    directory (the inbox is read flat) are skipped with the reason and looked at again by the
+    next run. Of files with the same content, one a source's pattern matches comes first, so a
+    misnamed copy never stands in for it (`sources_file`), and a file quarantined before for its
+    name alone is read once a source's pattern matches its new name.
     """
     logger = get_run_logger()
     files, unreadable = [], []
