@@ -59,6 +59,14 @@ _KEYS = {
     "international_prefix",
     "bare_numbers",
 }
+#: Keys only some formats read: given for another format they would be ignored, so they are refused.
+FORMAT_KEYS = {
+    "asterisk_variant": ("asterisk",),
+    "freeswitch_template": ("freeswitch",),
+    "nfdump_side": ("nfdump",),
+    "timestamp_format": ("csv", "parquet"),
+    "delimiter": ("csv",),
+}
 #: Keys that adjust the numbering plan of a source's `country`.
 PLAN_OVERRIDES = ("national_prefix", "international_prefix", "bare_numbers")
 #: A dialling prefix given in sources.toml: plain digits.
@@ -216,6 +224,15 @@ def load_sources(path: Path) -> dict[str, Source]:
         wrong = sorted(k for k, v in table.items() if k != "columns" and not isinstance(v, str))
         if wrong:
             raise SourceConfigError(f"{path}: source {name}: {wrong} must be strings")
+        empty = sorted(k for k, v in table.items() if v == "")
+        if empty:  # an empty id_type or article_key would quietly be the default
+            raise SourceConfigError(f"{path}: source {name}: {empty} must not be empty (leave a key out for its default)")
+        for key, formats in FORMAT_KEYS.items():
+            if key in table and table["format"] in FORMATS and table["format"] not in formats:
+                raise SourceConfigError(
+                    f"{path}: source {name}: '{key}' applies to {' and '.join(formats)} sources only, not {table['format']}: "
+                    "it would be ignored"
+                )
         try:
             sources[name] = Source(name=name, **table)
         except SourceConfigError as exc:
