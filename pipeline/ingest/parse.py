@@ -20,6 +20,7 @@ reports an empty cell with the rule "required".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -225,7 +226,8 @@ def timestamp(
     Text without an offset is wall-clock time in `timezone`. In the hour a DST change
     repeats, the earlier instant (still summer time) is taken; a wall-clock time that
     does not exist (skipped by a DST change) fails. When a format carries an offset
-    (`%z`, `%:z`, `%#z`, `%+`) the offset wins and `timezone` is not used; so does `%s`:
+    (`%z`, `%:z`, `%#z`, `%+`; each also reads `Z` as +00:00) the offset wins and `timezone` is
+    not used; so does `%s`:
     seconds since the Unix epoch are an instant, UTC by definition.
     `earliest` (inclusive) and `latest` (exclusive), ISO dates in UTC, bound the value.
     """
@@ -239,12 +241,18 @@ def timestamp(
 
     def one(t: pl.Expr, f: str, has_offset: bool) -> pl.Expr:
         if has_offset:
+            # %z and %:z read as %#z, which also takes ISO 8601's `Z` (and +hh): the same instants otherwise
+            f = _OFFSET.sub("%#z", f)
             return t.str.strptime(pl.Datetime("us", "UTC"), f, strict=False).dt.convert_time_zone("UTC")
         return wall_clock_utc(t.str.strptime(pl.Datetime("us"), f, strict=False), timezone)
 
     converts = [lambda t, f=f, a=a: one(t, f, a) for f, a in zip(formats, aware)]
     check = _within(low, high, exclusive_maximum=True) if low or high else None
     return Cast(rule, converts[0], required, check, tuple(converts[1:]))
+
+
+#: An offset directive of a timestamp format (%z, %:z), not a literal "%%z".
+_OFFSET = re.compile(r"(?<!%)%:?z")
 
 
 def wall_clock_utc(naive: pl.Expr, timezone: str) -> pl.Expr:

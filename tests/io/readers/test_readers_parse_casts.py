@@ -45,6 +45,9 @@ def test_each_cast_converts_and_reports(cast, cells, values, failures):
         ("%Y-%m-%d %H:%M:%S", "Europe/Vienna", "2026-03-29 02:30:00", None),
         ("%d.%m.%Y %H:%M", "Europe/Berlin", "24.12.2026 18:00", datetime(2026, 12, 24, 17, tzinfo=UTC)),
         ("%Y-%m-%dT%H:%M:%S%z", "Europe/Vienna", "2026-10-01T09:00:00+05:00", datetime(2026, 10, 1, 4, tzinfo=UTC)),
+        # ISO 8601's Z is the offset +00:00, with %z and %:z too
+        ("%Y-%m-%dT%H:%M:%S%z", "Europe/Vienna", "2026-10-01T09:00:00Z", datetime(2026, 10, 1, 9, tzinfo=UTC)),
+        ("%Y-%m-%dT%H:%M:%S%:z", "Europe/Vienna", "2026-10-01T09:00:00Z", datetime(2026, 10, 1, 9, tzinfo=UTC)),
         (("%Y-%m-%d %H:%M:%S.%3f", "%Y-%m-%d %H:%M:%S"), "UTC", "2026-10-01 09:00:00", datetime(2026, 10, 1, 9, tzinfo=UTC)),
         (("%Y-%m-%d %H:%M:%S.%3f", "%Y-%m-%d %H:%M:%S"), "UTC", "2026-10-01 09:00:00.250", datetime(2026, 10, 1, 9, 0, 0, 250000, tzinfo=UTC)),
         # epoch seconds are an instant: the zone is not used, not even in the hour it skips
@@ -53,7 +56,7 @@ def test_each_cast_converts_and_reports(cast, cells, values, failures):
         # a zone name is skipped, not read: the time is the source's zone's (a config that worked stays working)
         ("%Y-%m-%d %H:%M:%S %Z", "UTC", "2026-10-01 08:00:00 UTC", datetime(2026, 10, 1, 8, tzinfo=UTC)),
     ],
-    ids=["utc", "summer", "repeated-hour", "skipped-hour", "other-format", "offset-wins", "second-format", "first-format", "epoch", "epoch-in-skipped-hour",
+    ids=["utc", "summer", "repeated-hour", "skipped-hour", "other-format", "offset-wins", "z-offset", "z-offset-colon", "second-format", "first-format", "epoch", "epoch-in-skipped-hour",
          "zone-name-skipped"],
 )
 def test_timestamps_become_utc(fmt, zone, cell, expected):
