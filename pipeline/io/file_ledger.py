@@ -195,7 +195,8 @@ class FileLedger:
             files_with_hashes: LedgerFile (as `classify` returns them) or (path, content_hash[, size_bytes]).
             quarantined: content hash → reason, for the files of the run no reader could read.
         Recording a content hash again keeps its first entry (recording is idempotent), except
-        that a quarantine entry gives way to a later one: a file read after a fix is processed.
+        that a quarantine entry gives way to a later one: a file read after a fix is processed,
+        and one quarantined again for another reason keeps the latest reason.
         """
         now = datetime.now(timezone.utc)
         quarantined = quarantined or {}
@@ -204,7 +205,8 @@ class FileLedger:
             known = self.entries()
             added = pl.DataFrame(rows, schema=SCHEMA, orient="row").unique("content_hash", keep="first", maintain_order=True)
             final = known.filter(pl.col("status") == PROCESSED).select("content_hash")
-            unchanged = known.join(added.select("content_hash", "status"), on=["content_hash", "status"], how="semi")
+            # the same status for the same reason (a quarantine's reason is never null; a processed entry is final)
+            unchanged = known.join(added.select("content_hash", "status", "reason"), on=["content_hash", "status", "reason"], how="semi")
             added = added.join(pl.concat([final, unchanged.select("content_hash")]), on="content_hash", how="anti")
             if added.height:
                 kept = known.join(added.select("content_hash"), on="content_hash", how="anti")

@@ -119,14 +119,17 @@ def test_a_file_quarantined_for_its_name_alone_is_read_under_a_name_a_source_rea
         ("processed", "quarantined", ("run-1", "processed", None)),  # its records are stored: it stays processed
         ("quarantined", "processed", ("run-2", "processed", None)),  # read after a fix
         ("quarantined", "quarantined", ("run-1", "quarantined", "unreadable")),
+        # quarantined again for another reason (--reprocess after a change of sources.toml): the latest says why
+        ("quarantined", "quarantined:other", ("run-2", "quarantined", "no source matches")),
     ],
 )
 def test_a_quarantine_entry_gives_way_to_a_later_processing(tmp_path, earlier, later, stored):
     ledger = FileLedger(tmp_path / "warehouse")
     path = write(tmp_path, "a.csv", "1\n")
     reason = {content_hash(path): "unreadable"}
+    later_reason = {content_hash(path): "no source matches"} if later == "quarantined:other" else reason
     ledger.record("run-1", [(path, content_hash(path))], reason if earlier == "quarantined" else None)
-    added = ledger.record("run-2", [(path, content_hash(path))], reason if later == "quarantined" else None)
+    added = ledger.record("run-2", [(path, content_hash(path))], later_reason if later.startswith("quarantined") else None)
     assert ledger.entries().select("run_id", "status", "reason").rows() == [stored]
     assert added == (1 if stored[0] == "run-2" else 0)
 
