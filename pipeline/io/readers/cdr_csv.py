@@ -55,6 +55,7 @@ def call_usage(
     own_id: Sequence[str],
     key_fields: Sequence[str],
     own_id_repeats: bool = False,
+    also: Sequence[str] = (),
     billable: pl.Expr,
     count_rule: str,
     layout: str,
@@ -65,12 +66,13 @@ def call_usage(
         own_id: the fields that make the switch's own ID of a record (none: the layout has none).
         key_fields: without an own ID, these fields identify a call (hashed into the record key).
         own_id_repeats: the own ID may be shared by several records (one channel's): common.record_keys(repeats).
+        also: other fields `billable` reads (kept as text).
         billable: the format's rule over the parsed fields (`columns`), null taken as not billable.
         count_rule: the rule named in field-count rejects.
         layout: what the file should be, for the error when no line fits (e.g. "of the FreeSWITCH default template").
     """
     needed = columns.needed
-    keep = [name for name in names if name in needed or name in own_id or (not own_id and name in key_fields)]
+    keep = [name for name in names if name in needed or name in own_id or name in also or (not own_id and name in key_fields)]
     records = split_records(text, names, count_rule=count_rule, keep=keep)
     if records.fields.height == 0 and records.rejects.height:
         raise UnreadableFile(text.path, f"no line has the {len(names)} fields {layout}")
@@ -86,6 +88,7 @@ def call_usage(
             columns.cause: parse.text(),
             # the key is made of these as written: a NUL in one is rejected here, naming the field
             **{name: parse.text() for name in own_id},
+            **{name: parse.text() for name in also},
         },
     )
     keys = record_keys(

@@ -52,6 +52,9 @@ def read(path: Path, source: Source) -> ReadResult:
     names = TEMPLATES[template]
     cleared = (pl.col("hangup_cause").str.to_uppercase() == "NORMAL_CLEARING").fill_null(False)
     answered = cleared | pl.col("answer_stamp").is_not_null()
+    # with legs="ab" the module writes both legs of a bridged call: the b-leg (its uuid is the a-leg's
+    # bleg_uuid) is the same call again, so only the a-leg bills
+    b_leg = pl.col("uuid").is_in(pl.col("bleg_uuid").drop_nulls().implode()).fill_null(False)
     return call_usage(
         text,
         source,
@@ -59,7 +62,8 @@ def read(path: Path, source: Source) -> ReadResult:
         COLUMNS,
         own_id=["uuid"],
         key_fields=KEY_FIELDS,
-        billable=answered & (pl.col("billsec") > 0),
+        also=["bleg_uuid"],
+        billable=answered & (pl.col("billsec") > 0) & ~b_leg,
         count_rule=f"column count {len(names)} ({template} template)",
         layout=f"of the FreeSWITCH {template} template",
     )

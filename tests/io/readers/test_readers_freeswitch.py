@@ -78,6 +78,18 @@ def test_both_templates_read_to_the_same_calls(tmp_path, lines, template):
     UsageRecord.validate(result.usage)
 
 
+def test_the_b_leg_of_a_call_written_with_both_legs_does_not_bill(tmp_path):
+    """mod_cdr_csv with legs="ab" writes the b-leg too: its uuid is the a-leg's bleg_uuid. Billing
+    both would bill the call twice; the b-leg is read, non-billable."""
+    b_leg = '"Alice, Smith","43316812724","4930123456","default","2026-10-01 09:00:01","2026-10-01 09:00:05","2026-10-01 09:01:05","64","60","NORMAL_CLEARING","5b1c6f0e-0001-4000-8000-0000000000b1","",""'
+    result = read_usage_file(write(tmp_path, [DEFAULT_LINES[0], b_leg, DEFAULT_LINES[3]]), Source(name="fs", format="freeswitch", pattern="*"))
+    assert result.usage.select("record_key", "billable").rows() == [
+        ("fs:5b1c6f0e-0001-4000-8000-000000000001", True),
+        ("fs:5b1c6f0e-0001-4000-8000-0000000000b1", False),
+        (KEY_4, True),
+    ]
+
+
 @pytest.mark.parametrize(
     ("line", "column", "value", "rule"),
     [
