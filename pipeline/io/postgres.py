@@ -75,15 +75,18 @@ class PostgresWriteError(PostgresError):
 
 
 def ensure_schema(url: str) -> None:
-    """Create schema `rating` and its tables and indexes (sql/postgres/schema.sql) where missing,
-    then check that the tables it found are the declared ones (checked_tables)."""
+    """Check that the tables already there are the declared ones (checked_tables), then create
+    schema `rating` and its tables and indexes (sql/postgres/schema.sql) where missing.
+
+    The check comes first: the DDL's CREATE INDEX on a table of an older release that lacks an
+    indexed column would fail with the driver's error instead of naming the column."""
+    checked_tables(url, RATING)
     with _connection(url) as (conn, _):
         with conn.cursor() as cur:
             cur.execute(_template("lock_schema").as_string(None))
             for statement in sql.statements("postgres/schema"):
                 cur.execute(statement)
         conn.commit()
-    checked_tables(url, RATING)
 
 
 def checked_tables(url: str, tables: StoredTables) -> None:

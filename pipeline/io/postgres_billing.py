@@ -55,7 +55,11 @@ _TABLES = {
 
 
 def ensure_billing_schema(url: str) -> None:
-    """Create schemas `billing` and `billing_test` and their tables where missing (idempotent)."""
+    """Create schemas `billing` and `billing_test` and their tables where missing (idempotent),
+    after checking the tables already there (checked_tables: an older release's table is refused
+    naming each column, before a CREATE INDEX on a column it lacks could fail with the driver's error)."""
+    for schema in (SCHEMA, TEST_SCHEMA):
+        checked_tables(url, _TABLES[schema])
     with _connection(url) as (conn, pgsql):
         with conn.cursor() as cur:
             cur.execute(_template("lock_schema").as_string(None))
@@ -65,8 +69,6 @@ def ensure_billing_schema(url: str) -> None:
             for statement in sql.statements("postgres/billing_runs"):
                 cur.execute(statement)
         conn.commit()
-    for schema in (SCHEMA, TEST_SCHEMA):
-        checked_tables(url, _TABLES[schema])
 
 
 def write_billing_run(

@@ -123,3 +123,34 @@ def test_committed_runs_postgres_lacks_are_written_from_the_warehouse(postgres_u
         assert rows(read_billing_table(url, name)) == rows(expected), name
     for name in TEST_TABLES:
         assert rows(read_billing_table(url, name, test=True)) == rows(billing_store.read_committed(runs, name, test=True)), name
+
+
+@pytest.mark.parametrize(
+    ("ddl", "problem"),
+    [
+        ("ALTER TABLE billing.invoices DROP COLUMN po_number", "billing.invoices.po_number is missing (declared string)"),
+        # columns an index of billing.sql names: its CREATE INDEX failed first, with the driver's error
+        ("ALTER TABLE billing.invoices DROP COLUMN sequence_no", "billing.invoices.sequence_no is missing (declared int64)"),
+        ("ALTER TABLE billing.invoice_items DROP COLUMN line_no", "billing.invoice_items.line_no is missing (declared int64)"),
+        ("ALTER TABLE billing_test.billed_usage DROP COLUMN record_key",
+         "billing_test.billed_usage.record_key is missing (declared string)"),
+        ("ALTER TABLE billing.billing_runs DROP COLUMN run_id", "billing.billing_runs.run_id is missing (declared string)"),
+        ("ALTER TABLE billing.invoice_vat ALTER COLUMN vat_amount TYPE numeric(18,1)",
+         "billing.invoice_vat.vat_amount is decimal128(18, 1), declared decimal128(18, 2)"),
+    ],
+    ids=["plain-column", "indexed-column", "unique-key-column", "test-schema", "runs-table", "money-scale"],
+)
+def test_billing_tables_of_an_older_release_are_refused_naming_each_column(postgres_url: str, ddl: str, problem: str) -> None:
+    """docs/billing.md: tables of an older release are refused, naming each differing column (never a driver error)."""
+    import psycopg
+
+    from pipeline.io.postgres import PostgresError
+    from tests.io.test_postgres import database
+
+    url = database(postgres_url, "billing_older_release")
+    ensure_billing_schema(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(ddl)
+    with pytest.raises(PostgresError) as caught:
+        ensure_billing_schema(url)
+    assert problem in str(caught.value) and "migrate these columns (ALTER TABLE) or drop the tables" in str(caught.value)
