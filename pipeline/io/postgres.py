@@ -92,7 +92,8 @@ def ensure_schema(url: str) -> None:
 def checked_tables(url: str, tables: StoredTables) -> None:
     """Refuse (PostgresError, naming each column) tables of an older release: the DDL only creates
     what is missing, so a table made before a column was added, or with another money scale,
-    would fail a run's write late, or round its money without a word."""
+    would fail a run's write late, or round its money without a word; so would a column that is
+    NOT NULL there but may be empty now, or a NOT NULL column no longer declared (never written)."""
     stored = _stored_schemas(url, tables)
     problems = []
     for name, declared in tables.arrow.items():
@@ -102,6 +103,11 @@ def checked_tables(url: str, tables: StoredTables) -> None:
                 problems.append(f"{tables.schema}.{name}.{field.name} is missing (declared {field.type})")
             elif have.field(field.name).type != field.type:
                 problems.append(f"{tables.schema}.{name}.{field.name} is {have.field(field.name).type}, declared {field.type}")
+            elif field.nullable and not have.field(field.name).nullable:
+                problems.append(f"{tables.schema}.{name}.{field.name} is NOT NULL, declared nullable")
+        for field in have if have is not None else []:
+            if field.name not in declared.names and not field.nullable:
+                problems.append(f"{tables.schema}.{name}.{field.name} is NOT NULL and not declared")
     if problems:
         raise PostgresError(
             f"the tables in schema {tables.schema} differ from {tables.declared_in}: " + "; ".join(problems)

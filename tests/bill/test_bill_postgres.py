@@ -137,8 +137,14 @@ def test_committed_runs_postgres_lacks_are_written_from_the_warehouse(postgres_u
         ("ALTER TABLE billing.billing_runs DROP COLUMN run_id", "billing.billing_runs.run_id is missing (declared string)"),
         ("ALTER TABLE billing.invoice_vat ALTER COLUMN vat_amount TYPE numeric(18,1)",
          "billing.invoice_vat.vat_amount is decimal128(18, 1), declared decimal128(18, 2)"),
+        # would fail a later write only (a period paused throughout has no invoice; a column dropped since)
+        ("ALTER TABLE billing.billing_history ALTER COLUMN invoice_id SET NOT NULL",
+         "billing.billing_history.invoice_id is NOT NULL, declared nullable"),
+        ("ALTER TABLE billing.invoices ADD COLUMN legacy_ref text NOT NULL",
+         "billing.invoices.legacy_ref is NOT NULL and not declared"),
     ],
-    ids=["plain-column", "indexed-column", "unique-key-column", "test-schema", "runs-table", "money-scale"],
+    ids=["plain-column", "indexed-column", "unique-key-column", "test-schema", "runs-table", "money-scale",
+         "not-null", "undeclared-not-null"],
 )
 def test_billing_tables_of_an_older_release_are_refused_naming_each_column(postgres_url: str, ddl: str, problem: str) -> None:
     """docs/billing.md: tables of an older release are refused, naming each differing column (never a driver error)."""

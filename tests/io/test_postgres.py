@@ -311,8 +311,10 @@ def database(postgres_url: str, name: str) -> str:
          "rating.invoice_lines.net_amount is decimal128(18, 1), declared decimal128(18, 2)"),
         # a column an index of schema.sql names: its CREATE INDEX failed first, with the driver's error
         ("ALTER TABLE rating.invoice_lines DROP COLUMN customer_id", "rating.invoice_lines.customer_id is missing (declared string)"),
+        ("ALTER TABLE rating.rated_usage ALTER COLUMN zone_id SET NOT NULL",
+         "rating.rated_usage.zone_id is NOT NULL, declared nullable"),
     ],
-    ids=["missing-column", "money-scale", "indexed-column"],
+    ids=["missing-column", "money-scale", "indexed-column", "not-null"],
 )
 def test_tables_of_an_older_release_are_refused_naming_each_column(postgres_url: str, ddl: str, problem: str) -> None:
     """The DDL creates only missing tables: a table of an older release would fail a write late, or round money."""
