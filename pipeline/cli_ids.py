@@ -120,7 +120,7 @@ def import_ids(
         _fail("nothing imported: the catalog is invalid")
     if "device_ids" not in raw or "contracts" not in raw:
         _fail(f"{directory} has no device_ids.csv or contracts.csv: pass --catalog or set RATING_CATALOG")
-    merged, problems, skipped = merged_device_ids(raw["device_ids"], imported, raw["contracts"].frame.get_column("contract_id"))
+    merged, problems, skipped = merged_device_ids(raw["device_ids"], imported, raw["contracts"])
     if problems.height:
         _report(problems)
         _fail(f"nothing imported: {problems.height} problem(s) in {file} (or the catalog); fix them and import again")

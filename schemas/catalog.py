@@ -79,7 +79,9 @@ class Contracts(pandera.DataFrameModel):
     Config = _Strict
 
 
-#: The rules DeviceIds checks beyond types (pipeline/assign/catalog.py names conflicts pairwise).
+#: The rules DeviceIds checks beyond types. One contract per ID at a time is a rule across tables
+#: (each row's validity is cut to its contract's days): pipeline.catalog checks it with
+#: pipeline.assign.catalog.device_id_conflict_errors.
 ID_VALUE_RULE = (
     "id_value is an ID of its id_type: phone E.164 digits (1-15, first 1-9, no + or 00); "
     "ipv4/ipv6 an address or CIDR block without host bits; mac 12 hex digits (: - . or none); string any text"
@@ -88,7 +90,6 @@ ID_TO_RULE = (
     "id_to is empty or an upper end of the same type not below id_value "
     "(phone: the same length; none for string IDs and CIDR blocks)"
 )
-CONFLICT_RULE = "one contract per ID at a time: another row gives the same id_type and id_value/id_to to another contract at overlapping times"
 
 
 class DeviceIds(pandera.DataFrameModel):
@@ -97,7 +98,8 @@ class DeviceIds(pandera.DataFrameModel):
     A row without `id_to` is a single ID: a phone number matches itself and every longer
     number it heads; an IPv4/IPv6 address may be written as a CIDR block; a MAC address in
     any usual notation; a string ID matches exactly. A row with `id_to` is an inclusive
-    range. One ID (the same type and value or range) belongs to one contract at a time.
+    range. One ID (the same type and value or range) belongs to one contract at a time, within
+    the contracts' days: checked across tables by pipeline.catalog, not by this model.
     """
 
     contract_id: str
@@ -124,15 +126,6 @@ class DeviceIds(pandera.DataFrameModel):
         from pipeline.assign.keys import id_intervals
 
         return id_intervals(data.lazyframe.collect()).lazy().select(~pl.col("value_ok") | pl.col("to_ok"))
-
-    @pandera.check("contract_id", name=CONFLICT_RULE)
-    def one_contract_per_id(cls, data: pandera.PolarsData) -> pl.LazyFrame:
-        from pipeline.assign.catalog import device_id_conflicts
-
-        rows = data.lazyframe.collect().with_row_index("_line")
-        pairs = device_id_conflicts(rows)
-        clashing = pl.concat([pairs.get_column("line"), pairs.get_column("other_line")])
-        return rows.lazy().select(~pl.col("_line").is_in(clashing.implode()))
 
     class Config(_Strict):
         name = "device_ids"

@@ -117,6 +117,7 @@ def validated_catalog(raw: Mapping[str, RawTable]) -> Catalog:
     checkable = _checkable(typed, pl.concat(problems), {name: raw[name].file for name in typed})  # rows without bad cells
     problems.append(_reference_errors(typed, raw))
     problems.append(_row_errors(checkable, raw))
+    problems.append(_device_id_conflicts(checkable, raw))
     errors = pl.concat(problems)
     if errors.height:
         raise CatalogError(errors)
@@ -227,6 +228,18 @@ def _row_errors(typed: dict[str, pl.DataFrame], raw: Mapping[str, RawTable]) -> 
 
     files = {name: raw[name].file for name in typed}
     return pl.concat([f.cast(ERRORS_SCHEMA) for f in key_errors(typed, files, {**DATED, **KEYS}, DATED)])
+
+
+def _device_id_conflicts(typed: Mapping[str, pl.DataFrame], raw: Mapping[str, RawTable]) -> pl.DataFrame:
+    """One contract per ID at a time, each device ID row's validity cut to its contract's days (as
+    assignment cuts it), on the rows without bad cells of their own or of their contract; a row naming
+    no contract is left out (the reference is reported). Both rows of a conflict are reported."""
+    from pipeline.assign.catalog import device_id_conflict_errors  # it builds on this module
+
+    if "device_ids" not in typed or "contracts" not in typed:
+        return pl.DataFrame(schema=ERRORS_SCHEMA)
+    ids = typed["device_ids"].with_columns(pl.lit(raw["device_ids"].file).alias("_file"))
+    return device_id_conflict_errors(ids, typed["contracts"])
 
 
 def _parse(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:

@@ -181,6 +181,27 @@ def test_a_device_id_assigns_only_within_its_contracts_days(subscriber, start, c
         assert reasons(DATED, subscriber_id=[subscriber], start_time=[at(start)]) == [f"no device ID for {subscriber} is valid at {start}"]
 
 
+@pytest.mark.parametrize(
+    ("start", "contract"),
+    [
+        ("2026-06-30 23:59:59", "K-MIN"),  # the old contract's last day
+        ("2026-07-15 10:00:00", None),  # between the contracts: the number is on none
+        ("2026-08-01 00:00:00", "K-SEC"),  # the new contract's first second
+    ],
+)
+def test_a_number_regiven_after_its_contract_ended_goes_to_the_old_contract_before_and_the_new_one_after(start, contract):
+    """K-MIN ended on 30 June 2026 with its row for the number left open; the number is re-given to
+    K-SEC from 1 August. The catalog loads (the rows clash only within their contracts' days)."""
+    regiven = catalog(
+        contracts={
+            "contract_id": ["K-MIN", "K-SEC"], "customer_id": ["C1", "C2"], "tariff_id": ["T-MIN", "T-SEC"],
+            "start_date": ["2025-01-01", "2026-08-01"], "end_date": ["2026-06-30", None],
+        },
+        device_ids=device_ids(("K-MIN", "phone", "4331612345"), ("K-SEC", "phone", "4331612345", None, "2026-08-01 00:00:00")),
+    )
+    assert assigned(regiven, subscriber_id=["433161234599"], start_time=[at(start)]) == [contract]
+
+
 NESTED = catalog(
     device_ids=device_ids(
         ("K-SEC", "phone", "4331681"),  # a block

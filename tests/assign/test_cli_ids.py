@@ -278,6 +278,40 @@ def test_import_ids_never_applies_half_an_import(catalog_dir, tmp_path, content,
     assert sorted(p.name for p in catalog_dir.iterdir() if p.name.startswith(".")) == []  # no temporary file left
 
 
+#: K-MIN ended on 30 June 2026 with its number 4331612345 left open in device_ids.csv.
+ENDED = {
+    "contract_id": ["K-MIN"], "id_type": ["phone"], "id_value": ["4331612345"], "id_to": [None], "valid_from": [None], "valid_until": [None],
+}
+
+
+@pytest.mark.parametrize(
+    ("k_sec_start", "imported", "messages"),
+    [
+        # the number re-given to a contract that starts after the old one ended: imported
+        ("2026-08-01", 1, []),
+        ("2026-07-01", 1, []),
+        # both contracts run on 30 June: refused, naming both rows
+        ("2026-06-30", 0, ["phone ID 4331612345 is on contract K-MIN (", "device_ids.csv:2) and on contract K-SEC (", "ids.csv:2)"]),
+    ],
+)
+def test_import_ids_takes_a_number_regiven_after_its_contract_ended(tmp_path, k_sec_start, imported, messages):
+    directory = tmp_path / "catalog"
+    directory.mkdir()
+    contracts = {
+        "contract_id": ["K-MIN", "K-SEC"], "customer_id": ["C1", "C2"], "tariff_id": ["T-MIN", "T-SEC"],
+        "start_date": ["2025-01-01", k_sec_start], "end_date": ["2026-06-30", None],
+    }
+    for name, table in raw_catalog(contracts=contracts, device_ids=ENDED).items():
+        table.frame.drop("_line").write_csv(directory / f"{name}.csv")
+    ids = tmp_path / "ids.csv"
+    ids.write_text("contract_id,id_value\nK-SEC,4331612345\n")
+    result = run("import-ids", str(ids), "--catalog", str(directory))
+    output = " ".join(result.output.split())
+    assert (result.exit_code, [m in output for m in messages]) == (0 if imported else 1, [True] * len(messages)), output
+    rows = load_catalog(directory).device_ids.select("contract_id", "id_value").rows()
+    assert rows == [("K-MIN", "4331612345"), ("K-SEC", "4331612345")][: 1 + imported]
+
+
 UNASSIGNED = pl.DataFrame(
     {
         "run_id": ["r1", "r1", "r2", "r2", "r2"],
