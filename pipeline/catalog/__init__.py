@@ -136,6 +136,11 @@ def _typed_table(raw: RawTable, model: type[pandera.DataFrameModel], defaults: d
             [(raw.file, 1, c, None, "unknown column") for c in unknown]
             + [(raw.file, 1, c, None, "required column missing") for c in absent]
         )
+    # every cell is read stripped (_parse): a cell of blanks alone (a column aligned by hand) is an empty
+    # cell, never '' (an alt_name printed as nothing, an article key of the zone ''), and takes the default
+    frame = frame.with_columns(
+        pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c)).alias(c) for c in schema.columns if c in frame.columns
+    )
     # an optional column's default stands for the whole column when it is absent, and for an empty cell
     frame = frame.with_columns(
         pl.col(c).fill_null(pl.lit(v, pl.String)) if c in frame.columns else pl.lit(v, pl.String).alias(c) for c, v in defaults.items()

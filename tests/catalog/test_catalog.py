@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import polars as pl
@@ -80,6 +81,32 @@ def test_an_empty_cell_of_an_optional_column_takes_its_default():
     catalog = validated_catalog(raw_catalog(contracts=contracts, tariffs=tariffs))
     assert catalog.contracts.get_column("timezone").to_list() == ["Europe/Vienna", "UTC"]
     assert catalog.tariffs.get_column("currency").to_list() == ["EUR", "CHF"]
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "cells", "read"),
+    [
+        # every cell is read stripped: a cell of blanks alone (a column aligned by hand) is empty, not ''
+        ("articles", "alt_name", ["   "], [None]),  # '' would print as the article's name on every invoice
+        ("article_keys", "zone_id", [" "], [None]),  # '' would be a zone, not every zone not listed
+        ("contracts", "end_date", ["2026-06-30", "  "], [dt.date(2026, 6, 30), None]),
+        ("contracts", "timezone", ["Europe/Vienna", " "], ["Europe/Vienna", "UTC"]),
+        ("customers", "vat_treatment", ["\t", "exempt"], ["normal", "exempt"]),
+        ("device_ids", "id_to", [" ", "4930123499"], [None, "4930123499"]),
+    ],
+)
+def test_a_cell_of_blanks_alone_is_an_empty_cell(table, column, cells, read):
+    catalog = validated_catalog(raw_catalog(**{table: {**BASE_CATALOG[table], column: cells}}))
+    assert getattr(catalog, table).get_column(column).to_list() == read
+
+
+def test_an_alt_name_of_blanks_alone_leaves_the_invoice_line_its_articles_name():
+    from pipeline.job import rate
+    from tests.factory import usage
+
+    catalog = validated_catalog(raw_catalog(articles={**BASE_CATALOG["articles"], "alt_name": ["  "]}))
+    lines = rate(usage(subscriber_id=["4331681272420"]), catalog, "run").table("invoice_lines").pl()
+    assert lines.get_column("article_name").to_list() == ["Calls national"]
 
 
 @pytest.mark.parametrize("header", ["customer_idd", "Customer_ID"])
