@@ -116,6 +116,9 @@ def read_catalog_csv(path: Path, *, comments: bool = False) -> RawTable:
     except pl.exceptions.PolarsError as exc:
         line, rule = _csv_problem(lines, len(cells), exc)
         raise file_error(path, line, None, rule) from None
+    # a header name is read without its blanks, as every cell is (`prefix, zone_id` aligned by hand);
+    # two names the same but for blanks were refused above
+    frame = frame.rename({c: c.strip() for c in frame.columns})
     first = header_at + 2
     if frame.height == len(lines) - header_at - 1:  # a row per line after the header
         short = _short_lines(lines[header_at + 1 :], len(cells), first)

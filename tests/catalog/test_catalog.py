@@ -206,6 +206,18 @@ def test_blank_lines_in_a_catalog_file_are_no_rows_and_keep_the_line_numbers(tmp
     assert load_catalog(directory).zones.height == 2
 
 
+@pytest.mark.parametrize(
+    "zones",
+    [
+        "prefix, zone_id, zone_name\n43,     NAT,     national\n",  # aligned by hand: blanks after each comma
+        "prefix ,zone_id ,zone_name\n43     ,NAT     ,national\n",
+    ],
+)
+def test_a_header_name_is_read_without_its_blanks_as_the_cells_are(tmp_path, zones):
+    directory = write_catalog(tmp_path / "catalog", zones=zones.encode())
+    assert load_catalog(directory).zones.rows() == [("43", "NAT", "national")]
+
+
 def test_a_csv_file_no_table_is_named_after_is_a_problem_not_ignored(tmp_path):
     """promotion.csv for promotions.csv would drop every promotion unseen."""
     directory = write_catalog(tmp_path / "catalog")
