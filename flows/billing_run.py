@@ -16,6 +16,7 @@ import pyarrow as pa
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows import retry_when_unreachable
 from pipeline import engine
 from pipeline.bill.invoices import BillingRequest, BillingResult, billed, billing_request
 from pipeline.catalog import Catalog
@@ -76,7 +77,7 @@ def publish_task(warehouse_dir: Path) -> Path:
     return views.publish(warehouse_dir)
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=retry_when_unreachable)
 def to_postgres_task(run_id: str, warehouse_dir: Path, url: str) -> dict[str, int]:
     """Mirror a committed run into PostgreSQL (replacing that run's rows: safe to repeat), and
     every committed run PostgreSQL lacks (one whose own write failed)."""

@@ -21,6 +21,7 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows import retry_when_unreachable
 from pipeline import rerate
 from pipeline.catalog import Catalog
 from pipeline.io.catalog_files import load_priced_catalog
@@ -215,20 +216,7 @@ def store(result: RatingResult, runs: pl.DataFrame, quarantined: list[dict], war
     return rows
 
 
-def _unreachable(task, task_run, state) -> bool:
-    """Retry only when the server could not be reached; a rejected write fails the same way again."""
-    from pipeline.io.postgres import PostgresUnavailable
-
-    try:
-        state.result()
-    except PostgresUnavailable:
-        return True
-    except Exception:
-        return False
-    return False
-
-
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=_unreachable)
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=retry_when_unreachable)
 def to_postgres(result: RatingResult, runs: pl.DataFrame, url: str, warehouse_dir: Path) -> dict[str, int]:
     """Replace the run's rows in PostgreSQL (creating the schema on first use), in one transaction;
     then write every run of the warehouse PostgreSQL lacks (one whose own write failed)."""
@@ -253,7 +241,7 @@ def _catch_up(url: str, warehouse_dir: Path) -> list[str]:
     return stale
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=_unreachable)
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=retry_when_unreachable)
 def postgres_catch_up(url: str, warehouse_dir: Path) -> list[str]:
     """A run that read nothing still brings PostgreSQL up to date with the warehouse (docs/warehouse.md)."""
     from pipeline.io import postgres
