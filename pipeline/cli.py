@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from pathlib import Path
 from typing import Optional
 
@@ -47,12 +48,22 @@ PREFECT_QUIET = {
 
 
 def prefect_environment(verbose: bool = False) -> None:
-    """Apply the Prefect settings of a local command line run, unless the environment sets them.
+    """Apply the Prefect settings of a local command line run, unless the environment sets them,
+    and make SIGTERM an orderly exit.
 
     Call before importing a flow: Prefect reads its settings on import.
     """
     for name, value in {**PREFECT_DEFAULTS, **({} if verbose else PREFECT_QUIET)}.items():
         os.environ.setdefault(name, value)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    """SIGTERM (`kill PID`, `timeout`) ends the command with exit code 143 through Python's exit, so
+    its exit hooks run: Prefect's temporary server is stopped by one (SIGTERM's default action skips
+    them and leaves that server running with parent 1). A flow's own SIGTERM handler marks the run
+    crashed, then passes the signal on to this one."""
+    raise SystemExit(128 + signum)
 
 
 #: The installation's paths, as the commands that run flows take them (pipeline.config.Settings).

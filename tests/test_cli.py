@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import signal
+import subprocess
 import sys
 from functools import reduce
 from pathlib import Path
@@ -204,3 +207,31 @@ def test_a_mistake_in_the_command_line_exits_2(arguments, message):
     result = runner.invoke(app, arguments, env={"COLUMNS": "250"})
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
+
+
+#: A command's process as far as SIGTERM goes: prefect_environment() as `rating run` calls it, an
+#: atexit hook standing for Prefect's temporary server (its stop is one), then a flow's SIGTERM
+#: bridge (Prefect's capture_sigterm: it crashes the run, then re-sends SIGTERM to the handler before it).
+SIGTERMED = """
+import atexit, pathlib, sys, time
+from pipeline.cli import prefect_environment
+from prefect.utilities.engine import capture_sigterm
+prefect_environment()
+atexit.register(lambda: pathlib.Path(sys.argv[1]).write_text("stopped"))
+with capture_sigterm():
+    print("ready", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_sigterm_stops_a_run_with_its_exit_hooks_so_prefects_temporary_server_stops_too(tmp_path):
+    # docs/scheduling.md: "Stop a hung run with SIGTERM (...): it stops Prefect's temporary server
+    # with it". That server is stopped by an atexit hook, which SIGTERM's default action skips.
+    marker = tmp_path / "stopped"
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "PREFECT_HOME": str(tmp_path / "prefect")}
+    proc = subprocess.Popen([sys.executable, "-c", SIGTERMED, str(marker)], stdout=subprocess.PIPE, env=env, cwd=root)
+    assert proc.stdout.readline().strip() == b"ready"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    assert marker.read_text() == "stopped"
