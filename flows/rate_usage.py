@@ -10,6 +10,7 @@ and stored, and only then recorded in the ledger, so a run that crashed is simpl
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -79,21 +80,31 @@ def load_catalog_task(directory: Path) -> Catalog:
 
 
 @task(cache_policy=NO_CACHE)
-def check_inbox(inbox_dir: Path, warehouse_dir: Path, reprocess: bool = False, sources_file: Path | None = None) -> HandIn:
+def check_inbox(
+    inbox_dir: Path, warehouse_dir: Path, reprocess: bool = False, sources_file: Path | None = None, settle_s: float = 0
+) -> HandIn:
     """Sort the inbox files by the file ledger: new ones are read, known ones skipped with the reason.
 
     A file that cannot be read (a dangling link, no permission, a name that is not UTF-8) and a
     directory (the inbox is read flat) are skipped with the reason and looked at again by the
     next run. Of files with the same content, one a source's pattern matches comes first, so a
     misnamed copy never stands in for it (`sources_file`), and a file quarantined before for its
-    name alone is read once a source's pattern matches its new name.
+    name alone is read once a source's pattern matches its new name. A file modified less than
+    `settle_s` seconds ago may still be uploading: it is skipped the same way, until it settles.
     """
     logger = get_run_logger()
     files, unreadable = [], []
+    now = time.time()
     for path in inbox.inbox_files(inbox_dir):  # files, not records
         if not inbox.utf8_name(path):
             reason = "its name is not UTF-8 text (shown with \\x escapes): rename it (convmv -f latin1 -t utf8); the next run looks again"
             unreadable.append((LedgerFile(inbox.shown(path), None, None), reason))
+            continue
+        age = inbox.age_s(path, now)
+        if age is not None and age < settle_s:
+            reason = (f"modified {age:.0f} s ago, less than the settle time of {settle_s:g} s (--settle): it may still be "
+                      "uploading; the next run looks again")  # fmt: skip
+            unreadable.append((LedgerFile(path, None, None), reason))
             continue
         try:
             files.append(file_ledger.describe(path))
@@ -332,6 +343,7 @@ def rate_usage(
     pg_url: str | None = None,
     reprocess: bool = False,
     allow_billed: bool = False,
+    settle_s: float = 0,
 ) -> dict:
     """Rate the inbox files the file ledger does not know yet and store the outcome; returns the run summary.
 
@@ -349,6 +361,8 @@ def rate_usage(
             now (their invoices stay as they are); without it such a run is refused before anything
             is stored. Billed records that rate the same (a run that stopped after storing, run
             again) never stop a run.
+        settle_s: skip files modified less than this many seconds ago (a partner's upload in
+            progress: its last line may be cut); the next run looks again.
     """
     logger = get_run_logger()
     settings = Settings.from_env(
@@ -357,13 +371,13 @@ def rate_usage(
     with warehouse.locked(settings.warehouse):
         for run_id in warehouse.recover(settings.warehouse):
             logger.warning("run %s had stopped while storing its staged files: its storing was finished", run_id)
-        return _rated(settings, reprocess, logger, allow_billed)
+        return _rated(settings, reprocess, logger, allow_billed, settle_s)
 
 
-def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = False) -> dict:
+def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = False, settle_s: float = 0) -> dict:
     """rate_usage's work, under the warehouse's rating lock."""
     started = datetime.now(timezone.utc)
-    hand_in = check_inbox(settings.inbox, settings.warehouse, reprocess, settings.sources)
+    hand_in = check_inbox(settings.inbox, settings.warehouse, reprocess, settings.sources, settle_s)
     summary = {
         "run_id": None,
         "skipped": [(str(f.path), reason) for f, reason in hand_in.skipped],

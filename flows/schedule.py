@@ -22,6 +22,10 @@ from pipeline.config import Settings
 BILL_CRON = "0 4 1 * *"
 #: How often the inbox is rated, in seconds.
 RATE_EVERY_S = 300
+#: A scheduled run leaves files modified less than this many seconds ago for the next run: a
+#: partner may still be uploading them (a cut last line would be rated, and the whole record lost
+#: as a duplicate once the file is complete).
+SETTLE_S = 60
 
 
 def previous_month(day: date) -> str:
@@ -42,10 +46,13 @@ def bill_last_month(catalog: str | None = None, warehouse_dir: str | None = None
     return billing_run(period=period, catalog=catalog, warehouse_dir=warehouse_dir)
 
 
-def deployments(settings: Settings, rate_every_s: int = RATE_EVERY_S, bill_cron: str = BILL_CRON) -> list:
+def deployments(
+    settings: Settings, rate_every_s: int = RATE_EVERY_S, bill_cron: str = BILL_CRON, settle_s: float = SETTLE_S
+) -> list:
     """The two deployments `rating serve` serves, with the installation's paths (absolute: a
     served run starts in a process of its own). One rating run at a time (a concurrency limit
-    of 1, besides the warehouse's rating lock)."""
+    of 1, besides the warehouse's rating lock); a scheduled run leaves files modified in the last
+    `settle_s` seconds for the next one (a partner may still be uploading them)."""
     paths = {
         "catalog": str(settings.catalog.resolve()),
         "warehouse_dir": str(settings.warehouse.resolve()),
@@ -54,7 +61,7 @@ def deployments(settings: Settings, rate_every_s: int = RATE_EVERY_S, bill_cron:
         name="rate-usage",
         interval=rate_every_s,
         concurrency_limit=1,
-        parameters={**paths, "inbox_dir": str(settings.inbox.resolve()), "sources": str(settings.sources.resolve())},
+        parameters={**paths, "inbox_dir": str(settings.inbox.resolve()), "sources": str(settings.sources.resolve()), "settle_s": settle_s},
         description=f"Rate {settings.inbox.resolve()} every {rate_every_s} s",
     )
     billing = bill_last_month.to_deployment(

@@ -124,6 +124,11 @@ def run(
     allow_billed: bool = typer.Option(
         False, "--allow-billed", help="With --reprocess: replace a run even where billed records rate differently now (their invoices stay as they are)"
     ),
+    settle: float = typer.Option(
+        0, min=0, envvar="RATING_SETTLE",
+        help="Skip files modified less than this many seconds ago (an upload still in progress); the next run reads them "
+        "\\[env RATING_SETTLE]",
+    ),  # fmt: skip
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own log lines too"),
 ) -> None:
     """Rate the inbox with the `rate_usage` Prefect flow (local ephemeral mode, no server needed).
@@ -168,7 +173,7 @@ def run(
     try:
         summary = rate_usage(
             catalog=str(settings.catalog), inbox_dir=str(settings.inbox), warehouse_dir=str(settings.warehouse),
-            sources=str(settings.sources), reprocess=reprocess, allow_billed=allow_billed,
+            sources=str(settings.sources), reprocess=reprocess, allow_billed=allow_billed, settle_s=settle,
         )  # fmt: skip
     except Exception as exc:  # Prefect has logged the traceback; the user needs the message and the exit code
         error(f"{type(exc).__name__}: {exc}", "run failed")
@@ -296,6 +301,9 @@ def serve(
     sources: Optional[Path] = SOURCES,
     every: int = typer.Option(300, min=10, help="Rate the inbox every this many seconds"),
     bill_cron: str = typer.Option("0 4 1 * *", help="When to bill the month just ended (cron, UTC)"),
+    settle: float = typer.Option(
+        60, min=0, help="Scheduled runs skip files modified less than this many seconds ago (uploads in progress)"
+    ),
 ) -> None:
     """Serve the scheduled runs on a Prefect server: `rate_usage` every --every seconds, and
     `bill_last_month` by --bill-cron (docs/scheduling.md). Runs until stopped."""
@@ -314,7 +322,7 @@ def serve(
     from flows.schedule import deployments
 
     quiet_operator_errors()
-    prefect_serve(*deployments(settings, rate_every_s=every, bill_cron=bill_cron), pause_on_shutdown=False)
+    prefect_serve(*deployments(settings, rate_every_s=every, bill_cron=bill_cron, settle_s=settle), pause_on_shutdown=False)
 
 
 @app.command()

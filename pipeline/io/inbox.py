@@ -40,6 +40,15 @@ def shown(path: Path) -> Path:
     return path if utf8_name(path) else path.with_name(os.fsencode(path.name).decode("utf-8", "backslashreplace"))
 
 
+def age_s(path: Path, now: float) -> float | None:
+    """Seconds since the file was last modified (at `now`, epoch seconds); None when it cannot be
+    stat'ed (a dangling link: reported when it is described)."""
+    try:
+        return now - path.stat().st_mtime
+    except OSError:
+        return None
+
+
 def content_hash(path: Path) -> str:
     """SHA-256 of a file's bytes: a file is the same file when its content is the same."""
     digest = hashlib.sha256()

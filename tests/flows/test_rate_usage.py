@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -376,6 +377,29 @@ def test_a_file_whose_name_is_not_utf8_is_skipped_with_its_reason_and_the_run_go
     assert rows_of(warehouse, "SELECT source_file, content_hash FROM skipped_files") == [(shown, None)]
     second = run_flow(catalog, inbox, warehouse)
     assert second["run_id"] is None and [Path(p).name for p, r in second["skipped"] if r == reason] == [shown]
+
+
+def test_a_file_modified_within_the_settle_time_waits_for_the_next_run(prefect_harness, tmp_path):
+    """A partner's upload in progress (modified a moment ago) is skipped with why under settle_s, so its
+    cut last line is never rated; once it has settled, the next run reads it (scheduling audit)."""
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    settled = time.time() - 3600
+    for path in inbox.iterdir():
+        os.utime(path, (settled, settled))
+    uploading = inbox / "partner-20261001.csv"
+    os.utime(uploading, None)  # just now
+    first = run_flow(catalog, inbox, warehouse, settle_s=600)
+    assert first["files"] == {"input": 10, "read": 6, "quarantined": 3, "skipped": 1}
+    [(path, reason)] = first["skipped"]
+    assert Path(path).name == uploading.name
+    assert reason.startswith("modified ") and reason.split(" s ago, ", 1)[1] == (
+        "less than the settle time of 600 s (--settle): it may still be uploading; the next run looks again"
+    )
+    os.utime(uploading, (settled, settled))
+    second = run_flow(catalog, inbox, warehouse, settle_s=600)
+    assert second["files"] == {"input": 10, "read": 1, "quarantined": 0, "skipped": 9}
+    assert rows_of(warehouse, "SELECT sum(net_amount) FROM invoice_lines") == [(NET_AMOUNT,)]
 
 
 @pytest.mark.postgres

@@ -31,7 +31,8 @@ def test_the_deployments_rate_every_few_minutes_and_bill_the_month_just_ended(tm
     assert (rating.name, rating.schedules[0].schedule.interval) == ("rate-usage", dt.timedelta(seconds=120))
     assert (billing.name, billing.schedules[0].schedule.cron, billing.schedules[0].schedule.timezone) == ("bill-last-month", "0 5 2 * *", "UTC")
     assert rating.parameters == {"catalog": str(tmp_path / "catalog"), "warehouse_dir": str(tmp_path / "wh"),
-                                 "inbox_dir": str(tmp_path / "inbox"), "sources": str(tmp_path / "inbox" / "sources.toml")}  # fmt: skip
+                                 "inbox_dir": str(tmp_path / "inbox"), "sources": str(tmp_path / "inbox" / "sources.toml"),
+                                 "settle_s": 60}  # fmt: skip  # a file uploaded in the last minute waits for the next run
     assert billing.parameters == {"catalog": str(tmp_path / "catalog"), "warehouse_dir": str(tmp_path / "wh")}
     assert "secret" not in repr(rating.parameters) + repr(billing.parameters)  # URLs carry passwords: environment only
     assert (rating.concurrency_limit, billing.concurrency_limit) == (1, 1)
