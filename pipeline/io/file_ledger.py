@@ -284,7 +284,13 @@ def _locked(warehouse: Path):
 
 
 def _write_atomically(frame: pl.DataFrame, target: Path) -> None:
+    """Replace `target` by `frame` as Parquet: readers see the old or the new file, never half. It
+    gets the umask's permissions, as every other warehouse file (mkstemp's own are 0600: analysts
+    running as another user could not read the ledger views)."""
+    umask = os.umask(0)
+    os.umask(umask)
     handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.fchmod(handle, 0o666 & ~umask)
     os.close(handle)
     try:
         frame.write_parquet(temp)

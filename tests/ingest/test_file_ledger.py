@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import polars as pl
 import pytest
 
@@ -203,3 +205,15 @@ def test_the_views_exist_before_anything_was_recorded(tmp_path):
     finally:
         con.close()
     assert counts == [0, 0]
+
+
+def test_the_ledger_file_has_the_umasks_permissions_like_every_warehouse_file(tmp_path):
+    """Analysts running as another user read the file_ledger view (mkstemp alone made it 0600)."""
+    old = os.umask(0o022)
+    try:
+        ledger = FileLedger(tmp_path / "warehouse")
+        path = write(tmp_path, "a.csv", "1\n")
+        ledger.record("run-1", [(path, content_hash(path))])
+        assert ledger.path.stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(old)
