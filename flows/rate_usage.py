@@ -90,7 +90,8 @@ def check_inbox(
     next run. Of files with the same content, one a source's pattern matches comes first, so a
     misnamed copy never stands in for it (`sources_file`), and a file quarantined before for its
     name alone is read once a source's pattern matches its new name. A file modified less than
-    `settle_s` seconds ago may still be uploading: it is skipped the same way, until it settles.
+    `settle_s` seconds ago may still be uploading: it is skipped the same way, until it settles
+    (inbox.unsettled: an mtime far ahead of this clock never makes a file wait).
     """
     logger = get_run_logger()
     files, unreadable = [], []
@@ -100,11 +101,9 @@ def check_inbox(
             reason = "its name is not UTF-8 text (shown with \\x escapes): rename it (convmv -f latin1 -t utf8); the next run looks again"
             unreadable.append((LedgerFile(inbox.shown(path), None, None), reason))
             continue
-        age = inbox.age_s(path, now)
-        if age is not None and age < settle_s:
-            reason = (f"modified {age:.0f} s ago, less than the settle time of {settle_s:g} s (--settle): it may still be "
-                      "uploading; the next run looks again")  # fmt: skip
-            unreadable.append((LedgerFile(path, None, None), reason))
+        waiting = inbox.unsettled(path, now, settle_s)
+        if waiting is not None:
+            unreadable.append((LedgerFile(path, None, None), waiting))
             continue
         try:
             files.append(file_ledger.describe(path))

@@ -41,12 +41,27 @@ def shown(path: Path) -> Path:
 
 
 def age_s(path: Path, now: float) -> float | None:
-    """Seconds since the file was last modified (at `now`, epoch seconds); None when it cannot be
-    stat'ed (a dangling link: reported when it is described)."""
+    """Seconds since the file was last modified (at `now`, epoch seconds; negative when its mtime
+    is ahead of this clock); None when it cannot be stat'ed (a dangling link: reported when it is
+    described)."""
     try:
         return now - path.stat().st_mtime
     except OSError:
         return None
+
+
+def unsettled(path: Path, now: float, settle_s: float) -> str | None:
+    """Why the file waits for a later run, or None: it was modified less than `settle_s` seconds
+    before `now` (an upload may be in progress). An mtime ahead of this clock by less than
+    `settle_s` (a file server's clock) waits as well; one further ahead was set, not written (a
+    copy that kept the partner's times), and is read: no file waits until a time that may never
+    come. No settle time (0): nothing waits."""
+    age = age_s(path, now) if settle_s > 0 else None
+    if age is None or abs(age) >= settle_s:
+        return None
+    when = f"modified {age:.0f} s ago" if age >= 0 else f"modified {-age:.0f} s ahead of this clock"
+    return (f"{when}, less than the settle time of {settle_s:g} s (--settle): it may still be uploading; "
+            "the next run looks again")  # fmt: skip
 
 
 def content_hash(path: Path) -> str:
