@@ -117,7 +117,7 @@ def read(path: Path, source: Source) -> ReadResult:
 def _header(text: TextFile) -> tuple[int, list[str]]:
     """The first non-blank line (its number and column names)."""
     first = text.head(1)
-    if "\r" in first["line"][0]:  # its line break stripped: the next lines follow a CR alone
+    if "\r" in first["line"][0].rstrip("\r"):  # its line break stripped: the next lines follow a CR alone (CR CR LF ends in one)
         raise UnreadableFile(text.path, "lines end in a carriage return alone (classic Mac OS): end them in LF or CR LF")
     return first["source_line"][0], [name.strip() for name in first["line"][0].split(",")]
 

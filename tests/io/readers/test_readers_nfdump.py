@@ -182,6 +182,15 @@ def test_an_export_whose_lines_end_in_a_carriage_return_alone_is_unreadable(tmp_
         read_usage_file(path, Source(name="edge", format="nfdump", pattern="*"))
 
 
+def test_an_export_whose_lines_end_in_cr_cr_lf_is_read_not_quarantined(tmp_path):
+    """CR CR LF (a CR LF file converted to CR LF again) leaves a CR at each line's end, not a CR alone
+    between lines: every flow is read or rejected with its line, as before the CR-alone rule."""
+    path = tmp_path / "nfcapd.202610010900.csv"
+    path.write_bytes(("\r\r\n".join([HEADER_17_TEXT, *FLOWS_17]) + "\r\r\n").encode())
+    result = read_usage_file(path, Source(name="edge", format="nfdump", pattern="*"))
+    assert result.usage.height + result.rejects.select("source_line").n_unique() == len(FLOWS_17)
+
+
 def test_an_export_without_flows_is_empty_not_unreadable(tmp_path):
     lines = [HEADER_16_TEXT, "Summary", "flows,bytes,packets,avg_bps,avg_pps,avg_bpp", "0,0,0,0,0,0"]
     result = read_usage_file(write(tmp_path, lines), Source(name="edge", format="nfdump", pattern="*"))
