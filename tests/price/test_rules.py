@@ -194,6 +194,20 @@ def test_a_friends_price_and_a_net_price_on_one_number_price_it_and_its_extensio
     assert rated(result, "price_source", "price").row(0) == (source, D(price))
 
 
+@pytest.mark.parametrize("order", [("friends", "net"), ("net", "friends")], ids=["friends-first", "net-first"])
+def test_on_a_15_digit_number_the_friends_price_beats_the_net_price_of_the_same_number(order):
+    """15 digits have no extensions: both rows cover exactly the number, so the friends price wins by
+    its level, whichever row comes first (review)."""
+    prices = {"friends": "0.0100", "net": "0.0200"}
+    number = "431234567812345"
+    special = {"special_prices": {
+        "contract_id": ["K-SEC", "K-SEC"], "kind": list(order), "number": [number, number], "number_to": [None, None],
+        "article_id": [None, None], "price": [prices[k] for k in order],
+    }}  # fmt: skip
+    result = rate_priced(calls(K_SEC, ("2026-10-01 10:00:00", 60, number)), priced(**special))
+    assert rated(result, "price_source", "price").row(0) == ("special_friends", D("0.010000"))
+
+
 # --- time bands -------------------------------------------------------------------------------
 
 BANDS = {
