@@ -203,17 +203,7 @@ def test_the_command_run_again_finishes_a_rerating_that_stopped_while_storing(tm
     first = run_flow(catalog, inbox, warehouse)
     with open(catalog / "device_ids.csv", "a", encoding="utf-8") as ids:
         ids.write("V-1004,phone,4331799999,,,\n")
-    swap_in = stored._swap_in
-
-    def crash(staged, final, run_id, keep):
-        if final.name == "rated_usage":
-            raise OSError("the machine went down")
-        return swap_in(staged, final, run_id, keep)
-
-    with monkeypatch.context() as patched:
-        patched.setattr(stored, "_swap_in", crash)
-        with pytest.raises(OSError, match="went down"):
-            rerate(warehouse, catalog, periods=["2026-10"])
+    rerate_stopped_before_rated_usage(warehouse, catalog, monkeypatch)
     assert stored.stored_records(warehouse, first["run_id"]) == 100
     out = CliRunner().invoke(app, ["rerate", "--period", "2026-10", "--catalog", str(catalog), "--warehouse", str(warehouse)],
                              env={"COLUMNS": "300"})  # fmt: skip
@@ -229,24 +219,13 @@ def test_a_billing_run_after_a_rerating_that_stopped_while_storing_bills_the_amo
     bills V-1001's call to the EU at the fixed price (6 min × 0.10), not at the old one (× 0.12)
     that the storing would then replace under the invoice without a word."""
     from flows.billing_run import billing_run
-    from pipeline.io import warehouse as stored
 
     catalog, inbox = sample_inbox(tmp_path)
     warehouse = tmp_path / "warehouse"
     first = run_flow(catalog, inbox, warehouse)
     prices = catalog / "prices.csv"
     prices.write_text(prices.read_text().replace("T-MIN,A-EU,0.1200", "T-MIN,A-EU,0.1000"))
-    swap_in = stored._swap_in
-
-    def crash(staged, final, run_id, keep):
-        if final.name == "rated_usage":
-            raise OSError("the machine went down")
-        return swap_in(staged, final, run_id, keep)
-
-    with monkeypatch.context() as patched:
-        patched.setattr(stored, "_swap_in", crash)
-        with pytest.raises(OSError, match="went down"):
-            rerate(warehouse, catalog, periods=["2026-10"])
+    rerate_stopped_before_rated_usage(warehouse, catalog, monkeypatch)
     billing_run(period="2026-10", catalog=str(catalog), warehouse_dir=str(warehouse))
     assert rows_of(warehouse, "SELECT net_amount FROM invoice_items WHERE contract_id = 'V-1001' AND article_id = 'A-EU'") == [
         (Decimal("0.60"),)
@@ -261,13 +240,26 @@ def test_cost_control_after_a_rerating_that_stopped_while_storing_finishes_that_
     """`rating cost-control` reads the rated usage of a period, so it finishes a run that stopped
     while swapping in its files before it reads them (half old, half new otherwise)."""
     from pipeline.cli import app
-    from pipeline.io import warehouse as stored
 
     catalog, inbox = sample_inbox(tmp_path)
     warehouse = tmp_path / "warehouse"
     first = run_flow(catalog, inbox, warehouse)
     prices = catalog / "prices.csv"
     prices.write_text(prices.read_text().replace("T-MIN,A-EU,0.1200", "T-MIN,A-EU,0.1000"))
+    rerate_stopped_before_rated_usage(warehouse, catalog, monkeypatch)
+    out = CliRunner().invoke(app, ["cost-control", "--period", "2026-10", "--catalog", str(catalog), "--warehouse", str(warehouse)],
+                             env={"COLUMNS": "300"})
+    assert out.exit_code == 0, out.output
+    assert f"run {first['run_id']} had stopped while storing its staged files: its storing was finished" in out.output
+    assert not (warehouse / ".staging").exists()
+    assert rows_of(warehouse, "SELECT amount FROM rated_usage WHERE contract_id = 'V-1001' AND article_id = 'A-EU'") == [(Decimal("0.600000"),)]
+
+
+def rerate_stopped_before_rated_usage(warehouse: Path, catalog: Path, monkeypatch) -> None:
+    """Re-rate October, stopping (as a crash would) after the run's other tables were swapped in and
+    before its rated_usage was: the warehouse is left half old, half new, its manifest committed."""
+    from pipeline.io import warehouse as stored
+
     swap_in = stored._swap_in
 
     def crash(staged, final, run_id, keep):
@@ -279,12 +271,6 @@ def test_cost_control_after_a_rerating_that_stopped_while_storing_finishes_that_
         patched.setattr(stored, "_swap_in", crash)
         with pytest.raises(OSError, match="went down"):
             rerate(warehouse, catalog, periods=["2026-10"])
-    out = CliRunner().invoke(app, ["cost-control", "--period", "2026-10", "--catalog", str(catalog), "--warehouse", str(warehouse)],
-                             env={"COLUMNS": "300"})
-    assert out.exit_code == 0, out.output
-    assert f"run {first['run_id']} had stopped while storing its staged files: its storing was finished" in out.output
-    assert not (warehouse / ".staging").exists()
-    assert rows_of(warehouse, "SELECT amount FROM rated_usage WHERE contract_id = 'V-1001' AND article_id = 'A-EU'") == [(Decimal("0.600000"),)]
 
 
 @pytest.fixture(scope="module")
