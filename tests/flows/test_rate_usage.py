@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -102,6 +102,25 @@ def sample_inbox(root: Path) -> tuple[Path, Path]:
     for name, (content, _) in BROKEN.items():
         (inbox / name).write_bytes(content)
     return catalog, inbox
+
+
+def stopped_before_rated_usage(monkeypatch, store: Callable[[], object]) -> None:
+    """Run `store` (a rating run or a re-rating), stopping it as a crash would after its other tables
+    were swapped in and before its rated_usage was: the warehouse is left half old, half new, the
+    run's manifest committed."""
+    from pipeline.io import warehouse as stored
+
+    swap_in = stored._swap_in
+
+    def crash(staged, final, run_id, keep):
+        if final.name == "rated_usage":
+            raise OSError("the machine went down")
+        return swap_in(staged, final, run_id, keep)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(stored, "_swap_in", crash)
+        with pytest.raises(OSError, match="went down"):
+            store()
 
 
 def run_flow(catalog: Path, inbox: Path, warehouse: Path, pg_url: str | None = None, reprocess: bool = False, **more) -> dict:
@@ -280,21 +299,9 @@ def test_a_run_that_stopped_while_storing_is_finished_by_the_next_one_and_never_
     """The run's invoice lines were swapped in, its records not: a new file arrives (a new run
     id), and the next run first finishes the stopped one, so its records are duplicates, not
     rated again."""
-    from pipeline.io import warehouse as stored
-
     catalog, inbox = sample_inbox(tmp_path)
     warehouse = tmp_path / "warehouse"
-    swap_in = stored._swap_in
-
-    def crash(staged, final, run_id, keep):
-        if final.name == "rated_usage":
-            raise OSError("the machine went down")
-        return swap_in(staged, final, run_id, keep)
-
-    with monkeypatch.context() as patched:
-        patched.setattr(stored, "_swap_in", crash)
-        with pytest.raises(OSError, match="went down"):
-            run_flow(catalog, inbox, warehouse)
+    stopped_before_rated_usage(monkeypatch, lambda: run_flow(catalog, inbox, warehouse))
     (inbox / "partner-20261102.csv").write_text(
         "Satznummer;A-Nummer;Zielnummer;Beginn;Dauer (s);Dienst\nP-0100;0316 812724;0316 123456;03.11.2026 09:00:00;30;Sprache\n",
         encoding="utf-8",

@@ -17,7 +17,18 @@ from typer.testing import CliRunner
 
 from pipeline.ledger import ConservationError
 from pipeline.rerate import RerateError
-from tests.flows.test_rate_usage import NET_AMOUNT, OUTCOMES, PARTNER_HEADER, SAMPLE, VIEW_ROWS, rows_of, run_flow, sample_inbox, view_rows
+from tests.flows.test_rate_usage import (
+    NET_AMOUNT,
+    OUTCOMES,
+    PARTNER_HEADER,
+    SAMPLE,
+    VIEW_ROWS,
+    rows_of,
+    run_flow,
+    sample_inbox,
+    stopped_before_rated_usage,
+    view_rows,
+)
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_harness")]
 
@@ -220,11 +231,7 @@ def test_a_billing_run_after_a_rerating_that_stopped_while_storing_bills_the_amo
     that the storing would then replace under the invoice without a word."""
     from flows.billing_run import billing_run
 
-    catalog, inbox = sample_inbox(tmp_path)
-    warehouse = tmp_path / "warehouse"
-    first = run_flow(catalog, inbox, warehouse)
-    prices = catalog / "prices.csv"
-    prices.write_text(prices.read_text().replace("T-MIN,A-EU,0.1200", "T-MIN,A-EU,0.1000"))
+    catalog, warehouse, first = rated_then_eu_price_fixed(tmp_path)
     rerate_stopped_before_rated_usage(warehouse, catalog, monkeypatch)
     billing_run(period="2026-10", catalog=str(catalog), warehouse_dir=str(warehouse))
     assert rows_of(warehouse, "SELECT net_amount FROM invoice_items WHERE contract_id = 'V-1001' AND article_id = 'A-EU'") == [
@@ -241,11 +248,7 @@ def test_cost_control_after_a_rerating_that_stopped_while_storing_finishes_that_
     while swapping in its files before it reads them (half old, half new otherwise)."""
     from pipeline.cli import app
 
-    catalog, inbox = sample_inbox(tmp_path)
-    warehouse = tmp_path / "warehouse"
-    first = run_flow(catalog, inbox, warehouse)
-    prices = catalog / "prices.csv"
-    prices.write_text(prices.read_text().replace("T-MIN,A-EU,0.1200", "T-MIN,A-EU,0.1000"))
+    catalog, warehouse, first = rated_then_eu_price_fixed(tmp_path)
     rerate_stopped_before_rated_usage(warehouse, catalog, monkeypatch)
     out = CliRunner().invoke(app, ["cost-control", "--period", "2026-10", "--catalog", str(catalog), "--warehouse", str(warehouse)],
                              env={"COLUMNS": "300"})
@@ -256,21 +259,18 @@ def test_cost_control_after_a_rerating_that_stopped_while_storing_finishes_that_
 
 
 def rerate_stopped_before_rated_usage(warehouse: Path, catalog: Path, monkeypatch) -> None:
-    """Re-rate October, stopping (as a crash would) after the run's other tables were swapped in and
-    before its rated_usage was: the warehouse is left half old, half new, its manifest committed."""
-    from pipeline.io import warehouse as stored
+    """Re-rate October, stopped after the run's other tables were swapped in, before its rated_usage."""
+    stopped_before_rated_usage(monkeypatch, lambda: rerate(warehouse, catalog, periods=["2026-10"]))
 
-    swap_in = stored._swap_in
 
-    def crash(staged, final, run_id, keep):
-        if final.name == "rated_usage":
-            raise OSError("the machine went down")
-        return swap_in(staged, final, run_id, keep)
-
-    with monkeypatch.context() as patched:
-        patched.setattr(stored, "_swap_in", crash)
-        with pytest.raises(OSError, match="went down"):
-            rerate(warehouse, catalog, periods=["2026-10"])
+def rated_then_eu_price_fixed(tmp_path: Path) -> tuple[Path, Path, dict]:
+    """The sample rated, then T-MIN's A-EU price fixed (0.12 → 0.10): (catalog, warehouse, the run's summary)."""
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    first = run_flow(catalog, inbox, warehouse)
+    prices = catalog / "prices.csv"
+    prices.write_text(prices.read_text().replace("T-MIN,A-EU,0.1200", "T-MIN,A-EU,0.1000"))
+    return catalog, warehouse, first
 
 
 @pytest.fixture(scope="module")
