@@ -10,8 +10,6 @@ import pytest
 
 import flows.rate_usage as rate_usage
 
-NOW = time.time()
-
 
 @pytest.mark.parametrize(
     ("settle_s", "modified", "waits"),
@@ -34,7 +32,8 @@ def test_only_a_file_modified_within_the_settle_time_waits(tmp_path, monkeypatch
     warehouse.mkdir()
     path = inbox / "partner-20261001.csv"
     path.write_text("a;b\n1;2\n")
-    os.utime(path, (NOW + modified, NOW + modified))
+    now = time.time()  # at the test, not at collection: a worker may run it minutes later
+    os.utime(path, (now + modified, now + modified))
     hand_in = rate_usage.check_inbox.fn(inbox, warehouse, False, None, settle_s)
     assert ([f.path.name for f in hand_in.new], [f.path.name for f, _ in hand_in.skipped]) == (
         ([], [path.name]) if waits else ([path.name], [])
