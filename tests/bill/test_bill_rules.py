@@ -3,6 +3,7 @@ headers, numbering, late usage, test accounts, single invoices, problems (adjust
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -563,3 +564,29 @@ def test_a_record_stored_by_two_rating_runs_is_billed_once(tmp_path) -> None:
     f.bill(tmp_path, cat, bil, period="2026-06")
     assert f.stored(tmp_path, "billed_usage").select("record_key", "rated_run_id").rows() == [("k", "rate-1")]
     assert f.stored(tmp_path, "invoice_items").select("records", "net_amount").rows() == [(1, D("0.06"))]
+
+
+@pytest.mark.parametrize(
+    ("contract_tariff", "fee_tariff_currency", "error"),
+    [
+        ("T1", "EUR", None),  # usage rated under T1 (EUR), contract still on T1: one currency
+        ("T3", "USD", "contract C1's invoice is in USD (its tariff's currency) but has lines in EUR"),
+    ],
+)
+def test_an_invoice_never_mixes_currencies(tmp_path, contract_tariff, fee_tariff_currency, error) -> None:
+    """Usage rated under a EUR tariff, the contract moved in contracts.csv to a USD tariff before
+    billing: the run refuses to put EUR usage on a USD invoice (it summed them into one total)."""
+    tariffs = {k: v + [x] for (k, v), x in zip(f.CORE["tariffs"].items(), ["T3", "Dollar", "USD", "60", "60", "0.2000", None])}
+    contracts = {**f.CORE["contracts"], "tariff_id": [contract_tariff, "T1", "T1", "T1"]}
+    prices = f.prices_with([("T3", "FEE", "10.00", None, None)])
+    cat, bil = f.catalogs(billing={"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", None, None)])},
+                          tariffs=tariffs, contracts=contracts, prices=prices)
+    f.store_rated(tmp_path, f.rated([{"record_key": "r1", "contract_id": "C1", "start_time": datetime(2026, 1, 20, tzinfo=timezone.utc),
+                                      "quantity": 61, "amount": Decimal("0.061000")}]))
+    if error:
+        with pytest.raises(BillingError, match=re.escape(error)):
+            f.bill(tmp_path, cat, bil, period="2026-01")
+        return
+    f.bill(tmp_path, cat, bil, period="2026-01")
+    assert f.stored(tmp_path, "invoices").select("currency", "net_total").rows() == [(fee_tariff_currency, Decimal("10.06"))]
+    assert set(f.stored(tmp_path, "invoice_items").get_column("currency")) == {fee_tariff_currency}
