@@ -83,6 +83,8 @@ def test_runs_round_trip_exactly_and_rewriting_replaces(url: str, runs: Path) ->
 
 
 def test_money_and_dates_arrive_exactly(url: str, runs: Path) -> None:
+    real, test = committed(runs, "period-2026-01")
+    write_billing_run(url, "period-2026-01", real, test)  # its own write: under xdist no other test runs before it for sure
     items = pl.from_arrow(read_billing_table(url, "invoice_items", run_id="period-2026-01")).sort("invoice_id", "line_no")
     assert items.select("invoice_id", "line_kind", "service_from", "unit_price", "days_charged", "net_amount", "vat_rate").rows() == [
         ("INV-000001", "recurring", date(2026, 1, 10), Decimal("10.000000"), 22, Decimal("7.10"), Decimal("0.2000")),
