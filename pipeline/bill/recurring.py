@@ -21,7 +21,7 @@ from pipeline.bill.queries import create_table, load_macros
 
 
 def fee_requests(con: duckdb.DuckDBPyConnection, until: date) -> duckdb.DuckDBPyRelation:
-    """Table `bill_fee_requests`: every fee due by `until` and not billed yet, with its period, active days and price day."""
+    """Table `bill_fee_requests`: every fee due by `until` and not billed yet, with its period, active days and first billed day (fee_from)."""
     return create_table(con, "bill_fee_requests", "duck/bill/fee_requests", until=until)
 
 

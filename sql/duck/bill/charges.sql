@@ -53,7 +53,7 @@ merged AS (
 ),
 split AS (
     SELECT
-        r.* EXCLUDE (bill_from, bill_to, price_day),
+        r.* EXCLUDE (bill_from, bill_to),
         m.bill_from,
         m.bill_to,
         m.bill_from AS price_day,

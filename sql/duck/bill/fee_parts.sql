@@ -4,10 +4,10 @@
 -- module's tariff changes, or a list price of its article in a tariff it can run under (its
 -- contract's or its module's) starts or ends. A part runs from `part_from` (the day its price
 -- is looked up on, position_prices.sql) to `part_to`. One-time and every-time fees are one
--- part on their price day. Cuts that change nothing (two adjacent versions at one price) are
--- joined again in charges.sql.
+-- part on their first day (fee_from). Cuts that change nothing (two adjacent versions at one
+-- price) are joined again in charges.sql.
 WITH req AS (
-    SELECT r.position_id, r.fee_from, r.period_start, r.contract_id, r.line_kind, r.bill_from, r.bill_to, r.price_day,
+    SELECT r.position_id, r.fee_from, r.period_start, r.contract_id, r.line_kind, r.bill_from, r.bill_to,
            p.module_id, p.article_id
     FROM bill_fee_requests AS r
     JOIN bil_positions AS p USING (position_id)
@@ -33,7 +33,7 @@ list_days AS (
     SELECT tariff_id, article_id, unnest([valid_from, valid_until]) AS day FROM cat_prices
 ),
 cuts AS (
-    SELECT position_id, fee_from, price_day AS day FROM req
+    SELECT position_id, fee_from, fee_from AS day FROM req
     UNION
     SELECT r.position_id, r.fee_from, v.day
     FROM recurring AS r JOIN version_days AS v USING (position_id)

@@ -11,11 +11,10 @@
 --   every_time: once per invoice, for positions active on $until when the contract is not
 --               paused that day (used only for contracts that get an invoice anyway).
 -- Active days and anchors: bill_position_days (sql/duck/bill/position_days.sql).
--- `price_day` is the first day of a fee: where its price parts start (sql/duck/bill/fee_parts.sql);
--- paused days are counted per price part (charges.sql). `fee_from` (its first billed day) names a
--- fee of its position: one period may come twice, as days caught up before billed-from and days
--- after billed-until (its start moved earlier and its end later after it was billed), each billing
--- only its own days.
+-- `fee_from` is the first billed day of a fee: where its price parts start (sql/duck/bill/fee_parts.sql;
+-- paused days are counted per price part, charges.sql), and what names a fee of its position: one
+-- period may come twice, as days caught up before billed-from and days after billed-until (its
+-- start moved earlier and its end later after it was billed), each billing only its own days.
 WITH pos AS (
     SELECT
         p.position_id,
@@ -128,7 +127,6 @@ SELECT
     d.interval_unit AS unit,
     CAST(date_diff('day', d.bill_from, d.bill_to) + 1 AS BIGINT) AS days_active,
     CAST(date_diff('day', d.period_start, d.period_end) + 1 AS BIGINT) AS days_period,
-    d.bill_from AS price_day,
     d.bill_from AS fee_from
 FROM due AS d
 
@@ -137,7 +135,7 @@ UNION ALL
 SELECT
     'one_time', position_id, contract_id, article_id, billing_type, NULL,
     fee_day, fee_day, fee_day, fee_day,
-    CAST(quantity AS BIGINT), 'piece', NULL, NULL, fee_day, fee_day
+    CAST(quantity AS BIGINT), 'piece', NULL, NULL, fee_day
 FROM one_time_due
 
 UNION ALL
@@ -145,7 +143,7 @@ UNION ALL
 SELECT
     'every_time', position_id, contract_id, article_id, billing_type, NULL,
     CAST($until AS DATE), CAST($until AS DATE), CAST($until AS DATE), CAST($until AS DATE),
-    CAST(quantity AS BIGINT), 'piece', NULL, NULL, CAST($until AS DATE), CAST($until AS DATE)
+    CAST(quantity AS BIGINT), 'piece', NULL, NULL, CAST($until AS DATE)
 FROM pos AS p
 ANTI JOIN bil_pauses AS z
     ON z.contract_id = p.contract_id AND CAST($until AS DATE) BETWEEN z.paused_from AND z.paused_through
