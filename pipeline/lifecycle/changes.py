@@ -131,8 +131,7 @@ def added_option(
     """Add an add-on option (an article keyed as add-on in article_terms.csv) to a contract, from
     `start`, as a recurring position. Manager only (DOMAIN §5)."""
     require_manager(actor, "add-on options")
-    if catalog.contracts.filter(pl.col("contract_id") == contract_id).height == 0:
-        raise UnknownId(f"contract {contract_id!r} is not in contracts.csv")
+    _contract(catalog, contract_id)
     addon = billing.article_terms.filter((pl.col("article_id") == article_id) & pl.col("addon"))
     if addon.height == 0:
         raise LifecycleError(f"article {article_id!r} is not an add-on option: mark it addon=true in article_terms.csv")
@@ -272,9 +271,7 @@ def contract_settings(catalog: Catalog, billing: BillingCatalog, contract_id: st
     po_number, billing_from, entered_on, sequence_id) and its customer's fields
     (customers.csv: customer_number, is_test). Who may change which field is checked on the
     audit rows (Manager-only fields, DOMAIN §1)."""
-    contract = catalog.contracts.filter(pl.col("contract_id") == contract_id)
-    if contract.height == 0:
-        raise UnknownId(f"contract {contract_id!r} is not in contracts.csv")
+    contract = _contract(catalog, contract_id)
     term_fields = {k: v for k, v in settings.items() if k in billing.contract_terms.columns and k != "contract_id"}
     customer_fields = {k: v for k, v in settings.items() if k in ("customer_number", "is_test")}
     unknown = set(settings) - set(term_fields) - set(customer_fields)
@@ -303,7 +300,7 @@ def contract_settings(catalog: Catalog, billing: BillingCatalog, contract_id: st
 def address_added(catalog: Catalog, billing: BillingCatalog, contract_id: str, valid_from: date, address: dict) -> Change:
     """A new billing address of a contract from `valid_from`: documents dated from then print it;
     earlier documents keep theirs."""
-    _known_contract(catalog, contract_id)
+    _contract(catalog, contract_id)
     return _row_added(billing, "addresses", {"contract_id": contract_id, "valid_from": valid_from, **address})
 
 
@@ -311,15 +308,18 @@ def pause_added(
     catalog: Catalog, billing: BillingCatalog, contract_id: str, paused_from: date, paused_through: date, reason: str | None
 ) -> Change:
     """Pause a contract from its first to its last day: recurring fees are not charged for those days."""
-    _known_contract(catalog, contract_id)
+    _contract(catalog, contract_id)
     return _row_added(
         billing, "pauses", {"contract_id": contract_id, "paused_from": paused_from, "paused_through": paused_through, "reason": reason}
     )
 
 
-def _known_contract(catalog: Catalog, contract_id: str) -> None:
-    if catalog.contracts.filter(pl.col("contract_id") == contract_id).height == 0:
+def _contract(catalog: Catalog, contract_id: str) -> pl.DataFrame:
+    """The contract's row of contracts.csv; UnknownId when the catalog lacks it (a command-line mistake)."""
+    contract = catalog.contracts.filter(pl.col("contract_id") == contract_id)
+    if contract.height == 0:
         raise UnknownId(f"contract {contract_id!r} is not in contracts.csv")
+    return contract
 
 
 def _row_added(billing: BillingCatalog, table: str, values: dict) -> Change:
