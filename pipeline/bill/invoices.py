@@ -172,11 +172,7 @@ def billed(con: duckdb.DuckDBPyConnection, request: BillingRequest, rules: Adjus
     create_table(con, "bill_addresses_on", "duck/bill/addresses_on", day=request.invoice_date)
     create_table(con, "bill_out_invoices", "duck/bill/invoices", **p)
     con.execute("CREATE OR REPLACE TEMP VIEW bill_invoices AS SELECT * FROM bill_out_invoices")
-    mixed = con.sql(
-        "SELECT i.contract_id, i.currency, string_agg(DISTINCT l.currency, ', ' ORDER BY l.currency) AS other"
-        " FROM bill_lines AS l JOIN bill_invoices AS i USING (contract_id)"
-        " WHERE l.currency <> i.currency GROUP BY ALL ORDER BY ALL"
-    ).fetchall()
+    mixed = con.sql(sql.load("duck/bill/mixed_currencies")).fetchall()
     if mixed:
         raise BillingError("; ".join(
             f"contract {c}'s invoice is in {cur} (its tariff's currency) but has lines in {other}"
