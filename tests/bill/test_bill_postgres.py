@@ -150,15 +150,7 @@ def test_committed_runs_postgres_lacks_are_written_from_the_warehouse(postgres_u
 )
 def test_billing_tables_of_an_older_release_are_refused_naming_each_column(postgres_url: str, ddl: str, problem: str) -> None:
     """docs/billing.md: tables of an older release are refused, naming each differing column (never a driver error)."""
-    import psycopg
+    from tests.io.test_postgres import refusal_after
 
-    from pipeline.io.postgres import PostgresError
-    from tests.io.test_postgres import database
-
-    url = database(postgres_url, "billing_older_release")
-    ensure_billing_schema(url)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(ddl)
-    with pytest.raises(PostgresError) as caught:
-        ensure_billing_schema(url)
-    assert problem in str(caught.value) and "migrate these columns (ALTER TABLE) or drop the tables" in str(caught.value)
+    refused = refusal_after(postgres_url, "billing_older_release", ensure_billing_schema, ddl)
+    assert problem in refused and "migrate these columns (ALTER TABLE) or drop the tables" in refused

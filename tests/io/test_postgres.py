@@ -318,15 +318,22 @@ def database(postgres_url: str, name: str) -> str:
 )
 def test_tables_of_an_older_release_are_refused_naming_each_column(postgres_url: str, ddl: str, problem: str) -> None:
     """The DDL creates only missing tables: a table of an older release would fail a write late, or round money."""
+    refused = refusal_after(postgres_url, "older_release", ensure_schema, ddl)
+    assert problem in refused and "migrate these columns (ALTER TABLE) or drop the tables" in refused
+
+
+def refusal_after(postgres_url: str, name: str, ensure, ddl: str) -> str:
+    """What `ensure` (a schema's ensure function) refuses, in a new database `name` whose tables it made
+    and `ddl` then altered as an older release would have left them."""
     import psycopg
 
-    url = database(postgres_url, "older_release")
-    ensure_schema(url)
+    url = database(postgres_url, name)
+    ensure(url)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(ddl)
     with pytest.raises(PostgresError) as caught:
-        ensure_schema(url)
-    assert problem in str(caught.value) and "migrate these columns (ALTER TABLE) or drop the tables" in str(caught.value)
+        ensure(url)
+    return str(caught.value)
 
 
 @pytest.mark.postgres
