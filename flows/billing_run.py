@@ -11,21 +11,18 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows import retry_when_unreachable
-from pipeline import engine
 from pipeline.bill.invoices import BillingRequest, BillingResult, billed, billing_request
 from pipeline.catalog import Catalog
 from pipeline.catalog.billing import BillingCatalog
 from pipeline.config import Settings
 from pipeline.io import billing_store, views, warehouse
 from pipeline.io.billing_files import load_catalogs
-from pipeline.price import adjustment_rules, pricing_of
-from schemas.billing import STORED
+from pipeline.price import adjustment_rules
 
 
 @task(cache_policy=NO_CACHE)
@@ -38,24 +35,7 @@ def load_catalogs_task(directory: Path) -> tuple[Catalog, BillingCatalog]:
 def bill_task(catalog: Catalog, billing: BillingCatalog, request: BillingRequest, warehouse_dir: Path) -> BillingResult:
     """Every due contract's invoice, with the minimum-revenue and cost-cap adjustments of the
     catalog's pricing tables, on a fresh DuckDB connection over the warehouse."""
-    con = engine.connect()
-    catalog.register(con)
-    pricing_of(catalog).register(con)  # a plain Catalog too: the run reads its VAT overrides (none)
-    billing.register(con)
-    billing_store.register_state(con, warehouse_dir)
-    _register_billed_items(con, warehouse_dir)
-    return billed(con, request, adjustment_rules(catalog))
-
-
-def _register_billed_items(con: duckdb.DuckDBPyConnection, warehouse_dir: Path) -> None:
-    """`st_invoice_items`: the lines committed runs billed, real and test (adjustments settle against them)."""
-    files = billing_store.committed_files(warehouse_dir, "invoice_items") + billing_store.committed_files(
-        warehouse_dir, "invoice_items", test=True
-    )
-    if files:
-        con.read_parquet([str(f) for f in files]).create_view("st_invoice_items")
-    else:
-        con.register("st_invoice_items", STORED["invoice_items"].empty_table())
+    return billed(billing_store.billing_connection(catalog, billing, warehouse_dir), request, adjustment_rules(catalog))
 
 
 @task(cache_policy=NO_CACHE)

@@ -234,10 +234,40 @@ def delete_account(
     user: str = UserOpt,
     role: str = RoleOpt,
     catalog: Optional[Path] = CatalogOpt,
+    warehouse: Optional[Path] = WarehouseOpt,
 ) -> None:
-    """Delete an account and its contracts from the catalog; refused while any module is active."""
-    change = _apply("delete-account", catalog, user, role, lambda c, b, a: deleted_account(c, b, customer, on.date()))
+    """Delete an account and its contracts from the catalog; refused while any module is active or anything is unbilled."""
+    place = Settings.from_env(warehouse=_s(warehouse)).warehouse
+
+    def deleted(cat: Catalog, bil: BillingCatalog, actor) -> Change:
+        change = deleted_account(cat, bil, customer, on.date())
+        _refuse_unbilled(cat, bil, customer, on.date(), place)
+        return change
+
+    change = _apply("delete-account", catalog, user, role, deleted)
     _show(change.result, f"account {customer} deleted")
+
+
+def _refuse_unbilled(cat: Catalog, bil: BillingCatalog, customer: str, on: date, warehouse: Path) -> None:
+    """Refuse to delete an account whose contracts still have fees or rated usage no invoice has
+    billed up to the day before `on`: once the catalog forgets them, no billing run could."""
+    from pipeline.bill.invoices import unbilled
+    from pipeline.io.billing_store import billing_connection
+    from pipeline.price import adjustment_rules
+
+    contracts = cat.contracts.filter(pl.col("customer_id") == customer).get_column("contract_id").sort().to_list()
+    until = on - timedelta(days=1)
+    open_ = unbilled(billing_connection(cat, bil, warehouse), contracts, until, adjustment_rules(cat))
+    if open_.height:
+        listed = "; ".join(
+            open_.select(
+                pl.format("contract {} has {} lines (net {} {})", "contract_id", "lines", pl.col("net_total").cast(pl.String), "currency")
+            ).to_series()
+        )
+        raise LifecycleError(
+            f"account {customer!r} cannot be deleted on {on}: not billed up to {until}: {listed}. "
+            f"Bill them first (rating bill --contract CONTRACT --until {until}, or the period run), then delete the account."
+        )
 
 
 def set_contract(

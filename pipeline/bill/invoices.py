@@ -118,6 +118,22 @@ class BillingResult:
         return pa.Table.from_pydict(row, schema=STORED["billing_runs"])
 
 
+def unbilled(con: duckdb.DuckDBPyConnection, contract_ids: list[str], until: date, rules: AdjustmentRules) -> pl.DataFrame:
+    """What single invoices up to `until` would still bill these contracts for real: one row per
+    contract with something to bill (contract_id, invoices, lines, net_total, currency), none
+    for a contract billed up to that day or billed as a test account only.
+
+    Nothing is stored: each contract's invoice is made on `con` (set up as `billed` needs) and
+    only read. The contracts are a handful (one customer's), not records.
+    """
+    found = []
+    for contract_id in contract_ids:
+        billed(con, billing_request(contract=contract_id, until=until), rules)
+        found.append(con.sql(sql.load("duck/bill/unbilled")).pl())
+    schema = {"contract_id": pl.String, "invoices": pl.Int64, "lines": pl.Int64, "net_total": pl.Decimal(18, 2), "currency": pl.String}
+    return pl.concat([frame.cast(schema) for frame in found]) if found else pl.DataFrame(schema=schema)
+
+
 #: Row order of each stored table: the same run always writes the same files.
 _ORDER = {
     "invoices": ("invoice_id",),
@@ -137,7 +153,7 @@ def billed(con: duckdb.DuckDBPyConnection, request: BillingRequest, rules: Adjus
     (schemas.outputs.RATED_USAGE) and what committed runs stored: `st_history`
     (BILLING_HISTORY), `st_invoices` (INVOICES), `st_billed_usage` (BILLED_USAGE) and
     `st_invoice_items` (INVOICE_ITEMS), real and test alike
-    (pipeline.io.billing_store.register_state and flows.billing_run.bill_task do this).
+    (pipeline.io.billing_store.register_state does this).
 
     Args:
         rules: minimum revenue and cost cap of the catalog's tariffs

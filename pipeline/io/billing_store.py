@@ -29,6 +29,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import sql
+from pipeline import engine
+from pipeline.catalog import Catalog
+from pipeline.catalog.billing import BillingCatalog
 from pipeline.io.locks import exclusive
 from pipeline.io.warehouse import _view_sql
 from schemas.billing import STORED, TEST_TABLES
@@ -66,11 +69,26 @@ def committed_files(warehouse: Path, table: str, test: bool = False) -> list[Pat
     return sorted((Path(warehouse) / BILLING).glob(pattern))
 
 
+def billing_connection(catalog: Catalog, billing: BillingCatalog, warehouse: Path) -> duckdb.DuckDBPyConnection:
+    """A fresh connection holding what pipeline.bill.invoices.billed reads: the catalog with its
+    pricing tables (a plain Catalog too: a run reads its VAT overrides, none), the billing
+    catalog and the warehouse's state (register_state)."""
+    from pipeline.price import pricing_of
+
+    con = engine.connect()
+    catalog.register(con)
+    pricing_of(catalog).register(con)
+    billing.register(con)
+    register_state(con, warehouse)
+    return con
+
+
 def register_state(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
     """Register on `con` what pipeline.bill.invoices.billed reads from the warehouse.
 
     `rated_usage`: every rated usage record stored (schemas.outputs.RATED_USAGE);
-    `st_history`, `st_invoices`, `st_billed_usage`: the committed runs' tables, real and test.
+    `st_history`, `st_invoices`, `st_billed_usage`, `st_invoice_items`: the committed runs' tables,
+    real and test (minimum revenue and cost cap settle against the lines already billed).
     """
     warehouse = Path(warehouse)
     rated = sorted((warehouse / "rated_usage").glob("**/*.parquet"))
@@ -81,7 +99,9 @@ def register_state(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
     if "free_quantity" not in stored.columns:  # rated before free quantities were stored: none used
         stored = stored.select("*, CAST(0 AS BIGINT) AS free_quantity")
     stored.create_view("rated_usage")
-    for view, table in (("st_history", "billing_history"), ("st_invoices", "invoices"), ("st_billed_usage", "billed_usage")):
+    for view, table in (
+        ("st_history", "billing_history"), ("st_invoices", "invoices"), ("st_billed_usage", "billed_usage"), ("st_invoice_items", "invoice_items"),
+    ):
         files = committed_files(warehouse, table) + committed_files(warehouse, table, test=True)
         if files:
             con.read_parquet([str(f) for f in files]).create_view(view)

@@ -218,7 +218,8 @@ def test_delete_account_removes_its_customer_and_special_prices(tmp_path, table,
     """Docs: every catalog row of the customer and its contracts is removed; a price row left behind
     referred to a customer that no longer exists, and every later command refused the catalog."""
     catalog = f.write_catalog(tmp_path / "catalog", billing=ENDED_K3)
-    result = rating(catalog, "delete-account", "K3", "--on", "2026-04-01", "--user", "mia", "--role", "Manager")
+    result = rating(catalog, "delete-account", "K3", "--on", "2026-04-01", "--user", "mia", "--role", "Manager",
+                    "--warehouse", str(tmp_path / "warehouse"))
     assert result.exit_code == 0, result.output
     cat, _ = load_catalogs(catalog)  # the catalog as changed is still valid
     assert getattr(cat.pricing, table).select(pl.nth(0), pl.col("price").cast(pl.String)).rows() == kept
@@ -237,6 +238,48 @@ def test_delete_account_removes_its_customer_and_special_prices(tmp_path, table,
 def test_add_option_refuses_an_unknown_interval_as_a_command_line_mistake(catalog, interval, exit_code, message) -> None:
     before = snapshot(catalog)
     result = rating(catalog, "add-option", "C1", "OPT", "--from", "2026-04-01", "--interval", interval, "--user", "mia", "--role", "Manager")
+    assert result.exit_code == exit_code, result.output
+    assert message in " ".join(result.output.replace("│", " ").split())
+    assert (snapshot(catalog) == before) == (exit_code != 0)
+
+
+ENDED_WITH_FEES = {
+    **BILLING,
+    "modules": {"module_id": ["M3", "MT"], "contract_id": ["C3", "CT"], "name": ["Phone", "Phone"],
+                "ordered_on": ["2026-01-01", "2026-01-01"], "cancelled_on": ["2026-02-01", "2026-02-01"],
+                "end_date": ["2026-03-31", "2026-03-31"]},
+    "positions": f.positions([
+        ("P3", "C3", "FEE", "recurring", "monthly", None, None, None, None, "M3"),
+        ("PT", "CT", "FEE", "recurring", "monthly", None, None, None, None, "MT"),
+    ]),
+}
+MARCH_CALL = [{"record_key": "k1", "contract_id": "C3", "customer_id": "K3", "start_time": datetime(2026, 3, 10, 9, tzinfo=timezone.utc),
+               "quantity": 60, "amount": f.Decimal("0.060000")}]
+
+
+@pytest.mark.parametrize(
+    ("customer", "billed_periods", "exit_code", "message"),
+    [
+        # nothing billed: January to March's fees (3 × 10.00) and March's call (0.06) would be lost with the catalog rows
+        ("K3", [], 1, "account 'K3' cannot be deleted on 2026-04-01: not billed up to 2026-03-31: contract C3 has 4 lines (net 30.06 EUR)"),
+        ("K3", ["2026-01", "2026-02"], 1, "contract C3 has 2 lines (net 10.06 EUR)"),
+        ("K3", ["2026-03"], 0, "account K3 deleted"),
+        # a test account is never billed for real: its test invoices do not hold the deletion up
+        ("KT", [], 0, "account KT deleted"),
+    ],
+)
+def test_delete_account_is_refused_while_fees_or_usage_are_unbilled(tmp_path, customer, billed_periods, exit_code, message) -> None:
+    """DOMAIN §1 (nothing is lost): an account whose contracts ended but were not billed to their end
+    was deleted, and no billing run could bill its last fees and usage any more."""
+    catalog = f.write_catalog(tmp_path / "catalog", billing=ENDED_WITH_FEES)
+    warehouse = tmp_path / "warehouse"
+    f.store_rated(warehouse, f.rated(MARCH_CALL))
+    cat, bil = load_catalogs(catalog)
+    for period in billed_periods:
+        f.bill(warehouse, cat, bil, period=period)
+    before = snapshot(catalog)
+    result = rating(catalog, "delete-account", customer, "--on", "2026-04-01", "--user", "mia", "--role", "Manager",
+                    "--warehouse", str(warehouse))
     assert result.exit_code == exit_code, result.output
     assert message in " ".join(result.output.replace("│", " ").split())
     assert (snapshot(catalog) == before) == (exit_code != 0)
