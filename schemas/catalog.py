@@ -39,7 +39,9 @@ CURRENCIES = frozenset("""
 #: The longest charging increment: a day (rated seconds stay far inside 64 bits).
 MAX_INCREMENT_S = 86_400
 #: IANA time zone names (the tz database that `tzdata` ships), as DuckDB and Polars know them.
-TIME_ZONES = sorted(available_timezones())
+#: `localtime` and `posixrules` are files of a system's zone database, not zones: zoneinfo lists
+#: `localtime` where /usr/share/zoneinfo has one, and DuckDB stops on it ("Unknown TimeZone").
+TIME_ZONES = sorted(available_timezones() - {"localtime", "posixrules"})
 
 
 class _Strict:

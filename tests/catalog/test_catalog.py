@@ -66,10 +66,13 @@ def test_an_unknown_column_is_an_error():
         # a zone no engine knows would stop every run that rates or bills the contract
         ({"timezone": ["Europe/Vienna", "Europe/Wien"]}, [("contracts.csv", 3, "timezone", "Europe/Wien", "an IANA time zone name (e.g. Europe/Vienna)")]),
         ({"timezone": ["UTC", "europe/vienna"]}, [("contracts.csv", 3, "timezone", "europe/vienna", "an IANA time zone name (e.g. Europe/Vienna)")]),
+        # a file of the zone database, no zone: DuckDB (bands, billing cut-offs) stopped on it
+        ({"timezone": ["UTC", "localtime"]}, [("contracts.csv", 3, "timezone", "localtime", "an IANA time zone name (e.g. Europe/Vienna)")]),
+        ({"timezone": ["UTC", "posixrules"]}, [("contracts.csv", 3, "timezone", "posixrules", "an IANA time zone name (e.g. Europe/Vienna)")]),
         # a check over the row names the column it is about, with the cell as written
         ({"end_date": [None, "2024-12-31"]}, [("contracts.csv", 3, "end_date", "2024-12-31", "end_date_not_before_start_date")]),
     ],
-    ids=["unknown-zone", "zone-in-lower-case", "ends-before-it-starts"],
+    ids=["unknown-zone", "zone-in-lower-case", "localtime", "posixrules", "ends-before-it-starts"],
 )
 def test_a_contract_row_problem_names_its_column_and_value(columns, expected):
     assert errors_of(contracts={**BASE_CATALOG["contracts"], **columns}) == expected
