@@ -31,7 +31,9 @@ TIER_UNITS_MAX = 1 << TIER_UNIT_BITS
 #: Day words of time bands; `holiday` is a public holiday of the tariff's holiday country.
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun", "holiday")
 CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
-DAY_LIST = r"^(mon|tue|wed|thu|fri|sat|sun|holiday)(-(mon|tue|wed|thu|fri|sat|sun))?(,(mon|tue|wed|thu|fri|sat|sun|holiday)(-(mon|tue|wed|thu|fri|sat|sun))?)*$"
+#: Weekdays and ranges of them (`fri-mon` runs over the weekend), or `holiday`, which is no weekday
+#: and so never starts a range (`holiday-sun` would be read as Monday to Sunday).
+DAY_LIST = r"^((mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?|holiday)(,((mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?|holiday))*$"
 
 #: Article ids of the adjustment lines minimum revenue and cost cap produce (not catalog articles).
 MIN_REVENUE_ARTICLE = "MIN_REVENUE"

@@ -7,6 +7,7 @@ import pytest
 
 from pipeline.catalog import CatalogError, problem_text
 from pipeline.price.catalog import band_minutes
+from schemas.pricing import DAY_LIST
 from tests.price.factory import priced
 
 
@@ -56,6 +57,10 @@ from tests.price.factory import priced
                          "from_time": ["00:00", "00:00"], "until_time": ["24:00", "24:00"]},
           "tariff_pricing": {"tariff_id": ["T-SEC"], "holiday_country": ["DE"]}},
          ("time_bands.csv", 3, "days", "holiday bands need the tariff's holiday_country in tariff_pricing.csv: without it no day is a holiday")),
+        # `holiday` is no weekday: as a range's start, `holiday-sun` covered Monday to Sunday, every day but holidays
+        ({"time_bands": {"tariff_id": ["T-SEC"], "band": ["feast"], "days": ["holiday-sun"], "from_time": ["00:00"], "until_time": ["24:00"]},
+          "tariff_pricing": {"tariff_id": ["T-SEC"], "holiday_country": ["DE"]}},
+         ("time_bands.csv", 2, "days", f"str_matches('{DAY_LIST}')")),
         ({"promotions": {"promotion_id": ["P"], "article_id": ["A-NAT"], "price": ["0.0100001"],
                          "valid_from": ["2026-10-01 00:00:00"], "valid_until": ["2026-10-15 00:00:00"]}},
          ("promotions.csv", 2, "price", "decimal number with at most 12 digits before the point and 6 after it")),
