@@ -8,7 +8,7 @@ import sql
 
 
 def invoice_lines(con: duckdb.DuckDBPyConnection, run_id: str) -> duckdb.DuckDBPyRelation:
-    """Usage invoice lines of view `rated`: one per contract, period and article, rounded to cents once."""
+    """Table `invoice_lines` of `pricing`'s priced records: one per contract, period and article, rounded to cents once."""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE invoice_lines AS {sql.load('duck/invoice_lines')}", {"run_id": run_id}
     )

@@ -48,7 +48,6 @@ __all__ = [
     "priced_usage",
     "pricing_of",
     "usage_adjustments",
-    "usage_invoice_lines",
     "validated_pricing",
     "with_pricing",
     "zone_dim",
@@ -153,12 +152,6 @@ def priced_usage(con: duckdb.DuckDBPyConnection, earlier: pl.DataFrame | None = 
     walk.check_key_space(*engine.one_row(con, numbers))
     lookups = walk.rules(con.table("ta_dim").pl(), con.table("tier_dim").pl())
     con.register("pricing", records.priced_records(con, assignment, lookups, carried))
-
-
-def usage_invoice_lines(con: duckdb.DuckDBPyConnection, run_id: str) -> duckdb.DuckDBPyRelation:
-    """Table `invoice_lines` of `pricing`: one per contract, period and article, rounded to cents once."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE invoice_lines AS {sql.load('duck/invoice_lines')}", {"run_id": run_id})
-    return con.table("invoice_lines")
 
 
 def _calendar(con: duckdb.DuckDBPyConnection) -> None:

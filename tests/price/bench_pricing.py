@@ -23,10 +23,11 @@ from pathlib import Path
 import pipeline  # noqa: F401  before Polars, as in `rating`: it tunes Polars' allocator
 import polars as pl
 
+from pipeline.bill import invoice_lines
 from pipeline.io.catalog_files import load_catalog
 from pipeline.io.synth_files import generate
 from pipeline.job import rate
-from pipeline.price import build_rate_card, priced_usage, usage_invoice_lines
+from pipeline.price import build_rate_card, priced_usage
 from schemas.usage import USAGE_POLARS
 
 DATA = Path("data/bench/10000000-100000-42")
@@ -90,7 +91,7 @@ def main() -> None:
         priced_usage(con, None, located)
         price.append(time.perf_counter() - start)
         start = time.perf_counter()
-        usage_invoice_lines(con, "bench")
+        invoice_lines(con, "bench")
         aggregate.append(time.perf_counter() - start)
     counted, split, tiered, spanning = con.sql(
         "SELECT count(*) FILTER (WHERE quantity IS NOT NULL AND ta_no IN (SELECT ta_no FROM ta_dim WHERE counted)), "
