@@ -41,10 +41,6 @@ class StageTiming:
     seconds: float
     records: int
 
-    @property
-    def records_per_second(self) -> float:
-        return self.records / self.seconds if self.seconds else float("inf")
-
 
 @dataclass
 class RatingResult:

@@ -38,7 +38,6 @@ MAX_DIGITS = 15
 KIND_SHIFT = 56
 #: Kind number of each ID type in the main key space; ipv6 has a space of its own.
 KINDS = {"phone": 0, "ipv4": 1, "mac": 2, "string": 3, "ipv6": 4}
-MAIN_KINDS = ("phone", "ipv4", "mac", "string")
 IPV6_SHIFT = 2**127
 IPV6_MAX = 2**127 - 1
 

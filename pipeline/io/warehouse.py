@@ -207,12 +207,6 @@ def seen_record_keys(warehouse: Path, except_run: str) -> pl.DataFrame:
     return pl.concat(scans).filter(pl.col("run_id") != except_run).collect()
 
 
-def stored_run_ids(warehouse: Path) -> list[str]:
-    """Every run stored in the warehouse (its `runs` row), sorted."""
-    folder = Path(warehouse) / "runs"
-    return sorted(f.name.removeprefix("run-").removesuffix(".parquet") for f in folder.glob("run-*.parquet")) if folder.exists() else []
-
-
 def _run_files(folder: Path, run_id: str) -> list[Path]:
     """Run `run_id`'s Parquet files of a table folder (not run r10's for r1), sorted."""
     found = folder.rglob(f"run-{run_id}*.parquet") if folder.exists() else []
