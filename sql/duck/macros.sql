@@ -36,7 +36,3 @@ CREATE OR REPLACE MACRO phone_key(n) AS
 CREATE OR REPLACE MACRO phone_prefix_hi(n) AS
     CASE WHEN regexp_full_match(n, '[1-9][0-9]{0,14}')
          THEN CAST(rpad(n, 15, '9') AS BIGINT) * 16 + 15 END;
-
--- A dialled or presented number as E.164 digits: drop a leading + or 00 and any separators.
-CREATE OR REPLACE MACRO e164_digits(n) AS
-    regexp_replace(regexp_replace(trim(n), '[\s\-\./()]', '', 'g'), '^(\+|00)', '');
