@@ -318,10 +318,7 @@ def _later_runs(warehouse_dir: Path, run_id: str, inbox_dir: Path, logger) -> li
 def _stored_elsewhere(result: RatingResult, inbox_dir: Path, logger) -> list[tuple[Path, str]]:
     """The warning of a reprocessing run whose records other runs stored: they are duplicates, so a
     catalog correction does not reach them; `rating rerate` rates those runs again."""
-    others = result.con.execute(
-        "SELECT first_seen_run, count(*) FROM out_duplicates WHERE first_seen_run <> $run GROUP BY 1 ORDER BY 1",
-        {"run": result.run_id},
-    ).fetchall()
+    others = result.duplicates_by_run()
     if not others:
         return []
     runs = " ".join(f"--run {r}" for r, _ in others)

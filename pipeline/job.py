@@ -72,6 +72,10 @@ class RatingResult:
         """Total net amount of the run's invoice lines (Decimal, cents)."""
         return engine.one_row(self.con, "SELECT coalesce(sum(net_amount), 0)::DECIMAL(18,2) FROM out_invoice_lines")[0]
 
+    def duplicates_by_run(self) -> list[tuple[str, int]]:
+        """(run_id, records) of each other run that stored records this run found again as duplicates."""
+        return self.con.execute(sql.load("duck/out/duplicates_by_run"), {"run": self.run_id}).fetchall()
+
     def counts(self) -> dict[str, int]:
         return dict(zip(self.ledger["outcome"], self.ledger["records"]))
 
