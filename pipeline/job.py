@@ -1,9 +1,10 @@
 """One rating run over a batch of canonical usage: validate, deduplicate, assign, price, aggregate.
 
-Pure: no files, no network. The batch and the catalog come in as frames; the outcome
-tables stay as DuckDB tables on the run's connection until a writer in pipeline/io
-stores them. Every stage is timed, and the conservation ledger is checked before the
-result is handed out.
+No network, and no files but the device-index cache when `rate` is given one (`index_cache`,
+pipeline.io.index_cache: the index comes out the same, cached or built). The batch and the
+catalog come in as frames; the outcome tables stay as DuckDB tables on the run's connection
+until a writer in pipeline/io stores them. Every stage is timed, and the conservation ledger
+is checked before the result is handed out.
 """
 
 from __future__ import annotations
