@@ -33,7 +33,7 @@ from pipeline import engine
 from pipeline.catalog import Catalog
 from pipeline.catalog.billing import BillingCatalog
 from pipeline.io.locks import exclusive
-from pipeline.io.warehouse import _view_sql
+from pipeline.io.warehouse import parquet_view_sql
 from schemas.billing import STORED, TEST_TABLES
 from schemas.outputs import RATED_USAGE
 
@@ -174,7 +174,7 @@ def add_billing_views(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
         pq.write_table(STORED[table].empty_table(), empty)
         has_files = bool(committed_files(warehouse, table, test))
         pattern = warehouse / BILLING / RUNS / "*" / (f"{TEST}/{table}.parquet" if test else f"{table}.parquet")
-        con.execute(_view_sql(view, str(pattern) if has_files else str(empty), partitioned=False))
+        con.execute(parquet_view_sql(view, str(pattern) if has_files else str(empty), partitioned=False))
     for statement in sql.statements("views/billing"):
         con.execute(statement)
 

@@ -273,7 +273,7 @@ def add_views(con: duckdb.DuckDBPyConnection, warehouse: Path | str) -> None:
             source = root / "_schema" / f"{name}.parquet"
             source.parent.mkdir(parents=True, exist_ok=True)
             pl.DataFrame(schema=schema).write_parquet(source)
-        con.execute(warehouse_views._view_sql(name, str(source), partitioned=False))
+        con.execute(warehouse_views.parquet_view_sql(name, str(source), partitioned=False))
 
 
 @contextmanager

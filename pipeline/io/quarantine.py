@@ -51,4 +51,4 @@ def add_view(con: duckdb.DuckDBPyConnection, warehouse_dir: Path) -> None:
         empty.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(QUARANTINE.empty_table(), empty)
         source = str(empty)
-    con.execute(warehouse._view_sql(TABLE, source, partitioned=False))
+    con.execute(warehouse.parquet_view_sql(TABLE, source, partitioned=False))

@@ -370,14 +370,15 @@ def add_views(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
         has_files = any((warehouse / name).rglob("*.parquet")) if (warehouse / name).exists() else False
         source = str(warehouse / name / "**" / "*.parquet") if has_files else str(empty)
         partitioned = has_files and name in PERIOD_TABLES
-        con.execute(_view_sql(name, source, partitioned))
+        con.execute(parquet_view_sql(name, source, partitioned))
     for statement in sql.statements("views/analyst"):
         con.execute(statement)
 
 
-def _view_sql(name: str, source: str, partitioned: bool) -> str:
-    """DDL of one view. DuckDB cannot bind parameters in a view, so the path is quoted as a literal;
-    view names are the fixed table names of schemas/outputs.py."""
+def parquet_view_sql(name: str, source: str, partitioned: bool) -> str:
+    """DDL of one analyst view over Parquet files. DuckDB cannot bind parameters in a view, so the
+    path is quoted as a literal; view names are fixed names of stored tables (schemas/outputs.py,
+    schemas/billing.py, the quarantine and the file ledger), never user input."""
     path = "'" + source.replace("'", "''") + "'"
     options = ", hive_partitioning = true, union_by_name = true" if partitioned else ""
     return f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM read_parquet({path}{options})'
