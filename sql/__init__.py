@@ -1,6 +1,6 @@
 """Every SQL statement of the project lives in a .sql file below this folder, loaded by name.
 
-`load("duck/assign_segments")` returns the text of `sql/duck/assign_segments.sql`.
+`load("duck/invoice_lines")` returns the text of `sql/duck/invoice_lines.sql`.
 """
 
 from __future__ import annotations
