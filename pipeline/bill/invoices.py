@@ -104,11 +104,7 @@ class BillingResult:
 
     def run_record(self, created_at: datetime) -> pa.Table:
         """The run's row of `billing_runs`."""
-        real, test, net = engine.one_row(
-            self.con,
-            "SELECT count(*) FILTER (NOT is_test), count(*) FILTER (is_test),"
-            " coalesce(sum(net_total) FILTER (NOT is_test), 0)::DECIMAL(18,2) FROM bill_out_invoices",
-        )
+        real, test, net = engine.one_row(self.con, sql.load("duck/bill/run_totals"))
         r = self.request
         row = {
             "run_id": [r.run_id], "kind": [r.kind], "period": [r.period], "contract_id": [r.contract_id],
