@@ -29,8 +29,9 @@ TIER_METHODS = ("graduated", "volume")
 TIER_UNIT_BITS = 44
 TIER_UNITS_MAX = 1 << TIER_UNIT_BITS
 CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
-#: Day words of time bands: weekdays and ranges of them (`fri-mon` runs over the weekend), or `holiday` (a public holiday of the tariff's
-#: holiday country), which is no weekday and so never starts a range (`holiday-sun` would be read as Monday to Sunday).
+#: Day words of time bands: weekdays and ranges of them (`fri-mon` runs over the weekend), or
+#: `holiday` (a public holiday of the tariff's holiday country), which is no weekday and so never
+#: starts a range (`holiday-sun` would be read as Monday to Sunday).
 DAY_LIST = r"^((mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?|holiday)(,((mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?|holiday))*$"
 
 #: Article ids of the adjustment lines minimum revenue and cost cap produce (not catalog articles).
