@@ -178,6 +178,7 @@ def index_adjusted(
         added = con.sql(query, params={"factor": str(factor), "effective": effective}).pl()
     added = added.cast(billing.position_prices.schema)
     _refuse_same_day_versions(added, billing.position_prices, effective)
+    _refuse_before_later_index(added, billing.position_prices, effective)
     return Change({"position_prices": (billing.position_prices, pl.concat([billing.position_prices, added]))}, added)
 
 
@@ -200,6 +201,21 @@ def _refuse_same_day_versions(added: pl.DataFrame, versions: pl.DataFrame, effec
         "a new price starts would leave open which of the two applies: apply it from another day, or set the "
         "raised price in that version; nothing was changed"
     )
+
+
+def _refuse_before_later_index(added: pl.DataFrame, versions: pl.DataFrame, effective: date) -> None:
+    """Refuse an index adjustment before one applied already to the same positions: the later index
+    version raised the price without this one and wins from its day on, so this index would be lost
+    from then (×1.10 from 1 September, then ×1.10 from 1 May: 11.00 from September, not 12.10)."""
+    later = versions.filter(pl.col("kind").is_in(["index", "list_index"]) & (pl.col("valid_from") > effective)).join(
+        added.select("position_id").unique(), on="position_id", how="semi"
+    )
+    if later.height:
+        raise LifecycleError(
+            f"positions {sorted(set(later['position_id']))} have an index from {later['valid_from'].min()}, after {effective}: "
+            "that index did not raise this one and would win from its day on; remove the later index versions from "
+            "position_prices.csv, apply this one, then the later one again; nothing was changed"
+        )
 
 
 def deleted_account(catalog: Catalog, billing: BillingCatalog, customer_id: str, on: date) -> Change:

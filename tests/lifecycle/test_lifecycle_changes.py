@@ -155,6 +155,18 @@ def test_an_index_adjustment_of_chosen_contracts() -> None:
         index_adjusted(cat, twice, "1.032", date(2026, 7, 1), MANAGER, contracts=["C1", "C2"])
 
 
+def test_an_index_adjustment_before_an_index_applied_already_is_refused() -> None:
+    """×1.10 from 1 September, then ×1.10 from 1 May: the September version was raised from 10.00, not
+    from May's 11.00, and would win from September on (11.00 instead of 12.10): refused, nothing changed."""
+    cat, bil = catalogs()
+    september = index_adjusted(cat, bil, "1.10", date(2026, 9, 1), MANAGER, contracts=["C1"])
+    bil = bil.replace(position_prices=september.tables["position_prices"][1])
+    with pytest.raises(LifecycleError, match=r"positions \['P1'\] have an index from 2026-09-01, after 2026-05-01"):
+        index_adjusted(cat, bil, "1.10", date(2026, 5, 1), MANAGER, contracts=["C1"])
+    # a later index of other contracts does not stand in the way
+    assert index_adjusted(cat, bil, "1.10", date(2026, 5, 1), MANAGER, contracts=["C2"]).result["position_id"].to_list() == ["P2"]
+
+
 def test_an_index_adjustment_on_the_day_a_positions_own_new_price_starts_is_refused_and_says_so() -> None:
     own = {"position_id": ["P1"], "kind": ["price"], "price": ["9.00"], "valid_from": ["2027-01-01"], "valid_until": [None],
            "reason": [None]}  # fmt: skip
