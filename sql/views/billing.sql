@@ -12,17 +12,19 @@ SELECT
 FROM invoices
 GROUP BY contract_id;
 
--- Per position: the last day billed and the last invoice it was on (its billing history is
--- billing_history itself).
+-- Per position: the last day billed and the last invoice it was on, the latest by invoice date
+-- and number (days caught up later go on a later invoice); its billing history is
+-- billing_history itself.
 CREATE OR REPLACE VIEW position_billing_state AS
 SELECT
-    contract_id,
-    position_id,
-    max(period_end) AS billed_until,
-    last(invoice_id ORDER BY period_end) FILTER (WHERE invoice_id IS NOT NULL) AS last_invoice_id,
-    count(DISTINCT invoice_id) AS invoices
-FROM billing_history
-GROUP BY contract_id, position_id;
+    h.contract_id,
+    h.position_id,
+    max(h.period_end) AS billed_until,
+    last(h.invoice_id ORDER BY i.invoice_date, i.sequence_no) FILTER (WHERE h.invoice_id IS NOT NULL) AS last_invoice_id,
+    count(DISTINCT h.invoice_id) AS invoices
+FROM billing_history AS h
+LEFT JOIN invoices AS i USING (invoice_id)
+GROUP BY h.contract_id, h.position_id;
 
 -- Gross, net and VAT per period run and sequence, to check numbering and totals at a glance.
 CREATE OR REPLACE VIEW invoice_numbering AS

@@ -15,7 +15,7 @@ import pytest
 import billing_factory as f
 from pipeline import engine
 from pipeline.bill.invoices import position_states
-from pipeline.io.billing_store import register_state
+from pipeline.io.billing_store import add_billing_views, register_state
 
 D = Decimal
 LINE = ("run_period", "service_from", "service_to", "days_charged", "days_basis", "net_amount")
@@ -484,6 +484,31 @@ def test_billing_state_says_what_each_position_means(tmp_path) -> None:
         ("P-M", date(2026, 2, 28), "INV-000002", 2, "billed until 2026-02-28"),
         ("P-NEV", None, None, 0, "never billed"),
         ("P-VAR", None, None, 0, "billed with the usage lines"),
+    ]
+
+
+def test_the_last_invoice_is_the_latest_invoice_even_when_it_caught_up_earlier_days(tmp_path) -> None:
+    """RENT (yearly) billed in March from 1 March on INV-000001; the start moved to 1 January, April's
+    INV-000002 catches up January and February: the last invoice is INV-000002, not the one that
+    covers the latest day."""
+    for period, start in (("2026-03", "2026-03-01"), ("2026-04", "2026-01-01")):
+        cat, bil = f.catalogs(billing={"positions": f.positions([("P1", "C1", "RENT", "recurring", "yearly", None, None)])},
+                              contracts=f.contracts_starting(C1=start))
+        f.bill(tmp_path, cat, bil, period=period)
+    assert fee_lines(tmp_path, ("run_period", "service_from", "service_to", "net_amount")) == [
+        ("2026-03", "2026-03-01", "2027-02-28", D("120.00")),
+        ("2026-04", "2026-01-01", "2026-02-28", D("19.40")),  # 120.00 × 59/365
+    ]
+    con = engine.connect()
+    cat.register(con)
+    bil.register(con)
+    register_state(con, tmp_path)
+    assert position_states(con).select("position_id", "billed_until", "last_invoice_id", "invoices").rows() == [
+        ("P1", date(2027, 2, 28), "INV-000002", 2),
+    ]
+    add_billing_views(con, tmp_path)  # the analysts' view says the same
+    assert con.sql("SELECT position_id, billed_until, last_invoice_id, invoices FROM position_billing_state").fetchall() == [
+        ("P1", date(2027, 2, 28), "INV-000002", 2),
     ]
 
 

@@ -1,13 +1,16 @@
 -- Each position's billing state as of now: how far it is billed, on which invoice last, and
 -- what its billing type or interval means when it is never billed here.
+-- The last invoice is the latest one (by invoice date and number, as contract_billing_state),
+-- not the one covering the latest day: days caught up later go on a later invoice.
 WITH billed AS (
     SELECT
-        position_id,
-        max(period_end) AS billed_until,
-        last(invoice_id ORDER BY period_end) FILTER (WHERE invoice_id IS NOT NULL) AS last_invoice_id,
-        count(DISTINCT invoice_id) AS invoices
-    FROM st_history
-    GROUP BY position_id
+        h.position_id,
+        max(h.period_end) AS billed_until,
+        last(h.invoice_id ORDER BY i.invoice_date, i.sequence_no) FILTER (WHERE h.invoice_id IS NOT NULL) AS last_invoice_id,
+        count(DISTINCT h.invoice_id) AS invoices
+    FROM st_history AS h
+    LEFT JOIN st_invoices AS i USING (invoice_id)
+    GROUP BY h.position_id
 )
 SELECT
     p.contract_id,
