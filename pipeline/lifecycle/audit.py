@@ -68,7 +68,7 @@ def require_manager(actor: Actor, what: str) -> None:
 def audit_rows(change: Change, actor: Actor, command: str, at: datetime) -> pl.DataFrame:
     """The audit log rows of a change: one per changed cell (removed rows: every non-empty cell).
 
-    Raises PermissionDenied when an actor who is not a Manager sets a Manager-only field.
+    Raises PermissionDenied when an actor who is not a Manager sets or removes a Manager-only field.
     """
     diffs = [_cell_changes(name, old, new) for name, (old, new) in change.tables.items()]
     cells = pl.concat(diffs) if diffs else pl.DataFrame(schema=_DIFF_SCHEMA)
@@ -76,7 +76,8 @@ def audit_rows(change: Change, actor: Actor, command: str, at: datetime) -> pl.D
         guarded = pl.DataFrame(
             [(t, c) for t, cols in MANAGER_ONLY.items() for c in cols], schema={"table": pl.String, "column": pl.String}, orient="row"
         )
-        refused = cells.filter(pl.col("_in_new")).join(guarded, on=["table", "column"], how="semi")
+        # a removed row's cells count too: deleting an account removes its contract parties
+        refused = cells.join(guarded, on=["table", "column"], how="semi")
         if refused.height:
             listed = "; ".join(
                 refused.select(pl.format("{}.{} of {}", "table", "column", "key")).to_series().head(10).to_list()
@@ -93,7 +94,7 @@ def audit_rows(change: Change, actor: Actor, command: str, at: datetime) -> pl.D
 
 _DIFF_SCHEMA = {
     "table": pl.String, "key": pl.String, "column": pl.String,
-    "old_value": pl.String, "new_value": pl.String, "_in_new": pl.Boolean,
+    "old_value": pl.String, "new_value": pl.String,
 }
 
 
@@ -107,12 +108,10 @@ def _cell_changes(name: str, old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFra
         text = as_text(frame.select(columns)).with_columns(label)
         return text.unpivot(index="key", on=columns, variable_name="column", value_name=value)
 
-    rows_new = as_text(new.select(key)).select(label, pl.lit(True).alias("_in_new"))
     both = cells(old, "old_value").join(cells(new, "new_value"), on=["key", "column"], how="full", coalesce=True)
     return (
         both.filter(pl.col("old_value").ne_missing(pl.col("new_value")))
-        .join(rows_new.unique("key"), on="key", how="left")
-        .select(pl.lit(name).alias("table"), "key", "column", "old_value", "new_value", pl.col("_in_new").fill_null(False))
+        .select(pl.lit(name).alias("table"), "key", "column", "old_value", "new_value")
         .sort("key", "column")
     )
 

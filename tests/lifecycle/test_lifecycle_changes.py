@@ -353,3 +353,16 @@ def test_the_catalog_reads_as_of_any_date(day, tariff, address, price) -> None:
     assert (on["module_tariffs"]["tariff_id"].to_list(), on["addresses"]["name"].to_list(), p1["tariff_id"][0], p1["price"][0]) == (
         [tariff], [address], tariff, price,
     )
+
+
+def test_a_client_may_not_delete_an_account() -> None:
+    """DOMAIN §1: contract parties are the Manager's to change; deleting the account removes them."""
+    cat, bil = catalogs()
+    change = deleted_account(cat, bil, "K3", date(2026, 4, 1))
+    refused = (
+        "only the role Manager may change customers.is_test of customer_id=K3; customers.name of customer_id=K3; "
+        "contracts.customer_id of contract_id=C3; contracts.start_date of contract_id=C3; modules.ordered_on of module_id=M3; carl acts as Client"
+    )
+    with pytest.raises(PermissionDenied, match=re.escape(refused)):
+        audit_rows(change, CLIENT, "delete-account", AT)
+    assert audit_rows(change, MANAGER, "delete-account", AT).height > 0
