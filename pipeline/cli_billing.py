@@ -236,7 +236,7 @@ def delete_account(
     catalog: Optional[Path] = CatalogOpt,
     warehouse: Optional[Path] = WarehouseOpt,
 ) -> None:
-    """Delete an account and its contracts from the catalog; refused while any module is active or anything is unbilled."""
+    """Delete an account and its contracts from the catalog (Manager only); refused while any module is active or anything is unbilled."""
     place = Settings.from_env(warehouse=_s(warehouse)).warehouse
 
     def deleted(cat: Catalog, bil: BillingCatalog, actor) -> Change:
