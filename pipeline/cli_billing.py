@@ -344,6 +344,8 @@ def billing_state(
     settings = Settings.from_env(catalog=_s(catalog), warehouse=_s(warehouse))
     with _errors():
         cat, bil = load_catalogs(settings.catalog)
+        if contract and not cat.contracts.get_column("contract_id").is_in([contract]).any():
+            raise UnknownId(f"contract {contract!r} is not in contracts.csv")
     if not settings.warehouse.is_dir():
         note(f"warehouse {settings.warehouse} does not exist: nothing was billed there (check --warehouse if something was)")
     with _errors():

@@ -156,6 +156,14 @@ def test_an_id_the_catalog_lacks_is_a_command_line_mistake(catalog, args, messag
     assert snapshot(catalog) == before
 
 
+def test_billing_state_of_a_contract_the_catalog_lacks_is_a_command_line_mistake(catalog, tmp_path) -> None:
+    """`billing-state --contract C9` (a typo) said nothing: an empty table and exit 0, as for a
+    contract with nothing billed yet."""
+    result = rating(catalog, "billing-state", "--contract", "C9", "--warehouse", str(tmp_path / "wh"))
+    assert result.exit_code == 2, result.output
+    assert "contract 'C9' is not in contracts.csv" in " ".join(result.output.split())
+
+
 def test_every_lifecycle_command_writes_what_it_says(catalog) -> None:
     steps = [
         ["add-option", "C1", "OPT", "--from", "2026-04-01", "--module", "M1", "--user", "mia", "--role", "Manager"],
