@@ -3,6 +3,7 @@
 Layout under `out`:
     catalog/<table>.csv       every table of schemas.catalog.TABLES
     usage/usage-0000.parquet  canonical usage records (USAGE_ARROW), ≤ ~2 M rows a file
+    usage/sources.toml        one `parquet` source for them: `rating run --inbox out/usage` reads them
     usage/usage-sample.csv    optional: the first records as a generic CSV
 The data itself comes from the pure functions in pipeline/synth; this module only
 formats and writes it, one usage part at a time so memory stays bounded.
@@ -25,6 +26,14 @@ TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 SAMPLE_DROPS = ("source_file", "source_line")
 #: Only low-cardinality columns are dictionary-encoded: keys and numbers would only pay for it.
 DICTIONARY_COLUMNS = ["source", "source_file", "id_type", "article_key"]
+#: The usage folder's sources.toml, so it is an inbox as it is (the records' own source is `synth`).
+SOURCES_TOML = """\
+# Written by `rating generate`: rate this folder with
+#   rating run --catalog <out>/catalog --inbox <out>/usage
+[sources.synth]
+format = "parquet"
+pattern = "usage-*.parquet"
+"""
 
 
 def write_catalog_csv(frame: pl.DataFrame, path: Path) -> None:
@@ -64,6 +73,7 @@ def generate(
     usage_dir.mkdir(parents=True, exist_ok=True)
     for stale in [*usage_dir.glob("usage-[0-9]*.parquet"), usage_dir / "usage-sample.csv"]:
         stale.unlink(missing_ok=True)
+    (usage_dir / "sources.toml").write_text(SOURCES_TOML, encoding="utf-8")
 
     catalog = synth_catalog(contracts, seed)
     written: list[str] = []
@@ -71,6 +81,7 @@ def generate(
         path = catalog_dir / f"{name}.csv"
         write_catalog_csv(catalog.tables[name], path)
         written.append(str(path))
+    written.append(str(usage_dir / "sources.toml"))
 
     sample: list[pl.DataFrame] = []
     wanted = csv_sample

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.io.catalog_files import load_catalog
+from pipeline.io.readers import load_sources, source_for
 from pipeline.io.synth_files import SAMPLE_DROPS, generate
 from pipeline.synth import NOISE, Noise, part_sizes
 from pipeline.synth.numbering import digits
@@ -188,6 +189,19 @@ def test_usage_files_have_the_canonical_schema(out):
         assert frame["source_file"].unique().to_list() == [path.name]
         assert frame["source_line"].to_list() == list(range(1, rows + 1))
     assert usage(out).height == CDRS
+
+
+def test_the_usage_folder_is_an_inbox_rating_run_reads(out):
+    """`rating run --catalog OUT/catalog --inbox OUT/usage` found no sources.toml: the generated
+    files could be rated only after writing one by hand, which no doc said."""
+    sources = load_sources(out / "usage" / "sources.toml")
+    chosen = {path.name: source_for(path.name, sources) for path in sorted((out / "usage").iterdir())}
+    assert {name: (s.name, s.format) if s else None for name, s in chosen.items()} == {
+        "sources.toml": None,
+        "usage-0000.parquet": ("synth", "parquet"),
+        "usage-0001.parquet": ("synth", "parquet"),
+        "usage-sample.csv": None,
+    }
 
 
 def test_only_the_deliberate_records_are_invalid(out):
