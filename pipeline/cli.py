@@ -302,7 +302,8 @@ def serve(
     every: int = typer.Option(300, min=10, help="Rate the inbox every this many seconds"),
     bill_cron: str = typer.Option("0 4 1 * *", help="When to bill the month just ended (cron, UTC)"),
     settle: float = typer.Option(
-        60, min=0, help="Scheduled runs skip files modified less than this many seconds ago (uploads in progress)"
+        60, min=0, envvar="RATING_SETTLE",
+        help="Scheduled runs skip files modified less than this many seconds ago (uploads in progress)",
     ),
 ) -> None:
     """Serve the scheduled runs on a Prefect server: `rate_usage` every --every seconds, and

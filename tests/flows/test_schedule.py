@@ -44,6 +44,21 @@ def test_serving_without_a_prefect_server_says_how_to_start_one(monkeypatch):
     assert result.exit_code == 2 and "needs a Prefect server: start one (`prefect server start`)" in " ".join(result.output.split())
 
 
+@pytest.mark.parametrize(("args", "env", "settle"), [([], {}, 60), ([], {"RATING_SETTLE": "300"}, 300), (["--settle", "30"], {"RATING_SETTLE": "300"}, 30)])
+def test_serve_takes_its_settle_time_from_the_option_then_rating_settle(monkeypatch, args, env, settle):
+    """README: settings come from options, then RATING_* variables, then defaults; `serve` ignored
+    RATING_SETTLE (its scheduled runs waited 60 s whatever the variable said)."""
+    import prefect
+
+    served = {}
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    monkeypatch.setattr(cli, "prefect_environment", lambda: None)
+    monkeypatch.setattr(prefect, "serve", lambda *deployments, **_: served.update(settle_s=deployments[0].parameters["settle_s"]))
+    result = CliRunner().invoke(cli.app, ["serve", *args], env=env)
+    assert result.exit_code == 0, result.output
+    assert served == {"settle_s": settle}
+
+
 @pytest.mark.prefect
 def test_the_scheduled_billing_bills_the_month_before_its_day(prefect_harness, tmp_path):
     catalog = f.write_catalog(tmp_path / "catalog", billing={"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", None, None)])})
