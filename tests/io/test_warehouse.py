@@ -71,6 +71,22 @@ def test_usage_totals_round_a_periods_usage_once_over_all_runs(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    ("view", "columns"),
+    [
+        ("run_outcomes", {"rated": "BIGINT", "non_billable": "BIGINT", "rejected": "BIGINT", "unassigned": "BIGINT",
+                          "unrateable": "BIGINT", "duplicate": "BIGINT", "total": "BIGINT"}),
+        ("top_unassigned", {"records": "BIGINT", "duration_s": "BIGINT", "volume_bytes": "BIGINT", "runs": "BIGINT"}),
+        ("usage_totals", {"records": "BIGINT", "quantity": "BIGINT", "net_amount": "DECIMAL(18,2)"}),
+    ],
+)
+def test_analyst_views_sum_integers_as_bigint_not_hugeint(tmp_path, view, columns):
+    """docs audit: DuckDB's sum of BIGINT is HUGEINT, which pandas clients read as floats."""
+    stored_run(tmp_path, "run1", usage(**CALLS))
+    described = dict(query(tmp_path, f"select column_name, column_type from (describe {view})"))
+    assert {c: described[c] for c in columns} == columns
+
+
 def test_views_exist_before_any_run(tmp_path):
     views.publish(tmp_path)
     assert query(tmp_path, "select count(*) from invoice_lines") == [(0,)]
