@@ -126,8 +126,7 @@ def run(
     ),
     settle: float = typer.Option(
         0, min=0, envvar="RATING_SETTLE",
-        help="Skip files modified less than this many seconds ago (an upload still in progress); the next run reads them "
-        "\\[env RATING_SETTLE]",
+        help="Skip files modified less than this many seconds ago (an upload still in progress); the next run reads them",
     ),  # fmt: skip
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own log lines too"),
 ) -> None:
