@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from pipeline.catalog import CatalogNotFound
 from pipeline.cli_output import console, error, existing_warehouse, glob_problem, note
+from schemas.outputs import OUTCOMES
 
 
 
@@ -253,11 +254,11 @@ def rerate(
 def _print_rerated(summary: dict) -> None:
     table = Table(title="runs rated again (before → after)")
     table.add_column("run", no_wrap=True)
-    for column in ("records", "rated", "unassigned", "unrateable", "duplicate", "net amount"):
+    for column in ("records", *OUTCOMES, "net amount"):  # every outcome: the row adds up to its records
         table.add_column(column, justify="right")
     for run in summary["runs"]:
         before, now = run["outcomes_before"], run["outcomes"]
-        outcomes = (_change(before.get(o, 0), now.get(o, 0), "{:,}") for o in ("rated", "unassigned", "unrateable", "duplicate"))
+        outcomes = (_change(before.get(o, 0), now.get(o, 0), "{:,}") for o in OUTCOMES)
         table.add_row(run["run_id"], f"{run['input_records']:,}", *outcomes, _change(run["net_before"], run["net_amount"], "{}"))
     console.print(table)
     for run in summary["runs"]:

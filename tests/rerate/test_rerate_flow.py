@@ -426,3 +426,18 @@ def test_a_run_that_replaces_a_stored_run_holds_the_billing_lock_while_it_rates(
     run_flow(catalog, inbox, warehouse)  # a new run: billing may go on meanwhile
     run_flow(catalog, inbox, warehouse, reprocess=True)  # the same run again: it replaces the stored one
     assert held_while_rating == [False, True]
+
+
+def test_the_commands_table_lists_every_outcome_so_a_row_adds_up_to_its_records(tmp_path):
+    """docs audit: the table had no non_billable or rejected column, so the sample's row (102 records)
+    showed 72 + 19 = 91."""
+    from pipeline.cli import app
+
+    catalog, inbox = sample_inbox(tmp_path)
+    first = run_flow(catalog, inbox, tmp_path / "warehouse")
+    out = CliRunner().invoke(app, ["rerate", "--all", "--catalog", str(catalog), "--warehouse", str(tmp_path / "warehouse")],
+                             env={"COLUMNS": "300"})  # fmt: skip
+    assert out.exit_code == 0, out.output
+    rows = [line.replace("│", " ").replace("┃", " ").split() for line in out.output.splitlines() if "│" in line or "┃" in line]
+    assert rows[0] == ["run", "records", "rated", "non_billable", "rejected", "unassigned", "unrateable", "duplicate", "net", "amount"]
+    assert rows[1] == [first["run_id"], "102", "72", "9", "2", "19", "0", "0", "14.22"]
