@@ -137,9 +137,12 @@ def cost_control_report(
 
 
 def _with_defaults(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """The rows with every column, each cell as the catalog reads it: without its blanks, a cell of
+    blanks alone empty (` V-1001` is contract V-1001, whose earlier rows the import replaces)."""
     defaults = DEFAULTS["special_prices"]
     frame = frame.with_columns(pl.lit(defaults.get(c), pl.String).alias(c) for c in columns if c not in frame.columns)
-    return frame.select(columns)
+    stripped = pl.col(columns).str.strip_chars()
+    return frame.select(pl.when(stripped != "").then(stripped).name.keep())
 
 
 def _print_problems(errors: pl.DataFrame) -> None:

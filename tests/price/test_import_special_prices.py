@@ -92,3 +92,25 @@ def test_every_problem_of_an_import_file_is_listed_at_once(catalog: Path, tmp_pa
     assert "2 problems: nothing was imported" in shown_cells
     assert "bad.csv 2 price cheap decimal number with at most 12 digits before the point and 6 after it" in shown_cells
     assert "bad.csv 3 contract_id V-9999 must exist in contracts.contract_id" in shown_cells
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "contract_id,kind,number,price\nV-1001 ,friends,4312345678,0.0200\n",  # aligned by hand
+        "contract_id,kind,number,price\n V-1001,friends , 4312345678 ,0.0200\n",
+    ],
+)
+def test_cells_with_blanks_replace_the_contracts_rows_as_the_same_cells_without_them(catalog: Path, tmp_path: Path, content):
+    """Cells are read without their blanks (docs/catalog.md): `V-1001 ` is contract V-1001, whose earlier row
+    is replaced, not kept beside the new one (two prices of one friends number: an invalid catalog)."""
+    file = tmp_path / "friends.csv"
+    file.write_text(content)
+    result = invoke(catalog, file)
+    assert result.exit_code == 0, result.output
+    assert "(1 rows new or changed, 1 earlier rows of those contracts gone; 1 rows of other contracts kept)" in result.output
+    stored = pl.read_csv(catalog / "special_prices.csv", infer_schema=False)
+    assert stored.select("contract_id", "kind", "number", "price").rows() == [
+        ("V-1001", "friends", "4312345678", "0.0200"),
+        ("V-1002", "net", "4366", "0.0200"),
+    ]
