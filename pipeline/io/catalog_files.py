@@ -129,8 +129,10 @@ def read_catalog_csv(path: Path, *, comments: bool = False) -> RawTable:
         frame = frame.with_columns(pl.int_range(first, first + frame.height, dtype=pl.Int64).alias("_line"))
     else:  # a quoted field holds a line break, or comments were dropped: each row is numbered by its first line
         frame = frame.with_columns(pl.Series("_line", _record_lines(lines[header_at + 1 :], first, comments), dtype=pl.Int64))
-    # a blank line (a trailing one, say) is no row: numbered first, so the lines after it keep their numbers
-    blank = pl.all_horizontal(pl.exclude("_line").is_null()) if frame.width > 1 else pl.lit(False)
+    # a blank line (a trailing one, say) is no row: numbered first, so the lines after it keep their numbers;
+    # so is a line of blanks alone (`   `, ` , ,`), whose cells are empty cells
+    cells = pl.exclude("_line").str.strip_chars().fill_null("") == ""
+    blank = pl.all_horizontal(cells) if frame.width > 1 else pl.lit(False)
     return RawTable(file=str(path), frame=frame.filter(~blank))
 
 

@@ -209,6 +209,16 @@ def test_blank_lines_in_a_catalog_file_are_no_rows_and_keep_the_line_numbers(tmp
     assert load_catalog(directory).zones.height == 2
 
 
+@pytest.mark.parametrize("blank", ["   ", "\t", " , ,  "])
+def test_a_line_of_blanks_alone_is_a_blank_line_not_a_row_of_empty_cells(tmp_path, blank):
+    """As its cells are empty cells (blanks alone), the line is blank: no row, no 'required' problems."""
+    directory = write_catalog(tmp_path / "catalog")
+    zones = directory / "zones.csv"
+    zones.write_text(zones.read_text() + blank + "\n")
+    assert read_catalog_csv(zones).frame.get_column("_line").to_list() == [2, 3]
+    assert load_catalog(directory).zones.height == 2
+
+
 @pytest.mark.parametrize(
     "zones",
     [
