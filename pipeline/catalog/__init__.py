@@ -16,6 +16,7 @@ import pandera.polars as pandera
 import polars as pl
 from pandera.errors import SchemaErrors
 
+from pipeline.ingest.parse import NUL_RULE
 from schemas.catalog import DATED, DEFAULTS, KEYS, REFERENCES, TABLES
 
 #: The `column` of a problem with a whole row that names no column of its own.
@@ -157,6 +158,15 @@ def _typed_table(raw: RawTable, model: type[pandera.DataFrameModel], defaults: d
                 pl.lit(_rule_name(dt)).alias("rule"),
             )
             for c, dt in dtypes.items()
+        ]
+        # PostgreSQL's text cannot store a NUL: a name with one would stop every write of the runs that carry it
+        + [
+            frame.filter(pl.col(c).str.contains("\x00", literal=True)).select(
+                pl.lit(raw.file).alias("file"), pl.col("_line").alias("line"), pl.lit(c).alias("column"), pl.col(c).alias("value"),
+                pl.lit(NUL_RULE).alias("rule"),
+            )
+            for c, dt in dtypes.items()
+            if dt == pl.String
         ]
     )
     try:
