@@ -201,7 +201,7 @@ def load_sources(path: Path) -> dict[str, Source]:
     """The sources defined in a sources.toml, by name; raises SourceConfigError naming what is wrong."""
     path = Path(path)
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        document = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a byte order mark allowed, as in catalog files
     except FileNotFoundError:
         raise SourceConfigError(f"{path}: sources file not found") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -156,3 +156,12 @@ def test_sources_are_values():
     a = Source(name="a", format="asterisk", pattern="*")
     assert a == Source(name="a", format="asterisk", pattern="*")
     assert hash(a) == hash(Source(name="a", format="asterisk", pattern="*"))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig"], ids=["utf-8", "utf-8-with-bom"])
+def test_a_sources_file_saved_with_a_byte_order_mark_loads(tmp_path, encoding):
+    """Windows editors (Notepad) save UTF-8 with a byte order mark, as catalog files may be saved."""
+    path = tmp_path / "sources.toml"
+    path.write_text("[sources.a]\nformat = 'csv'\npattern = 'Zähler-*.csv'\n", encoding=encoding)
+    assert load_sources(path)["a"].pattern == "Zähler-*.csv"
+
