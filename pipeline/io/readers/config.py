@@ -201,10 +201,14 @@ def load_sources(path: Path) -> dict[str, Source]:
     """The sources defined in a sources.toml, by name; raises SourceConfigError naming what is wrong."""
     path = Path(path)
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a byte order mark allowed, as in catalog files
+        data = path.read_bytes()
+        document = tomllib.loads(data.decode("utf-8-sig"))  # a byte order mark allowed, as in catalog files
     except FileNotFoundError:
         raise SourceConfigError(f"{path}: sources file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:  # Latin-1 or Windows-1252: the line and byte to look at, as for catalog files
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SourceConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02X}): save the file as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
         raise SourceConfigError(f"{path}: not valid TOML: {exc}") from None
     tables = document.get("sources")
     if not isinstance(tables, dict) or not tables:

@@ -165,3 +165,10 @@ def test_a_sources_file_saved_with_a_byte_order_mark_loads(tmp_path, encoding):
     path.write_text("[sources.a]\nformat = 'csv'\npattern = 'Zähler-*.csv'\n", encoding=encoding)
     assert load_sources(path)["a"].pattern == "Zähler-*.csv"
 
+
+def test_a_sources_file_not_in_utf8_names_the_line_and_the_byte(tmp_path):
+    path = tmp_path / "sources.toml"
+    path.write_bytes("[sources.a]\nformat = 'csv'\npattern = 'Zähler-*.csv'\n".encode("latin-1"))
+    with pytest.raises(SourceConfigError) as caught:
+        load_sources(path)
+    assert str(caught.value) == f"{path}:3: not UTF-8 text (byte 0xE4): save the file as UTF-8"
