@@ -103,8 +103,8 @@ def import_ids(
     from pipeline.io.catalog_files import read_raw_catalog
 
     directory = _catalog_dir(catalog)
-    if not file.is_file():
-        _fail(f"{file} not found: give the file to import")
+    if not file.is_file():  # a path given wrong, as a bad option: exit code 2 (as import-special-prices)
+        _fail(f"{file} {'is a directory' if file.is_dir() else 'not found'}: pass the path of the file to import", code=2)
     defaults = {"contract_id": contract, "id_type": id_type, "valid_from": valid_from, "valid_until": valid_until}
     try:
         imported = _import_file(file, defaults)

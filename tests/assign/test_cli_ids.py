@@ -278,6 +278,15 @@ def test_import_ids_never_applies_half_an_import(catalog_dir, tmp_path, content,
     assert sorted(p.name for p in catalog_dir.iterdir() if p.name.startswith(".")) == []  # no temporary file left
 
 
+@pytest.mark.parametrize(("name", "said"), [("nowhere.txt", "not found"), (".", "is a directory")])
+def test_import_ids_of_a_file_that_is_not_there_is_a_command_line_mistake(catalog_dir, tmp_path, name, said):
+    """Exit code 2, as for import-special-prices and every other path given wrong (README, "Commands")."""
+    path = tmp_path / name
+    result = run("import-ids", str(path), "--contract", "K-MIN", "--catalog", str(catalog_dir))
+    assert result.exit_code == 2, result.output
+    assert " ".join(result.output.split()) == f"error: {path} {said}: pass the path of the file to import"
+
+
 #: K-MIN ended on 30 June 2026 with its number 4331612345 left open in device_ids.csv.
 ENDED = {
     "contract_id": ["K-MIN"], "id_type": ["phone"], "id_value": ["4331612345"], "id_to": [None], "valid_from": [None], "valid_until": [None],
