@@ -207,10 +207,14 @@ def _import_file(path: Path, defaults: dict[str, str | None]) -> RawTable:
     if unknown:
         raise ValueError(f"{path}: unknown column(s) {', '.join(unknown)}; the columns are those of device_ids.csv")
     for column, value in defaults.items():
-        given = pl.col(column) if column in frame.columns else pl.lit(None, pl.String)
+        # a cell of blanks alone is an empty cell (docs/catalog.md): it takes the option's value too
+        given = pl.when(pl.col(column).str.strip_chars() != "").then(pl.col(column)) if column in frame.columns else pl.lit(None, pl.String)
         frame = frame.with_columns(pl.coalesce(given, pl.lit(value, pl.String)).alias(column))
-    if frame.get_column("contract_id").is_null().any():
-        raise ValueError(f"{path}: rows without a contract_id; fill the column or give --contract")
+    lines = frame.filter(pl.col("contract_id").is_null()).get_column("_line")
+    if lines.len():
+        shown = ", ".join(str(line) for line in lines.head(20)) + (f" and {lines.len() - 20} more" if lines.len() > 20 else "")
+        raise ValueError(f"{path}: line{'s' if lines.len() > 1 else ''} {shown} {'have' if lines.len() > 1 else 'has'} no contract_id: "
+                         "fill the column or give --contract")
     if "id_to" not in frame.columns:
         frame = frame.with_columns(pl.lit(None, pl.String).alias("id_to"))
     return RawTable(str(path), frame.select("contract_id", "id_type", "id_value", "id_to", "valid_from", "valid_until", "_line"))

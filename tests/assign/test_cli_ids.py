@@ -278,6 +278,16 @@ def test_import_ids_never_applies_half_an_import(catalog_dir, tmp_path, content,
     assert sorted(p.name for p in catalog_dir.iterdir() if p.name.startswith(".")) == []  # no temporary file left
 
 
+def test_import_ids_names_the_lines_without_a_contract(catalog_dir, tmp_path):
+    ids = tmp_path / "ids.csv"
+    ids.write_text("contract_id,id_value\nK-MIN,49301111\n,49301112\nK-MIN,49301113\n  ,49301114\n")
+    result = run("import-ids", str(ids), "--catalog", str(catalog_dir))
+    assert result.exit_code == 1
+    assert " ".join(result.output.split()) == (
+        f"error: {ids}: lines 3, 5 have no contract_id: fill the column or give --contract"
+    )
+
+
 @pytest.mark.parametrize(("name", "said"), [("nowhere.txt", "not found"), (".", "is a directory")])
 def test_import_ids_of_a_file_that_is_not_there_is_a_command_line_mistake(catalog_dir, tmp_path, name, said):
     """Exit code 2, as for import-special-prices and every other path given wrong (README, "Commands")."""
