@@ -22,7 +22,7 @@ import polars as pl
 from pipeline.catalog import CatalogNotFound, RawTable, validated_catalog
 from pipeline.catalog.billing import BillingCatalog, validated_billing, with_usage_tariffs
 from pipeline.catalog.validation import as_text
-from pipeline.io.catalog_files import read_catalog_csv, read_raw_catalog, replace_csv
+from pipeline.io.catalog_files import read_catalog_csv, read_raw_catalog, replace_csv, validated_together
 from pipeline.price.catalog import PricedCatalog, validated_pricing, with_pricing
 from schemas.billing import AUDIT_SCHEMA, CATALOG_TABLES, KEYS
 from schemas.billing import DEFAULTS as BILLING_DEFAULTS
@@ -42,8 +42,10 @@ def load_catalogs(directory: Path) -> tuple[PricedCatalog, BillingCatalog]:
     billing run's minimum revenue and cost cap) and usage-tariff timeline, and the billing
     catalog; raises CatalogError naming every bad cell."""
     catalog = validated_catalog(read_raw_catalog(directory))
-    billing = validated_billing(read_raw_catalog(directory, list(CATALOG_TABLES)), catalog)
-    pricing = validated_pricing(read_raw_catalog(directory, list(PRICING_TABLES)), catalog)
+    billing, pricing = validated_together(  # the problems of both listed at once
+        lambda: validated_billing(read_raw_catalog(directory, list(CATALOG_TABLES)), catalog),
+        lambda: validated_pricing(read_raw_catalog(directory, list(PRICING_TABLES)), catalog),
+    )
     return with_pricing(with_usage_tariffs(catalog, billing), pricing), billing
 
 

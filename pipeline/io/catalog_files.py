@@ -6,8 +6,9 @@ import csv
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -18,6 +19,8 @@ from schemas.billing import CATALOG_TABLES as BILLING_TABLES
 from schemas.catalog import TABLES
 from schemas.pricing import CATALOG_TABLES as PRICING_TABLES
 
+
+T = TypeVar("T")
 
 #: The billing files that say which tariff usage is rated with (docs/billing.md, "Tariff change").
 USAGE_TARIFF_FILES = ("modules", "module_tariffs")
@@ -206,16 +209,37 @@ def load_catalog(directory: Path) -> Catalog:
     """The validated catalog in `directory`, carrying its usage-tariff timeline when the directory
     has modules.csv / module_tariffs.csv (validated as the billing catalog validates them);
     raises CatalogError naming every bad file or cell, CatalogNotFound without the directory."""
-    catalog = validated_catalog(read_raw_catalog(directory))
+    return _with_modules(directory, validated_catalog(read_raw_catalog(directory)))
+
+
+def _with_modules(directory: Path, catalog: Catalog) -> Catalog:
     modules = read_raw_catalog(directory, USAGE_TARIFF_FILES)
     return with_usage_tariffs(catalog, validated_billing(modules, catalog)) if modules else catalog
 
 
 def load_priced_catalog(directory: Path) -> PricedCatalog:
     """load_catalog's catalog carrying the directory's validated pricing tables (any may be absent):
-    what the main job rates with (docs/pricing.md)."""
-    catalog = load_catalog(directory)
-    return with_pricing(catalog, validated_pricing(read_raw_catalog(directory, PRICING_TABLES), catalog))
+    what the main job rates with (docs/pricing.md). The problems of the modules and of the pricing
+    files are listed together."""
+    catalog = validated_catalog(read_raw_catalog(directory))
+    with_modules, pricing = validated_together(
+        lambda: _with_modules(directory, catalog), lambda: validated_pricing(read_raw_catalog(directory, PRICING_TABLES), catalog)
+    )
+    return with_pricing(with_modules, pricing)
+
+
+def validated_together(*steps: Callable[[], T]) -> list[T]:
+    """Each step's result; the catalog families validated against one core catalog (billing, pricing)
+    are all checked, and their problems raised as one CatalogError, so none waits for another's fix."""
+    results, problems = [], []
+    for step in steps:  # a few catalog families, not records
+        try:
+            results.append(step())
+        except CatalogError as exc:
+            problems.append(exc.errors)
+    if problems:
+        raise CatalogError(pl.concat(problems))
+    return results
 
 
 def replace_csv(path: Path, frame: pl.DataFrame) -> None:

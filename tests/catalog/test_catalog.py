@@ -398,3 +398,35 @@ def test_a_bare_quote_inside_a_cell_is_text_not_the_start_of_a_quoted_field(tmp_
     articles = b'article_id,name,alt_name,unit,price_per\nA-NAT,Monitor 24" wide,Monitor 27" wide,second,60\n'
     directory = write_catalog(tmp_path / "catalog", articles=articles)
     assert load_catalog(directory).articles.select("name", "alt_name").rows() == [('Monitor 24" wide', 'Monitor 27" wide')]
+
+
+@pytest.mark.parametrize(
+    ("loader", "billing_cell"),
+    [
+        # `rating bill` (every catalog family) and `rating run` (the core, its usage modules and the pricing files)
+        ("load_catalogs", ("positions", "P-1001-DATA,V-1001,M-1001,A-DATA,1,", "P-1001-DATA,V-1001,M-1001,A-DATA,-1,",
+                           (2, "quantity", "-1", "greater_than_or_equal_to(0)"))),
+        ("load_priced_catalog", ("modules", "M-1001,V-1001,Telephone service,2025-01-01", "M-1001,V-1001,Telephone service,2025-13-01",
+                                 (2, "ordered_on", "2025-13-01", "date YYYY-MM-DD"))),
+    ],
+)
+def test_problems_of_the_billing_and_the_pricing_files_are_listed_together(tmp_path, loader, billing_cell):
+    """A problem never stops at the first error (docs/catalog.md): the pricing files' problems are not
+    held back until the billing files are fixed, to be found by the next run."""
+    import shutil
+
+    from pipeline.io import billing_files, catalog_files
+
+    directory = shutil.copytree("data/sample/catalog", tmp_path / "catalog")
+    table, written, broken, (line, column, value, rule) = billing_cell
+    path = directory / f"{table}.csv"
+    path.write_text(path.read_text().replace(written, broken, 1))
+    pricing = directory / "tariff_pricing.csv"
+    pricing.write_text(pricing.read_text().replace("T-MIN,5.00,", "T-MIN,five,", 1))
+    load = getattr(billing_files, loader, None) or getattr(catalog_files, loader)
+    with pytest.raises(CatalogError) as caught:
+        load(directory)
+    assert caught.value.errors.rows() == [
+        (str(path), line, column, value, rule),
+        (str(pricing), 2, "min_revenue", "five", "decimal number with at most 12 digits before the point and 6 after it"),
+    ]
