@@ -14,7 +14,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from pipeline.catalog import CatalogNotFound
-from pipeline.cli_output import console, error, existing_warehouse, glob_problem, note
+from pipeline.cli_output import console, error, existing_warehouse, glob_problem, note, unwritable
 from schemas.outputs import OUTCOMES
 
 
@@ -157,6 +157,8 @@ def run(
         problems.append(f"warehouse {settings.warehouse} is a file, not a directory{where}: pass --warehouse or set RATING_WAREHOUSE")
     else:
         problems += filter(None, [glob_problem(settings.warehouse)])
+    # made (as the run would make it) only when every path is right
+    problems += filter(None, [None if problems else unwritable(settings.warehouse)])
     if problems:
         for problem in problems:
             error(problem)

@@ -7,6 +7,7 @@ colour and the message as written.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import typer
@@ -36,6 +37,19 @@ def glob_problem(path: Path) -> str | None:
     if found:
         return (f"warehouse {path}: its path holds {' '.join(found)}, which DuckDB's views read as a file pattern; "
                 "use a path without them")  # fmt: skip
+    return None
+
+
+def unwritable(path: Path) -> str | None:
+    """Why a command that writes the warehouse `path` cannot (None: it can): made when missing, as the
+    command would make it, and a file created and removed in it. Told before Prefect starts, instead
+    of a traceback from the flow's first write (no permission, a read-only mount)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        return f"warehouse {path} cannot be written ({exc.strerror or exc}): pass --warehouse or set RATING_WAREHOUSE"
     return None
 
 

@@ -146,6 +146,11 @@ LIFECYCLE = ("--user", "mia", "--role", "Manager", "--catalog", "/nonexistent")
         (["run", "--catalog", "{catalog}", "--warehouse", "{empty}"], 2, "empty.csv is a file, not a directory: pass --warehouse"),
         (["run", "--catalog", "{catalog}", "--warehouse", "{empty}/wh"], 2, "empty.csv, a folder it would be made in): pass --warehouse"),
         (["run", "--catalog", "{catalog}", "--warehouse", "{tmp}/wh[2026]"], 2, "its path holds [ ], which DuckDB's views read as a file pattern"),
+        # a warehouse nothing can be written to (no permission, a read-only mount): told before Prefect starts, no traceback
+        (["run", "--catalog", "{catalog}", "--warehouse", "/proc/rating-warehouse"], 2,
+         "warehouse /proc/rating-warehouse cannot be written (No such file or directory): pass --warehouse or set RATING_WAREHOUSE"),
+        (["bill", "--period", "2026-10", "--catalog", "{catalog}", "--warehouse", "/proc/self"], 2,
+         "warehouse /proc/self cannot be written ("),
         (["views", "--warehouse", "{globbed}"], 2, "its path holds [ ], which DuckDB's views read as a file pattern"),
         (["generate", "--seed", "-1", "--out", "{tmp}/generated"], 2, "Invalid value for '--seed'"),
         (["generate", "--cdrs", "10", "--contracts", "2", "--out", "{empty}/generated"], 2, "cannot write to"),
