@@ -4,9 +4,10 @@ Reading follows pipeline/io/catalog_files.py: every cell as text, validated in
 pipeline.catalog.billing. Writing keeps each file as its author wrote it: rows a change
 does not touch keep their original text and order; changed rows are written in the
 canonical form (ISO dates, plain decimals, true/false); new rows go at the end. Every
-change is validated as a whole catalog before any file is written, then each file is
-replaced atomically (temp file + rename) after its audit rows were appended to
-`audit_log.csv`.
+change is validated as a whole catalog before any file is written; then every new file is
+written beside its old one (a temp file), the audit rows are appended to `audit_log.csv`, and
+each file is replaced atomically (rename): a directory nothing can be written to fails before
+the audit log records a change the files never got.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import polars as pl
 from pipeline.catalog import CatalogNotFound, RawTable, validated_catalog
 from pipeline.catalog.billing import BillingCatalog, validated_billing, with_usage_tariffs
 from pipeline.catalog.validation import as_text
-from pipeline.io.catalog_files import read_catalog_csv, read_raw_catalog, replace_csv, validated_together
+from pipeline.io.catalog_files import put_in_place, read_catalog_csv, read_raw_catalog, staged_csv, validated_together
 from pipeline.price.catalog import PricedCatalog, validated_pricing, with_pricing
 from schemas.billing import AUDIT_SCHEMA, CATALOG_TABLES, KEYS
 from schemas.billing import DEFAULTS as BILLING_DEFAULTS
@@ -97,9 +98,18 @@ def write_changes(directory: Path, changes: Mapping[str, tuple[pl.DataFrame, pl.
     checked = validated_catalog(core)
     validated_billing(billing_raw, checked)
     validated_pricing(pricing_raw, checked)  # its customer and contract prices refer to the core tables
-    append_audit(directory, audit)
-    for name, table in merged.items():
-        replace_csv(Path(table.file), table.frame.drop("_line"))
+    # every new file written beside its old one first: a directory nothing can be created in fails here,
+    # before the audit log records a change the files never got
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for table in merged.values():
+            staged.append((staged_csv(Path(table.file), table.frame.drop("_line")), Path(table.file)))
+        append_audit(directory, audit)
+    except BaseException:  # nothing renamed: the staged files go
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    put_in_place(staged)
 
 
 def append_audit(directory: Path, audit: pl.DataFrame) -> None:

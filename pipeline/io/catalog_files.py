@@ -247,6 +247,13 @@ def replace_csv(path: Path, frame: pl.DataFrame) -> None:
 
     The new file keeps the old one's permissions (or the umask's, for a new file).
     """
+    put_in_place([(staged_csv(path, frame), Path(path))])
+
+
+def staged_csv(path: Path, frame: pl.DataFrame) -> Path:
+    """The new version of the catalog file `path`, written whole beside it (a hidden temporary file,
+    on disk, with the old file's permissions or the umask's): what put_in_place renames over it.
+    Raises OSError, leaving nothing behind, when it cannot be written there."""
     path = Path(path)
     umask = os.umask(0)
     os.umask(umask)
@@ -258,7 +265,17 @@ def replace_csv(path: Path, frame: pl.DataFrame) -> None:
             handle.write(frame.write_csv())
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
+
+
+def put_in_place(staged: list[tuple[Path, Path]]) -> None:
+    """Rename each staged file (staged_csv) over its target; a staged file not put in place is removed."""
+    try:
+        for tmp, path in staged:  # a few catalog files
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)

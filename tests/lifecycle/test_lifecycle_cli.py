@@ -164,6 +164,21 @@ def test_billing_state_of_a_contract_the_catalog_lacks_is_a_command_line_mistake
     assert "contract 'C9' is not in contracts.csv" in " ".join(result.output.split())
 
 
+def test_a_change_whose_files_cannot_be_written_records_no_audit_rows(catalog, monkeypatch) -> None:
+    """A catalog directory nothing new can be created in (a read-only mount, no permission, an immutable
+    folder): the audit log must not record a pause that pauses.csv never got."""
+    rating(catalog, "pause", "C1", "--from", "2026-03-01", "--through", "2026-03-10", "--user", "mia", "--role", "Manager")
+    before = snapshot(catalog)  # audit_log.csv exists, as after any earlier change
+
+    def refused(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted", str(catalog / ".pauses.csv.x"))
+
+    monkeypatch.setattr("pipeline.io.catalog_files.tempfile.mkstemp", refused)
+    result = rating(catalog, "pause", "C2", "--from", "2026-04-01", "--through", "2026-04-10", "--user", "mia", "--role", "Manager")
+    assert result.exit_code != 0
+    assert snapshot(catalog) == before
+
+
 def test_every_lifecycle_command_writes_what_it_says(catalog) -> None:
     steps = [
         ["add-option", "C1", "OPT", "--from", "2026-04-01", "--module", "M1", "--user", "mia", "--role", "Manager"],
