@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
-from pipeline.catalog import CatalogNotFound
+from pipeline.catalog import CatalogNotFound, CatalogNotWritable
 from pipeline.cli_output import console, error, existing_warehouse, glob_problem, note, unwritable
 from schemas.outputs import OUTCOMES
 
@@ -28,6 +28,9 @@ class _Commands(TyperGroup):
             return super().invoke(ctx)
         except CatalogNotFound as exc:
             error(f"{exc}: pass --catalog or set RATING_CATALOG")
+            raise typer.Exit(2) from None
+        except CatalogNotWritable as exc:  # a read-only catalog directory, as an unwritable warehouse
+            error(exc)
             raise typer.Exit(2) from None
 
 

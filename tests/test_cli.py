@@ -181,6 +181,37 @@ def test_an_operator_mistake_is_a_message_and_an_exit_code_not_a_traceback(tmp_p
 
 
 @pytest.mark.parametrize(
+    ("args", "written"),
+    [
+        (["import-ids", "{ids}", "--catalog", "{catalog}"], "device_ids.csv"),
+        (["import-special-prices", "{prices}", "--catalog", "{catalog}"], "special_prices.csv"),
+        (["pause", "V-1002", "--from", "2026-12-01", "--through", "2026-12-31", "--user", "alice", "--role", "Manager",
+          "--catalog", "{catalog}"], "pauses.csv"),
+    ],
+    ids=["import-ids", "import-special-prices", "pause"],
+)
+def test_a_catalog_directory_nothing_can_be_written_to_is_a_message_not_a_traceback(tmp_path, monkeypatch, args, written):
+    """A read-only mount or an immutable folder: the command says which file, and that nothing changed."""
+    catalog = shutil.copytree(SAMPLE_CATALOG, tmp_path / "catalog")
+    (tmp_path / "ids.csv").write_text("contract_id,id_value\nV-1001,4331699\n")
+    (tmp_path / "prices.csv").write_text("contract_id,kind,number,price\nV-1001,friends,4312345678,0.0200\n")
+
+    def refused(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr("pipeline.io.catalog_files.tempfile.mkstemp", refused)
+    before = {p.name: p.read_bytes() for p in catalog.iterdir()}
+    places = {"{catalog}": str(catalog), "{ids}": str(tmp_path / "ids.csv"), "{prices}": str(tmp_path / "prices.csv")}
+    result = runner.invoke(app, [places.get(a, a) for a in args], env={"COLUMNS": "300"})
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert " ".join(result.output.split()) == (
+        f"error: {catalog / written} cannot be written (Operation not permitted): nothing was changed in the catalog"
+    )
+    assert {p.name: p.read_bytes() for p in catalog.iterdir() if p.name != ".catalog.lock"} == before
+
+
+@pytest.mark.parametrize(
     ("command", "shown"),
     [
         (["run", "--help"], "[env RATING_CATALOG, default data/sample/catalog]"),

@@ -63,6 +63,14 @@ class CatalogNotFound(FileNotFoundError):
         super().__init__(f"catalog directory {self.directory} not found")
 
 
+class CatalogNotWritable(OSError):
+    """A catalog file cannot be written (no permission, a read-only mount): nothing was changed."""
+
+    def __init__(self, path: object, exc: OSError):
+        self.path = str(path)
+        super().__init__(f"{self.path} cannot be written ({exc.strerror or exc}): nothing was changed in the catalog")
+
+
 def problem_text(file: str, line: int | None, column: str | None, value: str | None, rule: str) -> str:
     """One problem as a line of text: `file:line: column 'c': value 'v' breaks rule R`, or for a
     problem with the whole file `file:line: R` (`file: R` without a line).

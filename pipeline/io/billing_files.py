@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.catalog import CatalogNotFound, RawTable, validated_catalog
+from pipeline.catalog import CatalogNotFound, CatalogNotWritable, RawTable, validated_catalog
 from pipeline.catalog.billing import BillingCatalog, validated_billing, with_usage_tariffs
 from pipeline.catalog.validation import as_text
 from pipeline.io.catalog_files import put_in_place, read_catalog_csv, read_raw_catalog, staged_csv, validated_together
@@ -69,7 +69,11 @@ def catalog_lock(directory: Path) -> Iterator[None]:
     """
     if not Path(directory).is_dir():
         raise CatalogNotFound(directory)
-    with open(Path(directory) / ".catalog.lock", "a+") as handle:
+    try:
+        handle = open(Path(directory) / ".catalog.lock", "a+")
+    except OSError as exc:  # a read-only catalog directory: a message, not a traceback
+        raise CatalogNotWritable(Path(directory) / ".catalog.lock", exc) from None
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -117,10 +121,13 @@ def append_audit(directory: Path, audit: pl.DataFrame) -> None:
     path = Path(directory) / AUDIT_LOG
     rows = audit.select(list(AUDIT_SCHEMA)).with_columns(pl.col("changed_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
     text = rows.write_csv(include_header=not path.exists())
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise CatalogNotWritable(path, exc) from None
 
 
 def read_audit(directory: Path) -> pl.DataFrame:

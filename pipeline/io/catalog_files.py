@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import polars as pl
 
-from pipeline.catalog import ERRORS_SCHEMA, Catalog, CatalogError, CatalogNotFound, RawTable, validated_catalog
+from pipeline.catalog import ERRORS_SCHEMA, Catalog, CatalogError, CatalogNotFound, CatalogNotWritable, RawTable, validated_catalog
 from pipeline.catalog.billing import validated_billing, with_usage_tariffs
 from pipeline.price.catalog import PricedCatalog, validated_pricing, with_pricing
 from schemas.billing import CATALOG_TABLES as BILLING_TABLES
@@ -253,12 +253,15 @@ def replace_csv(path: Path, frame: pl.DataFrame) -> None:
 def staged_csv(path: Path, frame: pl.DataFrame) -> Path:
     """The new version of the catalog file `path`, written whole beside it (a hidden temporary file,
     on disk, with the old file's permissions or the umask's): what put_in_place renames over it.
-    Raises OSError, leaving nothing behind, when it cannot be written there."""
+    Raises CatalogNotWritable (OSError otherwise), leaving nothing behind, when it cannot be written there."""
     path = Path(path)
     umask = os.umask(0)
     os.umask(umask)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise CatalogNotWritable(path, exc) from None
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
