@@ -18,7 +18,7 @@ from rich.table import Table
 
 from pipeline.catalog import CatalogError, RawTable, problem_text
 from pipeline.cli_output import console, error, existing_warehouse
-from pipeline.io.catalog_files import catalog_text, file_error, read_catalog_csv, replace_csv
+from pipeline.io.catalog_files import catalog_text, csv_lines, file_error, read_catalog_csv, replace_csv
 from schemas.usage import ID_TYPES
 
 
@@ -176,7 +176,8 @@ def _import_file(path: Path, defaults: dict[str, str | None]) -> RawTable:
     without that header is refused, never read as a list of IDs: its header line would be
     imported as an ID); otherwise the file is a list of IDs, one a line.
     """
-    lines = catalog_text(path, empty="the file is empty: no IDs to import").splitlines()
+    # lines as the CSV reader counts them (LF or CR LF): str.splitlines also ends one at U+2028, FF, NEL …
+    lines = csv_lines(catalog_text(path, empty="the file is empty: no IDs to import"))
     first = next((line for line in lines if line.strip() and not line.lstrip().startswith("#")), "")
     if any(d in first for d in _CSV_DELIMITERS) or first.strip() == "id_value":
         table = read_catalog_csv(path, comments=True)

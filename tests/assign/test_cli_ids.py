@@ -278,6 +278,18 @@ def test_import_ids_never_applies_half_an_import(catalog_dir, tmp_path, content,
     assert sorted(p.name for p in catalog_dir.iterdir() if p.name.startswith(".")) == []  # no temporary file left
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\x0c", "\x85"], ids=["line-separator", "form-feed", "next-line"])
+def test_import_ids_counts_lines_as_the_file_has_them(catalog_dir, tmp_path, separator):
+    """Only LF (or CR LF) ends a line: a U+2028 pasted into a comment neither makes an ID of the
+    comment's rest nor moves the line numbers of the IDs after it."""
+    ids = tmp_path / "ids.txt"
+    ids.write_text(f"# from the ticket{separator} continued\n49301111\n+4930\n")
+    result = run("import-ids", str(ids), "--contract", "K-MIN", "--catalog", str(catalog_dir))
+    assert result.exit_code == 1
+    problems = [line for line in result.output.splitlines() if line.startswith("error: ") and "column" in line]
+    assert [p.split(": id_value")[0] for p in problems] == [f"error: {ids}:3: column 'id_value' value '+4930'"]
+
+
 def test_import_ids_names_the_lines_without_a_contract(catalog_dir, tmp_path):
     ids = tmp_path / "ids.csv"
     ids.write_text("contract_id,id_value\nK-MIN,49301111\n,49301112\nK-MIN,49301113\n  ,49301114\n")
