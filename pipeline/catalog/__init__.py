@@ -83,7 +83,19 @@ def problem_text(file: str, line: int | None, column: str | None, value: str | N
     where = f"{file}:{line}" if line else file
     if column is None:
         return f"{where}: {rule}"
-    return f"{where}: column {column!r}: value {value!r} breaks rule {rule}"
+    return f"{where}: column {column!r}: value {_shown(value)} breaks rule {rule}"
+
+
+#: The most characters of a cell a problem shows: a longer one (a text pasted into the wrong column) would bury the rule.
+SHOWN_CHARACTERS = 60
+
+
+def _shown(value: str | None) -> str:
+    """The cell as a problem shows it: quoted, a long one cut with its length said."""
+    if value is None or len(value) <= SHOWN_CHARACTERS + 1:
+        return repr(value)
+    quoted = repr(value[:SHOWN_CHARACTERS])
+    return f"{quoted[:-1]}…{quoted[-1]} ({len(value)} characters)"
 
 
 @dataclass(frozen=True)

@@ -430,3 +430,12 @@ def test_problems_of_the_billing_and_the_pricing_files_are_listed_together(tmp_p
         (str(path), line, column, value, rule),
         (str(pricing), 2, "min_revenue", "five", "decimal number with at most 12 digits before the point and 6 after it"),
     ]
+
+
+def test_a_long_value_is_shown_cut_so_the_rule_stays_in_sight():
+    """A cell of 5,000 characters (a text pasted into the wrong column) printed whole buried the rule."""
+    rule = "str_matches('^[1-9][0-9]{0,14}$')"
+    assert problem_text("zones.csv", 2, "prefix", "4" * 5000, rule) == (
+        f"zones.csv:2: column 'prefix': value '{'4' * 60}…' (5000 characters) breaks rule {rule}"
+    )
+    assert problem_text("zones.csv", 2, "prefix", "4" * 61, rule) == f"zones.csv:2: column 'prefix': value '{'4' * 61}' breaks rule {rule}"
