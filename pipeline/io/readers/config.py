@@ -213,6 +213,10 @@ def load_sources(path: Path) -> dict[str, Source]:
     tables = document.get("sources")
     if not isinstance(tables, dict) or not tables:
         raise SourceConfigError(f"{path}: define at least one [sources.<name>] table")
+    stray = sorted(set(document) - {"sources"})
+    if stray:  # read by nothing: a misspelt [source.x.columns] would drop its mapping unseen
+        names = ", ".join(repr(key) for key in stray)
+        raise SourceConfigError(f"{path}: unknown table or key {names} (every source is a [sources.<name>] table)")
     sources = {}
     for name, table in tables.items():
         if not isinstance(table, dict):

@@ -117,6 +117,11 @@ def test_a_file_belongs_to_the_first_source_whose_pattern_matches_its_name(tmp_p
         ("[sources.a]\nformat = 'csv'\npattern = '*'\nid_type = ''\ncountry = ''", "source a: ['country', 'id_type'] must not be empty"),
         ("[sources.'a:b']\nformat = 'csv'\npattern = '*'", "must not contain ':'"),
         ("[sources.a\nformat = 'csv'", "not valid TOML"),
+        # a table outside [sources] is read by nothing: a misspelt one would drop its settings unseen
+        ("[sources.a]\nformat = 'csv'\npattern = '*'\n[source.a.columns]\nsubscriber_id = 'A-Nummer'",
+         "unknown table or key 'source' (every source is a [sources.<name>] table)"),
+        ("timezone = 'Europe/Vienna'\n[sources.a]\nformat = 'csv'\npattern = '*'",
+         "unknown table or key 'timezone' (every source is a [sources.<name>] table)"),
     ],
 )
 def test_a_bad_sources_file_says_what_to_fix(tmp_path, toml, message):
