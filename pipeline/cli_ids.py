@@ -222,11 +222,9 @@ def _import_file(path: Path, defaults: dict[str, str | None]) -> RawTable:
 
 
 def _report(problems: pl.DataFrame) -> None:
-    for file, line, column, value, rule in problems.select("file", "line", "column", "value", "rule").iter_rows():  # problems, not records
-        if column is None:  # a problem with the whole file
-            error(problem_text(file, line, None, None, rule))
-        else:
-            error(f"{file}:{line}: column {column!r} value {value!r}: {rule}")
+    """Each problem worded as the catalog's are (`file:line: column 'c': value 'v' breaks rule R`)."""
+    for row in problems.select("file", "line", "column", "value", "rule").iter_rows():  # problems, not records
+        error(problem_text(*row))
 
 
 def _catalog_dir(catalog: Optional[Path]) -> Path:
