@@ -221,6 +221,10 @@ def rerate(
     if not settings.catalog.is_dir():
         error(f"catalog directory {settings.catalog} not found: pass --catalog or set RATING_CATALOG")
         raise typer.Exit(2)
+    problem = unwritable(settings.warehouse) if settings.warehouse.is_dir() else None  # none: the plan says there is nothing
+    if problem:  # the runs rated again replace their files in it
+        error(problem)
+        raise typer.Exit(2)
     prefect_environment(verbose)
     if pg_url:
         os.environ["RATING_PG_URL"] = pg_url  # not a flow parameter: Prefect stores parameters, URLs carry passwords

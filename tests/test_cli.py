@@ -153,6 +153,8 @@ LIFECYCLE = ("--user", "mia", "--role", "Manager", "--catalog", "/nonexistent")
          "warehouse /proc/self cannot be written ("),
         (["cost-control", "--period", "2026-10", "--catalog", "{catalog}", "--warehouse", "/proc/self"], 2,
          "warehouse /proc/self cannot be written ("),
+        (["rerate", "--all", "--catalog", "{catalog}", "--warehouse", "/proc/self"], 2,
+         "warehouse /proc/self cannot be written ("),
         (["views", "--warehouse", "{globbed}"], 2, "its path holds [ ], which DuckDB's views read as a file pattern"),
         (["generate", "--seed", "-1", "--out", "{tmp}/generated"], 2, "Invalid value for '--seed'"),
         (["generate", "--cdrs", "10", "--contracts", "2", "--out", "{empty}/generated"], 2, "cannot write to"),
