@@ -27,6 +27,9 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+import sql
+from pipeline import engine
+
 DEFAULT_TIMESTAMP = "%Y-%m-%d %H:%M:%S"
 REQUIRED = "required"
 #: The rule of text: no NUL character. PostgreSQL's text cannot store one, so a single such value
@@ -52,6 +55,10 @@ class Cast:
     `shown` marks a column that is typed already (a Parquet file's integers or timestamps):
     it is neither cast to text nor trimmed, `convert` takes the typed value, and a value that
     fails is reported as `shown` writes it, the text its column would have been read from.
+
+    `zone`: where `convert` (or a fallback) gives naive times, the time zone they are wall-clock
+    times in; `parsed` turns them into UTC instants with DuckDB's zone data (`wall_clock_utc`),
+    for the whole column at once, before `check`.
     """
 
     rule: str
@@ -60,6 +67,7 @@ class Cast:
     check: Callable[[pl.Expr], pl.Expr] | None = None
     fallbacks: tuple[Callable[[pl.Expr], pl.Expr], ...] = ()
     shown: Callable[[pl.Expr], pl.Expr] | None = None
+    zone: str | None = None
 
 
 @dataclass
@@ -99,12 +107,16 @@ def parsed(frame: pl.DataFrame, casts: Mapping[str, Cast], *, line: str = "sourc
         (_trimmed(name) if casts[name].shown is None else pl.col(name)).alias(t) for name, t in zip(names, texts)
     )
     work = work.with_columns(casts[name].convert(pl.col(t)).alias(v) for name, t, v in zip(names, texts, values))
+    work = work.with_columns(_in_utc(work[v], casts[name].zone).alias(v) for name, v in zip(names, values) if _local(work[v], casts[name]))
     for name, t, v in zip(names, texts, values):
         for fallback in casts[name].fallbacks:
             unconverted = pl.col(t).is_not_null() & pl.col(v).is_null()
             if not work.select(unconverted.any()).item():
                 break
-            work = work.with_columns(pl.when(unconverted).then(fallback(pl.col(t))).otherwise(pl.col(v)).alias(v))
+            value = work.select(pl.when(unconverted).then(fallback(pl.col(t)))).to_series()
+            if _local(value, casts[name]):
+                value = _in_utc(value, casts[name].zone)
+            work = work.with_columns(pl.when(unconverted).then(value).otherwise(pl.col(v)).alias(v))
     # checks look at the converted column, so a conversion is never computed twice
     checked = [(casts[name].check, v) for name, v in zip(names, values) if casts[name].check is not None]
     if checked:
@@ -116,6 +128,15 @@ def parsed(frame: pl.DataFrame, casts: Mapping[str, Cast], *, line: str = "sourc
     failures = _failure_rows(work, casts, rules, line, ok)
     typed = work.with_columns(pl.col(v).alias(name) for name, v in zip(names, values)).drop(texts, values, rules)
     return Parsed(frame=typed, ok=ok, failures=failures)
+
+
+def _local(value: pl.Series, cast: Cast) -> bool:
+    """Whether a converted column holds wall-clock times of the cast's zone, still to be made UTC."""
+    return cast.zone is not None and isinstance(value.dtype, pl.Datetime) and value.dtype.time_zone is None
+
+
+def _in_utc(value: pl.Series, zone: str | None) -> pl.Series:
+    return wall_clock_utc(value, zone or "UTC")
 
 
 def _as_written(name: str, cast: Cast) -> pl.Expr:
@@ -244,21 +265,42 @@ def timestamp(
             # %z and %:z read as %#z, which also takes ISO 8601's `Z` (and +hh): the same instants otherwise
             f = _OFFSET.sub("%#z", f)
             return t.str.strptime(pl.Datetime("us", "UTC"), f, strict=False).dt.convert_time_zone("UTC")
-        return wall_clock_utc(t.str.strptime(pl.Datetime("us"), f, strict=False), timezone)
+        return t.str.strptime(pl.Datetime("us"), f, strict=False)  # wall-clock time: the Cast's zone makes it UTC
 
     converts = [lambda t, f=f, a=a: one(t, f, a) for f, a in zip(formats, aware)]
     check = _within(low, high, exclusive_maximum=True) if low or high else None
-    return Cast(rule, converts[0], required, check, tuple(converts[1:]))
+    return Cast(rule, converts[0], required, check, tuple(converts[1:]), zone=timezone)
 
 
 #: An offset directive of a timestamp format (%z, %:z), not a literal "%%z".
 _OFFSET = re.compile(r"(?<!%)%:?z")
 
 
-def wall_clock_utc(naive: pl.Expr, timezone: str) -> pl.Expr:
-    """Naive wall-clock times in `timezone` as UTC instants: in the hour a DST change repeats the
-    earlier one, a time the change skips null (`timestamp`'s rule, for typed columns too)."""
-    return naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+def wall_clock_utc(naive: pl.Series, timezone: str) -> pl.Series:
+    """Naive wall-clock times in `timezone` as UTC instants (microseconds), by DuckDB's zone data,
+    the one bands and billing days use: in the hour a DST change repeats the earlier one, a time
+    the change skips null (`timestamp`'s rule, for typed columns too). DuckDB gives the offset of
+    each local day (sql/duck/ingest/wall_clock_days.sql) and the instant of each time on a day of
+    a change (wall_clock_changes.sql); UTC itself has no rules to look up.
+    """
+    naive = naive.dt.cast_time_unit("us")
+    if timezone == "UTC" or naive.null_count() == naive.len():
+        return naive.dt.replace_time_zone("UTC")
+    con = engine.connect()
+    try:
+        con.register("wall_clock", naive.to_frame("local").to_arrow())
+        con.execute(f"CREATE TEMP TABLE wall_clock_days AS {sql.load('duck/ingest/wall_clock_days')}", {"zone": timezone})
+        days = con.sql("SELECT day, offset_s FROM wall_clock_days").pl()
+        changes = con.sql(sql.load("duck/ingest/wall_clock_changes"), params={"zone": timezone}).pl()
+    finally:
+        con.close()
+    rows = naive.to_frame("local").with_columns(pl.col("local").dt.date().alias("day"))
+    rows = rows.join(days, on="day", how="left", maintain_order="left")
+    utc = pl.col("local").cast(pl.Int64) - pl.col("offset_s") * 1_000_000
+    if changes.height:
+        rows = rows.join(changes, on="local", how="left", maintain_order="left")
+        utc = pl.coalesce(utc, pl.col("utc_us"))
+    return rows.select(utc.cast(pl.Datetime("us", "UTC"))).to_series().alias(naive.name)
 
 
 def ip_address(*, required: bool = False) -> Cast:

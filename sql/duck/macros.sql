@@ -36,3 +36,10 @@ CREATE OR REPLACE MACRO phone_key(n) AS
 CREATE OR REPLACE MACRO phone_prefix_hi(n) AS
     CASE WHEN regexp_full_match(n, '[1-9][0-9]{0,14}')
          THEN CAST(rpad(n, 15, '9') AS BIGINT) * 16 + 15 END;
+
+-- Time zones: DuckDB's zone data (ICU) is the one the project converts local times with
+-- (readers, bands, billing days; docs/formats.md).
+
+-- Seconds a time zone is ahead of UTC at an epoch second.
+CREATE OR REPLACE MACRO utc_offset_s(tz, epoch_s) AS
+    CAST(epoch(timezone(tz, to_timestamp(epoch_s))) AS BIGINT) - epoch_s;

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from pipeline.io.readers import Source, read_usage_file
 from tests.price.factory import ARTICLES, CORE, K_EX, K_MIN, K_RC, K_SEC, LOCAL_KEYS, at, calls, priced, rate_priced, rated, usage
 
 D = Decimal
@@ -245,6 +246,28 @@ BANDS = {
 def test_time_bands_in_the_contracts_time_zone_with_holidays(start_utc, band, amount):
     result = rate_priced(calls(K_SEC, (start_utc, 60)), priced(**BANDS))
     assert rated(result, "band", "amount").row(0) == (band, D(amount))
+
+
+@pytest.mark.parametrize(
+    ("local", "band"),
+    [
+        ("2026-10-26 17:30:00", "peak"),  # Monday, daylight time (-07)
+        ("2026-11-02 17:30:00", "peak"),  # the next Monday: British Columbia stays on -07 (DuckDB's zone data)
+        ("2026-11-02 07:59:59", "offpeak"),
+        ("2026-11-02 08:00:00", "peak"),
+        ("2026-11-02 18:00:00", "offpeak"),
+    ],
+)
+def test_a_local_time_read_from_a_file_is_banded_at_the_same_local_time(tmp_path, local, band):
+    """A source and a contract both in America/Vancouver: the reader turns the file's wall-clock
+    time into UTC and the bands turn it back with the same zone data, so a call at 17:30 is peak
+    whichever rule of the zone a library's own database has."""
+    path = tmp_path / "calls.csv"
+    path.write_text(f"subscriber_id,counterparty,start_time,duration_s\n{K_SEC},4312345678,{local},60\n", encoding="utf-8")
+    read = read_usage_file(path, Source(name="csv", format="csv", pattern="*.csv", timezone="America/Vancouver"))
+    contracts = {**CORE["contracts"], "timezone": ["Europe/Vienna", "America/Vancouver", "UTC", "UTC"]}
+    result = rate_priced(read.usage, priced(core={"contracts": contracts}, **BANDS))
+    assert rated(result, "band").rows() == [(band,)]
 
 
 #: Holiday bands that cover only the daytime: outside them a holiday keeps its weekday's bands.

@@ -49,7 +49,7 @@ def read(path: Path, source: Source) -> ReadResult:
         source = replace(source, timezone="UTC")  # the zone was in the data; its text is now UTC
     column_casts = casts(source, present, timestamp_format)
     for canonical, column in present.items():
-        column_casts[column] = _typed(canonical, frame.schema[column], column_casts[column], source.timezone) or column_casts[column]
+        column_casts[column] = _typed(canonical, frame.schema[column], column_casts[column]) or column_casts[column]
     fields = frame.select(
         pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("source_line"),
         *[
@@ -60,7 +60,7 @@ def read(path: Path, source: Source) -> ReadResult:
     return mapped_usage(fields, source, path.name, present, column_casts, None)
 
 
-def _typed(canonical: str, dtype: pl.DataType, cast: parse.Cast, timezone: str) -> parse.Cast | None:
+def _typed(canonical: str, dtype: pl.DataType, cast: parse.Cast) -> parse.Cast | None:
     """`cast` reading the typed column directly, to the value its text (`_as_text`) would give;
     None: the column is read as that text."""
     shown = lambda value: _as_text(value, dtype)  # noqa: E731
@@ -69,17 +69,18 @@ def _typed(canonical: str, dtype: pl.DataType, cast: parse.Cast, timezone: str) 
     if canonical == "billable" and dtype == pl.Boolean:
         return replace(cast, convert=lambda value: value, shown=shown)
     if canonical == "start_time" and isinstance(dtype, pl.Datetime):
-        return replace(cast, convert=lambda value: _utc(value, dtype, timezone), fallbacks=(), shown=shown)
+        return replace(cast, convert=lambda value: _utc(value, dtype), fallbacks=(), shown=shown)
     return None
 
 
-def _utc(value: pl.Expr, dtype: pl.Datetime, timezone: str) -> pl.Expr:
-    """A timestamp column as UTC microseconds, as its text read back by parse.timestamp: the
-    digits past microseconds dropped, a naive time taken in `timezone`."""
+def _utc(value: pl.Expr, dtype: pl.Datetime) -> pl.Expr:
+    """A timestamp column in microseconds, as its text read back by parse.timestamp: the digits
+    past microseconds dropped, a time with a zone in UTC (the instant as it is), a naive time left
+    for the Cast's zone (the source's `timezone`) to make UTC."""
     value = value.dt.cast_time_unit("us")
     if dtype.time_zone is not None:
         return value.dt.convert_time_zone("UTC")
-    return parse.wall_clock_utc(value, timezone)
+    return value
 
 
 def _check_types(path: Path, types: dict[str, pl.DataType]) -> None:

@@ -17,10 +17,6 @@ CREATE OR REPLACE MACRO group_key(contract_no, ta_no, month_idx) AS
 CREATE OR REPLACE MACRO price_source_name(src) AS
     ['special_friends', 'special_net', 'customer', 'promotion', 'price_list', 'tariff', 'flat'][src];
 
--- Seconds a time zone is ahead of UTC at an epoch second.
-CREATE OR REPLACE MACRO utc_offset_s(tz, epoch_s) AS
-    CAST(epoch(timezone(tz, to_timestamp(epoch_s))) AS BIGINT) - epoch_s;
-
 -- Integer cents as DECIMAL(18,2).
 CREATE OR REPLACE MACRO cents_amount(cents) AS CAST(CAST(cents AS DECIMAL(18,0)) * 0.01 AS DECIMAL(18,2));
 

@@ -354,6 +354,34 @@ def test_text_with_a_nul_character_rejects_its_row(tmp_path, column, value, show
     assert "\x00" not in "".join(result.rejects.select(pl.concat_str(pl.all().cast(pl.String).fill_null(""))).to_series())
 
 
+@pytest.mark.parametrize(
+    ("zone", "cell", "expected"),
+    [
+        ("America/Vancouver", "2026-10-26 17:30:00", datetime(2026, 10, 27, 0, 30, tzinfo=UTC)),  # Monday, -07
+        ("America/Vancouver", "2026-11-02 17:30:00", datetime(2026, 11, 3, 0, 30, tzinfo=UTC)),  # Monday, still -07 (DuckDB's data)
+        ("Africa/Casablanca", "2026-12-01 12:00:00", datetime(2026, 12, 1, 12, tzinfo=UTC)),  # +00 (DuckDB's data)
+        ("Europe/Vienna", "2026-10-25 02:30:00", datetime(2026, 10, 25, 0, 30, tzinfo=UTC)),  # the repeated hour: the earlier
+        ("Europe/Vienna", "2026-03-29 02:30:00", None),  # the skipped hour: a reject
+    ],
+)
+@pytest.mark.parametrize("typed", [False, True], ids=["csv", "typed-parquet"])
+def test_local_times_are_read_with_the_zone_data_of_bands_and_billing(tmp_path, zone, cell, expected, typed):
+    """A source's wall-clock times become UTC by DuckDB's zone data, the one bands, billing days and
+    service dates use: the same local time on either side reads as the same local time again."""
+    rows = {"subscriber_id": ["4930123450"], "counterparty": ["4312345678"], "start_time": [cell], "duration_s": [60]}
+    frame = pl.DataFrame(rows)
+    if typed:
+        path, source = tmp_path / "usage.parquet", Source(name="pq", format="parquet", pattern="*.parquet", timezone=zone)
+        frame.with_columns(pl.col("start_time").str.to_datetime("%Y-%m-%d %H:%M:%S")).write_parquet(path)
+    else:
+        path, source = tmp_path / "usage.csv", Source(name="csv", format="csv", pattern="*.csv", timezone=zone)
+        frame.write_csv(path)
+    result = read_usage_file(path, source)
+    assert result.usage.get_column("start_time").to_list() == ([expected] if expected else [])
+    rule = f"timestamp %Y-%m-%d %H:%M:%S{'%.f' if typed else ''} in {zone} from 2000-01-01 until 2100-01-01"
+    assert result.rejects.select("source_line", "column", "rule").rows() == ([] if expected else [(1 + (not typed), "start_time", rule)])
+
+
 VIENNA_TEXT = "timestamp %Y-%m-%d %H:%M:%S%.f in Europe/Vienna from 2000-01-01 until 2100-01-01"
 
 

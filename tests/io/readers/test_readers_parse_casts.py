@@ -67,6 +67,60 @@ def test_timestamps_become_utc(fmt, zone, cell, expected):
     assert result.failures.height == (expected is None)
 
 
+@pytest.mark.parametrize(
+    ("zone", "cell", "expected"),
+    [
+        # DuckDB's zone data (which also sets bands and billing days): British Columbia keeps daylight
+        # time (-07) for good from 2026-11-01; an older database (Polars' own) goes back to -08
+        ("America/Vancouver", "2026-10-26 17:30:00", datetime(2026, 10, 27, 0, 30, tzinfo=UTC)),
+        ("America/Vancouver", "2026-11-02 17:30:00", datetime(2026, 11, 3, 0, 30, tzinfo=UTC)),
+        ("America/Vancouver", "2026-11-01 01:30:00", datetime(2026, 11, 1, 8, 30, tzinfo=UTC)),  # no hour repeats any more
+        ("America/Vancouver", "2025-11-02 01:30:00", datetime(2025, 11, 2, 8, 30, tzinfo=UTC)),  # the last one that did: the earlier
+        # Morocco: +00 from 2026-09-20 by DuckDB's data (+01 by the older one)
+        ("Africa/Casablanca", "2026-09-19 12:00:00", datetime(2026, 9, 19, 11, tzinfo=UTC)),
+        ("Africa/Casablanca", "2026-12-01 12:00:00", datetime(2026, 12, 1, 12, tzinfo=UTC)),
+        # Moldova changes at 03:00 by DuckDB's data, at 02:00 by the older one
+        ("Europe/Chisinau", "2026-03-29 02:30:00", datetime(2026, 3, 29, 0, 30, tzinfo=UTC)),
+        ("Europe/Chisinau", "2026-03-29 03:30:00", None),
+        # Vienna as before: the repeated hour's earlier instant, the skipped hour refused, to the microsecond
+        ("Europe/Vienna", "2026-10-25 01:59:59.999999", datetime(2026, 10, 24, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("Europe/Vienna", "2026-10-25 02:00:00", datetime(2026, 10, 25, 0, 0, tzinfo=UTC)),
+        ("Europe/Vienna", "2026-10-25 02:59:59.999999", datetime(2026, 10, 25, 0, 59, 59, 999999, tzinfo=UTC)),
+        ("Europe/Vienna", "2026-10-25 03:00:00", datetime(2026, 10, 25, 2, 0, tzinfo=UTC)),
+        ("Europe/Vienna", "2026-03-29 01:59:59.999999", datetime(2026, 3, 29, 0, 59, 59, 999999, tzinfo=UTC)),
+        ("Europe/Vienna", "2026-03-29 02:00:00", None),
+        ("Europe/Vienna", "2026-03-29 02:59:59.999999", None),
+        ("Europe/Vienna", "2026-03-29 03:00:00", datetime(2026, 3, 29, 1, 0, tzinfo=UTC)),
+        # a change of half an hour: Lord Howe Island's repeated and skipped half hours
+        ("Australia/Lord_Howe", "2026-04-05 01:45:00", datetime(2026, 4, 4, 14, 45, tzinfo=UTC)),
+        ("Australia/Lord_Howe", "2026-10-04 02:15:00", None),
+        # a whole day skipped: Samoa crossed the date line after 2011-12-29
+        ("Pacific/Apia", "2011-12-29 23:59:59", datetime(2011, 12, 30, 9, 59, 59, tzinfo=UTC)),
+        ("Pacific/Apia", "2011-12-30 12:00:00", None),
+        ("Pacific/Apia", "2011-12-31 00:00:00", datetime(2011, 12, 30, 10, tzinfo=UTC)),
+    ],
+)
+def test_local_times_follow_duckdbs_time_zone_data(zone, cell, expected):
+    frame = pl.DataFrame({"source_line": [1], "t": [cell]})
+    result = parse.parsed(frame, {"t": parse.timestamp(("%Y-%m-%d %H:%M:%S%.f",), zone)})
+    assert result.frame["t"].to_list() == [expected]
+    assert result.failures.rows() == ([] if expected else [(1, "t", cell, f"timestamp %Y-%m-%d %H:%M:%S%.f in {zone}")])
+
+
+def test_local_times_keep_their_rows_whatever_their_days_and_formats():
+    """Each row's time is its own, in row order, across days with and without a change, empty
+    cells and a second format tried only where the first did not read."""
+    cells = ["2026-11-02 17:30:00", "", "03.11.2026 09:00:00", "2026-03-08 02:30:00", "2026-03-08 03:30:00", "2026-10-26 17:30:00", "x"]
+    frame = pl.DataFrame({"source_line": [1, 2, 3, 4, 5, 6, 7], "t": cells})
+    result = parse.parsed(frame, {"t": parse.timestamp(("%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M:%S"), "America/Vancouver")})
+    assert result.frame["t"].to_list() == [
+        datetime(2026, 11, 3, 0, 30, tzinfo=UTC), None, datetime(2026, 11, 3, 16, tzinfo=UTC), None,
+        datetime(2026, 3, 8, 10, 30, tzinfo=UTC), datetime(2026, 10, 27, 0, 30, tzinfo=UTC), None,
+    ]  # fmt: skip
+    rule = "timestamp %Y-%m-%d %H:%M:%S or %d.%m.%Y %H:%M:%S in America/Vancouver"
+    assert result.failures.rows() == [(4, "t", "2026-03-08 02:30:00", rule), (7, "t", "x", rule)]
+
+
 def test_epoch_seconds_name_no_zone_in_their_rule():
     frame = pl.DataFrame({"source_line": [1], "t": ["yesterday"]})
     assert parse.parsed(frame, {"t": parse.timestamp("%s", "Europe/Vienna")}).failures["rule"].to_list() == ["timestamp %s"]
