@@ -7,10 +7,14 @@ timestamps, `valid_from` inclusive and `valid_until` exclusive; empty means open
 
 from __future__ import annotations
 
+from functools import cache
 from zoneinfo import available_timezones
 
+import duckdb
 import polars as pl
 import pandera.polars as pandera
+
+import sql
 
 from schemas.usage import ID_TYPES
 
@@ -38,10 +42,21 @@ CURRENCIES = frozenset("""
 """.split())
 #: The longest charging increment: a day (rated seconds stay far inside 64 bits).
 MAX_INCREMENT_S = 86_400
-#: IANA time zone names (the tz database that `tzdata` ships), as DuckDB and Polars know them.
-#: `localtime` and `posixrules` are files of a system's zone database, not zones: zoneinfo lists
-#: `localtime` where /usr/share/zoneinfo has one, and DuckDB stops on it ("Unknown TimeZone").
-TIME_ZONES = sorted(available_timezones() - {"localtime", "posixrules"})
+#: Names of the zone database that are no zone: files of a system's database (zoneinfo lists
+#: `localtime` where /usr/share/zoneinfo has one, and DuckDB stops on it: "Unknown TimeZone") and
+#: `Factory`, the placeholder for "local time unknown".
+NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+@cache
+def time_zones() -> frozenset[str]:
+    """The time zones a contract or a usage source may name: IANA names (the ones zoneinfo lists,
+    from the `tzdata` package or the system) that DuckDB knows, whose zone data converts every
+    local time (readers, bands, billing days; docs/formats.md). DuckDB (ICU) also knows names no
+    IANA database has, such as `IST` or `SystemV/EST5`: they are refused too."""
+    with duckdb.connect() as con:
+        known = {name for (name,) in con.sql(sql.load("duck/time_zones")).fetchall()}
+    return frozenset((known & available_timezones()) - NOT_ZONES)
 
 
 class _Strict:
@@ -71,7 +86,7 @@ class Contracts(pandera.DataFrameModel):
     @pandera.check("timezone", name="an IANA time zone name (e.g. Europe/Vienna)")
     def known_time_zone(cls, data: pandera.PolarsData) -> pl.LazyFrame:
         """A name no engine knows would stop every run that rates or bills the contract."""
-        return data.lazyframe.select(pl.col(data.key).is_in(TIME_ZONES))
+        return data.lazyframe.select(pl.col(data.key).is_in(sorted(time_zones())))
 
     @pandera.dataframe_check(name="end_date_not_before_start_date")
     def ends_after_start(cls, data: pandera.PolarsData) -> pl.LazyFrame:

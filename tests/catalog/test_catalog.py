@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
 from pipeline.catalog import CatalogError, CatalogNotFound, problem_text, validated_catalog
 from pipeline.io.catalog_files import load_catalog, read_catalog_csv
+from pipeline.io.readers import Source, SourceConfigError
 from tests.factory import BASE_CATALOG, raw_catalog
 
 
@@ -79,6 +81,42 @@ def test_an_unknown_column_is_an_error():
 )
 def test_a_contract_row_problem_names_its_column_and_value(columns, expected):
     assert errors_of(contracts={**BASE_CATALOG["contracts"], **columns}) == expected
+
+
+@pytest.mark.parametrize(
+    ("zone", "known"),
+    [
+        ("America/Vancouver", True),
+        ("Europe/Kyiv", True),
+        ("America/Coyhaique", True),
+        ("Etc/GMT+5", True),
+        ("Factory", False),  # the zone database's placeholder for "local time unknown", no zone
+        # DuckDB (ICU) knows these, the IANA database does not (any more): no IANA names
+        ("IST", False),
+        ("US/Pacific-New", False),
+        ("SystemV/EST5", False),
+        ("localtime", False),  # a file of a system's zone database
+        ("right/UTC", False),
+    ],
+)
+def test_contracts_and_sources_take_the_same_time_zones_the_ones_duckdb_knows(zone, known):
+    """DuckDB converts every local time (readers, bands, billing days): a zone it lacks is refused
+    where it is configured, contracts.csv with file, line and column, sources.toml with source and key."""
+    contracts = {**BASE_CATALOG["contracts"], "timezone": ["UTC", zone]}
+    try:
+        validated_catalog(raw_catalog(contracts=contracts))
+        in_catalog = True
+    except CatalogError as error:
+        assert error.errors.rows() == [("contracts.csv", 3, "timezone", zone, "an IANA time zone name (e.g. Europe/Vienna)")]
+        in_catalog = False
+    try:
+        Source(name="a", format="csv", pattern="*", timezone=zone)
+        in_sources = True
+    except SourceConfigError as error:
+        assert f"source a: timezone {zone!r} is not an IANA time zone" in str(error)
+        in_sources = False
+    assert (in_catalog, in_sources) == (known, known)
+    assert not known or duckdb.sql("SELECT count(*) FROM pg_timezone_names() WHERE name = $zone", params={"zone": zone}).fetchall() == [(1,)]
 
 
 def test_an_empty_cell_of_an_optional_column_takes_its_default():

@@ -93,7 +93,7 @@ def test_a_file_belongs_to_the_first_source_whose_pattern_matches_its_name(tmp_p
         ("[sources.a]\nformat = 'csv'\npattern = '*'\ndelimiter = \"\\r\"", "source a: delimiter '\\r' cannot separate fields: a line break or a quote"),
         ("[sources.a]\nformat = 'csv'\npattern = '*'\ndelimiter = '\"'", "source a: delimiter '\"' cannot separate fields: a line break or a quote"),
         ("[sources.a]\nformat = 'csv'\npattern = '*'\ntimestamp_format = '%Q'", "timestamp_format '%Q' is not a strftime format"),
-        # zoneinfo knows these, Polars (which converts the times) does not
+        # files and a placeholder of the zone database, no zones DuckDB (which converts the times) knows
         ("[sources.a]\nformat = 'csv'\npattern = '*'\ntimezone = 'localtime'", "source a: timezone 'localtime' is not an IANA time zone"),
         ("[sources.a]\nformat = 'csv'\npattern = '*'\ntimezone = 'posixrules'", "source a: timezone 'posixrules' is not an IANA time zone"),
         ("[sources.a]\nformat = 'csv'\npattern = '*'\ntimezone = 'Factory'", "source a: timezone 'Factory' is not an IANA time zone"),
