@@ -15,7 +15,6 @@ import polars as pl
 import pandera.polars as pandera
 
 import sql
-
 from schemas.usage import ID_TYPES
 
 MONEY = pl.Decimal(18, 6)

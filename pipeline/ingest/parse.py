@@ -107,7 +107,9 @@ def parsed(frame: pl.DataFrame, casts: Mapping[str, Cast], *, line: str = "sourc
         (_trimmed(name) if casts[name].shown is None else pl.col(name)).alias(t) for name, t in zip(names, texts)
     )
     work = work.with_columns(casts[name].convert(pl.col(t)).alias(v) for name, t, v in zip(names, texts, values))
-    work = work.with_columns(_in_utc(work[v], casts[name].zone).alias(v) for name, v in zip(names, values) if _local(work[v], casts[name]))
+    work = work.with_columns(
+        wall_clock_utc(work[v], casts[name].zone).alias(v) for name, v in zip(names, values) if _local(work[v], casts[name])
+    )
     for name, t, v in zip(names, texts, values):
         for fallback in casts[name].fallbacks:
             unconverted = pl.col(t).is_not_null() & pl.col(v).is_null()
@@ -115,7 +117,7 @@ def parsed(frame: pl.DataFrame, casts: Mapping[str, Cast], *, line: str = "sourc
                 break
             value = work.select(pl.when(unconverted).then(fallback(pl.col(t)))).to_series()
             if _local(value, casts[name]):
-                value = _in_utc(value, casts[name].zone)
+                value = wall_clock_utc(value, casts[name].zone)
             work = work.with_columns(pl.when(unconverted).then(value).otherwise(pl.col(v)).alias(v))
     # checks look at the converted column, so a conversion is never computed twice
     checked = [(casts[name].check, v) for name, v in zip(names, values) if casts[name].check is not None]
@@ -133,10 +135,6 @@ def parsed(frame: pl.DataFrame, casts: Mapping[str, Cast], *, line: str = "sourc
 def _local(value: pl.Series, cast: Cast) -> bool:
     """Whether a converted column holds wall-clock times of the cast's zone, still to be made UTC."""
     return cast.zone is not None and isinstance(value.dtype, pl.Datetime) and value.dtype.time_zone is None
-
-
-def _in_utc(value: pl.Series, zone: str | None) -> pl.Series:
-    return wall_clock_utc(value, zone or "UTC")
 
 
 def _as_written(name: str, cast: Cast) -> pl.Expr:
