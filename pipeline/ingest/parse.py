@@ -229,7 +229,7 @@ def boolean(*, required: bool = False) -> Cast:
 
 def date(fmt: str = "%Y-%m-%d", *, required: bool = False) -> Cast:
     """A calendar date in `fmt` (chrono/strftime syntax)."""
-    return Cast(f"date {fmt}", lambda t: t.str.strptime(pl.Date, fmt, strict=False), required)
+    return Cast(f"date {fmt}", lambda t: _whole_width(t, fmt).str.strptime(pl.Date, fmt, strict=False), required)
 
 
 def timestamp(
@@ -263,7 +263,8 @@ def timestamp(
             # %z and %:z read as %#z, which also takes ISO 8601's `Z` (and +hh): the same instants otherwise
             f = _OFFSET.sub("%#z", f)
             return t.str.strptime(pl.Datetime("us", "UTC"), f, strict=False).dt.convert_time_zone("UTC")
-        return t.str.strptime(pl.Datetime("us"), f, strict=False)  # wall-clock time: the Cast's zone makes it UTC
+        # wall-clock time: the Cast's zone makes it UTC
+        return _whole_width(t, f).str.strptime(pl.Datetime("us"), f, strict=False)
 
     converts = [lambda t, f=f, a=a: one(t, f, a) for f, a in zip(formats, aware)]
     check = _within(low, high, exclusive_maximum=True) if low or high else None
@@ -272,6 +273,32 @@ def timestamp(
 
 #: An offset directive of a timestamp format (%z, %:z), not a literal "%%z".
 _OFFSET = re.compile(r"(?<!%)%:?z")
+#: Widths of the numeric directives a format may run together without separators.
+_WIDTHS = {"%Y": 4, "%y": 2, "%m": 2, "%d": 2, "%H": 2, "%M": 2, "%S": 2, "%j": 3}
+_TOKEN = re.compile(r"%[A-Za-z%]|.", re.DOTALL)
+
+
+def run_together_width(fmt: str) -> int | None:
+    """The length of every text `fmt` reads when two of its numbers run together with no separator
+    (`%Y%m%d%H%M%S`: 14), else None. strptime reads a number of one digit where two are due, so
+    the 13 digits `2026100109000` (a digit lost) would read as 09:00:00: such text is refused.
+    With separators between the numbers (`%d.%m.%Y`) a number of fewer digits is unambiguous.
+
+    >>> run_together_width("%Y%m%d%H%M%S"), run_together_width("%Y%m%d %H:%M"), run_together_width("%d.%m.%Y %H:%M")
+    (14, 14, None)
+    """
+    tokens = _TOKEN.findall(fmt)
+    if any(t.startswith("%") and t != "%%" and t not in _WIDTHS for t in tokens):
+        return None  # a name, a fraction, an offset: no fixed width
+    if not any(a in _WIDTHS and b in _WIDTHS for a, b in zip(tokens, tokens[1:])):
+        return None
+    return sum(_WIDTHS.get(t, 1) for t in tokens)
+
+
+def _whole_width(t: pl.Expr, fmt: str) -> pl.Expr:
+    """`t`, null where a format of numbers run together (run_together_width) does not fit it exactly."""
+    width = run_together_width(fmt)
+    return t if width is None else pl.when(t.str.len_chars() == width).then(t)
 
 
 def wall_clock_utc(naive: pl.Series, timezone: str) -> pl.Series:

@@ -22,11 +22,12 @@ UTC = timezone.utc
         (parse.decimal(18, 6), ["0.019", "-3", "0.0000001", "1e3", ""], [Decimal("0.019"), Decimal("-3"), None, None, None], [(3, "0.0000001", "decimal(18,6)"), (4, "1e3", "decimal(18,6)")]),
         (parse.boolean(), ["true", "No", "1", "F", "maybe"], [True, False, True, False, None], [(5, "maybe", "boolean (true/false)")]),
         (parse.date(), ["2026-10-01", "2026-02-30", "", "01.10.2026", "2026-12-31"], [date(2026, 10, 1), None, None, None, date(2026, 12, 31)], [(2, "2026-02-30", "date %Y-%m-%d"), (4, "01.10.2026", "date %Y-%m-%d")]),
+        (parse.date("%Y%m%d"), ["20261001", "2026101", "202610011", "", "20261231"], [date(2026, 10, 1), None, None, None, date(2026, 12, 31)], [(2, "2026101", "date %Y%m%d"), (3, "202610011", "date %Y%m%d")]),
         (parse.text(choices=["phone", "ipv4"]), ["phone", "ipv4", "mac", "", " phone "], ["phone", "ipv4", None, None, "phone"], [(3, "mac", "one of ipv4, phone")]),
         (parse.text(pattern=r"^\d+$", required=True), ["4331", "43a", "", "0", "1"], ["4331", None, None, "0", "1"], [(2, "43a", r"text matching ^\d+$"), (3, "", "required")]),
         (parse.ip_address(), ["167.112.17.42", "256.1.1.1", "2001:db8::1", "::", "1.2.3"], ["167.112.17.42", None, "2001:db8::1", "::", None], [(2, "256.1.1.1", "ip address"), (5, "1.2.3", "ip address")]),
     ],
-    ids=["integer", "bounded-required", "number", "decimal", "boolean", "date", "choices", "pattern", "ip"],
+    ids=["integer", "bounded-required", "number", "decimal", "boolean", "date", "date-run-together", "choices", "pattern", "ip"],
 )
 def test_each_cast_converts_and_reports(cast, cells, values, failures):
     frame = pl.DataFrame({"line": [1, 2, 3, 4, 5], "cell": cells}, schema={"line": pl.Int64, "cell": pl.String})
@@ -55,9 +56,15 @@ def test_each_cast_converts_and_reports(cast, cells, values, failures):
         ("%s", "Europe/Vienna", "1774751400", datetime(2026, 3, 29, 2, 30, tzinfo=UTC)),
         # a zone name is skipped, not read: the time is the source's zone's (a config that worked stays working)
         ("%Y-%m-%d %H:%M:%S %Z", "UTC", "2026-10-01 08:00:00 UTC", datetime(2026, 10, 1, 8, tzinfo=UTC)),
+        # numbers run together: a digit lost is no time 09:00:00 (strptime read the last 0 as the seconds)
+        ("%Y%m%d%H%M%S", "UTC", "20261001090000", datetime(2026, 10, 1, 9, tzinfo=UTC)),
+        ("%Y%m%d%H%M%S", "UTC", "2026100109000", None),
+        ("%Y%m%d%H%M%S", "Europe/Vienna", "2026100109000", None),
+        # separators between the numbers: a day of one digit is unambiguous, and read as before
+        ("%d.%m.%Y %H:%M", "UTC", "5.10.2026 10:00", datetime(2026, 10, 5, 10, tzinfo=UTC)),
     ],
     ids=["utc", "summer", "repeated-hour", "skipped-hour", "other-format", "offset-wins", "z-offset", "z-offset-colon", "second-format", "first-format", "epoch", "epoch-in-skipped-hour",
-         "zone-name-skipped"],
+         "zone-name-skipped", "run-together", "run-together-digit-lost", "run-together-digit-lost-local", "separated-short-day"],
 )
 def test_timestamps_become_utc(fmt, zone, cell, expected):
     frame = pl.DataFrame({"source_line": [1], "t": [cell]})
