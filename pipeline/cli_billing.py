@@ -349,6 +349,8 @@ def billing_state(
         cat, bil = load_catalogs(settings.catalog)
         if contract and not cat.contracts.get_column("contract_id").is_in([contract]).any():
             raise UnknownId(f"contract {contract!r} is not in contracts.csv")
+    if settings.warehouse.exists() and not settings.warehouse.is_dir():
+        existing_warehouse(settings.warehouse)  # a file where the warehouse should be: a mistyped --warehouse, exit 2
     if not settings.warehouse.is_dir():
         note(f"warehouse {settings.warehouse} does not exist: nothing was billed there (check --warehouse if something was)")
     with _errors():

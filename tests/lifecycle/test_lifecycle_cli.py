@@ -164,6 +164,14 @@ def test_billing_state_of_a_contract_the_catalog_lacks_is_a_command_line_mistake
     assert "contract 'C9' is not in contracts.csv" in " ".join(result.output.split())
 
 
+def test_billing_state_of_a_warehouse_that_is_a_file_is_a_command_line_mistake(catalog, tmp_path) -> None:
+    """errors audit: `--warehouse FILE` said the warehouse does not exist, then 'not billed yet' for every position, exit 0."""
+    (tmp_path / "wh.csv").write_text("x\n")
+    result = rating(catalog, "billing-state", "--warehouse", str(tmp_path / "wh.csv"))
+    assert result.exit_code == 2, result.output
+    assert "wh.csv is a file, not a directory: check --warehouse (or RATING_WAREHOUSE)" in " ".join(result.output.split())
+
+
 def test_a_change_whose_files_cannot_be_written_records_no_audit_rows(catalog, monkeypatch) -> None:
     """A catalog directory nothing new can be created in (a read-only mount, no permission, an immutable
     folder): the audit log must not record a pause that pauses.csv never got."""
