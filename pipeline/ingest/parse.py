@@ -311,7 +311,7 @@ def wall_clock_utc(naive: pl.Series, timezone: str) -> pl.Series:
     naive = naive.dt.cast_time_unit("us")
     if timezone == "UTC" or naive.null_count() == naive.len():
         return naive.dt.replace_time_zone("UTC")
-    con = engine.connect()
+    con = engine.cursor()  # a file's lookup: no fresh connection per file
     try:
         con.register("wall_clock", naive.to_frame("local").to_arrow())
         con.execute(f"CREATE TEMP TABLE wall_clock_days AS {sql.load('duck/ingest/wall_clock_days')}", {"zone": timezone})
