@@ -26,6 +26,7 @@ from pipeline import rerate
 from pipeline.catalog import Catalog
 from pipeline.config import Settings
 from pipeline.io import billing_store, warehouse
+from pipeline.io.postgres import PostgresError
 from pipeline.ledger import ConservationError, run_record, totals
 from pipeline.rerate import RerateError
 
@@ -108,7 +109,10 @@ def _rerated(cat: Catalog, run_id: str, settings: Settings, billed: pl.DataFrame
         try:
             pg_rows = to_postgres(result, runs, settings.pg_url, settings.warehouse) if settings.pg_url else None
         except Exception as exc:
-            raise RuntimeError(
+            # the server down or tables of an older release are the operator's to fix: a PostgresError, logged
+            # without a traceback as `rating run` and `rating bill` do; anything else is a bug and keeps it
+            kind = PostgresError if isinstance(exc, PostgresError) else RuntimeError
+            raise kind(
                 f"run {run_id} is rated again in the warehouse, but PostgreSQL was not written ({type(exc).__name__}: {exc}); "
                 "run the same command again once PostgreSQL is reachable: it rates the run again and writes both"
             ) from exc

@@ -255,7 +255,11 @@ def rerate(
         )
     except Exception as exc:  # Prefect has logged the traceback; the user needs the message and the exit code
         error(f"{type(exc).__name__}: {exc}", "re-rating failed")
-        traceback.clear_frames(exc.__traceback__)
+        # Drop the frames' DuckDB objects now, the chained error's too (PostgreSQL failing after a run
+        # was stored): alive at interpreter exit, each makes nanobind print a leak warning.
+        while exc is not None:
+            traceback.clear_frames(exc.__traceback__)
+            exc = exc.__cause__ or exc.__context__
         raise typer.Exit(1) from None
     _print_rerated(summary)
 

@@ -441,3 +441,33 @@ def test_the_commands_table_lists_every_outcome_so_a_row_adds_up_to_its_records(
     rows = [line.replace("│", " ").replace("┃", " ").split() for line in out.output.splitlines() if "│" in line or "┃" in line]
     assert rows[0] == ["run", "records", "rated", "non_billable", "rejected", "unassigned", "unrateable", "duplicate", "net", "amount"]
     assert rows[1] == [first["run_id"], "102", "72", "9", "2", "19", "0", "0", "14.22"]
+
+
+
+def test_postgres_down_is_an_operators_error_logged_without_its_traceback(tmp_path, monkeypatch):
+    """`rating rerate` with the server down printed two tracebacks: the flow wrapped PostgresUnavailable
+    in a RuntimeError, which Prefect logs with its traceback, where `rating run` and `rating bill`
+    print the message alone (ops audit)."""
+    import logging
+    import sys
+
+    import flows.rerate as flow_module
+    from pipeline import cli
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    first = run_flow(catalog, inbox, warehouse)
+
+    def down(*args, **kwargs):
+        from pipeline.io.postgres import PostgresUnavailable
+
+        raise PostgresUnavailable("cannot connect to PostgreSQL at postgresql://rating:***@db.example/rating: connection refused")
+
+    monkeypatch.setattr(flow_module, "to_postgres", down)
+    with pytest.raises(Exception) as failed:
+        rerate(warehouse, catalog, every=True, pg_url="postgresql://rating:s3cret@db.example/rating")
+    assert (f"run {first['run_id']} is rated again in the warehouse, but PostgreSQL was not written "
+            "(PostgresUnavailable: cannot connect to PostgreSQL") in str(failed.value)  # fmt: skip
+    record = logging.LogRecord("prefect.flow_runs", logging.ERROR, __file__, 1, "failed", None,
+                               (type(failed.value), failed.value, failed.value.__traceback__))  # fmt: skip
+    assert cli.OperatorErrorsWithoutTraceback().filter(record) and record.exc_info is None
