@@ -65,6 +65,11 @@ def tariff_change(
         )
         end = cancellation_dates(request)["end_date"][0]
         effective = notice_on if module["cancellation"][0] == "none" else end + timedelta(days=1)
+    ends = module["end_date"][0]
+    if ends is not None and effective > ends:
+        raise LifecycleError(
+            f"module {module_id!r} ends {ends}: a tariff from {effective} would never apply (the module is cancelled)"
+        )
     versions = billing.module_tariffs
     mine = versions.filter(pl.col("module_id") == module_id)
     later = mine.filter(pl.col("valid_from") >= effective)

@@ -92,6 +92,11 @@ def test_a_first_tariff_change_records_the_contract_tariff_as_the_earlier_versio
         (MANAGER, "T2", None, {"module_tariffs": {"module_id": ["M1", "M1"], "tariff_id": ["T1", "T1"],
                                                   "valid_from": ["2026-01-01", "2026-09-01"], "valid_until": ["2026-09-01", None]}},
          LifecycleError, "already has a tariff version from 2026-09-01"),
+        # ops audit: a module cancelled to 30 April got a version from 1 May, which never applies
+        (MANAGER, "T2", None, {"modules": {"module_id": ["M1", "M3"], "contract_id": ["C1", "C3"], "name": ["Phone", "Phone"],
+                                           "ordered_on": ["2026-01-01", "2026-01-01"], "cancelled_on": ["2026-03-01", "2026-02-01"],
+                                           "end_date": ["2026-04-30", "2026-03-31"]}},
+         LifecycleError, "module 'M1' ends 2026-04-30: a tariff from 2026-05-01 would never apply"),
     ],
 )
 def test_tariff_changes_that_are_refused(actor, tariff, effective, billing, error, message) -> None:
