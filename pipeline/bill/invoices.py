@@ -184,6 +184,12 @@ def billed(con: duckdb.DuckDBPyConnection, request: BillingRequest, rules: Adjus
     create_table(con, "bill_addresses_on", "duck/bill/addresses_on", day=request.invoice_date)
     create_table(con, "bill_out_invoices", "duck/bill/invoices", **p)
     con.execute("CREATE OR REPLACE TEMP VIEW bill_invoices AS SELECT * FROM bill_out_invoices")
+    earlier = con.sql(sql.load("duck/bill/dates_out_of_order")).fetchall()
+    if earlier:
+        raise BillingError("; ".join(
+            f"sequence {seq} already holds {last_id} dated {last_date}" for seq, last_id, last_date in earlier
+        ) + f": an invoice dated {request.invoice_date} would be numbered after it (numbers follow the invoice dates); "
+            f"give --invoice-date {max(d for *_, d in earlier)} or later")
     mixed = con.sql(sql.load("duck/bill/mixed_currencies")).fetchall()
     if mixed:
         raise BillingError("; ".join(

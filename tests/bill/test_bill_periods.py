@@ -534,3 +534,32 @@ def test_billing_state_of_a_position_cancelled_after_it_was_billed_in_advance(tm
     assert position_states(con).select("position_id", "billed_until", "invoices", "state").rows() == [
         ("P1", date(2026, 3, 31), 1, state),
     ]
+
+
+@pytest.mark.parametrize(
+    ("invoice_date", "refused"),
+    [
+        # ops audit: a late September call billed by a September run after October's was numbered after
+        # October's invoice but dated 30 September
+        (None, "sequence INV already holds INV-000001 dated 2026-10-31: an invoice dated 2026-09-30 would be numbered after it "
+               r"\(numbers follow the invoice dates\); give --invoice-date 2026-10-31 or later"),
+        (date(2026, 10, 31), None),
+    ],
+)
+def test_a_run_for_an_earlier_period_needs_an_invoice_date_not_before_the_sequences_latest(tmp_path, invoice_date, refused) -> None:
+    from flows.billing_run import bill_task
+    from pipeline.bill.invoices import BillingError, billing_request
+
+    cat, bil = f.catalogs(billing={"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", "2026-09-01", None)])})
+    warehouse = tmp_path / "warehouse"
+    f.bill(warehouse, cat, bil, period="2026-10")
+    late = [{"record_key": "late", "contract_id": "C1", "start_time": datetime(2026, 9, 15, 9, tzinfo=timezone.utc), "quantity": 60,
+             "amount": D("0.060000")}]
+    f.store_rated(warehouse, f.rated(late), run_id="rate-late")
+    request = billing_request(period="2026-09", invoice_date=invoice_date)
+    if refused:
+        with pytest.raises(BillingError, match=refused):
+            bill_task.fn(cat, bil, request, warehouse)
+    else:
+        result = bill_task.fn(cat, bil, request, warehouse)
+        assert [(r["invoice_id"], str(r["invoice_date"])) for r in result.tables()["invoices"].to_pylist()] == [("INV-000002", "2026-10-31")]
