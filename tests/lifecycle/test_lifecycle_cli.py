@@ -314,3 +314,17 @@ def test_delete_account_is_refused_while_fees_or_usage_are_unbilled(tmp_path, cu
     assert result.exit_code == exit_code, result.output
     assert message in " ".join(result.output.replace("│", " ").split())
     assert (snapshot(catalog) == before) == (exit_code != 0)
+
+
+def test_delete_account_names_a_late_call_even_after_a_later_invoice_was_made(tmp_path) -> None:
+    """A late March call stored after April's run (invoice dated 30 April): the check's own invoice,
+    never stored, must not stop at the invoice-date order of the sequence; the call is named."""
+    catalog = f.write_catalog(tmp_path / "catalog", billing=ENDED_WITH_FEES)
+    warehouse = tmp_path / "warehouse"
+    cat, bil = load_catalogs(catalog)
+    f.bill(warehouse, cat, bil, period="2026-04")
+    f.store_rated(warehouse, f.rated(MARCH_CALL), run_id="late")
+    result = rating(catalog, "delete-account", "K3", "--on", "2026-04-01", "--user", "mia", "--role", "Manager",
+                    "--warehouse", str(warehouse))
+    assert result.exit_code == 1, result.output
+    assert "contract C3 has 1 lines (net 0.06 EUR)" in " ".join(result.output.replace("│", " ").split())
