@@ -311,18 +311,19 @@ def wall_clock_utc(naive: pl.Series, timezone: str) -> pl.Series:
     naive = naive.dt.cast_time_unit("us")
     if timezone == "UTC" or naive.null_count() == naive.len():
         return naive.dt.replace_time_zone("UTC")
-    con = engine.cursor()  # a file's lookup: no fresh connection per file
+    con = engine.cursor()  # a connection of its own (threads read files at once), at no cost
     try:
         con.register("wall_clock", naive.to_frame("local").to_arrow())
         con.execute(f"CREATE TEMP TABLE wall_clock_days AS {sql.load('duck/ingest/wall_clock_days')}", {"zone": timezone})
         days = con.sql("SELECT day, offset_s FROM wall_clock_days").pl()
-        changes = con.sql(sql.load("duck/ingest/wall_clock_changes"), params={"zone": timezone}).pl()
+        changed = days.get_column("offset_s").has_nulls()  # most files have no day of a change
+        changes = con.sql(sql.load("duck/ingest/wall_clock_changes"), params={"zone": timezone}).pl() if changed else None
     finally:
         con.close()
     rows = naive.to_frame("local").with_columns(pl.col("local").dt.date().alias("day"))
     rows = rows.join(days, on="day", how="left", maintain_order="left")
     utc = pl.col("local").cast(pl.Int64) - pl.col("offset_s") * 1_000_000
-    if changes.height:
+    if changes is not None:
         rows = rows.join(changes, on="local", how="left", maintain_order="left")
         utc = pl.coalesce(utc, pl.col("utc_us"))
     return rows.select(utc.cast(pl.Datetime("us", "UTC"))).to_series().alias(naive.name)

@@ -128,6 +128,30 @@ def test_local_times_keep_their_rows_whatever_their_days_and_formats():
     assert result.failures.rows() == [(4, "t", "2026-03-08 02:30:00", rule), (7, "t", "x", rule)]
 
 
+@pytest.mark.parametrize(
+    ("columns", "zone", "files"),
+    [
+        (1, "Europe/Vienna", 5),  # a mapped CSV's start_time
+        (2, "Europe/Vienna", 5),  # Asterisk, FreeSWITCH: start and answer
+        (2, "America/Vancouver", 3),
+    ],
+)
+def test_local_times_open_no_duckdb_connection_per_file(monkeypatch, columns, zone, files):
+    """Readers of many small files: a fresh DuckDB connection per local-time column of every file
+    (~25 ms) made a 21-line Asterisk file read in ~100 ms instead of ~6 ms."""
+    import duckdb
+
+    opened = []
+    connect = duckdb.connect
+    monkeypatch.setattr(duckdb, "connect", lambda *args, **kwargs: opened.append(args) or connect(*args, **kwargs))
+    names = [f"t{i}" for i in range(columns)]
+    frame = pl.DataFrame({"source_line": [1, 2], **{n: ["2026-10-25 02:30:00", "2026-10-01 09:00:00"] for n in names}})
+    for _ in range(files):
+        result = parse.parsed(frame, {n: parse.timestamp("%Y-%m-%d %H:%M:%S", zone) for n in names})
+        assert result.ok.to_list() == [True, True]
+    assert len(opened) <= 1  # at most the process's first
+
+
 def test_epoch_seconds_name_no_zone_in_their_rule():
     frame = pl.DataFrame({"source_line": [1], "t": ["yesterday"]})
     assert parse.parsed(frame, {"t": parse.timestamp("%s", "Europe/Vienna")}).failures["rule"].to_list() == ["timestamp %s"]
