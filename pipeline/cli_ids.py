@@ -28,6 +28,8 @@ IdType = Literal["phone", "ipv4", "ipv6", "mac", "string"]
 assert get_args(IdType) == ID_TYPES
 #: A first line with one of these makes an import file a CSV file (it must have the header).
 _CSV_DELIMITERS = (",", ";")
+#: What separates FROM and TO in a list of IDs: blanks of a line (tab, space, no-break space …), no line break.
+_BLANKS = r"[\t\p{Zs}]+"
 
 
 def register(app: typer.Typer) -> None:
@@ -195,7 +197,8 @@ def _import_file(path: Path, defaults: dict[str, str | None]) -> RawTable:
             .with_row_index("_line", offset=1)
             .with_columns(pl.col("text").str.replace(r"(^|\s)#.*$", "").str.strip_chars())
             .filter(pl.col("text").str.len_bytes() > 0)
-            .with_columns(pl.col("text").str.replace(r"\s+-\s+", " ").str.replace_all(r"\s+", " ").str.splitn(" ", 2).alias("_parts"))
+            # blanks (spaces, tabs) only: a CR or U+2028 left inside a line joined two IDs into a range
+            .with_columns(pl.col("text").str.replace(_BLANKS + "-" + _BLANKS, " ").str.replace_all(_BLANKS, " ").str.splitn(" ", 2).alias("_parts"))
             .select(
                 pl.col("_line").cast(pl.Int64),
                 pl.col("_parts").struct.field("field_0").alias("id_value"),

@@ -101,8 +101,6 @@ def read_catalog_csv(path: Path, *, comments: bool = False) -> RawTable:
     """
     path = Path(path)
     text = catalog_text(path)
-    if "\r" in text and "\n" not in text:  # the CSV parser would read it as one header line
-        raise file_error(path, 1, None, "lines end in a carriage return alone (old Mac text): save the file with LF or CRLF line endings")
     lines = csv_lines(text)
     header_at = next((i for i, line in enumerate(lines) if _is_content(line, comments)), None)  # stops at the header
     if header_at is None:
@@ -152,7 +150,7 @@ def _short_lines(lines: list[str], columns: int, first: int) -> pl.DataFrame:
 
 def catalog_text(path: Path, empty: str = "the file is empty: it needs its header line") -> str:
     """The text of a catalog or import file (UTF-8, a byte order mark allowed); raises CatalogError
-    when the file is not UTF-8 text, or is empty (the rule `empty`)."""
+    when the file is not UTF-8 text, is empty (the rule `empty`), or its lines end in CR alone."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -166,6 +164,8 @@ def catalog_text(path: Path, empty: str = "the file is empty: it needs its heade
         raise file_error(path, line, None, rule) from None
     if not text.strip():
         raise file_error(path, 1, None, empty)
+    if "\r" in text and "\n" not in text:  # one line to the CSV parser (csv_lines), and to a list of IDs
+        raise file_error(path, 1, None, "lines end in a carriage return alone (old Mac text): save the file with LF or CRLF line endings")
     return text
 
 

@@ -212,6 +212,12 @@ def test_import_ids_compares_string_ids_by_their_text(catalog_dir, tmp_path):
         ("SIM#1\nSIM#2  # two SIMs\n", [("SIM#1", None), ("SIM#2", None)], None),  # a # inside an ID is no comment
         ("49301000  49301099\n", [("49301000", "49301099")], None),  # blanks of any width between FROM and TO
         ("49301000 49301099 49301199\n", [], "ids.txt:1: column 'id_to': value '49301099 49301199' breaks rule id_to is"),  # never dropped
+        # two IDs, lines ended by CR alone (old Mac text): was imported as the range 49301000-49301099 (100 numbers)
+        ("49301000\r49301099\r", [], "ids.txt:1: lines end in a carriage return alone (old Mac text): save the file with LF or CRLF"),
+        # a line break no CSV reader ends a line at is no blank between FROM and TO
+        ("49301000\u202849301099\n", [], "ids.txt:1: column 'id_value': value '49301000\\u202849301099' breaks rule"),
+        ("49301000\r49301099\n", [], "ids.txt:1: column 'id_value': value '49301000\\r49301099' breaks rule"),
+        ("49301000\u00a049301099\n", [("49301000", "49301099")], None),  # a no-break space is a blank
     ],
 )
 def test_import_ids_reads_a_list_of_ids_as_written(catalog_dir, tmp_path, text, rows, problem):
