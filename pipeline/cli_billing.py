@@ -244,7 +244,8 @@ def delete_account(
 
     def deleted(cat: Catalog, bil: BillingCatalog, actor) -> Change:
         change = deleted_account(cat, bil, customer, on.date())
-        _refuse_unbilled(cat, bil, customer, on.date(), place)
+        # the unbilled usage is in the warehouse: a mistyped or missing one would hide it
+        _refuse_unbilled(cat, bil, customer, on.date(), existing_warehouse(place))
         return change
 
     change = _apply("delete-account", catalog, user, role, deleted)
@@ -260,7 +261,11 @@ def _refuse_unbilled(cat: Catalog, bil: BillingCatalog, customer: str, on: date,
 
     contracts = cat.contracts.filter(pl.col("customer_id") == customer).get_column("contract_id").sort().to_list()
     until = on - timedelta(days=1)
-    open_ = unbilled(billing_connection(cat, bil, warehouse), contracts, until, adjustment_rules(cat))
+    con = billing_connection(cat, bil, warehouse)
+    try:
+        open_ = unbilled(con, contracts, until, adjustment_rules(cat))
+    finally:
+        con.close()
     if open_.height:
         listed = "; ".join(
             open_.select(
