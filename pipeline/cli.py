@@ -14,9 +14,8 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from pipeline.catalog import CatalogNotFound, CatalogNotWritable
-from pipeline.cli_output import console, error, existing_warehouse, glob_problem, note, unwritable
+from pipeline.cli_output import console, error, existing_warehouse, glob_problem, note, unwritable, writable_warehouse
 from schemas.outputs import OUTCOMES
-
 
 
 class _Commands(TyperGroup):
@@ -221,10 +220,8 @@ def rerate(
     if not settings.catalog.is_dir():
         error(f"catalog directory {settings.catalog} not found: pass --catalog or set RATING_CATALOG")
         raise typer.Exit(2)
-    problem = unwritable(settings.warehouse) if settings.warehouse.is_dir() else None  # none: the plan says there is nothing
-    if problem:  # the runs rated again replace their files in it
-        error(problem)
-        raise typer.Exit(2)
+    if settings.warehouse.is_dir():  # the runs rated again replace their files in it (none: the plan says so)
+        writable_warehouse(settings.warehouse)
     prefect_environment(verbose)
     if pg_url:
         os.environ["RATING_PG_URL"] = pg_url  # not a flow parameter: Prefect stores parameters, URLs carry passwords

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from pipeline.catalog import Catalog, CatalogError, CatalogNotFound
 from pipeline.catalog.billing import BillingCatalog
-from pipeline.cli_output import error, existing_warehouse, note, unwritable
+from pipeline.cli_output import error, existing_warehouse, note, writable_warehouse
 from pipeline.config import Settings
 from schemas.billing import INTERVALS, ROLES
 from pipeline.lifecycle import (
@@ -103,10 +103,7 @@ def bill(
         raise CatalogNotFound(settings.catalog)
     with _errors(exit_code=2):  # the command line's mistakes are told before Prefect starts (20 s)
         _check_bill(period, contract, _day(until), _day(invoice_date), settings.catalog)
-    problem = unwritable(existing_warehouse(settings.warehouse))
-    if problem:
-        error(problem)
-        raise typer.Exit(2)
+    writable_warehouse(settings.warehouse)
     prefect_environment()
     if pg_url:
         os.environ["RATING_PG_URL"] = pg_url  # not a flow parameter: Prefect stores parameters, URLs carry passwords

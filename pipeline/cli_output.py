@@ -53,6 +53,16 @@ def unwritable(path: Path) -> str | None:
     return None
 
 
+def writable_warehouse(path: Path) -> Path:
+    """`existing_warehouse(path)` that can be written (`unwritable`); else a message and exit code 2,
+    before Prefect starts: for the commands that store into a warehouse rated before."""
+    problem = unwritable(existing_warehouse(path))
+    if problem:
+        error(problem)
+        raise typer.Exit(2)
+    return path
+
+
 def existing_warehouse(path: Path) -> Path:
     """`path` when it is a directory; else the message a mistyped --warehouse deserves and exit code 2
     (a command that only reads the warehouse must not report an empty one, nor create it)."""

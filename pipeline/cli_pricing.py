@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.catalog import CatalogError
-from pipeline.cli_output import console, error, existing_warehouse, note, unwritable
+from pipeline.cli_output import console, error, note, writable_warehouse
 from pipeline.io.catalog_files import load_priced_catalog, read_catalog_csv, read_raw_catalog, replace_csv
 from pipeline.price.catalog import validated_pricing
 from schemas.outputs import PERIOD
@@ -110,10 +110,7 @@ def cost_control_report(
     except CatalogError as exc:
         _print_problems(exc.errors)
         raise typer.Exit(1) from None
-    problem = unwritable(existing_warehouse(settings.warehouse))  # the report is stored in it
-    if problem:
-        error(problem)
-        raise typer.Exit(2)
+    writable_warehouse(settings.warehouse)  # the report is stored in it
     from pipeline.io.warehouse import finish_stopped
 
     for run_id in finish_stopped(settings.warehouse):  # else its rated usage is read half old, half new
