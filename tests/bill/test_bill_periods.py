@@ -563,3 +563,21 @@ def test_a_run_for_an_earlier_period_needs_an_invoice_date_not_before_the_sequen
     else:
         result = bill_task.fn(cat, bil, request, warehouse)
         assert [(r["invoice_id"], str(r["invoice_date"])) for r in result.tables()["invoices"].to_pylist()] == [("INV-000002", "2026-10-31")]
+
+
+def test_a_test_accounts_later_invoice_does_not_stop_the_real_run(tmp_path) -> None:
+    # review: a test account's single invoice dated 15 November (a preview) stopped October's period
+    # run for every real contract: its test invoice for a late October call was dated before it
+    from flows.billing_run import bill_task
+    from pipeline.bill.invoices import billing_request
+
+    cat, bil = f.catalogs(billing={"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", "2026-10-01", None),
+                                                             ("PT", "CT", "FEE", "recurring", "monthly", "2026-10-01", None)])})
+    warehouse = tmp_path / "warehouse"
+    f.bill(warehouse, cat, bil, contract="CT", until=date(2026, 11, 15))
+    late = [{"record_key": "late", "contract_id": "CT", "customer_id": "KT", "start_time": datetime(2026, 10, 20, 9, tzinfo=timezone.utc),
+             "quantity": 60, "amount": D("0.060000")}]
+    f.store_rated(warehouse, f.rated(late), run_id="rate-late")
+    result = bill_task.fn(cat, bil, billing_request(period="2026-10"), warehouse)
+    invoices = result.tables()["invoices"].to_pylist() + result.tables(test=True)["invoices"].to_pylist()
+    assert [(r["invoice_id"], str(r["invoice_date"])) for r in invoices] == [("INV-000001", "2026-10-31"), ("TEST-000002", "2026-10-31")]
