@@ -581,3 +581,17 @@ def test_a_test_accounts_later_invoice_does_not_stop_the_real_run(tmp_path) -> N
     result = bill_task.fn(cat, bil, billing_request(period="2026-10"), warehouse)
     invoices = result.tables()["invoices"].to_pylist() + result.tables(test=True)["invoices"].to_pylist()
     assert [(r["invoice_id"], str(r["invoice_date"])) for r in invoices] == [("INV-000001", "2026-10-31"), ("TEST-000002", "2026-10-31")]
+
+
+def test_the_date_order_refusal_names_the_latest_dated_invoice_even_where_the_order_is_already_broken() -> None:
+    """Review: INV-000002 dated 30 September after INV-000001 of 31 October (an older release made such
+    runs): the refusal named INV-000002 with October's date; it names INV-000001, the latest dated."""
+    import pyarrow as pa
+
+    import sql
+
+    con = engine.connect()
+    con.register("st_invoices", pa.table({"sequence_id": ["INV", "INV"], "invoice_id": ["INV-000001", "INV-000002"],
+                                          "sequence_no": [1, 2], "invoice_date": [date(2026, 10, 31), date(2026, 9, 30)]}))
+    con.register("bill_out_invoices", pa.table({"sequence_id": ["INV"], "invoice_date": [date(2026, 9, 30)], "is_test": [False]}))
+    assert con.sql(sql.load("duck/bill/dates_out_of_order")).fetchall() == [("INV", "INV-000001", date(2026, 10, 31))]

@@ -1,9 +1,10 @@
 -- Sequences this run would continue after an invoice dated later (docs/billing.md, "Invoice
 -- numbers"): within a sequence the numbers follow the invoice dates, so a run for an earlier period
--- made after a later one needs an invoice date on or after the latest one. Test accounts' invoices
+-- made after a later one needs an invoice date on or after the latest one (named: the latest dated, then
+-- numbered, even where an older release left the order broken). Test accounts' invoices
 -- are never real: their sequence's order stops no run (a test preview dated ahead stopped every real contract's).
 WITH latest AS (
-    SELECT sequence_id, arg_max(invoice_id, sequence_no) AS invoice_id, max(invoice_date) AS invoice_date
+    SELECT sequence_id, arg_max(invoice_id, (invoice_date, sequence_no)) AS invoice_id, max(invoice_date) AS invoice_date
     FROM st_invoices
     GROUP BY sequence_id
 )
