@@ -28,7 +28,7 @@ from pipeline.assign.index import (
     interval_lookup,
     segment_lookup,
 )
-from pipeline.assign.keys import FORMATS, KIND_SHIFT, KINDS, ipv4_value, ipv6_values, mac_value, main_key, phone_key
+from pipeline.assign.keys import FORMATS, KIND_SHIFT, KINDS, counterparty_key, ipv4_value, ipv6_values, mac_value, main_key, phone_key
 
 __all__ = [
     "DeviceIndex",
@@ -56,7 +56,7 @@ def keyed_usage(usage: pl.DataFrame, keys: pl.DataFrame, rows: pl.Series | None 
 
     `id_key` is the main-space key of phone, IPv4 and MAC identifiers (null where one does
     not parse; string and IPv6 identifiers are keyed by `located_usage`, which has the index),
-    `id_kind` the kind number (keys.KINDS), `cp_key` the counterparty's phone key.
+    `id_kind` the kind number (keys.KINDS), `cp_key` the counterparty's key (keys.counterparty_key).
     `subscriber_id` is kept only when some record needs it there (a string or IPv6 identifier).
 
     Args:
@@ -80,7 +80,7 @@ def keyed_usage(usage: pl.DataFrame, keys: pl.DataFrame, rows: pl.Series | None 
             kind.alias("id_kind"),
             id_key.alias("id_key"),
             *text,
-            phone_key(pl.col("counterparty")).alias("cp_key"),
+            counterparty_key(pl.col("counterparty")).alias("cp_key"),
             "start_time",
             "duration_s",
             "volume_bytes",

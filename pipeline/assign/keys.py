@@ -90,6 +90,23 @@ def phone_key(number: pl.Expr) -> pl.Expr:
     return pl.when(key.is_between(_LOWEST, _LOWEST * 10 - 1)).then(key)
 
 
+#: The counterparty key of digits that are no E.164 number (a national form `0316…`, more than 15
+#: digits): a called number all the same, in no zone, never "no called number" (counterparty_key).
+NOT_E164 = 0
+
+
+def counterparty_key(number: pl.Expr) -> pl.Expr:
+    """The key of a record's counterparty: phone_key of a called number; NOT_E164 for digits that
+    are no E.164 number, so pricing takes it for a number outside every zone (the catch-all zone,
+    else unrateable), not for a record without a called number (its key's row for every zone);
+    null for none, or for another counterparty (a peer address).
+
+    >>> pl.select(counterparty_key(pl.lit(s)).alias(s) for s in ("4331612345", "0316123456", "10.0.0.1")).row(0)
+    (6930579752000010, 0, None)
+    """
+    return pl.when(number.cast(pl.Int64, strict=False).is_not_null()).then(pl.coalesce(phone_key(number), NOT_E164))
+
+
 def phone_prefix_hi(number: pl.Expr) -> pl.Expr:
     """The last key a head-data ID (or a range's upper end) covers: (value + 1)·10**(15-n)·16 - 1."""
     padded, _, pad = _padded(number)

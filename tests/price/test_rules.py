@@ -76,10 +76,15 @@ def test_a_number_in_no_zone_is_unrateable_even_where_the_key_has_a_row_for_ever
     # article_keys' empty zone is "every zone not listed": a number outside every zone (no catch-all) is in none
     keys = {k: [*v, new] for (k, v), new in zip(CORE["article_keys"].items(), ("voice", None, "A-NAT"))}
     cat = priced(core={"article_keys": keys})
-    result = rate_priced(calls(K_SEC, ("2026-10-01 10:00:00", 60, "33123456"), ("2026-10-01 11:00:00", 60, "4312345678")), cat)
+    # differential audit: a number left national (0316…, the source has no country) was taken for no called
+    # number and priced by that row; it is a number in no zone too
+    result = rate_priced(calls(K_SEC, ("2026-10-01 10:00:00", 60, "33123456"), ("2026-10-01 11:00:00", 60, "4312345678"),
+                               ("2026-10-01 12:00:00", 60, "0316123456")), cat)
     assert rated(result, "zone_id", "article_id").rows() == [("NAT", "A-NAT")]
-    assert result.table("unrateable").pl().get_column("reason").to_list() == [
-        "no destination zone matches 33123456 and tariff T-SEC has no catch-all zone"
+    assert sorted(result.table("unrateable").pl().get_column("reason").to_list()) == [
+        "called number 0316123456 is not in international form (E.164 digits), so no destination zone matches it, "
+        "and tariff T-SEC has no catch-all zone",
+        "no destination zone matches 33123456 and tariff T-SEC has no catch-all zone",
     ]
 
 
@@ -92,7 +97,7 @@ def test_a_number_in_no_zone_is_unrateable_even_where_the_key_has_a_row_for_ever
         # a called number left national (its source has no country): no zone can match it
         ({"counterparty": ["0316123456"]}, None,
          "called number 0316123456 is not in international form (E.164 digits), so no destination zone matches it, "
-         "and article key voice has no article for every zone (article_keys.csv)"),
+         "and tariff T-SEC has no catch-all zone"),
         # a counterparty that is no number at all (a flow's peer address) is not a called number in national form:
         # the article key is what is missing
         ({"article_key": ["dta"], "counterparty": ["8.8.8.8"], "duration_s": [None], "volume_bytes": [10**6]}, None,

@@ -8,11 +8,12 @@ SELECT
         WHEN p.ta_no IS NULL AND p.zone_no = 0 AND phone_key(u.counterparty) IS NOT NULL
             THEN 'no destination zone matches ' || u.counterparty
                  || ' and tariff ' || t.tariff_id || ' has no catch-all zone'
-        -- a called number in national form (digits, a leading 0); another counterparty (a flow's peer
-        -- address) is no called number: the article key's missing row is the reason below
-        WHEN p.ta_no IS NULL AND p.zone_no = 0 AND regexp_full_match(u.counterparty, '[0-9]+') AND ka.article_id IS NULL
+        -- digits that are no E.164 number (national form, a leading 0; more than 15 digits): a called
+        -- number in no zone (pipeline.assign.keys.counterparty_key); another counterparty (a flow's
+        -- peer address) is no called number: the article key's missing row is the reason below
+        WHEN p.ta_no IS NULL AND p.zone_no = 0 AND TRY_CAST(u.counterparty AS BIGINT) IS NOT NULL
             THEN 'called number ' || u.counterparty || ' is not in international form (E.164 digits), so no destination zone matches it, '
-                 || 'and article key ' || u.article_key || ' has no article for every zone (article_keys.csv)'
+                 || 'and tariff ' || t.tariff_id || ' has no catch-all zone'
         WHEN p.ta_no IS NULL AND coalesce(kz.article_id, ka.article_id) IS NULL
             THEN 'article key ' || u.article_key || ' has no article for zone ' || coalesce(z.zone_id, '(none)')
                  || ' (article_keys.csv)'
