@@ -449,7 +449,6 @@ def test_postgres_down_is_an_operators_error_logged_without_its_traceback(tmp_pa
     in a RuntimeError, which Prefect logs with its traceback, where `rating run` and `rating bill`
     print the message alone (ops audit)."""
     import logging
-    import sys
 
     import flows.rerate as flow_module
     from pipeline import cli
