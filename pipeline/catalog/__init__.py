@@ -91,8 +91,10 @@ SHOWN_CHARACTERS = 60
 
 
 def _shown(value: str | None) -> str:
-    """The cell as a problem shows it: quoted, a long one cut with its length said."""
-    if value is None or len(value) <= SHOWN_CHARACTERS + 1:
+    """The cell as a problem shows it: quoted, a long one cut with its length said, none as `(empty)`."""
+    if value is None:
+        return "(empty)"
+    if len(value) <= SHOWN_CHARACTERS + 1:
         return repr(value)
     quoted = repr(value[:SHOWN_CHARACTERS])
     return f"{quoted[:-1]}…{quoted[-1]} ({len(value)} characters)"
@@ -203,11 +205,15 @@ def _typed_table(raw: RawTable, model: type[pandera.DataFrameModel], defaults: d
             pl.col("_line").alias("line"),
             _checked_column(schema.columns).alias("column"),
             _checked_value(written, schema.columns).alias("value"),
-            pl.col("check").alias("rule"),
+            pl.col("check").replace(_CHECK_WORDS).alias("rule"),
         )
         # a cell that failed to parse is reported once, as a parse error
         check_errors = check_errors.join(cast_errors.select("line", "column"), on=["line", "column"], how="anti")
     return typed, pl.concat([cast_errors, check_errors.cast(ERRORS_SCHEMA)])
+
+
+#: pandera's names of its built-in checks that read as code, in the words a problem shows.
+_CHECK_WORDS = {"not_nullable": "required: the cell is empty", "field_uniqueness": "unique: another row has the same value"}
 
 
 def _checkable(typed: Mapping[str, pl.DataFrame], problems: pl.DataFrame, files: Mapping[str, str]) -> dict[str, pl.DataFrame]:

@@ -52,6 +52,21 @@ def test_a_bad_cell_names_file_line_column_value_and_rule(table, column, value, 
     assert errors_of(**{table: columns}) == [(f"{table}.csv", 2, column, value, rule)]
 
 
+def test_an_empty_required_cell_and_a_repeated_key_are_named_in_words_not_pandera_check_names():
+    """errors audit: the messages said `value None breaks rule not_nullable` and `field_uniqueness`."""
+    customers = {c: list(v) for c, v in BASE_CATALOG["customers"].items()}
+    customers["name"] = [None] + customers["name"][1:]
+    customers["customer_id"] = [customers["customer_id"][0]] * len(customers["customer_id"])
+    with pytest.raises(CatalogError) as caught:
+        validated_catalog(raw_catalog(customers=customers))
+    lines = [problem_text(*row) for row in caught.value.errors.filter(pl.col("file") == "customers.csv").rows()]
+    assert lines == [
+        "customers.csv:2: column 'customer_id': value 'C1' breaks rule unique: another row has the same value",
+        "customers.csv:2: column 'name': value (empty) breaks rule required: the cell is empty",
+        "customers.csv:3: column 'customer_id': value 'C1' breaks rule unique: another row has the same value",
+    ]
+
+
 def test_a_reference_to_a_missing_customer_is_an_error():
     contracts = {c: list(v) for c, v in BASE_CATALOG["contracts"].items()}
     contracts["customer_id"] = ["C1", "C9"]
@@ -321,7 +336,7 @@ PRICES = ("tariff_id", "article_id", "price", "valid_from", "valid_until")
     ("rows", "expected"),
     [
         ([("T-MIN", "A-NAT", "0.06", None, None), ("T-MIN", "A-NAT", "0.07", None, None)],  # an exact duplicate
-         ["prices.csv:3: column 'valid_from': value None breaks rule overlaps an earlier row with the same tariff_id, article_id"]),
+         ["prices.csv:3: column 'valid_from': value (empty) breaks rule overlaps an earlier row with the same tariff_id, article_id"]),
         ([("T-MIN", "A-NAT", "0.06", None, None), ("T-MIN", "A-NAT", "0.07", "2026-01-01", None)],
          ["prices.csv:3: column 'valid_from': value '2026-01-01' breaks rule overlaps an earlier row with the same tariff_id, article_id"]),
         ([("T-MIN", "A-NAT", "0.06", "2026-01-01", "2026-07-01"), ("T-MIN", "A-NAT", "0.07", "2026-06-30", None)],
@@ -354,8 +369,8 @@ def test_prices_that_follow_each_other_are_valid():
          ["article_keys.csv:2: column 'zone_id': value 'NAT' breaks rule two rows with the same article_key, zone_id",
           "article_keys.csv:3: column 'zone_id': value 'NAT' breaks rule two rows with the same article_key, zone_id"]),
         ([("data", None, "A-NAT"), ("voice", "NAT", "A-NAT"), ("data", None, "A-NAT")],  # an empty zone_id is a value too
-         ["article_keys.csv:2: column 'zone_id': value None breaks rule two rows with the same article_key, zone_id",
-          "article_keys.csv:4: column 'zone_id': value None breaks rule two rows with the same article_key, zone_id"]),
+         ["article_keys.csv:2: column 'zone_id': value (empty) breaks rule two rows with the same article_key, zone_id",
+          "article_keys.csv:4: column 'zone_id': value (empty) breaks rule two rows with the same article_key, zone_id"]),
     ],
     ids=["same-zone", "two-rows-for-every-zone"],
 )

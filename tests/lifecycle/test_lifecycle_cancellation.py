@@ -231,7 +231,7 @@ def test_a_position_starting_after_its_module_ends_is_cancelled_before_it_starte
         ({"positions": f.positions([("P1", "C1", "FEE", "recurring", "monthly", "2026-10-01", "2026-09-29")])},
          "positions.csv:2: column 'end_date': value '2026-09-29' breaks rule end_date must not be before start_date"),
         ({"article_terms": {"article_id": ["RENT"], "cancellation": ["yearly"], "notice_months": ["3"]}},
-         "article_terms.csv:2: column 'term_months': value None breaks rule yearly cancellation needs a minimum term"),
+         "article_terms.csv:2: column 'term_months': value (empty) breaks rule yearly cancellation needs a minimum term"),
     ],
     ids=["cancelled-before-it-started", "ends-two-days-before-start", "own-yearly-without-term"],
 )
