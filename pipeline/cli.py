@@ -159,8 +159,8 @@ def run(
         problems.append(f"warehouse {settings.warehouse} is a file, not a directory{where}: pass --warehouse or set RATING_WAREHOUSE")
     else:
         problems += filter(None, [glob_problem(settings.warehouse)])
-    # made (as the run would make it) only when every path is right
-    problems += filter(None, [None if problems else unwritable(settings.warehouse)])
+    if not problems:  # made (as the run would make it) only when every path is right
+        problems += filter(None, [unwritable(settings.warehouse)])
     if problems:
         for problem in problems:
             error(problem)
