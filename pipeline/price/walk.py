@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from pipeline.threads import in_pieces
 from schemas.pricing import TIER_UNIT_BITS
 
 #: Tier methods as codes.
@@ -128,17 +129,16 @@ def group_key(contract: np.ndarray, ta: np.ndarray, month: np.ndarray) -> np.nda
     return (contract.astype(np.int64) << CONTRACT_SHIFT) + (ta.astype(np.int64) << TA_SHIFT) + month
 
 
-def walked(counted: dict[str, np.ndarray], rules: Rules, carried: pl.DataFrame | None = None) -> Walked:
-    """The walk of the counted records (pipeline/price/records.py): t_us, contract_no, ta_no,
-    month_idx, quantity and src, as arrays in input order.
+def walked(gk: np.ndarray, quantity: np.ndarray, src: np.ndarray, rules: Rules, carried: pl.DataFrame | None = None) -> Walked:
+    """The walk of counted records given in walk order (walk_order), whole groups only: their
+    group keys (group_key), rated quantities and price sources (pipeline/price/records.py).
 
     Args:
         carried: (gk, q_before): units earlier runs rated in a group.
     """
-    qn = counted["quantity"]
-    gk = group_key(counted["contract_no"], counted["ta_no"], counted["month_idx"])
-    cum, total = _running_sums(counted, gk)
-    ta = counted["ta_no"].astype(np.int64)
+    qn = quantity
+    cum, total = _running_sums(gk, qn)
+    ta = (gk >> TA_SHIFT) & ((1 << (CONTRACT_SHIFT - TA_SHIFT)) - 1)  # months stay below 2^TA_SHIFT (years 2000-2100)
     earlier = _carried(gk, carried)
     free_q = rules.free_q[ta]
     free_left = free_q if earlier is None else np.maximum(free_q - earlier, 0)
@@ -150,51 +150,96 @@ def walked(counted: dict[str, np.ndarray], rules: Rules, carried: pl.DataFrame |
     if t0 is not None:
         a, b = a + t0, b + t0
     method = rules.method[ta]
-    tiered = np.flatnonzero((counted["src"] == TARIFF) & (method > 0) & (b > a))
+    tiered = np.flatnonzero((src == TARIFF) & (method > 0) & (b > a))
     t_end = np.maximum(total[tiered] - free_left[tiered], 0)
     if t0 is not None:
         t_end += t0[tiered]
     return Walked(free, tiered, *_tiers(rules, ta[tiered], method[tiered], a[tiered], b[tiered], t_end))
 
 
-def walk_order(contract: np.ndarray, ta: np.ndarray, month: np.ndarray, t_us: np.ndarray) -> np.ndarray:
-    """The rows (in input order) in walk order: by group (contract, tariff-article, period), then
-    start to the millisecond, then input row.
+def walk_order(
+    contract: np.ndarray, ta: np.ndarray, month: np.ndarray, t_us: np.ndarray, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """`rows` (ascending positions in the arrays; default all) in walk order: by group
+    (contract, tariff-article, period), then start to the millisecond, then input row; and
+    their group keys (group_key) in that order.
 
-    One stable sort of one 64-bit key when the group's numbers and the run's span of
-    milliseconds fit in 63 bits (they do for millions of contracts and months of usage); else a
-    sort by two columns.
+    Two sorts of 64-bit values, no sort of positions by key (NumPy sorts plain values several
+    times faster than it finds the order of keys): first the milliseconds with the position in
+    the low bits, which gives each row its rank in time; then the group with that rank in the
+    low bits, which gives the walk order. Both fit 63 bits unless the run spans centuries of
+    milliseconds or its groups' numbers are huge; then one stable sort by (group, millisecond).
+    The key building and gathers run in pieces on both cores.
     """
-    ms = t_us // 1000
-    ms = ms - ms.min()
-    fields = [contract.astype(np.int64), ta.astype(np.int64), month.astype(np.int64) - int(month.min())]
-    widths = [max(int(f.max()).bit_length(), 1) for f in (*fields, ms)]
-    if sum(widths) <= 63:
-        key = fields[0]
-        for field, width in zip((*fields[1:], ms), widths[1:]):
-            key = (key << width) | field
-        order = pl.select(pl.int_range(key.size, dtype=pl.Int64).sort_by(pl.lit(pl.Series(key)), maintain_order=True))
-    else:
-        frame = pl.DataFrame({"g": group_key(contract, ta, month), "ms": ms})
-        order = frame.select(pl.int_range(pl.len(), dtype=pl.Int64).sort_by("g", "ms", maintain_order=True))
-    return order.to_series().to_numpy()
+    rows = np.arange(t_us.size, dtype=np.int64) if rows is None else rows
+    m = rows.size
+    if m == 0:
+        return rows, np.zeros(0, dtype=np.int64)
+    bits = max(m - 1, 1).bit_length()
+    low = (1 << bits) - 1
+    ms0 = int(t_us.min()) // 1000
+    m0 = int(month.min())
+    ta_bits, month_bits = (max(int(v).bit_length(), 1) for v in (ta.max(), month.max() - m0))
+    group_bits = max(int(contract.max()).bit_length(), 1) + ta_bits + month_bits
+    if (int(t_us.max()) // 1000 - ms0).bit_length() + bits > 63 or group_bits + bits > 63:
+        return _walk_order_by_columns(contract, ta, month, t_us, rows)
+    in_time, rank, key = (np.empty(m, dtype=np.int64) for _ in range(3))
+
+    def by_time(at: slice) -> None:
+        in_time[at] = ((t_us[rows[at]] // 1000 - ms0) << bits) | np.arange(at.start, at.stop, dtype=np.int64)
+
+    def ranked(at: slice) -> None:
+        rank[in_time[at] & low] = np.arange(at.start, at.stop, dtype=np.int64)
+
+    def by_group(at: slice) -> None:
+        r = rows[at]
+        group = (((contract[r].astype(np.int64) << ta_bits) | ta[r]) << month_bits) | (month[r] - m0)
+        key[at] = (group << bits) | rank[at]
+
+    in_pieces(m, by_time)
+    in_time.sort()
+    in_pieces(m, ranked)
+    in_pieces(m, by_group)
+    del rank
+    key.sort()
+    ordered, gk = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
+
+    def unpacked(at: slice) -> None:
+        ordered[at] = rows[in_time[key[at] & low] & low]
+        group = key[at] >> bits
+        month_no = (group & ((1 << month_bits) - 1)) + m0
+        ta_no = (group >> month_bits) & ((1 << ta_bits) - 1)
+        gk[at] = group_key(group >> (month_bits + ta_bits), ta_no, month_no)
+
+    in_pieces(m, unpacked)
+    return ordered, gk
 
 
-def _running_sums(counted: dict[str, np.ndarray], gk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per record, the units of its group (gk) up to and including it in walk order, and the group's total."""
-    q = counted["quantity"]
+def _walk_order_by_columns(contract, ta, month, t_us, rows) -> tuple[np.ndarray, np.ndarray]:
+    """walk_order by one stable sort of (group key, millisecond): for keys too wide to pack."""
+    gk = group_key(contract[rows], ta[rows], month[rows])
+    frame = pl.DataFrame({"g": gk, "ms": t_us[rows] // 1000})
+    order = frame.select(pl.int_range(pl.len(), dtype=pl.Int64).sort_by("g", "ms", maintain_order=True)).to_series().to_numpy()
+    return rows[order], gk[order]
+
+
+def group_slices(gk: np.ndarray, parts: int) -> list[slice]:
+    """Up to `parts` slices of records in walk order (their group keys `gk`), cut only where a group starts."""
+    m = gk.size
+    cuts = sorted({0, m, *(int(np.searchsorted(gk, gk[i * m // parts], side="left")) for i in range(1, parts))})
+    return [slice(lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:])]
+
+
+def _running_sums(gk: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per record in walk order, the units of its group (gk) up to and including it, and the group's total."""
     m = q.size
     if m == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    order = walk_order(counted["contract_no"], counted["ta_no"], counted["month_idx"], counted["t_us"])
-    group_sorted = gk[order]
-    q_s = q[order]
-    starts = np.flatnonzero(np.concatenate(([True], group_sorted[1:] != group_sorted[:-1])))
+    starts = np.flatnonzero(np.concatenate(([True], gk[1:] != gk[:-1])))
     lengths = np.diff(np.append(starts, m))
-    running = np.cumsum(q_s)
-    cum, total = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
-    cum[order] = running - np.repeat(running[starts] - q_s[starts], lengths)
-    total[order] = np.repeat(np.add.reduceat(q_s, starts), lengths)
+    running = np.cumsum(q)
+    cum = running - np.repeat(running[starts] - q[starts], lengths)
+    total = np.repeat(np.add.reduceat(q, starts), lengths)
     return cum, total
 
 

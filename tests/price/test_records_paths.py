@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 
@@ -117,23 +118,42 @@ def _walk_table(rows, contract_base: int, ms_base: int) -> pl.DataFrame:
 
 
 @pytest.mark.parametrize(
-    ("contract_base", "ms_base"),
+    ("contract_base", "ms_base", "extra"),
     [
-        (0, 1_790_000_000_000),  # a few bits each: one packed 64-bit key
-        (2**26, 1_790_000_000_000),  # 27-bit contract numbers, still packed
-        (2**26, 0),  # … and a span of 56 years of milliseconds: too wide to pack, sorted by (gk, ms)
+        (0, 1_790_000_000_000, None),  # a few bits each: two sorts of packed 64-bit values
+        (2**26, 1_790_000_000_000, None),  # 27-bit contract numbers, still packed
+        (2**26, 0, (9, 9, 0, -1_790_000_000_000_000)),  # … and a span of 56 years of milliseconds, still packed
+        # 27-bit contracts, 20-bit tariff-article numbers and 15 bits of months: too wide to pack with
+        # the positions, sorted by (group key, millisecond)
+        (2**26, 1_790_000_000_000, (9, 2**19, 30_000, 1_790_000_000_000_000)),
     ],
-    ids=["packed", "packed-wide-contracts", "two-columns"],
+    ids=["packed", "packed-wide-contracts", "packed-wide-span", "two-columns"],
 )
-def test_walk_order_is_group_then_millisecond_then_input_row(contract_base, ms_base):
+def test_walk_order_is_group_then_millisecond_then_input_row(contract_base, ms_base, extra):
     table = _walk_table(WALK_ROWS, contract_base, ms_base)
-    if ms_base == 0:  # one record 56 years before the others widens the span of milliseconds
-        table = pl.concat([table, _walk_table([(9, 9, 0, 0)], contract_base, -1_790_000_000_000)])
+    expected = WALK_ORDER
+    if extra is not None:  # a record of the largest contract, sorted last, widens the key
+        table = pl.concat([table, _walk_table([extra[:3] + (0,)], contract_base, 0).with_columns(pl.lit(extra[3]).alias("t_us"))])
         expected = WALK_ORDER + [7]
-    else:
-        expected = WALK_ORDER
     arrays = [table.get_column(c).to_numpy() for c in ("contract_no", "ta_no", "month_idx", "t_us")]
-    assert walk.walk_order(*arrays).tolist() == expected
+    rows, gk = walk.walk_order(*arrays)
+    assert rows.tolist() == expected
+    assert gk.tolist() == table.get_column("gk").gather(expected).to_list()
+    some = np.array([0, 2, 4, 6], dtype=np.int64)  # only some rows: the same order among them
+    assert walk.walk_order(*arrays, some)[0].tolist() == [r for r in expected if r in some]
+
+
+def test_walk_order_packed_and_by_columns_agree():
+    """The packed sorts and the sort by (group key, millisecond) give the same order, ties included."""
+    rng = np.random.default_rng(7)
+    n = 20_000
+    contract, ta = rng.integers(1, 50, n), rng.integers(0, 4, n)
+    month = rng.integers(24_300, 24_303, n)
+    t_us = 1_790_000_000_000_000 + rng.integers(0, 3_000, n) * 1000 + rng.integers(0, 1000, n)  # many ties in the millisecond
+    rows = np.flatnonzero(rng.random(n) < 0.7)
+    packed = walk.walk_order(contract, ta, month, t_us, rows)
+    by_columns = walk._walk_order_by_columns(contract, ta, month, t_us, rows)
+    assert np.array_equal(packed[0], by_columns[0]) and np.array_equal(packed[1], by_columns[1])
 
 
 # --- daylight-saving change days in a banded tariff ---------------------------------------------
