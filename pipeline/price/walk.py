@@ -200,9 +200,8 @@ def walk_order(
     in_time.sort()
     in_pieces(m, ranked)
     in_pieces(m, by_group)
-    del rank
     key.sort()
-    ordered, gk = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
+    ordered, gk = np.empty(m, dtype=np.int64), rank  # the ranks are in the keys now: their memory takes the group keys
 
     def unpacked(at: slice) -> None:
         ordered[at] = rows[in_time[key[at] & low] & low]
