@@ -93,6 +93,20 @@ def test_views_exist_before_any_run(tmp_path):
     assert query(tmp_path, "select count(*) from usage") == [(0,)]
 
 
+
+def test_a_tables_files_of_two_releases_are_read_together(tmp_path):
+    """A table's files are read as one scan: a later release's file with a column more (here `note`),
+    before or after an earlier one's, is read for the columns both hold, as every file was alone."""
+    tables = [("u1", "run1", None), ("u2", "run2", "late"), ("u3", "run3", None)]
+    for key, run, note in tables:
+        columns = f"'{key}' AS record_key, '{run}' AS run_id, TIMESTAMPTZ '2026-10-01 10:00:00+00' AS start_time"
+        extra = f", '{note}' AS note" if note else ""
+        folder = tmp_path / "unassigned"
+        folder.mkdir(exist_ok=True)
+        duckdb.sql(f"SELECT {columns}{extra}").write_parquet(str(folder / f"run-{run}.parquet"))
+    assert sorted(warehouse.seen_record_keys(tmp_path, except_run="run3").rows()) == [("u1", "run1"), ("u2", "run2")]
+    assert warehouse.run_periods(tmp_path).rows() == [("run1", "2026-10"), ("run2", "2026-10"), ("run3", "2026-10")]
+
 @pytest.mark.parametrize(
     ("periods", "folders"),
     [
