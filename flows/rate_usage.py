@@ -204,7 +204,7 @@ def _changed_since_hashed(file: LedgerFile) -> str | None:
 @task(cache_policy=NO_CACHE)
 def rate_batch(batch: Batch, catalog: Catalog, run_id: str, warehouse_dir: Path) -> RatingResult:
     # Records stored by this same run earlier are not duplicates of themselves: a re-run replaces them.
-    seen = warehouse.seen_record_keys(warehouse_dir, except_run=run_id)
+    seen = warehouse.seen_record_keys(warehouse_dir, except_run=run_id, keys=batch.usage.get_column("record_key"))
     # Free quantities and tiers of a period go on from what other runs of it already rated.
     periods = batch.usage.get_column("start_time").dt.strftime("%Y-%m").unique().drop_nulls().to_list()
     earlier = warehouse.carried_usage(warehouse_dir, run_id, periods=periods)

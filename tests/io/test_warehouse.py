@@ -8,6 +8,7 @@ import time
 from decimal import Decimal
 
 import duckdb
+import polars as pl
 import pytest
 
 from pipeline.io import views, warehouse
@@ -59,6 +60,21 @@ def test_records_seen_by_an_earlier_run_are_duplicates_in_a_later_one(tmp_path):
     assert query(tmp_path, "select run_id, record_key, first_seen_run from duplicates") == [("run2", "r1", "run1")]
     assert query(tmp_path, "select run_id, count(*) from rated_usage group by 1 order by 1") == [("run1", 2), ("run2", 1)]
 
+
+
+@pytest.mark.parametrize(
+    ("keys", "seen"),
+    [
+        (["r1", "r2", "new"], [("r1", "run1"), ("r2", "run1")]),
+        (["r3", None, "new"], [("r3", "run1")]),  # an unassigned record's key too; no key asks for none
+        (["new"], []),
+        (None, [("r1", "run1"), ("r2", "run1"), ("r3", "run1")]),  # every stored key
+    ],
+)
+def test_only_the_stored_records_of_a_batchs_keys_are_read(tmp_path, keys, seen):
+    stored_run(tmp_path, "run1", usage(**CALLS))
+    asked = None if keys is None else pl.Series(keys, dtype=pl.String)
+    assert sorted(warehouse.seen_record_keys(tmp_path, except_run="run2", keys=asked).rows()) == seen
 
 def test_usage_totals_round_a_periods_usage_once_over_all_runs(tmp_path):
     """Three runs of one 5 s call each (0.005 at 0.06 a minute by the second): each run's invoice
