@@ -7,6 +7,7 @@ device_ids.csv; the rules are in pipeline/assign (docs/assignment.md).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal, Optional, get_args
@@ -102,6 +103,7 @@ def import_ids(
     """Add device IDs to the catalog: all of them or, if any is invalid or conflicts, none."""
     from pipeline.assign.catalog import merged_device_ids
     from pipeline.catalog import validated_catalog
+    from pipeline.io.billing_files import catalog_lock
     from pipeline.io.catalog_files import read_raw_catalog
 
     directory = _catalog_dir(catalog)
@@ -115,30 +117,32 @@ def import_ids(
         _fail(f"nothing imported: {file} cannot be read as an import file")
     except ValueError as exc:
         _fail(str(exc))
-    try:
-        raw = read_raw_catalog(directory)
-    except CatalogError as exc:
-        _report(exc.errors)
-        _fail("nothing imported: the catalog is invalid")
-    if "device_ids" not in raw or "contracts" not in raw:
-        _fail(f"{directory} has no device_ids.csv or contracts.csv: pass --catalog or set RATING_CATALOG")
-    merged, problems, skipped = merged_device_ids(raw["device_ids"], imported, raw["contracts"])
-    if problems.height:
-        _report(problems)
-        _fail(f"nothing imported: {problems.height} problem(s) in {file} (or the catalog); fix them and import again")
-    target = directory / "device_ids.csv"
-    with_lines = merged.with_columns(pl.int_range(2, merged.height + 2, dtype=pl.Int64).alias("_line"))
-    try:  # the whole catalog as it would be: references, types, conflicts
-        validated_catalog({**raw, "device_ids": RawTable(str(target), with_lines)})
-    except CatalogError as exc:
-        _report(exc.errors)
-        _fail("nothing imported: the catalog would not be valid")
-    added = merged.height - raw["device_ids"].frame.height
-    note = f" ({skipped.height} already in the catalog)" if skipped.height else ""
-    if dry_run:
-        console.print(f"{added} device ID(s) would be imported into {target}{note}; nothing written (--dry-run)")
-        return
-    replace_csv(target, merged)
+    # read to write under the catalog's edit lock, as the lifecycle commands: a change made meanwhile is kept
+    with nullcontext() if dry_run else catalog_lock(directory):
+        try:
+            raw = read_raw_catalog(directory)
+        except CatalogError as exc:
+            _report(exc.errors)
+            _fail("nothing imported: the catalog is invalid")
+        if "device_ids" not in raw or "contracts" not in raw:
+            _fail(f"{directory} has no device_ids.csv or contracts.csv: pass --catalog or set RATING_CATALOG")
+        merged, problems, skipped = merged_device_ids(raw["device_ids"], imported, raw["contracts"])
+        if problems.height:
+            _report(problems)
+            _fail(f"nothing imported: {problems.height} problem(s) in {file} (or the catalog); fix them and import again")
+        target = directory / "device_ids.csv"
+        with_lines = merged.with_columns(pl.int_range(2, merged.height + 2, dtype=pl.Int64).alias("_line"))
+        try:  # the whole catalog as it would be: references, types, conflicts
+            validated_catalog({**raw, "device_ids": RawTable(str(target), with_lines)})
+        except CatalogError as exc:
+            _report(exc.errors)
+            _fail("nothing imported: the catalog would not be valid")
+        added = merged.height - raw["device_ids"].frame.height
+        note = f" ({skipped.height} already in the catalog)" if skipped.height else ""
+        if dry_run:
+            console.print(f"{added} device ID(s) would be imported into {target}{note}; nothing written (--dry-run)")
+            return
+        replace_csv(target, merged)
     console.print(f"imported {added} device ID(s) into {target}{note}")
 
 

@@ -45,35 +45,38 @@ def import_special_prices(
     every row is valid; each problem is listed with its line, column, value and rule.
     """
     from pipeline.config import Settings
+    from pipeline.io.billing_files import catalog_lock
     from pipeline.io.catalog_files import load_catalog
 
     directory = Settings.from_env(catalog=str(catalog) if catalog else None).catalog
     if not file.is_file():
         error(f"{file} {'is a directory' if file.is_dir() else 'not found'}: pass the path of the CSV to import")
         raise typer.Exit(2)
-    try:
-        core = load_catalog(directory)
-        raw = read_raw_catalog(directory, list(CATALOG_TABLES))
-        incoming = read_catalog_csv(file)
-        # validated together with the rest of the pricing catalog: bands, references, overlaps
-        validated_pricing({**raw, "special_prices": incoming}, core)
-    except CatalogError as exc:
-        _print_problems(exc.errors)
-        raise typer.Exit(1) from None
-    columns = list(CATALOG_TABLES["special_prices"].to_schema().columns)
-    new = _with_defaults(incoming.frame.drop("_line"), columns)
-    target = Path(directory) / "special_prices.csv"
-    existing = _with_defaults(read_catalog_csv(target).frame.drop("_line"), columns) if target.exists() else new.clear()
-    kept = existing.join(new.select("contract_id").unique(), on="contract_id", how="anti")
-    earlier = existing.join(new.select("contract_id").unique(), on="contract_id", how="semi")
-    contracts = new.get_column("contract_id").n_unique()
-    # rows compared whole (nulls equal): what the import adds and what it removes of those contracts
-    added, removed = new.join(earlier, on=columns, how="anti", nulls_equal=True), earlier.join(new, on=columns, how="anti", nulls_equal=True)
-    if not added.height and not removed.height and earlier.height == new.height:
-        console.print(f"nothing changed: {target} already holds exactly these {new.height:,} special prices of {contracts:,} contracts")
-        return
-    merged = pl.concat([kept, new]).sort("contract_id", "kind", "number", nulls_last=False)
-    replace_csv(target, merged)
+    # read to write under the catalog's edit lock, as the lifecycle commands: a change made meanwhile is kept
+    with catalog_lock(directory):
+        try:
+            core = load_catalog(directory)
+            raw = read_raw_catalog(directory, list(CATALOG_TABLES))
+            incoming = read_catalog_csv(file)
+            # validated together with the rest of the pricing catalog: bands, references, overlaps
+            validated_pricing({**raw, "special_prices": incoming}, core)
+        except CatalogError as exc:
+            _print_problems(exc.errors)
+            raise typer.Exit(1) from None
+        columns = list(CATALOG_TABLES["special_prices"].to_schema().columns)
+        new = _with_defaults(incoming.frame.drop("_line"), columns)
+        target = Path(directory) / "special_prices.csv"
+        existing = _with_defaults(read_catalog_csv(target).frame.drop("_line"), columns) if target.exists() else new.clear()
+        kept = existing.join(new.select("contract_id").unique(), on="contract_id", how="anti")
+        earlier = existing.join(new.select("contract_id").unique(), on="contract_id", how="semi")
+        contracts = new.get_column("contract_id").n_unique()
+        # rows compared whole (nulls equal): what the import adds and what it removes of those contracts
+        added, removed = new.join(earlier, on=columns, how="anti", nulls_equal=True), earlier.join(new, on=columns, how="anti", nulls_equal=True)
+        if not added.height and not removed.height and earlier.height == new.height:
+            console.print(f"nothing changed: {target} already holds exactly these {new.height:,} special prices of {contracts:,} contracts")
+            return
+        merged = pl.concat([kept, new]).sort("contract_id", "kind", "number", nulls_last=False)
+        replace_csv(target, merged)
     console.print(
         f"imported {new.height:,} special prices for {contracts:,} contracts into {target} "
         f"({added.height:,} rows new or changed, {removed.height:,} earlier rows of those contracts gone; "

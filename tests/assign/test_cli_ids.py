@@ -281,7 +281,8 @@ def test_import_ids_never_applies_half_an_import(catalog_dir, tmp_path, content,
     for message in messages:
         assert message in output
     assert (catalog_dir / "device_ids.csv").read_bytes() == before
-    assert sorted(p.name for p in catalog_dir.iterdir() if p.name.startswith(".")) == []  # no temporary file left
+    # no temporary file left (the edit lock may stay, as after a lifecycle command)
+    assert sorted(p.name for p in catalog_dir.iterdir() if p.name.startswith(".") and p.name != ".catalog.lock") == []
 
 
 @pytest.mark.parametrize("separator", ["\u2028", "\x0c", "\x85"], ids=["line-separator", "form-feed", "next-line"])
@@ -411,3 +412,27 @@ def test_the_top_unassigned_view_answers_as_rating_unassigned(tmp_path):
     assert rows == [("4999", 3, 180, "2026-10-01 10:00:00", "2026-10-03 10:00:00", 2, "no device ID for 4999 is valid at 2026-10-03 10:00:00")]
     report = top_unassigned(pl.scan_parquet(sorted((tmp_path / "unassigned").glob("*.parquet"))))
     assert report.select("subscriber_id", "records", "duration_s", "runs", "reason").rows() == [(r[0], r[1], r[2], r[5], r[6]) for r in rows]
+
+
+def test_import_ids_waits_for_a_catalog_change_in_progress_and_keeps_it(catalog_dir, tmp_path):
+    """Two imports at once each read device_ids.csv, added their IDs and wrote it back: the later
+    write dropped the other import's IDs, though both said "imported 1 device ID(s)" (crash audit:
+    two `rating import-ids` started together kept one number of two, five times out of five)."""
+    import threading
+
+    from pipeline.io.billing_files import catalog_lock
+
+    ids = tmp_path / "ids.txt"
+    ids.write_text("49301111\n")
+    results = []
+    path = catalog_dir / "device_ids.csv"
+    with catalog_lock(catalog_dir):  # another command changing the catalog, read to write: it adds 49302222
+        before = path.read_text()
+        importing = threading.Thread(target=lambda: results.append(run("import-ids", str(ids), "--contract", "K-MIN", "--catalog", str(catalog_dir))))
+        importing.start()
+        importing.join(timeout=1)
+        path.write_text(before + "K-SEC,phone,49302222,,,\n")
+    importing.join(timeout=30)
+    assert results[0].exit_code == 0, results[0].output
+    stored = load_catalog(catalog_dir).device_ids.tail(2)
+    assert stored.select("contract_id", "id_value").rows() == [("K-SEC", "49302222"), ("K-MIN", "49301111")]

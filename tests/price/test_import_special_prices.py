@@ -114,3 +114,31 @@ def test_cells_with_blanks_replace_the_contracts_rows_as_the_same_cells_without_
         ("V-1001", "friends", "4312345678", "0.0200"),
         ("V-1002", "net", "4366", "0.0200"),
     ]
+
+
+def test_import_waits_for_a_catalog_change_in_progress_and_keeps_it(catalog: Path, tmp_path: Path):
+    """An import read special_prices.csv without the catalog's edit lock, so a change made meanwhile
+    (another import, a `rating delete-account` removing a contract's rows) was overwritten by its
+    write (crash audit: two imports started together kept one of them)."""
+    import threading
+
+    from pipeline.io.billing_files import catalog_lock
+
+    file = tmp_path / "friends.csv"
+    file.write_text("contract_id,kind,number,number_to,price\nV-1001,friends,4369912345,,0.0050\n")
+    results = []
+    path = catalog / "special_prices.csv"
+    with catalog_lock(catalog):  # another command changing the catalog, read to write: V-1003's net prefix
+        before = path.read_text()
+        importing = threading.Thread(target=lambda: results.append(invoke(catalog, file)))
+        importing.start()
+        importing.join(timeout=1)
+        path.write_text(before + "V-1003,net,4930,0.0300\n")
+    importing.join(timeout=30)
+    assert results[0].exit_code == 0, results[0].output
+    stored = pl.read_csv(catalog / "special_prices.csv", infer_schema=False)
+    assert stored.select("contract_id", "number", "price").rows() == [
+        ("V-1001", "4369912345", "0.0050"),
+        ("V-1002", "4366", "0.0200"),
+        ("V-1003", "4930", "0.0300"),
+    ]
