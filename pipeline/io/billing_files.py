@@ -4,16 +4,17 @@ Reading follows pipeline/io/catalog_files.py: every cell as text, validated in
 pipeline.catalog.billing. Writing keeps each file as its author wrote it: rows a change
 does not touch keep their original text and order; changed rows are written in the
 canonical form (ISO dates, plain decimals, true/false); new rows go at the end. Every
-change is validated as a whole catalog before any file is written; then every new file is
-written beside its old one (a temp file), the audit rows are appended to `audit_log.csv`, and
-each file is replaced atomically (rename): a directory nothing can be written to fails before
-the audit log records a change the files never got.
+change is validated as a whole catalog before any file is written; then every new file, and
+`audit_log.csv` with the change's rows appended, is written beside its old one (a temp file), and
+all are replaced together (renames committed by a journal, catalog_files.put_in_place_together):
+a directory nothing can be written to fails before anything changed, and a process killed between
+two renames leaves a change the next command finishes, never half a change or an audit record
+of a change the files never got.
 """
 
 from __future__ import annotations
 
 import fcntl
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,9 @@ import polars as pl
 from pipeline.catalog import CatalogNotFound, CatalogNotWritable, RawTable, validated_catalog
 from pipeline.catalog.billing import BillingCatalog, validated_billing, with_usage_tariffs
 from pipeline.catalog.validation import as_text
-from pipeline.io.catalog_files import put_in_place, read_catalog_csv, read_raw_catalog, staged_csv, validated_together
+from pipeline.io.catalog_files import (
+    finish_change, put_in_place_together, read_catalog_csv, read_raw_catalog, staged_csv, staged_text, validated_together,
+)
 from pipeline.price.catalog import PricedCatalog, validated_pricing, with_pricing
 from schemas.billing import AUDIT_SCHEMA, CATALOG_TABLES, KEYS
 from schemas.billing import DEFAULTS as BILLING_DEFAULTS
@@ -76,6 +79,7 @@ def catalog_lock(directory: Path) -> Iterator[None]:
     with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
+            finish_change(directory, locked=True)  # a change stopped between its files (put_in_place_together)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
@@ -102,32 +106,27 @@ def write_changes(directory: Path, changes: Mapping[str, tuple[pl.DataFrame, pl.
     checked = validated_catalog(core)
     validated_billing(billing_raw, checked)
     validated_pricing(pricing_raw, checked)  # its customer and contract prices refer to the core tables
-    # every new file written beside its old one first: a directory nothing can be created in fails here,
-    # before the audit log records a change the files never got
+    # every new file written beside its old one first, the audit log with its new rows too: a directory nothing
+    # can be created in fails here, before anything changed; then all are put in place together
     staged: list[tuple[Path, Path]] = []
     try:
         for table in merged.values():
             staged.append((staged_csv(Path(table.file), table.frame.drop("_line")), Path(table.file)))
-        append_audit(directory, audit)
+        staged.append((staged_audit(directory, audit), directory / AUDIT_LOG))
     except BaseException:  # nothing renamed: the staged files go
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
         raise
-    put_in_place(staged)
+    put_in_place_together(directory, staged)
 
 
-def append_audit(directory: Path, audit: pl.DataFrame) -> None:
-    """Append rows to the audit log (created with its header when missing), flushed to disk."""
+def staged_audit(directory: Path, audit: pl.DataFrame) -> Path:
+    """The audit log with `audit` appended (created with its header when missing), staged beside it
+    (staged_csv): it is put in place with the files whose change it records, never without them."""
     path = Path(directory) / AUDIT_LOG
     rows = audit.select(list(AUDIT_SCHEMA)).with_columns(pl.col("changed_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
-    text = rows.write_csv(include_header=not path.exists())
-    try:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as exc:
-        raise CatalogNotWritable(path, exc) from None
+    earlier = path.read_text(encoding="utf-8") if path.exists() else ""
+    return staged_text(path, earlier + rows.write_csv(include_header=not path.exists()))
 
 
 def read_audit(directory: Path) -> pl.DataFrame:

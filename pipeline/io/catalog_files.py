@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import tempfile
 from collections import Counter
@@ -37,6 +38,10 @@ def read_raw_catalog(directory: Path, names: Iterable[str] = TABLES) -> dict[str
     directory = Path(directory)
     if not directory.is_dir():
         raise CatalogNotFound(directory)
+    try:
+        finish_change(directory)  # a change stopped between its files: read it whole
+    except OSError:
+        pass  # a catalog this process cannot write: its next writer finishes it
     tables, problems = {}, []
     if names is TABLES:  # the core tables are read by every command: the one place to notice a stray file
         stray = [path for path in sorted(directory.glob("*.csv")) if path.stem not in KNOWN_FILES and not path.name.startswith(".")]
@@ -254,6 +259,11 @@ def staged_csv(path: Path, frame: pl.DataFrame) -> Path:
     """The new version of the catalog file `path`, written whole beside it (a hidden temporary file,
     on disk, with the old file's permissions or the umask's): what put_in_place renames over it.
     Raises CatalogNotWritable (OSError otherwise), leaving nothing behind, when it cannot be written there."""
+    return staged_text(path, frame.write_csv())
+
+
+def staged_text(path: Path, text: str) -> Path:
+    """staged_csv for a text already made (the audit log with its new rows, a change's journal)."""
     path = Path(path)
     umask = os.umask(0)
     os.umask(umask)
@@ -265,7 +275,7 @@ def staged_csv(path: Path, frame: pl.DataFrame) -> Path:
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(frame.write_csv())
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
     except BaseException:
@@ -282,3 +292,42 @@ def put_in_place(staged: list[tuple[Path, Path]]) -> None:
     finally:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
+
+
+#: A catalog change of several files: the staged files and the files they replace, in the catalog
+#: directory. Written once every file is staged, it commits the change; it goes once all are in place.
+CHANGE_JOURNAL = ".catalog-change.json"
+
+
+def put_in_place_together(directory: Path, staged: list[tuple[Path, Path]]) -> None:
+    """put_in_place for the files of one change: all of them or none, also when the process dies
+    between two renames (SIGKILL, a power cut): the journal commits the change, and the next reader
+    of the catalog finishes it (finish_change). A change stopped before its journal changed nothing."""
+    directory = Path(directory)
+    try:
+        journal = staged_text(directory / CHANGE_JOURNAL, json.dumps([[tmp.name, path.name] for tmp, path in staged]))
+        os.replace(journal, directory / CHANGE_JOURNAL)
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    finish_change(directory, locked=True)
+
+
+def finish_change(directory: Path, locked: bool = False) -> bool:
+    """Put the files of a committed change in place that are not yet (a change stopped between its
+    renames); whether there was one. Only the holder of the catalog's edit lock (`locked`) removes
+    the journal: a reader could otherwise remove the journal of a change made after the one it read."""
+    journal = Path(directory) / CHANGE_JOURNAL
+    try:
+        renames = json.loads(journal.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return False
+    for tmp, target in renames:  # a few catalog files
+        try:
+            os.replace(Path(directory) / tmp, Path(directory) / target)
+        except FileNotFoundError:
+            pass  # in place already
+    if locked:
+        journal.unlink(missing_ok=True)
+    return True

@@ -332,3 +332,40 @@ def test_delete_account_names_a_late_call_even_after_a_later_invoice_was_made(tm
                     "--warehouse", str(warehouse))
     assert result.exit_code == 1, result.output
     assert "contract C3 has 1 lines (net 0.06 EUR)" in " ".join(result.output.replace("│", " ").split())
+
+
+class Killed(BaseException):
+    """The process dying (SIGKILL, a power cut) at a rename: nothing after it runs."""
+
+
+@pytest.mark.parametrize("renames_done", [0, 1, 2, 3])
+def test_a_change_stopped_between_its_files_is_whole_or_absent_and_a_rerun_audits_it_once(catalog, monkeypatch, renames_done) -> None:
+    """`rating cancel` appended its audit rows, then renamed modules.csv and positions.csv into place one
+    by one: killed in between (crash audit, SIGKILL before the n-th rename), the audit log recorded a
+    cancellation the files never got, or the module was cancelled and its position not; the cancel run
+    again audited it a second time (6 rows for 3 changes)."""
+    args = ["cancel", "C1", "M1", "--on", "2026-06-01", "--user", "carl", "--role", "Client"]
+    reference = f.write_catalog(catalog.parent / "reference", billing=BILLING)
+    assert rating(reference, *args).exit_code == 0
+    before = snapshot(catalog)
+    real_replace, done = __import__("os").replace, []
+
+    def dies(src, dst):
+        if len(done) == renames_done:
+            raise Killed()
+        done.append(dst)
+        real_replace(src, dst)
+
+    with monkeypatch.context() as m, pytest.raises(Killed):
+        m.setattr("pipeline.io.catalog_files.os.replace", dies)
+        rating(catalog, *args)
+    _, bil = load_catalogs(catalog)  # what any command reads next: the change whole, or not at all
+    cancelled = bil.modules.select("end_date").cast(pl.String).rows() == [("2026-07-31",)]
+    ended = bil.positions.filter(pl.col("position_id") == "P1").select("end_date").cast(pl.String).rows() == [("2026-07-31",)]
+    assert cancelled == ended
+    assert (read_audit(catalog).height == 3) == cancelled
+    assert rating(catalog, *args).exit_code == 0  # the operator runs it again
+    after = snapshot(catalog)
+    assert {n: after[n] for n in after if n != "audit_log.csv"} == {n: b for n, b in snapshot(reference).items() if n != "audit_log.csv"}
+    assert read_audit(catalog).drop("changed_at").rows() == read_audit(reference).drop("changed_at").rows()
+    assert before != after
