@@ -437,11 +437,13 @@ def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = Fal
             first = first_started or started
             runs = run_record(run_id, first, datetime.now(timezone.utc), batch.files, result.input_records, net_amount)
             rows = store(result, runs, batch.quarantined, settings.warehouse)
+            # only now: a run that failed above has recorded nothing, so running it again redoes it; one
+            # whose PostgreSQL write fails below is stored, and the next run writes it there from the
+            # warehouse (_catch_up) and reads only files that are new then, not this run's again
+            record_files(settings.warehouse, run_id, hand_in, batch.quarantined)
             if replaced:
                 summary["warnings"] += _later_runs(settings.warehouse, run_id, settings.inbox, logger)
             pg_rows = to_postgres(result, runs, settings.pg_url, settings.warehouse) if settings.pg_url else None
-            # only now: a run that failed above has recorded nothing, so running it again redoes it
-            record_files(settings.warehouse, run_id, hand_in, batch.quarantined)
             files = {"input": hand_in.files, "read": batch.read, "quarantined": len(batch.quarantined), "skipped": len(hand_in.skipped)}
             return {
                 **summary,

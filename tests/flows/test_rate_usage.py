@@ -525,3 +525,33 @@ def test_a_file_replaced_or_renamed_while_it_is_read_is_neither_recorded_nor_qua
     second = run_flow(catalog, inbox, warehouse)  # the file as it is now, read once
     assert second["files"] == {"input": 10, "read": 1, "quarantined": 0, "skipped": 9}
     assert rows_of(warehouse, f"SELECT count(*), min(status) FROM file_ledger WHERE file_name = '{partner.name}'") == [(1, "processed")]
+
+
+def test_a_run_whose_postgres_write_failed_keeps_its_files_recorded_so_the_next_run_reads_only_new_ones(prefect_harness, tmp_path, monkeypatch):
+    """PostgreSQL down for one scheduled run: the run stored its tables in the warehouse but recorded
+    none of its files, so the next run, with a new file in the inbox (another run id), read them all
+    again: 100 duplicates, and the 2 bad lines rejected a second time (crash audit, `rating run` with
+    RATING_PG_URL on a server that was down, then a partner file, then `rating run`). The warehouse
+    holds the run: the next run writes it to PostgreSQL from there (docs/warehouse.md)."""
+    from flows import rate_usage as flow
+    from pipeline.io.postgres import PostgresUnavailable
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+
+    def down(*args, **kwargs):
+        raise PostgresUnavailable("cannot connect to PostgreSQL at postgresql://db/rating: the server is down")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(flow, "to_postgres", down)
+        with pytest.raises(PostgresUnavailable):
+            run_flow(catalog, inbox, warehouse, pg_url="postgresql://db/rating")
+    (inbox / "partner-20261102.csv").write_text(
+        PARTNER_HEADER + "P-0100;0316 812724;0316 123456;03.11.2026 09:00:00;30;Sprache\n", encoding="utf-8"
+    )
+    second = run_flow(catalog, inbox, warehouse)
+    assert (second["files"]["read"], second["outcomes"]) == (
+        1, {"rated": 1, "non_billable": 0, "rejected": 0, "unassigned": 0, "unrateable": 0, "duplicate": 0}
+    )
+    assert rows_of(warehouse, "SELECT count(*), sum(total) FROM run_outcomes") == [(2, 103)]
+    assert rows_of(warehouse, "SELECT count(*) FROM rejects") == [(2,)]
