@@ -19,6 +19,7 @@ from rich.table import Table
 from pipeline.catalog import CatalogError
 from pipeline.cli_output import console, error, note, writable_warehouse
 from pipeline.io.catalog_files import load_priced_catalog, read_catalog_csv, read_raw_catalog, replace_csv
+from pipeline.io.warehouse import write_parquet_atomically
 from pipeline.price.catalog import validated_pricing
 from schemas.outputs import PERIOD
 from schemas.pricing import CATALOG_TABLES, DEFAULTS
@@ -134,7 +135,7 @@ def cost_control_report(
         con.close()
     target = settings.warehouse / COST_CONTROL_TABLE / f"period={period}" / "cost_control.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
-    report.write_parquet(target)
+    write_parquet_atomically(report, target)  # a command stopped while writing leaves the earlier report whole
     _print_report(report, period, limit)
     console.print(f"stored {report.height:,} rows as {target} (query it with SQL: read_parquet('{target}'))")
 

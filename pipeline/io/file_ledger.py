@@ -29,8 +29,6 @@ Analysts see the ledger as the `file_ledger` view and every skipped hand-in as t
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -210,7 +208,7 @@ class FileLedger:
             added = added.join(pl.concat([final, unchanged.select("content_hash")]), on="content_hash", how="anti")
             if added.height:
                 kept = known.join(added.select("content_hash"), on="content_hash", how="anti")
-                _write_atomically(pl.concat([kept, added]), self.path)
+                warehouse_views.write_parquet_atomically(pl.concat([kept, added]), self.path)
         return added.height
 
 
@@ -257,7 +255,7 @@ def write_skipped(warehouse: Path | str, handin_id: str, skipped: pl.DataFrame, 
         target.unlink(missing_ok=True)
         return None
     target.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(skipped, target)
+    warehouse_views.write_parquet_atomically(skipped, target)
     return target
 
 
@@ -281,20 +279,3 @@ def _locked(warehouse: Path):
     """An exclusive lock on the warehouse's ledger for a read-modify-write."""
     with exclusive(warehouse / f".{LEDGER_FILE}.lock"):
         yield
-
-
-def _write_atomically(frame: pl.DataFrame, target: Path) -> None:
-    """Replace `target` by `frame` as Parquet: readers see the old or the new file, never half. It
-    gets the umask's permissions, as every other warehouse file (mkstemp's own are 0600: analysts
-    running as another user could not read the ledger views)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.fchmod(handle, 0o666 & ~umask)
-    os.close(handle)
-    try:
-        frame.write_parquet(temp)
-        os.replace(temp, target)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)

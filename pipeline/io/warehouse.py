@@ -17,8 +17,10 @@ every rating run calls first, under the warehouse's rating lock (`locked`).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -404,3 +406,20 @@ def parquet_view_sql(name: str, source: str, partitioned: bool) -> str:
     path = "'" + source.replace("'", "''") + "'"
     options = ", hive_partitioning = true, union_by_name = true" if partitioned else ""
     return f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM read_parquet({path}{options})'
+
+
+def write_parquet_atomically(frame: pl.DataFrame, target: Path) -> None:
+    """Replace `target` by `frame` as Parquet: readers see the old or the new file, never half. It
+    gets the umask's permissions, as every other warehouse file (mkstemp's own are 0600: analysts
+    running as another user could not read the ledger views)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.fchmod(handle, 0o666 & ~umask)
+    os.close(handle)
+    try:
+        frame.write_parquet(temp)
+        os.replace(temp, target)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)

@@ -135,6 +135,27 @@ def test_rating_cost_control_prints_and_stores_the_report(tmp_path: Path):
     assert "│ K-SEC │ C2 │ T-SEC │ flat_price │ A-MOB │ │ 0.18 │ 0.10 │ 80.00 │ 10.00 │ over_tolerance │" in output
 
 
+def test_rating_cost_control_stopped_while_writing_leaves_the_earlier_report_whole(tmp_path: Path, monkeypatch):
+    """A report is written beside the stored one and renamed over it: a command that stops while
+    writing (killed, disk full) leaves the earlier report readable, not a cut file."""
+    _, stored = cost_control_command(tmp_path, RULES, USAGE)
+    target = tmp_path / "warehouse" / "cost_control" / "period=2026-10" / "cost_control.parquet"
+
+    def cut_short(frame, path, *args, **kwargs):
+        Path(path).write_bytes(b"PAR1 cut")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", cut_short)
+    app = typer.Typer()
+    register(app)
+    catalog, warehouse = tmp_path / "catalog", tmp_path / "warehouse"
+    result = CliRunner().invoke(app, ["cost-control", "--period", "2026-10", "--catalog", str(catalog), "--warehouse", str(warehouse)])
+    assert result.exit_code != 0
+    monkeypatch.undo()
+    assert shown(pl.read_parquet(target)) == shown(stored) == EXPECTED
+    assert [p.name for p in target.parent.iterdir()] == ["cost_control.parquet"]
+
+
 def test_rating_cost_control_refuses_a_period_that_is_not_a_month(tmp_path: Path):
     app = typer.Typer()
     register(app)
