@@ -317,17 +317,27 @@ def put_in_place_together(directory: Path, staged: list[tuple[Path, Path]]) -> N
 def finish_change(directory: Path, locked: bool = False) -> bool:
     """Put the files of a committed change in place that are not yet (a change stopped between its
     renames); whether there was one. Only the holder of the catalog's edit lock (`locked`) removes
-    the journal: a reader could otherwise remove the journal of a change made after the one it read."""
+    the journal, and the staged files of changes that died before theirs (staged_leftovers): a reader
+    could otherwise remove the journal of a change made after the one it read, or its staged files."""
     journal = Path(directory) / CHANGE_JOURNAL
     try:
         renames = json.loads(journal.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return False
-    for tmp, target in renames:  # a few catalog files
+        renames = None
+    for tmp, target in renames or []:  # a few catalog files
         try:
             os.replace(Path(directory) / tmp, Path(directory) / target)
         except FileNotFoundError:
             pass  # in place already
     if locked:
         journal.unlink(missing_ok=True)
-    return True
+        for path in staged_leftovers(directory):  # the lock holder's own staged files are in place by now
+            path.unlink(missing_ok=True)
+    return renames is not None
+
+
+def staged_leftovers(directory: Path) -> list[Path]:
+    """Staged files (staged_text) of changes that died before their journal: hidden copies of catalog
+    files (`.modules.csv.<random>`) and of a journal. Read by nothing; the holder of the edit lock,
+    every writer of the catalog, removes them once a stopped change is finished (finish_change)."""
+    return [p for p in Path(directory).glob(".*") if ".csv." in p.name or p.name.startswith(f".{CHANGE_JOURNAL}.")]

@@ -369,3 +369,5 @@ def test_a_change_stopped_between_its_files_is_whole_or_absent_and_a_rerun_audit
     assert {n: after[n] for n in after if n != "audit_log.csv"} == {n: b for n, b in snapshot(reference).items() if n != "audit_log.csv"}
     assert read_audit(catalog).drop("changed_at").rows() == read_audit(reference).drop("changed_at").rows()
     assert before != after
+    # the staged copies of a change that died before its journal are removed by the next writer
+    assert sorted(p.name for p in catalog.glob(".*")) == sorted(p.name for p in reference.glob(".*")) == [".catalog.lock"]
