@@ -266,8 +266,9 @@ def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, quara
 
     The views read their files when queried, so the ledger's new rows need no new views; only
     the ledger's or the skipped files' first file, or their last one gone, does (their views read
-    an empty schema file while there is none), or an analyst database not made yet. A rebuild
-    reads every stored file's footer: 1.5 s with 1 000 stored runs (docs/performance.md).
+    an empty schema file while there is none), or an analyst database not made yet or made where
+    the warehouse was before it moved. A rebuild reads every stored file's footer: 1.5 s with
+    1 000 stored runs (docs/performance.md).
     """
     warehouse_dir = Path(warehouse_dir)
     sources = (file_ledger.LEDGER_FILE, f"{file_ledger.SKIPPED_TABLE}/*.parquet")
@@ -280,7 +281,7 @@ def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, quara
         FileLedger(warehouse_dir).record(run_id, hand_in.new, {q["content_hash"]: q["reason"] for q in quarantined})
     skipped = file_ledger.skipped_table(hand_in.handin_id, run_id, hand_in.skipped)
     file_ledger.write_skipped(warehouse_dir, hand_in.handin_id, skipped, run_id=run_id)
-    if with_files() != before or not (warehouse_dir / warehouse.ANALYTICS_DB).exists():
+    if with_files() != before or not views.made_here(warehouse_dir):
         views.publish(warehouse_dir)
 
 

@@ -37,8 +37,10 @@ def counts(root: Path) -> tuple:
         ([("r1", [PROCESSED], []), (None, [], [(DIRECTORY, "a directory")])], False, (1, 1)),
         # the inbox emptied: the same (empty) hand-in checked again has no skipped file left; its view reads none
         ([(None, [], [(DIRECTORY, "a directory")]), (None, [], [])], False, (0, 0)),
+        # the warehouse moved: a no-op check's views read its files at the new place
+        ([("r1", [PROCESSED], [(DIRECTORY, "a directory")])], True, (1, 2)),
     ],
-    ids=["first-skipped-file", "last-skipped-file-gone"],
+    ids=["first-skipped-file", "last-skipped-file-gone", "warehouse-moved"],
 )
 def test_views_read_the_recorded_files(tmp_path, checks, moved, expected):
     root = tmp_path / "warehouse"
