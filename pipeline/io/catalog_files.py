@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -336,8 +337,16 @@ def finish_change(directory: Path, locked: bool = False) -> bool:
     return renames is not None
 
 
+#: The name staged_text gives a staged copy of a catalog file or of a journal: the name after a dot, a dot,
+#: and tempfile's 8 random characters. A user's own hidden files (`.modules.csv.swp`, `.prices.csv.orig`) differ.
+_STAGED_NAME = re.compile(
+    r"\.(?:" + "|".join(re.escape(name) for name in sorted([*(f"{n}.csv" for n in KNOWN_FILES), CHANGE_JOURNAL])) + r")\.[a-z0-9_]{8}"
+)
+
+
 def staged_leftovers(directory: Path) -> list[Path]:
     """Staged files (staged_text) of changes that died before their journal: hidden copies of catalog
     files (`.modules.csv.<random>`) and of a journal. Read by nothing; the holder of the edit lock,
-    every writer of the catalog, removes them once a stopped change is finished (finish_change)."""
-    return [p for p in Path(directory).glob(".*") if ".csv." in p.name or p.name.startswith(f".{CHANGE_JOURNAL}.")]
+    every writer of the catalog, removes them once a stopped change is finished (finish_change).
+    Only files named as staged_text names them: the catalog directory may hold the user's own."""
+    return [p for p in Path(directory).glob(".*") if _STAGED_NAME.fullmatch(p.name) and p.is_file() and not p.is_symlink()]

@@ -371,3 +371,38 @@ def test_a_change_stopped_between_its_files_is_whole_or_absent_and_a_rerun_audit
     assert before != after
     # the staged copies of a change that died before its journal are removed by the next writer
     assert sorted(p.name for p in catalog.glob(".*")) == sorted(p.name for p in reference.glob(".*")) == [".catalog.lock"]
+
+
+@pytest.mark.parametrize(
+    ("hidden", "kept"),
+    [
+        # the staged copies of changes that died (tempfile's 8 random characters): removed by the next writer
+        (".modules.csv.iwo3j_s5", False),
+        (".audit_log.csv.evhe24g3", False),
+        ("..catalog-change.json.k2p_x9a0", False),
+        # the user's own hidden files: an editor's swap, undo and lock files, backups, version control
+        (".modules.csv.swp", True),
+        (".modules.csv.un~", True),
+        (".~lock.modules.csv#", True),
+        (".prices.csv.orig", True),
+        (".prices.csv.2026-11-01", True),
+        (".notes.csv.iwo3j_s5", True),
+        (".gitignore", True),
+    ],
+)
+def test_the_next_writer_removes_staged_copies_and_keeps_the_users_hidden_files(catalog, hidden, kept) -> None:
+    """The lock holder removed every hidden file with `.csv.` in its name: `rating cancel` deleted vim's
+    swap file `.modules.csv.swp` (the unsaved edits of a session open on modules.csv) and its undo file,
+    or failed with IsADirectoryError on a directory `.old.csv.d` (review of e23335e)."""
+    (catalog / hidden).write_text("the user's\n", encoding="utf-8")
+    result = rating(catalog, "cancel", "C1", "M1", "--on", "2026-06-01", "--user", "carl", "--role", "Client")
+    assert result.exit_code == 0, result.output
+    assert (catalog / hidden).exists() == kept
+
+
+def test_a_hidden_directory_named_like_a_staged_copy_stays_and_the_change_is_made(catalog) -> None:
+    (catalog / ".modules.csv.abcdefgh").mkdir()
+    (catalog / ".old.csv.d").mkdir()
+    result = rating(catalog, "cancel", "C1", "M1", "--on", "2026-06-01", "--user", "carl", "--role", "Client")
+    assert result.exit_code == 0, result.output
+    assert (catalog / ".modules.csv.abcdefgh").is_dir() and (catalog / ".old.csv.d").is_dir()
