@@ -406,3 +406,28 @@ def test_a_hidden_directory_named_like_a_staged_copy_stays_and_the_change_is_mad
     result = rating(catalog, "cancel", "C1", "M1", "--on", "2026-06-01", "--user", "carl", "--role", "Client")
     assert result.exit_code == 0, result.output
     assert (catalog / ".modules.csv.abcdefgh").is_dir() and (catalog / ".old.csv.d").is_dir()
+
+
+AUDIT_HEADER = "changed_at,user_id,role,command,table,key,column,old_value,new_value"
+EARLIER_ROW = "2026-01-01T00:00:00.000000Z,mia,Manager,set-address,addresses,address_id=A1,street,"
+
+
+@pytest.mark.parametrize(
+    "earlier",
+    [
+        f"{AUDIT_HEADER}\n{EARLIER_ROW}Old Street 1,New Street 2\n",
+        f"{AUDIT_HEADER}\r\n{EARLIER_ROW}Old Street 1,New Street 2\r\n",  # saved on Windows
+        f'{AUDIT_HEADER}\n{EARLIER_ROW}"c/o Mia\r\nOld Street 1",New Street 2\n',  # a cell of two lines, CRLF inside
+        f'{AUDIT_HEADER}\n{EARLIER_ROW}"c/o Mia\rOld Street 1",New Street 2\n',  # a cell with a CR alone
+    ],
+)
+def test_a_change_keeps_the_audit_logs_earlier_rows_byte_for_byte(catalog, earlier) -> None:
+    """The audit log is rewritten whole with a change's rows appended (a1d3fe7): its earlier rows were
+    read with newline translation, so a log saved with CRLF line ends, or a cell holding a CR, had
+    its past rows rewritten (every CRLF and CR made LF) by the next change; appending kept them."""
+    (catalog / "audit_log.csv").write_bytes(earlier.encode("utf-8"))
+    result = rating(catalog, "cancel", "C1", "M1", "--on", "2026-06-01", "--user", "carl", "--role", "Client")
+    assert result.exit_code == 0, result.output
+    after = (catalog / "audit_log.csv").read_bytes()
+    assert after.startswith(earlier.encode("utf-8"))
+    assert after.count(b"\n") == earlier.count("\n") + 3
