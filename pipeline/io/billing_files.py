@@ -125,9 +125,8 @@ def staged_audit(directory: Path, audit: pl.DataFrame) -> Path:
     (staged_csv): it is put in place with the files whose change it records, never without them."""
     path = Path(directory) / AUDIT_LOG
     rows = audit.select(list(AUDIT_SCHEMA)).with_columns(pl.col("changed_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
-    # its earlier rows byte for byte: read without newline translation (a CRLF log, a cell holding a CR)
-    earlier = path.read_bytes().decode("utf-8") if path.exists() else ""
-    return staged_text(path, earlier + rows.write_csv(include_header=not path.exists()))
+    # its earlier rows byte for byte (a CRLF log, a cell holding a CR), copied, not read
+    return staged_text(path, rows.write_csv(include_header=not path.exists()), appended=True)
 
 
 def read_audit(directory: Path) -> pl.DataFrame:

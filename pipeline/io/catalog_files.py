@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import re
 import tempfile
 from collections import Counter
@@ -263,8 +264,10 @@ def staged_csv(path: Path, frame: pl.DataFrame) -> Path:
     return staged_text(path, frame.write_csv())
 
 
-def staged_text(path: Path, text: str) -> Path:
-    """staged_csv for a text already made (the audit log with its new rows, a change's journal)."""
+def staged_text(path: Path, text: str, appended: bool = False) -> Path:
+    """staged_csv for a text already made (a change's journal), or, `appended`, for the file's
+    present bytes with `text` after them (the audit log with a change's rows: copied in blocks,
+    byte for byte, so a long log costs no memory and its earlier rows never change)."""
     path = Path(path)
     umask = os.umask(0)
     os.umask(umask)
@@ -275,8 +278,11 @@ def staged_text(path: Path, text: str) -> Path:
         raise CatalogNotWritable(path, exc) from None
     try:
         os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            if appended and path.exists():
+                with open(path, "rb") as earlier:
+                    shutil.copyfileobj(earlier, handle)
+            handle.write(text.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
     except BaseException:
