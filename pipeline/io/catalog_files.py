@@ -329,8 +329,15 @@ def finish_change(directory: Path, locked: bool = False) -> bool:
     journal = Path(directory) / CHANGE_JOURNAL
     try:
         renames = json.loads(journal.read_text(encoding="utf-8"))
+        shaped = isinstance(renames, list) and all(isinstance(r, list) and len(r) == 2 and all(isinstance(n, str) for n in r) for r in renames)
+        problem = None if shaped else "not a list of [staged, target] file names"
     except FileNotFoundError:
-        renames = None
+        renames, problem = None, None
+    except ValueError as exc:
+        problem = str(exc)
+    if problem is not None:  # never written so (staged whole, then renamed): a hand edit, a broken disk
+        raise file_error(journal, None, None, f"a catalog change's journal that cannot be read ({problem}): compare the catalog "
+                         "files with audit_log.csv, then remove it")
     for tmp, target in renames or []:  # a few catalog files
         try:
             os.replace(Path(directory) / tmp, Path(directory) / target)

@@ -431,3 +431,25 @@ def test_a_change_keeps_the_audit_logs_earlier_rows_byte_for_byte(catalog, earli
     after = (catalog / "audit_log.csv").read_bytes()
     assert after.startswith(earlier.encode("utf-8"))
     assert after.count(b"\n") == earlier.count("\n") + 3
+
+
+@pytest.mark.parametrize(
+    ("journal", "problem"),
+    [
+        ("", "Expecting value: line 1 column 1 (char 0)"),
+        ('[[".modules.csv.abcd1234", "modules.csv"]', "Expecting ',' delimiter: line 1 column 42 (char 41)"),
+        ("{}", "not a list of [staged, target] file names"),
+        ('["ab"]', "not a list of [staged, target] file names"),
+    ],
+    ids=["empty", "cut", "object", "names-not-pairs"],
+)
+def test_a_change_journal_that_cannot_be_read_is_a_catalog_problem_naming_it(catalog, journal, problem) -> None:
+    """A journal is staged whole and renamed in, so one that cannot be read was edited or broken:
+    every command said so with a JSONDecodeError traceback (review), or read '{}'/'["ab"]' as renames."""
+    (catalog / ".catalog-change.json").write_text(journal)
+    before = snapshot(catalog)
+    result = rating(catalog, "cancel", "C1", "M1", "--on", "2026-06-01", "--user", "carl", "--role", "Client")
+    assert result.exit_code == 1, result.output
+    assert f"{catalog}/.catalog-change.json: a catalog change's journal that cannot be read ({problem}): compare the catalog files " \
+           "with audit_log.csv, then remove it" in " ".join(result.output.split())
+    assert snapshot(catalog) == before
