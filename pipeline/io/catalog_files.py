@@ -8,6 +8,7 @@ import os
 import shutil
 import re
 import tempfile
+from dataclasses import replace
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -40,10 +41,11 @@ def read_raw_catalog(directory: Path, names: Iterable[str] = TABLES) -> dict[str
     directory = Path(directory)
     if not directory.is_dir():
         raise CatalogNotFound(directory)
+    pending: dict[str, Path] = {}
     try:
         finish_change(directory)  # a change stopped between its files: read it whole
-    except OSError:
-        pass  # a catalog this process cannot write: its next writer finishes it
+    except OSError:  # a catalog this process cannot write: its next writer finishes it; read the change's staged files
+        pending = staged_targets(directory)
     tables, problems = {}, []
     if names is TABLES:  # the core tables are read by every command: the one place to notice a stray file
         stray = [path for path in sorted(directory.glob("*.csv")) if path.stem not in KNOWN_FILES and not path.name.startswith(".")]
@@ -53,7 +55,10 @@ def read_raw_catalog(directory: Path, names: Iterable[str] = TABLES) -> dict[str
         if not path.exists() and not path.is_symlink():  # a dangling link is a problem, not an absent file
             continue
         try:
-            tables[name] = read_catalog_csv(path)
+            if path.name in pending:  # its new version, named as the file it replaces
+                tables[name] = replace(read_catalog_csv(pending[path.name]), file=str(path))
+            else:
+                tables[name] = read_catalog_csv(path)
         except CatalogError as exc:
             problems.append(exc.errors)
     if problems:
@@ -327,17 +332,7 @@ def finish_change(directory: Path, locked: bool = False) -> bool:
     the journal, and the staged files of changes that died before theirs (staged_leftovers): a reader
     could otherwise remove the journal of a change made after the one it read, or its staged files."""
     journal = Path(directory) / CHANGE_JOURNAL
-    try:
-        renames = json.loads(journal.read_text(encoding="utf-8"))
-        shaped = isinstance(renames, list) and all(isinstance(r, list) and len(r) == 2 and all(isinstance(n, str) for n in r) for r in renames)
-        problem = None if shaped else "not a list of [staged, target] file names"
-    except FileNotFoundError:
-        renames, problem = None, None
-    except ValueError as exc:
-        problem = str(exc)
-    if problem is not None:  # never written so (staged whole, then renamed): a hand edit, a broken disk
-        raise file_error(journal, None, None, f"a catalog change's journal that cannot be read ({problem}): compare the catalog "
-                         "files with audit_log.csv, then remove it")
+    renames = _renames(journal)
     for tmp, target in renames or []:  # a few catalog files
         try:
             os.replace(Path(directory) / tmp, Path(directory) / target)
@@ -355,6 +350,30 @@ def finish_change(directory: Path, locked: bool = False) -> bool:
 _STAGED_NAME = re.compile(
     r"\.(?:" + "|".join(re.escape(name) for name in sorted([*(f"{n}.csv" for n in KNOWN_FILES), CHANGE_JOURNAL])) + r")\.[a-z0-9_]{8}"
 )
+
+
+def _renames(journal: Path) -> list[list[str]] | None:
+    """The [staged, target] names a change's journal lists; None without one. Raises CatalogError for a
+    journal that cannot be read: never written so (staged whole, then renamed), so a hand edit or a broken disk."""
+    try:
+        renames = json.loads(journal.read_text(encoding="utf-8"))
+        shaped = isinstance(renames, list) and all(isinstance(r, list) and len(r) == 2 and all(isinstance(n, str) for n in r) for r in renames)
+        problem = None if shaped else "not a list of [staged, target] file names"
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        problem = str(exc)
+    if problem is not None:
+        raise file_error(journal, None, None, f"a catalog change's journal that cannot be read ({problem}): compare the catalog "
+                         "files with audit_log.csv, then remove it")
+    return renames
+
+
+def staged_targets(directory: Path) -> dict[str, Path]:
+    """The staged files of a committed change not yet in place, by the name of the file each replaces
+    (finish_change would rename them): what a reader that cannot finish the change reads instead."""
+    renames = _renames(Path(directory) / CHANGE_JOURNAL) or []
+    return {target: Path(directory) / tmp for tmp, target in renames if (Path(directory) / tmp).exists()}
 
 
 def staged_leftovers(directory: Path) -> list[Path]:

@@ -453,3 +453,30 @@ def test_a_change_journal_that_cannot_be_read_is_a_catalog_problem_naming_it(cat
     assert f"{catalog}/.catalog-change.json: a catalog change's journal that cannot be read ({problem}): compare the catalog files " \
            "with audit_log.csv, then remove it" in " ".join(result.output.split())
     assert snapshot(catalog) == before
+
+
+def test_a_reader_that_cannot_finish_a_stopped_change_reads_it_whole(catalog, monkeypatch) -> None:
+    """A change killed after its journal and its first rename, read by a process that cannot write
+    the catalog (a read-only mount): it read modules.csv new and positions.csv old, the module
+    cancelled and its position not (review). It reads the change's staged files instead."""
+    real_replace, done = __import__("os").replace, []
+
+    def dies(src, dst):
+        if len(done) == 2:  # the journal's rename and modules.csv's happened
+            raise Killed()
+        done.append(dst)
+        real_replace(src, dst)
+
+    with monkeypatch.context() as m, pytest.raises(Killed):
+        m.setattr("pipeline.io.catalog_files.os.replace", dies)
+        rating(catalog, "cancel", "C1", "M1", "--on", "2026-06-01", "--user", "carl", "--role", "Client")
+
+    def read_only(src, dst):
+        raise PermissionError(30, "Read-only file system")
+
+    with monkeypatch.context() as m:
+        m.setattr("pipeline.io.catalog_files.os.replace", read_only)
+        _, bil = load_catalogs(catalog)
+    assert bil.modules.select("end_date").cast(pl.String).rows() == [("2026-07-31",)]
+    assert bil.positions.filter(pl.col("position_id") == "P1").select("end_date").cast(pl.String).rows() == [("2026-07-31",)]
+    assert (catalog / ".catalog-change.json").exists()  # the next writer finishes it
