@@ -225,6 +225,8 @@ def _walk_order_by_columns(contract, ta, month, t_us, rows) -> tuple[np.ndarray,
 def group_slices(gk: np.ndarray, parts: int) -> list[slice]:
     """Up to `parts` slices of records in walk order (their group keys `gk`), cut only where a group starts."""
     m = gk.size
+    if m == 0:
+        return []
     cuts = sorted({0, m, *(int(np.searchsorted(gk, gk[i * m // parts], side="left")) for i in range(1, parts))})
     return [slice(lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:])]
 

@@ -143,6 +143,20 @@ def test_walk_order_is_group_then_millisecond_then_input_row(contract_base, ms_b
     assert walk.walk_order(*arrays, some)[0].tolist() == [r for r in expected if r in some]
 
 
+@pytest.mark.parametrize(
+    ("gk", "parts", "expected"),
+    [
+        ([], 4, []),
+        ([5, 5, 5, 5], 4, [(0, 4)]),  # one group is one part, however many parts are asked for
+        ([1, 1, 2, 2, 3, 3, 4, 4], 4, [(0, 2), (2, 4), (4, 6), (6, 8)]),
+        ([1, 1, 2, 2, 2, 2, 3, 3], 2, [(0, 2), (2, 8)]),  # the cut moves back to where the group at it starts
+    ],
+)
+def test_group_slices_cut_only_where_a_group_starts(gk, parts, expected):
+    slices = walk.group_slices(np.array(gk, dtype=np.int64), parts)
+    assert [(s.start, s.stop) for s in slices] == expected
+
+
 def test_walk_order_packed_and_by_columns_agree():
     """The packed sorts and the sort by (group key, millisecond) give the same order, ties included."""
     rng = np.random.default_rng(7)
