@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import re
+import shutil
 import tempfile
-from dataclasses import replace
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
