@@ -326,11 +326,11 @@ def put_in_place_together(directory: Path, staged: list[tuple[Path, Path]]) -> N
     finish_change(directory, locked=True)
 
 
-def finish_change(directory: Path, locked: bool = False) -> bool:
+def finish_change(directory: Path, locked: bool = False) -> None:
     """Put the files of a committed change in place that are not yet (a change stopped between its
-    renames); whether there was one. Only the holder of the catalog's edit lock (`locked`) removes
-    the journal, and the staged files of changes that died before theirs (staged_leftovers): a reader
-    could otherwise remove the journal of a change made after the one it read, or its staged files."""
+    renames). Only the holder of the catalog's edit lock (`locked`) removes the journal, and the
+    staged files of changes that died before theirs (staged_leftovers): a reader could otherwise
+    remove the journal of a change made after the one it read, or its staged files."""
     journal = Path(directory) / CHANGE_JOURNAL
     renames = _renames(journal)
     for tmp, target in renames or []:  # a few catalog files
@@ -342,7 +342,6 @@ def finish_change(directory: Path, locked: bool = False) -> bool:
         journal.unlink(missing_ok=True)
         for path in staged_leftovers(directory):  # the lock holder's own staged files are in place by now
             path.unlink(missing_ok=True)
-    return renames is not None
 
 
 #: The name staged_text gives a staged copy of a catalog file or of a journal: the name after a dot, a dot,
