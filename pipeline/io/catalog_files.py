@@ -1,4 +1,5 @@
-"""Reading a catalog directory: one CSV file per table, every cell as text."""
+"""Reading a catalog directory (one CSV file per table, every cell as text) and replacing its files:
+one at a time (replace_csv) or a change of several together (put_in_place_together, finish_change)."""
 
 from __future__ import annotations
 
@@ -264,7 +265,8 @@ def replace_csv(path: Path, frame: pl.DataFrame) -> None:
 
 def staged_csv(path: Path, frame: pl.DataFrame) -> Path:
     """The new version of the catalog file `path`, written whole beside it (a hidden temporary file,
-    on disk, with the old file's permissions or the umask's): what put_in_place renames over it.
+    on disk, with the old file's permissions or the umask's): what put_in_place (or
+    put_in_place_together) renames over it.
     Raises CatalogNotWritable (OSError otherwise), leaving nothing behind, when it cannot be written there."""
     return staged_text(path, frame.write_csv())
 
