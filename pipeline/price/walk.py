@@ -3,9 +3,10 @@
 A group is one contract, tariff-article and billing period. Its records are walked in time
 order (start to the millisecond, then input row): the free quantity is used up first, the
 record that crosses it split into a free and a charged part; the charged units then climb the
-volume tiers (docs/pricing.md). One stable sort of a 64-bit key per counted record (group,
-start) gives the order; the running sums are taken in that order and put back in place,
-and everything else is whole-column arithmetic and lookups in the small tier table.
+volume tiers (docs/pricing.md). Two sorts of packed 64-bit values (time, then group) give the
+order (walk_order); the walk takes the records in that order, whole groups at a time, and its
+running sums need no sort; everything else is whole-column arithmetic and lookups in the small
+tier table; pipeline/price/records.py writes the results back to the records' rows.
 
 No rounding happens here: the walk says which units are charged at which unit price (at most
 two tier parts per record plus the full tiers between them), and pipeline/price/records.py
