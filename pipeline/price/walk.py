@@ -137,14 +137,13 @@ def walked(gk: np.ndarray, quantity: np.ndarray, src: np.ndarray, rules: Rules, 
     Args:
         carried: (gk, q_before): units earlier runs rated in a group.
     """
-    qn = quantity
-    cum, total = _running_sums(gk, qn)
+    cum, total = _running_sums(gk, quantity)
     ta = (gk >> TA_SHIFT) & ((1 << (CONTRACT_SHIFT - TA_SHIFT)) - 1)  # months stay below 2^TA_SHIFT (years 2000-2100)
     earlier = _carried(gk, carried)
     free_q = rules.free_q[ta]
     free_left = free_q if earlier is None else np.maximum(free_q - earlier, 0)
-    done = cum - qn  # units of the group before the record
-    free = np.clip(free_left - done, 0, qn)
+    done = cum - quantity  # units of the group before the record
+    free = np.clip(free_left - done, 0, quantity)
     a = np.maximum(done - free_left, 0)  # charged units of the group before the record, and up to its end
     b = np.maximum(cum - free_left, 0)
     t0 = None if earlier is None else np.maximum(earlier - free_q, 0)  # charged units of earlier runs
