@@ -209,14 +209,19 @@ def seen_record_keys(warehouse: Path, except_run: str, keys: pl.Series | None = 
             the warehouse's history (a run of 1 000 records over 24 M stored ones peaked at 5.5 GB
             with every stored key read, at 0.6 GB with these).
     """
-    scans = [_scan(list((Path(warehouse) / name).rglob("*.parquet")), "record_key", "run_id") for name in USAGE_TABLES]
-    scans = [scan for scan in scans if scan is not None]
+    scans = _table_scans(warehouse, USAGE_TABLES, "record_key", "run_id")
     if not scans:
         return pl.DataFrame(schema={"record_key": pl.String, "run_id": pl.String})
     wanted = pl.col("run_id") != except_run
     if keys is not None:
         wanted = wanted & pl.col("record_key").is_in(keys.drop_nulls().unique().implode())
     return pl.concat(scans).filter(wanted).collect()
+
+
+def _table_scans(warehouse: Path, tables: tuple[str, ...], *columns: str) -> list[pl.LazyFrame]:
+    """`columns` of each of `tables` that has stored files, one scan per table (_scan)."""
+    scans = [_scan(list((Path(warehouse) / name).rglob("*.parquet")), *columns) for name in tables]
+    return [scan for scan in scans if scan is not None]
 
 
 def _scan(files: list[Path], *columns: str) -> pl.LazyFrame | None:
@@ -341,8 +346,7 @@ def run_starts(warehouse: Path) -> pl.DataFrame:
 
 def run_periods(warehouse: Path) -> pl.DataFrame:
     """(run_id, period): the UTC months (YYYY-MM) each stored run holds canonical records of."""
-    scans = [_scan(list((Path(warehouse) / name).rglob("*.parquet")), "run_id", "start_time") for name in INPUT_TABLES]
-    scans = [scan for scan in scans if scan is not None]
+    scans = _table_scans(warehouse, INPUT_TABLES, "run_id", "start_time")
     if not scans:
         return pl.DataFrame(schema={"run_id": pl.String, "period": pl.String})
     return (
