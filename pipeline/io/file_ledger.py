@@ -39,9 +39,9 @@ from typing import NamedTuple
 import duckdb
 import polars as pl
 
-from pipeline.io import warehouse as warehouse_views
 from pipeline.io.inbox import content_hash
 from pipeline.io.locks import exclusive
+from pipeline.io.warehouse import parquet_view_sql, write_parquet_atomically
 
 
 class FileLedgerError(RuntimeError):
@@ -208,7 +208,7 @@ class FileLedger:
             added = added.join(pl.concat([final, unchanged.select("content_hash")]), on="content_hash", how="anti")
             if added.height:
                 kept = known.join(added.select("content_hash"), on="content_hash", how="anti")
-                warehouse_views.write_parquet_atomically(pl.concat([kept, added]), self.path)
+                write_parquet_atomically(pl.concat([kept, added]), self.path)
         return added.height
 
 
@@ -255,7 +255,7 @@ def write_skipped(warehouse: Path | str, handin_id: str, skipped: pl.DataFrame, 
         target.unlink(missing_ok=True)
         return None
     target.parent.mkdir(parents=True, exist_ok=True)
-    warehouse_views.write_parquet_atomically(skipped, target)
+    write_parquet_atomically(skipped, target)
     return target
 
 
@@ -271,7 +271,7 @@ def add_views(con: duckdb.DuckDBPyConnection, warehouse: Path | str) -> None:
             source = root / "_schema" / f"{name}.parquet"
             source.parent.mkdir(parents=True, exist_ok=True)
             pl.DataFrame(schema=schema).write_parquet(source)
-        con.execute(warehouse_views.parquet_view_sql(name, str(source), partitioned=False))
+        con.execute(parquet_view_sql(name, str(source), partitioned=False))
 
 
 @contextmanager

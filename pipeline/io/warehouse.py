@@ -415,7 +415,7 @@ def parquet_view_sql(name: str, source: str, partitioned: bool) -> str:
 def write_parquet_atomically(frame: pl.DataFrame, target: Path) -> None:
     """Replace `target` by `frame` as Parquet: readers see the old or the new file, never half. It
     gets the umask's permissions, as every other warehouse file (mkstemp's own are 0600: analysts
-    running as another user could not read the ledger views)."""
+    running as another user could not read the views over it)."""
     umask = os.umask(0)
     os.umask(umask)
     handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
