@@ -61,7 +61,6 @@ def test_records_seen_by_an_earlier_run_are_duplicates_in_a_later_one(tmp_path):
     assert query(tmp_path, "select run_id, count(*) from rated_usage group by 1 order by 1") == [("run1", 2), ("run2", 1)]
 
 
-
 @pytest.mark.parametrize(
     ("keys", "seen"),
     [
@@ -75,6 +74,7 @@ def test_only_the_stored_records_of_a_batchs_keys_are_read(tmp_path, keys, seen)
     stored_run(tmp_path, "run1", usage(**CALLS))
     asked = None if keys is None else pl.Series(keys, dtype=pl.String)
     assert sorted(warehouse.seen_record_keys(tmp_path, except_run="run2", keys=asked).rows()) == seen
+
 
 def test_usage_totals_round_a_periods_usage_once_over_all_runs(tmp_path):
     """Three runs of one 5 s call each (0.005 at 0.06 a minute by the second): each run's invoice
@@ -109,7 +109,6 @@ def test_views_exist_before_any_run(tmp_path):
     assert query(tmp_path, "select count(*) from usage") == [(0,)]
 
 
-
 def test_a_tables_files_of_two_releases_are_read_together(tmp_path):
     """A table's files are read as one scan: a later release's file with a column more (here `note`),
     before or after an earlier one's, is read for the columns both hold, as every file was alone."""
@@ -122,6 +121,7 @@ def test_a_tables_files_of_two_releases_are_read_together(tmp_path):
         duckdb.sql(f"SELECT {columns}{extra}").write_parquet(str(folder / f"run-{run}.parquet"))
     assert sorted(warehouse.seen_record_keys(tmp_path, except_run="run3").rows()) == [("u1", "run1"), ("u2", "run2")]
     assert warehouse.run_periods(tmp_path).rows() == [("run1", "2026-10"), ("run2", "2026-10"), ("run3", "2026-10")]
+
 
 @pytest.mark.parametrize(
     ("periods", "folders"),
