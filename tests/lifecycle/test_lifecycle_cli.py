@@ -3,6 +3,7 @@ refusals leaving every file as it was."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -348,7 +349,7 @@ def test_a_change_stopped_between_its_files_is_whole_or_absent_and_a_rerun_audit
     reference = f.write_catalog(catalog.parent / "reference", billing=BILLING)
     assert rating(reference, *args).exit_code == 0
     before = snapshot(catalog)
-    real_replace, done = __import__("os").replace, []
+    real_replace, done = os.replace, []
 
     def dies(src, dst):
         if len(done) == renames_done:
@@ -459,7 +460,7 @@ def test_a_reader_that_cannot_finish_a_stopped_change_reads_it_whole(catalog, mo
     """A change killed after its journal and its first rename, read by a process that cannot write
     the catalog (a read-only mount): it read modules.csv new and positions.csv old, the module
     cancelled and its position not (review). It reads the change's staged files instead."""
-    real_replace, done = __import__("os").replace, []
+    real_replace, done = os.replace, []
 
     def dies(src, dst):
         if len(done) == 2:  # the journal's rename and modules.csv's happened
