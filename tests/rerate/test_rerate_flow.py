@@ -355,8 +355,9 @@ def test_reprocessing_a_billed_run_is_refused_unless_allowed(tmp_path):
 
 
 def test_a_run_that_stopped_after_storing_and_was_billed_is_finished_by_the_next_run(tmp_path, monkeypatch):
-    """Stored, then stopped before its files were recorded (PostgreSQL down, a crash), then billed: the
-    next run rates the same records the same, so it replaces the stored run instead of being refused."""
+    """Stored, then stopped before its files were recorded (a crash; PostgreSQL down no longer: its write
+    comes after the recording), then billed: the next run rates the same records the same, so it
+    replaces the stored run instead of being refused."""
     from flows.billing_run import billing_run
     import flows.rate_usage as flow_module
 
