@@ -420,10 +420,14 @@ def write_parquet_atomically(frame: pl.DataFrame, target: Path) -> None:
     os.umask(umask)
     handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.fchmod(handle, 0o666 & ~umask)
-    os.close(handle)
     try:
         frame.write_parquet(temp)
+        os.fsync(handle)  # on disk before the rename: a power cut leaves the old file or the new one, not a cut one
+        os.close(handle)
+        handle = None
         os.replace(temp, target)
     finally:
+        if handle is not None:
+            os.close(handle)
         if os.path.exists(temp):
             os.unlink(temp)
