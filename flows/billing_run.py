@@ -43,7 +43,7 @@ def stage_task(result: BillingResult, warehouse_dir: Path, created_at: datetime)
     """Write the run to its staging folder; returns what was staged (real tables, then test_…)."""
     tables = {**result.tables(), "billing_runs": result.run_record(created_at)}
     test_tables = result.tables(test=True)
-    billing_store.stage_run(warehouse_dir, result.run_id, tables, test_tables)
+    billing_store.stage_run(warehouse_dir, result.run_id, tables, test_tables, billing_store.newly_settled(result.con))
     return {**tables, **{f"test_{n}": t for n, t in test_tables.items()}}
 
 

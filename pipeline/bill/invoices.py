@@ -146,8 +146,9 @@ def billed(con: duckdb.DuckDBPyConnection, request: BillingRequest, rules: Adjus
     """Make a billing run's invoices on `con`.
 
     `con` (from pipeline.engine.connect) must hold: the catalog (Catalog.register: `cat_*`),
-    the billing catalog (BillingCatalog.register: `bil_*`), all rated usage as `rated_usage`
-    (schemas.outputs.RATED_USAGE) and what committed runs stored: `st_history`
+    the billing catalog (BillingCatalog.register: `bil_*`), the rated usage not settled yet as
+    `rated_usage` (schemas.outputs.RATED_USAGE; all of it will do) with its files as
+    `rated_usage_files` (optional) and what committed runs stored: `st_history`
     (BILLING_HISTORY), `st_invoices` (INVOICES), `st_billed_usage` (BILLED_USAGE) and
     `st_invoice_items` (INVOICE_ITEMS), real and test alike
     (pipeline.io.billing_store.register_state does this).
@@ -222,12 +223,36 @@ def _scope(con: duckdb.DuckDBPyConnection, request: BillingRequest) -> pl.DataFr
     return scope
 
 
+def _rated_earlier(con: duckdb.DuckDBPyConnection) -> None:
+    """View `bill_rated_earlier`: the rated usage in which usage_for_adjustments.sql finds the
+    tariffs of earlier runs' lines: `rated_usage` and the files of the periods the run settles
+    that a committed run settled (billing_store.register_state leaves those out of
+    `rated_usage`; their records are billed, which is what that look-up reads)."""
+    try:
+        settled = con.sql(
+            "SELECT file FROM rated_usage_files WHERE settled AND period IN (SELECT period FROM bill_adjustment_periods) ORDER BY file"
+        ).fetchall()
+    except duckdb.CatalogException:  # rated_usage registered without its files: it holds all records
+        settled = []
+    if not settled:
+        con.execute("CREATE OR REPLACE TEMP VIEW bill_rated_earlier AS SELECT * FROM rated_usage")
+        return
+    columns = "contract_id, period, article_id, tariff_id, amount, record_key, run_id"
+    earlier = con.read_parquet([f for (f,) in settled], hive_partitioning=True, union_by_name=True).select(columns)
+    earlier.create_view("bill_rated_settled")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW bill_rated_earlier AS SELECT {columns} FROM rated_usage "
+        f"UNION ALL SELECT {columns} FROM bill_rated_settled"
+    )
+
+
 def _adjustment_lines(con: duckdb.DuckDBPyConnection, request: BillingRequest, rules: AdjustmentRules) -> None:
     """Table `bill_adjustments`: minimum revenue and cost cap of the periods the run settles,
     computed on their whole usage (pricing's rule, pipeline.price.usage_adjustments), less
     what earlier runs billed of them (docs/billing.md, "Usage on invoices")."""
     create_table(con, "bill_contract_days", "duck/bill/contract_days")
     create_table(con, "bill_adjustment_periods", "duck/bill/adjustment_periods", until=request.until)
+    _rated_earlier(con)
     usage = create_table(con, "bill_adjustment_basis", "duck/bill/usage_for_adjustments").pl().cast(USAGE_LINE_SCHEMA)
     con.register("bill_adjustments_full", usage_adjustments(usage, rules).to_arrow())
     create_table(con, "bill_adjustments", "duck/bill/adjustments")

@@ -12,7 +12,11 @@ a staging folder that the next attempt replaces. Committed runs are never rewrit
 
 Everything the next run needs (billed-until per position, last number per sequence, which
 usage was billed) is derived from the committed runs' own tables, so there is no separate
-state to drift from them.
+state to drift from them. Beside them a run stores `settled_usage.parquet`: the rated_usage
+files (path under rated_usage/, size, mtime_ns, inode) every record_key of which was billed once
+it committed; later runs do not read them (register_state), since nothing in them can be billed
+again. A file rewritten since (a rating run again, a re-rating) has another inode and mtime and
+is read again.
 """
 
 from __future__ import annotations
@@ -41,6 +45,16 @@ BILLING = "billing"
 RUNS = "runs"
 STAGING = ".staging"
 TEST = "test"
+SETTLED = "settled_usage"
+#: A rated_usage file every record of which was billed, as it was when its run committed.
+SETTLED_USAGE = pa.schema(
+    [
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("size", pa.int64(), nullable=False),
+        pa.field("mtime_ns", pa.int64(), nullable=False),
+        pa.field("inode", pa.int64(), nullable=False),
+    ]
+)
 
 
 class BillingStoreError(RuntimeError):
@@ -83,17 +97,24 @@ def billing_connection(catalog: Catalog, billing: BillingCatalog, warehouse: Pat
     return con
 
 
-def register_state(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+def register_state(con: duckdb.DuckDBPyConnection, warehouse: Path, prune: bool = True) -> None:
     """Register on `con` what pipeline.bill.invoices.billed reads from the warehouse.
 
-    `rated_usage`: every rated usage record stored (schemas.outputs.RATED_USAGE);
+    `rated_usage`: the rated usage records stored (schemas.outputs.RATED_USAGE) in every file not
+    settled by a committed run (all files with `prune=False`): a settled file's record_keys are
+    all in st_billed_usage, so usage_records.sql would take none of them, and of a key stored
+    twice the copy it takes is never in a settled file; `rated_usage_files`: every file (path,
+    period, size, mtime_ns, inode, settled), which newly_settled and the adjustments' look-up of
+    earlier lines' tariffs read (pipeline.bill.invoices);
     `st_history`, `st_invoices`, `st_billed_usage`, `st_invoice_items`: the committed runs' tables,
     real and test (minimum revenue and cost cap settle against the lines already billed).
     """
     warehouse = Path(warehouse)
-    rated = sorted((warehouse / "rated_usage").glob("**/*.parquet"))
+    files = _rated_files(con, warehouse, prune)
+    unread = pc.invert(files.column("settled"))
+    rated = files.filter(unread).column("file").to_pylist()
     if rated:
-        stored = con.read_parquet([str(f) for f in rated], hive_partitioning=True, union_by_name=True)
+        stored = con.read_parquet(rated, hive_partitioning=True, union_by_name=True)
     else:
         stored = con.from_arrow(RATED_USAGE.empty_table())
     if "free_quantity" not in stored.columns:  # rated before free quantities were stored: none used
@@ -109,13 +130,51 @@ def register_state(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
             con.register(view, STORED[table].empty_table())
 
 
+def _rated_files(con: duckdb.DuckDBPyConnection, warehouse: Path, prune: bool) -> pa.Table:
+    """Register and return `rated_usage_files`: every rated_usage file (file, path under
+    rated_usage/, period, size, mtime_ns, inode) and whether a committed run settled it as it is
+    now (never with `prune=False`)."""
+    root = warehouse / "rated_usage"
+    found = sorted(root.glob("**/*.parquet"))
+    stats = [f.stat() for f in found]
+    con.register("bill_rated_found", pa.table({
+        "file": pa.array([str(f) for f in found], pa.string()),
+        "path": pa.array([f.relative_to(root).as_posix() for f in found], pa.string()),
+        "period": pa.array([f.parent.name.removeprefix("period=") for f in found], pa.string()),
+        "size": pa.array([s.st_size for s in stats], pa.int64()),
+        "mtime_ns": pa.array([s.st_mtime_ns for s in stats], pa.int64()),
+        "inode": pa.array([s.st_ino for s in stats], pa.int64()),
+    }))
+    marks = committed_files(warehouse, SETTLED) if prune else []
+    con.register("bill_settled_marks", pa.concat_tables([pq.read_table(m, schema=SETTLED_USAGE) for m in marks]) if marks
+                 else SETTLED_USAGE.empty_table())
+    files = con.sql(
+        "SELECT f.*, EXISTS (SELECT 1 FROM bill_settled_marks AS s WHERE s.path = f.path AND s.size = f.size "
+        "AND s.mtime_ns = f.mtime_ns AND s.inode = f.inode) AS settled FROM bill_rated_found AS f ORDER BY f.path"
+    ).to_arrow_table()
+    con.register("rated_usage_files", files)
+    return files
+
+
+def newly_settled(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """The rated_usage files (SETTLED_USAGE) not settled yet every record_key of which is billed
+    once the run made on `con` commits (st_billed_usage and its bill_out_billed_usage, real and test)."""
+    unread = con.sql("SELECT file FROM rated_usage_files WHERE NOT settled").fetchall()
+    if not unread:
+        return SETTLED_USAGE.empty_table()
+    con.read_parquet([f for (f,) in unread], filename=True).select("filename, record_key").create_view("bill_unsettled_keys")
+    return con.sql(sql.load("duck/bill/settled_files")).to_arrow_table().cast(SETTLED_USAGE)
+
+
 def stage_run(
     warehouse: Path,
     run_id: str,
     tables: Mapping[str, pa.Table],
     test_tables: Mapping[str, pa.Table],
+    settled: pa.Table | None = None,
 ) -> Path:
-    """Write a run's tables to its staging folder (replacing any earlier attempt); nothing is visible yet."""
+    """Write a run's tables to its staging folder (replacing any earlier attempt), and the
+    rated_usage files it settles (newly_settled); nothing is visible yet."""
     if is_committed(warehouse, run_id):
         raise BillingStoreError(f"billing run {run_id!r} is already committed; committed runs are never rewritten")
     missing = sorted(set(STORED) - set(tables)) + [f"test/{t}" for t in sorted(set(TEST_TABLES) - set(test_tables))]
@@ -127,6 +186,8 @@ def stage_run(
     for folder, given in ((staging, tables), (staging / TEST, test_tables)):
         for name, table in given.items():
             _write_durably(table.cast(STORED[name]), folder / f"{name}.parquet")
+    if settled is not None:
+        _write_durably(settled.cast(SETTLED_USAGE), staging / f"{SETTLED}.parquet")
     return staging
 
 

@@ -1,7 +1,8 @@
 -- The usage lines minimum revenue and cost cap are computed on (schemas.billing.USAGE_LINE_SCHEMA):
 -- the whole of each period the run settles (bill_adjustment_periods): this run's usage lines and
 -- those earlier committed runs billed (st_invoice_items). An earlier line's tariff is the one
--- its billed records were rated under (st_billed_usage, rated_usage). When one invoice has
+-- its billed records were rated under (st_billed_usage, bill_rated_earlier: rated_usage and the
+-- settled files of these periods, which rated_usage leaves out). When one invoice has
 -- lines of one article under two tariffs (a tariff change), lines and tariffs are paired in the
 -- order of their record counts and amounts, so each tariff gets one line even when the counts tie
 -- (with one tariff, every line of the article is its).
@@ -21,7 +22,7 @@ earlier_tariffs AS (
     FROM (
         SELECT b.invoice_id, r.contract_id, CAST(r.period AS VARCHAR) AS period, r.article_id, r.tariff_id,
                count(*) AS records, micro_to_cents(sum(to_micro(r.amount))) AS net_amount
-        FROM rated_usage AS r
+        FROM bill_rated_earlier AS r
         JOIN earlier_periods AS p ON p.contract_id = r.contract_id AND p.period = CAST(r.period AS VARCHAR)
         JOIN st_billed_usage AS b ON b.record_key = r.record_key AND b.rated_run_id = r.run_id
         GROUP BY ALL
