@@ -119,6 +119,8 @@ def register_state(con: duckdb.DuckDBPyConnection, warehouse: Path, prune: bool 
         stored = con.from_arrow(RATED_USAGE.empty_table())
     if "free_quantity" not in stored.columns:  # rated before free quantities were stored: none used
         stored = stored.select("*, CAST(0 AS BIGINT) AS free_quantity")
+    else:  # such files read with newer ones: their records' free units are NULL (newer files never hold one)
+        stored = stored.select("* REPLACE (coalesce(free_quantity, 0) AS free_quantity)")
     stored.create_view("rated_usage")
     for view, table in (
         ("st_history", "billing_history"), ("st_invoices", "invoices"), ("st_billed_usage", "billed_usage"), ("st_invoice_items", "invoice_items"),

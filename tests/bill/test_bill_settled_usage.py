@@ -139,3 +139,33 @@ def test_a_settled_file_rated_again_is_read_again(tmp_path) -> None:
                                    call("a3", "CT", (1, 5), "0.70"), call("a6", "C1", (1, 29), "0.80")])
     play(warehouse, [("period", "2026-02")])
     assert sorted(f.stored(warehouse, "billed_usage", run_id="period-2026-02").get_column("record_key").to_list()) == ["a6", "b1", "b2"]
+
+
+def test_files_rated_before_free_quantities_were_stored_bill_with_newer_ones(tmp_path):
+    """A file without free_quantity (rated before 4d7ef92) read with a newer one had NULL free units:
+    charged = quantity - free_quantity was NULL, and the February run of a variable_fixed position
+    failed on a NULL net ('Casting field net_total with null values to non-nullable'; review of the
+    settled files, read whole). Its records used no free units."""
+    cat, bil = f.catalogs(billing={
+        "positions": f.positions([("P1", "C1", "CALL", "variable_fixed", None, "2026-01-01", None)]),
+        "position_prices": {"position_id": ["P1"], "kind": ["price"], "price": ["0.10"], "valid_from": ["2026-01-01"],
+                            "valid_until": [None], "reason": [None]},
+    })  # fmt: skip
+    table = pl.from_arrow(f.rated([{**call("b1", "C1", (2, 3), "0.50"), "run_id": "rate-0"}]))
+    folder = tmp_path / "rated_usage" / "period=2026-02"
+    folder.mkdir(parents=True)
+    table.drop("period", "free_quantity").write_parquet(folder / "run-rate-0_0.parquet")  # the old file
+    rate_run(tmp_path, "rate-1", [call("a1", "C1", (1, 3), "0.50")])
+    with_all = functools.partial(billing_store.register_state, prune=False)  # both files read together
+    original = billing_store.register_state
+    billing_store.register_state = with_all
+    try:
+        f.bill(tmp_path, cat, bil, period="2026-01")
+        f.bill(tmp_path, cat, bil, period="2026-02")
+    finally:
+        billing_store.register_state = original
+    usage = f.stored(tmp_path, "invoice_items").filter(pl.col("line_kind") == "usage")
+    assert usage.select("period", "records", "quantity", "net_amount").rows() == [
+        ("2026-01", 1, 60, Decimal("0.10")),
+        ("2026-02", 1, 60, Decimal("0.10")),
+    ]
