@@ -271,17 +271,12 @@ def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, quara
     1 000 stored runs (docs/performance.md).
     """
     warehouse_dir = Path(warehouse_dir)
-    sources = (file_ledger.LEDGER_FILE, f"{file_ledger.SKIPPED_TABLE}/*.parquet")
-
-    def with_files() -> list[bool]:
-        return [any(warehouse_dir.glob(pattern)) for pattern in sources]
-
-    before = with_files()
+    before = file_ledger.views_with_files(warehouse_dir)
     if run_id is not None:
         FileLedger(warehouse_dir).record(run_id, hand_in.new, {q["content_hash"]: q["reason"] for q in quarantined})
     skipped = file_ledger.skipped_table(hand_in.handin_id, run_id, hand_in.skipped)
     file_ledger.write_skipped(warehouse_dir, hand_in.handin_id, skipped, run_id=run_id)
-    if with_files() != before or not views.made_here(warehouse_dir):
+    if file_ledger.views_with_files(warehouse_dir) != before or not views.made_here(warehouse_dir):
         views.publish(warehouse_dir)
 
 

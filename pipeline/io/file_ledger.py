@@ -259,15 +259,26 @@ def write_skipped(warehouse: Path | str, handin_id: str, skipped: pl.DataFrame, 
     return target
 
 
-def add_views(con: duckdb.DuckDBPyConnection, warehouse: Path | str) -> None:
-    """The `file_ledger` and `skipped_files` views, on `con` (the analyst database pipeline.io.views.publish builds)."""
-    root = Path(warehouse).resolve()
-    stored = {
+def _view_sources(root: Path) -> dict[str, tuple[Path, dict]]:
+    """The `file_ledger` and `skipped_files` views' files (a path or a pattern) and schemas."""
+    return {
         LEDGER_FILE.removesuffix(".parquet"): (root / LEDGER_FILE, SCHEMA),
         SKIPPED_TABLE: (root / SKIPPED_TABLE / "*.parquet", SKIPPED_SCHEMA),
     }
-    for name, (source, schema) in stored.items():  # two fixed views
-        if not any(source.parent.glob(source.name)):
+
+
+def views_with_files(warehouse: Path | str) -> dict[str, bool]:
+    """Per view of add_views, whether it has files to read: without, it reads an empty schema file,
+    so its first file (or its last one gone) needs the views made again."""
+    return {name: any(source.parent.glob(source.name)) for name, (source, _) in _view_sources(Path(warehouse).resolve()).items()}
+
+
+def add_views(con: duckdb.DuckDBPyConnection, warehouse: Path | str) -> None:
+    """The `file_ledger` and `skipped_files` views, on `con` (the analyst database pipeline.io.views.publish builds)."""
+    root = Path(warehouse).resolve()
+    with_files = views_with_files(root)
+    for name, (source, schema) in _view_sources(root).items():  # two fixed views
+        if not with_files[name]:
             source = root / "_schema" / f"{name}.parquet"
             source.parent.mkdir(parents=True, exist_ok=True)
             pl.DataFrame(schema=schema).write_parquet(source)
