@@ -25,7 +25,7 @@ from pipeline.catalog import CatalogNotFound, CatalogNotWritable, RawTable, vali
 from pipeline.catalog.billing import BillingCatalog, validated_billing, with_usage_tariffs
 from pipeline.catalog.validation import as_text
 from pipeline.io.catalog_files import (
-    finish_change, put_in_place_together, read_catalog_csv, read_raw_catalog, staged_csv, staged_text, validated_together,
+    discard, finish_change, put_in_place_together, read_catalog_csv, read_raw_catalog, staged_csv, staged_text, validated_together,
 )
 from pipeline.price.catalog import PricedCatalog, validated_pricing, with_pricing
 from schemas.billing import AUDIT_SCHEMA, CATALOG_TABLES, KEYS
@@ -114,8 +114,7 @@ def write_changes(directory: Path, changes: Mapping[str, tuple[pl.DataFrame, pl.
             staged.append((staged_csv(Path(table.file), table.frame.drop("_line")), Path(table.file)))
         staged.append((staged_audit(directory, audit), directory / AUDIT_LOG))
     except BaseException:  # nothing renamed: the staged files go
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
+        discard(staged)
         raise
     put_in_place_together(directory, staged)
 

@@ -304,8 +304,13 @@ def put_in_place(staged: list[tuple[Path, Path]]) -> None:
         for tmp, path in staged:  # a few catalog files
             os.replace(tmp, path)
     finally:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
+        discard(staged)
+
+
+def discard(staged: list[tuple[Path, Path]]) -> None:
+    """Remove the staged files not put in place (all of them after a failure before any rename)."""
+    for tmp, _ in staged:  # a few catalog files
+        tmp.unlink(missing_ok=True)
 
 
 #: A catalog change of several files: the staged files and the files they replace, in the catalog
@@ -322,8 +327,7 @@ def put_in_place_together(directory: Path, staged: list[tuple[Path, Path]]) -> N
         journal = staged_text(directory / CHANGE_JOURNAL, json.dumps([[tmp.name, path.name] for tmp, path in staged]))
         os.replace(journal, directory / CHANGE_JOURNAL)
     except BaseException:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
+        discard(staged)
         raise
     finish_change(directory, locked=True)
 
