@@ -1,17 +1,44 @@
 """The vectorised core of the rating pipeline: pure functions, frame in, frame out.
 
-Importing the package tunes Polars' allocator (jemalloc) before Polars loads, when the process
-has not tuned it itself: freed memory is kept for reuse for 10 s (jemalloc's own default)
-instead of Polars' 0.5 s and 1 s. A run's stages free and take back gigabytes every second;
-given back to the kernel, every page is faulted in and zeroed again. docs/performance.md has
-the A/B (10 M CDRs: 10.2-11.3 s → 9.5-9.7 s end to end, peak memory +4 %). It takes effect
-only when `pipeline` (or `flows`) is imported before Polars; `_RJEM_MALLOC_CONF` set by the
-caller wins.
+Importing the package tunes the process's two big allocators to keep the memory they free for
+reuse, because on this VM a fresh page costs about as much as filling it (docs/performance.md,
+"Why a fresh page costs about as much as filling it"):
+
+* Polars' jemalloc, before Polars loads, when the process has not tuned it itself: freed memory
+  is kept for 10 s (jemalloc's own default) instead of Polars' 0.5 s and 1 s. A run's stages free
+  and take back gigabytes every second. It takes effect only when `pipeline` (or `flows`) is
+  imported before Polars; `_RJEM_MALLOC_CONF` set by the caller wins.
+* glibc's malloc, which NumPy allocates with: arrays of more than 32 MiB (a 10 M-row column is
+  80 MB) are mapped for each allocation and unmapped when freed, so every such array starts
+  on fresh pages. Here they come from the heap, which keeps up to 2 GiB of freed memory
+  (`mallopt` M_MMAP_MAX 0, M_TRIM_THRESHOLD 2 GiB). Not done when the caller set glibc's malloc
+  options in the environment (`MALLOC_MMAP_MAX_`, `MALLOC_TRIM_THRESHOLD_`, `GLIBC_TUNABLES`).
 """
 
+import ctypes
 import os
 
 #: jemalloc options for the rating process (Polars appends _RJEM_MALLOC_CONF to its defaults; the last value wins).
 ALLOCATOR = "dirty_decay_ms:10000,muzzy_decay_ms:10000"
+#: glibc mallopt parameters and the values set (malloc.h): no mapped allocations, keep 2 GiB of freed heap.
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
+GLIBC_MALLOC = {M_MMAP_MAX: 0, M_TRIM_THRESHOLD: 2**31 - 1}
+#: Environment variables by which the caller sets glibc's malloc options itself.
+GLIBC_MALLOC_ENV = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
 
 os.environ.setdefault("_RJEM_MALLOC_CONF", ALLOCATOR)
+
+
+def _tune_glibc_malloc() -> bool:
+    """Set GLIBC_MALLOC with mallopt; False where the C library is not glibc or the caller set its own."""
+    try:
+        glibc = os.confstr("CS_GNU_LIBC_VERSION")
+    except (ValueError, OSError, AttributeError):
+        glibc = None
+    if not glibc or any(name in os.environ for name in GLIBC_MALLOC_ENV):
+        return False
+    libc = ctypes.CDLL(None)
+    return all(libc.mallopt(param, value) == 1 for param, value in GLIBC_MALLOC.items())
+
+
+GLIBC_MALLOC_TUNED = _tune_glibc_malloc()

@@ -1,4 +1,4 @@
-"""Importing `pipeline` tunes Polars' jemalloc before Polars loads, unless the caller did (pipeline/__init__.py)."""
+"""Importing `pipeline` tunes Polars' jemalloc before Polars loads, unless the caller did, and glibc's malloc (pipeline/__init__.py)."""
 
 from __future__ import annotations
 
@@ -31,3 +31,24 @@ def test_polars_loaded_first_keeps_its_own_defaults() -> None:
     code = "import polars, pipeline, os; print(os.environ['_RJEM_MALLOC_CONF'])"
     shown = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert shown.stdout.strip() == "dirty_decay_ms:500,muzzy_decay_ms:1000"
+
+
+#: Where a 64 MiB NumPy array lives after importing `pipeline`: in the heap (glibc tuned) or in a mapping of its own.
+WHERE = """
+import pipeline, numpy as np
+a = np.ones(8 << 20)
+at = a.ctypes.data
+heap = [line.split()[0] for line in open("/proc/self/maps") if line.rstrip().endswith("[heap]")]
+inside = any(int(lo, 16) <= at < int(hi, 16) for lo, hi in (r.split("-") for r in heap))
+print(pipeline.GLIBC_MALLOC_TUNED, "heap" if inside else "mapped")
+"""
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [({}, "True heap"), ({"MALLOC_MMAP_MAX_": "65536"}, "False mapped"), ({"GLIBC_TUNABLES": "glibc.malloc.mmap_max=65536"}, "False mapped")],
+)
+def test_large_numpy_arrays_come_from_the_heap_unless_the_caller_tuned_glibc(given: dict[str, str], shown: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")}
+    shown_here = subprocess.run([sys.executable, "-c", WHERE], env=env | given, capture_output=True, text=True, check=True)
+    assert shown_here.stdout.strip() == shown
