@@ -165,29 +165,31 @@ def walk_order(
     their group keys (group_key) in that order.
 
     Two sorts of 64-bit values, no sort of positions by key (NumPy sorts plain values several
-    times faster than it finds the order of keys): first the milliseconds with the position in
-    the low bits, which gives each row its rank in time; then the group with that rank in the
-    low bits, which gives the walk order. Both fit 63 bits, positions included, unless the run
-    spans years of milliseconds (17 years at 10 M rows, one at 268 M) or its groups' numbers are
-    huge; then one stable sort by (group, millisecond).
-    The key building and gathers run in pieces on both cores.
+    times faster than it finds the order of keys): first the milliseconds with the row's position
+    in the arrays in the low bits, which gives each row its rank in time; then the group with that
+    rank in the low bits, which gives the walk order, and the rank leads back to the position in
+    the first sort. Both fit 63 bits unless the run spans years of milliseconds (17 years at 10 M
+    rows, one at 268 M) or its groups' numbers are huge; then one stable sort by (group,
+    millisecond). The key building and gathers run in pieces on both cores.
     """
     rows = np.arange(t_us.size, dtype=np.int64) if rows is None else rows
     m = rows.size
     if m == 0:
         return rows, np.zeros(0, dtype=np.int64)
-    bits = max(m - 1, 1).bit_length()
-    low = (1 << bits) - 1
+    bits, rank_bits = (max(size - 1, 1).bit_length() for size in (t_us.size, m))
+    low, rank_low = (1 << bits) - 1, (1 << rank_bits) - 1
     ms0 = int(t_us.min()) // 1000
     m0 = int(month.min())
     ta_bits, month_bits = (max(int(v).bit_length(), 1) for v in (ta.max(), month.max() - m0))
     group_bits = max(int(contract.max()).bit_length(), 1) + ta_bits + month_bits
-    if (int(t_us.max()) // 1000 - ms0).bit_length() + bits > 63 or group_bits + bits > 63:
+    if (int(t_us.max()) // 1000 - ms0).bit_length() + bits > 63 or group_bits + rank_bits > 63:
         return _walk_order_by_columns(contract, ta, month, t_us, rows)
-    in_time, rank, key = (np.empty(m, dtype=np.int64) for _ in range(3))
+    in_time, key = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
+    rank = np.empty(t_us.size, dtype=np.int64)  # by position: read back in position order
 
     def by_time(at: slice) -> None:
-        in_time[at] = ((t_us[rows[at]] // 1000 - ms0) << bits) | np.arange(at.start, at.stop, dtype=np.int64)
+        r = rows[at]
+        in_time[at] = ((t_us[r] // 1000 - ms0) << bits) | r
 
     def ranked(at: slice) -> None:
         rank[in_time[at] & low] = np.arange(at.start, at.stop, dtype=np.int64)
@@ -195,18 +197,18 @@ def walk_order(
     def by_group(at: slice) -> None:
         r = rows[at]
         group = (((contract[r].astype(np.int64) << ta_bits) | ta[r]) << month_bits) | (month[r] - m0)
-        key[at] = (group << bits) | rank[at]
+        key[at] = (group << rank_bits) | rank[r]
 
     in_pieces(m, by_time)
     in_time.sort()
     in_pieces(m, ranked)
     in_pieces(m, by_group)
     key.sort()
-    ordered, gk = np.empty(m, dtype=np.int64), rank  # the ranks are in the keys now: their memory takes the group keys
+    ordered, gk = np.empty(m, dtype=np.int64), rank[:m]  # the ranks are in the keys now: their memory takes the group keys
 
     def unpacked(at: slice) -> None:
-        ordered[at] = rows[in_time[key[at] & low] & low]
-        group = key[at] >> bits
+        ordered[at] = in_time[key[at] & rank_low] & low
+        group = key[at] >> rank_bits
         month_no = (group & ((1 << month_bits) - 1)) + m0
         ta_no = (group >> month_bits) & ((1 << ta_bits) - 1)
         gk[at] = group_key(group >> (month_bits + ta_bits), ta_no, month_no)
