@@ -470,7 +470,6 @@ def _walked(rec: pl.DataFrame, card: dict[str, np.ndarray], rules: walk.Rules, c
     spanning: list[dict[str, np.ndarray]] = []  # per walked part: the records whose charged units span tiers
     if counted.size:
         unit_price, tier_no, tier_before = price.copy(), np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
-        into = {"tier_fee": fee, "tier_no": tier_no, "tier_before": tier_before, "unit_price": unit_price}
         rows, gk = walk.walk_order(contract, ta, month, rec.get_column("t_us").to_numpy(), counted)
         q, s = np.empty(rows.size, dtype=quantity.dtype), np.empty(rows.size, dtype=src.dtype)
 
@@ -482,17 +481,25 @@ def _walked(rec: pl.DataFrame, card: dict[str, np.ndarray], rules: walk.Rules, c
         def walk_part(part: slice) -> None:
             at = rows[part]
             w = walk.walked(gk[part], q[part], s[part], rules, carried)
-            free[at] = w.free
+            # written back at random places, so only where a column's initial value does not hold
+            # already: half the walked records have no free units, few pay a tier fee or span tiers
+            _put(free, at, w.free, w.free != 0)
             at = at[w.tiered]
-            for c, column in into.items():
-                column[at] = getattr(w, c)
+            tier_no[at], unit_price[at] = w.tier_no, w.unit_price
+            _put(fee, at, w.tier_fee, w.tier_fee != 0)
             spans = w.tier_before >= 0
+            _put(tier_before, at, w.tier_before, spans)
             if spans.any():
                 spanning.append({"pos": at[spans], **{c: getattr(w, c)[spans] for c in SPAN_PARTS}})
 
         # the parts hold whole groups (one contract's each): they walk apart, two at once (one per core)
         on_both_cores(walk_part, walk.group_slices(gk, WALK_PARTS))
     return free, fee, unit_price, tier_no, tier_before, spanning
+
+
+def _put(column: np.ndarray, at: np.ndarray, values: np.ndarray, where: np.ndarray) -> None:
+    """column[at] = values where `where` (a mask over `at` and `values`), in place."""
+    column[at[where]] = values[where]
 
 
 def _amounts(
