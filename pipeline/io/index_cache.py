@@ -4,22 +4,14 @@ Building the index costs about half a second per 300 k IDs, every run; loading i
 Parquet a fraction of that. An entry lives in `<cache_dir>/<key>/`, where the key is a hash of
 exactly what build_device_index reads (the device_ids frame, the usage-tariff timeline) and of
 the code and library versions that shape the index, so any changed value, or a new release,
-misses. Entries are written to a temporary directory and renamed into place, and every file's
-size and checksum is in the entry's manifest, written last: a crashed or corrupted entry is
-rebuilt, never trusted. The newest KEEP entries stay; older ones are deleted.
+misses. Entries are kept as pipeline.io.cache_entries keeps them: renamed into place whole, a
+crashed or corrupted entry rebuilt, never trusted; the newest KEEP entries stay.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
-import json
-import os
-import shutil
-import time
-import uuid
 import warnings
-import zlib
 from dataclasses import fields
 from functools import cache
 from pathlib import Path
@@ -32,13 +24,9 @@ import sql
 from pipeline.assign import index as index_module
 from pipeline.assign import keys as keys_module
 from pipeline.assign.index import DeviceIndex, build_device_index, device_segments_table, device_validity, registered_usage_tariffs
-from pipeline.threads import on_both_cores
+from pipeline.io.cache_entries import KEEP, STALE_TMP_S, prune, store_frames, stored_frames, touch
 
-#: Entries kept: a re-rating run with an older catalog should not evict the current one.
-KEEP = 3
-#: Temporary directories older than this (seconds) are left-overs of crashed runs.
-STALE_TMP_S = 3600
-_MANIFEST = "manifest.json"
+__all__ = ["KEEP", "STALE_TMP_S", "cached_device_index", "index_key"]
 _PARTS = tuple(f.name for f in fields(DeviceIndex)) + ("items",)
 #: What shapes the index besides its inputs: a change to any of these misses every entry.
 _CODE = (
@@ -70,12 +58,12 @@ def cached_device_index(
     if loaded is not None:
         index, items = loaded
         _register(con, index, items)
-        _touch(entry)
+        touch(entry)
         return index
     index = build_device_index(con, device_ids, usage_tariffs)
     try:
         _store(entry, index, con.table("device_items").pl())
-        _prune(Path(cache_dir), keep=entry.name)
+        prune(Path(cache_dir), keep=entry.name)
     except OSError as error:  # a cache that cannot be written costs speed, not the run
         warnings.warn(f"device index cache {entry} not written ({error}); the next run builds the index again", stacklevel=2)
     return index
@@ -113,19 +101,10 @@ def _code_fingerprint() -> bytes:
 
 def _loaded(entry: Path) -> tuple[DeviceIndex, pl.DataFrame] | None:
     """The entry's index and device_items, or None when it is missing, partial or does not match its manifest."""
-    try:
-        manifest = json.loads((entry / _MANIFEST).read_text(encoding="utf-8"))
-        files = {}
-        for part in _PARTS:
-            data = (entry / f"{part}.parquet").read_bytes()
-            if [len(data), zlib.crc32(data)] != manifest["files"][part]:
-                return None
-            files[part] = data
-        biggest_first = sorted(files, key=lambda part: -len(files[part]))
-        # Polars releases the GIL; the big files first
-        frames = dict(zip(biggest_first, on_both_cores(lambda part: pl.read_parquet(io.BytesIO(files[part])), biggest_first)))
-    except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
-        return None  # json.JSONDecodeError is a ValueError
+    stored = stored_frames(entry, _PARTS)
+    if stored is None:
+        return None
+    frames = stored[0]
     items = frames.pop("items")
     return DeviceIndex(**frames), items
 
@@ -143,63 +122,5 @@ def _register(con: duckdb.DuckDBPyConnection, index: DeviceIndex, items: pl.Data
 
 
 def _store(entry: Path, index: DeviceIndex, items: pl.DataFrame) -> None:
-    """Write the entry to a temporary directory beside it and rename it into place (replacing a bad one)."""
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    tmp = entry.parent / f".tmp-{entry.name}-{uuid.uuid4().hex}"
-    tmp.mkdir()
-    try:
-        files = {}
-        frames = {**{part: getattr(index, part) for part in _PARTS if part != "items"}, "items": items}
-        for part, frame in frames.items():
-            buffer = io.BytesIO()
-            frame.write_parquet(buffer, compression="lz4", statistics=False)
-            data = buffer.getvalue()
-            (tmp / f"{part}.parquet").write_bytes(data)
-            files[part] = [len(data), zlib.crc32(data)]
-        (tmp / _MANIFEST).write_text(json.dumps({"key": entry.name, "files": files}), encoding="utf-8")
-        if entry.exists():  # a bad entry (a good one would have loaded): out of the way first
-            _remove(entry)
-        try:
-            tmp.rename(entry)
-        except OSError:
-            if not entry.exists():
-                raise
-            # another run stored the same entry meanwhile: keep theirs
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _remove(path: Path) -> None:
-    """Delete a directory: renamed aside first, so no reader finds it half deleted."""
-    aside = path.parent / f".tmp-removed-{uuid.uuid4().hex}"
-    try:
-        path.rename(aside)
-    except OSError:
-        return
-    shutil.rmtree(aside, ignore_errors=True)
-
-
-def _prune(cache_dir: Path, keep: str) -> None:
-    """Delete all but the KEEP most recently used entries (`keep` always stays) and stale temporary directories."""
-    entries = []
-    for path in cache_dir.iterdir():
-        try:
-            used = path.stat().st_mtime
-        except OSError:
-            continue  # deleted by another run meanwhile
-        if path.name.startswith(".tmp-"):
-            if time.time() - used > STALE_TMP_S:
-                shutil.rmtree(path, ignore_errors=True)
-        elif path.is_dir() and path.name != keep:
-            entries.append((used, path))
-    for _, path in sorted(entries, reverse=True)[KEEP - 1 :]:
-        _remove(path)
-
-
-def _touch(entry: Path) -> None:
-    """Mark an entry as used now, so pruning keeps it."""
-    try:
-        os.utime(entry)
-    except OSError:
-        pass
+    """Write the entry: the index's frames and device_items."""
+    store_frames(entry, {**{part: getattr(index, part) for part in _PARTS if part != "items"}, "items": items})
