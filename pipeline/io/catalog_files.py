@@ -39,7 +39,27 @@ def read_raw_catalog(directory: Path, names: Iterable[str] = TABLES) -> dict[str
     Raises CatalogNotFound when `directory` is not a directory, and CatalogError listing every
     file that cannot be read as a catalog CSV.
     """
-    directory = Path(directory)
+    found, stray = files_read(Path(directory), names)
+    tables, problems = {}, [_unknown_file(path) for path in stray]
+    for name, (path, text_from) in found.items():  # the catalog's files, not records
+        try:
+            table = read_catalog_csv(text_from)
+            tables[name] = table if text_from == path else replace(table, file=str(path))
+        except CatalogError as exc:
+            problems.append(exc.errors)
+    if problems:
+        raise CatalogError(pl.concat(problems))
+    return tables
+
+
+def files_read(directory: Path, names: Iterable[str] = TABLES) -> tuple[dict[str, tuple[Path, Path]], list[Path]]:
+    """What read_raw_catalog(directory, names) reads, once a catalog change stopped between its
+    files is finished: by table found, its file and the file its text comes from (the change's
+    staged file, named as the file it replaces, when this process cannot write the directory);
+    and the CSV files no table is named after (looked for with the core tables only).
+
+    Raises CatalogNotFound when `directory` is not a directory.
+    """
     if not directory.is_dir():
         raise CatalogNotFound(directory)
     pending: dict[str, Path] = {}
@@ -47,24 +67,16 @@ def read_raw_catalog(directory: Path, names: Iterable[str] = TABLES) -> dict[str
         finish_change(directory)  # a change stopped between its files: read it whole
     except OSError:  # a catalog this process cannot write: its next writer finishes it; read the change's staged files
         pending = staged_targets(directory)
-    tables, problems = {}, []
+    stray = []
     if names is TABLES:  # the core tables are read by every command: the one place to notice a stray file
         stray = [path for path in sorted(directory.glob("*.csv")) if path.stem not in KNOWN_FILES and not path.name.startswith(".")]
-        problems += [_unknown_file(path) for path in stray]
-    for name in names:  # the catalog's files, not records
+    found = {}
+    for name in names:  # the catalog's files
         path = directory / f"{name}.csv"
         if not path.exists() and not path.is_symlink():  # a dangling link is a problem, not an absent file
             continue
-        try:
-            if path.name in pending:  # its new version, named as the file it replaces
-                tables[name] = replace(read_catalog_csv(pending[path.name]), file=str(path))
-            else:
-                tables[name] = read_catalog_csv(path)
-        except CatalogError as exc:
-            problems.append(exc.errors)
-    if problems:
-        raise CatalogError(pl.concat(problems))
-    return tables
+        found[name] = (path, pending.get(path.name, path))
+    return found, stray
 
 
 def _record_lines(lines: list[str], first: int, comments: bool) -> list[int]:
@@ -233,12 +245,17 @@ def _with_modules(directory: Path, catalog: Catalog) -> Catalog:
 def load_priced_catalog(directory: Path) -> PricedCatalog:
     """load_catalog's catalog carrying the directory's validated pricing tables (any may be absent):
     what the main job rates with (docs/pricing.md). The problems of the modules and of the pricing
-    files are listed together."""
+    files are listed together. Kept between runs by pipeline.io.catalog_cache."""
     catalog = validated_catalog(read_raw_catalog(directory))
     with_modules, pricing = validated_together(
         lambda: _with_modules(directory, catalog), lambda: validated_pricing(read_raw_catalog(directory, PRICING_TABLES), catalog)
     )
     return with_pricing(with_modules, pricing)
+
+
+#: The tables load_priced_catalog reads, a read_raw_catalog call each: the core tables, the
+#: usage-tariff files (_with_modules), the pricing tables; its cache's key is made of their files.
+PRICED_CATALOG_READS = (TABLES, USAGE_TARIFF_FILES, PRICING_TABLES)
 
 
 def validated_together(*steps: Callable[[], T]) -> list[T]:
