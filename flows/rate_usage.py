@@ -25,7 +25,7 @@ from prefect.cache_policies import NO_CACHE
 from flows import retry_when_unreachable
 from pipeline import rerate
 from pipeline.catalog import Catalog
-from pipeline.io.catalog_files import load_priced_catalog
+from pipeline.io.catalog_cache import cached_priced_catalog
 from pipeline.config import Settings
 from pipeline.ingest import REJECT_SCHEMA
 from pipeline.ingest.numbers import normalised_usage
@@ -74,9 +74,10 @@ class Batch:
 
 
 @task(cache_policy=NO_CACHE)
-def load_catalog_task(directory: Path) -> Catalog:
-    """The core catalog with its pricing files (special and customer prices, promotions, bands, tiers, …)."""
-    return load_priced_catalog(directory)
+def load_catalog_task(directory: Path, warehouse_dir: Path | None = None) -> Catalog:
+    """The core catalog with its pricing files (special and customer prices, promotions, bands, tiers, …),
+    validated once per change and kept in `<warehouse>/_cache/catalog` (pipeline.io.catalog_cache)."""
+    return cached_priced_catalog(directory, None if warehouse_dir is None else Path(warehouse_dir) / "_cache" / "catalog")
 
 
 @task(cache_policy=NO_CACHE)
@@ -395,7 +396,7 @@ def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = Fal
     if not hand_in.new:
         logger.info("nothing to do: all %d inbox files were dealt with before", hand_in.files)
         return _nothing_read(settings, hand_in, summary)
-    cat = load_catalog_task(settings.catalog)
+    cat = load_catalog_task(settings.catalog, settings.warehouse)
     batch = read_inbox(hand_in.new, settings.sources)
     if batch.changed:  # not read after all: skipped, and not recorded
         gone = {id(f) for f, _ in batch.changed}

@@ -158,7 +158,7 @@ def rerate_usage(
         chosen = plan(settings.warehouse, run_ids or [], periods or [], every, allow_billed)
         if not chosen.runs:
             logger.info("nothing to rate again: no stored run holds records of %s", ", ".join(periods or []) or "any period")
-        cat = load_catalog_task(settings.catalog) if chosen.runs else None
+        cat = load_catalog_task(settings.catalog, settings.warehouse) if chosen.runs else None
         done: list[dict] = []
         for run_id in chosen.runs:  # a loop over runs
             done.append(_rerated(cat, run_id, settings, chosen.billed, logger, [d["run_id"] for d in done]))

@@ -274,6 +274,17 @@ def test_reprocessing_the_same_inbox_replaces_its_rows(runs):
     assert not (warehouse / ".staging").exists()
 
 
+def test_the_validated_catalog_is_kept_in_the_warehouse_for_the_next_run(runs, monkeypatch):
+    """The first run validated the catalog and stored it; the reprocessing run found it (one entry)."""
+    from pipeline.io import catalog_cache
+
+    warehouse = runs["warehouse"]
+    catalog = warehouse.parent / "catalog"
+    assert [p.name for p in (warehouse / "_cache" / "catalog").iterdir()] == [catalog_cache.catalog_key(catalog)]
+    monkeypatch.setattr(catalog_cache, "load_priced_catalog", lambda d: pytest.fail("validated, not loaded"))
+    assert catalog_cache.cached_priced_catalog(catalog, warehouse / "_cache" / "catalog").contracts.height == 5
+
+
 def test_a_crashed_run_records_no_file_and_is_simply_run_again(prefect_harness, tmp_path, monkeypatch):
     from pipeline.io import quarantine
 
