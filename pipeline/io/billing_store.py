@@ -79,8 +79,7 @@ def locked(warehouse: Path) -> Iterator[None]:
 
 def committed_files(warehouse: Path, table: str, test: bool = False) -> list[Path]:
     """The Parquet files of `table` in every committed run, ordered by run_id."""
-    pattern = f"{RUNS}/*/{TEST}/{table}.parquet" if test else f"{RUNS}/*/{table}.parquet"
-    return sorted((Path(warehouse) / BILLING).glob(pattern))
+    return sorted((Path(warehouse) / BILLING).glob(_committed_pattern(table, test)))
 
 
 def billing_connection(catalog: Catalog, billing: BillingCatalog, warehouse: Path) -> duckdb.DuckDBPyConnection:
@@ -224,22 +223,39 @@ def billed_usage(warehouse: Path, rated_runs: list[str] | None = None) -> pa.Tab
     return pa.concat_tables([read_committed(warehouse, "billed_usage", test=test, filters=filters) for test in (False, True)])
 
 
-def add_billing_views(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+def _views() -> list[tuple[str, str, bool]]:
+    """(view, stored table, test accounts) of every view of add_billing_views over committed runs."""
+    return [(name, name, False) for name in STORED] + [(f"test_{name}", name, True) for name in TEST_TABLES]
+
+
+def views_with_files(warehouse: Path) -> dict[str, bool]:
+    """Per view of add_billing_views, whether a committed run holds its table: without, it reads
+    an empty schema file (pipeline.io.views.with_files)."""
+    root = Path(warehouse).resolve() / BILLING
+    return {view: any(root.glob(_committed_pattern(table, test))) for view, table, test in _views()}
+
+
+def _committed_pattern(table: str, test: bool) -> str:
+    """The files of `table` in every committed run, as a pattern below <warehouse>/billing."""
+    return f"{RUNS}/*/{TEST}/{table}.parquet" if test else f"{RUNS}/*/{table}.parquet"
+
+
+def add_billing_views(con: duckdb.DuckDBPyConnection, warehouse: Path) -> dict[str, bool]:
     """The billing views, on `con` (the analyst database pipeline.io.views.publish builds): one per
     stored table over all committed runs, `test_<table>` for test accounts, and the views of
-    sql/views/billing.sql."""
+    sql/views/billing.sql; returns per view over files whether it reads some (views_with_files)."""
     warehouse = Path(warehouse).resolve()
     schema_dir = warehouse / "_schema"
     schema_dir.mkdir(parents=True, exist_ok=True)
-    views = [(name, name, False) for name in STORED] + [(f"test_{name}", name, True) for name in TEST_TABLES]
-    for view, table, test in views:
+    with_files = views_with_files(warehouse)
+    for view, table, test in _views():
         empty = schema_dir / f"billing_{table}.parquet"
         pq.write_table(STORED[table].empty_table(), empty)
-        has_files = bool(committed_files(warehouse, table, test))
-        pattern = warehouse / BILLING / RUNS / "*" / (f"{TEST}/{table}.parquet" if test else f"{table}.parquet")
-        con.execute(parquet_view_sql(view, str(pattern) if has_files else str(empty), partitioned=False))
+        pattern = warehouse / BILLING / _committed_pattern(table, test)
+        con.execute(parquet_view_sql(view, str(pattern) if with_files[view] else str(empty), partitioned=False))
     for statement in sql.statements("views/billing"):
         con.execute(statement)
+    return with_files
 
 
 def _write_durably(table: pa.Table, path: Path) -> None:

@@ -268,13 +268,14 @@ def _view_sources(root: Path) -> dict[str, tuple[Path, dict]]:
 
 
 def views_with_files(warehouse: Path | str) -> dict[str, bool]:
-    """Per view of add_views, whether it has files to read: without, it reads an empty schema file,
-    so its first file (or its last one gone) needs the views made again."""
+    """Per view of add_views, whether it has files to read: without, it reads an empty schema file
+    (pipeline.io.views.with_files)."""
     return {name: any(source.parent.glob(source.name)) for name, (source, _) in _view_sources(Path(warehouse).resolve()).items()}
 
 
-def add_views(con: duckdb.DuckDBPyConnection, warehouse: Path | str) -> None:
-    """The `file_ledger` and `skipped_files` views, on `con` (the analyst database pipeline.io.views.publish builds)."""
+def add_views(con: duckdb.DuckDBPyConnection, warehouse: Path | str) -> dict[str, bool]:
+    """The `file_ledger` and `skipped_files` views, on `con` (the analyst database pipeline.io.views.publish
+    builds); returns per view whether it reads files (views_with_files)."""
     root = Path(warehouse).resolve()
     with_files = views_with_files(root)
     for name, (source, schema) in _view_sources(root).items():  # two fixed views
@@ -283,6 +284,7 @@ def add_views(con: duckdb.DuckDBPyConnection, warehouse: Path | str) -> None:
             source.parent.mkdir(parents=True, exist_ok=True)
             pl.DataFrame(schema=schema).write_parquet(source)
         con.execute(parquet_view_sql(name, str(source), partitioned=False))
+    return with_files
 
 
 @contextmanager

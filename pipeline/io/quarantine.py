@@ -40,15 +40,23 @@ def quarantine_table(run_id: str, files: list[dict]) -> pa.Table:
     return pa.table(columns, schema=QUARANTINE)
 
 
-def add_view(con: duckdb.DuckDBPyConnection, warehouse_dir: Path) -> None:
-    """The `quarantine` view, on `con` (the analyst database pipeline.io.views.publish builds)."""
+def views_with_files(warehouse_dir: Path) -> dict[str, bool]:
+    """Whether the `quarantine` view has files to read: without, it reads an empty schema file
+    (pipeline.io.views.with_files)."""
+    return {TABLE: any((Path(warehouse_dir).resolve() / TABLE).glob("*.parquet"))}
+
+
+def add_view(con: duckdb.DuckDBPyConnection, warehouse_dir: Path) -> dict[str, bool]:
+    """The `quarantine` view, on `con` (the analyst database pipeline.io.views.publish builds);
+    returns whether it reads files (views_with_files)."""
     root = Path(warehouse_dir).resolve()
-    stored = root / TABLE
-    if stored.exists() and any(stored.glob("*.parquet")):
-        source = str(stored / "*.parquet")
+    with_files = views_with_files(root)
+    if with_files[TABLE]:
+        source = str(root / TABLE / "*.parquet")
     else:
         empty = root / "_schema" / f"{TABLE}.parquet"
         empty.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(QUARANTINE.empty_table(), empty)
         source = str(empty)
     con.execute(warehouse.parquet_view_sql(TABLE, source, partitioned=False))
+    return with_files

@@ -386,21 +386,29 @@ def carried_usage(warehouse: Path, run_id: str, periods: list[str]) -> pl.DataFr
     return carry_in(lines.join(earlier, on="run_id", how="semi").collect())
 
 
-def add_views(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+def views_with_files(warehouse: Path) -> dict[str, bool]:
+    """Per view of add_views, whether its table has files to read: without, it reads an empty
+    schema file (pipeline.io.views.with_files)."""
+    warehouse = Path(warehouse).resolve()
+    return {name: any((warehouse / name).rglob("*.parquet")) for name in SCHEMAS}
+
+
+def add_views(con: duckdb.DuckDBPyConnection, warehouse: Path) -> dict[str, bool]:
     """One view per stored table of a rating run, over all runs, on `con` (the analyst database
-    pipeline.io.views.publish builds)."""
+    pipeline.io.views.publish builds); returns per view whether it reads files (views_with_files)."""
     warehouse = Path(warehouse).resolve()
     schema_dir = warehouse / "_schema"
     schema_dir.mkdir(parents=True, exist_ok=True)
+    with_files = views_with_files(warehouse)
     for name, schema in SCHEMAS.items():
         empty = schema_dir / f"{name}.parquet"
         pq.write_table(schema.empty_table(), empty)
-        has_files = any((warehouse / name).rglob("*.parquet")) if (warehouse / name).exists() else False
-        source = str(warehouse / name / "**" / "*.parquet") if has_files else str(empty)
-        partitioned = has_files and name in PERIOD_TABLES
+        source = str(warehouse / name / "**" / "*.parquet") if with_files[name] else str(empty)
+        partitioned = with_files[name] and name in PERIOD_TABLES
         con.execute(parquet_view_sql(name, source, partitioned))
     for statement in sql.statements("views/analyst"):
         con.execute(statement)
+    return with_files
 
 
 def parquet_view_sql(name: str, source: str, partitioned: bool) -> str:
