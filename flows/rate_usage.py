@@ -223,8 +223,17 @@ def store(result: RatingResult, runs: pl.DataFrame, quarantined: list[dict], war
     tables = result.stored_tables(runs)
     tables[quarantine.TABLE] = result.con.from_arrow(quarantine.quarantine_table(result.run_id, quarantined))
     rows = warehouse.write_run(tables, warehouse_dir, result.run_id)
-    views.publish(warehouse_dir)  # every view, the billing runs' too
+    _refresh_views(warehouse_dir)
     return rows
+
+
+def _refresh_views(warehouse_dir: Path) -> None:
+    """Build the analyst database (every view, the billing runs' too) anew only where it would read
+    the wrong files: the views read theirs when queried, so a run's new files need none (views.stale).
+    A rebuild reads every stored file's footer: 1.5 s with 1 000 stored runs (docs/performance.md)."""
+    why = views.refresh(warehouse_dir)
+    if why is not None:
+        get_run_logger().info("analyst views built anew: %s", why)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=retry_when_unreachable)
@@ -265,20 +274,15 @@ def postgres_catch_up(url: str, warehouse_dir: Path) -> list[str]:
 def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, quarantined: list[dict]) -> None:
     """After the run's tables are stored: record its files in the ledger and the hand-in's skipped files, for SQL.
 
-    The views read their files when queried, so the ledger's new rows need no new views; only
-    the ledger's or the skipped files' first file, or their last one gone, does (their views read
-    an empty schema file while there is none), or an analyst database not made yet or made where
-    the warehouse was before it moved. A rebuild reads every stored file's footer: 1.5 s with
-    1 000 stored runs (docs/performance.md).
+    The ledger's new rows need no new views; its first file, or the skipped files' first or last
+    one, does, as does a warehouse moved since (views.stale, the store step's rule).
     """
     warehouse_dir = Path(warehouse_dir)
-    before = file_ledger.views_with_files(warehouse_dir)
     if run_id is not None:
         FileLedger(warehouse_dir).record(run_id, hand_in.new, {q["content_hash"]: q["reason"] for q in quarantined})
     skipped = file_ledger.skipped_table(hand_in.handin_id, run_id, hand_in.skipped)
     file_ledger.write_skipped(warehouse_dir, hand_in.handin_id, skipped, run_id=run_id)
-    if file_ledger.views_with_files(warehouse_dir) != before or not views.made_here(warehouse_dir):
-        views.publish(warehouse_dir)
+    _refresh_views(warehouse_dir)
 
 
 def _nothing_read(settings: Settings, hand_in: HandIn, summary: dict) -> dict:

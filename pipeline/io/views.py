@@ -143,22 +143,3 @@ def _build(warehouse_dir: Path) -> Path:
         con.close()
     building.replace(path)
     return path
-
-
-def made_here(warehouse_dir: Path) -> bool:
-    """Whether the analyst database exists with views over this warehouse's files: not one made at
-    another place the warehouse was moved or copied from (its views read the files by absolute
-    path). One that cannot be opened to look (an analyst's client holds it for writing) counts as
-    not: publish builds the new one beside it."""
-    path = Path(warehouse_dir).resolve() / warehouse.ANALYTICS_DB
-    if not path.exists():
-        return False
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error:
-        return False
-    try:
-        made = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'file_ledger'").fetchall()
-    finally:
-        con.close()
-    return bool(made) and ("'" + str(path.parent).replace("'", "''") + "/") in made[0][0]

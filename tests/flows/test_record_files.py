@@ -3,12 +3,14 @@ the analyst views over them rebuilt when they would read the wrong files, not on
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from flows import rate_usage
 from flows.rate_usage import HandIn, record_files
 from pipeline.io import views, warehouse
 from pipeline.io.file_ledger import LedgerFile
@@ -42,7 +44,8 @@ def counts(root: Path) -> tuple:
     ],
     ids=["first-skipped-file", "last-skipped-file-gone", "warehouse-moved"],
 )
-def test_views_read_the_recorded_files(tmp_path, checks, moved, expected):
+def test_views_read_the_recorded_files(tmp_path, monkeypatch, checks, moved, expected):
+    monkeypatch.setattr(rate_usage, "get_run_logger", lambda: logging.getLogger("test"))
     root = tmp_path / "warehouse"
     views.publish(root)
     for run_id, new, skipped in checks:
