@@ -12,7 +12,8 @@ reuse, because on this VM a fresh page costs about as much as filling it (docs/p
   80 MB) are mapped for each allocation and unmapped when freed, so every such array starts
   on fresh pages. Here they come from the heap, which keeps up to 2 GiB of freed memory
   (`mallopt` M_MMAP_MAX 0, M_TRIM_THRESHOLD 2 GiB). Not done when the caller set glibc's malloc
-  options in the environment (`MALLOC_MMAP_MAX_`, `MALLOC_TRIM_THRESHOLD_`, `GLIBC_TUNABLES`).
+  options in the environment (`MALLOC_MMAP_MAX_`, `MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_`,
+  `GLIBC_TUNABLES`): M_MMAP_MAX 0 would leave a caller's own mmap threshold no mapping to make.
 """
 
 import ctypes
@@ -24,7 +25,7 @@ ALLOCATOR = "dirty_decay_ms:10000,muzzy_decay_ms:10000"
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
 GLIBC_MALLOC = {M_MMAP_MAX: 0, M_TRIM_THRESHOLD: 2**31 - 1}
 #: Environment variables by which the caller sets glibc's malloc options itself.
-GLIBC_MALLOC_ENV = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
+GLIBC_MALLOC_ENV = ("MALLOC_MMAP_MAX_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
 
 os.environ.setdefault("_RJEM_MALLOC_CONF", ALLOCATOR)
 

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from pipeline import GLIBC_MALLOC_ENV
+
 SHOW = "import pipeline, polars, os; print(os.environ['_RJEM_MALLOC_CONF'])"
 
 
@@ -46,9 +48,15 @@ print(pipeline.GLIBC_MALLOC_TUNED, "heap" if inside else "mapped")
 
 @pytest.mark.parametrize(
     ("given", "shown"),
-    [({}, "True heap"), ({"MALLOC_MMAP_MAX_": "65536"}, "False mapped"), ({"GLIBC_TUNABLES": "glibc.malloc.mmap_max=65536"}, "False mapped")],
+    [
+        ({}, "True heap"),
+        ({"MALLOC_MMAP_MAX_": "65536"}, "False mapped"),
+        # the caller's own threshold: arrays of 1 MiB and more mapped (mmap switched off, it held no array)
+        ({"MALLOC_MMAP_THRESHOLD_": "1048576"}, "False mapped"),
+        ({"GLIBC_TUNABLES": "glibc.malloc.mmap_max=65536"}, "False mapped"),
+    ],
 )
 def test_large_numpy_arrays_come_from_the_heap_unless_the_caller_tuned_glibc(given: dict[str, str], shown: str) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")}
+    env = {k: v for k, v in os.environ.items() if k not in GLIBC_MALLOC_ENV}
     shown_here = subprocess.run([sys.executable, "-c", WHERE], env=env | given, capture_output=True, text=True, check=True)
     assert shown_here.stdout.strip() == shown
