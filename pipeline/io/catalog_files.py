@@ -55,7 +55,7 @@ def read_raw_catalog(directory: Path, names: Iterable[str] = TABLES) -> dict[str
 def files_read(directory: Path, names: Iterable[str] = TABLES) -> tuple[dict[str, tuple[Path, Path]], list[Path]]:
     """What read_raw_catalog(directory, names) reads, once a catalog change stopped between its
     files is finished: by table found, its file and the file its text comes from (the change's
-    staged file, named as the file it replaces, when this process cannot write the directory);
+    staged file, named as the file it replaces or creates, when this process cannot write the directory);
     and the CSV files no table is named after (looked for with the core tables only).
 
     Raises CatalogNotFound when `directory` is not a directory.
@@ -73,7 +73,8 @@ def files_read(directory: Path, names: Iterable[str] = TABLES) -> tuple[dict[str
     found = {}
     for name in names:  # the catalog's files
         path = directory / f"{name}.csv"
-        if not path.exists() and not path.is_symlink():  # a dangling link is a problem, not an absent file
+        # a dangling link is a problem, not an absent file; a file the stopped change creates is read from its staged file
+        if not path.exists() and not path.is_symlink() and path.name not in pending:
             continue
         found[name] = (path, pending.get(path.name, path))
     return found, stray

@@ -481,3 +481,32 @@ def test_a_reader_that_cannot_finish_a_stopped_change_reads_it_whole(catalog, mo
     assert bil.modules.select("end_date").cast(pl.String).rows() == [("2026-07-31",)]
     assert bil.positions.filter(pl.col("position_id") == "P1").select("end_date").cast(pl.String).rows() == [("2026-07-31",)]
     assert (catalog / ".catalog-change.json").exists()  # the next writer finishes it
+
+
+def test_a_reader_that_cannot_finish_a_stopped_change_reads_the_files_it_creates_too(catalog, monkeypatch) -> None:
+    """`set-contract C2 --payment-days 30 --test-account` on a catalog without contract_terms.csv creates that
+    file and changes customers.csv; killed after its journal, a process that cannot write the catalog read
+    customers.csv's staged file (K2 a test account) but skipped contract_terms.csv's, its target being absent:
+    half the change (no payment days)."""
+    assert not (catalog / "contract_terms.csv").exists()
+    real_replace, done = os.replace, []
+
+    def dies(src, dst):
+        if len(done) == 1:  # the journal's rename happened, no file's
+            raise Killed()
+        done.append(dst)
+        real_replace(src, dst)
+
+    with monkeypatch.context() as m, pytest.raises(Killed):
+        m.setattr("pipeline.io.catalog_files.os.replace", dies)
+        rating(catalog, "set-contract", "C2", "--payment-days", "30", "--test-account", "--user", "mia", "--role", "Manager")
+
+    def read_only(src, dst):
+        raise PermissionError(30, "Read-only file system")
+
+    with monkeypatch.context() as m:
+        m.setattr("pipeline.io.catalog_files.os.replace", read_only)
+        cat, bil = load_catalogs(catalog)
+    assert cat.customers.filter(pl.col("customer_id") == "K2")["is_test"].to_list() == [True]
+    assert bil.contract_terms.select("contract_id", "payment_days").rows() == [("C2", 30)]
+    assert not (catalog / "contract_terms.csv").exists()  # the next writer finishes it
