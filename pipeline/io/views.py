@@ -30,6 +30,8 @@ from schemas.outputs import TABLES
 
 #: The analyst views' SQL; with the modules that make the views, what `definitions` fingerprints.
 VIEW_SQL = ("views/analyst", "views/billing", "views/built_with")
+#: Where the views' modules keep the empty schema files the views of tables without files read.
+SCHEMA_DIR = "_schema"
 
 
 def publish(warehouse_dir: Path) -> Path:
@@ -77,16 +79,20 @@ def stale(warehouse_dir: Path) -> str | None:
     the new one beside it) or was built by a release that did not record what with; it was built
     at another place (the warehouse was moved or copied) or with other view definitions; or a
     view's source gained its first file or lost its last one since (by a run, a re-rating, a
-    stopped run finished, or files removed by hand)."""
+    stopped run finished, or files removed by hand), or an empty schema file the views of tables
+    without files read was removed by hand."""
     root = Path(warehouse_dir).resolve()
     built = _built_with(root / warehouse.ANALYTICS_DB)
     if built is None:
         return "no analyst database, or none that says what it was built with"
-    place, defined_as, flags = built
+    place, defined_as, flags, schema_files = built
     if place != str(root):
         return f"built for the warehouse at {place}"
     if defined_as != definitions():
         return "the view definitions changed"
+    gone = [name for name in schema_files if not (root / SCHEMA_DIR / name).exists()]  # a few files
+    if gone:
+        return f"empty schema files gone from {SCHEMA_DIR}: " + ", ".join(gone)
     now = with_files(root)
     changed = sorted(name for name in now.keys() | flags.keys() if now.get(name) != flags.get(name))
     if changed:
@@ -94,9 +100,9 @@ def stale(warehouse_dir: Path) -> str | None:
     return None
 
 
-def _built_with(path: Path) -> tuple[str, str, dict[str, bool]] | None:
-    """(warehouse, definitions, has-files flag per view) the database at `path` was built with;
-    None when it is missing, cannot be opened or does not say."""
+def _built_with(path: Path) -> tuple[str, str, dict[str, bool], list[str]] | None:
+    """(warehouse, definitions, has-files flag per view, empty schema files) the database at `path`
+    was built with; None when it is missing, cannot be opened or does not say."""
     if not path.exists():
         return None
     try:
@@ -105,13 +111,14 @@ def _built_with(path: Path) -> tuple[str, str, dict[str, bool]] | None:
         return None
     try:
         rows = con.table("meta.built_with").fetchall()
+        schema_files = [name for (name,) in con.table("meta.schema_files").fetchall()]
     except duckdb.Error:  # built by an earlier release
         return None
     finally:
         con.close()
     if not rows or len({(place, defined_as) for place, defined_as, _, _ in rows}) != 1:
         return None
-    return rows[0][0], rows[0][1], {view: has_files for _, _, view, has_files in rows}
+    return rows[0][0], rows[0][1], {view: has_files for _, _, view, has_files in rows}, schema_files
 
 
 def _build(warehouse_dir: Path) -> Path:
@@ -139,6 +146,9 @@ def _build(warehouse_dir: Path) -> Path:
             "has_files": list(flags.values()),
         })  # fmt: skip
         con.from_arrow(built).insert_into("meta.built_with")
+        # the views of tables without files read these: one deleted by hand makes the next check rebuild
+        schema_files = sorted(p.name for p in (root / SCHEMA_DIR).glob("*.parquet"))
+        con.from_arrow(pa.table({"file_name": pa.array(schema_files, pa.string())})).insert_into("meta.schema_files")
     finally:
         con.close()
     building.replace(path)

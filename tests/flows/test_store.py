@@ -115,3 +115,16 @@ def test_other_view_definitions_build_the_database_anew_once(tmp_path, monkeypat
     stored(root, "run3", **CALLS, record_key=["o1", "o2", "o3"])
     assert (rebuilt != before, identity(root) == rebuilt) == (True, True)
     assert query(root, "SELECT DISTINCT definitions FROM meta.built_with") == [("a later release",)]
+
+
+@pytest.mark.parametrize("gone", ["_schema", "_schema/billing_invoices.parquet"], ids=["folder", "one-file"])
+def test_an_empty_schema_file_removed_by_hand_is_made_again_by_the_next_run(tmp_path, gone):
+    """A view of a table without files reads its empty schema file: one deleted by hand failed the
+    view ("No files found") until `rating views`, because no view's files had come or gone."""
+    root = tmp_path / "warehouse"
+    stored(root, "run1", **CALLS)
+    target = root / gone
+    shutil.rmtree(target) if target.is_dir() else target.unlink()
+    stored(root, "run2", **CALLS, record_key=["n1", "n2", "n3"])
+    assert query(root, "SELECT count(*) FROM invoices") == [(0,)]
+    assert query(root, BY_RUN.format(view="runs")) == [("run1", 1), ("run2", 1)]
