@@ -25,6 +25,7 @@ from prefect.cache_policies import NO_CACHE
 from flows import retry_when_unreachable
 from pipeline import rerate
 from pipeline.catalog import Catalog
+from pipeline.io.cache_entries import CATALOG, DEVICE_INDEX, warehouse_cache
 from pipeline.io.catalog_cache import cached_priced_catalog
 from pipeline.config import Settings
 from pipeline.ingest import REJECT_SCHEMA
@@ -77,7 +78,7 @@ class Batch:
 def load_catalog_task(directory: Path, warehouse_dir: Path | None = None) -> Catalog:
     """The core catalog with its pricing files (special and customer prices, promotions, bands, tiers, …),
     validated once per change and kept in `<warehouse>/_cache/catalog` (pipeline.io.catalog_cache)."""
-    return cached_priced_catalog(directory, None if warehouse_dir is None else Path(warehouse_dir) / "_cache" / "catalog")
+    return cached_priced_catalog(directory, None if warehouse_dir is None else warehouse_cache(warehouse_dir, CATALOG))
 
 
 @task(cache_policy=NO_CACHE)
@@ -210,7 +211,7 @@ def rate_batch(batch: Batch, catalog: Catalog, run_id: str, warehouse_dir: Path)
     periods = batch.usage.get_column("start_time").dt.strftime("%Y-%m").unique().drop_nulls().to_list()
     earlier = warehouse.carried_usage(warehouse_dir, run_id, periods=periods)
     # The device index changes only with the catalog's IDs: kept in the warehouse between runs.
-    index_cache = warehouse_dir / "_cache" / "device_index"
+    index_cache = warehouse_cache(warehouse_dir, DEVICE_INDEX)
     return rate(
         batch.usage, catalog, run_id, read_rejects=batch.rejects, seen=seen, earlier=earlier, index_cache=index_cache,
         rejected_sums=batch.rejected_sums,

@@ -237,6 +237,8 @@ def delete_account(
     warehouse: Optional[Path] = WarehouseOpt,
 ) -> None:
     """Delete an account and its contracts from the catalog (Manager only); refused while any module is active or anything is unbilled."""
+    from pipeline.io.cache_entries import forget_catalog
+
     place = Settings.from_env(warehouse=_s(warehouse)).warehouse
 
     def deleted(cat: Catalog, bil: BillingCatalog, actor) -> Change:
@@ -246,6 +248,7 @@ def delete_account(
         return change
 
     change = _apply("delete-account", catalog, user, role, deleted)
+    forget_catalog(place)  # its caches hold the account's rows; the next run makes them again
     _show(change.result, f"account {customer} deleted")
 
 

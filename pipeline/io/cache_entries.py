@@ -26,6 +26,8 @@ from pipeline.threads import on_both_cores
 
 #: Entries kept: a re-rating run with an older catalog should not evict the current one.
 KEEP = 3
+#: Where a warehouse keeps its caches, and the caches there (docs/warehouse.md).
+WAREHOUSE_CACHES, CATALOG, DEVICE_INDEX = "_cache", "catalog", "device_index"
 #: Temporary directories older than this (seconds) are left-overs of crashed runs.
 STALE_TMP_S = 3600
 MANIFEST = "manifest.json"
@@ -114,3 +116,15 @@ def touch(entry: Path) -> None:
         os.utime(entry)
     except OSError:
         pass
+
+
+def warehouse_cache(warehouse: Path, name: str) -> Path:
+    """The directory of the cache `name` (CATALOG, DEVICE_INDEX) of the warehouse."""
+    return Path(warehouse) / WAREHOUSE_CACHES / name
+
+
+def forget_catalog(warehouse: Path) -> None:
+    """Delete the warehouse's caches made from the catalog (the validated catalog, the device index):
+    after an account's deletion they would hold its rows until newer entries pushed them out."""
+    for name in (CATALOG, DEVICE_INDEX):
+        shutil.rmtree(warehouse_cache(warehouse, name), ignore_errors=True)

@@ -510,3 +510,17 @@ def test_a_reader_that_cannot_finish_a_stopped_change_reads_the_files_it_creates
     assert cat.customers.filter(pl.col("customer_id") == "K2")["is_test"].to_list() == [True]
     assert bil.contract_terms.select("contract_id", "payment_days").rows() == [("C2", 30)]
     assert not (catalog / "contract_terms.csv").exists()  # the next writer finishes it
+
+
+def test_delete_account_drops_the_warehouses_kept_catalog_and_device_index(tmp_path) -> None:
+    """Runs keep the validated catalog and the device index in <warehouse>/_cache (docs/catalog.md):
+    up to three entries each, holding the deleted customer's rows until newer ones pushed them out."""
+    catalog = f.write_catalog(tmp_path / "catalog", billing=ENDED_K3)
+    cache = tmp_path / "warehouse" / "_cache"
+    for kept in ("catalog/0123abcd/frames.parquet", "device_index/4567ef01/main.parquet", "elsewhere.txt"):
+        (cache / kept).parent.mkdir(parents=True, exist_ok=True)
+        (cache / kept).write_text("kept by an earlier run")
+    result = rating(catalog, "delete-account", "K3", "--on", "2026-04-01", "--user", "mia", "--role", "Manager",
+                    "--warehouse", str(tmp_path / "warehouse"))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.relative_to(cache).as_posix() for p in cache.rglob("*")) == ["elsewhere.txt"]
