@@ -339,16 +339,8 @@ class Killed(BaseException):
     """The process dying (SIGKILL, a power cut) at a rename: nothing after it runs."""
 
 
-@pytest.mark.parametrize("renames_done", [0, 1, 2, 3])
-def test_a_change_stopped_between_its_files_is_whole_or_absent_and_a_rerun_audits_it_once(catalog, monkeypatch, renames_done) -> None:
-    """`rating cancel` appended its audit rows, then renamed modules.csv and positions.csv into place one
-    by one: killed in between (crash audit, SIGKILL before the n-th rename), the audit log recorded a
-    cancellation the files never got, or the module was cancelled and its position not; the cancel run
-    again audited it a second time (6 rows for 3 changes)."""
-    args = ["cancel", "C1", "M1", "--on", "2026-06-01", "--user", "carl", "--role", "Client"]
-    reference = f.write_catalog(catalog.parent / "reference", billing=BILLING)
-    assert rating(reference, *args).exit_code == 0
-    before = snapshot(catalog)
+def killed_at_rename(monkeypatch, renames_done: int, catalog: Path, *args: str) -> None:
+    """`rating <args>` on `catalog`, killed at its rename after `renames_done` renames (the change's journal's is the first)."""
     real_replace, done = os.replace, []
 
     def dies(src, dst):
@@ -360,6 +352,30 @@ def test_a_change_stopped_between_its_files_is_whole_or_absent_and_a_rerun_audit
     with monkeypatch.context() as m, pytest.raises(Killed):
         m.setattr("pipeline.io.catalog_files.os.replace", dies)
         rating(catalog, *args)
+
+
+def read_only_load(monkeypatch, catalog: Path):
+    """load_catalogs(catalog) by a process that cannot write the catalog (a read-only mount): it cannot finish a stopped change."""
+
+    def read_only(src, dst):
+        raise PermissionError(30, "Read-only file system")
+
+    with monkeypatch.context() as m:
+        m.setattr("pipeline.io.catalog_files.os.replace", read_only)
+        return load_catalogs(catalog)
+
+
+@pytest.mark.parametrize("renames_done", [0, 1, 2, 3])
+def test_a_change_stopped_between_its_files_is_whole_or_absent_and_a_rerun_audits_it_once(catalog, monkeypatch, renames_done) -> None:
+    """`rating cancel` appended its audit rows, then renamed modules.csv and positions.csv into place one
+    by one: killed in between (crash audit, SIGKILL before the n-th rename), the audit log recorded a
+    cancellation the files never got, or the module was cancelled and its position not; the cancel run
+    again audited it a second time (6 rows for 3 changes)."""
+    args = ["cancel", "C1", "M1", "--on", "2026-06-01", "--user", "carl", "--role", "Client"]
+    reference = f.write_catalog(catalog.parent / "reference", billing=BILLING)
+    assert rating(reference, *args).exit_code == 0
+    before = snapshot(catalog)
+    killed_at_rename(monkeypatch, renames_done, catalog, *args)
     _, bil = load_catalogs(catalog)  # what any command reads next: the change whole, or not at all
     cancelled = bil.modules.select("end_date").cast(pl.String).rows() == [("2026-07-31",)]
     ended = bil.positions.filter(pl.col("position_id") == "P1").select("end_date").cast(pl.String).rows() == [("2026-07-31",)]
@@ -460,24 +476,9 @@ def test_a_reader_that_cannot_finish_a_stopped_change_reads_it_whole(catalog, mo
     """A change killed after its journal and its first rename, read by a process that cannot write
     the catalog (a read-only mount): it read modules.csv new and positions.csv old, the module
     cancelled and its position not (review). It reads the change's staged files instead."""
-    real_replace, done = os.replace, []
-
-    def dies(src, dst):
-        if len(done) == 2:  # the journal's rename and modules.csv's happened
-            raise Killed()
-        done.append(dst)
-        real_replace(src, dst)
-
-    with monkeypatch.context() as m, pytest.raises(Killed):
-        m.setattr("pipeline.io.catalog_files.os.replace", dies)
-        rating(catalog, "cancel", "C1", "M1", "--on", "2026-06-01", "--user", "carl", "--role", "Client")
-
-    def read_only(src, dst):
-        raise PermissionError(30, "Read-only file system")
-
-    with monkeypatch.context() as m:
-        m.setattr("pipeline.io.catalog_files.os.replace", read_only)
-        _, bil = load_catalogs(catalog)
+    # killed after the journal's rename and modules.csv's
+    killed_at_rename(monkeypatch, 2, catalog, "cancel", "C1", "M1", "--on", "2026-06-01", "--user", "carl", "--role", "Client")
+    _, bil = read_only_load(monkeypatch, catalog)
     assert bil.modules.select("end_date").cast(pl.String).rows() == [("2026-07-31",)]
     assert bil.positions.filter(pl.col("position_id") == "P1").select("end_date").cast(pl.String).rows() == [("2026-07-31",)]
     assert (catalog / ".catalog-change.json").exists()  # the next writer finishes it
@@ -489,24 +490,9 @@ def test_a_reader_that_cannot_finish_a_stopped_change_reads_the_files_it_creates
     customers.csv's staged file (K2 a test account) but skipped contract_terms.csv's, its target being absent:
     half the change (no payment days)."""
     assert not (catalog / "contract_terms.csv").exists()
-    real_replace, done = os.replace, []
-
-    def dies(src, dst):
-        if len(done) == 1:  # the journal's rename happened, no file's
-            raise Killed()
-        done.append(dst)
-        real_replace(src, dst)
-
-    with monkeypatch.context() as m, pytest.raises(Killed):
-        m.setattr("pipeline.io.catalog_files.os.replace", dies)
-        rating(catalog, "set-contract", "C2", "--payment-days", "30", "--test-account", "--user", "mia", "--role", "Manager")
-
-    def read_only(src, dst):
-        raise PermissionError(30, "Read-only file system")
-
-    with monkeypatch.context() as m:
-        m.setattr("pipeline.io.catalog_files.os.replace", read_only)
-        cat, bil = load_catalogs(catalog)
+    # killed after the journal's rename, before any file's
+    killed_at_rename(monkeypatch, 1, catalog, "set-contract", "C2", "--payment-days", "30", "--test-account", "--user", "mia", "--role", "Manager")
+    cat, bil = read_only_load(monkeypatch, catalog)
     assert cat.customers.filter(pl.col("customer_id") == "K2")["is_test"].to_list() == [True]
     assert bil.contract_terms.select("contract_id", "payment_days").rows() == [("C2", 30)]
     assert not (catalog / "contract_terms.csv").exists()  # the next writer finishes it
