@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 import sql
 from pipeline import engine
@@ -54,6 +55,8 @@ class RatingResult:
     timings: list[StageTiming] = field(default_factory=list)
     #: the batch that was rated; a priced record's rid is its row here
     priced_batch: pl.DataFrame | None = None
+    #: its priced records (table `pricing` on `con`, pipeline.price.priced_usage)
+    priced: pa.Table | None = field(default=None, repr=False)
     _detail: pl.DataFrame | None = field(default=None, repr=False)
 
     def table(self, name: str) -> duckdb.DuckDBPyRelation:
@@ -65,7 +68,7 @@ class RatingResult:
     def rated_usage(self) -> pl.DataFrame:
         """The per-record detail of the rated records (RATED_USAGE), built once, when first asked for."""
         if self._detail is None:
-            self._detail = rated_usage(self.con, self.priced_batch, self.run_id)
+            self._detail = rated_usage(self.con, self.priced_batch, self.run_id, self.priced)
         return self._detail
 
     @property
@@ -161,7 +164,7 @@ def rate(
         assigned_usage(con, located)
     with stage("price", n_billable):
         build_rate_card(con, catalog)
-        priced_usage(con, earlier, located)
+        priced = priced_usage(con, earlier, located)
         con.execute("CREATE OR REPLACE TEMP VIEW rated AS SELECT * FROM pricing WHERE amount_micro IS NOT NULL")
     with stage("aggregate", n_billable):
         invoice_lines(con, run_id)
@@ -176,7 +179,7 @@ def rate(
         in_records, in_seconds, in_bytes = _frame_sums(usage)
         checked_ledger = checked(ledger(run_id, counts), n_total, in_seconds + rejected_sums[0], in_bytes + rejected_sums[1])
         con.register("out_ledger", checked_ledger.to_arrow())
-    return RatingResult(run_id, con, checked_ledger, n_total, timings, priced_batch=usage)
+    return RatingResult(run_id, con, checked_ledger, n_total, timings, priced_batch=usage, priced=priced)
 
 
 def _counts(con, usage, valid, unreadable_rows, rejects, non_billable, dupes) -> dict[str, tuple[int, int, int]]:

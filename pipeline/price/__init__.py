@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 import sql
 from pipeline import engine
@@ -149,9 +150,11 @@ def carry(con: duckdb.DuckDBPyConnection, earlier: pl.DataFrame | None) -> None:
     _create(con, "price_carry", "duck/price/carry")
 
 
-def priced_usage(con: duckdb.DuckDBPyConnection, earlier: pl.DataFrame | None = None, located: pl.DataFrame | None = None) -> None:
+def priced_usage(
+    con: duckdb.DuckDBPyConnection, earlier: pl.DataFrame | None = None, located: pl.DataFrame | None = None
+) -> pa.Table:
     """Register `pricing` (pipeline/price/records.py PRICING_COLUMNS): each assigned record
-    priced, or with a NULL amount (unrateable).
+    priced, or with a NULL amount (unrateable); returns it (the table registered).
 
     Args:
         earlier: what earlier runs of the same periods rated (carry_in of their rated usage), so
@@ -166,7 +169,9 @@ def priced_usage(con: duckdb.DuckDBPyConnection, earlier: pl.DataFrame | None = 
     numbers = "SELECT coalesce(max(contract_no), 0), (SELECT coalesce(max(ta_no), 0) FROM ta_dim) FROM contract_dim"
     walk.check_key_space(*engine.one_row(con, numbers))
     lookups = walk.rules(con.table("ta_dim").pl(), con.table("tier_dim").pl())
-    con.register("pricing", records.priced_records(con, assignment, lookups, carried))
+    priced = records.priced_records(con, assignment, lookups, carried)
+    con.register("pricing", priced)
+    return priced
 
 
 def _calendar(con: duckdb.DuckDBPyConnection) -> None:

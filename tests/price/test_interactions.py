@@ -68,13 +68,13 @@ def test_the_record_that_crosses_the_free_quantity_is_split():
 
 def test_a_later_run_of_the_period_goes_on_where_the_earlier_one_stopped():
     from pipeline.job import rate
-    from pipeline.price import carry_in, priced_usage
+    from pipeline.price import carry_in
 
     cat = priced(core=NO_BASE_PRICE, **FREE_100, **tiers("graduated", fee=None))
     whole = rate(calls(K_SEC, ("2026-10-01 10:00:00", 90), ("2026-10-02 10:00:00", 90), ("2026-10-03 10:00:00", 90)), cat, "all")
     first = rate(calls(K_SEC, ("2026-10-01 10:00:00", 90)), cat, "one")
-    second = rate(calls(K_SEC, ("2026-10-02 10:00:00", 90), ("2026-10-03 10:00:00", 90), source_line=[2, 3]), cat, "two")
-    priced_usage(second.con, earlier=carry_in(first.table("rated_usage").pl()))
+    later = calls(K_SEC, ("2026-10-02 10:00:00", 90), ("2026-10-03 10:00:00", 90), source_line=[2, 3])
+    second = rate(later, cat, "two", earlier=carry_in(first.table("rated_usage").pl()))
     split = first.table("rated_usage").pl().vstack(second.table("rated_usage").pl())
     columns = ("source_line", "free_quantity", "tier", "amount")
     assert split.sort("source_line").select(columns).rows() == rated(whole, *columns).rows()

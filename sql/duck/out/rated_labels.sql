@@ -1,4 +1,4 @@
--- The labels of the codes in sql/duck/out/rated_facts.sql: one query per code, its first column
+-- The labels of the codes of the rated facts (pipeline/price/detail.py rated_facts): one query per code, its first column
 -- the code (named as in the facts), the others the stored columns it stands for.
 -- `rated_months`: the distinct month_idx of the facts.
 SELECT dev_no, matched_id, match_kind FROM dev_dim;
