@@ -5,7 +5,9 @@ happens in `pipeline.job.rate`, which is pure and vectorised.
 
 Each inbox file is dealt with once, known by its content (pipeline.io.file_ledger): the
 files the ledger knows are skipped with the reason, the others are read, normalised, rated
-and stored, and only then recorded in the ledger, so a run that crashed is simply run again.
+and stored, their ledger rows committed with the run's tables, and then recorded in the ledger.
+A run that crashed before its commit is simply run again; one killed after it has its files
+recorded by the next run from its commit (file_ledger.fold_committed), which does not read them again.
 """
 
 from __future__ import annotations
@@ -219,10 +221,20 @@ def rate_batch(batch: Batch, catalog: Catalog, run_id: str, warehouse_dir: Path)
 
 
 @task(cache_policy=NO_CACHE)
-def store(result: RatingResult, runs: pl.DataFrame, quarantined: list[dict], warehouse_dir: Path) -> dict[str, int]:
-    """Write the run's tables and quarantined files to the warehouse, replacing an earlier execution of the run."""
+def store(
+    result: RatingResult, runs: pl.DataFrame, quarantined: list[dict], warehouse_dir: Path, ledger_rows: pl.DataFrame | None = None
+) -> dict[str, int]:
+    """Write the run's tables and quarantined files to the warehouse, replacing an earlier execution of the run.
+
+    Args:
+        ledger_rows: the file ledger's rows of the run's input files (file_ledger.entries), committed
+            with its tables: a run killed before `record_files` has its files recorded by the next
+            run (file_ledger.fold_committed). A re-rating reads no file and passes none.
+    """
     tables = result.stored_tables(runs)
     tables[quarantine.TABLE] = result.con.from_arrow(quarantine.quarantine_table(result.run_id, quarantined))
+    if ledger_rows is not None:
+        tables[file_ledger.COMMITTED] = ledger_rows
     rows = warehouse.write_run(tables, warehouse_dir, result.run_id)
     _refresh_views(warehouse_dir)
     return rows
@@ -273,7 +285,8 @@ def postgres_catch_up(url: str, warehouse_dir: Path) -> list[str]:
 
 @task(cache_policy=NO_CACHE)
 def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, quarantined: list[dict]) -> None:
-    """After the run's tables are stored: record its files in the ledger and the hand-in's skipped files, for SQL.
+    """After the run's tables are stored: record its files in the ledger (and drop the copy of their rows its
+    commit holds) and the hand-in's skipped files, for SQL.
 
     The ledger's new rows need no new views; its first file, or the skipped files' first or last
     one, does, as does a warehouse moved since (views.stale, the store step's rule).
@@ -281,6 +294,7 @@ def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, quara
     warehouse_dir = Path(warehouse_dir)
     if run_id is not None:
         FileLedger(warehouse_dir).record(run_id, hand_in.new, {q["content_hash"]: q["reason"] for q in quarantined})
+        file_ledger.drop_committed(warehouse_dir, run_id)
     skipped = file_ledger.skipped_table(hand_in.handin_id, run_id, hand_in.skipped)
     file_ledger.write_skipped(warehouse_dir, hand_in.handin_id, skipped, run_id=run_id)
     _refresh_views(warehouse_dir)
@@ -383,6 +397,8 @@ def rate_usage(
     with warehouse.locked(settings.warehouse):
         for run_id in warehouse.recover(settings.warehouse):
             logger.warning("run %s had stopped while storing its staged files: its storing was finished", run_id)
+        for run_id in file_ledger.fold_committed(settings.warehouse):
+            logger.warning("run %s had stopped after storing, before recording its files: they are recorded from its commit", run_id)
         return _rated(settings, reprocess, logger, allow_billed, settle_s)
 
 
@@ -442,10 +458,12 @@ def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = Fal
             # a re-run keeps the run's first start: it orders the runs of a period (warehouse.carried_usage)
             first = first_started or started
             runs = run_record(run_id, first, datetime.now(timezone.utc), batch.files, result.input_records, net_amount)
-            rows = store(result, runs, batch.quarantined, settings.warehouse)
-            # only now: a run that failed above has recorded nothing, so running it again redoes it; one
-            # whose PostgreSQL write fails below is stored, and the next run writes it there from the
-            # warehouse (_catch_up) and reads only files that are new then, not this run's again
+            # the run's files are recorded with its commit: a run that failed before it has recorded nothing, so
+            # running it again redoes it; one killed after it, before record_files, has them recorded by the next
+            # run (file_ledger.fold_committed); one whose PostgreSQL write fails below is stored, and the next run
+            # writes it there from the warehouse (_catch_up) and reads only files that are new then, not this run's again
+            ledger_rows = file_ledger.entries(run_id, hand_in.new, {q["content_hash"]: q["reason"] for q in batch.quarantined})
+            rows = store(result, runs, batch.quarantined, settings.warehouse, ledger_rows)
             record_files(settings.warehouse, run_id, hand_in, batch.quarantined)
             if replaced:
                 summary["warnings"] += _later_runs(settings.warehouse, run_id, settings.inbox, logger)

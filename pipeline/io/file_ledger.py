@@ -8,8 +8,16 @@ crash or a second writer never leaves half a ledger. A flow uses it like this:
     ledger = FileLedger(warehouse)
     new, already_processed, renamed = ledger.classify(paths)   # before reading
     ...                                                          # read and rate `new` only
+    rows = entries(run_id, new, quarantined={hash: reason})      # the run's ledger rows, before it stores
+    ...                                                          # stored with its tables (COMMITTED, warehouse.write_run)
     ledger.record(run_id, new, quarantined={hash: reason})      # after the run's tables are stored
+    drop_committed(warehouse, run_id)                            # its committed rows are in the ledger now
 
+* A run's ledger rows travel in its own commit (`<warehouse>/_file_ledger_pending/run-<run_id>.parquet`,
+  staged with its other tables): a run killed after its commit and before `record` leaves them
+  there, and the next rating run folds them into the ledger (`fold_committed`) before it decides
+  which files are new, so it never reads that run's files again. Only runs not yet folded have
+  such a file: the normal path removes it at once, and the ledger stays one file to read.
 * Handing in a file whose content was processed before (under any name) is a no-op;
   `already_processed` says when, in which run and under which name.
 * A file no reader could read is recorded as `quarantined` (with the reason): handing
@@ -49,6 +57,9 @@ class FileLedgerError(RuntimeError):
 
 
 LEDGER_FILE = "file_ledger.parquet"
+#: Where a run's ledger rows arrive with its commit (a table of warehouse.write_run's, one file per run),
+#: until they are in LEDGER_FILE: by `record` and `drop_committed`, or by the next run's `fold_committed`.
+COMMITTED = "_file_ledger_pending"
 PROCESSED, QUARANTINED = "processed", "quarantined"
 SCHEMA = {
     "content_hash": pl.String,
@@ -196,12 +207,13 @@ class FileLedger:
         that a quarantine entry gives way to a later one: a file read after a fix is processed,
         and one quarantined again for another reason keeps the latest reason.
         """
-        now = datetime.now(timezone.utc)
-        quarantined = quarantined or {}
-        rows = [_entry(run_id, f, now, quarantined) for f in files_with_hashes]
+        return self.add(entries(run_id, files_with_hashes, quarantined))
+
+    def add(self, rows: pl.DataFrame) -> int:
+        """Add ledger rows (SCHEMA) by `record`'s rule; returns how many entries were added or replaced."""
         with _locked(self.warehouse):
             known = self.entries()
-            added = pl.DataFrame(rows, schema=SCHEMA, orient="row").unique("content_hash", keep="first", maintain_order=True)
+            added = rows.select(list(SCHEMA)).cast(SCHEMA).unique("content_hash", keep="first", maintain_order=True)
             final = known.filter(pl.col("status") == PROCESSED).select("content_hash")
             # the same status for the same reason (a quarantine's reason is never null; a processed entry is final)
             unchanged = known.join(added.select("content_hash", "status", "reason"), on=["content_hash", "status", "reason"], how="semi")
@@ -210,6 +222,40 @@ class FileLedger:
                 kept = known.join(added.select("content_hash"), on="content_hash", how="anti")
                 write_parquet_atomically(pl.concat([kept, added]), self.path)
         return added.height
+
+
+def entries(
+    run_id: str, files_with_hashes: Sequence[LedgerFile | tuple], quarantined: Mapping[str, str] | None = None
+) -> pl.DataFrame:
+    """The ledger rows (SCHEMA) `FileLedger.record` adds for a run's files (its arguments)."""
+    now = datetime.now(timezone.utc)
+    rows = [_entry(run_id, f, now, quarantined or {}) for f in files_with_hashes]  # files, not records
+    return pl.DataFrame(rows, schema=SCHEMA, orient="row")
+
+
+def fold_committed(warehouse: Path | str) -> list[str]:
+    """Record in the ledger the rows committed runs carried (COMMITTED) and that are not there yet (a
+    run killed between its commit and `record`), then remove them; returns those runs, oldest first.
+
+    Call it holding the rating lock (pipeline.io.warehouse.locked), after `warehouse.recover` (a run
+    that stopped while swapping in gets its rows there by it) and before `classify`. Repeating it after
+    a kill is harmless: recording a file again keeps its first entry.
+    """
+    folder = Path(warehouse) / COMMITTED
+    pending = sorted(folder.glob("run-*.parquet")) if folder.exists() else []  # usually none: one per killed run
+    if not pending:
+        return []
+    ledger = FileLedger(warehouse)
+    committed = sorted(((pl.read_parquet(path), path) for path in pending), key=lambda found: (found[0].height > 0, found[0].get_column("recorded_at").min()))
+    for rows, path in committed:  # runs, in the order they recorded: a later quarantine entry replaces an earlier one
+        ledger.add(rows)
+        path.unlink()
+    return [path.stem.removeprefix("run-") for _, path in committed]
+
+
+def drop_committed(warehouse: Path | str, run_id: str) -> None:
+    """Remove run `run_id`'s committed ledger rows once `record` put them in the ledger."""
+    (Path(warehouse) / COMMITTED / f"run-{run_id}.parquet").unlink(missing_ok=True)
 
 
 def describe(path: Path | str) -> LedgerFile:

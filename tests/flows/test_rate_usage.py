@@ -286,21 +286,23 @@ def test_the_validated_catalog_is_kept_in_the_warehouse_for_the_next_run(runs, m
 
 
 def test_a_crashed_run_records_no_file_and_is_simply_run_again(prefect_harness, tmp_path, monkeypatch):
-    from pipeline.io import quarantine
+    """Stopped after staging its Parquet files, before its manifest committed them: nothing of it is
+    stored or recorded. (A run stopped after its commit has its files recorded: the test below.)"""
+    from pipeline.io import warehouse as stored
 
     catalog, inbox = sample_inbox(tmp_path)
     warehouse = tmp_path / "warehouse"
-    publish = quarantine.add_view
+    commit = stored._write_manifest
 
-    def crash(con, directory):  # after the run's Parquet files were written, before the run ended
+    def crash(staging, manifest):  # after the run's Parquet files were written, before its commit
         raise OSError("disk full")
 
-    monkeypatch.setattr(quarantine, "add_view", crash)
+    monkeypatch.setattr(stored, "_write_manifest", crash)
     with pytest.raises(OSError, match="disk full"):
         run_flow(catalog, inbox, warehouse)
     assert not (warehouse / "file_ledger.parquet").exists()
-    assert len(list((warehouse / "invoice_lines").rglob("*.parquet"))) == 1
-    monkeypatch.setattr(quarantine, "add_view", publish)
+    assert not (warehouse / "invoice_lines").exists()
+    monkeypatch.setattr(stored, "_write_manifest", commit)
     summary = run_flow(catalog, inbox, warehouse)
     assert (summary["files"], summary["outcomes"], summary["net_amount"]) == (FILES, OUTCOMES, NET_AMOUNT)
     assert view_rows(warehouse) == VIEW_ROWS
@@ -308,8 +310,8 @@ def test_a_crashed_run_records_no_file_and_is_simply_run_again(prefect_harness, 
 
 def test_a_run_that_stopped_while_storing_is_finished_by_the_next_one_and_never_doubled(prefect_harness, tmp_path, monkeypatch):
     """The run's invoice lines were swapped in, its records not: a new file arrives (a new run
-    id), and the next run first finishes the stopped one, so its records are duplicates, not
-    rated again."""
+    id), and the next run first finishes the stopped one and records its files from its commit,
+    so it reads only the new file: the stopped run's records are neither rated nor rejected again."""
     catalog, inbox = sample_inbox(tmp_path)
     warehouse = tmp_path / "warehouse"
     stopped_before_rated_usage(monkeypatch, lambda: run_flow(catalog, inbox, warehouse))
@@ -318,7 +320,8 @@ def test_a_run_that_stopped_while_storing_is_finished_by_the_next_one_and_never_
         encoding="utf-8",
     )
     second = run_flow(catalog, inbox, warehouse)
-    assert second["outcomes"]["rated"] == 1 and second["outcomes"]["duplicate"] == 100  # the stopped run's accepted records
+    assert (second["files"]["read"], second["outcomes"]["rated"], second["outcomes"]["duplicate"]) == (1, 1, 0)
+    assert rows_of(warehouse, "SELECT count(*), count(DISTINCT run_id) FROM rejects") == [(2, 1)]
     assert rows_of(warehouse, "SELECT count(*), sum(net_amount) FROM invoice_lines") == [(20, NET_AMOUNT + Decimal("0.02"))]
     assert rows_of(warehouse, "SELECT count(*) FROM rated_usage") == [(73,)]
 
@@ -583,7 +586,6 @@ def test_a_run_whose_postgres_write_failed_keeps_its_files_recorded_so_the_next_
     ],
     ids=["same-inbox", "new-file"],
 )
-@pytest.mark.xfail(strict=True, reason="the run's files are recorded in the ledger only after its commit: a kill in between loses them")
 def test_a_run_killed_after_its_commit_before_recording_its_files_keeps_them_dealt_with(
     prefect_harness, tmp_path, monkeypatch, new_file, expected_files, expected_outcomes, expected_ledger
 ):
@@ -613,7 +615,7 @@ def test_a_run_killed_after_its_commit_before_recording_its_files_keeps_them_dea
     assert all(f"in run {first} on " in reason for _, reason in second["skipped"])
     # each bad line rejected once, by the killed run
     rejected = rows_of(warehouse, f"SELECT source_file, source_line, count(*), min(run_id) = '{first}' FROM rejects GROUP BY ALL ORDER BY 1, 2")
-    assert rejected == [("Master-pbx-graz-20261001.csv", 5, 1, True), ("partner-20261001.csv", 4, 1, True)]
+    assert rejected == [("Master-pbx-graz-20261001.csv", 8, 1, True), ("nfcapd.202610020800.csv", 11, 1, True)]
     # each file once, under the run that dealt with it
     ledger = rows_of(
         warehouse,
@@ -622,3 +624,27 @@ def test_a_run_killed_after_its_commit_before_recording_its_files_keeps_them_dea
     assert ledger == expected_ledger
     assert rows_of(warehouse, "SELECT count(*) = count(DISTINCT content_hash) FROM file_ledger") == [(True,)]
     assert run_flow(catalog, inbox, warehouse)["run_id"] is None  # and again: nothing to do
+    assert list((warehouse / "_file_ledger_pending").iterdir()) == []  # every run's committed rows are in the ledger
+
+
+@pytest.mark.postgres
+def test_a_run_killed_after_its_commit_reaches_postgres_by_the_next_run_that_reads_nothing(prefect_harness, postgres_url, tmp_path, monkeypatch):
+    """Killed before recording its files, so before its PostgreSQL write too: the next run, which finds
+    its files recorded from its commit and reads nothing, writes it to PostgreSQL from the warehouse."""
+    from flows import rate_usage as flow
+    from pipeline.io.postgres import read_table
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+
+    def killed(*args, **kwargs):
+        raise SystemError("killed after the run's commit, before its files were recorded")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(flow, "record_files", killed)
+        with pytest.raises(SystemError, match="killed"):
+            run_flow(catalog, inbox, warehouse, pg_url=postgres_url)
+    first = rows_of(warehouse, "SELECT run_id FROM runs")[0][0]
+    assert run_flow(catalog, inbox, warehouse, pg_url=postgres_url)["run_id"] is None
+    pg = [(t, read_table(postgres_url, t).column("run_id").to_pylist()) for t in ("runs", "rejects")]
+    assert pg == [("runs", [first]), ("rejects", [first, first])]

@@ -217,3 +217,44 @@ def test_the_ledger_file_has_the_umasks_permissions_like_every_warehouse_file(tm
         assert ledger.path.stat().st_mode & 0o777 == 0o644
     finally:
         os.umask(old)
+
+
+@pytest.mark.parametrize(
+    ("recorded", "committed", "expected"),
+    [
+        # killed after its commit, before recording: its rows come from the commit
+        ([], ("r1", ["a.csv", "b.csv"], {"b.csv": "empty file"}), [("a.csv", "r1", "processed"), ("b.csv", "r1", "quarantined")]),
+        # killed after recording, before removing its committed rows: recording them again changes nothing
+        (
+            [("r1", ["a.csv", "b.csv"], {"b.csv": "empty file"})],
+            ("r1", ["a.csv", "b.csv"], {"b.csv": "empty file"}),
+            [("a.csv", "r1", "processed"), ("b.csv", "r1", "quarantined")],
+        ),
+        # reprocessed after a fix: the quarantine entry gives way, the processed entry stays the first run's
+        (
+            [("r0", ["a.csv", "b.csv"], {"b.csv": "empty file"})],
+            ("r1", ["a.csv", "b.csv"], {}),
+            [("a.csv", "r0", "processed"), ("b.csv", "r1", "processed")],
+        ),
+    ],
+    ids=["killed-before-recording", "killed-after-recording", "reprocessed"],
+)
+def test_the_ledger_rows_a_committed_run_carried_are_folded_in_once(tmp_path, recorded, committed, expected):
+    from pipeline.io import file_ledger
+
+    warehouse = tmp_path / "warehouse"
+    files = {name: write(tmp_path / "inbox", name, f"{name}\n") for name in ("a.csv", "b.csv")}
+
+    def rows(run_id, names, quarantined):
+        hashes = {content_hash(files[n]): reason for n, reason in quarantined.items()}
+        return file_ledger.entries(run_id, [file_ledger.describe(files[n]) for n in names], hashes)
+
+    for run_id, names, quarantined in recorded:
+        FileLedger(warehouse).add(rows(run_id, names, quarantined))
+    pending = warehouse / file_ledger.COMMITTED / f"run-{committed[0]}.parquet"
+    pending.parent.mkdir(parents=True)
+    rows(*committed).write_parquet(pending)
+    assert file_ledger.fold_committed(warehouse) == [committed[0]]
+    assert FileLedger(warehouse).entries().select("file_name", "run_id", "status").sort("file_name").rows() == expected
+    assert not pending.exists()
+    assert file_ledger.fold_committed(warehouse) == []  # nothing left to fold

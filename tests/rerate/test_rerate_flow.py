@@ -356,8 +356,9 @@ def test_reprocessing_a_billed_run_is_refused_unless_allowed(tmp_path):
 
 def test_a_run_that_stopped_after_storing_and_was_billed_is_finished_by_the_next_run(tmp_path, monkeypatch):
     """Stored, then stopped before its files were recorded (a crash; PostgreSQL down no longer: its write
-    comes after the recording), then billed: the next run rates the same records the same, so it
-    replaces the stored run instead of being refused."""
+    comes after the recording), then billed: the next run records its files from its commit and reads
+    nothing; reprocessed, it rates the same records the same, so it replaces the stored run instead of
+    being refused."""
     from flows.billing_run import billing_run
     import flows.rate_usage as flow_module
 
@@ -372,10 +373,11 @@ def test_a_run_that_stopped_after_storing_and_was_billed_is_finished_by_the_next
         with pytest.raises(ConnectionError):
             run_flow(catalog, inbox, warehouse)
     billing_run(period="2026-10", catalog=str(catalog), warehouse_dir=str(warehouse))
-    again = run_flow(catalog, inbox, warehouse)
+    assert run_flow(catalog, inbox, warehouse)["run_id"] is None  # its files are recorded from its commit
+    again = run_flow(catalog, inbox, warehouse, reprocess=True)
     assert (again["outcomes"]["rated"], again["net_amount"]) == (72, NET_AMOUNT)
     assert rows_of(warehouse, "SELECT count(*), sum(net_amount) FROM invoice_lines") == [(19, NET_AMOUNT)]
-    assert run_flow(catalog, inbox, warehouse)["run_id"] is None  # its files are recorded now
+    assert rows_of(warehouse, "SELECT count(*), count(DISTINCT run_id) FROM file_ledger") == [(10, 1)]
 
 
 def test_reprocessing_a_run_names_the_later_runs_of_its_periods(tmp_path):
