@@ -246,11 +246,24 @@ def fold_committed(warehouse: Path | str) -> list[str]:
     if not pending:
         return []
     ledger = FileLedger(warehouse)
-    committed = sorted(((pl.read_parquet(path), path) for path in pending), key=lambda found: (found[0].height > 0, found[0].get_column("recorded_at").min()))
+    committed = sorted(((_committed_rows(path), path) for path in pending), key=lambda found: (found[0].height > 0, found[0].get_column("recorded_at").min()))
     for rows, path in committed:  # runs, in the order they recorded: a later quarantine entry replaces an earlier one
         ledger.add(rows)
         path.unlink()
     return [path.stem.removeprefix("run-") for _, path in committed]
+
+
+def _committed_rows(path: Path) -> pl.DataFrame:
+    """The ledger rows a run committed in `path`; FileLedgerError, saying what to do, when they cannot be read."""
+    try:
+        return pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise FileLedgerError(
+            f"the file-ledger rows committed with run {path.stem.removeprefix('run-')}, {path}, cannot be read "
+            f"({type(exc).__name__}: {str(exc)[:200]}): restore the file from a backup, or move it away (that run's files "
+            "are then read again by the next run: their records already stored counted as duplicates, their bad lines "
+            "rejected again)"
+        ) from None
 
 
 def drop_committed(warehouse: Path | str, run_id: str) -> None:

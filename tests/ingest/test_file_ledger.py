@@ -258,3 +258,20 @@ def test_the_ledger_rows_a_committed_run_carried_are_folded_in_once(tmp_path, re
     assert FileLedger(warehouse).entries().select("file_name", "run_id", "status").sort("file_name").rows() == expected
     assert not pending.exists()
     assert file_ledger.fold_committed(warehouse) == []  # nothing left to fold
+
+
+@pytest.mark.parametrize("content", [b"", b"PAR1 cut short by a power cut"], ids=["empty", "cut-short"])
+def test_committed_ledger_rows_that_cannot_be_read_say_what_to_do(tmp_path, content):
+    """Every later run failed on a polars 'File out of specification' naming nothing (review)."""
+    from pipeline.io import file_ledger
+
+    pending = tmp_path / "warehouse" / file_ledger.COMMITTED / "run-r7.parquet"
+    pending.parent.mkdir(parents=True)
+    pending.write_bytes(content)
+    with pytest.raises(file_ledger.FileLedgerError) as raised:
+        file_ledger.fold_committed(tmp_path / "warehouse")
+    message = str(raised.value)
+    assert message.startswith(f"the file-ledger rows committed with run r7, {pending}, cannot be read (")
+    assert message.endswith("or move it away (that run's files are then read again by the next run: their records already "
+                            "stored counted as duplicates, their bad lines rejected again)")
+    assert pending.exists()  # nothing removed behind the operator's back
