@@ -571,6 +571,20 @@ def test_a_run_whose_postgres_write_failed_keeps_its_files_recorded_so_the_next_
     assert rows_of(warehouse, "SELECT count(*) FROM rejects") == [(2,)]
 
 
+def killed_before_recording(monkeypatch, catalog, inbox, warehouse, **options) -> str:
+    """A rating run killed after its commit (its tables stored), before its files were recorded; its run id."""
+    from flows import rate_usage as flow
+
+    def killed(*args, **kwargs):
+        raise SystemError("killed after the run's commit, before its files were recorded")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(flow, "record_files", killed)
+        with pytest.raises(SystemError, match="killed"):
+            run_flow(catalog, inbox, warehouse, **options)
+    return rows_of(warehouse, "SELECT run_id FROM runs")[0][0]
+
+
 @pytest.mark.parametrize(
     ("new_file", "expected_files", "expected_outcomes", "expected_ledger"),
     [
@@ -592,19 +606,9 @@ def test_a_run_killed_after_its_commit_before_recording_its_files_keeps_them_dea
     """Killed between the run's commit (its tables stored) and recording its files in the file ledger: the
     next run read them all again, its 100 records as duplicates, its 2 bad lines rejected a second time and
     the ledger's files under the new run. The run's ledger rows are in its commit: they count as recorded."""
-    from flows import rate_usage as flow
-
     catalog, inbox = sample_inbox(tmp_path)
     warehouse = tmp_path / "warehouse"
-
-    def killed(*args, **kwargs):
-        raise SystemError("killed after the run's commit, before its files were recorded")
-
-    with monkeypatch.context() as patched:
-        patched.setattr(flow, "record_files", killed)
-        with pytest.raises(SystemError, match="killed"):
-            run_flow(catalog, inbox, warehouse)
-    first = rows_of(warehouse, "SELECT run_id FROM runs")[0][0]
+    first = killed_before_recording(monkeypatch, catalog, inbox, warehouse)
     if new_file:
         (inbox / "partner-20261102.csv").write_text(
             PARTNER_HEADER + "P-0100;0316 812724;0316 123456;03.11.2026 09:00:00;30;Sprache\n", encoding="utf-8"
@@ -631,20 +635,11 @@ def test_a_run_killed_after_its_commit_before_recording_its_files_keeps_them_dea
 def test_a_run_killed_after_its_commit_reaches_postgres_by_the_next_run_that_reads_nothing(prefect_harness, postgres_url, tmp_path, monkeypatch):
     """Killed before recording its files, so before its PostgreSQL write too: the next run, which finds
     its files recorded from its commit and reads nothing, writes it to PostgreSQL from the warehouse."""
-    from flows import rate_usage as flow
     from pipeline.io.postgres import read_table
 
     catalog, inbox = sample_inbox(tmp_path)
     warehouse = tmp_path / "warehouse"
-
-    def killed(*args, **kwargs):
-        raise SystemError("killed after the run's commit, before its files were recorded")
-
-    with monkeypatch.context() as patched:
-        patched.setattr(flow, "record_files", killed)
-        with pytest.raises(SystemError, match="killed"):
-            run_flow(catalog, inbox, warehouse, pg_url=postgres_url)
-    first = rows_of(warehouse, "SELECT run_id FROM runs")[0][0]
+    first = killed_before_recording(monkeypatch, catalog, inbox, warehouse, pg_url=postgres_url)
     assert run_flow(catalog, inbox, warehouse, pg_url=postgres_url)["run_id"] is None
     pg = [(t, read_table(postgres_url, t).column("run_id").to_pylist()) for t in ("runs", "rejects")]
     assert pg == [("runs", [first]), ("rejects", [first, first])]
