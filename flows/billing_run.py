@@ -15,12 +15,12 @@ import pyarrow as pa
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import retry_when_unreachable
+from flows import refresh_views, retry_when_unreachable
 from pipeline.bill.invoices import BillingRequest, BillingResult, billed, billing_request
 from pipeline.catalog import Catalog
 from pipeline.catalog.billing import BillingCatalog
 from pipeline.config import Settings
-from pipeline.io import billing_store, views, warehouse
+from pipeline.io import billing_store, warehouse
 from pipeline.io.billing_files import load_catalogs
 from pipeline.price import adjustment_rules
 
@@ -56,9 +56,7 @@ def commit_task(run_id: str, warehouse_dir: Path) -> Path:
 def publish_task(warehouse_dir: Path) -> None:
     """Build the analyst database anew only where its views would read the wrong files (views.stale):
     a committed run's files are read by the views as they stand, unless they are its tables' first."""
-    why = views.refresh(warehouse_dir)
-    if why is not None:
-        get_run_logger().info("analyst views built anew: %s", why)
+    refresh_views(warehouse_dir, get_run_logger())
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=retry_when_unreachable)

@@ -24,7 +24,7 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import retry_when_unreachable
+from flows import refresh_views, retry_when_unreachable
 from pipeline import rerate
 from pipeline.catalog import Catalog
 from pipeline.io.cache_entries import CATALOG, DEVICE_INDEX, warehouse_cache
@@ -32,7 +32,7 @@ from pipeline.io.catalog_cache import cached_priced_catalog
 from pipeline.config import Settings
 from pipeline.ingest import REJECT_SCHEMA
 from pipeline.ingest.numbers import normalised_usage
-from pipeline.io import billing_store, file_ledger, inbox, quarantine, views, warehouse
+from pipeline.io import billing_store, file_ledger, inbox, quarantine, warehouse
 from pipeline.io.file_ledger import FileLedger, LedgerFile
 from pipeline.io.readers import UnreadableFile, load_sources, read_usage_file, source_for
 from pipeline.io.readers.config import numbering_plan_of
@@ -236,17 +236,8 @@ def store(
     if ledger_rows is not None:
         tables[file_ledger.COMMITTED] = ledger_rows
     rows = warehouse.write_run(tables, warehouse_dir, result.run_id)
-    _refresh_views(warehouse_dir)
+    refresh_views(warehouse_dir, get_run_logger())
     return rows
-
-
-def _refresh_views(warehouse_dir: Path) -> None:
-    """Build the analyst database (every view, the billing runs' too) anew only where it would read
-    the wrong files: the views read theirs when queried, so a run's new files need none (views.stale).
-    A rebuild reads every stored file's footer: 1.5 s with 1 000 stored runs (docs/performance.md)."""
-    why = views.refresh(warehouse_dir)
-    if why is not None:
-        get_run_logger().info("analyst views built anew: %s", why)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=retry_when_unreachable)
@@ -284,25 +275,25 @@ def postgres_catch_up(url: str, warehouse_dir: Path) -> list[str]:
 
 
 @task(cache_policy=NO_CACHE)
-def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, quarantined: list[dict]) -> None:
-    """After the run's tables are stored: record its files in the ledger (and drop the copy of their rows its
-    commit holds) and the hand-in's skipped files, for SQL.
+def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, ledger_rows: pl.DataFrame | None = None) -> None:
+    """After the run's tables are stored: record its files in the ledger (the rows its commit holds,
+    `ledger_rows`, whose copy there is then dropped) and the hand-in's skipped files, for SQL.
 
     The ledger's new rows need no new views; its first file, or the skipped files' first or last
     one, does, as does a warehouse moved since (views.stale, the store step's rule).
     """
     warehouse_dir = Path(warehouse_dir)
-    if run_id is not None:
-        FileLedger(warehouse_dir).record(run_id, hand_in.new, {q["content_hash"]: q["reason"] for q in quarantined})
+    if run_id is not None and ledger_rows is not None:
+        FileLedger(warehouse_dir).add(ledger_rows)
         file_ledger.drop_committed(warehouse_dir, run_id)
     skipped = file_ledger.skipped_table(hand_in.handin_id, run_id, hand_in.skipped)
     file_ledger.write_skipped(warehouse_dir, hand_in.handin_id, skipped, run_id=run_id)
-    _refresh_views(warehouse_dir)
+    refresh_views(warehouse_dir, get_run_logger())
 
 
 def _nothing_read(settings: Settings, hand_in: HandIn, summary: dict) -> dict:
     """The summary of a run that read no file: its skipped files recorded, nothing stored."""
-    record_files(settings.warehouse, None, hand_in, [])
+    record_files(settings.warehouse, None, hand_in)
     if settings.pg_url:
         postgres_catch_up(settings.pg_url, settings.warehouse)
     files = {"input": hand_in.files, "read": 0, "quarantined": 0, "skipped": len(hand_in.skipped)}
@@ -464,7 +455,7 @@ def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = Fal
             # writes it there from the warehouse (_catch_up) and reads only files that are new then, not this run's again
             ledger_rows = file_ledger.entries(run_id, hand_in.new, {q["content_hash"]: q["reason"] for q in batch.quarantined})
             rows = store(result, runs, batch.quarantined, settings.warehouse, ledger_rows)
-            record_files(settings.warehouse, run_id, hand_in, batch.quarantined)
+            record_files(settings.warehouse, run_id, hand_in, ledger_rows)
             if replaced:
                 summary["warnings"] += _later_runs(settings.warehouse, run_id, settings.inbox, logger)
             pg_rows = to_postgres(result, runs, settings.pg_url, settings.warehouse) if settings.pg_url else None

@@ -10,7 +10,7 @@ crash or a second writer never leaves half a ledger. A flow uses it like this:
     ...                                                          # read and rate `new` only
     rows = entries(run_id, new, quarantined={hash: reason})      # the run's ledger rows, before it stores
     ...                                                          # stored with its tables (COMMITTED, warehouse.write_run)
-    ledger.record(run_id, new, quarantined={hash: reason})      # after the run's tables are stored
+    ledger.add(rows)                                             # after the run's tables are stored (record: both at once)
     drop_committed(warehouse, run_id)                            # its committed rows are in the ledger now
 
 * A run's ledger rows travel in its own commit (`<warehouse>/_file_ledger_pending/run-<run_id>.parquet`,

@@ -13,7 +13,7 @@ import pytest
 from flows import rate_usage
 from flows.rate_usage import HandIn, record_files
 from pipeline.io import views, warehouse
-from pipeline.io.file_ledger import LedgerFile
+from pipeline.io.file_ledger import LedgerFile, entries
 
 PROCESSED = LedgerFile(Path("/inbox/a.csv"), "a" * 64, 10)
 DIRECTORY = LedgerFile(Path("/inbox/sub"), None, None)
@@ -49,9 +49,10 @@ def test_views_read_the_recorded_files(tmp_path, monkeypatch, checks, moved, exp
     root = tmp_path / "warehouse"
     views.publish(root)
     for run_id, new, skipped in checks:
-        record_files.fn(root, run_id, hand_in(new, skipped, handin_id="h0" if run_id is None else "h1"), [])
+        rows = None if run_id is None else entries(run_id, new)  # what the run's commit holds
+        record_files.fn(root, run_id, hand_in(new, skipped, handin_id="h0" if run_id is None else "h1"), rows)
     if moved:
         root = Path(shutil.move(root, tmp_path / "moved"))
         shutil.rmtree(tmp_path / "moved" / "_schema")  # nothing of the old place left to read by chance
-        record_files.fn(root, None, hand_in([], [(DIRECTORY, "a directory")], handin_id="h0"), [])
+        record_files.fn(root, None, hand_in([], [(DIRECTORY, "a directory")], handin_id="h0"))
     assert counts(root) == expected
