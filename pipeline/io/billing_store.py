@@ -37,7 +37,7 @@ from pipeline import engine
 from pipeline.catalog import Catalog
 from pipeline.catalog.billing import BillingCatalog
 from pipeline.io.locks import exclusive
-from pipeline.io.warehouse import parquet_view_sql
+from pipeline.io.warehouse import SCHEMA_DIR, parquet_view_sql
 from schemas.billing import STORED, TEST_TABLES
 from schemas.outputs import RATED_USAGE
 
@@ -245,7 +245,7 @@ def add_billing_views(con: duckdb.DuckDBPyConnection, warehouse: Path) -> dict[s
     stored table over all committed runs, `test_<table>` for test accounts, and the views of
     sql/views/billing.sql; returns per view over files whether it reads some (views_with_files)."""
     warehouse = Path(warehouse).resolve()
-    schema_dir = warehouse / "_schema"
+    schema_dir = warehouse / SCHEMA_DIR
     schema_dir.mkdir(parents=True, exist_ok=True)
     with_files = views_with_files(warehouse)
     for view, table, test in _views():

@@ -49,7 +49,7 @@ import polars as pl
 
 from pipeline.io.inbox import content_hash
 from pipeline.io.locks import exclusive
-from pipeline.io.warehouse import parquet_view_sql, write_parquet_atomically
+from pipeline.io.warehouse import SCHEMA_DIR, parquet_view_sql, write_parquet_atomically
 
 
 class FileLedgerError(RuntimeError):
@@ -339,7 +339,7 @@ def add_views(con: duckdb.DuckDBPyConnection, warehouse: Path | str) -> dict[str
     with_files = views_with_files(root)
     for name, (source, schema) in _view_sources(root).items():  # two fixed views
         if not with_files[name]:
-            source = root / "_schema" / f"{name}.parquet"
+            source = root / SCHEMA_DIR / f"{name}.parquet"
             source.parent.mkdir(parents=True, exist_ok=True)
             pl.DataFrame(schema=schema).write_parquet(source)
         con.execute(parquet_view_sql(name, str(source), partitioned=False))

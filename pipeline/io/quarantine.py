@@ -54,7 +54,7 @@ def add_view(con: duckdb.DuckDBPyConnection, warehouse_dir: Path) -> dict[str, b
     if with_files[TABLE]:
         source = str(root / TABLE / "*.parquet")
     else:
-        empty = root / "_schema" / f"{TABLE}.parquet"
+        empty = root / warehouse.SCHEMA_DIR / f"{TABLE}.parquet"
         empty.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(QUARANTINE.empty_table(), empty)
         source = str(empty)

@@ -30,8 +30,6 @@ from schemas.outputs import TABLES
 
 #: The analyst views' SQL; with the modules that make the views, what `definitions` fingerprints.
 VIEW_SQL = ("views/analyst", "views/billing", "views/built_with")
-#: Where the views' modules keep the empty schema files the views of tables without files read.
-SCHEMA_DIR = "_schema"
 
 
 def publish(warehouse_dir: Path) -> Path:
@@ -90,9 +88,9 @@ def stale(warehouse_dir: Path) -> str | None:
         return f"built for the warehouse at {place}"
     if defined_as != definitions():
         return "the view definitions changed"
-    gone = [name for name in schema_files if not (root / SCHEMA_DIR / name).exists()]  # a few files
+    gone = [name for name in schema_files if not (root / warehouse.SCHEMA_DIR / name).exists()]  # a few files
     if gone:
-        return f"empty schema files gone from {SCHEMA_DIR}: " + ", ".join(gone)
+        return f"empty schema files gone from {warehouse.SCHEMA_DIR}: " + ", ".join(gone)
     now = with_files(root)
     changed = sorted(name for name in now.keys() | flags.keys() if now.get(name) != flags.get(name))
     if changed:
@@ -147,7 +145,7 @@ def _build(warehouse_dir: Path) -> Path:
         })  # fmt: skip
         con.from_arrow(built).insert_into("meta.built_with")
         # the views of tables without files read these: one deleted by hand makes the next check rebuild
-        schema_files = sorted(p.name for p in (root / SCHEMA_DIR).glob("*.parquet"))
+        schema_files = sorted(p.name for p in (root / warehouse.SCHEMA_DIR).glob("*.parquet"))
         con.from_arrow(pa.table({"file_name": pa.array(schema_files, pa.string())})).insert_into("meta.schema_files")
     finally:
         con.close()

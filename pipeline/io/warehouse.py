@@ -48,6 +48,8 @@ USAGE_TABLES = ("rated_usage", "unassigned", "unrateable", "non_billable")
 #: Stored schemas, by table.
 SCHEMAS: dict[str, pa.Schema] = dict(TABLES)
 ANALYTICS_DB = "analytics.duckdb"
+#: Where the empty schema files are that the views of tables without files read (the view modules write them).
+SCHEMA_DIR = "_schema"
 #: A period value that is a folder name as it stands (YYYY-MM is).
 PLAIN = re.compile(r"[0-9A-Za-z-]+")
 #: zstd level of the Parquet files Polars writes (the per-record detail, rated_usage): at level 1
@@ -397,7 +399,7 @@ def add_views(con: duckdb.DuckDBPyConnection, warehouse: Path) -> dict[str, bool
     """One view per stored table of a rating run, over all runs, on `con` (the analyst database
     pipeline.io.views.publish builds); returns per view whether it reads files (views_with_files)."""
     warehouse = Path(warehouse).resolve()
-    schema_dir = warehouse / "_schema"
+    schema_dir = warehouse / SCHEMA_DIR
     schema_dir.mkdir(parents=True, exist_ok=True)
     with_files = views_with_files(warehouse)
     for name, schema in SCHEMAS.items():
