@@ -16,6 +16,7 @@ import os
 import shutil
 import time
 import uuid
+import warnings
 import zlib
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -83,6 +84,16 @@ def store_frames(entry: Path, frames: Mapping[str, pl.DataFrame], **notes: objec
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def keep_entry(entry: Path, frames: Mapping[str, pl.DataFrame], cache: str, redo: str, **notes: object) -> None:
+    """Store the entry (store_frames) and prune its cache directory; a cache that cannot be written
+    costs speed, not the run: it only warns that the next run does `redo` again."""
+    try:
+        store_frames(entry, frames, **notes)
+        prune(entry.parent, keep=entry.name)
+    except OSError as error:
+        warnings.warn(f"{cache} {entry} not written ({error}); the next run {redo}", stacklevel=3)
+
+
 def remove(path: Path) -> None:
     """Delete a directory: renamed aside first, so no reader finds it half deleted."""
     aside = path.parent / f".tmp-removed-{uuid.uuid4().hex}"
@@ -127,4 +138,4 @@ def forget_catalog(warehouse: Path) -> None:
     """Delete the warehouse's caches made from the catalog (the validated catalog, the device index):
     after an account's deletion they would hold its rows until newer entries pushed them out."""
     for name in (CATALOG, DEVICE_INDEX):
-        shutil.rmtree(warehouse_cache(warehouse, name), ignore_errors=True)
+        remove(warehouse_cache(warehouse, name))

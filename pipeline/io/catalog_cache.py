@@ -28,7 +28,6 @@ import hashlib
 import importlib
 import importlib.metadata
 import sys
-import warnings
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
 from functools import cache
@@ -46,7 +45,7 @@ import pipeline
 import schemas
 import sql
 from pipeline.catalog import CatalogError
-from pipeline.io.cache_entries import prune, store_frames, stored_frames, touch
+from pipeline.io.cache_entries import keep_entry, stored_frames, touch
 from pipeline.io.catalog_files import PRICED_CATALOG_READS, files_read, load_priced_catalog
 from pipeline.price.catalog import PricedCatalog
 from schemas.catalog import time_zones
@@ -79,12 +78,9 @@ def cached_priced_catalog(directory: Path, cache_dir: Path | None) -> PricedCata
     catalog = load_priced_catalog(directory)
     if catalog_key(directory) != key:  # the catalog changed while it was read: not stored under either key
         return catalog
-    try:
-        frames: dict[str, pl.DataFrame] = {}
-        store_frames(entry, frames, value=_flat(catalog, "", frames))
-        prune(Path(cache_dir), keep=entry.name)
-    except OSError as error:  # a cache that cannot be written costs speed, not the run
-        warnings.warn(f"catalog cache {entry} not written ({error}); the next run validates the catalog again", stacklevel=2)
+    frames: dict[str, pl.DataFrame] = {}
+    value = _flat(catalog, "", frames)
+    keep_entry(entry, frames, "catalog cache", "validates the catalog again", value=value)
     return catalog
 
 

@@ -11,7 +11,6 @@ crashed or corrupted entry rebuilt, never trusted; the newest KEEP entries stay.
 from __future__ import annotations
 
 import hashlib
-import warnings
 from dataclasses import fields
 from functools import cache
 from pathlib import Path
@@ -24,7 +23,7 @@ import sql
 from pipeline.assign import index as index_module
 from pipeline.assign import keys as keys_module
 from pipeline.assign.index import DeviceIndex, build_device_index, device_segments_table, device_validity, registered_usage_tariffs
-from pipeline.io.cache_entries import KEEP, STALE_TMP_S, prune, store_frames, stored_frames, touch
+from pipeline.io.cache_entries import KEEP, STALE_TMP_S, keep_entry, stored_frames, touch
 
 __all__ = ["KEEP", "STALE_TMP_S", "cached_device_index", "index_key"]
 _PARTS = tuple(f.name for f in fields(DeviceIndex)) + ("items",)
@@ -61,11 +60,8 @@ def cached_device_index(
         touch(entry)
         return index
     index = build_device_index(con, device_ids, usage_tariffs)
-    try:
-        _store(entry, index, con.table("device_items").pl())
-        prune(Path(cache_dir), keep=entry.name)
-    except OSError as error:  # a cache that cannot be written costs speed, not the run
-        warnings.warn(f"device index cache {entry} not written ({error}); the next run builds the index again", stacklevel=2)
+    frames = {**{part: getattr(index, part) for part in _PARTS if part != "items"}, "items": con.table("device_items").pl()}
+    keep_entry(entry, frames, "device index cache", "builds the index again")
     return index
 
 
@@ -121,6 +117,3 @@ def _register(con: duckdb.DuckDBPyConnection, index: DeviceIndex, items: pl.Data
     con.unregister("cached_segments")
 
 
-def _store(entry: Path, index: DeviceIndex, items: pl.DataFrame) -> None:
-    """Write the entry: the index's frames and device_items."""
-    store_frames(entry, {**{part: getattr(index, part) for part in _PARTS if part != "items"}, "items": items})
