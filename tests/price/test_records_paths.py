@@ -10,6 +10,7 @@ from decimal import Decimal
 import duckdb
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pytest
 
 from pipeline.price import records, walk
@@ -349,3 +350,27 @@ EXPECTED_PARTS = [
     (21, 30, None, D("0.000000")), (22, 30, None, D("0.000000")), (23, 30, None, D("0.000000")), (24, 10, 1, D("0.020000")),
     (25, 0, 1, D("0.030000")), (26, 0, 1, D("0.030000")), (27, 0, 1, D("0.030000")), (28, 0, 2, D("0.520000")),
 ]  # fmt: skip
+
+
+# --- a run without free quantities or tiers (no walk) -------------------------------------------
+
+
+def test_a_run_without_tiers_prices_every_record_with_no_tier_and_readable_nulls():
+    """No record is walked, so tier_no and tier_before are NULL BIGINTs (one array over zeroed
+    memory, records._all_null), which DuckDB and the rated-usage detail read as NULL."""
+    result = rate_priced(calls("43316812724", ("2026-10-05 10:00:00", 61), ("2026-10-05 11:00:00", 5)), priced())
+    table = result.priced
+    for name in ("tier_no", "tier_before"):
+        column = table.column(name)
+        column.validate(full=True)
+        assert (column.type, column.null_count, column.to_pylist()) == (pa.int64(), 2, [None, None])
+    assert result.con.sql("SELECT count(tier_no), count(tier_before), count(*) FROM pricing").fetchall() == [(0, 0, 2)]
+    assert rated(result, "tier", "tier_before", "amount").rows() == [(None, None, D("0.120000")), (None, None, D("0.060000"))]
+
+
+def test_all_null_is_a_valid_array_of_nulls_of_any_length():
+    for n in (0, 1, 7, 8, 9, 1000):
+        column = records._all_null(n)
+        column.validate(full=True)
+        assert (len(column), column.null_count, column.type) == (n, n, pa.int64())
+        assert column.to_pylist() == [None] * n
