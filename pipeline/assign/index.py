@@ -204,7 +204,8 @@ def _packed_order(values: np.ndarray) -> np.ndarray:
     packed <<= np.uint64(bits)
     packed |= np.arange(n, dtype=np.uint64)
     packed.sort()
-    return (packed & np.uint64((1 << bits) - 1)).astype(np.int64)
+    packed &= np.uint64((1 << bits) - 1)  # the positions, below 2^63: read in place as Int64
+    return packed.view(np.int64)
 
 
 def _unsorted(order: pl.Series, values: pl.Series, n: int, missing: int) -> pl.Series:
