@@ -81,8 +81,8 @@ def priced_records(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame, rul
     rec = _carded(con, _banded(con, _with_devices(con, assignment)), cards)
     per_card = _per_card(cards)
     card = _card_columns(rec, cards, per_card)
-    _with_customer(con, rec, card)
-    _with_special(con, rec, card)
+    _with_customer(con, rec, card, per_card)
+    _with_special(con, rec, card, per_card)
     _without_unpriced(card)
     return _priced(rec, card, per_card, rules, carried)
 
@@ -213,6 +213,10 @@ def _banded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame) -> pl.LazyFra
 #: What a rate-card piece gives a record: its price and rule, and its tariff-article's rules.
 CARD = ("ta_no", "article_no", "counted", "price_micro", "src", "ref_no")
 TA = ("unit", "first_s", "next_s", "price_per", "connect_micro", "min_charge_micro")
+#: The CARD columns every record gets a copy of (the prices, sources and references customer and
+#: special prices replace; the tariff-article the walk and the output need); the others are
+#: looked up by card row where they are needed (_per_card): each copy is 10 M values of fresh memory.
+ON_RECORD = ("ta_no", "price_micro", "src", "ref_no")
 
 
 def _cards(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -282,11 +286,13 @@ def _carded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame, cards: pl.Dat
 
 
 def _per_card(cards: pl.DataFrame) -> dict[str, np.ndarray]:
-    """The TA columns of every rate-card piece, indexed by card row, with a last row of zeros for
-    records without a piece; next_s and price_per at least 1. Small: records look them up where
-    they need them (_quantities, _amounts) instead of carrying a copy each."""
-    table = {c: _with_zero_row(cards, c) for c in TA}
+    """The TA columns, article_no and counted (bool) of every rate-card piece, indexed by card
+    row, with a last row of zeros for records without a piece; next_s and price_per at least 1.
+    Small: records look them up where they need them (_quantities, _amounts, the customer and
+    special-price candidates, the walk's records) instead of carrying a copy each."""
+    table = {c: _with_zero_row(cards, c) for c in (*TA, "article_no")}
     table["next_s"], table["price_per"] = np.maximum(table["next_s"], 1), np.maximum(table["price_per"], 1)
+    table["counted"] = _with_zero_row(cards, "counted").astype(bool)
     return table
 
 
@@ -297,7 +303,7 @@ def _with_zero_row(cards: pl.DataFrame, column: str) -> np.ndarray:
 
 
 def _card_columns(rec: pl.DataFrame, cards: pl.DataFrame, per_card: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Per record, its rate-card `row` (cards.height: none), the piece's CARD columns (zeros
+    """Per record, its rate-card `row` (cards.height: none), the piece's ON_RECORD columns (zeros
     without one; `carded` says who has one), its rated `quantity` and whether it has one
     (`rated`, _quantities). The gathers run in two threads: NumPy releases the GIL."""
     row = rec.get_column("card_row").fill_null(cards.height).to_numpy()
@@ -305,31 +311,31 @@ def _card_columns(rec: pl.DataFrame, cards: pl.DataFrame, per_card: dict[str, np
     def gathered(c: str) -> tuple[str, np.ndarray]:
         return c, _with_zero_row(cards, c)[row]
 
-    got = dict(on_both_cores(gathered, CARD))
+    got = dict(on_both_cores(gathered, ON_RECORD))
     got["row"] = row
     got["carded"] = row < cards.height
     got["quantity"], got["rated"] = _quantities(rec, row, got["carded"], per_card)
     return got
 
 
-def _with_customer(con: duckdb.DuckDBPyConnection, rec: pl.DataFrame, card: dict[str, np.ndarray]) -> None:
+def _with_customer(con: duckdb.DuckDBPyConnection, rec: pl.DataFrame, card: dict[str, np.ndarray], per_card: dict[str, np.ndarray]) -> None:
     """The customer's own price of the article in the band at the record's start (precedence
     level 3) in place of the rate card's, except for flat-price usage (in `card`, in place)."""
     if "cust_no" not in rec.columns:
         return
     rows = (rec.get_column("cust_no") > 0) & pl.Series(card["carded"] & (card["src"] != FLAT))
-    candidates = _positions(rec, card, rows, "cust_no", "article_no", "band_no", "t_us")
+    candidates = _positions(rec, card, rows, "cust_no", "article_no", "band_no", "t_us", per_card=per_card)
     _override(card, _hits(con, "customer_records", candidates, "duck/price/customer_hits"))
 
 
-def _with_special(con: duckdb.DuckDBPyConnection, rec: pl.DataFrame, card: dict[str, np.ndarray]) -> None:
+def _with_special(con: duckdb.DuckDBPyConnection, rec: pl.DataFrame, card: dict[str, np.ndarray], per_card: dict[str, np.ndarray]) -> None:
     """The contract's special price of the called number (precedence levels 1 and 2) in place of
     any other; flat-price usage is never special (sql/duck/price/special_hits.sql; in `card`)."""
     if "special" not in rec.columns:
         return
     # the rate card's source says whether the record is flat (a customer price never is)
     rows = rec.get_column("special") & rec.get_column("cp_key").is_not_null() & pl.Series(card["carded"] & (card["src"] != FLAT))
-    candidates = _positions(rec, card, rows, "contract_no", "cp_key", "article_no", "band_no", "t_us")
+    candidates = _positions(rec, card, rows, "contract_no", "cp_key", "article_no", "band_no", "t_us", per_card=per_card)
     _override(card, _hits(con, "special_records", candidates, "duck/price/special_hits"))
 
 
@@ -342,13 +348,19 @@ def _without_unpriced(card: dict[str, np.ndarray]) -> None:
         card["rated"] &= ~unpriced
 
 
-def _positions(rec: pl.DataFrame, card: dict[str, np.ndarray], rows: pl.Series, *columns: str) -> pl.DataFrame:
-    """`columns` of the `rows` (a mask) of `rec` or of `card`, with their position in it (`pos`)."""
+def _positions(
+    rec: pl.DataFrame, card: dict[str, np.ndarray], rows: pl.Series, *columns: str, per_card: dict[str, np.ndarray] | None = None
+) -> pl.DataFrame:
+    """`columns` of the `rows` (a mask) of `rec`, of `card` or of their card row in `per_card`,
+    with their position in it (`pos`)."""
     pos = rows.fill_null(False).arg_true()
     at = pos.to_numpy()
-    own = [c for c in columns if c not in card]
+    by_row = {c: per_card[c] for c in columns if c not in card and per_card is not None and c in per_card}
+    own = [c for c in columns if c not in card and c not in by_row]
     return rec.select(own).gather(pos).with_columns(
-        pl.Series("pos", at.astype(np.int64)), *(pl.Series(c, card[c][at]) for c in columns if c in card)
+        pl.Series("pos", at.astype(np.int64)),
+        *(pl.Series(c, card[c][at]) for c in columns if c in card),
+        *(pl.Series(c, values[card["row"][at]]) for c, values in by_row.items()),
     ).select("pos", *columns)
 
 
@@ -422,7 +434,8 @@ def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], per_card: dict[str, 
     month = rec.get_column("month_idx").to_numpy()
     contract = rec.get_column("contract_no").to_numpy()
     src, ta = card["src"], card["ta_no"]
-    counted = np.flatnonzero(card["counted"] & rated)
+    # the records that count toward free quantities or tiers: none where no piece does
+    counted = np.flatnonzero(per_card["counted"][card["row"]] & rated) if per_card["counted"].any() else np.zeros(0, dtype=np.int64)
     # a record whose amount is beyond the limit is unrateable, so it neither uses free units nor fills
     # tiers: the walk runs once, and again (only then) without the walked records found beyond it
     out = np.zeros(n, dtype=bool)
