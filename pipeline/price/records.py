@@ -102,8 +102,15 @@ def _members(keys: pl.Series, size: int | None = None) -> pl.Series:
 
 def _at(array: pl.Series, index: pl.Expr) -> pl.Expr:
     """array[index] per row; null where the index is null or outside the array."""
-    inside = index.is_between(0, array.len() - 1)
-    return pl.lit(array).gather(pl.when(inside).then(index))
+    return pl.lit(array).gather(_index(index, array.len()))
+
+
+def _index(index: pl.Expr, size: int) -> pl.Expr:
+    """`index` as Polars' own index type where it lies in [0, size), null elsewhere: what a gather
+    takes as it is. A gather by Int64 converts and checks its index on every call, which costs
+    more than the gather, so a step that looks up several columns by one index makes it once
+    (a column) and gathers by that. In range, the cast wraps nothing: it is not checked."""
+    return pl.when(index.is_between(0, size - 1)).then(index).cast(pl.get_index_type(), wrap_numerical=True)
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
@@ -135,7 +142,7 @@ def _with_devices(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame) -> p
     dev = con.sql(f"SELECT dev_no, {', '.join(needed)} FROM dev_dim").pl()
     size = max(int(dev.get_column("dev_no").max() or 0), int(assignment.get_column("dev_no").max() or 0)) + 1
     dev_no = dev.get_column("dev_no")
-    of_device = [_at(_dense(dev_no, dev.get_column(c), size), pl.col("dev_no")).alias(c) for c in needed]
+    of_device = [pl.lit(_dense(dev_no, dev.get_column(c), size)).gather(pl.col("dev_at")).alias(c) for c in needed]
     plans = con.sql("SELECT p.plan_no, p.tariff_no, t.catchall_zone_no FROM plan_dim AS p JOIN tariff_dim AS t USING (tariff_no)").pl()
     n_plans = int(plans.get_column("plan_no").max() or 0) + 1  # none in a catalog without contracts
     of_plan = {c: _at(_dense(plans.get_column("plan_no"), plans.get_column(c), n_plans), pl.col("plan_no"))
@@ -148,9 +155,10 @@ def _with_devices(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame) -> p
         # every later step copy it whole
         .rechunk()
         .lazy()
-        .with_columns(t_us.alias("t_us"))
+        .with_columns(t_us.alias("t_us"), _index(pl.col("dev_no"), size).alias("dev_at"))
         .drop("start_time")
         .with_columns(_month(pl.col("t_us"), *span).alias("month_idx"), *of_device)
+        .drop("dev_at")
         .filter(pl.col("contract_no").is_not_null())  # an unassigned record (no dev_no) has no contract either
         .with_columns(of_plan["tariff_no"].alias("tariff_no"))
     )
@@ -184,7 +192,8 @@ def _banded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame) -> pl.LazyFra
     size = (int(tz.get_column("tz_no").max()) + 1) * days
     tz_at = tz.get_column("tz_no").cast(pl.Int64) * days + tz.get_column("day") - d0
     day_at = pl.when(pl.col("banded")).then(pl.col("tz_no").cast(pl.Int64) * days + pl.col("t_us") // US_PER_DAY - d0)
-    before, change, after = (_at(_dense(tz_at, tz.get_column(c), size), day_at) for c in ("offset_before_s", "change_us", "offset_after_s"))
+    offsets = (pl.lit(_dense(tz_at, tz.get_column(c), size)).gather(pl.col("day_at")) for c in ("offset_before_s", "change_us", "offset_after_s"))
+    before, change, after = offsets
     local_s = pl.col("t_us") // 1_000_000 + pl.when(pl.col("t_us") >= change).then(after).otherwise(before)
     holiday = pl.lit(False)
     hol = con.sql("SELECT hset_no, day FROM holiday_dim").pl()
@@ -202,9 +211,10 @@ def _banded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame) -> pl.LazyFra
     grid_key = (pl.col("tariff_no").cast(pl.Int64) * 14 + day) * 1440 + (pl.col("local_s") % 86400) // 60
     bands = _dense(grid.get_column("grid_key"), grid.get_column("band_no"), int(grid.get_column("grid_key").max()) + 1)
     return (
-        records.with_columns(local_s.alias("local_s"))
+        records.with_columns(_index(day_at, size).alias("day_at"))
+        .with_columns(local_s.alias("local_s"))
         .with_columns(_at(bands, grid_key).fill_null(0).cast(pl.Int32).alias("band_no"))
-        .drop("local_s")
+        .drop("local_s", "day_at")
     )
 
 

@@ -374,3 +374,16 @@ def test_all_null_is_a_valid_array_of_nulls_of_any_length():
         column.validate(full=True)
         assert (len(column), column.null_count, column.type) == (n, n, pa.int64())
         assert column.to_pylist() == [None] * n
+
+
+@pytest.mark.parametrize(
+    ("index", "expected"),
+    [
+        (0, 10), (2, 30), (-1, None), (3, None), (None, None),
+        (2**32 + 1, None),  # past the index type: null, never wrapped round to row 1
+        (-(2**32) + 1, None),
+    ],
+)  # fmt: skip
+def test_a_lookup_by_index_is_null_outside_the_array(index, expected):
+    frame = pl.DataFrame({"i": [index]}, schema={"i": pl.Int64})
+    assert frame.select(records._at(pl.Series([10, 20, 30]), pl.col("i"))).item() == expected
