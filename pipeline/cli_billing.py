@@ -68,8 +68,9 @@ def _index_factor(factor: str) -> str:
 
 RoleOpt = typer.Option(..., "--role", help="Acting role: Manager or Client", callback=_known_role)
 
-#: The intervals `add-option` takes: every interval of positions.csv with a fixed length (an
-#: `every_n_months` one needs `every_months`, which the command does not take).
+#: The intervals `add-option` takes: every interval of positions.csv but `every_n_months`, which
+#: needs `every_months` (the command does not take it): those of a fixed length, and those that
+#: bill nothing themselves (future, never, external).
 OPTION_INTERVALS = [name for name, (months, *_, bills) in INTERVALS.items() if months is not None or not bills]
 
 
