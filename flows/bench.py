@@ -73,7 +73,7 @@ def run_bench(cdrs: int, contracts: int, data: Path, seed: int = 42) -> dict:
         stages.append(("write invoice lines + outcomes", usage.height, time.perf_counter() - t))
         to_invoice_lines = time.perf_counter() - start
         t = time.perf_counter()
-        warehouse.write_run({"rated_usage": result.rated_usage()}, scratch, "bench")
+        warehouse.write_run({"rated_usage": result.rated_usage_parts()}, scratch, "bench")
         stages.append(("build + write rated-usage detail", result.counts()["rated"], time.perf_counter() - t))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -241,16 +241,16 @@ def store(
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=retry_when_unreachable)
-def to_postgres(result: RatingResult, runs: pl.DataFrame, url: str, warehouse_dir: Path) -> dict[str, int]:
-    """Replace the run's rows in PostgreSQL (creating the schema on first use), in one transaction;
-    then write every run of the warehouse PostgreSQL lacks (one whose own write failed)."""
+def to_postgres(run_id: str, url: str, warehouse_dir: Path) -> dict[str, int]:
+    """Replace stored run `run_id`'s rows in PostgreSQL (creating the schema on first use) with
+    its tables as the warehouse holds them, in one transaction; then write every run of the
+    warehouse PostgreSQL lacks (one whose own write failed)."""
     from pipeline.io import postgres
 
     postgres.ensure_schema(url)
-    # relations, and Polars frames for what the job builds in Polars (the per-record detail)
-    stored = result.stored_tables(runs).items()
-    tables = {name: t.to_arrow() if isinstance(t, pl.DataFrame) else t.to_arrow_table() for name, t in stored}
-    written = postgres.write_run(url, result.run_id, tables)
+    # read back, as the catch-up below reads a run: the per-record detail is stored a part at a
+    # time and never held whole (pipeline.price.detail.rated_usage_parts)
+    written = postgres.write_run(url, run_id, warehouse.stored_run(warehouse_dir, run_id))
     _catch_up(url, warehouse_dir)
     return written
 
@@ -458,7 +458,7 @@ def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = Fal
             record_files(settings.warehouse, run_id, hand_in, ledger_rows)
             if replaced:
                 summary["warnings"] += _later_runs(settings.warehouse, run_id, settings.inbox, logger)
-            pg_rows = to_postgres(result, runs, settings.pg_url, settings.warehouse) if settings.pg_url else None
+            pg_rows = to_postgres(run_id, settings.pg_url, settings.warehouse) if settings.pg_url else None
             files = {"input": hand_in.files, "read": batch.read, "quarantined": len(batch.quarantined), "skipped": len(hand_in.skipped)}
             return {
                 **summary,

@@ -107,7 +107,7 @@ def _rerated(cat: Catalog, run_id: str, settings: Settings, billed: pl.DataFrame
         runs = run_record(run_id, stored.started_at, datetime.now(timezone.utc), stored.input_files, result.input_records, net)
         rows = store(result, runs, stored.quarantined, settings.warehouse)
         try:
-            pg_rows = to_postgres(result, runs, settings.pg_url, settings.warehouse) if settings.pg_url else None
+            pg_rows = to_postgres(run_id, settings.pg_url, settings.warehouse) if settings.pg_url else None
         except Exception as exc:
             # the server down or tables of an older release are the operator's to fix: a PostgresError, logged
             # without a traceback as `rating run` and `rating bill` do; anything else is a bug and keeps it

@@ -23,12 +23,13 @@ from pipeline import engine
 from pipeline.assign import assigned_usage, keyed_usage, located_usage
 from pipeline.assign.catalog import within_contracts
 from pipeline.io.index_cache import cached_device_index
+from pipeline.io.warehouse import Parts
 from pipeline.bill import invoice_lines
 from pipeline.catalog import Catalog
 from pipeline.ingest import REJECT_SCHEMA, duplicate_rows, validation_rejects
 from pipeline.ledger import checked, ledger
 from pipeline.price import build_rate_card, build_zone_index, key_dim, priced_usage, zoned_usage
-from pipeline.price.detail import rated_usage
+from pipeline.price.detail import rated_usage, rated_usage_parts
 from schemas.outputs import TABLES
 from schemas.usage import USAGE_ARROW
 
@@ -71,6 +72,13 @@ class RatingResult:
             self._detail = rated_usage(self.con, self.priced_batch, self.run_id, self.priced)
         return self._detail
 
+    def rated_usage_parts(self) -> Parts:
+        """The per-record detail to store, made a part at a time as it is written
+        (pipeline.price.detail.rated_usage_parts); the one frame when it was built already."""
+        if self._detail is not None:
+            return Parts([self._detail])
+        return Parts(rated_usage_parts(self.con, self.priced_batch, self.run_id, self.priced))
+
     @property
     def net_amount(self):
         """Total net amount of the run's invoice lines (Decimal, cents)."""
@@ -83,13 +91,14 @@ class RatingResult:
     def counts(self) -> dict[str, int]:
         return dict(zip(self.ledger["outcome"], self.ledger["records"]))
 
-    def stored_tables(self, runs: pl.DataFrame | None = None) -> dict[str, duckdb.DuckDBPyRelation | pl.DataFrame]:
+    def stored_tables(self, runs: pl.DataFrame | None = None) -> dict[str, duckdb.DuckDBPyRelation | pl.DataFrame | Parts]:
         """Every table the run stores, shaped as schemas/outputs.py says: DuckDB relations, and the
-        per-record detail (rated_usage) as a Polars frame (Polars writes 10 M rows of Parquet 3× faster)."""
+        per-record detail (rated_usage) as Polars frames made one at a time (rated_usage_parts;
+        Polars writes 10 M rows of Parquet 3× faster)."""
         if runs is not None:
             self.con.register("out_runs", runs.to_arrow())
-        tables: dict[str, duckdb.DuckDBPyRelation | pl.DataFrame] = {name: self.table(name) for name in RUN_TABLES}
-        tables["rated_usage"] = self.rated_usage()
+        tables: dict[str, duckdb.DuckDBPyRelation | pl.DataFrame | Parts] = {name: self.table(name) for name in RUN_TABLES}
+        tables["rated_usage"] = self.rated_usage_parts()
         if runs is not None:
             tables["runs"] = self.table("runs")
         return tables

@@ -21,7 +21,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,12 +59,21 @@ PLAIN = re.compile(r"[0-9A-Za-z-]+")
 ZSTD_LEVEL = 1
 
 
-def write_run(tables: dict[str, duckdb.DuckDBPyRelation | pl.DataFrame], warehouse: Path, run_id: str) -> dict[str, int]:
+@dataclass(frozen=True)
+class Parts:
+    """A period table given as Polars frames made one at a time (the per-record detail:
+    pipeline.price.detail.rated_usage_parts): each is written before the next is made, so the
+    table never needs memory for all its rows. A period's frames go to files of their own."""
+
+    frames: Iterable[pl.DataFrame]
+
+
+def write_run(tables: dict[str, duckdb.DuckDBPyRelation | pl.DataFrame | Parts], warehouse: Path, run_id: str) -> dict[str, int]:
     """Store a run's tables, replacing whatever an earlier execution of the same run stored.
 
     Args:
-        tables: DuckDB relation or Polars frame per stored table name (schemas.outputs.TABLES or
-            `usage`); period tables must have a `period` column.
+        tables: DuckDB relation, Polars frame or Parts (of a period table) per stored table name
+            (schemas.outputs.TABLES or `usage`); period tables must have a `period` column.
     Returns: rows written per table.
     """
     warehouse = Path(warehouse)
@@ -74,7 +83,9 @@ def write_run(tables: dict[str, duckdb.DuckDBPyRelation | pl.DataFrame], warehou
     for name, table in tables.items():
         target = staging / name
         target.mkdir(parents=True, exist_ok=True)
-        if isinstance(table, pl.DataFrame):
+        if isinstance(table, Parts):
+            _write_parts(table.frames, target, run_id)
+        elif isinstance(table, pl.DataFrame):
             _write_frame(table, target, run_id, partitioned=name in PERIOD_TABLES)
         elif name in PERIOD_TABLES:
             _write_relation(table, target, run_id)
@@ -153,11 +164,26 @@ def _finish(staging: Path, warehouse: Path, run_id: str) -> None:
 
 def _write_frame(frame: pl.DataFrame, target: Path, run_id: str, partitioned: bool) -> None:
     """A Polars frame as the same files DuckDB's writer makes: hive folders `period=…` without the
-    period column inside, one file per period named after the run. A frame grouped by period
-    (rated_usage is) is written in slices, without copying it."""
+    period column inside, one file per period named after the run (_write_parts)."""
     if not partitioned:
         frame.write_parquet(target / f"run-{run_id}.parquet", compression="zstd", compression_level=ZSTD_LEVEL)
         return
+    _write_parts([frame], target, run_id)
+
+
+def _write_parts(frames: Iterable[pl.DataFrame], target: Path, run_id: str) -> None:
+    """Frames of a period table, one after the other, as hive folders `period=…` without the
+    period column inside: each frame's rows of a period in a file of their own, run-<id>_<k>.parquet,
+    k counting the period's files from 0."""
+    files: dict[str, int] = {}
+    for frame in frames:
+        _write_periods(frame, target, run_id, files)
+        del frame  # let go of before the next frame is made: the loop would hold it meanwhile
+
+
+def _write_periods(frame: pl.DataFrame, target: Path, run_id: str, files: dict[str, int]) -> None:
+    """_write_parts of one frame; `files` counts each period's files so far. A frame grouped by
+    period (the detail is) is written in slices, without copying it."""
     runs = frame.select(pl.col("period").rle()).unnest("period")
     if runs.get_column("value").is_unique().all():  # grouped by period already: slices, no copy
         offsets = runs.get_column("len").cum_sum() - runs.get_column("len")
@@ -167,7 +193,8 @@ def _write_frame(frame: pl.DataFrame, target: Path, run_id: str, partitioned: bo
     for period, part in parts.items():
         folder = target / f"period={period}"
         folder.mkdir(parents=True, exist_ok=True)
-        part.write_parquet(folder / f"run-{run_id}_0.parquet", compression="zstd", compression_level=ZSTD_LEVEL)
+        k = files[period] = files.get(period, -1) + 1
+        part.write_parquet(folder / f"run-{run_id}_{k}.parquet", compression="zstd", compression_level=ZSTD_LEVEL)
 
 
 def _write_relation(relation: duckdb.DuckDBPyRelation, target: Path, run_id: str) -> None:
@@ -254,7 +281,7 @@ def stored_run(warehouse: Path, run_id: str) -> dict[str, pa.Table]:
             part = pq.read_table(f)
             if name in PERIOD_TABLES:
                 period = f.parent.name.removeprefix("period=")
-                part = part.append_column("period", pa.array([period] * part.num_rows, pa.string()))
+                part = part.append_column("period", pa.repeat(pa.scalar(period, pa.string()), part.num_rows))
             parts.append(part.select(schema.names).cast(schema))
         tables[name] = pa.concat_tables(parts) if parts else schema.empty_table()
     return tables

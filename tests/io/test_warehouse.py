@@ -10,10 +10,12 @@ from decimal import Decimal
 import duckdb
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from pipeline.io import views, warehouse
 from pipeline.job import rate
-from tests.factory import catalog, usage
+from pipeline.price import detail
+from tests.factory import at, catalog, usage
 
 
 def stored_run(tmp_path, run_id: str, records):
@@ -249,3 +251,49 @@ def test_an_analyst_holding_the_database_open_never_stops_a_rebuild(tmp_path):
         assert fresh.sql("SELECT count(*) FROM invoice_lines").fetchall() == [(1,)]
     finally:
         fresh.close()
+
+
+# --- the per-record detail stored a part at a time ----------------------------------------------
+
+#: Five rated calls in two periods given out of order (October, September, October, ...), one unassigned.
+PARTED = dict(
+    subscriber_id=["4331681272420", "4930123450", "4331681272420", "4930123450", "4331681272420", "0000"],
+    start_time=[at(t) for t in ("2026-10-01 10:00:00", "2026-09-30 10:00:00", "2026-10-02 10:00:00", "2026-09-01 10:00:00",
+                                "2026-10-03 10:00:00", "2026-10-04 10:00:00")],
+    duration_s=[61, 30, 5, 120, 59, 5],
+)  # fmt: skip
+
+
+def test_the_detail_stored_in_parts_is_the_detail_built_whole_in_files_of_at_most_the_part_rows(tmp_path):
+    result = rate(usage(**PARTED), catalog(), "run1")
+    parts = detail.rated_usage_parts(result.con, result.priced_batch, "run1", result.priced, rows=2)
+    rows = warehouse.write_run({"rated_usage": warehouse.Parts(parts)}, tmp_path, "run1")
+    files = sorted(str(f.relative_to(tmp_path / "rated_usage")) for f in (tmp_path / "rated_usage").rglob("*.parquet"))
+    assert (rows, files) == (
+        {"rated_usage": 5},
+        ["period=2026-09/run-run1_0.parquet", "period=2026-10/run-run1_0.parquet", "period=2026-10/run-run1_1.parquet"],
+    )
+    assert [pl.read_parquet(tmp_path / "rated_usage" / f).get_column("source_line").to_list() for f in files] == [[2, 4], [1, 3], [5]]
+    stored = pl.read_parquet(tmp_path / "rated_usage", hive_partitioning=True).sort("period", "source_line")
+    whole = result.rated_usage().sort("period", "source_line")
+    assert_frame_equal(stored.select(whole.columns), whole, check_dtypes=False)  # the period comes back as hive text
+
+
+@pytest.mark.parametrize(
+    ("months", "rows", "spans"),
+    [
+        ([24320, 24320, 24320, 24321, 24321], 2, [(0, 2), (2, 1), (3, 2)]),
+        ([24320, 24320, 24320, 24321, 24321], 5, [(0, 3), (3, 2)]),
+        ([24320, 24320, 24320, 24321, 24321], None, [(0, 5)]),
+        ([], 2, [(0, 0)]),  # no rated record: one empty part, so the table's schema is there
+    ],
+)
+def test_the_detail_parts_lie_within_a_period_and_hold_at_most_the_part_rows(months, rows, spans):
+    assert detail._spans(pl.Series(months, dtype=pl.Int32), rows) == spans
+
+
+def test_a_run_stores_its_detail_a_part_at_a_time_unless_it_was_built_whole_already(tmp_path):
+    result = rate(usage(**PARTED), catalog(), "run1")
+    assert not isinstance(result.stored_tables()["rated_usage"].frames, list)  # made as it is written
+    whole = result.rated_usage()
+    assert result.stored_tables()["rated_usage"].frames == [whole]  # not made a second time
