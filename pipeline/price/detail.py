@@ -48,7 +48,7 @@ def rated_usage_parts(
     """rated_usage in parts, in its order, each made when the one before has been taken: the
     records of one period, at most `rows` of them (None: all the rated records in one part). At
     least one part: an empty one when no record was rated. Only the part's facts are gathered."""
-    frame = pl.from_arrow(priced)
+    frame = _priced_facts(priced)
     at = _rated_rows(frame)
     con.register("rated_months", frame.select(pl.col("month_idx").unique()))
     frames = _label_frames(con)
@@ -84,8 +84,13 @@ def rated_facts(priced: pa.Table) -> pl.DataFrame:
     free_quantity, price, tier, tier_before, fee and amount, the amounts as DECIMAL(18,6) (the
     micro-units are the decimal's unscaled integer: exact, as the SQL macro micro_to_amount); by
     period (month_idx), then rid."""
-    frame = pl.from_arrow(priced)
+    frame = _priced_facts(priced)
     return _facts(frame.gather(_rated_rows(frame)))
+
+
+def _priced_facts(priced: pa.Table) -> pl.DataFrame:
+    """The columns of the priced records the facts are made of (a view: no copy)."""
+    return pl.from_arrow(priced.select([*CODES, "quantity", "free_quantity", *AMOUNTS.values(), "tier_no", "tier_before"]))
 
 
 def _facts(rated: pl.DataFrame) -> pl.DataFrame:
