@@ -275,3 +275,75 @@ def test_sigterm_stops_a_run_with_its_exit_hooks_so_prefects_temporary_server_st
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 128 + signal.SIGTERM
     assert marker.read_text() == "stopped"
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+#: nothing listens on port 1: the connection is refused at once
+PG_DOWN = "postgresql://rating@127.0.0.1:1/rating"
+PG_DOWN_SAID = (
+    "cannot connect to PostgreSQL at postgresql://rating@127.0.0.1:1/rating: IO: [libpq] Failed to connect: "
+    'connection to server at "127.0.0.1", port 1 failed: Connection refused'
+)
+#: contracts.csv of the sample with V-1002 starting in month 13: an invalid catalog
+BAD_START = ("contracts.csv", "V-1002,C002,T-SEC,2024-06-15,", "V-1002,C002,T-SEC,2024-13-15,")
+
+
+def _rating(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`rating ARGS` in a process of its own, as an operator or a scheduler runs it."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "COLUMNS": "300"}
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def billed_sample(tmp_path_factory) -> Path:
+    """The README's sample: `rating run`, then `rating bill --period 2026-10` (invoices RE-000001 to RE-000004, dated 2026-10-31)."""
+    root = tmp_path_factory.mktemp("billed-sample")
+    shutil.copytree(SAMPLE / "catalog", root / "catalog")
+    shutil.copytree(SAMPLE / "inbox", root / "inbox")
+    where = ("--catalog", "catalog", "--warehouse", "wh")
+    for args in (("run", "--inbox", "inbox", *where), ("bill", "--period", "2026-10", *where)):
+        done = _rating(*args, cwd=root)
+        assert done.returncode == 0, done.stdout + done.stderr
+    return root
+
+
+@pytest.mark.parametrize(
+    ("args", "edit", "message"),
+    [
+        (["bill", "--period", "2026-09"], None,
+         "error: sequence RE already holds RE-000004 dated 2026-10-31: an invoice dated 2026-09-30 would be numbered after it "
+         "(numbers follow the invoice dates); give --invoice-date 2026-10-31 or later"),
+        (["bill", "--contract", "V-1001", "--until", "2026-09-30"], None,
+         "error: sequence RE already holds RE-000004 dated 2026-10-31: an invoice dated 2026-09-30 would be numbered after it "
+         "(numbers follow the invoice dates); give --invoice-date 2026-10-31 or later"),
+        (["bill", "--period", "2026-10", "--pg-url", PG_DOWN], None,
+         f"error: {PG_DOWN_SAID}"),
+        (["bill", "--period", "2026-11"], BAD_START,  # 2026-10 is made: returned as stored, the catalog unread
+         "error: catalog invalid (1 problem):"),
+        (["run", "--inbox", "inbox", "--reprocess"], BAD_START,
+         "run failed: CatalogError: catalog invalid (1 problem):"),
+        (["rerate", "--period", "2026-10", "--allow-billed"], BAD_START,
+         "re-rating failed: CatalogError: catalog invalid (1 problem):"),
+        (["rerate", "--period", "2026-10", "--allow-billed", "--pg-url", PG_DOWN], None,
+         "re-rating failed: PostgresError: run 1dda6dabf2f3264f is rated again in the warehouse, but PostgreSQL was not"),
+    ],
+    ids=["bill-dated-before-its-sequence", "single-invoice-dated-before-its-sequence", "bill-postgres-down", "bill-invalid-catalog",
+         "run-invalid-catalog", "rerate-invalid-catalog", "rerate-postgres-down"],
+)
+def test_a_failed_command_ends_with_its_message_and_no_nanobind_leak_report(billed_sample, tmp_path, args, edit, message):
+    """A failed `rating bill` printed its error and exited 1, then about 40 lines of `nanobind: leaked N instances!`,
+    `leaked type "_duckdb.DuckDBPyConnection"`, `leaked function ...` at interpreter exit: Prefect keeps the failed
+    run's exception (in its state and result store), and the exception's traceback kept the frame that held the
+    billing run's DuckDB connection alive past the duckdb module's teardown."""
+    shutil.copytree(billed_sample, tmp_path / "sample")
+    if edit is not None:
+        name, old, new = edit
+        path = tmp_path / "sample" / "catalog" / name
+        assert old in path.read_text()
+        path.write_text(path.read_text().replace(old, new))
+    done = _rating(*args, "--catalog", "catalog", "--warehouse", "wh", cwd=tmp_path / "sample")
+    said = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 1, said
+    assert message in said
+    assert ("nanobind" in done.stderr, "leaked" in done.stderr, "Traceback" in said) == (False, False, False), done.stderr
