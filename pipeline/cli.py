@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import traceback
 from pathlib import Path
 from typing import Optional
 
+import click
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -20,9 +22,17 @@ from schemas.outputs import OUTCOMES
 
 class _Commands(TyperGroup):
     """The `rating` commands, with the operator mistakes every command can make turned into a
-    message and exit code 2 (as for a bad option) instead of a traceback."""
+    message and exit code 2 (as for a bad option) instead of a traceback, and every exit's
+    exception chain let go of its frames (`_release_frames`)."""
 
     def invoke(self, ctx):
+        try:
+            return self._invoke(ctx)
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit) as exc:
+            _release_frames(exc)
+            raise
+
+    def _invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except CatalogNotFound as exc:
@@ -31,6 +41,30 @@ class _Commands(TyperGroup):
         except CatalogNotWritable as exc:  # a read-only catalog directory, as an unwritable warehouse
             error(exc)
             raise typer.Exit(2) from None
+
+
+def _release_frames(exc: BaseException) -> None:
+    """Clear the local variables of every finished frame in the tracebacks of `exc` and of the errors
+    it was raised from or while handling (`raise typer.Exit(1) from None` keeps the error as its
+    `__context__`).
+
+    A command that ends on an error it told the user about (exit code 1 or 2, SIGTERM's exit) may
+    leave that error alive until the interpreter's exit: Prefect keeps a failed task's or flow's
+    exception in its state and its result store's cache. Its traceback keeps the frames it passed
+    through, and their locals, alive with it: the billing run's or a stage's DuckDB connection and
+    relations. Still alive when the duckdb module is torn down, each makes nanobind print
+    `nanobind: leaked N instances!` and some 40 lines more on stderr, after the command's own message.
+    Unexpected errors are left alone: their traceback is printed after this, with its frames' locals.
+    """
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)  # skips a frame still running (this command's own)
+        pending += [current.__cause__, current.__context__]
 
 
 app = typer.Typer(cls=_Commands, no_args_is_help=True, add_completion=False, help="Usage rating and contract billing.")
@@ -138,8 +172,6 @@ def run(
     Each file is rated once, known by its content: files rated before are skipped with the
     reason, and when every file is known the run does nothing and says so (exit code 0).
     """
-    import traceback
-
     from pipeline.config import Settings
 
     settings = Settings.from_env(catalog=_s(catalog), inbox=_s(inbox), warehouse=_s(warehouse), sources=_s(sources))
@@ -181,9 +213,7 @@ def run(
         )  # fmt: skip
     except Exception as exc:  # Prefect has logged the traceback; the user needs the message and the exit code
         error(f"{type(exc).__name__}: {exc}", "run failed")
-        # Drop the frames' DuckDB objects now: alive at interpreter exit, each makes nanobind print a leak warning.
-        traceback.clear_frames(exc.__traceback__)
-        raise typer.Exit(1) from None
+        raise typer.Exit(1) from None  # _Commands.invoke lets go of the error's frames (their DuckDB objects)
     _print_summary(summary)
     files = summary["files"]
     if summary["run_id"] is not None and files["quarantined"] and not files["read"]:
@@ -211,8 +241,6 @@ def rerate(
 ) -> None:
     """Rate stored runs again from the warehouse with the current catalog (after a price fix, or
     device IDs imported for unassigned numbers), replacing their rows: nothing is doubled."""
-    import traceback
-
     from pipeline.config import Settings
     from pipeline.rerate import RerateError
 
@@ -252,12 +280,7 @@ def rerate(
         )
     except Exception as exc:  # Prefect has logged the traceback; the user needs the message and the exit code
         error(f"{type(exc).__name__}: {exc}", "re-rating failed")
-        # Drop the frames' DuckDB objects now, the chained error's too (PostgreSQL failing after a run
-        # was stored): alive at interpreter exit, each makes nanobind print a leak warning.
-        while exc is not None:
-            traceback.clear_frames(exc.__traceback__)
-            exc = exc.__cause__ or exc.__context__
-        raise typer.Exit(1) from None
+        raise typer.Exit(1) from None  # _Commands.invoke lets go of the errors' frames (their DuckDB objects)
     _print_rerated(summary)
 
 

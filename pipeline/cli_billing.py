@@ -10,7 +10,6 @@ when, and every old and new value.
 from __future__ import annotations
 
 import os
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
@@ -432,7 +431,6 @@ def _postgres_errors() -> Iterator[None]:
         yield
     except PostgresError as exc:
         error(f"{exc}\nThe billing run is committed in the warehouse; the next `rating bill` writes it to PostgreSQL.")
-        traceback.clear_frames(exc.__traceback__)  # no frames kept alive for the interpreter's exit
         raise typer.Exit(1) from None
 
 
