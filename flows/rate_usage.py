@@ -248,9 +248,9 @@ def to_postgres(run_id: str, url: str, warehouse_dir: Path) -> dict[str, int]:
     from pipeline.io import postgres
 
     postgres.ensure_schema(url)
-    # read back, as the catch-up below reads a run: the per-record detail is stored a part at a
-    # time and never held whole (pipeline.price.detail.rated_usage_parts)
-    written = postgres.write_run(url, run_id, warehouse.stored_run(warehouse_dir, run_id))
+    # read back, as the catch-up below reads a run; the per-record detail a file at a time, as it
+    # was stored (pipeline.price.detail.rated_usage_parts): it is never held whole
+    written = postgres.write_run(url, run_id, warehouse.stored_run(warehouse_dir, run_id, in_parts=("rated_usage",)))
     _catch_up(url, warehouse_dir)
     return written
 

@@ -15,7 +15,7 @@ table names accepted are exactly schemas/outputs.py TABLES.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -115,13 +115,18 @@ def checked_tables(url: str, tables: StoredTables) -> None:
         )
 
 
-def write_run(url: str, run_id: str, tables: Mapping[str, pa.Table]) -> dict[str, int]:
+def write_run(url: str, run_id: str, tables: Mapping[str, pa.Table | Iterator[pa.Table]]) -> dict[str, int]:
     """Replace run `run_id`'s rows in each given table, all in one transaction; rows written per table.
 
     Re-writing a run replaces its rows (never doubles them); any failure rolls everything back.
-    Every row's `run_id` must be `run_id`. Tables not given are left alone.
+    Every row's `run_id` must be `run_id`. Tables not given are left alone. A table given as an
+    iterator of parts (warehouse.stored_run's per-record detail, file by file) is checked and
+    sent a part at a time, so it is never held whole; a whole table is checked before connecting.
     """
-    staged = [(RATING, name, _staged(RATING, name, run_id, table)) for name, table in tables.items()]
+    staged = [
+        (RATING, name, [_staged(RATING, name, run_id, table)] if isinstance(table, pa.Table) else _staged_parts(RATING, name, run_id, table))
+        for name, table in tables.items()
+    ]
     written = _write(url, run_id, run_id, staged, what="run")
     return {name: rows for (_, name), rows in written.items()}
 
@@ -137,7 +142,7 @@ def mirror_missing(url: str, warehouse: Path) -> list[str]:
     stale = [run_id for run_id, finished in stored.run_starts(warehouse).select("run_id", "finished_at").iter_rows()  # runs, not records
              if mirrored.get(run_id) != finished]  # fmt: skip
     for run_id in stale:
-        write_run(url, run_id, stored.stored_run(warehouse, run_id))
+        write_run(url, run_id, stored.stored_run(warehouse, run_id, in_parts=("rated_usage",)))
     return stale
 
 
@@ -165,13 +170,13 @@ def redacted(url: str) -> str:
 
 
 def _write(
-    url: str, run_id: str, lock: str, staged: list[tuple[StoredTables, str, pa.Table]], *, what: str
+    url: str, run_id: str, lock: str, staged: list[tuple[StoredTables, str, Iterable[pa.Table]]], *, what: str
 ) -> dict[tuple[str, str], int]:
     """Replace run `run_id`'s rows in each staged table, all in one transaction; rows written per (schema, table).
 
     Args:
         lock: the key writers of this run serialise on (sql/postgres/lock_run.sql).
-        staged: (tables, name, table from `_staged`) in write order.
+        staged: (tables, name, its parts from `_staged`: one or more) in write order.
         what: how messages name the run ("run", "billing run").
     """
     written: dict[tuple[str, str], int] = {}
@@ -180,13 +185,14 @@ def _write(
         try:
             with conn.cursor() as cur:
                 cur.execute(_template("lock_run").as_string(None), parameters=(lock,))
-                for tables, name, table in staged:
+                for tables, name, parts in staged:
                     where = f"table {tables.schema}.{name}"
                     hint = f"; create the tables first with {tables.ensure}"
                     target = pgsql.Identifier(tables.schema, name)
                     staging = f"stage_{tables.schema}_{name}"
                     cur.execute(_template("delete_run").format(table=target).as_string(None), parameters=(run_id,))
-                    cur.adbc_ingest(staging, table, mode="replace", temporary=True)
+                    for i, table in enumerate(parts):
+                        cur.adbc_ingest(staging, table, mode="append" if i else "replace", temporary=True)
                     schema = tables.arrow[name]
                     cur.execute(_insert_staged(schema, target, pgsql.Identifier("pg_temp", staging)).as_string(None))
                     written[(tables.schema, name)] = cur.rowcount
@@ -240,6 +246,12 @@ def _stored_schemas(url: str, tables: StoredTables) -> dict[str, pa.Schema]:
     for c in columns:
         fields.setdefault(c["table_name"], []).append(pa.field(c["column_name"], _arrow_type(tables, c), c["nullable"]))
     return {name: pa.schema(f) for name, f in fields.items()}
+
+
+def _staged_parts(tables: StoredTables, name: str, run_id: str, parts: Iterable[pa.Table]) -> Iterator[pa.Table]:
+    """_staged of each part, as it is taken."""
+    for part in parts:
+        yield _staged(tables, name, run_id, part)
 
 
 def _staged(tables: StoredTables, name: str, run_id: str, table: pa.Table) -> pa.Table:

@@ -77,8 +77,8 @@ def write_billing_run(
     """Replace run `run_id`'s rows in every given billing table (test accounts' in `billing_test`),
     all in one transaction; rows written per table (`billing_test.<name>` for test ones)."""
     real, test = _TABLES[SCHEMA], _TABLES[TEST_SCHEMA]
-    staged = [(real, name, _staged(real, name, run_id, t)) for name, t in tables.items()]
-    staged += [(test, name, _staged(test, name, run_id, t)) for name, t in test_tables.items()]
+    staged = [(real, name, [_staged(real, name, run_id, t)]) for name, t in tables.items()]
+    staged += [(test, name, [_staged(test, name, run_id, t)]) for name, t in test_tables.items()]
     written = _write(url, run_id, f"billing:{run_id}", staged, what="billing run")
     return {f"{schema}.{name}": rows for (schema, name), rows in written.items()}
 

@@ -270,21 +270,31 @@ def _run_files(folder: Path, run_id: str) -> list[Path]:
     return sorted(f for f in found if f.name == f"run-{run_id}.parquet" or f.name.startswith(f"run-{run_id}_"))
 
 
-def stored_run(warehouse: Path, run_id: str) -> dict[str, pa.Table]:
+def stored_run(warehouse: Path, run_id: str, in_parts: tuple[str, ...] = ()) -> dict[str, pa.Table | Iterator[pa.Table]]:
     """Run `run_id`'s rows of every table of schemas/outputs.py as stored, `period` of the period
-    tables from their folders: what the run wrote, to mirror it again (pipeline.io.postgres)."""
-    tables = {}
-    for name, schema in SCHEMAS.items():
-        files = _run_files(Path(warehouse) / name, run_id)
-        parts = []
-        for f in files:
-            part = pq.read_table(f)
-            if name in PERIOD_TABLES:
-                period = f.parent.name.removeprefix("period=")
-                part = part.append_column("period", pa.repeat(pa.scalar(period, pa.string()), part.num_rows))
-            parts.append(part.select(schema.names).cast(schema))
-        tables[name] = pa.concat_tables(parts) if parts else schema.empty_table()
-    return tables
+    tables from their folders: what the run wrote, to mirror it again (pipeline.io.postgres).
+
+    Args:
+        in_parts: tables given as an iterator of their files' rows, each file read when the one
+            before has been taken (at least one part, an empty one when the run has no rows there):
+            the per-record detail is never held whole.
+    """
+    parts = {name: _stored_parts(Path(warehouse), name, run_id) for name in SCHEMAS}
+    return {name: tables if name in in_parts else pa.concat_tables(list(tables)) for name, tables in parts.items()}
+
+
+def _stored_parts(warehouse: Path, name: str, run_id: str) -> Iterator[pa.Table]:
+    """stored_run's rows of table `name`, a file at a time (one empty part when there are none)."""
+    schema = SCHEMAS[name]
+    files = _run_files(warehouse / name, run_id)
+    for f in files:
+        part = pq.read_table(f)
+        if name in PERIOD_TABLES:
+            period = f.parent.name.removeprefix("period=")
+            part = part.append_column("period", pa.repeat(pa.scalar(period, pa.string()), part.num_rows))
+        yield part.select(schema.names).cast(schema)
+    if not files:
+        yield schema.empty_table()
 
 
 #: Tables that hold a run's canonical records: the accepted ones and the duplicates.

@@ -636,10 +636,12 @@ def test_a_run_killed_after_its_commit_reaches_postgres_by_the_next_run_that_rea
     """Killed before recording its files, so before its PostgreSQL write too: the next run, which finds
     its files recorded from its commit and reads nothing, writes it to PostgreSQL from the warehouse."""
     from pipeline.io.postgres import read_table
+    from tests.io.test_postgres import database
 
     catalog, inbox = sample_inbox(tmp_path)
     warehouse = tmp_path / "warehouse"
-    first = killed_before_recording(monkeypatch, catalog, inbox, warehouse, pg_url=postgres_url)
-    assert run_flow(catalog, inbox, warehouse, pg_url=postgres_url)["run_id"] is None
-    pg = [(t, read_table(postgres_url, t).column("run_id").to_pylist()) for t in ("runs", "rejects")]
+    url = database(postgres_url, "rating_killed_after_commit")  # its own: the session's database holds other tests' runs
+    first = killed_before_recording(monkeypatch, catalog, inbox, warehouse, pg_url=url)
+    assert run_flow(catalog, inbox, warehouse, pg_url=url)["run_id"] is None
+    pg = [(t, read_table(url, t).column("run_id").to_pylist()) for t in ("runs", "rejects")]
     assert pg == [("runs", [first]), ("rejects", [first, first])]

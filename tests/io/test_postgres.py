@@ -388,3 +388,37 @@ def test_a_run_postgres_holds_from_an_earlier_execution_is_written_again(postgre
     assert mirror_missing(url, tmp_path) == []
     assert read_table(url, "runs").column("finished_at").to_pylist() == [T1 + timedelta(minutes=5)]
     assert (len(read_table(url, "rated_usage")), len(read_table(url, "unassigned"))) == (2, 0)
+
+
+@pytest.mark.postgres
+def test_a_detail_stored_in_several_files_reaches_postgres_a_file_at_a_time_row_for_row(postgres_url: str, tmp_path) -> None:
+    """Run r1's detail is stored in parts of 2 records (three files over two periods); PostgreSQL
+    gets it read back a file at a time (stored_run in_parts), every row and amount as stored, and
+    writing it again replaces it. A run with no rated record sends one empty part."""
+    from pipeline.io import warehouse
+    from pipeline.job import rate
+    from pipeline.price import detail
+    from tests.factory import at, catalog, usage as records
+
+    starts = [at(t) for t in ("2026-10-01 10:00:00", "2026-09-30 10:00:00", "2026-10-02 10:00:00", "2026-10-03 10:00:00")]
+    for run_id, subscriber in (("r1", "4331681272420"), ("r2", "0000")):
+        result = rate(records(record_key=[f"{run_id}-{i}" for i in range(4)], subscriber_id=[subscriber] * 4, start_time=starts,
+                              duration_s=[61, 30, 5, 59]), catalog(), run_id)  # fmt: skip
+        tables = result.stored_tables()
+        tables["rated_usage"] = warehouse.Parts(detail.rated_usage_parts(result.con, result.priced_batch, run_id, result.priced, rows=2))
+        warehouse.write_run(tables, tmp_path, run_id)
+    files = sorted(str(f.relative_to(tmp_path / "rated_usage")) for f in (tmp_path / "rated_usage").rglob("*.parquet"))
+    assert files == ["period=2026-09/run-r1_0.parquet", "period=2026-10/run-r1_0.parquet", "period=2026-10/run-r1_1.parquet"]
+    url = database(postgres_url, "rating_detail_parts")
+    ensure_schema(url)
+    for _ in range(2):
+        written = {run_id: write_run(url, run_id, warehouse.stored_run(tmp_path, run_id, in_parts=("rated_usage",))) for run_id in ("r1", "r2")}
+    assert (written["r1"]["rated_usage"], written["r2"]["rated_usage"]) == (4, 0)
+    got = sorted(read_table(url, "rated_usage").select(["record_key", "period", "amount"]).to_pylist(), key=repr)
+    assert got == [
+        {"record_key": "r1-0", "period": "2026-10", "amount": Decimal("0.120000")},
+        {"record_key": "r1-1", "period": "2026-09", "amount": Decimal("0.060000")},
+        {"record_key": "r1-2", "period": "2026-10", "amount": Decimal("0.060000")},
+        {"record_key": "r1-3", "period": "2026-10", "amount": Decimal("0.060000")},
+    ]
+    assert sorted(read_table(url, "rated_usage").to_pylist(), key=repr) == sorted(warehouse.stored_run(tmp_path, "r1")["rated_usage"].to_pylist(), key=repr)
