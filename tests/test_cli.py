@@ -347,3 +347,72 @@ def test_a_failed_command_ends_with_its_message_and_no_nanobind_leak_report(bill
     assert done.returncode == 1, said
     assert message in said
     assert ("nanobind" in done.stderr, "leaked" in done.stderr, "Traceback" in said) == (False, False, False), done.stderr
+
+
+#: The sample's run, as `billed_sample` stored it, and three of its stored files.
+SAMPLE_RUN = "1dda6dabf2f3264f"
+RATED_FILE = f"wh/rated_usage/period=2026-10/run-{SAMPLE_RUN}_0.parquet"
+LINES_FILE = f"wh/invoice_lines/period=2026-10/run-{SAMPLE_RUN}_0.parquet"
+HISTORY_FILE = "wh/billing/runs/period-2026-10/billing_history.parquet"
+WHERE = ("--catalog", "catalog", "--warehouse", "wh")
+
+
+def _corrupt(path: Path, how: str) -> None:
+    """A stored file cut short (a power cut, a full disk) or overwritten with something else."""
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if how == "cut" else b"not a parquet file\n" * 200)
+
+
+@pytest.mark.parametrize(
+    ("args", "file", "how", "reason", "fix"),
+    [
+        (["views"], RATED_FILE, "cut", "No magic bytes found at end of file", "rating run --reprocess"),
+        (["views"], LINES_FILE, "garbage", "No magic bytes found at end of file", f"rating rerate --run {SAMPLE_RUN}"),
+        (["views"], HISTORY_FILE, "cut", "No magic bytes found at end of file", "restore it from a backup"),
+        (["cost-control", "--period", "2026-10"], RATED_FILE, "cut", "No magic bytes found at end of file", "rating run --reprocess"),
+        (["cost-control", "--period", "2026-10"], RATED_FILE, "garbage", "No magic bytes found at end of file", "restore it from a backup"),
+        (["billing-state"], RATED_FILE, "garbage", "No magic bytes found at end of file", "rating run --reprocess"),
+        (["billing-state"], HISTORY_FILE, "cut", "No magic bytes found at end of file", "restore it from a backup"),
+        (["rerate", "--run", SAMPLE_RUN, "--allow-billed"], RATED_FILE, "cut", "parquet: File out of specification: The file must end with PAR1",
+         "rating run --reprocess"),
+    ],
+    ids=["views-rated", "views-lines", "views-history", "cost-control-rated-cut", "cost-control-rated-garbage", "billing-state-rated",
+         "billing-state-history", "rerate-plan-rated"],
+)
+def test_an_unreadable_stored_file_is_a_message_naming_it_not_a_traceback(billed_sample, tmp_path, args, file, how, reason, fix):
+    """A Parquet file of the warehouse cut short or overwritten: `rating views`, `cost-control` and `billing-state` crashed with
+    DuckDB's or Polars' traceback; the operator is told which file, what the reader said and what to do, exit code 1."""
+    shutil.copytree(billed_sample, tmp_path / "sample")
+    root = tmp_path / "sample"
+    _corrupt(root / file, how)
+    where = ("--warehouse", str(root / "wh")) if args == ["views"] else ("--catalog", str(root / "catalog"), "--warehouse", str(root / "wh"))
+    result = runner.invoke(app, [*args, *where], env={"COLUMNS": "300"})
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1, said
+    assert isinstance(result.exception, SystemExit), result.exception  # a message, not an exception
+    assert f"error: stored file {root / file} cannot be read ({reason}" in said
+    assert fix in said
+    assert "Traceback" not in said
+
+
+@pytest.mark.parametrize(
+    ("args", "file", "reason", "fix"),
+    [
+        (["run", "--inbox", "inbox", "--reprocess"], RATED_FILE, "parquet: File out of specification: The file must end with PAR1",
+         "rating run --reprocess"),
+        (["rerate", "--run", SAMPLE_RUN, "--allow-billed"], LINES_FILE, "parquet: File out of specification: The file must end with PAR1",
+         f"rating rerate --run {SAMPLE_RUN}"),
+        (["bill", "--period", "2026-11"], HISTORY_FILE, "No magic bytes found at end of file", "restore it from a backup"),
+    ],
+    ids=["run-rated", "rerate-lines", "bill-history"],
+)
+def test_a_flow_over_an_unreadable_stored_file_ends_with_a_message_naming_it(billed_sample, tmp_path, args, file, reason, fix):
+    """The same for the commands that run a Prefect flow: Prefect logs the failed task without its traceback."""
+    shutil.copytree(billed_sample, tmp_path / "sample")
+    _corrupt(tmp_path / "sample" / file, "cut")
+    done = _rating(*args, *WHERE, cwd=tmp_path / "sample")
+    said = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 1, said
+    assert f"stored file {(tmp_path / 'sample' / file).resolve()} cannot be read ({reason}" in said
+    assert fix in said
+    assert ("Traceback" in said, "nanobind" in said) == (False, False), said
