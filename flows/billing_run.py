@@ -35,7 +35,8 @@ def load_catalogs_task(directory: Path) -> tuple[Catalog, BillingCatalog]:
 def bill_task(catalog: Catalog, billing: BillingCatalog, request: BillingRequest, warehouse_dir: Path) -> BillingResult:
     """Every due contract's invoice, with the minimum-revenue and cost-cap adjustments of the
     catalog's pricing tables, on a fresh DuckDB connection over the warehouse."""
-    return billed(billing_store.billing_connection(catalog, billing, warehouse_dir), request, adjustment_rules(catalog))
+    with warehouse.reading(warehouse_dir):  # its queries read the rated usage registered by billing_connection
+        return billed(billing_store.billing_connection(catalog, billing, warehouse_dir), request, adjustment_rules(catalog))
 
 
 @task(cache_policy=NO_CACHE)

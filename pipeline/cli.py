@@ -17,13 +17,15 @@ from typer.core import TyperGroup
 
 from pipeline.catalog import CatalogNotFound, CatalogNotWritable
 from pipeline.cli_output import console, error, existing_warehouse, glob_problem, note, unwritable, writable_warehouse
+from pipeline.io.warehouse import UnreadableFile
 from schemas.outputs import OUTCOMES
 
 
 class _Commands(TyperGroup):
     """The `rating` commands, with the operator mistakes every command can make turned into a
-    message and exit code 2 (as for a bad option) instead of a traceback, and every exit's
-    exception chain let go of its frames (`_release_frames`)."""
+    message and exit code 2 (as for a bad option) instead of a traceback, a stored file that cannot
+    be read into a message naming it and exit code 1, and every exit's exception chain let go of
+    its frames (`_release_frames`)."""
 
     def invoke(self, ctx):
         try:
@@ -41,6 +43,9 @@ class _Commands(TyperGroup):
         except CatalogNotWritable as exc:  # a read-only catalog directory, as an unwritable warehouse
             error(exc)
             raise typer.Exit(2) from None
+        except UnreadableFile as exc:  # a warehouse file cut short or overwritten (pipeline.io.warehouse.reading)
+            error(exc)
+            raise typer.Exit(1) from None
 
 
 def _release_frames(exc: BaseException) -> None:
@@ -54,6 +59,7 @@ def _release_frames(exc: BaseException) -> None:
     through, and their locals, alive with it: the billing run's or a stage's DuckDB connection and
     relations. Still alive when the duckdb module is torn down, each makes nanobind print
     `nanobind: leaked N instances!` and some 40 lines more on stderr, after the command's own message.
+    The chain is cut too (`__cause__`, `__context__`): an error of DuckDB's own kept alive makes the same report.
     Unexpected errors are left alone: their traceback is printed after this, with its frames' locals.
     """
     seen: set[int] = set()
@@ -65,6 +71,9 @@ def _release_frames(exc: BaseException) -> None:
         seen.add(id(current))
         traceback.clear_frames(current.__traceback__)  # skips a frame still running (this command's own)
         pending += [current.__cause__, current.__context__]
+        # and let go of the errors themselves: a DuckDB error still alive then is a leak to nanobind too (a stored
+        # file that cannot be read: UnreadableFile is raised from the reader's error, which Prefect would keep with it)
+        current.__cause__ = current.__context__ = None
 
 
 app = typer.Typer(cls=_Commands, no_args_is_help=True, add_completion=False, help="Usage rating and contract billing.")
@@ -127,7 +136,7 @@ class OperatorErrorsWithoutTraceback(logging.Filter):
 
         operator = (
             CatalogError, CatalogNotFound, SourceConfigError, NumberingPlanError, BillingError, BillingStoreError, LifecycleError,
-            RerateError, PostgresError,
+            RerateError, PostgresError, UnreadableFile,
         )  # fmt: skip
         if record.exc_info and isinstance(record.exc_info[1], operator):
             record.exc_info, record.exc_text = None, None

@@ -348,6 +348,7 @@ def billing_state(
     from pipeline.bill.invoices import position_states
     from pipeline.io.billing_files import load_catalogs
     from pipeline.io.billing_store import register_state
+    from pipeline.io.warehouse import reading
 
     settings = Settings.from_env(catalog=_s(catalog), warehouse=_s(warehouse))
     with _errors():
@@ -358,7 +359,7 @@ def billing_state(
         existing_warehouse(settings.warehouse)  # a file where the warehouse should be: a mistyped --warehouse, exit 2
     if not settings.warehouse.is_dir():
         note(f"warehouse {settings.warehouse} does not exist: nothing was billed there (check --warehouse if something was)")
-    with _errors():
+    with _errors(), reading(settings.warehouse):  # a stored file that cannot be read: named, exit 1 (pipeline/cli.py)
         con = engine.connect()
         cat.register(con)
         bil.register(con)

@@ -19,7 +19,7 @@ from rich.table import Table
 from pipeline.catalog import CatalogError
 from pipeline.cli_output import console, error, note, writable_warehouse
 from pipeline.io.catalog_files import load_priced_catalog, read_catalog_csv, read_raw_catalog, replace_csv
-from pipeline.io.warehouse import write_parquet_atomically
+from pipeline.io.warehouse import reading, write_parquet_atomically
 from pipeline.price.catalog import validated_pricing
 from schemas.outputs import PERIOD
 from schemas.pricing import CATALOG_TABLES, DEFAULTS
@@ -124,13 +124,14 @@ def cost_control_report(
         console.print(f"[yellow]no rated usage for {period}[/yellow] in {settings.warehouse}: rate it first (`rating run`)")
     con = engine.connect()
     try:
-        if files:
-            con.read_parquet([str(f) for f in files], hive_partitioning=True, union_by_name=True).create_view("rated_usage")
-        else:
-            from schemas.outputs import RATED_USAGE
+        with reading(settings.warehouse):  # a rated_usage file that cannot be read: named, exit 1 (at its footer or a page)
+            if files:
+                con.read_parquet([str(f) for f in files], hive_partitioning=True, union_by_name=True).create_view("rated_usage")
+            else:
+                from schemas.outputs import RATED_USAGE
 
-            con.register("rated_usage", RATED_USAGE.empty_table())
-        report = cost_control(con, priced, period, positions)
+                con.register("rated_usage", RATED_USAGE.empty_table())
+            report = cost_control(con, priced, period, positions)
     finally:
         con.close()
     target = settings.warehouse / COST_CONTROL_TABLE / f"period={period}" / "cost_control.parquet"

@@ -37,7 +37,7 @@ from pipeline import engine
 from pipeline.catalog import Catalog
 from pipeline.catalog.billing import BillingCatalog
 from pipeline.io.locks import exclusive
-from pipeline.io.warehouse import SCHEMA_DIR, parquet_view_sql
+from pipeline.io.warehouse import SCHEMA_DIR, parquet_view_sql, reads_warehouse
 from schemas.billing import STORED, TEST_TABLES
 from schemas.outputs import RATED_USAGE
 
@@ -96,6 +96,7 @@ def billing_connection(catalog: Catalog, billing: BillingCatalog, warehouse: Pat
     return con
 
 
+@reads_warehouse
 def register_state(con: duckdb.DuckDBPyConnection, warehouse: Path, prune: bool = True) -> None:
     """Register on `con` what pipeline.bill.invoices.billed reads from the warehouse.
 
@@ -204,6 +205,7 @@ def commit_run(warehouse: Path, run_id: str) -> Path:
     return final
 
 
+@reads_warehouse
 def read_committed(warehouse: Path, table: str, test: bool = False, run_id: str | None = None, filters=None) -> pa.Table:
     """A stored table over all committed runs (or one run), with its schemas.billing schema;
     `filters` (a pyarrow expression) keep only the rows they match, read without the others."""
@@ -216,6 +218,7 @@ def read_committed(warehouse: Path, table: str, test: bool = False, run_id: str 
     return pa.concat_tables([pq.read_table(f, schema=schema, filters=filters) for f in files])
 
 
+@reads_warehouse
 def billed_usage(warehouse: Path, rated_runs: list[str] | None = None) -> pa.Table:
     """Every usage record a committed run billed, for real and test accounts (BILLED_USAGE); only
     those the rating runs `rated_runs` stored, when given (the rest is never held in memory)."""

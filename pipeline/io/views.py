@@ -119,6 +119,7 @@ def _built_with(path: Path) -> tuple[str, str, dict[str, bool], list[str]] | Non
     return rows[0][0], rows[0][1], {view: has_files for _, _, view, has_files in rows}, schema_files
 
 
+@warehouse.reads_warehouse  # a stored file that cannot be read is named, not a traceback
 def _build(warehouse_dir: Path) -> Path:
     """Build the analyst database beside the live one and rename it over it; the caller holds the views lock."""
     root = Path(warehouse_dir).resolve()

@@ -16,6 +16,8 @@ every rating run calls first, under the warehouse's rating lock (`locked`).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import re
@@ -57,6 +59,96 @@ PLAIN = re.compile(r"[0-9A-Za-z-]+")
 #: files are 4 % larger. DuckDB's relation writer (invoice lines, outcomes) keeps its default:
 #: its Python write_parquet takes no level (SQL COPY does), and those files are small.
 ZSTD_LEVEL = 1
+
+
+class UnreadableFile(RuntimeError):
+    """A stored Parquet file of the warehouse cannot be read (cut short by a power cut or a full disk,
+    overwritten): the message names it, says what the reader said and what to do."""
+
+
+#: What the readers raise on a Parquet file they cannot read (DuckDB, pyarrow, Polars); `unreadable`
+#: turns one into UnreadableFile only when it finds the stored file that cannot be read.
+READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, pa.ArrowInvalid, pl.exceptions.ComputeError)
+#: A path in a reader's message (DuckDB quotes the file it could not read).
+_QUOTED_PARQUET = re.compile(r"""['"]([^'"]+\.parquet)['"]""")
+#: DuckDB's error class in front of its message ("Invalid Input Error: ").
+_DUCKDB_PREFIX = re.compile(r"^[A-Za-z ]+ Error: ")
+
+
+def unreadable(exc: BaseException, warehouse: Path) -> UnreadableFile | None:
+    """The UnreadableFile a reader's error `exc` means, None when it is about no stored file of
+    `warehouse` (a mistake of ours: its traceback is due). The file is the one DuckDB's message names,
+    else the first stored file whose footer cannot be read (Polars and pyarrow name none)."""
+    if warehouse is None or not isinstance(exc, READ_ERRORS):
+        return None
+    root = Path(warehouse).resolve()
+    named = [Path(p).resolve() for p in _QUOTED_PARQUET.findall(str(exc))]
+    bad = [p for p in named if p.is_file() and p.is_relative_to(root)]
+    if not bad:  # only on this error's way out: every stored file's footer (1.5 s with 1 000 runs)
+        bad = [f for f in _stored_files(root) if not _footer_readable(f)]
+    if not bad:
+        return None
+    path = bad[0]
+    lines = str(exc).strip().splitlines() or [type(exc).__name__]
+    said = _DUCKDB_PREFIX.sub("", lines[0])
+    more = f" ({len(bad) - 1} more stored files cannot be read)" if len(bad) > 1 else ""
+    return UnreadableFile(f"stored file {path} cannot be read ({said}){more}: {_what_to_do(path.relative_to(root))}")
+
+
+def _stored_files(root: Path) -> list[Path]:
+    """Every Parquet file the commands read below `root`: not the caches, not a staging folder."""
+    found = (f for f in root.rglob("*.parquet") if not any(p.startswith(".") or p == "_cache" for p in f.relative_to(root).parts))
+    return sorted(found)
+
+
+def _footer_readable(path: Path) -> bool:
+    try:
+        pq.ParquetFile(path).close()
+    except (OSError, pa.ArrowException):
+        return False
+    return True
+
+
+def _what_to_do(relative: Path) -> str:
+    """What an operator can do about the stored file at `relative` (below the warehouse) that cannot be read."""
+    table = relative.parts[0]
+    run = re.fullmatch(r"run-(.+?)(_[0-9]+)?\.parquet", relative.name)
+    if table == "billing":
+        return "restore it from a backup: a committed billing run is never written again (docs/billing.md)"
+    if run is None:
+        return "restore it from a backup, or move it away (docs/warehouse.md)"
+    run_id = run.group(1)
+    if table == "invoice_lines":
+        return (f"restore it from a backup, or move it away and make run {run_id}'s invoice lines again from its stored records: "
+                f"`rating rerate --run {run_id}` (docs/warehouse.md)")  # fmt: skip
+    return (f"restore it from a backup, or move it away and rate run {run_id}'s input files again: `rating run --reprocess` "
+            f"over the same files stores run {run_id} again, replacing its files (docs/warehouse.md)")  # fmt: skip
+
+
+@contextmanager
+def reading(warehouse: Path) -> Iterator[None]:
+    """Turn a reader's error about a stored file of `warehouse` that cannot be read into UnreadableFile
+    (the commands print it: a message, exit code 1); any other error goes on as it is."""
+    try:
+        yield
+    except READ_ERRORS as exc:
+        found = unreadable(exc, warehouse)
+        if found is None:
+            raise
+        raise found from None
+
+
+def reads_warehouse(function):
+    """`function`, which reads the stored files of its argument `warehouse` (or `warehouse_dir`), with `reading` around it."""
+    signature = inspect.signature(function)
+
+    @functools.wraps(function)
+    def read(*args, **kwargs):
+        given = signature.bind_partial(*args, **kwargs).arguments
+        with reading(given.get("warehouse", given.get("warehouse_dir"))):
+            return function(*args, **kwargs)
+
+    return read
 
 
 @dataclass(frozen=True)
@@ -229,6 +321,7 @@ def _count_rows(folder: Path) -> int:
     return sum(pq.ParquetFile(f).metadata.num_rows for f in folder.rglob("*.parquet"))
 
 
+@reads_warehouse
 def seen_record_keys(warehouse: Path, except_run: str, keys: pl.Series | None = None) -> pl.DataFrame:
     """(record_key, run_id) of every usage record accepted by runs other than `except_run`.
 
@@ -288,7 +381,8 @@ def _stored_parts(warehouse: Path, name: str, run_id: str) -> Iterator[pa.Table]
     schema = SCHEMAS[name]
     files = _run_files(warehouse / name, run_id)
     for f in files:
-        part = pq.read_table(f)
+        with reading(warehouse):  # read when the part is taken, maybe after stored_run returned
+            part = pq.read_table(f)
         if name in PERIOD_TABLES:
             period = f.parent.name.removeprefix("period=")
             part = part.append_column("period", pa.repeat(pa.scalar(period, pa.string()), part.num_rows))
@@ -324,6 +418,7 @@ class StoredInput:
     input_sums: tuple[int, int, int]
 
 
+@reads_warehouse
 def stored_input(warehouse: Path, run_id: str) -> StoredInput:
     """Run `run_id`'s input read back from its stored tables (raises FileNotFoundError for a run not stored)."""
     root = Path(warehouse)
@@ -353,6 +448,7 @@ def stored_input(warehouse: Path, run_id: str) -> StoredInput:
     )
 
 
+@reads_warehouse
 def rated_amounts(warehouse: Path, run_id: str) -> pl.DataFrame:
     """(record_key, contract_id, amount, free_quantity) of run `run_id`'s rated records as stored."""
     files = _run_files(Path(warehouse) / "rated_usage", run_id)
@@ -362,6 +458,7 @@ def rated_amounts(warehouse: Path, run_id: str) -> pl.DataFrame:
     return pl.concat(scans).collect()
 
 
+@reads_warehouse
 def stored_records(warehouse: Path, run_id: str) -> int:
     """How many input records run `run_id`'s stored tables hold: its canonical records and its
     rejected lines (from the Parquet footers and the rejects' distinct lines, without reading the records)."""
@@ -373,6 +470,7 @@ def stored_records(warehouse: Path, run_id: str) -> int:
     return records
 
 
+@reads_warehouse
 def run_starts(warehouse: Path) -> pl.DataFrame:
     """(run_id, started_at, finished_at, input_records) of every stored run, in the order the runs
     first started; finished_at is the last execution's (a re-run changes it)."""
@@ -383,6 +481,7 @@ def run_starts(warehouse: Path) -> pl.DataFrame:
     return pl.read_parquet(runs).select("run_id", "started_at", "finished_at", "input_records").sort("started_at", "run_id")
 
 
+@reads_warehouse
 def run_periods(warehouse: Path) -> pl.DataFrame:
     """(run_id, period): the UTC months (YYYY-MM) each stored run holds canonical records of."""
     scans = _table_scans(warehouse, INPUT_TABLES, "run_id", "start_time")
@@ -397,12 +496,14 @@ def run_periods(warehouse: Path) -> pl.DataFrame:
     )
 
 
+@reads_warehouse
 def first_started(warehouse: Path, run_id: str):
     """When run `run_id` first ran (its stored `runs` row; a re-run keeps it), or None if it never stored."""
     path = Path(warehouse) / "runs" / f"run-{run_id}.parquet"
     return pl.read_parquet(path).get_column("started_at").min() if path.exists() else None
 
 
+@reads_warehouse
 def carried_usage(warehouse: Path, run_id: str, periods: list[str]) -> pl.DataFrame:
     """Units the runs before `run_id` rated in `periods`, per contract, tariff, article and period
     (from their usage invoice lines): what the run's free quantities and tiers go on from
