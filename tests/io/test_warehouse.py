@@ -297,3 +297,59 @@ def test_a_run_stores_its_detail_a_part_at_a_time_unless_it_was_built_whole_alre
     assert not isinstance(result.stored_tables()["rated_usage"].frames, list)  # made as it is written
     whole = result.rated_usage()
     assert result.stored_tables()["rated_usage"].frames == [whole]  # not made a second time
+
+
+def _two_releases(root, layout):
+    """Stored files of two releases: (path under `root`, columns) each, every one of them readable."""
+    for path, columns in layout:
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        duckdb.sql(f"SELECT {columns}").write_parquet(str(root / path))
+
+
+@pytest.mark.parametrize(
+    ("layout", "query"),
+    [
+        # a later release's column, read over an earlier release's file that lacks it: DuckDB names both files
+        ([("unassigned/run-a.parquet", "'u1' AS record_key, 'late' AS note"), ("unassigned/run-b.parquet", "'u2' AS record_key")],
+         "SELECT note FROM read_parquet('{root}/unassigned/*.parquet')"),
+        # the same of two committed billing runs (whose files are never written again: "restore it from a backup")
+        ([("billing/runs/period-2026-11/billing_history.parquet", "'C1' AS contract_id, 'p' AS position_kind"),
+          ("billing/runs/period-2026-10/billing_history.parquet", "'C1' AS contract_id")],
+         "SELECT position_kind FROM read_parquet(['{root}/billing/runs/period-2026-11/billing_history.parquet', "
+         "'{root}/billing/runs/period-2026-10/billing_history.parquet'])"),
+    ],
+    ids=["rating-table", "billing-table"],
+)
+def test_an_error_naming_stored_files_that_read_well_is_not_an_unreadable_file(tmp_path, layout, query):
+    """Every file DuckDB's message names reads whole: the error is not about a file cut short or overwritten,
+    so it goes on as it is (a traceback), not as 'stored file … cannot be read: restore it from a backup'."""
+    _two_releases(tmp_path, layout)
+    with pytest.raises(duckdb.InvalidInputException) as raised:
+        with warehouse.reading(tmp_path):
+            duckdb.sql(query.format(root=tmp_path)).fetchall()
+    assert str(tmp_path) in str(raised.value)  # DuckDB did name the files
+
+
+def test_an_unreadable_file_named_twice_by_duckdb_is_counted_once(tmp_path):
+    """DuckDB's message names a file it cannot read as often as it likes: no '(N more stored files cannot be read)' for it."""
+    _two_releases(tmp_path, [("unassigned/run-a.parquet", "'u1' AS record_key")])
+    cut = tmp_path / "unassigned" / "run-a.parquet"
+    cut.write_bytes(cut.read_bytes()[:10])
+    error = duckdb.InvalidInputException(f'Invalid Input Error: Failed to read file "{cut}": file "{cut}" is too small')
+    found = warehouse.unreadable(error, tmp_path)
+    assert str(found).startswith(f"stored file {cut} cannot be read (Failed to read file")
+    assert "more stored files" not in str(found)
+
+
+@pytest.mark.parametrize("folder", ["wh", "o'brien wh"], ids=["plain", "with-a-quote"])
+def test_a_cut_file_duckdb_names_is_found_in_a_warehouse_whose_path_holds_a_quote(tmp_path, folder):
+    """DuckDB quotes the file it cannot read with '…': a warehouse path with a ' in it is cut there, naming
+    no file; the footers are read then, and the file is found all the same."""
+    root = tmp_path / folder
+    _two_releases(root, [("unassigned/run-a.parquet", "'u1' AS record_key")])
+    cut = root / "unassigned" / "run-a.parquet"
+    cut.write_bytes(cut.read_bytes()[:10])
+    with pytest.raises(warehouse.UnreadableFile, match="^stored file .* cannot be read") as raised:
+        with warehouse.reading(root):
+            duckdb.sql("SELECT * FROM read_parquet('" + str(cut).replace("'", "''") + "')").fetchall()
+    assert str(raised.value).startswith(f"stored file {cut} cannot be read (File '{cut}' too small to be a Parquet file)")
