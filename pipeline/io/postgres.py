@@ -198,16 +198,26 @@ def _write(
                     written[(tables.schema, name)] = cur.rowcount
             conn.commit()
         except _driver_errors() as exc:
-            conn.rollback()
+            _roll_back(conn)
             missing_table = getattr(exc, "sqlstate", None) == "42P01"
             raise PostgresWriteError(
                 f"writing {what} {run_id!r} to {redacted(url)} failed at {where}: {_redact_text(str(exc), url)}"
                 f"{hint if missing_table else ''}. Rolled back: the database holds what it held before."
             ) from exc
         except BaseException:
-            conn.rollback()
+            _roll_back(conn)
             raise
     return written
+
+
+def _roll_back(conn: Any) -> None:
+    """Roll back a failed write. On a connection the server ended (a restart, a failover: between the
+    parts of a run's detail, say) there is nothing to roll back, the server dropped the transaction:
+    the driver's 'Failed to rollback: no connection to the server' must not replace the write's own error."""
+    try:
+        conn.rollback()
+    except _driver_errors():
+        pass
 
 
 def _read(url: str, tables: StoredTables, table: str, run_id: str | None) -> pa.Table:

@@ -422,3 +422,52 @@ def test_a_detail_stored_in_several_files_reaches_postgres_a_file_at_a_time_row_
         {"record_key": "r1-3", "period": "2026-10", "amount": Decimal("0.060000")},
     ]
     assert sorted(read_table(url, "rated_usage").to_pylist(), key=repr) == sorted(warehouse.stored_run(tmp_path, "r1")["rated_usage"].to_pylist(), key=repr)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("cut_after", "taken_keys"),
+    [(1, ["r1-0", "r1-1", "r1-2", "r1-3"]), (2, ["r1-0", "r1-1", "r1-2", "r1-3", "r1-4", "r1-5"])],
+    ids=["after-the-first-part", "after-the-second-part"],
+)
+def test_the_server_going_away_between_the_parts_of_the_detail_is_a_write_error_and_changes_nothing(postgres_url, tmp_path, cut_after, taken_keys):
+    """Run r1's detail in three files of 2 records; the server ends the connection after `cut_after` of them
+    were sent (a restart, a failover): the rollback on the dead connection failed with the driver's 'Failed to
+    rollback: no connection to the server', which replaced the write error (a traceback, no message naming the
+    table). The server dropped the transaction: PostgreSQL holds the run as written before."""
+    import psycopg
+
+    from pipeline.io import warehouse
+    from pipeline.job import rate
+    from pipeline.price import detail
+    from tests.factory import at, catalog, usage as records
+
+    starts = [at(f"2026-10-0{d} 10:00:00") for d in range(1, 7)]
+    result = rate(records(record_key=[f"r1-{i}" for i in range(6)], subscriber_id=["4331681272420"] * 6, start_time=starts,
+                          duration_s=[61] * 6), catalog(), "r1")  # fmt: skip
+    tables = result.stored_tables()
+    tables["rated_usage"] = warehouse.Parts(detail.rated_usage_parts(result.con, result.priced_batch, "r1", result.priced, rows=2))
+    warehouse.write_run(tables, tmp_path, "r1")
+    url = database(postgres_url, f"rating_gone_after_{cut_after}")
+    ensure_schema(url)
+    write_run(url, "r1", warehouse.stored_run(tmp_path, "r1", in_parts=("rated_usage",)))
+    before = sorted(read_table(url, "rated_usage").column("record_key").to_pylist())
+    assert before == ["r1-0", "r1-1", "r1-2", "r1-3", "r1-4", "r1-5"]
+
+    again = warehouse.stored_run(tmp_path, "r1", in_parts=("rated_usage",))
+    parts, taken = again["rated_usage"], []
+
+    def going_away():
+        for given, part in enumerate(parts):
+            if given == cut_after:
+                with psycopg.connect(url, autocommit=True) as other:
+                    other.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE datname = current_database() AND pid <> pg_backend_pid()")  # fmt: skip
+            taken.extend(part.column("record_key").to_pylist())
+            yield part
+
+    again["rated_usage"] = going_away()
+    with pytest.raises(PostgresWriteError, match=r"(?s)failed at table rating\.rated_usage: .*Rolled back: the database holds what it held before"):
+        write_run(url, "r1", again)
+    assert taken == taken_keys  # the parts taken: the one after the cut was sent to a closed connection
+    assert sorted(read_table(url, "rated_usage").column("record_key").to_pylist()) == before
