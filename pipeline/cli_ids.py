@@ -162,7 +162,10 @@ def unassigned(
     if not files:
         console.print(f"no unassigned records in {root}: nothing stored yet, or everything was assigned")
         return
-    report = top_unassigned(pl.scan_parquet(files), top, by)
+    from pipeline.io.warehouse import reading
+
+    with reading(root):  # a stored unassigned file cut short or overwritten: named, exit 1 (pipeline/cli.py)
+        report = top_unassigned(pl.scan_parquet(files), top, by)
     table = Table(title=f"top {top} unassigned identifiers by {by} ({root})")
     for column in ("id type", "identifier", "records", "seconds", "bytes", "first seen", "last seen", "runs", "latest reason"):
         table.add_column(column, justify="right" if column in ("records", "seconds", "bytes", "runs") else "left")

@@ -354,6 +354,7 @@ SAMPLE_RUN = "1dda6dabf2f3264f"
 RATED_FILE = f"wh/rated_usage/period=2026-10/run-{SAMPLE_RUN}_0.parquet"
 LINES_FILE = f"wh/invoice_lines/period=2026-10/run-{SAMPLE_RUN}_0.parquet"
 HISTORY_FILE = "wh/billing/runs/period-2026-10/billing_history.parquet"
+UNASSIGNED_FILE = f"wh/unassigned/run-{SAMPLE_RUN}.parquet"
 WHERE = ("--catalog", "catalog", "--warehouse", "wh")
 
 
@@ -375,9 +376,11 @@ def _corrupt(path: Path, how: str) -> None:
         (["billing-state"], HISTORY_FILE, "cut", "No magic bytes found at end of file", "restore it from a backup"),
         (["rerate", "--run", SAMPLE_RUN, "--allow-billed"], RATED_FILE, "cut", "parquet: File out of specification: The file must end with PAR1",
          "rating run --reprocess"),
+        (["unassigned"], UNASSIGNED_FILE, "cut", "parquet: File out of specification: The file must end with PAR1", "rating run --reprocess"),
+        (["unassigned"], UNASSIGNED_FILE, "garbage", "parquet: File out of specification: The file must end with PAR1", "rating run --reprocess"),
     ],
     ids=["views-rated", "views-lines", "views-history", "cost-control-rated-cut", "cost-control-rated-garbage", "billing-state-rated",
-         "billing-state-history", "rerate-plan-rated"],
+         "billing-state-history", "rerate-plan-rated", "unassigned-cut", "unassigned-garbage"],
 )
 def test_an_unreadable_stored_file_is_a_message_naming_it_not_a_traceback(billed_sample, tmp_path, args, file, how, reason, fix):
     """A Parquet file of the warehouse cut short or overwritten: `rating views`, `cost-control` and `billing-state` crashed with
@@ -385,7 +388,7 @@ def test_an_unreadable_stored_file_is_a_message_naming_it_not_a_traceback(billed
     shutil.copytree(billed_sample, tmp_path / "sample")
     root = tmp_path / "sample"
     _corrupt(root / file, how)
-    where = ("--warehouse", str(root / "wh")) if args == ["views"] else ("--catalog", str(root / "catalog"), "--warehouse", str(root / "wh"))
+    where = ("--warehouse", str(root / "wh")) if args in (["views"], ["unassigned"]) else ("--catalog", str(root / "catalog"), "--warehouse", str(root / "wh"))
     result = runner.invoke(app, [*args, *where], env={"COLUMNS": "300"})
     said = " ".join(result.output.split())
     assert result.exit_code == 1, said
@@ -416,3 +419,33 @@ def test_a_flow_over_an_unreadable_stored_file_ends_with_a_message_naming_it(bil
     assert f"stored file {(tmp_path / 'sample' / file).resolve()} cannot be read ({reason}" in said
     assert fix in said
     assert ("Traceback" in said, "nanobind" in said) == (False, False), said
+
+
+@pytest.mark.parametrize(
+    "file",
+    [
+        "wh/billing/runs/period-2026-10/test/billing_history.parquet",
+        "wh/billing/runs/period-2026-10/test/invoices.parquet",
+        "wh/billing/runs/period-2026-10/test/invoice_items.parquet",
+    ],
+    ids=["test-history", "test-invoices", "test-invoice-items"],
+)
+def test_delete_accounts_check_of_unbilled_usage_names_an_unreadable_stored_file(billed_sample, tmp_path, file):
+    """`rating delete-account` first checks the account's unbilled fees and usage over the committed billing runs'
+    files: a test account's file of them cut short was read only by that check's queries, outside `reading`, so
+    DuckDB's 'No magic bytes found' came out as a traceback instead of the message naming the file (exit 1)."""
+    from datetime import date
+
+    from pipeline.cli_billing import _refuse_unbilled
+    from pipeline.io.billing_files import load_catalogs
+    from pipeline.io.warehouse import UnreadableFile
+
+    shutil.copytree(billed_sample, tmp_path / "sample")
+    root = tmp_path / "sample"
+    _corrupt(root / file, "cut")
+    cat, bil = load_catalogs(root / "catalog")
+    with pytest.raises(UnreadableFile) as raised:
+        _refuse_unbilled(cat, bil, "C002", date(2026, 12, 1), root / "wh")
+    said = str(raised.value)
+    assert said.startswith(f"stored file {root / file} cannot be read (No magic bytes found at end of file"), said
+    assert "restore it from a backup: a committed billing run is never written again" in said
