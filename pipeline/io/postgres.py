@@ -191,9 +191,13 @@ def _write(
                     target = pgsql.Identifier(tables.schema, name)
                     staging = f"stage_{tables.schema}_{name}"
                     cur.execute(_template("delete_run").format(table=target).as_string(None), parameters=(run_id,))
-                    for i, table in enumerate(parts):
-                        cur.adbc_ingest(staging, table, mode="append" if i else "replace", temporary=True)
                     schema = tables.arrow[name]
+                    sent = 0
+                    for table in parts:
+                        cur.adbc_ingest(staging, table, mode="append" if sent else "replace", temporary=True)
+                        sent += 1
+                    if not sent:  # an iterator of no parts: the table has no rows of the run (staged empty, as _staged makes one)
+                        cur.adbc_ingest(staging, _staged(tables, name, run_id, schema.empty_table()), mode="replace", temporary=True)
                     cur.execute(_insert_staged(schema, target, pgsql.Identifier("pg_temp", staging)).as_string(None))
                     written[(tables.schema, name)] = cur.rowcount
             conn.commit()
