@@ -108,6 +108,10 @@ def _rerated(cat: Catalog, run_id: str, settings: Settings, billed: pl.DataFrame
         rows = store(result, runs, stored.quarantined, settings.warehouse)
         try:
             pg_rows = to_postgres(run_id, settings.pg_url, settings.warehouse) if settings.pg_url else None
+        except warehouse.UnreadableFile as exc:
+            # a stored file the catch-up read (another run's) cannot be read: the operator's to restore, named,
+            # logged without a traceback, exit 1, as every command that reads it (docs/warehouse.md)
+            raise warehouse.UnreadableFile(f"run {run_id} is rated again in the warehouse, but PostgreSQL was not written: {exc}") from exc
         except Exception as exc:
             # the server down or tables of an older release are the operator's to fix: a PostgresError, logged
             # without a traceback as `rating run` and `rating bill` do; anything else is a bug and keeps it

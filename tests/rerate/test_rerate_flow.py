@@ -473,3 +473,34 @@ def test_postgres_down_is_an_operators_error_logged_without_its_traceback(tmp_pa
     record = logging.LogRecord("prefect.flow_runs", logging.ERROR, __file__, 1, "failed", None,
                                (type(failed.value), failed.value, failed.value.__traceback__))  # fmt: skip
     assert cli.OperatorErrorsWithoutTraceback().filter(record) and record.exc_info is None
+
+
+def test_a_stored_file_the_postgres_catch_up_cannot_read_is_named_without_a_traceback(tmp_path, monkeypatch):
+    """The catch-up after a re-rated run's PostgreSQL write reads every run PostgreSQL lacks from the warehouse;
+    one of their files cut short raised UnreadableFile, which the flow wrapped in a RuntimeError: Prefect logged
+    its traceback and `rating rerate` said "RuntimeError: …" where every other command names the file, exit 1."""
+    import logging
+
+    import flows.rerate as flow_module
+    from pipeline import cli
+    from pipeline.io import warehouse as stored
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    first = run_flow(catalog, inbox, warehouse)
+    other = tmp_path / "other" / "rated_usage" / "period=2026-10" / "run-b_0.parquet"  # another run's file, cut short
+    other.parent.mkdir(parents=True)
+    other.write_bytes(b"PAR1 cut short")
+
+    def catch_up_over_a_cut_file(*args, **kwargs):
+        return stored.stored_run(tmp_path / "other", "b", in_parts=("rated_usage",))["rated_usage"].__next__()
+
+    monkeypatch.setattr(flow_module, "to_postgres", catch_up_over_a_cut_file)
+    with pytest.raises(stored.UnreadableFile) as failed:
+        rerate(warehouse, catalog, every=True, pg_url="postgresql://rating:s3cret@db.example/rating")
+    assert str(failed.value).startswith(
+        f"run {first['run_id']} is rated again in the warehouse, but PostgreSQL was not written: stored file {other} cannot be read ("
+    )
+    record = logging.LogRecord("prefect.flow_runs", logging.ERROR, __file__, 1, "failed", None,
+                               (type(failed.value), failed.value, failed.value.__traceback__))  # fmt: skip
+    assert cli.OperatorErrorsWithoutTraceback().filter(record) and record.exc_info is None
