@@ -68,7 +68,14 @@ class UnreadableFile(RuntimeError):
 
 #: What the readers raise on a Parquet file they cannot read (DuckDB, pyarrow, Polars); `unreadable`
 #: turns one into UnreadableFile only when it finds the stored file that cannot be read.
-READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, pa.ArrowInvalid, pl.exceptions.ComputeError)
+READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, pa.ArrowInvalid, OSError, pl.exceptions.ComputeError)
+
+
+def _read_error(exc: BaseException) -> bool:
+    """Whether `exc` is what a reader raises on a Parquet file it cannot read: READ_ERRORS (pyarrow's
+    OSError on a footer it cannot decode, "Couldn't deserialize thrift"), or DuckDB's plain Error, which
+    it raises on such a footer ("don't know what type"), not one of its subclasses (a binder error, …)."""
+    return isinstance(exc, READ_ERRORS) or type(exc) is duckdb.Error
 #: A path in a reader's message (DuckDB quotes the file it could not read).
 _QUOTED_PARQUET = re.compile(r"""['"]([^'"]+\.parquet)['"]""")
 #: DuckDB's error class in front of its message ("Invalid Input Error: ").
@@ -79,7 +86,7 @@ def unreadable(exc: BaseException, warehouse: Path) -> UnreadableFile | None:
     """The UnreadableFile a reader's error `exc` means, None when it is about no stored file of
     `warehouse` (a mistake of ours: its traceback is due). The file is the one DuckDB's message names,
     else the first stored file whose footer cannot be read (Polars and pyarrow name none)."""
-    if warehouse is None or not isinstance(exc, READ_ERRORS):
+    if warehouse is None or not _read_error(exc):
         return None
     root = Path(warehouse).resolve()
     # the files named, once each, in order (a path with a quote in it is cut at the quote: no such file)
@@ -87,6 +94,8 @@ def unreadable(exc: BaseException, warehouse: Path) -> UnreadableFile | None:
     # a file DuckDB names is blamed only when it cannot be read: a schema mismatch names files that
     # read well (two releases' files), and a file outside the warehouse is not a stored file
     bad = [p for p in named if p.is_relative_to(root) and not _readable(p)]
+    if not named and isinstance(exc, OSError):  # pyarrow names the file it cannot read: this one is about no file of ours
+        return None
     if not named:  # only on this error's way out: every stored file's footer (1.5 s with 1 000 runs)
         bad = [f for f in _stored_files(root) if not _footer_readable(f)]
     if not bad:
@@ -146,7 +155,7 @@ def reading(warehouse: Path) -> Iterator[None]:
     (the commands print it: a message, exit code 1); any other error goes on as it is."""
     try:
         yield
-    except READ_ERRORS as exc:
+    except Exception as exc:
         found = unreadable(exc, warehouse)
         if found is None:
             raise

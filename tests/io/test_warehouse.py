@@ -353,3 +353,37 @@ def test_a_cut_file_duckdb_names_is_found_in_a_warehouse_whose_path_holds_a_quot
         with warehouse.reading(root):
             duckdb.sql("SELECT * FROM read_parquet('" + str(cut).replace("'", "''") + "')").fetchall()
     assert str(raised.value).startswith(f"stored file {cut} cannot be read (File '{cut}' too small to be a Parquet file)")
+
+
+def _footer_overwritten(path) -> None:
+    """16 bytes in the middle of the file's footer overwritten: its length and end marker (PAR1) are intact."""
+    data = bytearray(path.read_bytes())
+    length = int.from_bytes(data[-8:-4], "little")
+    start = len(data) - 8 - length // 2
+    data[start : start + 16] = bytes(b ^ 0x5A for b in data[start : start + 16])
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("reader", "read"),
+    [
+        ("pyarrow (PostgreSQL's read-back)", lambda root: list(warehouse.stored_run(root, "run1", in_parts=("rated_usage",))["rated_usage"])),
+        ("DuckDB (views, billing, cost-control)", lambda root: _duckdb_read(root)),
+        ("Polars (duplicate detection)", lambda root: warehouse.seen_record_keys(root, except_run="x")),
+    ],
+    ids=["pyarrow", "duckdb", "polars"],
+)
+def test_a_stored_file_whose_footer_was_overwritten_is_named(tmp_path, reader, read):
+    """A footer overwritten in its middle (not cut short: its end marker is there) made pyarrow raise OSError
+    ("Couldn't deserialize thrift") and DuckDB its plain Error ("don't know what type"), neither of which
+    `reading` looked at: a traceback instead of the message naming the file."""
+    stored_run(tmp_path, "run1", usage(**CALLS))
+    path = next((tmp_path / "rated_usage").rglob("*.parquet"))
+    _footer_overwritten(path)
+    with pytest.raises(warehouse.UnreadableFile, match=f"^stored file {path} cannot be read"):
+        read(tmp_path)
+
+
+def _duckdb_read(root):
+    with warehouse.reading(root):
+        duckdb.sql(f"SELECT * FROM read_parquet('{root}/rated_usage/**/*.parquet')").fetchall()
