@@ -3,10 +3,11 @@
 Runs the pure core directly (no Prefect: its orchestration costs per task, not per
 record) from canonical Parquet files to invoice lines stored in a scratch warehouse,
 then stores the per-record detail (rated usage) as its own timed stage. Last, apart from the
-end-to-end figures, it loads the catalog as every `rating run` after the first with an unchanged
-catalog does (validated once, then kept: pipeline.io.catalog_cache), and reads the same files
-again through the production reader, as `rating run` does; it reports what a run would take with
-that load and that read instead.
+end-to-end figures, it loads the catalog and the device index as every `rating run` after the
+first with an unchanged catalog does (validated or built once, then kept:
+pipeline.io.catalog_cache, pipeline.io.index_cache), and reads the same files again through the
+production reader, as `rating run` does; it reports what a run would take with those loads and
+that read instead.
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from pipeline.ingest.numbers import normalised_usage
+from pipeline import engine
+from pipeline.assign.catalog import within_contracts
+from pipeline.catalog import Catalog
 from pipeline.io import warehouse
 from pipeline.io.catalog_cache import cached_priced_catalog
 from pipeline.io.catalog_files import load_catalog
+from pipeline.io.index_cache import cached_device_index
 from pipeline.io.readers import Source, read_usage_file
 from pipeline.io.readers.config import numbering_plan_of
 from pipeline.io.synth_files import generate
@@ -83,6 +88,8 @@ def run_bench(cdrs: int, contracts: int, data: Path, seed: int = 42) -> dict:
     del result, usage  # the production read below gets their memory
     catalog_seconds, kept_catalog_seconds = stages[0][2], kept_catalog(folder / "catalog")
     stages.append(("load catalog kept from an earlier run (as `rating run`)", catalog.device_ids.height, kept_catalog_seconds))
+    index_seconds, kept_index_seconds = next(s for name, _, s in stages if name == "device index"), kept_device_index(catalog)
+    stages.append(("load device index kept from an earlier run (as `rating run`)", catalog.device_ids.height, kept_index_seconds))
     t = time.perf_counter()
     production = production_read(sorted((folder / "usage").glob("*.parquet")))
     stages.append(("read through the production reader (as `rating run`)", production, time.perf_counter() - t))
@@ -95,6 +102,8 @@ def run_bench(cdrs: int, contracts: int, data: Path, seed: int = 42) -> dict:
         "seconds_production_read": stages[-1][2],
         "seconds_catalog": catalog_seconds,
         "seconds_kept_catalog": kept_catalog_seconds,
+        "seconds_device_index": index_seconds,
+        "seconds_kept_device_index": kept_index_seconds,
         "outcomes": outcomes,
         "peak_rss_mb": peak_rss_mb,
     }
@@ -109,6 +118,29 @@ def kept_catalog(directory: Path) -> float:
         t = time.perf_counter()
         cached_priced_catalog(directory, cache)
         return time.perf_counter() - t
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def kept_device_index(catalog: Catalog) -> float:
+    """Seconds to get the device index of `catalog` as a `rating run` does once an earlier run kept
+    it (pipeline.io.index_cache; the run that keeps it, untimed, comes first), on a fresh connection
+    as a run's own."""
+    cache = Path(tempfile.mkdtemp(prefix="rating-bench-index-"))
+
+    def get() -> float:
+        con = engine.connect()
+        try:
+            catalog.register(con)
+            t = time.perf_counter()
+            cached_device_index(con, within_contracts(catalog.device_ids, catalog.contracts), cache_dir=cache)
+            return time.perf_counter() - t
+        finally:
+            con.close()
+
+    try:
+        get()
+        return get()
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 

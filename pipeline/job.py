@@ -163,8 +163,9 @@ def rate(
         con.register("key_dim", keys.to_arrow())
     with stage("key", n_billable):
         keyed = keyed_usage(usage, keys, billable)
-    with stage("assign", n_billable):
+    with stage("device index", catalog.device_ids.height):
         index = cached_device_index(con, within_contracts(catalog.device_ids, catalog.contracts), cache_dir=index_cache)
+    with stage("assign", n_billable):
         located = located_usage(con, keyed, index)
     with stage("zone", n_billable):
         build_zone_index(con, catalog)
