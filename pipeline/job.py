@@ -167,6 +167,7 @@ def rate(
         index = cached_device_index(con, within_contracts(catalog.device_ids, catalog.contracts), cache_dir=index_cache)
     with stage("assign", n_billable):
         located = located_usage(con, keyed, index)
+        del keyed  # `located` holds what it needs of it: the rest of its memory goes to the stages after (0.5 GiB at 10 M records)
     with stage("zone", n_billable):
         build_zone_index(con, catalog)
         located = zoned_usage(con, located)
