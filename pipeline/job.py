@@ -20,7 +20,7 @@ import pyarrow as pa
 
 import sql
 from pipeline import engine
-from pipeline.assign import assigned_usage, keyed_usage, located_usage
+from pipeline.assign import assigned_usage, keyed_usage, located_usage, unassigned_only
 from pipeline.assign.catalog import within_contracts
 from pipeline.io.index_cache import cached_device_index
 from pipeline.io.warehouse import Parts
@@ -177,6 +177,8 @@ def rate(
         build_rate_card(con, catalog)
         priced = priced_usage(con, earlier, located)
         con.execute("CREATE OR REPLACE TEMP VIEW rated AS SELECT * FROM pricing WHERE amount_micro IS NOT NULL")
+        unassigned_only(con, located)
+        del located
     with stage("aggregate", n_billable):
         invoice_lines(con, run_id)
 

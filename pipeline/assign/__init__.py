@@ -10,6 +10,7 @@ Stages, as pipeline/job.py calls them:
     index = cached_device_index(con, device_ids, cache_dir=…)  # built once per catalog (pipeline/io/index_cache.py)
     located = located_usage(con, keyed, index)        # + dev_no, id_parsed, id_known
     assigned_usage(con, located)                      # table `assignment` for pricing
+    unassigned_only(con, located)                     # once priced: `assignment` of the unassigned records only
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ __all__ = [
     "keyed_usage",
     "located_usage",
     "segment_lookup",
+    "unassigned_only",
 ]
 
 #: How a usage identifier of each main-space kind becomes its key (strings and IPv6 need the index).
@@ -187,3 +189,10 @@ def assigned_usage(con: duckdb.DuckDBPyConnection, located: pl.DataFrame) -> Non
     """Register `assignment`: every located record with its `dev_no` (NULL: unassigned), and `id_formats`."""
     con.register("assignment", located.to_arrow())
     con.register("id_formats", pl.DataFrame({"id_type": list(FORMATS), "format": list(FORMATS.values())}).to_arrow())
+
+
+def unassigned_only(con: duckdb.DuckDBPyConnection, located: pl.DataFrame) -> None:
+    """Register `assignment` again with just the unassigned records of `located`: all that is read of
+    it once the records are priced (their outcome, sql/duck/out/unassigned.sql), so the run need not
+    keep every located record (0.5 GiB at 10 M records) to its end."""
+    con.register("assignment", located.filter(pl.col("dev_no").is_null()).to_arrow())

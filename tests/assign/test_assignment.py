@@ -8,6 +8,8 @@ import time
 import polars as pl
 import pytest
 
+from pipeline import engine
+from pipeline.assign import unassigned_only
 from pipeline.job import rate
 from tests.factory import at, catalog, usage
 
@@ -459,3 +461,17 @@ def test_a_batch_looked_up_in_pieces_is_assigned_as_in_one(monkeypatch):
     assert matched(cat, **records) == whole
     assert whole[:6] == ["4331681", "43316812724", "2001:db8:17::42", "2001:db8:17::/48", "43316812724", None]
     assert whole[6:12] == ["4331681", "4331681", "2001:db8:17::42", "2001:db8:17::/48", "4331681", None]
+
+
+def test_once_priced_the_assignment_keeps_only_the_unassigned_records():
+    """What the outcome of the unassigned records reads (sql/duck/out/unassigned.sql); the rest goes."""
+    con = engine.connect()
+    located = pl.DataFrame(
+        {"rid": [0, 1, 2, 3], "dev_no": [5, None, 7, None], "id_parsed": [True, False, True, True], "id_known": [True, False, True, False]},
+        schema_overrides={"dev_no": pl.Int64},
+    )
+    unassigned_only(con, located)
+    assert con.sql("SELECT rid, dev_no, id_parsed, id_known FROM assignment ORDER BY rid").fetchall() == [
+        (1, None, False, False),
+        (3, None, True, False),
+    ]
