@@ -121,7 +121,8 @@ SOURCES = typer.Option(None, "--sources", help="Source configuration \\[env RATI
 
 class OperatorErrorsWithoutTraceback(logging.Filter):
     """Drop the traceback from Prefect's log record of a failed task or flow when the error is
-    the operator's to fix (a catalog cell, a source setting, a billing request, a PostgreSQL server down): its message
+    the operator's to fix (a catalog cell, a source setting, a billing request, a PostgreSQL server down, a stored
+    file or the file ledger that cannot be read): its message
     says what and where, and the command prints it once more at the end. Other errors keep it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -129,6 +130,7 @@ class OperatorErrorsWithoutTraceback(logging.Filter):
         from pipeline.catalog import CatalogError, CatalogNotFound
         from pipeline.ingest.numbers import NumberingPlanError
         from pipeline.io.billing_store import BillingStoreError
+        from pipeline.io.file_ledger import FileLedgerError
         from pipeline.io.postgres import PostgresError
         from pipeline.io.readers.config import SourceConfigError
         from pipeline.lifecycle.audit import LifecycleError
@@ -136,7 +138,7 @@ class OperatorErrorsWithoutTraceback(logging.Filter):
 
         operator = (
             CatalogError, CatalogNotFound, SourceConfigError, NumberingPlanError, BillingError, BillingStoreError, LifecycleError,
-            RerateError, PostgresError, UnreadableFile,
+            RerateError, PostgresError, UnreadableFile, FileLedgerError,
         )  # fmt: skip
         if record.exc_info and isinstance(record.exc_info[1], operator):
             record.exc_info, record.exc_text = None, None

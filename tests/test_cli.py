@@ -19,6 +19,7 @@ from pipeline import cli
 from pipeline.bill.invoices import BillingError
 from pipeline.catalog import CatalogError
 from pipeline.cli import app
+from pipeline.io.file_ledger import FileLedgerError
 from pipeline.io.postgres import PostgresUnavailable
 from pipeline.io.readers.config import SourceConfigError
 from pipeline.ledger import ConservationError
@@ -98,6 +99,7 @@ def test_a_bad_query_is_an_error_not_a_traceback(tmp_path):
         (SourceConfigError("sources.toml: [partner] format 'freeswich' is not a format"), False),
         (BillingError("period '2026-13' is not a month YYYY-MM"), False),
         (PostgresUnavailable("cannot reach PostgreSQL at postgresql://rating:***@db/rating"), False),  # the server is down
+        (FileLedgerError("the file ledger warehouse/file_ledger.parquet cannot be read (ComputeError: …): restore it from a backup, …"), False),
         (RuntimeError("a bug of ours"), True),
         (ConservationError("2 records lost"), True),
     ],
