@@ -54,10 +54,11 @@ def commit_task(run_id: str, warehouse_dir: Path) -> Path:
 
 
 @task(cache_policy=NO_CACHE)
-def publish_task(warehouse_dir: Path) -> None:
+def publish_task(warehouse_dir: Path) -> str | None:
     """Build the analyst database anew only where its views would read the wrong files (views.stale):
-    a committed run's files are read by the views as they stand, unless they are its tables' first."""
-    refresh_views(warehouse_dir, get_run_logger())
+    a committed run's files are read by the views as they stand, unless they are its tables' first.
+    Returns what kept them from being built (refresh_views): the run is committed all the same."""
+    return refresh_views(warehouse_dir, get_run_logger())
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=retry_when_unreachable)
@@ -102,10 +103,10 @@ def billing_run(
             stage_task(result, settings.warehouse, datetime.now(timezone.utc))
             commit_task(request.run_id, settings.warehouse)
             created = True
-        publish_task(settings.warehouse)
+        views = publish_task(settings.warehouse)
         if settings.pg_url:
             to_postgres_task(request.run_id, settings.warehouse, settings.pg_url)
-    return summary(settings.warehouse, request.run_id, created, bool(settings.pg_url))
+    return {**summary(settings.warehouse, request.run_id, created, bool(settings.pg_url)), "views": views}
 
 
 def summary(warehouse: Path, run_id: str, created: bool, postgres: bool) -> dict:

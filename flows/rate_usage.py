@@ -275,12 +275,14 @@ def postgres_catch_up(url: str, warehouse_dir: Path) -> list[str]:
 
 
 @task(cache_policy=NO_CACHE)
-def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, ledger_rows: pl.DataFrame | None = None) -> None:
+def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, ledger_rows: pl.DataFrame | None = None) -> str | None:
     """After the run's tables are stored: record its files in the ledger (the rows its commit holds,
     `ledger_rows`, whose copy there is then dropped) and the hand-in's skipped files, for SQL.
 
     The ledger's new rows need no new views; its first file, or the skipped files' first or last
-    one, does, as does a warehouse moved since (views.stale, the store step's rule).
+    one, does, as does a warehouse moved since (views.stale, the store step's rule). Returns what kept
+    the views from being built (refresh_views), None when they read what they should: the run's last
+    build, so the views' state its summary reports (`views`).
     """
     warehouse_dir = Path(warehouse_dir)
     if run_id is not None and ledger_rows is not None:
@@ -288,17 +290,17 @@ def record_files(warehouse_dir: Path, run_id: str | None, hand_in: HandIn, ledge
         file_ledger.drop_committed(warehouse_dir, run_id)
     skipped = file_ledger.skipped_table(hand_in.handin_id, run_id, hand_in.skipped)
     file_ledger.write_skipped(warehouse_dir, hand_in.handin_id, skipped, run_id=run_id)
-    refresh_views(warehouse_dir, get_run_logger())
+    return refresh_views(warehouse_dir, get_run_logger())
 
 
 def _nothing_read(settings: Settings, hand_in: HandIn, summary: dict) -> dict:
     """The summary of a run that read no file: its skipped files recorded, nothing stored."""
-    record_files(settings.warehouse, None, hand_in)
+    views = record_files(settings.warehouse, None, hand_in)
     if settings.pg_url:
         postgres_catch_up(settings.pg_url, settings.warehouse)
     files = {"input": hand_in.files, "read": 0, "quarantined": 0, "skipped": len(hand_in.skipped)}
     return {**summary, "files": files, "quarantined": [], "outcomes": {}, "input_records": 0,
-            "net_amount": Decimal("0.00"), "invoice_lines": 0, "postgres": None}  # fmt: skip
+            "net_amount": Decimal("0.00"), "invoice_lines": 0, "postgres": None, "views": views}  # fmt: skip
 
 
 def _refuse_billed_changes(run_id: str, before: pl.DataFrame, result: RatingResult, billed: pl.DataFrame) -> None:
@@ -455,7 +457,7 @@ def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = Fal
             # writes it there from the warehouse (_catch_up) and reads only files that are new then, not this run's again
             ledger_rows = file_ledger.entries(run_id, hand_in.new, {q["content_hash"]: q["reason"] for q in batch.quarantined})
             rows = store(result, runs, batch.quarantined, settings.warehouse, ledger_rows)
-            record_files(settings.warehouse, run_id, hand_in, ledger_rows)
+            views = record_files(settings.warehouse, run_id, hand_in, ledger_rows)
             if replaced:
                 summary["warnings"] += _later_runs(settings.warehouse, run_id, settings.inbox, logger)
             pg_rows = to_postgres(run_id, settings.pg_url, settings.warehouse) if settings.pg_url else None
@@ -470,6 +472,7 @@ def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = Fal
                 "net_amount": net_amount,
                 "invoice_lines": rows.get("invoice_lines", 0),
                 "postgres": pg_rows,
+                "views": views,
             }
         finally:
             result.con.close()

@@ -21,6 +21,7 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows import refresh_views
 from flows.rate_usage import Batch, load_catalog_task, rate_batch, store, to_postgres
 from pipeline import rerate
 from pipeline.catalog import Catalog
@@ -169,9 +170,12 @@ def rerate_usage(
         for run_id, period in chosen.later.iter_rows():
             logger.warning("run %s also holds records of %s but was not rated again: its free quantities and tiers "
                            "went on from the old figures (rate %s again with --period %s)", run_id, period, run_id, period)  # fmt: skip
+    # each run's store built the views if they needed it; a build that failed there is tried once more, and reported
+    views = refresh_views(settings.warehouse, logger) if done else None
     return {
         "runs": done,
         "later_runs": chosen.later.rows(),
         "warehouse": str(settings.warehouse),
         "analytics_db": str(settings.warehouse / warehouse.ANALYTICS_DB),
+        "views": views,
     }

@@ -226,6 +226,8 @@ def run(
         error(f"{type(exc).__name__}: {exc}", "run failed")
         raise typer.Exit(1) from None  # _Commands.invoke lets go of the error's frames (their DuckDB objects)
     _print_summary(summary)
+    if summary.get("views"):  # the run is stored: a warning, exit 0 (docs/warehouse.md)
+        note(summary["views"])
     files = summary["files"]
     if summary["run_id"] is not None and files["quarantined"] and not files["read"]:
         # stored and recorded, yet nothing of the hand-in was read: a scheduler must notice
@@ -293,6 +295,8 @@ def rerate(
         error(f"{type(exc).__name__}: {exc}", "re-rating failed")
         raise typer.Exit(1) from None  # _Commands.invoke lets go of the errors' frames (their DuckDB objects)
     _print_rerated(summary)
+    if summary.get("views"):  # the runs are stored: a warning, exit 0 (docs/warehouse.md)
+        note(summary["views"])
 
 
 def _print_rerated(summary: dict) -> None:

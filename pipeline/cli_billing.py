@@ -129,6 +129,8 @@ def bill(
     console.print(f"warehouse: {summary['warehouse']} (SQL: duckdb {summary['warehouse']}/analytics.duckdb)")
     if summary["postgres"]:
         console.print("written to PostgreSQL")
+    if summary.get("views"):  # the run is committed: a warning, exit 0 (docs/warehouse.md)
+        note(summary["views"])
 
 
 #: How far ahead of today a billing run may reach: invoices are final and their numbers used up,

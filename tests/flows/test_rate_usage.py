@@ -326,6 +326,32 @@ def test_a_run_that_stopped_while_storing_is_finished_by_the_next_one_and_never_
     assert rows_of(warehouse, "SELECT count(*) FROM rated_usage") == [(73,)]
 
 
+def test_a_run_whose_views_cannot_be_built_is_stored_and_the_next_run_builds_them(prefect_harness, tmp_path, monkeypatch):
+    """The analyst database could not be built (a full disk): the run failed, as if nothing were stored, though its
+    tables and files were; now its summary says so (`views`, a warning of `rating run`), and the next run builds it."""
+    from pipeline.io import views
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+
+    def full(warehouse_dir):
+        raise duckdb.IOException(f'Could not write file "{warehouse_dir}/.analytics.duckdb.building": No space left on device')
+
+    with monkeypatch.context() as patched:
+        patched.setattr(views, "_build", full)
+        first = run_flow(catalog, inbox, warehouse)
+    assert (first["files"], first["outcomes"], first["net_amount"]) == (FILES, OUTCOMES, NET_AMOUNT)
+    assert first["views"] == (
+        f'the analyst views were not built anew (IOException: Could not write file "{warehouse}/.analytics.duckdb.building": '
+        f"No space left on device); what the run stored is in place: `rating views --warehouse {warehouse}` builds them once "
+        "that is fixed (the next run tries again)"
+    )
+    assert not (warehouse / "analytics.duckdb").exists()
+    again = run_flow(catalog, inbox, warehouse)  # every file dealt with: nothing read, the views built
+    assert (again["run_id"], again["files"]["skipped"], again["views"]) == (None, 10, None)
+    assert view_rows(warehouse) == {**VIEW_ROWS, "skipped_files": 10}
+
+
 def test_a_rating_run_keeps_the_billing_views(runs):
     """The analyst database a rating run rebuilds has the billing views too (empty before any billing run)."""
     views = {name for (name,) in rows_of(runs["warehouse"], "SELECT view_name FROM duckdb_views() WHERE NOT internal")}

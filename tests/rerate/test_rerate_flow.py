@@ -504,3 +504,27 @@ def test_a_stored_file_the_postgres_catch_up_cannot_read_is_named_without_a_trac
     record = logging.LogRecord("prefect.flow_runs", logging.ERROR, __file__, 1, "failed", None,
                                (type(failed.value), failed.value, failed.value.__traceback__))  # fmt: skip
     assert cli.OperatorErrorsWithoutTraceback().filter(record) and record.exc_info is None
+
+
+def test_a_rerating_whose_views_cannot_be_built_is_stored_and_says_so(tmp_path, monkeypatch):
+    """The runs are rated again and stored; only the analyst database could not be built (a full disk): the
+    re-rating failed as if nothing were stored; now its summary says so (`views`, a warning of `rating rerate`)."""
+    import duckdb
+
+    from pipeline.io import views
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    first = run_flow(catalog, inbox, warehouse)
+    (warehouse / "analytics.duckdb").unlink()  # so the re-rating builds it
+
+    def full(warehouse_dir):
+        raise duckdb.IOException("No space left on device")
+
+    monkeypatch.setattr(views, "_build", full)
+    summary = rerate(warehouse, catalog, every=True)
+    assert [(run["run_id"], run["net_amount"]) for run in summary["runs"]] == [(first["run_id"], NET_AMOUNT)]
+    assert summary["views"] == (
+        "the analyst views were not built anew (IOException: No space left on device); what the run stored is in place: "
+        f"`rating views --warehouse {warehouse}` builds them once that is fixed (the next run tries again)"
+    )
