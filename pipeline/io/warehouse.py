@@ -49,6 +49,16 @@ PERIOD_TABLES = ("invoice_lines", "rated_usage")
 USAGE_TABLES = ("rated_usage", "unassigned", "unrateable", "non_billable")
 #: Stored schemas, by table.
 SCHEMAS: dict[str, pa.Schema] = dict(TABLES)
+#: Columns the stored tables gained with free quantities (4d7ef92), and what a file of the release
+#: before holds in their place: it priced every record from its tariff's rate card, without free units,
+#: bands, volume tiers or per-call fees (amount = round(quantity × price / price_per)), and recorded no
+#: price row (price_ref empty). Read from such a file, the columns have these values. A column gained then
+#: that is not here such a file cannot tell (an invoice line's tariff_id: it summed a contract's article over
+#: its tariffs; its vat_code): a reader that needs one names the file (older_file).
+OLDER_FILES: dict[str, dict[str, object]] = {
+    "rated_usage": {"band": None, "free_quantity": 0, "price_ref": "", "tier": None, "tier_before": None, "fee": Decimal(0)},
+    "invoice_lines": {"free_quantity": 0},
+}
 ANALYTICS_DB = "analytics.duckdb"
 #: Where the empty schema files are that the views of tables without files read (the view modules write them).
 SCHEMA_DIR = "_schema"
@@ -147,6 +157,32 @@ def _what_to_do(relative: Path) -> str:
                 f"`rating rerate --run {run_id}` (docs/warehouse.md)")  # fmt: skip
     return (f"restore it from a backup, or move it away and rate run {run_id}'s input files again: `rating run --reprocess` "
             f"over the same files stores run {run_id} again, replacing its files (docs/warehouse.md)")  # fmt: skip
+
+
+def older_file(path: Path, columns: Iterable[str]) -> UnreadableFile:
+    """The error of a stored file of an older release without `columns`, whose values it cannot tell:
+    its run's tables made again from its stored records, in this release's shape, hold them."""
+    run = re.fullmatch(r"run-(.+?)(_[0-9]+)?\.parquet", Path(path).name)
+    run_id = run.group(1) if run else "?"
+    return UnreadableFile(
+        f"stored file {path} was written by an older release, without {', '.join(columns)}: make run {run_id}'s tables "
+        f"again from its stored records: `rating rerate --run {run_id}` (with --allow-billed if it was billed), "
+        f"then run this command again (docs/warehouse.md)"
+    )
+
+
+def conformed(part: pa.Table, name: str, path: Path) -> pa.Table:
+    """`part`, read from the stored file `path` of table `name`, in the table's schema: the columns an older
+    release's file lacks filled with what it meant (OLDER_FILES), older_file where it cannot tell."""
+    schema = SCHEMAS[name]
+    missing = [c for c in schema.names if c not in part.column_names]
+    untold = [c for c in missing if c not in OLDER_FILES.get(name, {})]
+    if untold:
+        raise older_file(path, untold)
+    for column in missing:
+        value = pa.scalar(OLDER_FILES[name][column], schema.field(column).type)
+        part = part.append_column(column, pa.repeat(value, part.num_rows))
+    return part.select(schema.names).cast(schema)
 
 
 @contextmanager
@@ -370,15 +406,26 @@ def _table_scans(warehouse: Path, tables: tuple[str, ...], *columns: str) -> lis
     return [scan for scan in scans if scan is not None]
 
 
-def _scan(files: list[Path], *columns: str) -> pl.LazyFrame | None:
+def _scan(files: list[Path], *columns: str, table: str | None = None) -> pl.LazyFrame | None:
     """`columns` of the files of one table, in their order, as one scan (None: no file). One scan of
     the list, not one per file concatenated: a warehouse holds some ten files per stored run, and
     Polars' union of thousands of scans slows down beyond a few thousand (seen_record_keys over 6 000
     files: 4.6 s against 0.64 s). Columns a file holds besides the first one's (a later release's)
-    are left out, as a select of each file would."""
+    are left out, as a select of each file would.
+
+    Args:
+        table: the stored table the files are of: a column an older release's file lacks is read as what
+            it meant (OLDER_FILES), null where that file cannot tell (the caller checks).
+    """
     if not files:
         return None
-    return pl.scan_parquet(files, hive_partitioning=False, extra_columns="ignore").select(columns)
+    if table is None:
+        return pl.scan_parquet(files, hive_partitioning=False, extra_columns="ignore").select(columns)
+    schema = pl.Schema({c: pl.from_arrow(SCHEMAS[table].empty_table()).schema[c] for c in columns})
+    older = OLDER_FILES.get(table, {})
+    scan = pl.scan_parquet(files, schema=schema, hive_partitioning=False, extra_columns="ignore", missing_columns="insert")
+    filled = (pl.col(c).fill_null(pl.lit(older[c], schema[c])) for c in columns if older.get(c) is not None)
+    return scan.select(columns).with_columns(filled)
 
 
 def _run_files(folder: Path, run_id: str) -> list[Path]:
@@ -410,7 +457,7 @@ def _stored_parts(warehouse: Path, name: str, run_id: str) -> Iterator[pa.Table]
         if name in PERIOD_TABLES:
             period = f.parent.name.removeprefix("period=")
             part = part.append_column("period", pa.repeat(pa.scalar(period, pa.string()), part.num_rows))
-        yield part.select(schema.names).cast(schema)
+        yield conformed(part, name, f)
     if not files:
         yield schema.empty_table()
 
@@ -478,8 +525,7 @@ def rated_amounts(warehouse: Path, run_id: str) -> pl.DataFrame:
     files = _run_files(Path(warehouse) / "rated_usage", run_id)
     if not files:
         return pl.DataFrame(schema={"record_key": pl.String, "contract_id": pl.String, "amount": pl.Decimal(18, 6), "free_quantity": pl.Int64})
-    scans = [pl.scan_parquet(f, hive_partitioning=False).select("record_key", "contract_id", "amount", "free_quantity") for f in files]
-    return pl.concat(scans).collect()
+    return _scan(files, "record_key", "contract_id", "amount", "free_quantity", table="rated_usage").collect()
 
 
 @reads_warehouse
@@ -534,7 +580,8 @@ def carried_usage(warehouse: Path, run_id: str, periods: list[str]) -> pl.DataFr
     (pipeline.price.carry_in). "Before" is by first start: a re-run of a run carries what it carried
     the first time, never the units of runs that came after it (they carried its units already)."""
     folders = {p: Path(warehouse) / "invoice_lines" / f"period={p}" for p in sorted(set(periods))}
-    wanted = {p: files for p, folder in folders.items() if (files := list(folder.glob("*.parquet")))}
+    # the run's own lines are never carried: not read (a re-rating makes them anew, even when they cannot be read)
+    wanted = {p: files for p, folder in folders.items() if (files := sorted(set(folder.glob("*.parquet")) - set(_run_files(folder, run_id))))}
     if not wanted:
         return carry_in(pl.DataFrame(schema=CARRY_SCHEMA))
     mine = first_started(warehouse, run_id)
@@ -544,10 +591,15 @@ def carried_usage(warehouse: Path, run_id: str, periods: list[str]) -> pl.DataFr
     runs = list((Path(warehouse) / "runs").glob("*.parquet"))
     earlier = pl.scan_parquet(runs).select("run_id", "started_at").filter(before) if runs else pl.LazyFrame(schema={"run_id": pl.String})
     lines = pl.concat(
-        [_scan(files, "run_id", "contract_id", "tariff_id", "article_id", "quantity").with_columns(pl.lit(p).alias("period"))
-         for p, files in wanted.items()]
+        [_scan(files, "run_id", "contract_id", "tariff_id", "article_id", "quantity", table="invoice_lines")
+         .with_columns(pl.lit(p).alias("period")) for p, files in wanted.items()]
     )
-    return carry_in(lines.join(earlier, on="run_id", how="semi").collect())
+    carried = lines.join(earlier, on="run_id", how="semi").collect()
+    untold = carried.filter(pl.col("tariff_id").is_null())  # an older release's lines (a stored line has its tariff)
+    if untold.height:
+        first = untold.row(0, named=True)
+        raise older_file(_run_files(folders[first["period"]], first["run_id"])[0], ["tariff_id"])
+    return carry_in(carried)
 
 
 def views_with_files(warehouse: Path) -> dict[str, bool]:
@@ -569,19 +621,34 @@ def add_views(con: duckdb.DuckDBPyConnection, warehouse: Path) -> dict[str, bool
         pq.write_table(schema.empty_table(), empty)
         source = str(warehouse / name / "**" / "*.parquet") if with_files[name] else str(empty)
         partitioned = with_files[name] and name in PERIOD_TABLES
-        con.execute(parquet_view_sql(name, source, partitioned))
+        older = empty if with_files[name] and name in OLDER_FILES else None
+        con.execute(parquet_view_sql(name, source, partitioned, older_files=older))
     for statement in sql.statements("views/analyst"):
         con.execute(statement)
     return with_files
 
 
-def parquet_view_sql(name: str, source: str, partitioned: bool) -> str:
+def parquet_view_sql(name: str, source: str, partitioned: bool, older_files: Path | None = None) -> str:
     """DDL of one analyst view over Parquet files. DuckDB cannot bind parameters in a view, so the
     path is quoted as a literal; view names are fixed names of stored tables (schemas/outputs.py,
-    schemas/billing.py, the quarantine and the file ledger), never user input."""
-    path = "'" + source.replace("'", "''") + "'"
-    options = ", hive_partitioning = true, union_by_name = true" if partitioned else ""
-    return f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM read_parquet({path}{options})'
+    schemas/billing.py, the quarantine and the file ledger), never user input.
+
+    Args:
+        older_files: the empty schema file of table `name` (one of OLDER_FILES): the columns an older
+            release's files lack are there whatever the files, holding what that release meant (NULL
+            where it cannot tell).
+    """
+    select = f"SELECT * FROM read_parquet({_quoted(source)}{', hive_partitioning = true, union_by_name = true' if partitioned else ''})"
+    if older_files is not None:
+        filled = ", ".join(f'coalesce("{c}", {_quoted(v) if isinstance(v, str) else v}) AS "{c}"'
+                           for c, v in OLDER_FILES[name].items() if v is not None)  # fmt: skip
+        select = f"SELECT * REPLACE ({filled}) FROM ({select} UNION ALL BY NAME SELECT * FROM read_parquet({_quoted(str(older_files))}))"
+    return f'CREATE OR REPLACE VIEW "{name}" AS {select}'
+
+
+def _quoted(text: str) -> str:
+    """`text` as a SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def write_parquet_atomically(frame: pl.DataFrame, target: Path) -> None:

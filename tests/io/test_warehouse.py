@@ -387,3 +387,95 @@ def test_a_stored_file_whose_footer_was_overwritten_is_named(tmp_path, reader, r
 def _duckdb_read(root):
     with warehouse.reading(root):
         duckdb.sql(f"SELECT * FROM read_parquet('{root}/rated_usage/**/*.parquet')").fetchall()
+
+
+#: A rated record as the release before free quantities (c46778f) stored it: no band, free_quantity,
+#: price_ref, tier, tier_before or fee; its amount is round(quantity × price / price_per).
+OLDER_RATED = {
+    "run_id": ["old"], "record_key": ["k1"], "source": ["asterisk"], "source_file": ["Master.csv"], "source_line": [2],
+    "contract_id": ["V-1001"], "customer_id": ["C001"], "tariff_id": ["T-MIN"], "id_type": ["e164"],
+    "subscriber_id": ["4331681272420"], "matched_id": ["43316812724"], "match_kind": ["prefix"], "counterparty": ["4366412345"],
+    "start_time": [at("2026-10-01 10:00:00")], "duration_s": [61], "volume_bytes": [None], "article_key": ["voice"],
+    "billable": [True], "zone_id": ["AT-MOB"], "article_id": ["A-MOB"], "unit": ["second"], "quantity": [120],
+    "price": [Decimal("0.089000")], "price_per": [60], "price_source": ["tariff"], "amount": [Decimal("0.178000")],
+}  # fmt: skip
+#: A usage invoice line as that release stored it: no tariff_id, free_quantity or vat_code.
+OLDER_LINE = {
+    "run_id": ["old"], "contract_id": ["V-1001"], "customer_id": ["C001"], "article_id": ["A-MOB"], "article_name": ["Mobile"],
+    "unit": ["second"], "records": [1], "quantity": [120], "net_amount": [Decimal("0.18")], "vat_rate": [Decimal("0.2000")],
+    "currency": ["EUR"],
+}  # fmt: skip
+
+
+def older_run(root, tables: dict[str, dict]) -> None:
+    """Run `old` as the older release stored it: `tables` (name → columns), period tables in October 2026, and its runs row."""
+    for name, columns in {**tables, "runs": {"run_id": ["old"], "started_at": [at("2026-10-02 00:00:00")],
+                                            "finished_at": [at("2026-10-02 00:01:00")], "input_files": [1],
+                                            "input_records": [1], "net_amount": [Decimal("0.18")]}}.items():  # fmt: skip
+        folder = root / name / ("period=2026-10" if name in warehouse.PERIOD_TABLES else "")
+        folder.mkdir(parents=True, exist_ok=True)
+        stored = pl.from_arrow(warehouse.SCHEMAS[name].empty_table()).schema  # the types that release stored them in
+        frame = pl.DataFrame(columns, schema={c: stored[c] for c in columns})
+        frame.write_parquet(folder / (f"run-old{'_0' if name in warehouse.PERIOD_TABLES else ''}.parquet"))
+
+
+def test_an_older_releases_rated_usage_is_read_with_what_its_columns_meant(tmp_path):
+    """A rated_usage file written before free quantities were stored made PostgreSQL's catch-up (stored_run) and a
+    re-rating's or re-run's billed check (rated_amounts) fail on the missing column (KeyError, ColumnNotFound);
+    that release granted no free units, bands, tiers or fees, and recorded no price row."""
+    older_run(tmp_path, {"rated_usage": OLDER_RATED})
+    part = next(warehouse.stored_run(tmp_path, "old", in_parts=("rated_usage",))["rated_usage"])
+    added = ["period", "band", "free_quantity", "price_ref", "tier", "tier_before", "fee", "amount"]
+    assert part.schema == warehouse.SCHEMAS["rated_usage"]
+    assert part.select(added).to_pylist() == [
+        {"period": "2026-10", "band": None, "free_quantity": 0, "price_ref": "", "tier": None, "tier_before": None,
+         "fee": Decimal("0.000000"), "amount": Decimal("0.178000")},
+    ]  # fmt: skip
+    assert warehouse.rated_amounts(tmp_path, "old").rows() == [("k1", "V-1001", Decimal("0.178000"), 0)]
+
+
+@pytest.mark.parametrize(
+    ("read", "missing"),
+    [
+        (lambda root: warehouse.stored_run(root, "old")["invoice_lines"], "tariff_id, vat_code"),  # PostgreSQL's catch-up
+        (lambda root: warehouse.carried_usage(root, "later", ["2026-10"]), "tariff_id"),  # a later run's free units and tiers
+    ],
+    ids=["stored_run", "carried_usage"],
+)
+def test_an_older_releases_invoice_lines_are_named_with_what_to_do(tmp_path, read, missing):
+    """An older release's invoice line summed a contract's article over its tariffs and had no VAT code: a reader
+    needing them stopped on a ColumnNotFound traceback; now the file is named, and the re-rating that writes it anew."""
+    older_run(tmp_path, {"invoice_lines": OLDER_LINE})
+    with pytest.raises(warehouse.UnreadableFile) as raised:
+        read(tmp_path)
+    assert str(raised.value) == (
+        f"stored file {tmp_path}/invoice_lines/period=2026-10/run-old_0.parquet was written by an older release, without "
+        f"{missing}: make run old's tables again from its stored records: `rating rerate --run old` (with --allow-billed if "
+        "it was billed), then run this command again (docs/warehouse.md)"
+    )
+
+
+def test_the_re_rating_of_an_older_run_carries_no_units_of_its_own_older_lines(tmp_path):
+    """`rating rerate --run old`, the way out named above, reads the period's lines of the runs before it only."""
+    older_run(tmp_path, {"invoice_lines": OLDER_LINE})
+    assert warehouse.carried_usage(tmp_path, "old", ["2026-10"]).height == 0
+
+
+@pytest.mark.parametrize(
+    ("newer", "rated", "lines"),
+    [
+        # only the older release's files: the columns they lack were not in the views at all (a Binder Error)
+        (False, [("old", None, 0, "", None, Decimal("0.000000"))], [("old", None, 0, None)]),
+        # read with a newer run's files: they were NULL, so quantity - free_quantity was too
+        (True, [("old", None, 0, "", None, Decimal("0.000000")), ("run1", None, 0, "prices:T-MIN", None, Decimal("0.000000"))],
+         [("old", None, 0, None), ("run1", "T-MIN", 0, "normal")]),
+    ],
+    ids=["older-only", "with-newer"],
+)
+def test_the_views_read_an_older_releases_files_as_what_their_columns_meant(tmp_path, newer, rated, lines):
+    older_run(tmp_path, {"rated_usage": OLDER_RATED, "invoice_lines": OLDER_LINE})
+    if newer:
+        stored_run(tmp_path, "run1", usage(subscriber_id=["4331681272420"], duration_s=[61]))
+    views.publish(tmp_path)
+    assert query(tmp_path, "SELECT run_id, band, free_quantity, price_ref, tier, fee FROM rated_usage ORDER BY run_id") == rated
+    assert query(tmp_path, "SELECT run_id, tariff_id, free_quantity, vat_code FROM invoice_lines ORDER BY run_id") == lines

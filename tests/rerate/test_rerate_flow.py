@@ -506,6 +506,39 @@ def test_a_stored_file_the_postgres_catch_up_cannot_read_is_named_without_a_trac
     assert cli.OperatorErrorsWithoutTraceback().filter(record) and record.exc_info is None
 
 
+def test_a_run_an_older_release_stored_is_named_and_rated_again_in_this_releases_shape(tmp_path):
+    """A run stored by the release before free quantities (its rated_usage and invoice_lines files without the
+    columns added with them, schemas/outputs.py): a later run of its period stopped on a ColumnNotFound traceback
+    while carrying its units; now it names the file and the re-rating that stores it anew, which reads it."""
+    import pyarrow.parquet as pq
+
+    from pipeline.io.warehouse import UnreadableFile
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    first = run_flow(catalog, inbox, warehouse)
+    before = stored(warehouse)
+    added = {"rated_usage": ["band", "free_quantity", "price_ref", "tier", "tier_before", "fee"],
+             "invoice_lines": ["tariff_id", "free_quantity", "vat_code"]}  # fmt: skip
+    for table, columns in added.items():  # the older release's files
+        for path in (warehouse / table).rglob("*.parquet"):
+            pq.write_table(pq.read_table(path).drop_columns(columns), path)
+    (inbox / "partner-20261003.csv").write_text(PARTNER_HEADER + "P-0900;0316 812724;0316 123456;03.10.2026 09:00:00;30;Sprache\n")
+    run_id = first["run_id"]
+    with pytest.raises(UnreadableFile) as raised:
+        run_flow(catalog, inbox, warehouse)
+    assert str(raised.value) == (
+        f"stored file {warehouse}/invoice_lines/period=2026-10/run-{run_id}_0.parquet was written by an older release, "
+        f"without tariff_id: make run {run_id}'s tables again from its stored records: `rating rerate --run {run_id}` "
+        "(with --allow-billed if it was billed), then run this command again (docs/warehouse.md)"
+    )
+    (run,) = rerate(warehouse, catalog, run_ids=[run_id])["runs"]
+    assert (run["outcomes"], run["net_amount"]) == (OUTCOMES, NET_AMOUNT)
+    assert stored(warehouse) == before  # every column back, in this release's shape
+    later = run_flow(catalog, inbox, warehouse)
+    assert (later["files"]["read"], later["outcomes"]["rated"]) == (1, 1)
+
+
 def test_a_rerating_whose_views_cannot_be_built_is_stored_and_says_so(tmp_path, monkeypatch):
     """The runs are rated again and stored; only the analyst database could not be built (a full disk): the
     re-rating failed as if nothing were stored; now its summary says so (`views`, a warning of `rating rerate`)."""
