@@ -63,6 +63,19 @@ def pricing_files(folder: Path) -> None:
     )
 
 
+def rated_keeping(usage: pl.DataFrame, catalog) -> tuple[job.RatingResult, pl.DataFrame]:
+    """pipeline.job.rate of `usage`, and the frame the job handed pricing, kept to price it again."""
+    handed = {}
+
+    def priced_keeping(con, earlier, located):
+        handed["located"] = located
+        return priced_usage(con, earlier, located)
+
+    with patch.object(job, "priced_usage", priced_keeping):
+        result = job.rate(usage, catalog, run_id="bench")
+    return result, handed["located"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
@@ -81,18 +94,10 @@ def main() -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     usage = pl.read_parquet(sorted((DATA / "usage").glob("*.parquet"))).cast(USAGE_POLARS)
-    handed = {}
-
-    def priced_keeping(con, earlier, located):  # the frame the job hands pricing, kept to price it again
-        handed["located"] = located
-        return priced_usage(con, earlier, located)
-
-    with patch.object(job, "priced_usage", priced_keeping):
-        result = job.rate(usage, catalog, run_id="bench")
+    result, located = rated_keeping(usage, catalog)
     print("pipeline.job.rate:", ", ".join(f"{t.stage} {t.seconds:.2f} s" for t in result.timings))
     con, n = result.con, result.timings[-1].records
     price, aggregate = [], []
-    located = handed["located"]
     for _ in range(args.repeat):
         start = time.perf_counter()
         build_rate_card(con, catalog)
