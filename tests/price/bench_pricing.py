@@ -24,6 +24,7 @@ from unittest.mock import patch
 import pipeline  # noqa: F401  before Polars, as in `rating`: it tunes Polars' allocator
 import polars as pl
 
+from pipeline.assign import assigned_usage
 from pipeline.bill import invoice_lines
 from pipeline.io.catalog_files import load_catalog
 from pipeline.io.synth_files import generate
@@ -64,7 +65,10 @@ def pricing_files(folder: Path) -> None:
 
 
 def rated_keeping(usage: pl.DataFrame, catalog) -> tuple[job.RatingResult, pl.DataFrame]:
-    """pipeline.job.rate of `usage`, and the frame the job handed pricing, kept to price it again."""
+    """pipeline.job.rate of `usage`, and the frame the job handed pricing, kept to price it again;
+    `assignment` on the run's connection holds it again, as when the job priced (the job leaves only
+    the unassigned records there, and build_rate_card takes the days to convert to local time and
+    the holiday years from it)."""
     handed = {}
 
     def priced_keeping(con, earlier, located):
@@ -73,6 +77,7 @@ def rated_keeping(usage: pl.DataFrame, catalog) -> tuple[job.RatingResult, pl.Da
 
     with patch.object(job, "priced_usage", priced_keeping):
         result = job.rate(usage, catalog, run_id="bench")
+    assigned_usage(result.con, handed["located"])
     return result, handed["located"]
 
 
