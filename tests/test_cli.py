@@ -12,6 +12,7 @@ from functools import reduce
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -357,12 +358,22 @@ RATED_FILE = f"wh/rated_usage/period=2026-10/run-{SAMPLE_RUN}_0.parquet"
 LINES_FILE = f"wh/invoice_lines/period=2026-10/run-{SAMPLE_RUN}_0.parquet"
 HISTORY_FILE = "wh/billing/runs/period-2026-10/billing_history.parquet"
 UNASSIGNED_FILE = f"wh/unassigned/run-{SAMPLE_RUN}.parquet"
+SETTLED_FILE = "wh/billing/runs/period-2026-10/settled_usage.parquet"
 WHERE = ("--catalog", "catalog", "--warehouse", "wh")
 
 
 def _corrupt(path: Path, how: str) -> None:
-    """A stored file cut short (a power cut, a full disk) or overwritten with something else."""
+    """A stored file cut short (a power cut, a full disk), overwritten with something else, or with its data
+    pages overwritten (16 bytes of every column chunk's first page, from its header on; the footer intact)."""
     data = path.read_bytes()
+    if how == "page":
+        meta = pq.ParquetFile(path).metadata
+        pages = [meta.row_group(g).column(c).data_page_offset for g in range(meta.num_row_groups) for c in range(meta.num_columns)]
+        data = bytearray(data)
+        for start in pages:
+            data[start + 2 : start + 18] = bytes(b ^ 0x5A for b in data[start + 2 : start + 18])
+        path.write_bytes(bytes(data))
+        return
     path.write_bytes(data[: len(data) // 2] if how == "cut" else b"not a parquet file\n" * 200)
 
 
@@ -380,13 +391,19 @@ def _corrupt(path: Path, how: str) -> None:
          "rating run --reprocess"),
         (["unassigned"], UNASSIGNED_FILE, "cut", "parquet: File out of specification: The file must end with PAR1", "rating run --reprocess"),
         (["unassigned"], UNASSIGNED_FILE, "garbage", "parquet: File out of specification: The file must end with PAR1", "rating run --reprocess"),
+        (["cost-control", "--period", "2026-10"], RATED_FILE, "page", "don't know what type:", "rating run --reprocess"),
+        (["billing-state"], HISTORY_FILE, "page", "don't know what type:", "restore it from a backup"),
+        (["billing-state"], SETTLED_FILE, "page", "Couldn't deserialize thrift: don't know what type:", "restore it from a backup"),
+        (["unassigned"], UNASSIGNED_FILE, "page", "parquet: File out of specification: Invalid thrift: bad data", "rating run --reprocess"),
     ],
     ids=["views-rated", "views-lines", "views-history", "cost-control-rated-cut", "cost-control-rated-garbage", "billing-state-rated",
-         "billing-state-history", "rerate-plan-rated", "unassigned-cut", "unassigned-garbage"],
+         "billing-state-history", "rerate-plan-rated", "unassigned-cut", "unassigned-garbage", "cost-control-rated-page",
+         "billing-state-history-page", "billing-state-settled-page", "unassigned-page"],
 )
 def test_an_unreadable_stored_file_is_a_message_naming_it_not_a_traceback(billed_sample, tmp_path, args, file, how, reason, fix):
     """A Parquet file of the warehouse cut short or overwritten: `rating views`, `cost-control` and `billing-state` crashed with
-    DuckDB's or Polars' traceback; the operator is told which file, what the reader said and what to do, exit code 1."""
+    DuckDB's or Polars' traceback; the operator is told which file, what the reader said and what to do, exit code 1. A data
+    page overwritten (the footer intact) was still a traceback: no reader names the file, and every footer reads."""
     shutil.copytree(billed_sample, tmp_path / "sample")
     root = tmp_path / "sample"
     _corrupt(root / file, how)
@@ -401,18 +418,20 @@ def test_an_unreadable_stored_file_is_a_message_naming_it_not_a_traceback(billed
 
 
 @pytest.mark.parametrize(
-    ("args", "file", "reason", "fix"),
+    ("args", "file", "how", "reason", "fix"),
     [
-        (["run", "--inbox", "inbox", "--reprocess"], RATED_FILE, 'parquet: File out of specification: expected parquet magic bytes "PAR1" or "PARE" in footer',
-         "rating run --reprocess"),
-        (["bill", "--period", "2026-11"], HISTORY_FILE, "No magic bytes found at end of file", "restore it from a backup"),
+        (["run", "--inbox", "inbox", "--reprocess"], RATED_FILE, "cut",
+         'parquet: File out of specification: expected parquet magic bytes "PAR1" or "PARE" in footer', "rating run --reprocess"),
+        (["bill", "--period", "2026-11"], HISTORY_FILE, "cut", "No magic bytes found at end of file", "restore it from a backup"),
+        (["bill", "--period", "2026-11"], HISTORY_FILE, "page", "don't know what type:", "restore it from a backup"),
+        (["bill", "--period", "2026-11"], SETTLED_FILE, "page", "Couldn't deserialize thrift: don't know what type:", "restore it from a backup"),
     ],
-    ids=["run-rated", "bill-history"],
+    ids=["run-rated", "bill-history", "bill-history-page", "bill-settled-page"],
 )
-def test_a_flow_over_an_unreadable_stored_file_ends_with_a_message_naming_it(billed_sample, tmp_path, args, file, reason, fix):
+def test_a_flow_over_an_unreadable_stored_file_ends_with_a_message_naming_it(billed_sample, tmp_path, args, file, how, reason, fix):
     """The same for the commands that run a Prefect flow: Prefect logs the failed task without its traceback."""
     shutil.copytree(billed_sample, tmp_path / "sample")
-    _corrupt(tmp_path / "sample" / file, "cut")
+    _corrupt(tmp_path / "sample" / file, how)
     done = _rating(*args, *WHERE, cwd=tmp_path / "sample")
     said = " ".join((done.stdout + done.stderr).split())
     assert done.returncode == 1, said

@@ -95,7 +95,8 @@ _DUCKDB_PREFIX = re.compile(r"^[A-Za-z ]+ Error: ")
 def unreadable(exc: BaseException, warehouse: Path) -> UnreadableFile | None:
     """The UnreadableFile a reader's error `exc` means, None when it is about no stored file of
     `warehouse` (a mistake of ours: its traceback is due). The file is the one DuckDB's message names,
-    else the first stored file whose footer cannot be read (Polars and pyarrow name none)."""
+    else the first stored file whose footer cannot be read, else the first that cannot be read whole
+    (a damaged data page: Polars, pyarrow and DuckDB name none)."""
     if warehouse is None or not _read_error(exc):
         return None
     root = Path(warehouse).resolve()
@@ -104,10 +105,11 @@ def unreadable(exc: BaseException, warehouse: Path) -> UnreadableFile | None:
     # a file DuckDB names is blamed only when it cannot be read: a schema mismatch names files that
     # read well (two releases' files), and a file outside the warehouse is not a stored file
     bad = [p for p in named if p.is_relative_to(root) and not _readable(p)]
-    if not named and isinstance(exc, OSError):  # pyarrow names the file it cannot read: this one is about no file of ours
+    if not named and isinstance(exc, OSError) and exc.errno is not None:  # the system's (a full disk), not a reader's
         return None
-    if not named:  # only on this error's way out: every stored file's footer (1.5 s with 1 000 runs)
-        bad = [f for f in _stored_files(root) if not _footer_readable(f)]
+    if not named:  # only on this error's way out: every stored file's footer (1.5 s with 1 000 runs), and when
+        stored = _stored_files(root)  # all of them read, every file whole (a damaged page: the time of one full read)
+        bad = [f for f in stored if not _footer_readable(f)] or [f for f in stored if not _readable(f)]
     if not bad:
         return None
     path = bad[0]

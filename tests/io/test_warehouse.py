@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import subprocess
 import sys
 import time
@@ -9,6 +10,7 @@ from decimal import Decimal
 
 import duckdb
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
 
@@ -479,3 +481,48 @@ def test_the_views_read_an_older_releases_files_as_what_their_columns_meant(tmp_
     views.publish(tmp_path)
     assert query(tmp_path, "SELECT run_id, band, free_quantity, price_ref, tier, fee FROM rated_usage ORDER BY run_id") == rated
     assert query(tmp_path, "SELECT run_id, tariff_id, free_quantity, vat_code FROM invoice_lines ORDER BY run_id") == lines
+
+
+def _page_overwritten(path) -> None:
+    """16 bytes of every column chunk's first data page overwritten, from its header on: the footer is intact."""
+    meta = pq.ParquetFile(path).metadata
+    starts = [meta.row_group(g).column(c).data_page_offset for g in range(meta.num_row_groups) for c in range(meta.num_columns)]
+    data = bytearray(path.read_bytes())
+    for start in starts:
+        data[start + 2 : start + 18] = bytes(b ^ 0x5A for b in data[start + 2 : start + 18])
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("read", "said"),
+    [
+        (lambda root: list(warehouse.stored_run(root, "run1", in_parts=("rated_usage",))["rated_usage"]),
+         "Couldn't deserialize thrift: don't know what type: \x0f"),
+        (lambda root: _duckdb_read(root), "don't know what type: \x0f"),
+        (lambda root: warehouse.seen_record_keys(root, except_run="x"), "parquet: File out of specification: Invalid thrift: bad data"),
+    ],
+    ids=["pyarrow", "duckdb", "polars"],
+)
+def test_a_stored_file_whose_data_page_was_overwritten_is_named(tmp_path, read, said):
+    """A data page overwritten, the footer intact: no reader names the file and every footer reads, so
+    `reading` found no file to blame (and took pyarrow's OSError for the system's): a traceback."""
+    stored_run(tmp_path, "run1", usage(**CALLS))
+    path = next((tmp_path / "rated_usage").rglob("*.parquet"))
+    _page_overwritten(path)
+    with pytest.raises(warehouse.UnreadableFile) as raised:
+        read(tmp_path)
+    assert str(raised.value).startswith(f"stored file {path} cannot be read ({said}")
+
+
+@pytest.mark.parametrize(
+    ("error", "named"),
+    [
+        (OSError("Couldn't deserialize thrift: don't know what type: \x0f"), True),  # pyarrow's: no errno
+        (OSError(errno.ENOSPC, "No space left on device"), False),  # the system's: about no stored file
+    ],
+    ids=["pyarrow", "system"],
+)
+def test_an_oserror_naming_no_file_is_blamed_on_a_stored_file_only_when_it_is_a_readers(tmp_path, error, named):
+    stored_run(tmp_path, "run1", usage(**CALLS))
+    _page_overwritten(next((tmp_path / "rated_usage").rglob("*.parquet")))
+    assert (warehouse.unreadable(error, tmp_path) is not None) == named
