@@ -116,7 +116,8 @@ def unreadable(exc: BaseException, warehouse: Path) -> UnreadableFile | None:
     lines = str(exc).strip().splitlines() or [type(exc).__name__]
     said = _DUCKDB_PREFIX.sub("", lines[0])
     more = f" ({len(bad) - 1} more stored files cannot be read)" if len(bad) > 1 else ""
-    return UnreadableFile(f"stored file {path} cannot be read ({said}){more}: {_what_to_do(path.relative_to(root))}")
+    todo = PERMISSION_DENIED if _denied(path) else _what_to_do(path.relative_to(root))
+    return UnreadableFile(f"stored file {path} cannot be read ({said}){more}: {todo}")
 
 
 def _stored_files(root: Path) -> list[Path]:
@@ -127,7 +128,8 @@ def _stored_files(root: Path) -> list[Path]:
 
 def _footer_readable(path: Path) -> bool:
     try:
-        pq.ParquetFile(path).close()
+        with path.open("rb") as stream:  # by Python, as _denied opens it: a refused open is the same PermissionError
+            pq.ParquetFile(stream).close()
     except (OSError, pa.ArrowException):
         return False
     return True
@@ -137,12 +139,28 @@ def _readable(path: Path) -> bool:
     """Whether the whole file reads: its footer and every row group, one at a time (an overwritten
     page breaks a file whose footer is whole)."""
     try:
-        with pq.ParquetFile(path) as file:
+        with path.open("rb") as stream, pq.ParquetFile(stream) as file:
             for group in range(file.num_row_groups):
                 file.read_row_group(group)
     except (OSError, pa.ArrowException):
         return False
     return True
+
+
+#: What to do about a stored file the user running rating may not open: it need not be damaged.
+PERMISSION_DENIED = "permission denied: let the user running rating read it (`ls -l` shows its owner and mode), then run the command again"
+
+
+def _denied(path: Path) -> bool:
+    """Whether opening `path` is refused for lack of permission (its owner or mode; for root too, on a
+    file server that maps root to nobody)."""
+    try:
+        path.open("rb").close()
+    except PermissionError:
+        return True
+    except OSError:
+        pass
+    return False
 
 
 def _what_to_do(relative: Path) -> str:

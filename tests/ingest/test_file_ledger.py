@@ -7,7 +7,7 @@ import os
 import polars as pl
 import pytest
 
-from pipeline.io.file_ledger import LEDGER_FILE, FileLedger, FileLedgerError
+from pipeline.io.file_ledger import LEDGER_FILE, FileLedger, FileLedgerError, fold_committed
 from pipeline.io.inbox import content_hash
 
 
@@ -275,3 +275,31 @@ def test_committed_ledger_rows_that_cannot_be_read_say_what_to_do(tmp_path, cont
     assert message.endswith("or move it away (that run's files are then read again by the next run: their records already "
                             "stored counted as duplicates, their bad lines rejected again)")
     assert pending.exists()  # nothing removed behind the operator's back
+
+
+@pytest.mark.parametrize(
+    ("name", "read", "message"),
+    [
+        ("file_ledger.parquet", lambda wh: FileLedger(wh).entries(),
+         "the file ledger {f} cannot be read (PermissionError: Permission denied (os error 13): {f}): permission denied: let the "
+         "user running rating read it (`ls -l` shows its owner and mode), then run the command again"),
+        ("_file_ledger_pending/run-r7.parquet", lambda wh: fold_committed(wh),
+         "the file-ledger rows committed with run r7, {f}, cannot be read (PermissionError: Permission denied (os error 13): {f}): "
+         "permission denied: let the user running rating read it (`ls -l` shows its owner and mode), then run the command again"),
+    ],
+    ids=["ledger", "pending"],
+)
+def test_a_ledger_file_the_user_may_not_open_says_permission_denied(tmp_path, monkeypatch, name, read, message):
+    """A ledger file of another owner or mode 000: Polars' error as it says it (as the user nobody; monkeypatched, as root
+    reads any file). The message said to restore it from a backup, or move it away and read the inbox again."""
+    path = tmp_path / "warehouse" / name
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"PAR1")
+
+    def refused(source, *args, **kwargs):
+        raise PermissionError(f"Permission denied (os error 13): {source}")
+
+    monkeypatch.setattr(pl, "read_parquet", refused)
+    with pytest.raises(FileLedgerError) as raised:
+        read(tmp_path / "warehouse")
+    assert str(raised.value) == message.format(f=path)

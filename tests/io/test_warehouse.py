@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -526,3 +527,34 @@ def test_an_oserror_naming_no_file_is_blamed_on_a_stored_file_only_when_it_is_a_
     stored_run(tmp_path, "run1", usage(**CALLS))
     _page_overwritten(next((tmp_path / "rated_usage").rglob("*.parquet")))
     assert (warehouse.unreadable(error, tmp_path) is not None) == named
+
+
+#: What to do about a stored file the user running rating may not open.
+PERMISSION = "permission denied: let the user running rating read it (`ls -l` shows its owner and mode), then run the command again"
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (lambda f: duckdb.IOException(f'IO Error: Cannot open file "{f}": Permission denied'), 'Cannot open file "{f}": Permission denied'),
+        (lambda f: PermissionError(f"Permission denied (os error 13): {f}"), "Permission denied (os error 13): {f}"),  # Polars: no errno
+        (lambda f: PermissionError(errno.EACCES, f"Failed to open local file '{f}'. Detail: [errno 13] Permission denied"),
+         "[Errno 13] Failed to open local file '{f}'. Detail: [errno 13] Permission denied"),  # pyarrow
+    ],
+    ids=["duckdb", "polars", "pyarrow"],
+)
+def test_a_stored_file_the_user_may_not_open_is_named_with_permission_denied(tmp_path, monkeypatch, error, said):
+    """A stored file of another owner or mode 000 (or on a file server that maps root to nobody): each reader's error as
+    it says it (as the user nobody), and opening the file refused (monkeypatched: root opens any file). The message said
+    'restore it from a backup' of a file that is whole; now: permission denied, and to let the user read it."""
+    stored_run(tmp_path, "run1", usage(**CALLS))
+    path = tmp_path / "unassigned" / "run-run1.parquet"
+    opening = Path.open
+
+    def refused(self, *args, **kwargs):
+        if self == path:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return opening(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refused)
+    assert str(warehouse.unreadable(error(path), tmp_path)) == f"stored file {path} cannot be read ({said.format(f=path)}): {PERMISSION}"
