@@ -453,6 +453,32 @@ def test_a_rerating_makes_its_own_invoice_lines_anew_when_they_cannot_be_read(bi
 
 
 @pytest.mark.parametrize(
+    ("file", "message"),
+    [
+        ("wh/file_ledger.parquet",
+         "the file ledger wh/file_ledger.parquet cannot be read (ComputeError: parquet: File out of specification: A Parquet file must "
+         "contain a header and footer with at least 12 bytes): restore it from a backup, or move it away to start a new ledger"),
+        ("wh/_file_ledger_pending/run-r7.parquet",
+         "the file-ledger rows committed with run r7, wh/_file_ledger_pending/run-r7.parquet, cannot be read (ComputeError: parquet: "
+         "File out of specification: A Parquet file must contain a header and footer with at least 12 bytes): restore the file from a backup"),
+    ],
+    ids=["ledger", "pending"],
+)
+def test_a_run_over_an_unreadable_file_ledger_ends_with_its_message_not_a_traceback(billed_sample, tmp_path, file, message):
+    """The file ledger, or a killed run's pending ledger rows, cut short: the command ended with the message naming the
+    file and what to do, but Prefect logged the failed task's and flow's tracebacks before it (FileLedgerError was not
+    among the operator's errors)."""
+    shutil.copytree(billed_sample, tmp_path / "sample")
+    (tmp_path / "sample" / file).parent.mkdir(exist_ok=True)
+    (tmp_path / "sample" / file).write_bytes(b"PAR1 cut")
+    done = _rating("run", "--inbox", "inbox", *WHERE, cwd=tmp_path / "sample")
+    said = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 1, said
+    assert f"run failed: FileLedgerError: {message}" in said
+    assert ("Traceback" in said, "nanobind" in said) == (False, False), said
+
+
+@pytest.mark.parametrize(
     "file",
     [
         "wh/billing/runs/period-2026-10/test/billing_history.parquet",
