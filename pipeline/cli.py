@@ -438,7 +438,7 @@ def sql_query(
     import duckdb
 
     from pipeline.config import Settings
-    from pipeline.io.warehouse import ANALYTICS_DB
+    from pipeline.io.warehouse import ANALYTICS_DB, unreadable
 
     db = Settings.from_env(warehouse=_s(warehouse)).warehouse / ANALYTICS_DB
     if not db.exists():
@@ -459,6 +459,11 @@ def sql_query(
         if not shown:
             console.print("no result to show: no statement returns rows")
     except duckdb.Error as exc:
+        # a stored file the views read cut short or overwritten: DuckDB names it, or (a damaged page) raises its plain Error;
+        # another error naming no file is the query's own (a mistake, a file of its own missing), whatever else is damaged
+        found = unreadable(exc, db.parent, search=type(exc) is duckdb.Error)
+        if found is not None:
+            raise found from None
         error(exc, "SQL error")
         raise typer.Exit(1)
     finally:

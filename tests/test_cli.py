@@ -453,6 +453,51 @@ def test_a_rerating_makes_its_own_invoice_lines_anew_when_they_cannot_be_read(bi
 
 
 @pytest.mark.parametrize(
+    ("file", "how", "reason", "fix"),
+    [
+        (RATED_FILE, "cut", "No magic bytes found at end of file", "rating run --reprocess"),
+        (RATED_FILE, "page", "don't know what type:", "rating run --reprocess"),
+        (HISTORY_FILE, "page", "don't know what type:", "restore it from a backup"),
+    ],
+    ids=["rated-cut", "rated-page", "history-page"],
+)
+def test_sql_over_an_unreadable_stored_file_names_it(billed_sample, tmp_path, file, how, reason, fix):
+    """`rating sql` over a view whose file was cut short or had a data page overwritten said 'SQL error: don't know what
+    type:' (naming no file) or DuckDB's message with no word of what to do; now the message the other commands give."""
+    shutil.copytree(billed_sample, tmp_path / "sample")
+    root = tmp_path / "sample"
+    assert runner.invoke(app, ["views", "--warehouse", str(root / "wh")]).exit_code == 0  # the views of this copy's files
+    _corrupt(root / file, how)
+    query = "select * from rated_usage" if file == RATED_FILE else "select * from billing_history"
+    result = runner.invoke(app, ["sql", query, "--warehouse", str(root / "wh")], env={"COLUMNS": "300"})
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1, said
+    assert f"error: stored file {root / file} cannot be read ({reason}" in said
+    assert fix in said
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("select strptime('x', '%Y')", 'SQL error: Invalid Input Error: Could not parse string "x" according to format specifier "%Y"'),
+        ("select * from read_parquet('{root}/nothing.parquet')", "SQL error: IO Error: No files found that match the pattern"),
+    ],
+    ids=["query-mistake", "query-file-missing"],
+)
+def test_sql_blames_a_query_mistake_on_the_query_not_on_an_unreadable_stored_file(billed_sample, tmp_path, query, message):
+    """A query's own error, naming no stored file, while a stored file elsewhere cannot be read: it is the query's."""
+    shutil.copytree(billed_sample, tmp_path / "sample")
+    root = tmp_path / "sample"
+    assert runner.invoke(app, ["views", "--warehouse", str(root / "wh")]).exit_code == 0
+    _corrupt(root / RATED_FILE, "page")
+    result = runner.invoke(app, ["sql", query.format(root=root), "--warehouse", str(root / "wh")], env={"COLUMNS": "300"})
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1, said
+    assert message in said
+    assert "stored file" not in said
+
+
+@pytest.mark.parametrize(
     ("file", "message"),
     [
         ("wh/file_ledger.parquet",

@@ -92,11 +92,12 @@ _QUOTED_PARQUET = re.compile(r"""['"]([^'"]+\.parquet)['"]""")
 _DUCKDB_PREFIX = re.compile(r"^[A-Za-z ]+ Error: ")
 
 
-def unreadable(exc: BaseException, warehouse: Path) -> UnreadableFile | None:
+def unreadable(exc: BaseException, warehouse: Path, search: bool = True) -> UnreadableFile | None:
     """The UnreadableFile a reader's error `exc` means, None when it is about no stored file of
     `warehouse` (a mistake of ours: its traceback is due). The file is the one DuckDB's message names,
-    else the first stored file whose footer cannot be read, else the first that cannot be read whole
-    (a damaged data page: Polars, pyarrow and DuckDB name none)."""
+    else (unless `search` is False: an error naming no file is a query's own then) the first stored file
+    whose footer cannot be read, else the first that cannot be read whole (a damaged data page: Polars,
+    pyarrow and DuckDB name none)."""
     if warehouse is None or not _read_error(exc):
         return None
     root = Path(warehouse).resolve()
@@ -105,7 +106,7 @@ def unreadable(exc: BaseException, warehouse: Path) -> UnreadableFile | None:
     # a file DuckDB names is blamed only when it cannot be read: a schema mismatch names files that
     # read well (two releases' files), and a file outside the warehouse is not a stored file
     bad = [p for p in named if p.is_relative_to(root) and not _readable(p)]
-    if not named and isinstance(exc, OSError) and exc.errno is not None:  # the system's (a full disk), not a reader's
+    if not named and (not search or (isinstance(exc, OSError) and exc.errno is not None)):  # a query's, or the system's (a full disk)
         return None
     if not named:  # only on this error's way out: every stored file's footer (1.5 s with 1 000 runs), and when
         stored = _stored_files(root)  # all of them read, every file whole (a damaged page: the time of one full read)
