@@ -48,6 +48,25 @@ def _no_fixed_terminal_size() -> None:
 _no_fixed_terminal_size()
 
 
+@pytest.fixture(autouse=True)
+def _prefect_console_on_an_open_stream() -> None:
+    """Prefect's console log handler writes to the sys.stderr of when Prefect set up its logging. A
+    command invoked in process (click's CliRunner) swaps sys.stderr for a stream it closes afterwards,
+    so when Prefect set up its logging during one, every later flow in the worker logged to a closed
+    stream and failed (RecursionError in logging's handleError): each test starts with such a handler
+    on the test's own sys.stderr."""
+    import logging
+    import sys
+
+    handlers = sys.modules.get("prefect.logging.handlers")
+    if handlers is None:
+        return
+    for logger in [logging.getLogger(), *(logging.getLogger(name) for name in list(logging.root.manager.loggerDict))]:
+        for handler in logger.handlers:
+            if isinstance(handler, handlers.PrefectConsoleHandler) and getattr(handler.stream, "closed", False):
+                handler.stream = handler.console.file = sys.stderr  # not setStream: it flushes the closed one
+
+
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     """Prefect's test harness (a temporary API server on a temporary database), started once per session by the
