@@ -21,10 +21,10 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from pipeline.ingest.numbers import normalised_usage
 from pipeline import engine
 from pipeline.assign.catalog import within_contracts
 from pipeline.catalog import Catalog
+from pipeline.ingest.numbers import normalised_usage
 from pipeline.io import warehouse
 from pipeline.io.catalog_cache import cached_priced_catalog
 from pipeline.io.catalog_files import load_catalog

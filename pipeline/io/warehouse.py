@@ -442,7 +442,8 @@ def _scan(files: list[Path], *columns: str, table: str | None = None) -> pl.Lazy
         return None
     if table is None:
         return pl.scan_parquet(files, hive_partitioning=False, extra_columns="ignore").select(columns)
-    schema = pl.Schema({c: pl.from_arrow(SCHEMAS[table].empty_table()).schema[c] for c in columns})
+    stored = pl.from_arrow(SCHEMAS[table].empty_table()).schema
+    schema = pl.Schema({c: stored[c] for c in columns})
     older = OLDER_FILES.get(table, {})
     scan = pl.scan_parquet(files, schema=schema, hive_partitioning=False, extra_columns="ignore", missing_columns="insert")
     filled = (pl.col(c).fill_null(pl.lit(older[c], schema[c])) for c in columns if older.get(c) is not None)
