@@ -153,8 +153,9 @@ def carry(con: duckdb.DuckDBPyConnection, earlier: pl.DataFrame | None) -> None:
 def priced_usage(
     con: duckdb.DuckDBPyConnection, earlier: pl.DataFrame | None = None, located: pl.DataFrame | None = None
 ) -> pa.Table:
-    """Register `pricing` (pipeline/price/records.py PRICING_COLUMNS): each assigned record
-    priced, or with a NULL amount (unrateable); returns it (the table registered).
+    """Register `pricing` (pipeline/price/records.py PRICING_COLUMNS): each record of
+    `assignment` priced, or with a NULL amount: unrateable, or unassigned where contract_no is
+    NULL; returns it (the table registered).
 
     Args:
         earlier: what earlier runs of the same periods rated (carry_in of their rated usage), so

@@ -275,15 +275,16 @@ CREATE TABLE special_dim (contract_no INTEGER);
     ("dev_no", "contract_no"),
     [
         ([1, 3], [10, 30]),
-        ([1, 2, 3], [10, 30]),  # 2 lies between dev_dim's numbers
-        ([1, 4, 3, 9], [10, 30]),  # 4 and 9 lie beyond dev_dim's largest (the lookup array grows to 9)
-        ([None, 3, 0, -1], [30]),  # unassigned, and numbers no device ID has
+        ([1, 2, 3], [10, None, 30]),  # 2 lies between dev_dim's numbers
+        ([1, 4, 3, 9], [10, None, 30, None]),  # 4 and 9 lie beyond dev_dim's largest (the lookup array grows to 9)
+        ([None, 3, 0, -1], [None, 30, None, None]),  # unassigned, and numbers no device ID has
     ],
 )
-def test_a_record_whose_device_id_row_is_missing_is_left_out_like_unassigned(dev_no, contract_no):
+def test_a_record_whose_device_id_row_is_missing_has_no_contract_like_unassigned(dev_no, contract_no):
     """dev_dim has a row for every device ID of the index (sql/duck/dims.sql), so this can happen only
-    if the two disagree; the record is then left out of pricing, as the old inner join did, and the
-    run's conservation check (pipeline/job.py) fails loudly."""
+    if the two disagree; the record then gets no contract, as an unassigned one: pricing gives it
+    no amount and it is no unrateable record (sql/duck/out/unrateable_rids.sql), so the run's
+    conservation check (pipeline/job.py) fails loudly."""
     con = duckdb.connect()
     for statement in filter(str.strip, DEVICE_TABLES.split(";")):
         con.execute(statement)
