@@ -86,6 +86,29 @@ def test_a_warehouse_path_with_braces_is_fine(tmp_path):
     assert runner.invoke(app, ["sql", "select count(*) from invoice_lines", "--warehouse", str(braced)]).exit_code == 0
 
 
+@pytest.mark.parametrize(
+    ("command", "folder"),
+    [
+        (["sql", "select count(*) from rated_usage"], "rated_usage/period=2026-10"),
+        (["sql", "select count(*) from invoice_lines"], "invoice_lines"),
+        (["unassigned"], "unassigned"),
+    ],
+    ids=["sql-period-folder", "sql-table-folder", "unassigned"],
+)
+def test_a_stored_folder_that_cannot_be_listed_is_named_exit_1(tmp_path, monkeypatch, command, folder):
+    """Mode 000 or another owner (listing refused, monkeypatched: root lists any folder): the views' globs read
+    around it, the query's counts silently short; now the folder, permission denied and what to do, exit 1."""
+    from tests.io.test_warehouse import FOLDER_PERMISSION, listing_refused
+
+    result = rate(usage(subscriber_id=["4331681272420", "4930123450", "0000"], duration_s=[61, 30, 5]), catalog(), "run1")
+    warehouse.write_run(result.stored_tables(), tmp_path, "run1")
+    views.publish(tmp_path)
+    listing_refused(monkeypatch, tmp_path / folder)
+    out = runner.invoke(app, [*command, "--warehouse", str(tmp_path)])
+    assert out.exit_code == 1, out.output
+    assert out.output.strip() == f"error: stored folder {tmp_path / folder} cannot be listed (Permission denied): {FOLDER_PERMISSION}"
+
+
 def test_a_bad_query_is_an_error_not_a_traceback(tmp_path):
     views.publish(tmp_path)
     out = runner.invoke(app, ["sql", "select nope from invoice_lines", "--warehouse", str(tmp_path)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
 
-from pipeline.io import views, warehouse
+from pipeline.io import billing_store, views, warehouse
 from pipeline.job import rate
 from pipeline.price import detail
 from tests.factory import at, catalog, usage
@@ -558,3 +559,63 @@ def test_a_stored_file_the_user_may_not_open_is_named_with_permission_denied(tmp
 
     monkeypatch.setattr(Path, "open", refused)
     assert str(warehouse.unreadable(error(path), tmp_path)) == f"stored file {path} cannot be read ({said.format(f=path)}): {PERMISSION}"
+
+
+#: What to do about a stored folder the user running rating may not list.
+FOLDER_PERMISSION = ("permission denied: let the user running rating list and enter it (`ls -ld` shows its owner and mode), "
+                     "then run the command again")
+
+
+def listing_refused(monkeypatch, folder: Path) -> None:
+    """Listing `folder` refused, as for a user who may not read it (mode 000, another owner); monkeypatched: the
+    tests run as root, who lists any folder. pathlib's glob and os.walk list with os.scandir."""
+    scandir = os.scandir
+
+    def refused(path="."):
+        if isinstance(path, (str, os.PathLike)) and Path(path) == folder:
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refused)
+
+
+def _billed_usage(root: Path) -> list[tuple]:
+    """The rated usage `rating bill` reads (billing_store.register_state)."""
+    con = duckdb.connect()
+    try:
+        billing_store.register_state(con, root)
+        return con.sql("SELECT count(*) FROM rated_usage").fetchall()
+    finally:
+        con.close()
+
+
+#: Every reader of the stored folders, by command, and a folder whose files it reads.
+FOLDER_READERS = [
+    pytest.param(lambda root: warehouse.seen_record_keys(root, except_run="run2"), "rated_usage/period=2026-10", id="run-duplicates-period"),
+    pytest.param(lambda root: warehouse.seen_record_keys(root, except_run="run2"), "rated_usage", id="run-duplicates-table"),
+    pytest.param(lambda root: warehouse.carried_usage(root, "run2", ["2026-10"]), "invoice_lines/period=2026-10", id="run-carry-in"),
+    pytest.param(lambda root: warehouse.run_starts(root), "runs", id="run-starts"),
+    pytest.param(lambda root: warehouse.run_periods(root), "unassigned", id="rerate-periods"),
+    pytest.param(lambda root: warehouse.stored_input(root, "run1"), "rated_usage/period=2026-10", id="rerate-input"),
+    pytest.param(_billed_usage, "rated_usage/period=2026-10", id="bill"),
+    pytest.param(views.publish, "invoice_lines/period=2026-10", id="views"),
+]
+
+
+@pytest.mark.parametrize(("read", "folder"), FOLDER_READERS)
+def test_a_stored_folder_that_cannot_be_listed_is_named_with_permission_denied(tmp_path, monkeypatch, read, folder):
+    """A table or period folder of another owner or mode 000: pathlib's glob (and DuckDB's) skip it without a word,
+    so its records vanished from what the command read (a duplicate rated twice, a bill without that usage)."""
+    stored_run(tmp_path, "run1", usage(**CALLS))
+    listing_refused(monkeypatch, tmp_path / folder)
+    with pytest.raises(warehouse.UnreadableFile) as raised:
+        read(tmp_path)
+    assert str(raised.value) == f"stored folder {tmp_path / folder} cannot be listed (Permission denied): {FOLDER_PERMISSION}"
+
+
+def test_a_stored_folder_that_does_not_exist_yet_is_read_as_empty(tmp_path):
+    """No run stored yet: no folder, no error."""
+    assert warehouse.seen_record_keys(tmp_path, except_run="run1").height == 0
+    assert warehouse.carried_usage(tmp_path, "run1", ["2026-10"]).height == 0
+    assert warehouse.run_starts(tmp_path).height == 0
+    assert _billed_usage(tmp_path) == [(0,)]
