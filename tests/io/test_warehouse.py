@@ -596,7 +596,7 @@ FOLDER_READERS = [
     pytest.param(lambda root: warehouse.carried_usage(root, "run2", ["2026-10"]), "invoice_lines/period=2026-10", id="run-carry-in"),
     pytest.param(lambda root: warehouse.run_starts(root), "runs", id="run-starts"),
     pytest.param(lambda root: warehouse.run_periods(root), "unassigned", id="rerate-periods"),
-    pytest.param(lambda root: warehouse.stored_input(root, "run1"), "rated_usage/period=2026-10", id="rerate-input"),
+    pytest.param(lambda root: warehouse.rated_amounts(root, "run1"), "rated_usage/period=2026-10", id="rerate-amounts"),
     pytest.param(_billed_usage, "rated_usage/period=2026-10", id="bill"),
     pytest.param(views.publish, "invoice_lines/period=2026-10", id="views"),
 ]
