@@ -438,12 +438,13 @@ def sql_query(
     import duckdb
 
     from pipeline.config import Settings
-    from pipeline.io.warehouse import ANALYTICS_DB, unreadable
+    from pipeline.io.warehouse import ANALYTICS_DB, listable, unreadable
 
     db = Settings.from_env(warehouse=_s(warehouse)).warehouse / ANALYTICS_DB
     if not db.exists():
         error(f"no analyst database at {db}: run `rating run` (or `rating views`) first")
         raise typer.Exit(2)
+    listable(db.parent)  # the views' globs read around a folder that cannot be listed: its rows would be missing
     con = duckdb.connect(str(db), read_only=True)
     try:
         shown = 0

@@ -109,6 +109,7 @@ def bill(
         os.environ["RATING_PG_URL"] = pg_url  # not a flow parameter: Prefect stores parameters, URLs carry passwords
     from flows.billing_run import billing_run
     from pipeline.cli import quiet_operator_errors
+    from pipeline.io.warehouse import stored_paths
 
     quiet_operator_errors()
 
@@ -124,7 +125,7 @@ def bill(
     )
     for reason in summary["problems"]:
         note(reason, "not billed")
-    if not any((Path(summary["warehouse"]) / "rated_usage").rglob("*.parquet")):
+    if not stored_paths(Path(summary["warehouse"]) / "rated_usage"):
         console.print("[yellow]warning[/yellow] the warehouse holds no rated usage: these invoices bill fees only")
     console.print(f"warehouse: {summary['warehouse']} (SQL: duckdb {summary['warehouse']}/analytics.duckdb)")
     if summary["postgres"]:

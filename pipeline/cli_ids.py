@@ -158,12 +158,12 @@ def unassigned(
     if by not in ORDER_BY:
         _fail(f"--by {by!r} is not one of {', '.join(ORDER_BY)}", code=2)
     root = existing_warehouse(Settings.from_env(warehouse=str(warehouse) if warehouse else None).warehouse)
-    files = sorted((root / "unassigned").glob("*.parquet")) if (root / "unassigned").is_dir() else []
+    from pipeline.io.warehouse import reading, stored_paths
+
+    files = stored_paths(root / "unassigned", "*.parquet")
     if not files:
         console.print(f"no unassigned records in {root}: nothing stored yet, or everything was assigned")
         return
-    from pipeline.io.warehouse import reading
-
     with reading(root):  # a stored unassigned file cut short or overwritten: named, exit 1 (pipeline/cli.py)
         report = top_unassigned(pl.scan_parquet(files), top, by)
     table = Table(title=f"top {top} unassigned identifiers by {by} ({root})")

@@ -19,7 +19,7 @@ from rich.table import Table
 from pipeline.catalog import CatalogError
 from pipeline.cli_output import console, error, note, writable_warehouse
 from pipeline.io.catalog_files import load_priced_catalog, read_catalog_csv, read_raw_catalog, replace_csv
-from pipeline.io.warehouse import reading, write_parquet_atomically
+from pipeline.io.warehouse import reading, stored_paths, write_parquet_atomically
 from pipeline.price.catalog import validated_pricing
 from schemas.outputs import PERIOD
 from schemas.pricing import CATALOG_TABLES, DEFAULTS
@@ -119,7 +119,7 @@ def cost_control_report(
 
     for run_id in finish_stopped(settings.warehouse):  # else its rated usage is read half old, half new
         note(f"run {run_id} had stopped while storing its staged files: its storing was finished")
-    files = sorted((settings.warehouse / "rated_usage" / f"period={period}").glob("*.parquet"))
+    files = stored_paths(settings.warehouse / "rated_usage" / f"period={period}", "*.parquet")
     if not files:
         console.print(f"[yellow]no rated usage for {period}[/yellow] in {settings.warehouse}: rate it first (`rating run`)")
     con = engine.connect()

@@ -37,7 +37,7 @@ from pipeline import engine
 from pipeline.catalog import Catalog
 from pipeline.catalog.billing import BillingCatalog
 from pipeline.io.locks import exclusive
-from pipeline.io.warehouse import SCHEMA_DIR, parquet_view_sql, reads_warehouse
+from pipeline.io.warehouse import SCHEMA_DIR, parquet_view_sql, reads_warehouse, stored_paths
 from schemas.billing import STORED, TEST_TABLES
 from schemas.outputs import RATED_USAGE
 
@@ -79,7 +79,7 @@ def locked(warehouse: Path) -> Iterator[None]:
 
 def committed_files(warehouse: Path, table: str, test: bool = False) -> list[Path]:
     """The Parquet files of `table` in every committed run, ordered by run_id."""
-    return sorted((Path(warehouse) / BILLING).glob(_committed_pattern(table, test)))
+    return stored_paths(Path(warehouse) / BILLING, _committed_pattern(table, test))
 
 
 def billing_connection(catalog: Catalog, billing: BillingCatalog, warehouse: Path) -> duckdb.DuckDBPyConnection:
@@ -137,7 +137,7 @@ def _rated_files(con: duckdb.DuckDBPyConnection, warehouse: Path, prune: bool) -
     rated_usage/, period, size, mtime_ns, inode) and whether a committed run settled it as it is
     now (never with `prune=False`)."""
     root = warehouse / "rated_usage"
-    found = sorted(root.glob("**/*.parquet"))
+    found = stored_paths(root)
     stats = [f.stat() for f in found]
     con.register("bill_rated_found", pa.table({
         "file": pa.array([str(f) for f in found], pa.string()),
@@ -235,7 +235,7 @@ def views_with_files(warehouse: Path) -> dict[str, bool]:
     """Per view of add_billing_views, whether a committed run holds its table: without, it reads
     an empty schema file (pipeline.io.views.with_files)."""
     root = Path(warehouse).resolve() / BILLING
-    return {view: any(root.glob(_committed_pattern(table, test))) for view, table, test in _views()}
+    return {view: bool(stored_paths(root, _committed_pattern(table, test))) for view, table, test in _views()}
 
 
 def _committed_pattern(table: str, test: bool) -> str:

@@ -49,7 +49,7 @@ import polars as pl
 
 from pipeline.io.inbox import content_hash
 from pipeline.io.locks import exclusive
-from pipeline.io.warehouse import PERMISSION_DENIED, SCHEMA_DIR, parquet_view_sql, write_parquet_atomically
+from pipeline.io.warehouse import PERMISSION_DENIED, SCHEMA_DIR, parquet_view_sql, stored_paths, write_parquet_atomically
 
 
 class FileLedgerError(RuntimeError):
@@ -241,7 +241,7 @@ def fold_committed(warehouse: Path | str) -> list[str]:
     a kill is harmless: recording a file again keeps its first entry.
     """
     folder = Path(warehouse) / COMMITTED
-    pending = sorted(folder.glob("run-*.parquet")) if folder.exists() else []  # usually none: one per killed run
+    pending = stored_paths(folder, "run-*.parquet")  # usually none: one per killed run
     if not pending:
         return []
     ledger = FileLedger(warehouse)
@@ -329,7 +329,7 @@ def _view_sources(root: Path) -> dict[str, tuple[Path, dict]]:
 def views_with_files(warehouse: Path | str) -> dict[str, bool]:
     """Per view of add_views, whether it has files to read: without, it reads an empty schema file
     (pipeline.io.views.with_files)."""
-    return {name: any(source.parent.glob(source.name)) for name, (source, _) in _view_sources(Path(warehouse).resolve()).items()}
+    return {name: bool(stored_paths(source.parent, source.name)) for name, (source, _) in _view_sources(Path(warehouse).resolve()).items()}
 
 
 def add_views(con: duckdb.DuckDBPyConnection, warehouse: Path | str) -> dict[str, bool]:

@@ -43,7 +43,7 @@ def quarantine_table(run_id: str, files: list[dict]) -> pa.Table:
 def views_with_files(warehouse_dir: Path) -> dict[str, bool]:
     """Whether the `quarantine` view has files to read: without, it reads an empty schema file
     (pipeline.io.views.with_files)."""
-    return {TABLE: any((Path(warehouse_dir).resolve() / TABLE).glob("*.parquet"))}
+    return {TABLE: bool(warehouse.stored_paths(Path(warehouse_dir).resolve() / TABLE, "*.parquet"))}
 
 
 def add_view(con: duckdb.DuckDBPyConnection, warehouse_dir: Path) -> dict[str, bool]:

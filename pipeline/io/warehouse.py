@@ -148,8 +148,53 @@ def _readable(path: Path) -> bool:
     return True
 
 
-#: What to do about a stored file the user running rating may not open: it need not be damaged.
-PERMISSION_DENIED = "permission denied: let the user running rating read it (`ls -l` shows its owner and mode), then run the command again"
+#: What to do about a stored file or folder the user running rating may not open or list: it need not be damaged.
+_LET_THE_USER = "permission denied: let the user running rating {} it (`{}` shows its owner and mode), then run the command again"
+PERMISSION_DENIED = _LET_THE_USER.format("read", "ls -l")
+FOLDER_DENIED = _LET_THE_USER.format("list and enter", "ls -ld")
+
+
+def stored_paths(folder: Path, pattern: str = "**/*.parquet") -> list[Path]:
+    """The paths below `folder` that match `pattern`, sorted: none when `folder` does not exist (no
+    run stored there yet). A folder below it that cannot be listed (another owner, mode 000) is an
+    UnreadableFile: pathlib's glob and DuckDB's skip it without a word, and its files would vanish
+    from what the commands read (a duplicate rated twice, a bill without that usage)."""
+    listable(folder)
+    return sorted(Path(folder).glob(pattern))
+
+
+def listable(folder: Path) -> None:
+    """Raise UnreadableFile for the first folder below `folder` (itself included) that cannot be
+    listed; the caches and staging folders (a dot or `_cache`) are not looked into: no command reads them there."""
+    for _, folders, _ in os.walk(folder, onerror=_unlisted):
+        folders[:] = [f for f in folders if not (f.startswith(".") or f == "_cache")]
+
+
+def _unlisted(exc: OSError) -> None:
+    """os.walk's error handler: a folder that is gone (or never was, or is a file) holds nothing, as
+    for pathlib's glob; one whose listing is refused is named."""
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        return
+    if isinstance(exc, PermissionError):
+        folder = _refused_folder(Path(exc.filename))
+        raise UnreadableFile(f"stored folder {folder} cannot be listed ({exc.strerror}): {FOLDER_DENIED}") from None
+    raise exc
+
+
+def _refused_folder(path: Path) -> Path:
+    """The folder to name for `path`, whose listing was refused: the outermost of it and the folders
+    above it that cannot be entered (a warehouse of mode 000 refuses its table folders), else `path`."""
+    return next((p for p in (*reversed(path.parents), path) if not _enterable(p)), path)
+
+
+def _enterable(folder: Path) -> bool:
+    try:
+        os.stat(os.path.join(folder, os.curdir))  # looking up "." in it: what entering it takes (a Path drops the ".")
+    except PermissionError:
+        return False
+    except OSError:
+        pass
+    return True
 
 
 def _denied(path: Path) -> bool:
@@ -423,7 +468,7 @@ def seen_record_keys(warehouse: Path, except_run: str, keys: pl.Series | None = 
 
 def _table_scans(warehouse: Path, tables: tuple[str, ...], *columns: str) -> list[pl.LazyFrame]:
     """`columns` of each of `tables` that has stored files, one scan per table (_scan)."""
-    scans = [_scan(list((Path(warehouse) / name).rglob("*.parquet")), *columns) for name in tables]
+    scans = [_scan(stored_paths(Path(warehouse) / name), *columns) for name in tables]
     return [scan for scan in scans if scan is not None]
 
 
@@ -452,8 +497,8 @@ def _scan(files: list[Path], *columns: str, table: str | None = None) -> pl.Lazy
 
 def _run_files(folder: Path, run_id: str) -> list[Path]:
     """Run `run_id`'s Parquet files of a table folder (not run r10's for r1), sorted."""
-    found = folder.rglob(f"run-{run_id}*.parquet") if folder.exists() else []
-    return sorted(f for f in found if f.name == f"run-{run_id}.parquet" or f.name.startswith(f"run-{run_id}_"))
+    found = stored_paths(folder, f"**/run-{run_id}*.parquet")
+    return [f for f in found if f.name == f"run-{run_id}.parquet" or f.name.startswith(f"run-{run_id}_")]
 
 
 def stored_run(warehouse: Path, run_id: str, in_parts: tuple[str, ...] = ()) -> dict[str, pa.Table | Iterator[pa.Table]]:
@@ -566,7 +611,7 @@ def stored_records(warehouse: Path, run_id: str) -> int:
 def run_starts(warehouse: Path) -> pl.DataFrame:
     """(run_id, started_at, finished_at, input_records) of every stored run, in the order the runs
     first started; finished_at is the last execution's (a re-run changes it)."""
-    runs = list((Path(warehouse) / "runs").glob("run-*.parquet"))
+    runs = stored_paths(Path(warehouse) / "runs", "run-*.parquet")
     if not runs:
         utc = pl.Datetime("us", "UTC")
         return pl.DataFrame(schema={"run_id": pl.String, "started_at": utc, "finished_at": utc, "input_records": pl.Int64})
@@ -592,6 +637,7 @@ def run_periods(warehouse: Path) -> pl.DataFrame:
 def first_started(warehouse: Path, run_id: str):
     """When run `run_id` first ran (its stored `runs` row; a re-run keeps it), or None if it never stored."""
     path = Path(warehouse) / "runs" / f"run-{run_id}.parquet"
+    listable(path.parent)
     return pl.read_parquet(path).get_column("started_at").min() if path.exists() else None
 
 
@@ -603,14 +649,14 @@ def carried_usage(warehouse: Path, run_id: str, periods: list[str]) -> pl.DataFr
     the first time, never the units of runs that came after it (they carried its units already)."""
     folders = {p: Path(warehouse) / "invoice_lines" / f"period={p}" for p in sorted(set(periods))}
     # the run's own lines are never carried: not read (a re-rating makes them anew, even when they cannot be read)
-    wanted = {p: files for p, folder in folders.items() if (files := sorted(set(folder.glob("*.parquet")) - set(_run_files(folder, run_id))))}
+    wanted = {p: files for p, folder in folders.items() if (files := sorted(set(stored_paths(folder, "*.parquet")) - set(_run_files(folder, run_id))))}
     if not wanted:
         return carry_in(pl.DataFrame(schema=CARRY_SCHEMA))
     mine = first_started(warehouse, run_id)
     before = pl.col("run_id") != run_id
     if mine is not None:
         before = before & (pl.col("started_at") < mine)
-    runs = list((Path(warehouse) / "runs").glob("*.parquet"))
+    runs = stored_paths(Path(warehouse) / "runs", "*.parquet")
     earlier = pl.scan_parquet(runs).select("run_id", "started_at").filter(before) if runs else pl.LazyFrame(schema={"run_id": pl.String})
     lines = pl.concat(
         [_scan(files, "run_id", "contract_id", "tariff_id", "article_id", "quantity", table="invoice_lines")
@@ -628,7 +674,7 @@ def views_with_files(warehouse: Path) -> dict[str, bool]:
     """Per view of add_views, whether its table has files to read: without, it reads an empty
     schema file (pipeline.io.views.with_files)."""
     warehouse = Path(warehouse).resolve()
-    return {name: any((warehouse / name).rglob("*.parquet")) for name in SCHEMAS}
+    return {name: bool(stored_paths(warehouse / name)) for name in SCHEMAS}
 
 
 def add_views(con: duckdb.DuckDBPyConnection, warehouse: Path) -> dict[str, bool]:

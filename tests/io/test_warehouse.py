@@ -619,3 +619,21 @@ def test_a_stored_folder_that_does_not_exist_yet_is_read_as_empty(tmp_path):
     assert warehouse.carried_usage(tmp_path, "run1", ["2026-10"]).height == 0
     assert warehouse.run_starts(tmp_path).height == 0
     assert _billed_usage(tmp_path) == [(0,)]
+
+
+def test_a_folder_below_one_that_cannot_be_entered_names_that_one(tmp_path, monkeypatch):
+    """The warehouse itself of mode 000: listing its table folders is refused, but the folder to let the user into is
+    the warehouse (entering a folder is looking up "." in it; refused, monkeypatched, as listing the table folder)."""
+    stored_run(tmp_path, "run1", usage(**CALLS))
+    listing_refused(monkeypatch, tmp_path / "rated_usage")
+    stat = os.stat
+
+    def refused(path, *args, **kwargs):
+        if isinstance(path, (str, os.PathLike)) and os.fspath(path) == os.path.join(tmp_path, os.curdir):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", refused)
+    with pytest.raises(warehouse.UnreadableFile) as raised:
+        warehouse.seen_record_keys(tmp_path, except_run="run2")
+    assert str(raised.value) == f"stored folder {tmp_path} cannot be listed (Permission denied): {FOLDER_PERMISSION}"
