@@ -583,8 +583,9 @@ def _billed_usage(root: Path) -> list[tuple]:
     """The rated usage `rating bill` reads (billing_store.register_state)."""
     con = duckdb.connect()
     try:
-        billing_store.register_state(con, root)
-        return con.sql("SELECT count(*) FROM rated_usage").fetchall()
+        with warehouse.reading(root):  # as the billing run reads them
+            billing_store.register_state(con, root)
+            return con.sql("SELECT count(*), sum(quantity) FROM rated_usage").fetchall()
     finally:
         con.close()
 
@@ -618,7 +619,7 @@ def test_a_stored_folder_that_does_not_exist_yet_is_read_as_empty(tmp_path):
     assert warehouse.seen_record_keys(tmp_path, except_run="run1").height == 0
     assert warehouse.carried_usage(tmp_path, "run1", ["2026-10"]).height == 0
     assert warehouse.run_starts(tmp_path).height == 0
-    assert _billed_usage(tmp_path) == [(0,)]
+    assert _billed_usage(tmp_path) == [(0, None)]
 
 
 def test_a_folder_below_one_that_cannot_be_entered_names_that_one(tmp_path, monkeypatch):
@@ -637,3 +638,21 @@ def test_a_folder_below_one_that_cannot_be_entered_names_that_one(tmp_path, monk
     with pytest.raises(warehouse.UnreadableFile) as raised:
         warehouse.seen_record_keys(tmp_path, except_run="run2")
     assert str(raised.value) == f"stored folder {tmp_path} cannot be listed (Permission denied): {FOLDER_PERMISSION}"
+
+
+@pytest.mark.parametrize(
+    "read",
+    [lambda root: warehouse.seen_record_keys(root, except_run="x"), _billed_usage],
+    ids=["polars (duplicate detection)", "duckdb (bill)"],
+)
+def test_an_error_naming_no_file_blames_a_file_the_command_read_before_one_it_did_not(tmp_path, read):
+    """A data page of a rated_usage file overwritten, and the footer of an invoice_lines file, which neither reader
+    reads: the reader's error names no file, and the search of the whole warehouse blamed the invoice_lines file
+    (a footer that cannot be read is looked for first, in every table): restored, the command failed again."""
+    stored_run(tmp_path, "run1", usage(**CALLS))
+    rated = next((tmp_path / "rated_usage").rglob("*.parquet"))
+    _page_overwritten(rated)
+    _footer_overwritten(next((tmp_path / "invoice_lines").rglob("*.parquet")))
+    with pytest.raises(warehouse.UnreadableFile) as raised:
+        read(tmp_path)
+    assert str(raised.value).startswith(f"stored file {rated} cannot be read (")
