@@ -25,6 +25,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -92,12 +93,13 @@ _QUOTED_PARQUET = re.compile(r"""['"]([^'"]+\.parquet)['"]""")
 _DUCKDB_PREFIX = re.compile(r"^[A-Za-z ]+ Error: ")
 
 
-def unreadable(exc: BaseException, warehouse: Path, search: bool = True) -> UnreadableFile | None:
+def unreadable(exc: BaseException, warehouse: Path, search: bool = True, read: Iterable[Path] = ()) -> UnreadableFile | None:
     """The UnreadableFile a reader's error `exc` means, None when it is about no stored file of
     `warehouse` (a mistake of ours: its traceback is due). The file is the one DuckDB's message names,
     else (unless `search` is False: an error naming no file is a query's own then) the first stored file
     whose footer cannot be read, else the first that cannot be read whole (a damaged data page: Polars,
-    pyarrow and DuckDB name none)."""
+    pyarrow and DuckDB name none); first among the files `read` (the ones the command listed: `reading`),
+    then among all: a damaged file elsewhere is not what the command failed on."""
     if warehouse is None or not _read_error(exc):
         return None
     root = Path(warehouse).resolve()
@@ -109,8 +111,9 @@ def unreadable(exc: BaseException, warehouse: Path, search: bool = True) -> Unre
     if not named and (not search or (isinstance(exc, OSError) and exc.errno is not None)):  # a query's, or the system's (a full disk)
         return None
     if not named:  # only on this error's way out: every stored file's footer (1.5 s with 1 000 runs), and when
-        stored = _stored_files(root)  # all of them read, every file whole (a damaged page: the time of one full read)
-        bad = [f for f in stored if not _footer_readable(f)] or [f for f in stored if not _readable(f)]
+        # all of them read, every file whole (a damaged page: the time of one full read)
+        listed = sorted({f for f in (Path(f).resolve() for f in read) if f.is_relative_to(root) and f.is_file()})
+        bad = _damaged(listed) or _damaged(_stored_files(root))
     if not bad:
         return None
     path = bad[0]
@@ -119,6 +122,11 @@ def unreadable(exc: BaseException, warehouse: Path, search: bool = True) -> Unre
     more = f" ({len(bad) - 1} more stored files cannot be read)" if len(bad) > 1 else ""
     todo = PERMISSION_DENIED if _denied(path) else _what_to_do(path.relative_to(root))
     return UnreadableFile(f"stored file {path} cannot be read ({said}){more}: {todo}")
+
+
+def _damaged(files: list[Path]) -> list[Path]:
+    """Those of `files` whose footer cannot be read, else those that cannot be read whole."""
+    return [f for f in files if not _footer_readable(f)] or [f for f in files if not _readable(f)]
 
 
 def _stored_files(root: Path) -> list[Path]:
@@ -160,7 +168,10 @@ def stored_paths(folder: Path, pattern: str = "**/*.parquet") -> list[Path]:
     UnreadableFile: pathlib's glob and DuckDB's skip it without a word, and its files would vanish
     from what the commands read (a duplicate rated twice, a bill without that usage)."""
     listable(folder)
-    return sorted(Path(folder).glob(pattern))
+    found = sorted(Path(folder).glob(pattern))
+    if (read := _LISTED.get()) is not None:
+        read.extend(found)
+    return found
 
 
 def listable(folder: Path) -> None:
@@ -251,17 +262,27 @@ def conformed(part: pa.Table, name: str, path: Path) -> pa.Table:
     return part.select(schema.names).cast(schema)
 
 
+#: The stored files listed (stored_paths) inside the outermost `reading` under way: where an error
+#: naming no file is looked for first (unreadable's `read`).
+_LISTED: ContextVar[list[Path] | None] = ContextVar("listed", default=None)
+
+
 @contextmanager
 def reading(warehouse: Path) -> Iterator[None]:
     """Turn a reader's error about a stored file of `warehouse` that cannot be read into UnreadableFile
     (the commands print it: a message, exit code 1); any other error goes on as it is."""
+    read = _LISTED.get()
+    token = _LISTED.set([]) if read is None else None  # a `reading` inside another adds to the outer one's files
     try:
         yield
     except Exception as exc:
-        found = unreadable(exc, warehouse)
+        found = unreadable(exc, warehouse, read=_LISTED.get() or ())
         if found is None:
             raise
         raise found from None
+    finally:
+        if token is not None:
+            _LISTED.reset(token)
 
 
 def reads_warehouse(function):
