@@ -21,14 +21,16 @@ from pipeline.catalog import Catalog
 from pipeline.catalog.billing import BillingCatalog
 from pipeline.config import Settings
 from pipeline.io import billing_store, warehouse
-from pipeline.io.billing_files import load_catalogs
+from pipeline.io.cache_entries import CATALOG, warehouse_cache
+from pipeline.io.catalog_cache import cached_catalogs
 from pipeline.price import adjustment_rules
 
 
 @task(cache_policy=NO_CACHE)
-def load_catalogs_task(directory: Path) -> tuple[Catalog, BillingCatalog]:
-    """The core catalog with its pricing tables (minimum revenue, cost cap) and usage tariffs, and the billing catalog."""
-    return load_catalogs(directory)
+def load_catalogs_task(directory: Path, warehouse_dir: Path) -> tuple[Catalog, BillingCatalog]:
+    """The core catalog with its pricing tables (minimum revenue, cost cap) and usage tariffs, and the billing catalog,
+    validated once per change and kept in `<warehouse>/_cache/catalog` (pipeline.io.catalog_cache), as the rating runs keep theirs."""
+    return cached_catalogs(directory, warehouse_cache(warehouse_dir, CATALOG))
 
 
 @task(cache_policy=NO_CACHE)
@@ -98,7 +100,7 @@ def billing_run(
             logger.info("billing run %s is already committed: returning it as stored", request.run_id)
             created = False
         else:
-            cat, bil = load_catalogs_task(settings.catalog)
+            cat, bil = load_catalogs_task(settings.catalog, settings.warehouse)
             result = bill_task(cat, bil, request, settings.warehouse)
             stage_task(result, settings.warehouse, datetime.now(timezone.utc))
             commit_task(request.run_id, settings.warehouse)

@@ -16,9 +16,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.catalog import CatalogError
+from pipeline.catalog import CatalogError, CatalogNotFound
 from pipeline.cli_output import console, error, note, writable_warehouse
-from pipeline.io.catalog_files import load_priced_catalog, read_catalog_csv, read_raw_catalog, replace_csv
+from pipeline.io.catalog_files import read_catalog_csv, read_raw_catalog, replace_csv
 from pipeline.io.warehouse import reading, stored_paths, write_parquet_atomically
 from pipeline.price.catalog import validated_pricing
 from schemas.outputs import PERIOD
@@ -102,19 +102,25 @@ def cost_control_report(
     from pipeline import engine
     from pipeline.config import Settings
     from pipeline.io.billing_files import load_positions
+    from pipeline.io.cache_entries import CATALOG, warehouse_cache
+    from pipeline.io.catalog_cache import cached_priced_catalog
     from pipeline.price.cost_control import cost_control
 
     if not PERIOD.fullmatch(period):
         error(f"period {period!r} is not a month YYYY-MM (e.g. 2026-10)")
         raise typer.Exit(2)
     settings = Settings.from_env(catalog=str(catalog) if catalog else None, warehouse=str(warehouse) if warehouse else None)
+    if not settings.catalog.is_dir():
+        raise CatalogNotFound(settings.catalog)
+    # the report is stored in it, and the validated catalog is kept there (as `rating run` keeps it): checked first,
+    # so a mistyped --warehouse is never made by the cache
+    writable_warehouse(settings.warehouse)
     try:
-        priced = load_priced_catalog(settings.catalog)
+        priced = cached_priced_catalog(settings.catalog, warehouse_cache(settings.warehouse, CATALOG))
         positions = load_positions(settings.catalog, priced)
     except CatalogError as exc:
         _print_problems(exc.errors)
         raise typer.Exit(1) from None
-    writable_warehouse(settings.warehouse)  # the report is stored in it
     from pipeline.io.warehouse import finish_stopped
 
     for run_id in finish_stopped(settings.warehouse):  # else its rated usage is read half old, half new

@@ -53,6 +53,11 @@ def load_catalogs(directory: Path) -> tuple[PricedCatalog, BillingCatalog]:
     return with_pricing(with_usage_tariffs(catalog, billing), pricing), billing
 
 
+#: The tables load_catalogs reads, a read_raw_catalog call each: the core tables, the billing
+#: tables, the pricing tables; its cache's key is made of their files (pipeline.io.catalog_cache).
+CATALOGS_READS = (CORE_TABLES, tuple(CATALOG_TABLES), tuple(PRICING_TABLES))
+
+
 #: The billing files that say which positions bill usage at a fixed price, and at which price.
 POSITION_FILES = ["modules", "module_tariffs", "positions", "position_prices"]
 

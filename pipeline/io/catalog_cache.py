@@ -2,13 +2,17 @@
 
 Reading and validating a catalog of 100 k contracts (19 MB of CSV) costs most of a second, paid
 again by every scheduled run of a few records; loading the validated tables back from Parquet a
-fraction of that. An entry lives in `<cache_dir>/<key>/` (kept as pipeline.io.cache_entries keeps
-entries: renamed into place whole, a corrupted one made again, never trusted; the newest KEEP
-stay). The key is a hash of everything load_priced_catalog's result depends on:
+fraction of that. Two loads are kept: load_priced_catalog's (the rating runs', cost control's) and
+load_catalogs' (the billing run's: the same catalog with the whole billing catalog beside it), each
+in entries of its own in the same directory. An entry lives in `<cache_dir>/<key>/` (kept as
+pipeline.io.cache_entries keeps entries: renamed into place whole, a corrupted one made again,
+never trusted; the newest KEEP stay). The key is a hash of the load and everything its result
+depends on:
 
 * the bytes of every file it reads (catalog_files.PRICED_CATALOG_READS: the core tables, the
-  usage-tariff files, the pricing tables; an absent file as absent, a staged file of a stopped
-  change as the file it stands for) and the names of stray CSV files, which make it fail;
+  usage-tariff files, the pricing tables; billing_files.CATALOGS_READS: the core, billing and
+  pricing tables; an absent file as absent, a staged file of a stopped change as the file it
+  stands for) and the names of stray CSV files, which make it fail;
 * the directory as given: the catalog's `sources` name their files by it;
 * the package's code (every .py of pipeline/ and schemas/, every .sql of sql/: validation spans
   many modules) and the versions of Python and of the libraries that shape validation;
@@ -28,8 +32,8 @@ import hashlib
 import importlib
 import importlib.metadata
 import sys
-from collections.abc import Mapping
-from dataclasses import fields, is_dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, is_dataclass
 from functools import cache
 from pathlib import Path
 
@@ -45,6 +49,8 @@ import pipeline
 import schemas
 import sql
 from pipeline.catalog import CatalogError
+from pipeline.catalog.billing import BillingCatalog
+from pipeline.io.billing_files import CATALOGS_READS, load_catalogs
 from pipeline.io.cache_entries import keep_entry, stored_frames, touch
 from pipeline.io.catalog_files import PRICED_CATALOG_READS, files_read, load_priced_catalog
 from pipeline.price.catalog import PricedCatalog
@@ -66,34 +72,55 @@ def cached_priced_catalog(directory: Path, cache_dir: Path | None) -> PricedCata
     Args:
         cache_dir: the directory of cache entries; None: just load.
     """
+    return _cached(directory, cache_dir, PRICED_CATALOG_READS, PricedCatalog, lambda: load_priced_catalog(directory))
+
+
+@dataclass(frozen=True)
+class BillingCatalogs:
+    """What load_catalogs returns, as one value to store: the priced core catalog and the billing catalog."""
+
+    catalog: PricedCatalog
+    billing: BillingCatalog
+
+
+def cached_catalogs(directory: Path, cache_dir: Path | None) -> tuple[PricedCatalog, BillingCatalog]:
+    """load_catalogs(directory) (the billing run's catalogs), or the same loaded from `cache_dir`:
+    cached_priced_catalog's rules, the billing files in the key too."""
+    kept = _cached(directory, cache_dir, CATALOGS_READS, BillingCatalogs, lambda: BillingCatalogs(*load_catalogs(directory)))
+    return kept.catalog, kept.billing
+
+
+def _cached(directory: Path, cache_dir: Path | None, reads: tuple, kind: type, load: Callable[[], object]):
+    """load(), or the `kind` it made from the same files (`reads`), loaded from `cache_dir`."""
     directory = Path(directory)
-    key = None if cache_dir is None else catalog_key(directory)
-    if key is None:  # no cache, or a file that cannot be read: load_priced_catalog says which
-        return load_priced_catalog(directory)
+    key = None if cache_dir is None else catalog_key(directory, reads, kind)
+    if key is None:  # no cache, or a file that cannot be read: the load says which
+        return load()
     entry = Path(cache_dir) / key
-    loaded = _loaded(entry)
+    loaded = _loaded(entry, kind)
     if loaded is not None:
         touch(entry)
         return loaded
-    catalog = load_priced_catalog(directory)
-    if catalog_key(directory) != key:  # the catalog changed while it was read: not stored under either key
-        return catalog
+    value = load()
+    if catalog_key(directory, reads, kind) != key:  # the catalog changed while it was read: not stored under either key
+        return value
     frames: dict[str, pl.DataFrame] = {}
-    value = _flat(catalog, "", frames)
-    keep_entry(entry, frames, "catalog cache", "validates the catalog again", value=value)
-    return catalog
+    shape = _flat(value, "", frames)
+    keep_entry(entry, frames, "catalog cache", "validates the catalog again", value=shape)
+    return value
 
 
-def catalog_key(directory: Path) -> str | None:
-    """A hash of everything load_priced_catalog(directory) depends on (the module's docstring);
+def catalog_key(directory: Path, reads: tuple = PRICED_CATALOG_READS, kind: type = PricedCatalog) -> str | None:
+    """A hash of everything the load of `kind` from `reads` depends on (the module's docstring);
     None when the directory or one of its files cannot be read (a stopped change's journal too).
 
-    Finishes a catalog change stopped between its files, as load_priced_catalog does first.
+    Finishes a catalog change stopped between its files, as the loads do first.
     """
     digest = hashlib.blake2b(_code_fingerprint(), digest_size=16)
+    digest.update(f"{kind.__module__}:{kind.__qualname__};".encode())
     digest.update(f"{get_config_context()!r};{sorted(time_zones())!r};{str(directory)!r};".encode())
     try:
-        for names in PRICED_CATALOG_READS:  # three reads of a few files each
+        for names in reads:  # three reads of a few files each
             found, stray = files_read(directory, names)
             digest.update(f"stray {[path.name for path in stray]!r};".encode())
             for name in names:  # a few files
@@ -165,8 +192,8 @@ def _unflat(shape: dict, frames: Mapping[str, pl.DataFrame]) -> object:
     return shape["value"]
 
 
-def _loaded(entry: Path) -> PricedCatalog | None:
-    """The entry's catalog, or None when it is missing, partial or does not match its manifest."""
+def _loaded(entry: Path, kind: type):
+    """The entry's `kind`, or None when it is missing, partial or does not match its manifest."""
     stored = stored_frames(entry)
     if stored is None:
         return None
@@ -175,4 +202,4 @@ def _loaded(entry: Path) -> PricedCatalog | None:
         catalog = _unflat(manifest["value"], frames)
     except (KeyError, TypeError, ValueError, AttributeError, ImportError):
         return None
-    return catalog if isinstance(catalog, PricedCatalog) else None
+    return catalog if isinstance(catalog, kind) else None

@@ -211,6 +211,33 @@ def test_the_bill_command_whose_views_cannot_be_built_says_so_and_exits_0(setup,
     assert billing_store.is_committed(warehouse, "period-2026-01")
 
 
+@pytest.mark.parametrize(
+    ("change", "file", "old", "new", "validated", "february_net"),
+    [
+        ("unchanged", None, None, None, 1, Decimal("10.00")),
+        ("a core file", "prices.csv", "T1,FEE,10.00", "T1,FEE,12.00", 2, Decimal("12.00")),
+        ("a billing-only file", "positions.csv", "P1,C1,,FEE,1,", "P1,C1,,FEE,3,", 2, Decimal("30.00")),
+    ],
+)
+def test_a_billing_run_loads_an_unchanged_catalog_from_the_cache_and_validates_a_changed_one(
+    setup, monkeypatch, change, file, old, new, validated, february_net
+) -> None:
+    """The validated catalogs are kept in the warehouse between runs (pipeline.io.catalog_cache), as
+    the rating runs keep theirs: a change to any file the billing run reads is seen."""
+    from pipeline.io import billing_files
+
+    catalog, warehouse = setup
+    calls, real = [], billing_files.validated_catalog
+    monkeypatch.setattr(billing_files, "validated_catalog", lambda raw: calls.append(1) or real(raw))
+    billing_run(period="2026-01", catalog=str(catalog), warehouse_dir=str(warehouse))
+    if file is not None:
+        text = (catalog / file).read_text()
+        assert old in text
+        (catalog / file).write_text(text.replace(old, new, 1))
+    february = billing_run(period="2026-02", catalog=str(catalog), warehouse_dir=str(warehouse))
+    assert (len(calls), february["net_total"]) == (validated, february_net)
+
+
 @pytest.mark.postgres
 def test_a_run_is_mirrored_to_postgres(setup, postgres_url) -> None:
     from pipeline.io.postgres_billing import read_billing_table

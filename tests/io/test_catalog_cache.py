@@ -16,6 +16,8 @@ from pandera.config import config_context
 from pipeline.catalog import CatalogError, RawTable
 from pipeline.io import catalog_cache as cache
 from pipeline.io import catalog_files
+from pipeline.io import billing_files
+from pipeline.io.billing_files import CATALOGS_READS, load_catalogs
 from pipeline.io.catalog_files import PRICED_CATALOG_READS, load_priced_catalog
 from tests.price.factory import CORE, raw_pricing
 from tests.factory import raw_catalog
@@ -333,3 +335,90 @@ def test_no_cache_directory_just_loads(sample, validations):
     cache.cached_priced_catalog(sample, None)
     cache.cached_priced_catalog(sample, None)
     assert validations == [sample, sample]
+
+
+# The billing run's catalogs (load_catalogs: the core catalog with its pricing tables and usage
+# tariffs, and the whole billing catalog), kept by the same rules.
+
+
+@pytest.fixture
+def billing_validations(monkeypatch) -> list[Path]:
+    """The directories the cache had validated for billing (load_catalogs called), in order."""
+    calls = []
+    monkeypatch.setattr(cache, "load_catalogs", lambda d: calls.append(d) or load_catalogs(d))
+    return calls
+
+
+@pytest.mark.parametrize("path", ["cold: validated and stored", "warm: loaded"])
+def test_cached_billing_catalogs_are_exactly_what_load_catalogs_returns(path, sample, tmp_path, billing_validations):
+    fresh = load_catalogs(sample)
+    if path.startswith("warm"):
+        cache.cached_catalogs(sample, tmp_path / "cache")
+    got = cache.cached_catalogs(sample, tmp_path / "cache")
+    assert differences(got[0], fresh[0]) + differences(got[1], fresh[1], "billing") == []
+    assert billing_validations == [sample]
+    assert len(entries(tmp_path / "cache")) == 1
+    assert (got[1].addresses.height, got[1].positions.height) == (3, 6)  # the sample's billing files are there
+
+
+#: Every file load_catalogs reads of the sample.
+BILLING_SAMPLE_FILES = sorted({n for names in CATALOGS_READS for n in names if (SAMPLE / f"{n}.csv").exists()})
+
+
+def test_the_billing_key_covers_the_billing_only_files_too():
+    assert sorted(set(BILLING_SAMPLE_FILES) - set(SAMPLE_FILES)) == [
+        "addresses", "article_terms", "billing_settings", "contract_terms", "pauses", "position_prices", "positions", "recipients",
+        "tariff_terms", "users",
+    ]
+
+
+@pytest.mark.parametrize("name", BILLING_SAMPLE_FILES)
+def test_one_changed_byte_in_any_file_load_catalogs_reads_misses(name, sample, tmp_path, billing_validations):
+    cache.cached_catalogs(sample, tmp_path / "cache")
+    path = sample / f"{name}.csv"
+    data = path.read_bytes()
+    assert data.endswith(b"\n")
+    path.write_bytes(data[:-1] + b" ")
+    got = cache.cached_catalogs(sample, tmp_path / "cache")
+    fresh = load_catalogs(sample)
+    assert billing_validations == [sample, sample]
+    assert differences(got[0], fresh[0]) + differences(got[1], fresh[1], "billing") == []
+    assert len(entries(tmp_path / "cache")) == 2
+
+
+def test_a_changed_billing_value_is_read_not_the_cached_one(sample, tmp_path):
+    before = cache.cached_catalogs(sample, tmp_path / "cache")[1].addresses.get_column("city")[0]
+    path = sample / "addresses.csv"
+    path.write_bytes(path.read_bytes().replace(before.encode(), b"Graz-Umgebung", 1))
+    assert cache.cached_catalogs(sample, tmp_path / "cache")[1].addresses.get_column("city")[0] == "Graz-Umgebung" != before
+
+
+def test_the_billing_key_covers_the_files_load_catalogs_reads(sample, monkeypatch):
+    reads, real = [], billing_files.read_raw_catalog
+    monkeypatch.setattr(billing_files, "read_raw_catalog", lambda d, names=catalog_files.TABLES: reads.append(names) or real(d, names))
+    load_catalogs(sample)
+    assert [list(names) for names in reads] == [list(names) for names in CATALOGS_READS]
+    assert reads[0] is catalog_files.TABLES  # the read that reports stray files
+
+
+def test_rating_and_billing_keep_their_own_entries_side_by_side(sample, tmp_path, validations, billing_validations):
+    for _ in range(2):
+        priced = cache.cached_priced_catalog(sample, tmp_path / "cache")
+        both = cache.cached_catalogs(sample, tmp_path / "cache")
+    assert (type(priced).__name__, [type(c).__name__ for c in both]) == ("PricedCatalog", ["PricedCatalog", "BillingCatalog"])
+    assert (validations, billing_validations) == ([sample], [sample])
+    assert len(entries(tmp_path / "cache")) == 2
+
+
+def test_an_invalid_billing_file_is_never_stored_and_fails_the_same_way_every_time(sample, tmp_path, billing_validations):
+    path = sample / "positions.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text(lines[0] + lines[1].replace(",recurring,", ",sometimes,", 1) + "".join(lines[2:]))
+    raised = []
+    for _ in range(2):
+        with pytest.raises(CatalogError, match="positions.csv:2: column 'billing_type'") as caught:
+            cache.cached_catalogs(sample, tmp_path / "cache")
+        raised.append(str(caught.value))
+    assert raised[0] == raised[1]
+    assert billing_validations == [sample, sample]
+    assert entries(tmp_path / "cache") == []

@@ -6,12 +6,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+import pytest
 import typer
 from typer.testing import CliRunner
 
 from pipeline import engine
 from pipeline.catalog.billing import validated_billing
-from pipeline.cli_pricing import load_priced_catalog, register
+from pipeline.cli_pricing import register
+from pipeline.io.catalog_files import load_priced_catalog
 from pipeline.price import cost_control
 from tests.factory import raw_catalog
 from tests.price.factory import CORE, K_EX, K_MIN, K_RC, K_SEC, calls, priced, raw_pricing, rate_priced
@@ -133,6 +135,36 @@ def test_rating_cost_control_prints_and_stores_the_report(tmp_path: Path):
     assert shown(stored) == EXPECTED
     # printed to a pipe (a scheduled run's log), the table keeps whole cells
     assert "│ K-SEC │ C2 │ T-SEC │ flat_price │ A-MOB │ │ 0.18 │ 0.10 │ 80.00 │ 10.00 │ over_tolerance │" in output
+
+
+@pytest.mark.parametrize(
+    ("change", "old", "new", "validated", "flat_row"),
+    [
+        ("unchanged", None, None, 0, ("K-SEC", "flat_price", "A-MOB", None, 120, "0.18", "0.10", "80.00", "over_tolerance")),
+        ("a flat price", "T-SEC,A-MOB,0.10,", "T-SEC,A-MOB,0.12,", 1,
+         ("K-SEC", "flat_price", "A-MOB", None, 120, "0.18", "0.12", "50.00", "over_tolerance")),
+    ],
+)
+def test_rating_cost_control_loads_an_unchanged_catalog_from_the_cache_and_validates_a_changed_one(
+    tmp_path: Path, monkeypatch, change, old, new, validated, flat_row
+):
+    """The validated catalog `rating run` keeps in the warehouse (pipeline.io.catalog_cache) serves cost control too."""
+    from pipeline.io import catalog_files
+
+    cost_control_command(tmp_path, RULES, USAGE)  # the first command keeps the validated catalog in the warehouse
+    validations, real = [], catalog_files.validated_catalog
+    monkeypatch.setattr(catalog_files, "validated_catalog", lambda raw: validations.append(1) or real(raw))
+    catalog, warehouse = tmp_path / "catalog", tmp_path / "warehouse"
+    if old is not None:
+        text = (catalog / "flat_prices.csv").read_text()
+        assert old in text
+        (catalog / "flat_prices.csv").write_text(text.replace(old, new, 1))
+    app = typer.Typer()
+    register(app)
+    result = CliRunner().invoke(app, ["cost-control", "--period", "2026-10", "--catalog", str(catalog), "--warehouse", str(warehouse)])
+    assert result.exit_code == 0, result.output
+    stored = pl.read_parquet(warehouse / "cost_control" / "period=2026-10" / "cost_control.parquet")
+    assert (len(validations), shown(stored)[0]) == (validated, flat_row)
 
 
 def test_rating_cost_control_stopped_while_writing_leaves_the_earlier_report_whole(tmp_path: Path, monkeypatch):
