@@ -222,7 +222,8 @@ def rate_batch(batch: Batch, catalog: Catalog, run_id: str, warehouse_dir: Path)
 
 @task(cache_policy=NO_CACHE)
 def store(
-    result: RatingResult, runs: pl.DataFrame, quarantined: list[dict], warehouse_dir: Path, ledger_rows: pl.DataFrame | None = None
+    result: RatingResult, runs: pl.DataFrame, quarantined: list[dict], warehouse_dir: Path, ledger_rows: pl.DataFrame | None = None,
+    views: bool = True,
 ) -> dict[str, int]:
     """Write the run's tables and quarantined files to the warehouse, replacing an earlier execution of the run.
 
@@ -230,13 +231,16 @@ def store(
         ledger_rows: the file ledger's rows of the run's input files (file_ledger.entries), committed
             with its tables: a run killed before `record_files` has its files recorded by the next
             run (file_ledger.fold_committed). A re-rating reads no file and passes none.
+        views: refresh the analyst views after storing; False: the caller refreshes them once, after
+            all its runs (a re-rating), so a build that fails is tried, and its warning logged, once.
     """
     tables = result.stored_tables(runs)
     tables[quarantine.TABLE] = result.con.from_arrow(quarantine.quarantine_table(result.run_id, quarantined))
     if ledger_rows is not None:
         tables[file_ledger.COMMITTED] = ledger_rows
     rows = warehouse.write_run(tables, warehouse_dir, result.run_id)
-    refresh_views(warehouse_dir, get_run_logger())
+    if views:
+        refresh_views(warehouse_dir, get_run_logger())
     return rows
 
 

@@ -106,7 +106,7 @@ def _rerated(cat: Catalog, run_id: str, settings: Settings, billed: pl.DataFrame
             changes = rerate.billed_changes(before, after, mine)
         net = result.net_amount
         runs = run_record(run_id, stored.started_at, datetime.now(timezone.utc), stored.input_files, result.input_records, net)
-        rows = store(result, runs, stored.quarantined, settings.warehouse)
+        rows = store(result, runs, stored.quarantined, settings.warehouse, views=False)  # the flow refreshes them, once
         try:
             pg_rows = to_postgres(run_id, settings.pg_url, settings.warehouse) if settings.pg_url else None
         except warehouse.UnreadableFile as exc:
@@ -156,22 +156,28 @@ def rerate_usage(
     """
     logger = get_run_logger()
     settings = Settings.from_env(catalog=catalog, warehouse=warehouse_dir, pg_url=pg_url)
-    # the rating lock: no rating run stores meanwhile; the billing lock: no billing run bills the old amounts meanwhile
-    with warehouse.locked(settings.warehouse), billing_store.locked(settings.warehouse):
-        for run_id in warehouse.recover(settings.warehouse):
-            logger.warning("run %s had stopped while storing its staged files: its storing was finished", run_id)
-        chosen = plan(settings.warehouse, run_ids or [], periods or [], every, allow_billed)
-        if not chosen.runs:
-            logger.info("nothing to rate again: no stored run holds records of %s", ", ".join(periods or []) or "any period")
-        cat = load_catalog_task(settings.catalog, settings.warehouse) if chosen.runs else None
-        done: list[dict] = []
-        for run_id in chosen.runs:  # a loop over runs
-            done.append(_rerated(cat, run_id, settings, chosen.billed, logger, [d["run_id"] for d in done]))
-        for run_id, period in chosen.later.iter_rows():
-            logger.warning("run %s also holds records of %s but was not rated again: its free quantities and tiers "
-                           "went on from the old figures (rate %s again with --period %s)", run_id, period, run_id, period)  # fmt: skip
-    # each run's store built the views if they needed it; a build that failed there is tried once more, and reported
-    views = refresh_views(settings.warehouse, logger) if done else None
+    done: list[dict] = []
+    views, storing = None, False
+    try:
+        # the rating lock: no rating run stores meanwhile; the billing lock: no billing run bills the old amounts meanwhile
+        with warehouse.locked(settings.warehouse), billing_store.locked(settings.warehouse):
+            for run_id in warehouse.recover(settings.warehouse):
+                logger.warning("run %s had stopped while storing its staged files: its storing was finished", run_id)
+            chosen = plan(settings.warehouse, run_ids or [], periods or [], every, allow_billed)
+            if not chosen.runs:
+                logger.info("nothing to rate again: no stored run holds records of %s", ", ".join(periods or []) or "any period")
+            cat = load_catalog_task(settings.catalog, settings.warehouse) if chosen.runs else None
+            storing = bool(chosen.runs)  # runs may be stored from here on: their views are refreshed below, whatever follows
+            for run_id in chosen.runs:  # a loop over runs
+                done.append(_rerated(cat, run_id, settings, chosen.billed, logger, [d["run_id"] for d in done]))
+            for run_id, period in chosen.later.iter_rows():
+                logger.warning("run %s also holds records of %s but was not rated again: its free quantities and tiers "
+                               "went on from the old figures (rate %s again with --period %s)", run_id, period, run_id, period)  # fmt: skip
+    finally:
+        # the runs' stores leave the views alone: built here if they need it, once, after the last run stored (or the one
+        # that failed: those stored before it are in place), so a build that fails is tried, logged and reported once
+        if storing:
+            views = refresh_views(settings.warehouse, logger)
     return {
         "runs": done,
         "later_runs": chosen.later.rows(),

@@ -8,6 +8,7 @@ unassigned calls, both to Germany (75 s and 45 s).
 
 from __future__ import annotations
 
+import logging.handlers
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -561,3 +562,35 @@ def test_a_rerating_whose_views_cannot_be_built_is_stored_and_says_so(tmp_path, 
         "the analyst views were not built anew (IOException: No space left on device); what the run stored is in place: "
         f"`rating views --warehouse {warehouse}` builds them once that is fixed (the next run tries again)"
     )
+
+
+@pytest.mark.parametrize(("build", "attempts", "warnings"), [("fails", 1, 1), ("works", 1, 0)])
+def test_a_rerating_refreshes_the_views_once_after_storing(tmp_path, monkeypatch, build, attempts, warnings):
+    """Each run's store refreshed the views and the flow once more after its runs: a build that failed
+    was tried twice and its warning logged twice. Now the flow refreshes them once, after its runs."""
+    import duckdb
+
+    from pipeline.io import views
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    run_flow(catalog, inbox, warehouse)
+    (warehouse / "analytics.duckdb").unlink()  # so the re-rating builds it
+    tried, real = [], views._build
+
+    def counted(warehouse_dir):
+        tried.append(warehouse_dir)
+        if build == "fails":
+            raise duckdb.IOException("No space left on device")
+        return real(warehouse_dir)
+
+    monkeypatch.setattr(views, "_build", counted)
+    records = logging.handlers.BufferingHandler(capacity=10_000)
+    prefect_logs = logging.getLogger("prefect")  # the run loggers' parent: Prefect's loggers do not reach the root one
+    prefect_logs.addHandler(records)
+    try:
+        summary = rerate(warehouse, catalog, every=True)
+    finally:
+        prefect_logs.removeHandler(records)
+    logged = [r for r in records.buffer if "the analyst views were not built anew" in r.getMessage()]
+    assert (len(tried), len(logged), summary["views"] is None) == (attempts, warnings, build == "works")
