@@ -49,7 +49,7 @@ import polars as pl
 
 from pipeline.io.inbox import content_hash
 from pipeline.io.locks import exclusive
-from pipeline.io.warehouse import PERMISSION_DENIED, SCHEMA_DIR, parquet_view_sql, stored_paths, write_parquet_atomically
+from pipeline.io.warehouse import SCHEMA_DIR, parquet_view_sql, permission_denied, stored_paths, write_parquet_atomically
 
 
 class FileLedgerError(RuntimeError):
@@ -121,7 +121,7 @@ class FileLedger:
         try:
             stored = pl.read_parquet(self.path)
         except (OSError, pl.exceptions.PolarsError) as exc:
-            todo = PERMISSION_DENIED if isinstance(exc, PermissionError) else (
+            todo = permission_denied(self.path, exc) or (
                 "restore it from a backup, or move it away to start a new ledger (every file in the inbox is then read again, "
                 "its records already stored counted as duplicates)")  # fmt: skip
             raise FileLedgerError(f"the file ledger {self.path} cannot be read ({type(exc).__name__}: {str(exc)[:200]}): {todo}") from None
@@ -257,7 +257,7 @@ def _committed_rows(path: Path) -> pl.DataFrame:
     try:
         return pl.read_parquet(path)
     except (OSError, pl.exceptions.PolarsError) as exc:
-        todo = PERMISSION_DENIED if isinstance(exc, PermissionError) else (
+        todo = permission_denied(path, exc) or (
             "restore the file from a backup, or move it away (that run's files are then read again by the next run: their "
             "records already stored counted as duplicates, their bad lines rejected again)")  # fmt: skip
         raise FileLedgerError(

@@ -120,7 +120,7 @@ def unreadable(exc: BaseException, warehouse: Path, search: bool = True, read: I
     lines = str(exc).strip().splitlines() or [type(exc).__name__]
     said = _DUCKDB_PREFIX.sub("", lines[0])
     more = f" ({len(bad) - 1} more stored files cannot be read)" if len(bad) > 1 else ""
-    todo = PERMISSION_DENIED if _denied(path) else _what_to_do(path.relative_to(root))
+    todo = permission_denied(path) or _what_to_do(path.relative_to(root))
     return UnreadableFile(f"stored file {path} cannot be read ({said}){more}: {todo}")
 
 
@@ -137,7 +137,7 @@ def _stored_files(root: Path) -> list[Path]:
 
 def _footer_readable(path: Path) -> bool:
     try:
-        with path.open("rb") as stream:  # by Python, as _denied opens it: a refused open is the same PermissionError
+        with path.open("rb") as stream:  # by Python, as permission_denied opens it: a refused open is the same PermissionError
             pq.ParquetFile(stream).close()
     except (OSError, pa.ArrowException):
         return False
@@ -208,16 +208,20 @@ def _enterable(folder: Path) -> bool:
     return True
 
 
-def _denied(path: Path) -> bool:
-    """Whether opening `path` is refused for lack of permission (its owner or mode; for root too, on a
-    file server that maps root to nobody)."""
+def permission_denied(path: Path, exc: BaseException | None = None) -> str | None:
+    """PERMISSION_DENIED when `path` cannot be read for lack of permission: the reader's error `exc` is a
+    PermissionError, or opening the file is refused (its owner or mode; for root too, on a file server that
+    maps root to nobody), whatever the reader said; None otherwise (the caller's own advice then). One rule
+    for every stored file a command names: the warehouse's tables, the file ledger's."""
+    if isinstance(exc, PermissionError):
+        return PERMISSION_DENIED
     try:
         path.open("rb").close()
     except PermissionError:
-        return True
+        return PERMISSION_DENIED
     except OSError:
         pass
-    return False
+    return None
 
 
 def _what_to_do(relative: Path) -> str:

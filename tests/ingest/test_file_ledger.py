@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -303,3 +304,37 @@ def test_a_ledger_file_the_user_may_not_open_says_permission_denied(tmp_path, mo
     with pytest.raises(FileLedgerError) as raised:
         read(tmp_path / "warehouse")
     assert str(raised.value) == message.format(f=path)
+
+
+@pytest.mark.parametrize(
+    ("name", "read", "what"),
+    [
+        ("file_ledger.parquet", lambda wh: FileLedger(wh).entries(), "the file ledger {f}"),
+        ("_file_ledger_pending/run-r7.parquet", lambda wh: fold_committed(wh), "the file-ledger rows committed with run r7, {f},"),
+    ],
+    ids=["ledger", "pending"],
+)
+def test_a_ledger_file_whose_opening_is_refused_says_permission_denied_whatever_the_reader_said(tmp_path, monkeypatch, name, read, what):
+    """The stored files' rule (warehouse.permission_denied): opening the file refused means permission denied,
+    also when the reader's error is another (the ledger looked at the reader's error alone, and said to restore it)."""
+    path = tmp_path / "warehouse" / name
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"PAR1")
+    opening = Path.open
+
+    def refused(self, *args, **kwargs):
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return opening(self, *args, **kwargs)
+
+    def reader(source, *args, **kwargs):
+        raise pl.exceptions.ComputeError("parquet: File out of specification: underlying IO error")
+
+    monkeypatch.setattr(pl, "read_parquet", reader)
+    monkeypatch.setattr(Path, "open", refused)
+    with pytest.raises(FileLedgerError) as raised:
+        read(tmp_path / "warehouse")
+    assert str(raised.value) == (
+        f"{what.format(f=path)} cannot be read (ComputeError: parquet: File out of specification: underlying IO error): permission denied: "
+        "let the user running rating read it (`ls -l` shows its owner and mode), then run the command again"
+    )

@@ -535,6 +535,36 @@ PERMISSION = "permission denied: let the user running rating read it (`ls -l` sh
 
 
 @pytest.mark.parametrize(
+    ("said", "opening", "todo"),
+    [
+        ("the reader's PermissionError", "works", PERMISSION),  # Polars, pyarrow: the reader says so
+        ("another error", "refused", PERMISSION),  # DuckDB's IOException, or an error about another file
+        ("no error", "refused", PERMISSION),
+        ("another error", "works", None),  # a damaged file: the caller's own advice
+        ("no error", "fails otherwise", None),  # gone meanwhile
+    ],
+)
+def test_permission_denied_is_one_rule_for_every_reader(tmp_path, monkeypatch, said, opening, todo):
+    """warehouse.permission_denied: what the warehouse's and the file ledger's messages say of a file the user
+    running rating may not open (one helper; the file ledger looked at the reader's error alone)."""
+    path = tmp_path / "stored.parquet"
+    path.write_bytes(b"PAR1")
+    real = Path.open
+
+    def opened(self, *args, **kwargs):
+        if self == path and opening == "refused":
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        if self == path and opening == "fails otherwise":
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", opened)
+    error = {"the reader's PermissionError": PermissionError(f"Permission denied (os error 13): {path}"),
+             "another error": pl.exceptions.ComputeError("parquet: File out of specification"), "no error": None}[said]  # fmt: skip
+    assert warehouse.permission_denied(path, error) == todo
+
+
+@pytest.mark.parametrize(
     ("error", "said"),
     [
         (lambda f: duckdb.IOException(f'IO Error: Cannot open file "{f}": Permission denied'), 'Cannot open file "{f}": Permission denied'),
