@@ -1,6 +1,10 @@
 """Prefect flows: they wire the pure stages of `pipeline` to I/O, with retries and logging."""
 
 import pipeline  # noqa: F401  first: it tunes Polars' allocator before Polars loads
+from pipeline.config import postgres_retry_delay
+
+#: Seconds between a PostgreSQL task's tries of an unreachable server (retry_when_unreachable).
+POSTGRES_RETRY_DELAY = postgres_retry_delay()
 
 
 def retry_when_unreachable(task, task_run, state) -> bool:

@@ -15,7 +15,7 @@ import pyarrow as pa
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import refresh_views, retry_when_unreachable
+from flows import POSTGRES_RETRY_DELAY, refresh_views, retry_when_unreachable
 from pipeline.bill.invoices import BillingRequest, BillingResult, billed, billing_request
 from pipeline.catalog import Catalog
 from pipeline.catalog.billing import BillingCatalog
@@ -63,7 +63,7 @@ def publish_task(warehouse_dir: Path) -> str | None:
     return refresh_views(warehouse_dir, get_run_logger())
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=retry_when_unreachable)
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=POSTGRES_RETRY_DELAY, retry_condition_fn=retry_when_unreachable)
 def to_postgres_task(run_id: str, warehouse_dir: Path, url: str) -> dict[str, int]:
     """Mirror a committed run into PostgreSQL (replacing that run's rows: safe to repeat), and
     every committed run PostgreSQL lacks (one whose own write failed)."""

@@ -24,7 +24,7 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import refresh_views, retry_when_unreachable
+from flows import POSTGRES_RETRY_DELAY, refresh_views, retry_when_unreachable
 from pipeline import rerate
 from pipeline.catalog import Catalog
 from pipeline.io.cache_entries import CATALOG, DEVICE_INDEX, warehouse_cache
@@ -245,7 +245,7 @@ def store(
     return rows
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=retry_when_unreachable)
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=POSTGRES_RETRY_DELAY, retry_condition_fn=retry_when_unreachable)
 def to_postgres(run_id: str, url: str, warehouse_dir: Path) -> dict[str, int]:
     """Replace stored run `run_id`'s rows in PostgreSQL (creating the schema on first use) with
     its tables as the warehouse holds them, in one transaction; then write every run of the
@@ -270,7 +270,7 @@ def _catch_up(url: str, warehouse_dir: Path) -> list[str]:
     return stale
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=retry_when_unreachable)
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=POSTGRES_RETRY_DELAY, retry_condition_fn=retry_when_unreachable)
 def postgres_catch_up(url: str, warehouse_dir: Path) -> list[str]:
     """A run that read nothing still brings PostgreSQL up to date with the warehouse (docs/warehouse.md)."""
     from pipeline.io import postgres

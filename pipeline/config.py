@@ -33,3 +33,17 @@ class Settings:
             "pg_url": overrides.get("pg_url") or env.get("RATING_PG_URL") or None,
         }
         return cls(**values)
+
+
+def postgres_retry_delay() -> float:
+    """Seconds a flow's PostgreSQL task waits before each of its two retries of an unreachable server
+    (env RATING_PG_RETRY_DELAY, default 5). Read when the flows are imported: Prefect fixes a task's
+    retry delay when the task is made."""
+    raw = os.environ.get("RATING_PG_RETRY_DELAY", "5")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise ValueError(f"RATING_PG_RETRY_DELAY={raw!r}: give the seconds to wait before retrying PostgreSQL, a number >= 0")
+    return seconds

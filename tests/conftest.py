@@ -48,6 +48,17 @@ def _no_fixed_terminal_size() -> None:
 _no_fixed_terminal_size()
 
 
+def _postgres_retried_at_once() -> None:
+    """The flows' PostgreSQL tasks retry an unreachable server twice, 5 s apart: the tests (and the commands
+    they run, which inherit the environment) retry at once, and still retry (tests/flows/test_retries.py)."""
+    import os
+
+    os.environ["RATING_PG_RETRY_DELAY"] = "0"
+
+
+_postgres_retried_at_once()
+
+
 @pytest.fixture(autouse=True)
 def _prefect_console_on_an_open_stream() -> None:
     """Prefect's console log handler writes to the sys.stderr of when Prefect set up its logging. A
