@@ -322,15 +322,22 @@ def _rating(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def billed_sample(tmp_path_factory) -> Path:
-    """The README's sample: `rating run`, then `rating bill --period 2026-10` (invoices RE-000001 to RE-000004, dated 2026-10-31)."""
+def billed_sample(prefect_harness, tmp_path_factory) -> Path:
+    """The README's sample: the flows of `rating run`, then `rating bill --period 2026-10` (invoices RE-000001 to
+    RE-000004, dated 2026-10-31). Run here, on the session's Prefect server: the two commands, each in a process of
+    its own with a Prefect server of its own, took 25 s (the tests run commands of their own over copies of it)."""
+    from flows.billing_run import billing_run
+    from flows.rate_usage import rate_usage
+
     root = tmp_path_factory.mktemp("billed-sample")
-    shutil.copytree(SAMPLE / "catalog", root / "catalog")
-    shutil.copytree(SAMPLE / "inbox", root / "inbox")
-    where = ("--catalog", "catalog", "--warehouse", "wh")
-    for args in (("run", "--inbox", "inbox", *where), ("bill", "--period", "2026-10", *where)):
-        done = _rating(*args, cwd=root)
-        assert done.returncode == 0, done.stdout + done.stderr
+    catalog = shutil.copytree(SAMPLE / "catalog", root / "catalog")
+    inbox = shutil.copytree(SAMPLE / "inbox", root / "inbox")
+    with pytest.MonkeyPatch.context() as env:  # nothing taken from the caller's RATING_* settings
+        for name in ("RATING_CATALOG", "RATING_INBOX", "RATING_WAREHOUSE", "RATING_SOURCES", "RATING_PG_URL"):
+            env.delenv(name, raising=False)
+        rated = rate_usage(catalog=str(catalog), inbox_dir=str(inbox), warehouse_dir=str(root / "wh"), sources=str(inbox / "sources.toml"))
+        billed = billing_run(period="2026-10", catalog=str(catalog), warehouse_dir=str(root / "wh"))
+    assert (rated["run_id"], billed["invoices"]) == (SAMPLE_RUN, 4)
     return root
 
 
