@@ -11,8 +11,6 @@ import threading
 from functools import cache
 
 import duckdb
-import polars as pl
-import pyarrow as pa
 
 import sql
 
@@ -59,23 +57,3 @@ def one_row(con: duckdb.DuckDBPyConnection, query: str, params=None) -> tuple:
     if len(rows) != 1:
         raise ValueError(f"expected one row, got {len(rows)}")
     return rows[0]
-
-
-def register(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
-    """Register `frame` on `con` as table `name`, each column's chunks as they are (no copy).
-
-    DataFrame.to_arrow first aligns the chunks of a frame whose columns are chunked differently
-    (columns filtered in parallel beside a column computed whole), and that copies every column:
-    0.4 GiB of fresh memory for the 10 M located records of a run (docs/performance.md). Arrow
-    tables allow columns chunked differently, and DuckDB reads them in aligned slices.
-    """
-    con.register(name, arrow_table(frame))
-
-
-def arrow_table(frame: pl.DataFrame) -> pa.Table:
-    """`frame` as an Arrow table, each column's chunks as they are: zero-copy (see register)."""
-    return pa.table({c: _chunked(frame.get_column(c)) for c in frame.columns})
-
-
-def _chunked(column: pl.Series) -> pa.ChunkedArray:
-    return pa.chunked_array([chunk.to_arrow() for chunk in column.get_chunks()], type=column.slice(0, 0).to_arrow().type)

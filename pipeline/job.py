@@ -225,7 +225,7 @@ def _store(con, run_id, usage, rejects, dupes, non_billable) -> None:
         "non_billable": non_billable.select(pl.lit(run_id).alias("run_id"), *CANONICAL),
     }
     for name, frame in frames.items():
-        engine.register(con, f"out_{name}", frame)
+        con.register(f"out_{name}", frame.to_arrow())
 
 
 def _sums(con, table: str) -> tuple[int, int, int]:

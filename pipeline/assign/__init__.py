@@ -19,7 +19,6 @@ import duckdb
 import polars as pl
 
 import sql
-from pipeline import engine
 from pipeline.assign.index import (
     NO_SEGMENT,
     DeviceIndex,
@@ -188,7 +187,7 @@ def _fallback(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, dev_no: pl.
 
 def assigned_usage(con: duckdb.DuckDBPyConnection, located: pl.DataFrame) -> None:
     """Register `assignment`: every located record with its `dev_no` (NULL: unassigned), and `id_formats`."""
-    engine.register(con, "assignment", located)
+    con.register("assignment", located.to_arrow())
     con.register("id_formats", pl.DataFrame({"id_type": list(FORMATS), "format": list(FORMATS.values())}).to_arrow())
 
 
@@ -196,4 +195,4 @@ def unassigned_only(con: duckdb.DuckDBPyConnection, located: pl.DataFrame) -> No
     """Register `assignment` again with just the unassigned records of `located`: all that is read of
     it once the records are priced (their outcome, sql/duck/out/unassigned.sql), so the run need not
     keep every located record (0.5 GiB at 10 M records) to its end."""
-    engine.register(con, "assignment", located.filter(pl.col("dev_no").is_null()))
+    con.register("assignment", located.filter(pl.col("dev_no").is_null()).to_arrow())
