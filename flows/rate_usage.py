@@ -232,8 +232,7 @@ def store(
             with its tables: a run killed before `record_files` has its files recorded by the next
             run (file_ledger.fold_committed). A re-rating reads no file and passes none.
         views: refresh the analyst views after storing; False: the caller refreshes them once, after
-            all its runs (a re-rating) or after recording its files (a rating run: record_files), so a
-            build that fails is tried, and its warning logged, once.
+            all its runs (a re-rating), so a build that fails is tried, and its warning logged, once.
     """
     tables = result.stored_tables(runs)
     tables[quarantine.TABLE] = result.con.from_arrow(quarantine.quarantine_table(result.run_id, quarantined))
@@ -461,8 +460,7 @@ def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = Fal
             # run (file_ledger.fold_committed); one whose PostgreSQL write fails below is stored, and the next run
             # writes it there from the warehouse (_catch_up) and reads only files that are new then, not this run's again
             ledger_rows = file_ledger.entries(run_id, hand_in.new, {q["content_hash"]: q["reason"] for q in batch.quarantined})
-            # record_files, right after, refreshes the views once (a build that fails is tried, and warned of, once)
-            rows = store(result, runs, batch.quarantined, settings.warehouse, ledger_rows, views=False)
+            rows = store(result, runs, batch.quarantined, settings.warehouse, ledger_rows)
             views = record_files(settings.warehouse, run_id, hand_in, ledger_rows)
             if replaced:
                 summary["warnings"] += _later_runs(settings.warehouse, run_id, settings.inbox, logger)

@@ -352,24 +352,6 @@ def test_a_run_whose_views_cannot_be_built_is_stored_and_the_next_run_builds_the
     assert view_rows(warehouse) == {**VIEW_ROWS, "skipped_files": 10}
 
 
-def test_a_run_whose_views_cannot_be_built_tries_them_once(prefect_harness, tmp_path, monkeypatch):
-    """The run's store refreshed the views and record_files once more: a build that failed was tried
-    twice, and its warning logged twice (flows.refresh_views logs each failed try). Now
-    record_files, the run's last step, refreshes them once."""
-    from pipeline.io import views
-
-    catalog, inbox = sample_inbox(tmp_path)
-    tried = []
-
-    def full(warehouse_dir):
-        tried.append(warehouse_dir)
-        raise duckdb.IOException("No space left on device")
-
-    monkeypatch.setattr(views, "_build", full)
-    summary = run_flow(catalog, inbox, tmp_path / "warehouse")
-    assert (summary["outcomes"], len(tried), summary["views"].startswith("the analyst views were not built anew")) == (OUTCOMES, 1, True)
-
-
 def test_a_rating_run_keeps_the_billing_views(runs):
     """The analyst database a rating run rebuilds has the billing views too (empty before any billing run)."""
     views = {name for (name,) in rows_of(runs["warehouse"], "SELECT view_name FROM duckdb_views() WHERE NOT internal")}
