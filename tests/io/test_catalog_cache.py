@@ -257,12 +257,17 @@ def test_a_catalog_changed_while_it_is_validated_is_not_stored(sample, tmp_path,
     assert entries(tmp_path / "cache") == []
 
 
-def test_the_key_covers_the_files_load_priced_catalog_reads(sample, monkeypatch):
+@pytest.mark.parametrize(
+    ("module", "load", "listed"),
+    [(catalog_files, load_priced_catalog, PRICED_CATALOG_READS), (billing_files, load_catalogs, CATALOGS_READS)],
+    ids=["rating", "billing"],
+)
+def test_the_key_covers_the_files_the_loader_reads(sample, monkeypatch, module, load, listed):
     """Each of its reads, in its order: a new read there must reach the key's list too."""
-    reads, real = [], catalog_files.read_raw_catalog
-    monkeypatch.setattr(catalog_files, "read_raw_catalog", lambda d, names=catalog_files.TABLES: reads.append(names) or real(d, names))
-    load_priced_catalog(sample)
-    assert [list(names) for names in reads] == [list(names) for names in PRICED_CATALOG_READS]
+    reads, real = [], module.read_raw_catalog
+    monkeypatch.setattr(module, "read_raw_catalog", lambda d, names=catalog_files.TABLES: reads.append(names) or real(d, names))
+    load(sample)
+    assert [list(names) for names in reads] == [list(names) for names in listed]
     assert reads[0] is catalog_files.TABLES  # the read that reports stray files
 
 
@@ -391,14 +396,6 @@ def test_a_changed_billing_value_is_read_not_the_cached_one(sample, tmp_path):
     path = sample / "addresses.csv"
     path.write_bytes(path.read_bytes().replace(before.encode(), b"Graz-Umgebung", 1))
     assert cache.cached_catalogs(sample, tmp_path / "cache")[1].addresses.get_column("city")[0] == "Graz-Umgebung" != before
-
-
-def test_the_billing_key_covers_the_files_load_catalogs_reads(sample, monkeypatch):
-    reads, real = [], billing_files.read_raw_catalog
-    monkeypatch.setattr(billing_files, "read_raw_catalog", lambda d, names=catalog_files.TABLES: reads.append(names) or real(d, names))
-    load_catalogs(sample)
-    assert [list(names) for names in reads] == [list(names) for names in CATALOGS_READS]
-    assert reads[0] is catalog_files.TABLES  # the read that reports stray files
 
 
 def test_rating_and_billing_keep_their_own_entries_side_by_side(sample, tmp_path, validations, billing_validations):
