@@ -130,15 +130,19 @@ def test_the_sample_has_every_file_the_loader_reads_but_volume_tiers():
     assert sorted({n for names in PRICED_CATALOG_READS for n in names} - set(SAMPLE_FILES)) == ["volume_tiers"]
 
 
+def blank_last_byte(path: Path) -> None:
+    """The file's last byte, its final line break, made a blank."""
+    data = path.read_bytes()
+    assert data.endswith(b"\n")
+    path.write_bytes(data[:-1] + b" ")
+
+
 @pytest.mark.parametrize("name", SAMPLE_FILES)
 def test_one_changed_byte_in_any_file_the_loader_reads_misses(name, sample, tmp_path, validations):
     """The file's last byte, its final line break, made a blank: cells are read without blanks, so
     the tables stay the same, but a cache that skipped the file's bytes would not see a real change either."""
     cache.cached_priced_catalog(sample, tmp_path / "cache")
-    path = sample / f"{name}.csv"
-    data = path.read_bytes()
-    assert data.endswith(b"\n")
-    path.write_bytes(data[:-1] + b" ")
+    blank_last_byte(sample / f"{name}.csv")
     got = cache.cached_priced_catalog(sample, tmp_path / "cache")
     assert validations == [sample, sample]
     assert differences(got, load_priced_catalog(sample)) == []
@@ -380,10 +384,7 @@ def test_the_billing_key_covers_the_billing_only_files_too():
 @pytest.mark.parametrize("name", BILLING_SAMPLE_FILES)
 def test_one_changed_byte_in_any_file_load_catalogs_reads_misses(name, sample, tmp_path, billing_validations):
     cache.cached_catalogs(sample, tmp_path / "cache")
-    path = sample / f"{name}.csv"
-    data = path.read_bytes()
-    assert data.endswith(b"\n")
-    path.write_bytes(data[:-1] + b" ")
+    blank_last_byte(sample / f"{name}.csv")
     got = cache.cached_catalogs(sample, tmp_path / "cache")
     fresh = load_catalogs(sample)
     assert billing_validations == [sample, sample]
