@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 
 from pipeline.catalog import CatalogNotFound, CatalogNotWritable
 from pipeline.cli_output import console, error, existing_warehouse, glob_problem, note, unwritable, writable_warehouse
+from pipeline.config import SettingError
 from pipeline.io.warehouse import UnreadableFile
 from schemas.outputs import OUTCOMES
 
@@ -46,6 +47,9 @@ class _Commands(TyperGroup):
         except UnreadableFile as exc:  # a warehouse file cut short or overwritten (pipeline.io.warehouse.reading)
             error(exc)
             raise typer.Exit(1) from None
+        except SettingError as exc:  # read where it is used: RATING_PG_RETRY_DELAY when the flows are imported
+            error(exc)
+            raise typer.Exit(2) from None
 
 
 def _release_frames(exc: BaseException) -> None:

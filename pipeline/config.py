@@ -35,6 +35,11 @@ class Settings:
         return cls(**values)
 
 
+class SettingError(ValueError):
+    """An environment setting that cannot be used: its message names it and says what it takes (the
+    commands print it, exit code 2, as for a bad option)."""
+
+
 def postgres_retry_delay() -> float:
     """Seconds a flow's PostgreSQL task waits before each of its two retries of an unreachable server
     (env RATING_PG_RETRY_DELAY, default 5). Read when the flows are imported: Prefect fixes a task's
@@ -45,5 +50,5 @@ def postgres_retry_delay() -> float:
     except ValueError:
         seconds = -1.0
     if not 0 <= seconds < float("inf"):
-        raise ValueError(f"RATING_PG_RETRY_DELAY={raw!r}: give the seconds to wait before retrying PostgreSQL, a number >= 0")
+        raise SettingError(f"RATING_PG_RETRY_DELAY={raw!r}: give the seconds to wait before retrying PostgreSQL, a number >= 0")
     return seconds

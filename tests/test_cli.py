@@ -581,3 +581,23 @@ def test_delete_accounts_check_of_unbilled_usage_names_an_unreadable_stored_file
     said = str(raised.value)
     assert said.startswith(f"stored file {root / file} cannot be read (No magic bytes found at end of file"), said
     assert "restore it from a backup: a committed billing run is never written again" in said
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("run", "--inbox", str(SAMPLE / "inbox"), "--sources", str(SAMPLE / "inbox" / "sources.toml")), ("bill", "--period", "2026-10")],
+    ids=["run", "bill"],
+)
+def test_a_bad_retry_delay_setting_is_a_message_and_exit_2_not_a_traceback(tmp_path, command):
+    """RATING_PG_RETRY_DELAY is read when the flows are imported (pipeline.config.postgres_retry_delay):
+    a value that is no number of seconds stopped the command with a traceback."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "COLUMNS": "300", "RATING_PG_RETRY_DELAY": "five"}
+    (tmp_path / "wh").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *command, "--catalog", str(SAMPLE / "catalog"), "--warehouse", str(tmp_path / "wh")],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    said = done.stdout + done.stderr
+    assert (done.returncode, "Traceback" in said) == (2, False)
+    assert "error: RATING_PG_RETRY_DELAY='five': give the seconds to wait before retrying PostgreSQL, a number >= 0" in " ".join(said.split())
