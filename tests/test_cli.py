@@ -315,9 +315,15 @@ BAD_START = ("contracts.csv", "V-1002,C002,T-SEC,2024-06-15,", "V-1002,C002,T-SE
 
 
 def _rating(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """`rating ARGS` in a process of its own, as an operator or a scheduler runs it."""
+    """`rating ARGS` in a process of its own, as an operator or a scheduler runs it: against the
+    session's Prefect server when a test started it (PREFECT_API_URL, as on a machine with a Prefect
+    server), else with a temporary server of its own (10-20 s to start)."""
+    from prefect.settings import PREFECT_API_URL
+
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root), "COLUMNS": "300"}
+    if PREFECT_API_URL.value():
+        env["PREFECT_API_URL"] = PREFECT_API_URL.value()
     return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
 
 
