@@ -498,13 +498,13 @@ def _walked(rec: pl.DataFrame, card: dict[str, np.ndarray], rules: walk.Rules, c
     """(free, tier_fee, unit_price, tier_no, tier_before, spanning) after walking the `counted` records (_priced)."""
     n = rec.height
     quantity, price, src, ta = card["quantity"], card["price_micro"], card["src"], card["ta_no"]
-    month = rec.get_column("month_idx").to_numpy()
-    contract = rec.get_column("contract_no").fill_null(0).to_numpy()  # no contract: not walked (no card)
     free, fee, unit_price = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), price
     tier_no = tier_before = None
     spanning: list[dict[str, np.ndarray]] = []  # per walked part: the records whose charged units span tiers
     if counted.size:
         unit_price, tier_no, tier_before = price.copy(), np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+        month = rec.get_column("month_idx").to_numpy()
+        contract = rec.get_column("contract_no").fill_null(0).to_numpy()  # no contract: not walked (no card)
         rows, gk = walk.walk_order(contract, ta, month, rec.get_column("t_us").to_numpy(), counted)
         q, s = np.empty(rows.size, dtype=quantity.dtype), np.empty(rows.size, dtype=src.dtype)
 
