@@ -522,8 +522,12 @@ def _scan(files: list[Path], *columns: str, table: str | None = None) -> pl.Lazy
 
 def _run_files(folder: Path, run_id: str) -> list[Path]:
     """Run `run_id`'s Parquet files of a table folder (not run r10's for r1), sorted."""
-    found = stored_paths(folder, f"**/run-{run_id}*.parquet")
-    return [f for f in found if f.name == f"run-{run_id}.parquet" or f.name.startswith(f"run-{run_id}_")]
+    return [f for f in stored_paths(folder, f"**/run-{run_id}*.parquet") if _of_run(f, run_id)]
+
+
+def _of_run(path: Path, run_id: str) -> bool:
+    """Whether `path` is one of run `run_id`'s files (`run-<id>.parquet`, `run-<id>_<n>.parquet`), not run r10's for r1."""
+    return path.name == f"run-{run_id}.parquet" or path.name.startswith(f"run-{run_id}_")
 
 
 def stored_run(warehouse: Path, run_id: str, in_parts: tuple[str, ...] = ()) -> dict[str, pa.Table | Iterator[pa.Table]]:
@@ -674,7 +678,7 @@ def carried_usage(warehouse: Path, run_id: str, periods: list[str]) -> pl.DataFr
     the first time, never the units of runs that came after it (they carried its units already)."""
     folders = {p: Path(warehouse) / "invoice_lines" / f"period={p}" for p in sorted(set(periods))}
     # the run's own lines are never carried: not read (a re-rating makes them anew, even when they cannot be read)
-    wanted = {p: files for p, folder in folders.items() if (files := sorted(set(stored_paths(folder, "*.parquet")) - set(_run_files(folder, run_id))))}
+    wanted = {p: files for p, folder in folders.items() if (files := [f for f in stored_paths(folder, "*.parquet") if not _of_run(f, run_id)])}
     if not wanted:
         return carry_in(pl.DataFrame(schema=CARRY_SCHEMA))
     mine = first_started(warehouse, run_id)
