@@ -149,11 +149,50 @@ def _from_digits(
 def normalised_usage(usage: pl.DataFrame, plan: pl.DataFrame | None = None) -> pl.DataFrame:
     """`usage` with identifiers in canonical form (module docstring); same rows, same order, same schema.
 
+    Only the rows the rule can change are worked on (`_changeable`): most switches write E.164
+    digits, which stay as they are unless the source's plan reads them otherwise, and the
+    rule's string work costs 3 cpu-s per 10 M records where the test costs a tenth of it.
+
     Args:
         plan: numbering_plan rows; sources without a row get `+` and separators handled only.
-    Computed in stages (each step a column): the rule's parts are used several times.
     """
     plan = pl.DataFrame(schema=PLAN_SCHEMA) if plan is None else plan.select(list(PLAN_SCHEMA))
+    rows = usage.select(_changeable(plan)).to_series()
+    if not rows.any():
+        return usage
+    if rows.all():
+        return _normalised(usage, plan)
+    at = rows.arg_true()
+    done = _normalised(usage.select("source", "id_type", "subscriber_id", "counterparty").gather(at), plan)
+    return usage.with_columns(usage.get_column(c).clone().scatter(at, done.get_column(c)) for c in ("subscriber_id", "counterparty"))
+
+
+def _changeable(plan: pl.DataFrame) -> pl.Expr:
+    """Whether the rule may change a record's identifiers: a MAC, or a phone record with a number
+    that is not plain digits (separators, `+`, brackets, text) or whose source's plan rewrites
+    digits (they start with its international or national prefix, bare numbers are national, or
+    the international prefix is a pattern). Plain digits of any other source are E.164 already,
+    or stay as written (and end up unassigned with the reason)."""
+
+    def kept(column: str) -> pl.Expr:
+        number = pl.col(column)
+        plain = number.cast(pl.UInt64, strict=False).is_not_null() & ~number.str.starts_with("+")  # digits, at most 20
+        rewritten = pl.lit(False)
+        for row in plan.iter_rows(named=True):  # configured sources, not records
+            by_plan = pl.lit(row["bare_numbers"] == "national" or not (row["international_prefix"] or "").isdigit())
+            for prefix in (row["international_prefix"], row["national_prefix"]):
+                if prefix:
+                    by_plan = by_plan | number.str.starts_with(prefix)
+            rewritten = rewritten | ((pl.col("source") == row["source"]) & by_plan)
+        return number.is_null() | (plain & ~rewritten)
+
+    phone = pl.col("id_type") == "phone"
+    return ((pl.col("id_type") == "mac") | (phone & ~(kept("subscriber_id") & kept("counterparty")))).fill_null(True).alias("changeable")
+
+
+def _normalised(usage: pl.DataFrame, plan: pl.DataFrame) -> pl.DataFrame:
+    """normalised_usage of every row of `usage`. Computed in stages (each step a column): the rule's
+    parts are used several times."""
     plain = plan.filter(pl.col("international_prefix").str.contains(r"^[0-9]+$"))
     patterned = plan.filter(~pl.col("international_prefix").str.contains(r"^[0-9]+$"))
     phone = pl.col("id_type") == "phone"

@@ -32,43 +32,58 @@ def test_an_unknown_country_is_an_error_naming_the_source():
         numbering_plan({"pbx-x": "XX"})
 
 
-@pytest.mark.parametrize(
-    ("source", "written", "e164"),
-    [
-        ("pbx-graz", "0316 81 27 24", "43316812724"),  # national: trunk prefix 0 → country code 43
-        ("pbx-graz", "(0316) 812-724", "43316812724"),
-        ("pbx-graz", "0043 316 812724", "43316812724"),  # international prefix 00
-        ("pbx-graz", "+43 316 812724", "43316812724"),
-        ("pbx-graz", "+43 (0)316 812724", "43316812724"),  # the trunk prefix in brackets is not dialled from abroad
-        ("pbx-graz", "0043 (0)316 812724", "43316812724"),
-        ("fs-berlin", "+49(0)30-1234 00", "4930123400"),
-        ("pbx-graz", "43316812724", "43316812724"),  # already international digits
-        ("pbx-graz", "4331681272420", "4331681272420"),
-        ("fs-berlin", "030 1234 00", "4930123400"),
-        ("fs-berlin", "0049301234", "49301234"),
-        ("pbx-nyc", "011 43 316 812724", "43316812724"),  # international prefix 011
-        ("pbx-nyc", "011 43 (0)316 812724", "43316812724"),  # …and the bracketed trunk prefix after it
-        ("pbx-sydney", "0011 43 (0)316 812724", "43316812724"),
-        ("pbx-nyc", "1 212 555 0100", "12125550100"),  # trunk prefix 1, country code 1
-        ("pbx-aarhus", "33 12 34 56", "4533123456"),  # Denmark: no trunk prefix, bare numbers are national
-        ("pbx-aarhus", "00 43 316 812724", "43316812724"),
-        ("pbx-aarhus", "+33 1 23 45 67 89", "33123456789"),
-        ("pbx-roma", "06 1234 5678", "390612345678"),  # Italy keeps the 0 after the country code
-        ("pbx-roma", "333 123 4567", "393331234567"),
-        ("pbx-boston", "212 555 0100", "12125550100"),  # a US switch configured to write national numbers bare
-        ("pbx-boston", "1 212 555 0100", "12125550100"),
-        ("pbx-nyc", "12125550100", "12125550100"),  # by default bare digits are E.164 already
-        ("pbx-sydney", "0011 43 316 812724", "43316812724"),  # a prefix the plan gives as a pattern
-        ("pbx-sydney", "02 9876 5432", "61298765432"),
-        ("unplanned", "+43 316 812724", "43316812724"),  # a source without a plan: + and separators only
-        ("unplanned", "0043316812724", "0043316812724"),  # …so this stays as written (and is unassigned)
-        ("pbx-graz", "anonymous", "anonymous"),  # not a number: kept for the unassigned reason
-    ],
-)
+#: (source, written, E.164 digits)
+WRITTEN_NUMBERS = [
+    ("pbx-graz", "0316 81 27 24", "43316812724"),  # national: trunk prefix 0 → country code 43
+    ("pbx-graz", "(0316) 812-724", "43316812724"),
+    ("pbx-graz", "0043 316 812724", "43316812724"),  # international prefix 00
+    ("pbx-graz", "+43 316 812724", "43316812724"),
+    ("pbx-graz", "+43 (0)316 812724", "43316812724"),  # the trunk prefix in brackets is not dialled from abroad
+    ("pbx-graz", "0043 (0)316 812724", "43316812724"),
+    ("fs-berlin", "+49(0)30-1234 00", "4930123400"),
+    ("pbx-graz", "43316812724", "43316812724"),  # already international digits
+    ("pbx-graz", "4331681272420", "4331681272420"),
+    ("fs-berlin", "030 1234 00", "4930123400"),
+    ("fs-berlin", "0049301234", "49301234"),
+    ("pbx-nyc", "011 43 316 812724", "43316812724"),  # international prefix 011
+    ("pbx-nyc", "011 43 (0)316 812724", "43316812724"),  # …and the bracketed trunk prefix after it
+    ("pbx-sydney", "0011 43 (0)316 812724", "43316812724"),
+    ("pbx-nyc", "1 212 555 0100", "12125550100"),  # trunk prefix 1, country code 1
+    ("pbx-aarhus", "33 12 34 56", "4533123456"),  # Denmark: no trunk prefix, bare numbers are national
+    ("pbx-aarhus", "00 43 316 812724", "43316812724"),
+    ("pbx-aarhus", "+33 1 23 45 67 89", "33123456789"),
+    ("pbx-roma", "06 1234 5678", "390612345678"),  # Italy keeps the 0 after the country code
+    ("pbx-roma", "333 123 4567", "393331234567"),
+    ("pbx-boston", "212 555 0100", "12125550100"),  # a US switch configured to write national numbers bare
+    ("pbx-boston", "1 212 555 0100", "12125550100"),
+    ("pbx-nyc", "12125550100", "12125550100"),  # by default bare digits are E.164 already
+    ("pbx-sydney", "0011 43 316 812724", "43316812724"),  # a prefix the plan gives as a pattern
+    ("pbx-sydney", "02 9876 5432", "61298765432"),
+    ("unplanned", "+43 316 812724", "43316812724"),  # a source without a plan: + and separators only
+    ("unplanned", "0043316812724", "0043316812724"),  # …so this stays as written (and is unassigned)
+    ("pbx-graz", "anonymous", "anonymous"),  # not a number: kept for the unassigned reason
+]
+
+
+@pytest.mark.parametrize(("source", "written", "e164"), WRITTEN_NUMBERS)
 def test_phone_numbers_become_e164_digits_by_the_source_numbering_plan(source, written, e164):
     records = usage(source=[source], subscriber_id=[written], counterparty=[written])
     normalised = normalised_usage(records, PLAN)
     assert normalised.select("subscriber_id", "counterparty").row(0) == (e164, e164)
+
+
+def test_a_batch_normalises_each_row_as_it_would_alone():
+    # rows the rule changes and rows it keeps (plain digits no plan rewrites) in one batch, and one
+    # identifier of a row changed while the other is kept
+    sources, written, e164 = (list(column) for column in zip(*WRITTEN_NUMBERS))
+    records = usage(
+        source=sources + ["pbx-graz"] * 2,
+        subscriber_id=written + ["43316812724", "0316 81 27 24"],
+        counterparty=written + ["0316 81 27 24", "43316812724"],
+    )
+    normalised = normalised_usage(records, PLAN)
+    assert normalised.get_column("subscriber_id").to_list() == e164 + ["43316812724"] * 2
+    assert normalised.get_column("counterparty").to_list() == e164 + ["43316812724"] * 2
 
 
 @pytest.mark.parametrize(
