@@ -46,11 +46,12 @@ _FALSE = ("false", "f", "no", "n", "0")
 class Cast:
     """How one text column becomes typed.
 
-    `convert` maps trimmed, non-empty text (an expression) to the typed value, or to
-    null where the text breaks `rule`; `fallbacks` are further conversions tried, in
-    order, only when some cells did not convert (so the common case pays for one);
-    `check`, if given, is a further condition on the converted value (a range). A
-    present cell that ends up null failed.
+    `convert` maps trimmed text (an expression) to the typed value, or to null where the
+    text breaks `rule` (what it makes of an empty cell does not matter: that cell is null);
+    `fallbacks` are further conversions tried, in order, only when some cells did not
+    convert (so the common case pays for one); `check`, if given, is a further condition
+    the converted value must meet (a range; the rule of a text, whose value is the text
+    itself). A present cell that converts to null or fails the check failed.
 
     `shown` marks a column that is typed already (a Parquet file's integers or timestamps):
     it is neither cast to text nor trimmed, `convert` takes the typed value, and a value that
@@ -103,31 +104,41 @@ def parsed(frame: pl.DataFrame, casts: Mapping[str, Cast], *, line: str = "sourc
     texts = [f"__text_{i}" for i in range(len(names))]
     values = [f"__value_{i}" for i in range(len(names))]
     rules = [f"__rule_{i}" for i in range(len(names))]
+    # a text cell is present when its trimmed text is not empty, a typed one when it is not null
+    present = {name: _present(casts[name], t) for name, t in zip(names, texts)}
     work = frame.with_columns(
-        (_trimmed(name) if casts[name].shown is None else pl.col(name)).alias(t) for name, t in zip(names, texts)
+        (pl.col(name).cast(pl.String).str.strip_chars() if casts[name].shown is None else pl.col(name)).alias(t)
+        for name, t in zip(names, texts)
     )
     work = work.with_columns(casts[name].convert(pl.col(t)).alias(v) for name, t, v in zip(names, texts, values))
     work = work.with_columns(_in_utc(work, {v: casts[name].zone for name, v in zip(names, values) if _local(work[v], casts[name])}))
     for name, t, v in zip(names, texts, values):
         for fallback in casts[name].fallbacks:
-            unconverted = pl.col(t).is_not_null() & pl.col(v).is_null()
+            unconverted = present[name] & pl.col(v).is_null()
             if not work.select(unconverted.any()).item():
                 break
             value = work.select(pl.when(unconverted).then(fallback(pl.col(t)))).to_series()
             if _local(value, casts[name]):
                 value = wall_clock_utc(value, casts[name].zone)
             work = work.with_columns(pl.when(unconverted).then(value).otherwise(pl.col(v)).alias(v))
-    # checks look at the converted column, so a conversion is never computed twice
-    checked = [(casts[name].check, v) for name, v in zip(names, values) if casts[name].check is not None]
-    if checked:
-        work = work.with_columns(pl.when(check(pl.col(v))).then(pl.col(v)).alias(v) for check, v in checked)
-    work = work.with_columns(
-        _broken_rule(casts[name], pl.col(t), pl.col(v)).alias(r) for name, t, v, r in zip(names, texts, values, rules)
-    )
+    # the checks look at the converted column, so a conversion is never computed twice
+    work = work.with_columns(_broken_rule(casts[name], present[name], pl.col(v)).alias(r) for name, v, r in zip(names, values, rules))
     ok = work.select(pl.all_horizontal(pl.col(rules).is_null()).alias("ok")).to_series()
     failures = _failure_rows(work, casts, rules, line, ok)
-    typed = work.with_columns(pl.col(v).alias(name) for name, v in zip(names, values)).drop(texts, values, rules)
+    # a value is null where its cell is absent or failed; a column is rewritten only where some
+    # value is not null already (a text's value is its trimmed text: most columns are kept as they are)
+    stray = work.select((~present[name] | pl.col(r).is_not_null()) & pl.col(v).is_not_null() for name, v, r in zip(names, values, rules))
+    stray = [any_stray for any_stray in stray.select(pl.all().any()).row(0)]
+    typed = work.with_columns(
+        (pl.when(present[name] & pl.col(r).is_null()).then(pl.col(v)) if any_stray else pl.col(v)).alias(name)
+        for name, v, r, any_stray in zip(names, values, rules, stray)
+    ).drop(texts, values, rules)
     return Parsed(frame=typed, ok=ok, failures=failures)
+
+
+def _present(cast: Cast, text: str) -> pl.Expr:
+    """Whether a cell holds something: trimmed text that is not empty; a typed value that is not null."""
+    return pl.col(text).is_not_null() if cast.shown is not None else (pl.col(text).str.len_bytes() > 0).fill_null(False)
 
 
 def _local(value: pl.Series, cast: Cast) -> bool:
@@ -140,17 +151,12 @@ def _as_written(name: str, cast: Cast) -> pl.Expr:
     return pl.col(name).cast(pl.String) if cast.shown is None else cast.shown(pl.col(name))
 
 
-def _trimmed(name: str) -> pl.Expr:
-    """The cell text without surrounding blanks; empty text is null."""
-    text = pl.col(name).cast(pl.String).str.strip_chars()
-    return pl.when(text.str.len_bytes() > 0).then(text)
-
-
-def _broken_rule(cast: Cast, text: pl.Expr, value: pl.Expr) -> pl.Expr:
-    """The rule a cell breaks, or null when it is fine."""
-    rule = pl.when(text.is_not_null() & value.is_null()).then(pl.lit(cast.rule))
+def _broken_rule(cast: Cast, present: pl.Expr, value: pl.Expr) -> pl.Expr:
+    """The rule a cell breaks, or null when it is fine: a present cell that did not convert or fails the check."""
+    failed = value.is_null() if cast.check is None else value.is_null() | ~cast.check(value).fill_null(False)
+    rule = pl.when(present & failed).then(pl.lit(cast.rule))
     if cast.required:
-        rule = pl.when(text.is_null()).then(pl.lit(REQUIRED)).otherwise(rule)
+        rule = pl.when(~present).then(pl.lit(REQUIRED)).otherwise(rule)
     return rule
 
 
@@ -180,12 +186,17 @@ def _failure_rows(work: pl.DataFrame, casts: Mapping[str, Cast], rules: list[str
 def text(*, required: bool = False, pattern: str | None = None, choices: Collection[str] | None = None) -> Cast:
     """Text without NUL characters (PostgreSQL's text cannot store one); optionally it must match
     a regex `pattern` or be one of `choices`."""
+    # the value is the text itself, kept as it is (not copied): the rule is a check
     if pattern is not None:
-        return Cast(f"text matching {pattern}", lambda t: pl.when(t.str.contains(pattern) & ~_has_nul(t)).then(t), required)
+        return Cast(f"text matching {pattern}", _itself, required, lambda t: t.str.contains(pattern) & ~_has_nul(t))
     if choices is not None:
         allowed = sorted(choices)
-        return Cast(f"one of {', '.join(allowed)}", lambda t: pl.when(t.is_in(allowed)).then(t), required)
-    return Cast(NUL_RULE, lambda t: pl.when(~_has_nul(t)).then(t), required)
+        return Cast(f"one of {', '.join(allowed)}", _itself, required, lambda t: t.is_in(allowed))
+    return Cast(NUL_RULE, _itself, required, lambda t: ~_has_nul(t))
+
+
+def _itself(t: pl.Expr) -> pl.Expr:
+    return t
 
 
 def _has_nul(t: pl.Expr) -> pl.Expr:

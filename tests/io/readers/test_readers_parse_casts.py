@@ -26,8 +26,12 @@ UTC = timezone.utc
         (parse.text(choices=["phone", "ipv4"]), ["phone", "ipv4", "mac", "", " phone "], ["phone", "ipv4", None, None, "phone"], [(3, "mac", "one of ipv4, phone")]),
         (parse.text(pattern=r"^\d+$", required=True), ["4331", "43a", "", "0", "1"], ["4331", None, None, "0", "1"], [(2, "43a", r"text matching ^\d+$"), (3, "", "required")]),
         (parse.ip_address(), ["167.112.17.42", "256.1.1.1", "2001:db8::1", "::", "1.2.3"], ["167.112.17.42", None, "2001:db8::1", "::", None], [(2, "256.1.1.1", "ip address"), (5, "1.2.3", "ip address")]),
+        (parse.text(required=True), [" a ", "", None, "x\x00y", "b"], ["a", None, None, None, "b"], [(2, "", "required"), (3, "", "required"), (4, "x\x00y", parse.NUL_RULE)]),
+        (parse.text(required=True), [None] * 5, [None] * 5, [(line, "", "required") for line in range(1, 6)]),
+        (parse.text(), ["a", " ", None, "b", "c"], ["a", None, None, "b", "c"], []),
     ],
-    ids=["integer", "bounded-required", "number", "decimal", "boolean", "date", "date-run-together", "choices", "pattern", "ip"],
+    ids=["integer", "bounded-required", "number", "decimal", "boolean", "date", "date-run-together", "choices", "pattern", "ip", "text",
+         "text-none", "text-blank"],  # fmt: skip
 )
 def test_each_cast_converts_and_reports(cast, cells, values, failures):
     frame = pl.DataFrame({"line": [1, 2, 3, 4, 5], "cell": cells}, schema={"line": pl.Int64, "cell": pl.String})
