@@ -54,7 +54,7 @@ def _without_nul(result: ReadResult) -> ReadResult:
     with the line's text; this catches what a reader makes of several fields (a hashed record key
     is hex, but a source's own key is the field as written)."""
     usage, rejects = result.usage, result.rejects
-    texts = [name for name, dtype in usage.schema.items() if dtype == pl.String]
+    texts = [name for name, dtype in usage.schema.items() if dtype == pl.String and name not in result.nul_free]
     holds = [pl.col(name).str.contains("\x00", literal=True).fill_null(False) for name in texts]
     bad = usage.select(pl.any_horizontal(holds).alias("bad")).to_series() if texts and usage.height else None
     if bad is not None and bad.any():

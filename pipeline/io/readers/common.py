@@ -52,6 +52,10 @@ class ReadResult:
 
     usage: pl.DataFrame
     rejects: pl.DataFrame
+    #: text columns of `usage` no value of which can hold a NUL character: made of cells the
+    #: reader's text casts checked (parse.text) and of configured text without one. The
+    #: final check (readers._without_nul) reads the other text columns only.
+    nul_free: frozenset[str] = frozenset()
 
     @property
     def rejected_records(self) -> int:

@@ -355,6 +355,23 @@ def test_text_with_a_nul_character_rejects_its_row(tmp_path, column, value, show
 
 
 @pytest.mark.parametrize(
+    ("setting", "column", "shown"),
+    [
+        ({"article_key": "voice\x00"}, "article_key", "voice\\x00"),
+        ({"name": "p\x00q"}, "record_key", "p\\x00q:k1"),  # the key is prefixed by the source's name
+    ],
+)
+def test_configured_text_with_a_nul_character_rejects_the_records_it_is_in(tmp_path, setting, column, shown):
+    """A file's cells are checked as they are read; what the source's configuration adds (its
+    name in the record keys, default article key) is checked where it holds a NUL."""
+    path = tmp_path / "usage.parquet"
+    pl.DataFrame({"record_key": ["k1"], "subscriber_id": ["43316812724"], "start_time": [datetime(2026, 10, 1, 9)], "duration_s": [60]}).write_parquet(path)
+    result = read_usage_file(path, Source(**{"name": "pq", "format": "parquet", "pattern": "*.parquet", **setting}))
+    assert result.usage.height == 0
+    assert result.rejects.select("source_line", "column", "value", "rule").rows() == [(1, column, shown, "text without NUL characters")]
+
+
+@pytest.mark.parametrize(
     ("zone", "cell", "expected"),
     [
         ("America/Vancouver", "2026-10-26 17:30:00", datetime(2026, 10, 27, 0, 30, tzinfo=UTC)),  # Monday, -07
