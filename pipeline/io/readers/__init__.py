@@ -42,8 +42,14 @@ NUL_SHOWN = "\\x00"
 
 
 def read_usage_file(path: Path, source: Source) -> ReadResult:
-    """Canonical usage records and row rejects of one file; UnreadableFile if it cannot be read at all."""
-    return _without_nul(_READERS[source.format](Path(path), source))
+    """Canonical usage records and row rejects of one file; UnreadableFile if it cannot be read at all.
+
+    The records come as one chunk per column. A reader's columns are split differently (a
+    Parquet file's by row group, a computed key whole), and every eager query of a frame whose
+    columns are split differently copies the whole frame first: a batch of such files paid that
+    on every query of every stage."""
+    result = _without_nul(_READERS[source.format](Path(path), source))
+    return ReadResult(result.usage.rechunk(), result.rejects)
 
 
 def _without_nul(result: ReadResult) -> ReadResult:

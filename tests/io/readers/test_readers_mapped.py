@@ -463,6 +463,17 @@ def _written(column: str, typed: pl.Series) -> pl.Expr:
     return pl.Series(column, text, dtype=pl.String).alias(column)
 
 
+def test_a_parquet_file_of_several_row_groups_is_read_as_one_chunk_per_column(tmp_path):
+    """Columns split differently (by row group, or computed whole) would make every later query
+    of the batch copy it whole first (pipeline.io.readers.read_usage_file)."""
+    rows = {"record_key": ["k1", "k2", "k3"], "subscriber_id": ["43316812724"] * 3, "start_time": [datetime(2026, 10, 1, 9)] * 3, "duration_s": [60] * 3}
+    pl.DataFrame(rows).write_parquet(tmp_path / "usage.parquet", row_group_size=2)
+    assert pq.ParquetFile(tmp_path / "usage.parquet").num_row_groups == 2
+    result = read_usage_file(tmp_path / "usage.parquet", Source(name="pq", format="parquet", pattern="*.parquet"))
+    assert {column.name: column.n_chunks() for column in result.usage.get_columns()} == dict.fromkeys(result.usage.columns, 1)
+    assert result.usage.get_column("record_key").to_list() == ["pq:k1", "pq:k2", "pq:k3"]
+
+
 def test_a_parquet_record_without_its_own_key_hashes_typed_columns_as_their_text(tmp_path):
     rows = {"record_key": ["k1", None], "subscriber_id": ["43316812724"] * 2, "start_time": [datetime(2026, 10, 1, 9, 0, 0, 500)] * 2,
             "duration_s": pl.Series([60, 61], dtype=pl.UInt16)}  # fmt: skip
