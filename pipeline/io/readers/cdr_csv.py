@@ -20,6 +20,7 @@ from pipeline.io.readers.common import (
     UnreadableFile,
     cell_rejects,
     fields_of_lines,
+    nul_free_columns,
     record_keys,
     split_records,
     usage_frame,
@@ -116,4 +117,4 @@ def call_usage(
         },
     )
     rejects = pl.concat([records.rejects, cell_rejects(text.name, result, text)]).sort("source_line", maintain_order=True)
-    return ReadResult(usage, rejects)
+    return ReadResult(usage, rejects, nul_free_columns(source))

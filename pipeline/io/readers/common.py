@@ -535,6 +535,18 @@ def _key_rows(
     return kept
 
 
+def nul_free_columns(source: Source) -> frozenset[str]:
+    """ReadResult.nul_free of a reader whose record keys are the source's name and its own ID
+    (or a hash), whose subscriber, counterparty and own ID fields are read by text casts (each
+    refuses a NUL) and whose ID type and article key are those fields or the source's settings:
+    those columns, but for one whose configured text holds a NUL."""
+    configured = {"record_key": source.name, "id_type": source.id_type, "article_key": source.article_key}
+    return frozenset(
+        column for column in ("record_key", "id_type", "subscriber_id", "counterparty", "article_key")
+        if "\x00" not in (configured.get(column) or "")
+    )  # fmt: skip
+
+
 def usage_frame(frame: pl.DataFrame, source: Source, file_name: str, columns: Mapping[str, pl.Expr]) -> pl.DataFrame:
     """The canonical usage record (USAGE_POLARS, in order) from expressions over `frame`.
 

@@ -22,6 +22,7 @@ from pipeline.io.readers.common import (
     UnreadableFile,
     cell_rejects,
     hashed_keys,
+    nul_free_columns,
     record_keys,
     usage_frame,
 )
@@ -106,18 +107,8 @@ def mapped_usage(
             "billable": column("billable", pl.lit(None, pl.Boolean)).fill_null(True),
         },
     )
-    return ReadResult(usage, pl.concat(rejects).sort("source_line", maintain_order=True), _nul_free(source))
+    return ReadResult(usage, pl.concat(rejects).sort("source_line", maintain_order=True), nul_free_columns(source))
 
-
-def _nul_free(source: Source) -> frozenset[str]:
-    """The text columns of mapped_usage's records made only of cells its casts checked (every
-    text cast refuses a NUL, the id_type's choices hold none) and of the source's configured
-    name and defaults, where those hold none."""
-    configured = {"record_key": source.name, "id_type": source.id_type, "article_key": source.article_key}
-    return frozenset(
-        column for column in ("record_key", "id_type", "subscriber_id", "counterparty", "article_key")
-        if "\x00" not in (configured.get(column) or "")
-    )  # fmt: skip
 
 
 def _quantity_rejects(file_name: str, rows: pl.DataFrame, quantities: list[str], text: TextFile | None) -> pl.DataFrame:

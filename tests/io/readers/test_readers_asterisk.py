@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import polars as pl
@@ -307,6 +308,13 @@ def test_reject_columns_are_the_stored_rejects_without_run_id(tmp_path):
     result = read_usage_file(write(tmp_path, MALFORMED), VIENNA)
     assert result.rejects.columns == [f.name for f in REJECTS if f.name != "run_id"]
     assert result.usage.schema == USAGE_POLARS
+
+
+def test_a_configured_article_key_with_a_nul_character_rejects_every_call(tmp_path):
+    """The fields are checked as they are read; the source's own text where it holds a NUL."""
+    result = read_usage_file(write(tmp_path, BASE_LINES[:1]), replace(VIENNA, article_key="voice\x00"))
+    assert result.usage.height == 0
+    assert result.rejects.select("source_line", "column", "value", "rule").rows() == [(1, "article_key", "voice\\x00", "text without NUL characters")]
 
 
 def test_a_nul_character_past_the_binary_check_rejects_its_call_naming_the_field(tmp_path):
