@@ -567,6 +567,27 @@ def test_a_file_replaced_or_renamed_while_it_is_read_is_neither_recorded_nor_qua
     assert rows_of(warehouse, f"SELECT count(*), min(status) FROM file_ledger WHERE file_name = '{partner.name}'") == [(1, "processed")]
 
 
+def test_a_reader_that_fails_unexpectedly_quarantines_its_file_and_the_others_go_on(prefect_harness, tmp_path, monkeypatch):
+    """A reader bug or an I/O error in one file (not a file it finds unreadable) must not sink the run."""
+    import flows.rate_usage as flow_module
+
+    catalog, inbox = sample_inbox(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    real = flow_module.read_usage_file
+
+    def failing(path, source):
+        if path.name == "partner-20261001.csv":
+            raise RuntimeError("boom")
+        return real(path, source)
+
+    monkeypatch.setattr(flow_module, "read_usage_file", failing)
+    first = run_flow(catalog, inbox, warehouse)
+    assert first["files"] == {"input": 10, "read": 6, "quarantined": 4, "skipped": 0}
+    assert rows_of(warehouse, "SELECT reason FROM quarantine WHERE source_file = 'partner-20261001.csv'") == [
+        ("csv reader failed: RuntimeError: boom",)
+    ]
+
+
 def test_a_run_whose_postgres_write_failed_keeps_its_files_recorded_so_the_next_run_reads_only_new_ones(prefect_harness, tmp_path, monkeypatch):
     """PostgreSQL down for one scheduled run: the run stored its tables in the warehouse but recorded
     none of its files, so the next run, with a new file in the inbox (another run id), read them all
