@@ -125,10 +125,10 @@ def parsed(frame: pl.DataFrame, casts: Mapping[str, Cast], *, line: str = "sourc
     work = work.with_columns(_broken_rule(casts[name], present[name], pl.col(v)).alias(r) for name, v, r in zip(names, values, rules))
     ok = work.select(pl.all_horizontal(pl.col(rules).is_null()).alias("ok")).to_series()
     failures = _failure_rows(work, casts, rules, line, ok)
-    # a value is null where its cell is absent or failed; a column is rewritten only where some
-    # value is not null already (a text's value is its trimmed text: most columns are kept as they are)
-    stray = work.select((~present[name] | pl.col(r).is_not_null()) & pl.col(v).is_not_null() for name, v, r in zip(names, values, rules))
-    stray = [any_stray for any_stray in stray.select(pl.all().any()).row(0)]
+    # a value is null where its cell is absent or failed: a column is rewritten only when such a cell
+    # has a value (a text's value is its trimmed text, "" where empty); most columns are kept as they are
+    stray = work.select(((~present[name] | pl.col(r).is_not_null()) & pl.col(v).is_not_null()).any() for name, v, r in zip(names, values, rules))
+    stray = stray.row(0)
     typed = work.with_columns(
         (pl.when(present[name] & pl.col(r).is_null()).then(pl.col(v)) if any_stray else pl.col(v)).alias(name)
         for name, v, r, any_stray in zip(names, values, rules, stray)
