@@ -38,6 +38,7 @@ from pipeline.io.readers import UnreadableFile, load_sources, read_usage_file, s
 from pipeline.io.readers.config import numbering_plan_of
 from pipeline.job import RatingResult, rate
 from pipeline.ledger import ConservationError, run_record
+from pipeline.threads import on_both_cores
 from schemas.usage import USAGE_POLARS
 
 
@@ -74,6 +75,9 @@ class Batch:
     #: files that changed or went away between their hash and their reading: neither read nor
     #: quarantined, and not recorded, so the next run looks at them again (with why)
     changed: list[tuple[LedgerFile, str]] = field(default_factory=list)
+    #: files not read because the run read its most records (max_records) already: not recorded,
+    #: the next run reads them (with why)
+    deferred: list[tuple[LedgerFile, str]] = field(default_factory=list)
 
 
 @task(cache_policy=NO_CACHE)
@@ -141,54 +145,71 @@ def _source_reads(sources: dict) -> Callable[[str], bool]:
 
 
 @task(cache_policy=NO_CACHE)
-def read_inbox(files: list[LedgerFile], sources_file: Path) -> Batch:
+def read_inbox(files: list[LedgerFile], sources_file: Path, max_records: int = 0) -> Batch:
     """Read the given usage files; a file that cannot be read at all is quarantined whole, the others go on.
 
-    Phone numbers are then normalised to E.164 digits by each source's numbering plan (its
-    `country` in sources.toml), MACs to one notation, in one vectorised pass over the batch.
+    Files are read two at a time (one per core: much of a file's reading keeps one core busy), in
+    order. With `max_records` (0: no limit), once the files read hold that many input records the
+    others are left for the next run (`Batch.deferred`): a backlog is rated over several runs, each
+    in bounded memory. Phone numbers are then normalised to E.164 digits by each source's numbering
+    plan (its `country` in sources.toml), MACs to one notation, in one vectorised pass over the batch.
     """
     logger = get_run_logger()
     sources = load_sources(sources_file)
     usage, rejects, quarantined, changed = [], [], [], []
-    for file in files:  # a loop over files, not records
-        path = file.path
-        source = source_for(path.name, sources)
-        result = None
-        if source is None:
-            reason = f"no source in {sources_file} has a pattern matching this file name"
-        else:
-            try:
-                result = read_usage_file(path, source)
-            except UnreadableFile as exc:
-                reason = exc.reason
-            except Exception as exc:  # a reader bug or an I/O error must not sink the other files
-                logger.exception("reading %s as source %r failed", path, source.name)
-                reason = f"{source.format} reader failed: {type(exc).__name__}: {exc}"
-        # the ledger records the hash check_inbox took: only the content it hashed may be read or quarantined
-        moved = _changed_since_hashed(file)
-        if moved is not None:
-            logger.warning("skipped %s: %s", path, moved)
-            changed.append((file, moved))
-            continue
-        if result is not None:
-            usage.append(result.usage)
-            rejects.append(result.rejects)
-            continue
-        logger.warning("quarantined %s: %s", path, reason)
-        quarantined.append(
-            {"source_file": path.name, "content_hash": file.content_hash, "size_bytes": file.size_bytes, "reason": reason,
-             "path": str(path)}
-        )  # fmt: skip
+    records, taken = 0, 0
+    while taken < len(files) and not (max_records and records >= max_records):
+        pair, taken = files[taken : taken + 2], taken + 2
+        for file, (source, result, reason, failure) in zip(pair, on_both_cores(lambda f: _read_file(f.path, sources, sources_file), pair)):
+            path = file.path
+            if failure is not None:  # a reader bug or an I/O error must not sink the other files
+                logger.error("reading %s as source %r failed", path, source.name, exc_info=failure)
+            # the ledger records the hash check_inbox took: only the content it hashed may be read or quarantined
+            moved = _changed_since_hashed(file)
+            if moved is not None:
+                logger.warning("skipped %s: %s", path, moved)
+                changed.append((file, moved))
+                continue
+            if result is not None:
+                usage.append(result.usage)
+                rejects.append(result.rejects)
+                records += result.usage.height + result.rejected_records
+                continue
+            logger.warning("quarantined %s: %s", path, reason)
+            quarantined.append(
+                {"source_file": path.name, "content_hash": file.content_hash, "size_bytes": file.size_bytes, "reason": reason,
+                 "path": str(path)}
+            )  # fmt: skip
+    later = f"left for the next run: this run read {records:,} records, as many as it takes (--max-records {max_records:,})"
+    deferred = [(file, later) for file in files[taken:]]
+    for file, reason in deferred:
+        logger.info("skipped %s: %s", file.path, reason)
+    not_read = {id(f) for f, _ in [*changed, *deferred]}
     read = pl.concat(usage) if usage else pl.DataFrame(schema=USAGE_POLARS)
     return Batch(
         usage=normalised_usage(read, numbering_plan_of(sources)),
         rejects=pl.concat(rejects).cast(REJECT_SCHEMA) if rejects else pl.DataFrame(schema=REJECT_SCHEMA),
         quarantined=quarantined,
-        hashes=[f.content_hash for f in files if all(f is not c for c, _ in changed)],
-        files=len(files) - len(changed),
+        hashes=[f.content_hash for f in files if id(f) not in not_read],
+        files=len(files) - len(not_read),
         read=len(usage),
         changed=changed,
+        deferred=deferred,
     )
+
+
+def _read_file(path: Path, sources: list, sources_file: Path) -> tuple:
+    """(source, result, reason, failure) of reading one inbox file: its source and records, or
+    why it cannot be read (`reason`; `failure`, the exception, where a reader failed unexpectedly)."""
+    source = source_for(path.name, sources)
+    if source is None:
+        return None, None, f"no source in {sources_file} has a pattern matching this file name", None
+    try:
+        return source, read_usage_file(path, source), None, None
+    except UnreadableFile as exc:
+        return source, None, exc.reason, None
+    except Exception as exc:
+        return source, None, f"{source.format} reader failed: {type(exc).__name__}: {exc}", exc
 
 
 def _changed_since_hashed(file: LedgerFile) -> str | None:
@@ -367,6 +388,7 @@ def rate_usage(
     reprocess: bool = False,
     allow_billed: bool = False,
     settle_s: float = 0,
+    max_records: int = 0,
 ) -> dict:
     """Rate the inbox files the file ledger does not know yet and store the outcome; returns the run summary.
 
@@ -386,6 +408,9 @@ def rate_usage(
             again) never stop a run.
         settle_s: skip files modified less than this many seconds ago (a partner's upload in
             progress: its last line may be cut); the next run looks again.
+        max_records: read new files (whole, in the inbox's order) until they hold this many
+            input records, and leave the others for the next run (0: read them all): a backlog
+            is rated over several runs, each in bounded memory (read_inbox).
     """
     logger = get_run_logger()
     settings = Settings.from_env(
@@ -396,10 +421,10 @@ def rate_usage(
             logger.warning("run %s had stopped while storing its staged files: its storing was finished", run_id)
         for run_id in file_ledger.fold_committed(settings.warehouse):
             logger.warning("run %s had stopped after storing, before recording its files: they are recorded from its commit", run_id)
-        return _rated(settings, reprocess, logger, allow_billed, settle_s)
+        return _rated(settings, reprocess, logger, allow_billed, settle_s, max_records)
 
 
-def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = False, settle_s: float = 0) -> dict:
+def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = False, settle_s: float = 0, max_records: int = 0) -> dict:
     """rate_usage's work, under the warehouse's rating lock."""
     started = datetime.now(timezone.utc)
     hand_in = check_inbox(settings.inbox, settings.warehouse, reprocess, settings.sources, settle_s)
@@ -415,11 +440,13 @@ def _rated(settings: Settings, reprocess: bool, logger, allow_billed: bool = Fal
         logger.info("nothing to do: all %d inbox files were dealt with before", hand_in.files)
         return _nothing_read(settings, hand_in, summary)
     cat = load_catalog_task(settings.catalog, settings.warehouse)
-    batch = read_inbox(hand_in.new, settings.sources)
-    if batch.changed:  # not read after all: skipped, and not recorded
-        gone = {id(f) for f, _ in batch.changed}
-        hand_in = replace(hand_in, new=[f for f in hand_in.new if id(f) not in gone], skipped=[*hand_in.skipped, *batch.changed])
-        summary["skipped"] += [(str(f.path), reason) for f, reason in batch.changed]
+    batch = read_inbox(hand_in.new, settings.sources, max_records)
+    left = [*batch.changed, *batch.deferred]
+    if left:  # not read after all: skipped, and not recorded
+        gone = {id(f) for f, _ in left}
+        hand_in = replace(hand_in, new=[f for f in hand_in.new if id(f) not in gone], skipped=[*hand_in.skipped, *left])
+        summary["skipped"] += [(str(f.path), reason) for f, reason in left]
+    summary["deferred"] = len(batch.deferred)
     if not hand_in.new:
         logger.info("nothing to do: every new inbox file changed while it was read")
         return _nothing_read(settings, hand_in, summary)

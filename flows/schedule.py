@@ -47,12 +47,13 @@ def bill_last_month(catalog: str | None = None, warehouse_dir: str | None = None
 
 
 def deployments(
-    settings: Settings, rate_every_s: int = RATE_EVERY_S, bill_cron: str = BILL_CRON, settle_s: float = SETTLE_S
+    settings: Settings, rate_every_s: int = RATE_EVERY_S, bill_cron: str = BILL_CRON, settle_s: float = SETTLE_S, max_records: int = 0
 ) -> list:
     """The two deployments `rating serve` serves, with the installation's paths (absolute: a
     served run starts in a process of its own). One rating run at a time (a concurrency limit
     of 1, besides the warehouse's rating lock); a scheduled run leaves files modified in the last
-    `settle_s` seconds for the next one (a partner may still be uploading them)."""
+    `settle_s` seconds for the next one (a partner may still be uploading them), and with
+    `max_records` the files past that many records (a backlog: the runs after it rate the rest)."""
     paths = {
         "catalog": str(settings.catalog.resolve()),
         "warehouse_dir": str(settings.warehouse.resolve()),
@@ -61,7 +62,10 @@ def deployments(
         name="rate-usage",
         interval=rate_every_s,
         concurrency_limit=1,
-        parameters={**paths, "inbox_dir": str(settings.inbox.resolve()), "sources": str(settings.sources.resolve()), "settle_s": settle_s},
+        parameters={
+            **paths, "inbox_dir": str(settings.inbox.resolve()), "sources": str(settings.sources.resolve()), "settle_s": settle_s,
+            "max_records": max_records,
+        },  # fmt: skip
         description=f"Rate {settings.inbox.resolve()} every {rate_every_s} s",
     )
     billing = bill_last_month.to_deployment(

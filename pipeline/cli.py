@@ -180,6 +180,11 @@ def run(
         0, min=0, envvar="RATING_SETTLE",
         help="Skip files modified less than this many seconds ago (an upload still in progress); the next run reads them",
     ),  # fmt: skip
+    max_records: int = typer.Option(
+        0, min=0, envvar="RATING_MAX_RECORDS",
+        help="Read new files (whole, two at a time) until they hold this many records and leave the others for the "
+        "next run, so a backlog is rated in runs of bounded memory (0: no limit)",
+    ),  # fmt: skip
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own log lines too"),
 ) -> None:
     """Rate the inbox with the `rate_usage` Prefect flow (local ephemeral mode, no server needed).
@@ -225,6 +230,7 @@ def run(
         summary = rate_usage(
             catalog=str(settings.catalog), inbox_dir=str(settings.inbox), warehouse_dir=str(settings.warehouse),
             sources=str(settings.sources), reprocess=reprocess, allow_billed=allow_billed, settle_s=settle,
+            max_records=max_records,
         )  # fmt: skip
     except Exception as exc:  # Prefect has logged the traceback; the user needs the message and the exit code
         error(f"{type(exc).__name__}: {exc}", "run failed")
@@ -357,6 +363,9 @@ def serve(
         60, min=0, envvar="RATING_SETTLE",
         help="Scheduled runs skip files modified less than this many seconds ago (uploads in progress)",
     ),
+    max_records: int = typer.Option(
+        0, min=0, envvar="RATING_MAX_RECORDS", help="Each scheduled run reads new files until they hold this many records (0: no limit)"
+    ),
 ) -> None:
     """Serve the scheduled runs on a Prefect server: `rate_usage` every --every seconds, and
     `bill_last_month` by --bill-cron (docs/scheduling.md). Runs until stopped."""
@@ -375,7 +384,7 @@ def serve(
     from flows.schedule import deployments
 
     quiet_operator_errors()
-    prefect_serve(*deployments(settings, rate_every_s=every, bill_cron=bill_cron, settle_s=settle), pause_on_shutdown=False)
+    prefect_serve(*deployments(settings, rate_every_s=every, bill_cron=bill_cron, settle_s=settle, max_records=max_records), pause_on_shutdown=False)
 
 
 @app.command()
@@ -528,6 +537,8 @@ def _print_summary(summary: dict) -> None:
     console.print(f"warehouse: {summary['warehouse']} (Parquet); SQL views: {summary['analytics_db']}")
     if summary["postgres"] is not None:
         console.print(f"PostgreSQL: {summary['postgres'].get('invoice_lines', 0):,} invoice lines written")
+    if summary.get("deferred"):
+        console.print(f"{summary['deferred']:,} new files left for the next run (--max-records): run again to rate them")
 
 
 def _print_files(summary: dict) -> None:

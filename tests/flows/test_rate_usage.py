@@ -567,6 +567,38 @@ def test_a_file_replaced_or_renamed_while_it_is_read_is_neither_recorded_nor_qua
     assert rows_of(warehouse, f"SELECT count(*), min(status) FROM file_ledger WHERE file_name = '{partner.name}'") == [(1, "processed")]
 
 
+def test_a_backlog_is_rated_over_runs_of_at_most_max_records(prefect_harness, tmp_path):
+    """`--max-records 30` over the sample inbox (files in order, with their records: Master 1001
+    21, Master 1101 4, export 10, freeswitch 14, nfcapd 0000 24, nfcapd 0800 21, partner 8): each
+    run reads whole files, two at a time, until it holds 30 records, and leaves the rest, unrecorded,
+    for the next; together the runs rate every record once, as one run would."""
+    catalog = shutil.copytree(SAMPLE / "catalog", tmp_path / "catalog")
+    inbox = shutil.copytree(SAMPLE / "inbox", tmp_path / "inbox")
+    warehouse = tmp_path / "warehouse"
+    runs = [run_flow(catalog, inbox, warehouse, max_records=30) for _ in range(4)]
+    assert [r["files"] for r in runs[:3]] == [
+        {"input": 7, "read": 4, "quarantined": 0, "skipped": 3},
+        {"input": 7, "read": 2, "quarantined": 0, "skipped": 5},
+        {"input": 7, "read": 1, "quarantined": 0, "skipped": 6},
+    ]
+    assert [(r["input_records"], r["deferred"]) for r in runs[:3]] == [(49, 3), (45, 1), (8, 0)]
+    assert [name for name, reason in runs[0]["skipped"] if reason.startswith("left for the next run")] == [
+        str(inbox / name) for name in ("nfcapd.202610010000.csv", "nfcapd.202610020800.csv", "partner-20261001.csv")
+    ]
+    assert dict(runs[0]["skipped"])[str(inbox / "partner-20261001.csv")] == (
+        "left for the next run: this run read 49 records, as many as it takes (--max-records 30)"
+    )
+    assert runs[3]["run_id"] is None  # every file dealt with
+    assert {o: sum(r["outcomes"][o] for r in runs[:3]) for o in OUTCOMES} == OUTCOMES
+    assert rows_of(warehouse, "SELECT count(*), count(DISTINCT file_name) FROM file_ledger WHERE status = 'processed'") == [(7, 7)]
+    # each run rounds its own lines to cents (the three nets add up to 14.21, one run's to 14.22); the
+    # records' exact amounts are those of one run, and billing rounds their sum once per line
+    whole = run_flow(catalog, inbox, tmp_path / "one-run")
+    assert (whole["net_amount"], sum(r["net_amount"] for r in runs[:3])) == (NET_AMOUNT, Decimal("14.21"))
+    exact = "SELECT contract_id, period, article_id, sum(amount) FROM rated_usage GROUP BY ALL ORDER BY ALL"
+    assert rows_of(warehouse, exact) == rows_of(tmp_path / "one-run", exact)
+
+
 def test_a_reader_that_fails_unexpectedly_quarantines_its_file_and_the_others_go_on(prefect_harness, tmp_path, monkeypatch):
     """A reader bug or an I/O error in one file (not a file it finds unreadable) must not sink the run."""
     import flows.rate_usage as flow_module

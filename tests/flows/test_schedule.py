@@ -32,7 +32,7 @@ def test_the_deployments_rate_every_few_minutes_and_bill_the_month_just_ended(tm
     assert (billing.name, billing.schedules[0].schedule.cron, billing.schedules[0].schedule.timezone) == ("bill-last-month", "0 5 2 * *", "UTC")
     assert rating.parameters == {"catalog": str(tmp_path / "catalog"), "warehouse_dir": str(tmp_path / "wh"),
                                  "inbox_dir": str(tmp_path / "inbox"), "sources": str(tmp_path / "inbox" / "sources.toml"),
-                                 "settle_s": 60}  # fmt: skip  # a file uploaded in the last minute waits for the next run
+                                 "settle_s": 60, "max_records": 0}  # fmt: skip  # a file uploaded in the last minute waits for the next run
     assert billing.parameters == {"catalog": str(tmp_path / "catalog"), "warehouse_dir": str(tmp_path / "wh")}
     assert "secret" not in repr(rating.parameters) + repr(billing.parameters)  # URLs carry passwords: environment only
     assert (rating.concurrency_limit, billing.concurrency_limit) == (1, 1)
@@ -44,8 +44,15 @@ def test_serving_without_a_prefect_server_says_how_to_start_one(monkeypatch):
     assert result.exit_code == 2 and "needs a Prefect server: start one (`prefect server start`)" in " ".join(result.output.split())
 
 
-@pytest.mark.parametrize(("args", "env", "settle"), [([], {}, 60), ([], {"RATING_SETTLE": "300"}, 300), (["--settle", "30"], {"RATING_SETTLE": "300"}, 30)])
-def test_serve_takes_its_settle_time_from_the_option_then_rating_settle(monkeypatch, args, env, settle):
+@pytest.mark.parametrize(
+    ("args", "env", "settle", "most"),
+    [
+        ([], {}, 60, 0),
+        ([], {"RATING_SETTLE": "300", "RATING_MAX_RECORDS": "5000000"}, 300, 5_000_000),
+        (["--settle", "30", "--max-records", "100"], {"RATING_SETTLE": "300", "RATING_MAX_RECORDS": "5000000"}, 30, 100),
+    ],
+)
+def test_serve_takes_its_settle_time_and_most_records_from_the_options_then_the_environment(monkeypatch, args, env, settle, most):
     """README: settings come from options, then RATING_* variables, then defaults; `serve` ignored
     RATING_SETTLE (its scheduled runs waited 60 s whatever the variable said)."""
     import prefect
@@ -53,10 +60,12 @@ def test_serve_takes_its_settle_time_from_the_option_then_rating_settle(monkeypa
     served = {}
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
     monkeypatch.setattr(cli, "prefect_environment", lambda: None)
-    monkeypatch.setattr(prefect, "serve", lambda *deployments, **_: served.update(settle_s=deployments[0].parameters["settle_s"]))
+    monkeypatch.setattr(prefect, "serve", lambda *deployments, **_: served.update(
+        settle_s=deployments[0].parameters["settle_s"], max_records=deployments[0].parameters["max_records"]
+    ))  # fmt: skip
     result = CliRunner().invoke(cli.app, ["serve", *args], env=env)
     assert result.exit_code == 0, result.output
-    assert served == {"settle_s": settle}
+    assert served == {"settle_s": settle, "max_records": most}
 
 
 @pytest.mark.prefect
