@@ -47,9 +47,10 @@ def read_usage_file(path: Path, source: Source) -> ReadResult:
     The records come as one chunk per column. A reader's columns are split differently (a
     Parquet file's by row group, a computed key whole), and every eager query of a frame whose
     columns are split differently copies the whole frame first: a batch of such files paid that
-    on every query of every stage."""
-    result = _without_nul(_READERS[source.format](Path(path), source))
-    return ReadResult(result.usage.rechunk(), result.rejects)
+    on every query of every stage. Some such frames also made a Polars string query panic (the
+    NUL check's), so they are joined before it."""
+    result = _READERS[source.format](Path(path), source)
+    return _without_nul(ReadResult(result.usage.rechunk(), result.rejects, result.nul_free))
 
 
 def _without_nul(result: ReadResult) -> ReadResult:

@@ -474,6 +474,44 @@ def test_a_parquet_file_of_several_row_groups_is_read_as_one_chunk_per_column(tm
     assert result.usage.get_column("record_key").to_list() == ["pq:k1", "pq:k2", "pq:k3"]
 
 
+def test_a_nul_in_a_configured_article_key_of_a_file_of_several_row_groups_rejects_rows_not_the_run(tmp_path):
+    """A reviewer's fuzzed file (22 text rows in two row groups, minimised): its rows' columns came out
+    of the reader split differently, and the final NUL check then stopped the reading with a Polars
+    panic (assertion failed: i < self.len()) instead of rejecting rows. Every record is kept or rejected."""
+    columns = ('id_type', 'subscriber_id', 'start_time', 'volume_bytes', 'article_key')
+    rows = [
+        ('string', 'AABBCCDDEEFF', None, ' \x00 ', 'data'),
+        ('\ufeff', '-0', '2026-10-01T09:00:00', '\t', ' '),
+        ('\xa0', 'ñandú', ' 2026-10-01 09:00:00 ', '\u2003', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'),
+        ('Phone', '1', '2026-10-01', '1.0', ' sms '),
+        ('\xa0', '01143316812724', ' 2026-10-01 09:00:00 ', '\xa0', 'ñ'),
+        ('sms', '43316812724\x00', '2100-01-01 00:00:00', '\x85', 'voice'),
+        ('mac', '1', '2099-12-31 23:59:59', None, None),
+        ('string', '-1', '2026-10-01', '1000', '\x00phone'),
+        ('\x00', None, '2026-03-29 02:30:00', None, '\u2028'),
+        ('\u200b', '0x1F', '2026-03-29 02:30:00', '\u2028', 'a b'),
+        (' mac', '43.316.812724', ' \x00 ', ' ', None),
+        ('\u2003', '33 12 34 56', 'garbage', None, '\x85'),
+        ('mac', '+49(0)30-1234 00', '2026-10-01 09:00:00', '-5', ' \t '),
+        ('ipv6', '011 43 316 812724', '1999-12-31 23:59:59', ' 12 ', ' \t '),
+        ('43316812724\x00', '99999999999999999999', '2026-13-01 09:00:00', '1000000000000001', '\u3000'),
+        ('\x85', '43\xa0316812724', None, '', '\u200b'),
+        (None, '1111111111111111', None, ' 12 ', '\x0c'),
+        ('mac', '43.316.812724', 'garbage', '\x0c', None),
+        ('PHONE', '43-316-812724', '2026-10-01 9:0:0', '\u2003', '\x85'),
+        (None, '', ' 2026-10-01 09:00:00 ', '-5', '\xa0'),
+        (' phone ', '0044 20 7946 0958', '2026-10-01 09:00:00', ' 12 ', '\x0c'),
+        ('\x0b', '-0', '2026-10-01 9:0:0', '0', None),
+    ]
+    pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String), orient="row").write_parquet(tmp_path / "usage.parquet", row_group_size=20)
+    result = read_usage_file(tmp_path / "usage.parquet", Source(name="pq", format="parquet", pattern="*.parquet", article_key="vo\x00ice"))
+    assert (result.usage.height, result.rejected_records) == (0, 22)
+    # the file's own article key with a NUL (line 8), the configured one where the file has none (21, 22)
+    assert result.rejects.filter(pl.col("column") == "article_key").select("source_line", "value").rows() == [
+        (8, "\\x00phone"), (21, "vo\\x00ice"), (22, "vo\\x00ice")
+    ]
+
+
 def test_a_parquet_record_without_its_own_key_hashes_typed_columns_as_their_text(tmp_path):
     rows = {"record_key": ["k1", None], "subscriber_id": ["43316812724"] * 2, "start_time": [datetime(2026, 10, 1, 9, 0, 0, 500)] * 2,
             "duration_s": pl.Series([60, 61], dtype=pl.UInt16)}  # fmt: skip
