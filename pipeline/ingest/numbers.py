@@ -221,16 +221,20 @@ def _normalised(usage: pl.DataFrame, plan: pl.DataFrame) -> pl.DataFrame:
         return pl.when(phone & phone_key(pl.col(candidate)).is_not_null()).then(pl.col(candidate)).otherwise(pl.col(column))
 
     def hinted(column: str) -> pl.Expr:
-        # `011 43 (0)316 …`: the bracketed trunk prefix also follows a source's own international prefix
+        # `011 43 (0)316 …`: the bracketed trunk prefix also follows a source's own international prefix.
+        # One branch per source (a row has one source), each on the number as written: an expression
+        # that took the one before as its number would grow threefold per source
         number = pl.col(column)
+        bracketed = number.str.contains("(0)", literal=True)
+        rule = None
         for row in plan.iter_rows(named=True):  # configured sources, not records
             prefix = row["international_prefix"]
             if prefix in (None, "00"):
                 continue  # `00` (and `+`) are _TRUNK_HINT's own
             hint = rf"^((?:{prefix})[\s\-./]*[0-9]{{1,3}})[\s\-./]*\(0\)"
-            own = (pl.col("source") == row["source"]) & number.str.contains("(0)", literal=True)
-            number = pl.when(own).then(number.str.replace(hint, "${1}")).otherwise(number)
-        return number
+            own = (pl.col("source") == row["source"]) & bracketed
+            rule = (pl.when(own) if rule is None else rule.when(own)).then(number.str.replace(hint, "${1}"))
+        return number if rule is None else rule.otherwise(number)
 
     digits = lambda column: _digits(hinted(column))  # noqa: E731 - \s covers the ends
     mac = pl.when(pl.col("id_type") == "mac").then(pl.coalesce(mac_text(pl.col("subscriber_id")), pl.col("subscriber_id")))
