@@ -14,11 +14,13 @@ import pytest
 from pandera.config import config_context
 
 from pipeline.catalog import CatalogError, RawTable
+from pipeline.catalog.billing import BillingCatalog
 from pipeline.io import catalog_cache as cache
 from pipeline.io import catalog_files
 from pipeline.io import billing_files
 from pipeline.io.billing_files import CATALOGS_READS, load_catalogs
 from pipeline.io.catalog_files import PRICED_CATALOG_READS, load_priced_catalog
+from pipeline.price import PricedCatalog
 from tests.price.factory import CORE, raw_pricing
 from tests.factory import raw_catalog
 
@@ -46,9 +48,35 @@ TIERED = {
 }
 
 
+@pytest.fixture(scope="module")
+def sample_home(tmp_path_factory) -> Path:
+    """One folder per module and worker that every test's copy of the sample is made in, under the same
+    name: the catalogs loaded once (`fresh`, `fresh_billing`) name the same files as each test's."""
+    return tmp_path_factory.mktemp("sample")
+
+
+def _pristine(home: Path) -> Path:
+    shutil.rmtree(home / "catalog", ignore_errors=True)
+    return Path(shutil.copytree(SAMPLE, home / "catalog"))
+
+
 @pytest.fixture
-def sample(tmp_path) -> Path:
-    return Path(shutil.copytree(SAMPLE, tmp_path / "catalog"))
+def sample(sample_home) -> Path:
+    """A pristine copy of the sample catalog, the test's own (the one before it removed)."""
+    return _pristine(sample_home)
+
+
+@pytest.fixture(scope="module")
+def fresh(sample_home) -> PricedCatalog:
+    """load_priced_catalog of the sample as `sample` names it, loaded once: a validation of the sample
+    takes 0.6-1 s, and the byte a test changes (a final line break made a blank) changes no table."""
+    return load_priced_catalog(_pristine(sample_home))
+
+
+@pytest.fixture(scope="module")
+def fresh_billing(sample_home) -> tuple[PricedCatalog, BillingCatalog]:
+    """load_catalogs of the sample as `sample` names it, loaded once (as `fresh`)."""
+    return load_catalogs(_pristine(sample_home))
 
 
 @pytest.fixture
@@ -117,8 +145,7 @@ def test_a_cached_catalog_is_exactly_what_load_priced_catalog_returns(which, pat
          ["catalog.sources[zones].file"]),
     ],
 )
-def test_the_comparison_above_sees_a_scale_a_time_zone_a_row_order_and_a_file_name(change, where):
-    fresh = load_priced_catalog(SAMPLE)
+def test_the_comparison_above_sees_a_scale_a_time_zone_a_row_order_and_a_file_name(change, where, fresh):
     assert [d.split(":")[0] for d in differences(fresh, change(fresh))] == where
 
 
@@ -138,14 +165,14 @@ def blank_last_byte(path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", SAMPLE_FILES)
-def test_one_changed_byte_in_any_file_the_loader_reads_misses(name, sample, tmp_path, validations):
+def test_one_changed_byte_in_any_file_the_loader_reads_misses(name, sample, tmp_path, validations, fresh):
     """The file's last byte, its final line break, made a blank: cells are read without blanks, so
     the tables stay the same, but a cache that skipped the file's bytes would not see a real change either."""
     cache.cached_priced_catalog(sample, tmp_path / "cache")
     blank_last_byte(sample / f"{name}.csv")
     got = cache.cached_priced_catalog(sample, tmp_path / "cache")
     assert validations == [sample, sample]
-    assert differences(got, load_priced_catalog(sample)) == []
+    assert differences(got, fresh) == []
     assert len(entries(tmp_path / "cache")) == 2
 
 
@@ -211,12 +238,11 @@ def test_a_stray_csv_file_appearing_fails_the_load_as_without_the_cache(sample, 
         ("every file gone", lambda e: [p.unlink() for p in e.iterdir()]),
     ],
 )
-def test_a_damaged_entry_is_validated_again_not_trusted(damage, action, sample, tmp_path, validations):
+def test_a_damaged_entry_is_validated_again_not_trusted(damage, action, sample, tmp_path, validations, fresh):
     cache_dir = tmp_path / "cache"
     cache.cached_priced_catalog(sample, cache_dir)
     (entry,) = cache_dir.iterdir()
     action(entry)
-    fresh = load_priced_catalog(sample)
     assert differences(cache.cached_priced_catalog(sample, cache_dir), fresh) == []
     assert validations == [sample, sample]
     assert differences(cache.cached_priced_catalog(sample, cache_dir), fresh) == []  # stored whole again: loaded
@@ -275,10 +301,10 @@ def test_the_key_covers_the_files_the_loader_reads(sample, monkeypatch, module, 
     assert reads[0] is catalog_files.TABLES  # the read that reports stray files
 
 
-def test_a_changed_code_fingerprint_misses(sample, tmp_path, monkeypatch, validations):
+def test_a_changed_code_fingerprint_misses(sample, tmp_path, monkeypatch, validations, fresh):
     cache.cached_priced_catalog(sample, tmp_path / "cache")
     monkeypatch.setattr(cache, "_code_fingerprint", lambda: b"another release")
-    assert differences(cache.cached_priced_catalog(sample, tmp_path / "cache"), load_priced_catalog(sample)) == []
+    assert differences(cache.cached_priced_catalog(sample, tmp_path / "cache"), fresh) == []
     assert validations == [sample, sample]
     assert len(entries(tmp_path / "cache")) == 2
 
@@ -332,12 +358,12 @@ def test_the_catalogs_file_names_follow_the_directory_as_given(sample, tmp_path,
     assert len(entries(tmp_path / "cache")) == 2
 
 
-def test_a_cache_that_cannot_be_written_warns_and_the_run_gets_its_catalog(sample, tmp_path):
+def test_a_cache_that_cannot_be_written_warns_and_the_run_gets_its_catalog(sample, tmp_path, fresh):
     blocked = tmp_path / "file"
     blocked.write_text("not a directory")
     with pytest.warns(UserWarning, match="catalog cache .* not written"):
         got = cache.cached_priced_catalog(sample, blocked / "cache")
-    assert differences(got, load_priced_catalog(sample)) == []
+    assert differences(got, fresh) == []
 
 
 def test_no_cache_directory_just_loads(sample, validations):
@@ -359,8 +385,8 @@ def billing_validations(monkeypatch) -> list[Path]:
 
 
 @pytest.mark.parametrize("path", ["cold: validated and stored", "warm: loaded"])
-def test_cached_billing_catalogs_are_exactly_what_load_catalogs_returns(path, sample, tmp_path, billing_validations):
-    fresh = load_catalogs(sample)
+def test_cached_billing_catalogs_are_exactly_what_load_catalogs_returns(path, sample, tmp_path, billing_validations, fresh_billing):
+    fresh = fresh_billing
     if path.startswith("warm"):
         cache.cached_catalogs(sample, tmp_path / "cache")
     got = cache.cached_catalogs(sample, tmp_path / "cache")
@@ -382,11 +408,11 @@ def test_the_billing_key_covers_the_billing_only_files_too():
 
 
 @pytest.mark.parametrize("name", BILLING_SAMPLE_FILES)
-def test_one_changed_byte_in_any_file_load_catalogs_reads_misses(name, sample, tmp_path, billing_validations):
+def test_one_changed_byte_in_any_file_load_catalogs_reads_misses(name, sample, tmp_path, billing_validations, fresh_billing):
     cache.cached_catalogs(sample, tmp_path / "cache")
     blank_last_byte(sample / f"{name}.csv")
     got = cache.cached_catalogs(sample, tmp_path / "cache")
-    fresh = load_catalogs(sample)
+    fresh = fresh_billing
     assert billing_validations == [sample, sample]
     assert differences(got[0], fresh[0]) + differences(got[1], fresh[1], "billing") == []
     assert len(entries(tmp_path / "cache")) == 2
