@@ -83,7 +83,23 @@ def catalogs(
     billing: dict[str, dict[str, list]] | None = None, pricing: dict[str, dict[str, list]] | None = None, **core: dict[str, list]
 ) -> tuple[Catalog, BillingCatalog]:
     """The validated core catalog (CORE, with tables replaced by `core`; carrying the `pricing`
-    tables and the usage tariffs of `billing`'s modules) and billing catalog, as load_catalogs makes them."""
+    tables and the usage tariffs of `billing`'s modules) and billing catalog, as load_catalogs makes them.
+
+    Validated once per process for the same tables (most tests ask for a few catalogs many times):
+    both catalogs are frozen and their Polars frames are never changed in place."""
+    key = repr((billing, pricing, {**CORE, **core}))
+    if key not in _VALIDATED:
+        _VALIDATED[key] = _validated(billing, pricing, core)
+    return _VALIDATED[key]
+
+
+#: Catalogs validated in this process, by their tables' text (see `catalogs`).
+_VALIDATED: dict[str, tuple[Catalog, BillingCatalog]] = {}
+
+
+def _validated(
+    billing: dict[str, dict[str, list]] | None, pricing: dict[str, dict[str, list]] | None, core: dict[str, dict[str, list]]
+) -> tuple[Catalog, BillingCatalog]:
     catalog = validated_catalog({name: raw(name, cols) for name, cols in {**CORE, **core}.items()})
     bil = validated_billing({name: raw(name, cols) for name, cols in (billing or {}).items()}, catalog)
     priced = validated_pricing({name: raw(name, cols) for name, cols in (pricing or {}).items()}, catalog)

@@ -91,10 +91,18 @@ def raw_pricing(**tables: dict[str, list]) -> dict[str, RawTable]:
     return raw
 
 
+#: Priced catalogs validated in this process, by their tables' text (see `priced`).
+_PRICED: dict[str, PricedCatalog] = {}
+
+
 def priced(core: dict[str, dict[str, list]] | None = None, **tables: dict[str, list]) -> PricedCatalog:
-    """CORE (whole tables replaced by `core`) with the given pricing tables, validated."""
-    base = catalog(**{**CORE, **(core or {})})
-    return with_pricing(base, validated_pricing(raw_pricing(**tables), base))
+    """CORE (whole tables replaced by `core`) with the given pricing tables, validated (once per process
+    for the same tables, as tests/factory.py's `catalog`: a PricedCatalog is frozen)."""
+    key = repr((core, tables))
+    if key not in _PRICED:
+        base = catalog(**{**CORE, **(core or {})})
+        _PRICED[key] = with_pricing(base, validated_pricing(raw_pricing(**tables), base))
+    return _PRICED[key]
 
 
 def rate_priced(records: pl.DataFrame, cat: PricedCatalog):
