@@ -199,7 +199,7 @@ def read_inbox(files: list[LedgerFile], sources_file: Path, max_records: int = 0
     )
 
 
-def _read_file(path: Path, sources: list, sources_file: Path) -> tuple:
+def _read_file(path: Path, sources: dict, sources_file: Path) -> tuple:
     """(source, result, reason, failure) of reading one inbox file: its source and records, or
     why it cannot be read (`reason`; `failure`, the exception, where a reader failed unexpectedly)."""
     source = source_for(path.name, sources)
