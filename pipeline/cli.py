@@ -538,7 +538,8 @@ def _print_summary(summary: dict) -> None:
     if summary["postgres"] is not None:
         console.print(f"PostgreSQL: {summary['postgres'].get('invoice_lines', 0):,} invoice lines written")
     if summary.get("deferred"):
-        console.print(f"{summary['deferred']:,} new files left for the next run (--max-records): run again to rate them")
+        files = "file" if summary["deferred"] == 1 else "files"
+        console.print(f"{summary['deferred']:,} new {files} left for the next run (--max-records): run again to rate them")
 
 
 def _print_files(summary: dict) -> None:

@@ -120,8 +120,11 @@ def test_a_run_with_nothing_new_prints_why_and_exits_0(tmp_path, monkeypatch):
     ]
 
 
-@pytest.mark.parametrize(("args", "env", "most"), [([], {}, 0), ([], {"RATING_MAX_RECORDS": "30"}, 30), (["--max-records", "20"], {"RATING_MAX_RECORDS": "30"}, 20)])
-def test_a_run_that_left_files_for_the_next_says_so(tmp_path, monkeypatch, args, env, most):
+@pytest.mark.parametrize(
+    ("args", "env", "most", "left"),
+    [([], {}, 0, 2), ([], {"RATING_MAX_RECORDS": "30"}, 30, 2), (["--max-records", "20"], {"RATING_MAX_RECORDS": "30"}, 20, 1)],
+)
+def test_a_run_that_left_files_for_the_next_says_so(tmp_path, monkeypatch, args, env, most, left):
     """--max-records (else RATING_MAX_RECORDS) goes to the flow; a run that left files says to run again."""
     import flows.rate_usage
 
@@ -129,9 +132,9 @@ def test_a_run_that_left_files_for_the_next_says_so(tmp_path, monkeypatch, args,
     later = "left for the next run: this run read 49 records, as many as it takes (--max-records 30)"
     run = {
         "run_id": "0123456789abcdef",
-        "files": {"input": 3, "read": 1, "quarantined": 0, "skipped": 2},
+        "files": {"input": 1 + left, "read": 1, "quarantined": 0, "skipped": left},
         "quarantined": [],
-        "skipped": [(str(inbox / "b.csv"), later), (str(inbox / "c.csv"), later)],
+        "skipped": [(str(inbox / "b.csv"), later), (str(inbox / "c.csv"), later)][:left],
         "warnings": [],
         "outcomes": {"rated": 49},
         "input_records": 49,
@@ -140,7 +143,7 @@ def test_a_run_that_left_files_for_the_next_says_so(tmp_path, monkeypatch, args,
         "warehouse": str(tmp_path / "warehouse"),
         "analytics_db": str(tmp_path / "warehouse" / "analytics.duckdb"),
         "postgres": None,
-        "deferred": 2,
+        "deferred": left,
     }
     given = {}
     monkeypatch.setattr(flows.rate_usage, "rate_usage", lambda **kwargs: given.update(kwargs) or run)
@@ -150,7 +153,7 @@ def test_a_run_that_left_files_for_the_next_says_so(tmp_path, monkeypatch, args,
     code, lines = invoke(["run", *paths, *args], monkeypatch)
     assert (code, given["max_records"]) == (0, most)
     assert f"skipped {inbox / 'b.csv'}: {later}" in lines
-    assert lines[-1] == "2 new files left for the next run (--max-records): run again to rate them"
+    assert lines[-1] == {1: "1 new file", 2: "2 new files"}[left] + " left for the next run (--max-records): run again to rate them"
 
 
 def test_an_empty_inbox_says_so_and_exits_0(tmp_path, monkeypatch):
