@@ -83,6 +83,15 @@ def test_rating_run_prints_the_summary(prefect_harness, tmp_path, monkeypatch):
 
 
 
+def flow_summary(tmp_path: Path, **fields) -> dict:
+    """A summary as rate_usage returns it, of a warehouse under `tmp_path`: `fields` and no warnings,
+    quarantined files or PostgreSQL."""
+    return {
+        "quarantined": [], "warnings": [], "warehouse": str(tmp_path / "warehouse"),
+        "analytics_db": str(tmp_path / "warehouse" / "analytics.duckdb"), "postgres": None, **fields,
+    }  # fmt: skip
+
+
 def test_a_run_with_nothing_new_prints_why_and_exits_0(tmp_path, monkeypatch):
     """The no-op summary as the flow returns it (tests/flows/test_rate_usage.py runs the flow twice for real; a
     second flow run under the CLI runner in one process trips over Prefect's log handler bound to the first one's
@@ -90,23 +99,19 @@ def test_a_run_with_nothing_new_prints_why_and_exits_0(tmp_path, monkeypatch):
     import flows.rate_usage
 
     inbox = tmp_path / "inbox"
-    noop = {
-        "run_id": None,
-        "files": {"input": 2, "read": 0, "quarantined": 0, "skipped": 2},
-        "quarantined": [],
-        "skipped": [
+    noop = flow_summary(
+        tmp_path,
+        run_id=None,
+        files={"input": 2, "read": 0, "quarantined": 0, "skipped": 2},
+        skipped=[
             (str(inbox / "Master.csv"), "already processed: the same content (sha256 3bb431c1afb4…) was processed in run r1 on 2026-11-22 10:00:00 UTC; nothing to do"),
             (str(inbox / "bad.csv.gz"), "already quarantined: the same content (sha256 0123456789ab…) could not be read in run r1 on 2026-11-22 10:00:00 UTC (empty file); hand in a corrected file, or fix the source configuration and run with --reprocess"),
         ],
-        "warnings": [],
-        "outcomes": {},
-        "input_records": 0,
-        "net_amount": Decimal("0.00"),
-        "invoice_lines": 0,
-        "warehouse": str(tmp_path / "warehouse"),
-        "analytics_db": str(tmp_path / "warehouse" / "analytics.duckdb"),
-        "postgres": None,
-    }
+        outcomes={},
+        input_records=0,
+        net_amount=Decimal("0.00"),
+        invoice_lines=0,
+    )
     given = {}
     monkeypatch.setattr(flows.rate_usage, "rate_usage", lambda **kwargs: given.update(kwargs) or noop)
     paths = ["--catalog", str(SAMPLE / "catalog"), "--inbox", str(SAMPLE / "inbox"), "--warehouse", str(tmp_path / "warehouse")]
@@ -130,21 +135,17 @@ def test_a_run_that_left_files_for_the_next_says_so(tmp_path, monkeypatch, args,
 
     inbox = tmp_path / "inbox"
     later = "left for the next run: this run read 49 records, as many as it takes (--max-records 30)"
-    run = {
-        "run_id": "0123456789abcdef",
-        "files": {"input": 1 + left, "read": 1, "quarantined": 0, "skipped": left},
-        "quarantined": [],
-        "skipped": [(str(inbox / "b.csv"), later), (str(inbox / "c.csv"), later)][:left],
-        "warnings": [],
-        "outcomes": {"rated": 49},
-        "input_records": 49,
-        "net_amount": Decimal("1.00"),
-        "invoice_lines": 1,
-        "warehouse": str(tmp_path / "warehouse"),
-        "analytics_db": str(tmp_path / "warehouse" / "analytics.duckdb"),
-        "postgres": None,
-        "deferred": left,
-    }
+    run = flow_summary(
+        tmp_path,
+        run_id="0123456789abcdef",
+        files={"input": 1 + left, "read": 1, "quarantined": 0, "skipped": left},
+        skipped=[(str(inbox / "b.csv"), later), (str(inbox / "c.csv"), later)][:left],
+        outcomes={"rated": 49},
+        input_records=49,
+        net_amount=Decimal("1.00"),
+        invoice_lines=1,
+        deferred=left,
+    )
     given = {}
     monkeypatch.setattr(flows.rate_usage, "rate_usage", lambda **kwargs: given.update(kwargs) or run)
     for name, value in env.items():
