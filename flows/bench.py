@@ -29,7 +29,7 @@ from pipeline.io import warehouse
 from pipeline.io.catalog_cache import cached_priced_catalog
 from pipeline.io.catalog_files import load_catalog
 from pipeline.io.index_cache import cached_device_index
-from pipeline.io.readers import Source, read_usage_file
+from pipeline.io.readers import Source, read_usage_file, usage_batch
 from pipeline.io.readers.config import numbering_plan_of
 from pipeline.io.synth_files import generate
 from pipeline.job import RUN_TABLES, rate
@@ -153,6 +153,6 @@ def production_read(files: list[Path]) -> int:
     The bench itself reads the canonical files directly; this is what a real run pays instead."""
     source = Source(name="synth", format="parquet", pattern="*.parquet")
     results = on_both_cores(lambda path: read_usage_file(path, source), files)  # files, two at a time (as read_inbox)
-    usage = pl.concat([r.usage for r in results]) if results else pl.DataFrame(schema=USAGE_POLARS)
+    usage = usage_batch([r.usage for r in results])
     normalised_usage(usage, numbering_plan_of({source.name: source}))
     return usage.height + sum(r.rejected_records for r in results)

@@ -34,12 +34,11 @@ from pipeline.ingest import REJECT_SCHEMA
 from pipeline.ingest.numbers import normalised_usage
 from pipeline.io import billing_store, file_ledger, inbox, quarantine, warehouse
 from pipeline.io.file_ledger import FileLedger, LedgerFile
-from pipeline.io.readers import UnreadableFile, load_sources, read_usage_file, source_for
+from pipeline.io.readers import UnreadableFile, load_sources, read_usage_file, source_for, usage_batch
 from pipeline.io.readers.config import numbering_plan_of
 from pipeline.job import RatingResult, rate
 from pipeline.ledger import ConservationError, run_record
 from pipeline.threads import on_both_cores
-from schemas.usage import USAGE_POLARS
 
 
 @dataclass
@@ -185,10 +184,8 @@ def read_inbox(files: list[LedgerFile], sources_file: Path, max_records: int = 0
     for file, reason in deferred:
         logger.info("skipped %s: %s", file.path, reason)
     not_read = {id(f) for f, _ in [*changed, *deferred]}
-    # one chunk per column: the rating's stages read a contiguous batch faster than the copy costs
-    read = pl.concat(usage, rechunk=True) if usage else pl.DataFrame(schema=USAGE_POLARS)
     return Batch(
-        usage=normalised_usage(read, numbering_plan_of(sources)),
+        usage=normalised_usage(usage_batch(usage), numbering_plan_of(sources)),
         rejects=pl.concat(rejects).cast(REJECT_SCHEMA) if rejects else pl.DataFrame(schema=REJECT_SCHEMA),
         quarantined=quarantined,
         hashes=[f.content_hash for f in files if id(f) not in not_read],
