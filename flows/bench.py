@@ -75,7 +75,7 @@ def run_bench(cdrs: int, contracts: int, data: Path, seed: int = 42) -> dict:
     scratch = Path(tempfile.mkdtemp(prefix="rating-bench-"))
     try:
         t = time.perf_counter()
-        warehouse.write_run({name: result.table(name) for name in RUN_TABLES}, scratch, "bench")
+        warehouse.write_run({name: result.stored_table(name) for name in RUN_TABLES}, scratch, "bench")
         stages.append(("write invoice lines + outcomes", usage.height, time.perf_counter() - t))
         to_invoice_lines = time.perf_counter() - start
         t = time.perf_counter()

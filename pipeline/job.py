@@ -58,6 +58,8 @@ class RatingResult:
     priced_batch: pl.DataFrame | None = None
     #: its priced records (table `pricing` on `con`, pipeline.price.priced_usage)
     priced: pa.Table | None = field(default=None, repr=False)
+    #: its usage invoice lines (table `invoice_lines` on `con`, pipeline.bill.invoice_lines)
+    lines: pl.DataFrame | None = field(default=None, repr=False)
     _detail: pl.DataFrame | None = field(default=None, repr=False)
 
     def table(self, name: str) -> duckdb.DuckDBPyRelation:
@@ -65,6 +67,11 @@ class RatingResult:
         if name == "rated_usage":
             return self.con.from_arrow(self.rated_usage())
         return self.con.table(f"out_{name}")
+
+    def stored_table(self, name: str) -> duckdb.DuckDBPyRelation | pl.DataFrame:
+        """A table of this run as it is handed to the writer (pipeline.io.warehouse.write_run): the
+        invoice lines as their Polars frame (Polars writes them), the others as `table(name)`."""
+        return self.lines if name == "invoice_lines" and self.lines is not None else self.table(name)
 
     def rated_usage(self) -> pl.DataFrame:
         """The per-record detail of the rated records (RATED_USAGE), built once, when first asked for."""
@@ -92,12 +99,12 @@ class RatingResult:
         return dict(zip(self.ledger["outcome"], self.ledger["records"]))
 
     def stored_tables(self, runs: pl.DataFrame | None = None) -> dict[str, duckdb.DuckDBPyRelation | pl.DataFrame | Parts]:
-        """Every table the run stores, shaped as schemas/outputs.py says: DuckDB relations, and the
-        per-record detail (rated_usage) as Polars frames made one at a time (rated_usage_parts;
-        Polars writes 10 M rows of Parquet 3× faster)."""
+        """Every table the run stores, shaped as schemas/outputs.py says: DuckDB relations, the invoice
+        lines as a Polars frame (stored_table), and the per-record detail (rated_usage) as Polars frames
+        made one at a time (rated_usage_parts; Polars writes 10 M rows of Parquet 3× faster)."""
         if runs is not None:
             self.con.register("out_runs", runs.to_arrow())
-        tables: dict[str, duckdb.DuckDBPyRelation | pl.DataFrame | Parts] = {name: self.table(name) for name in RUN_TABLES}
+        tables: dict[str, duckdb.DuckDBPyRelation | pl.DataFrame | Parts] = {name: self.stored_table(name) for name in RUN_TABLES}
         tables["rated_usage"] = self.rated_usage_parts()
         if runs is not None:
             tables["runs"] = self.table("runs")
@@ -180,7 +187,7 @@ def rate(
         unassigned_only(con, located)
         del located
     with stage("aggregate", n_billable):
-        invoice_lines(con, run_id)
+        lines = invoice_lines(con, run_id, priced)
 
     all_rejects = pl.concat([read_rejects, rejects])
     with stage("outcomes + ledger", n_in):
@@ -192,7 +199,7 @@ def rate(
         in_records, in_seconds, in_bytes = _frame_sums(usage)
         checked_ledger = checked(ledger(run_id, counts), n_total, in_seconds + rejected_sums[0], in_bytes + rejected_sums[1])
         con.register("out_ledger", checked_ledger.to_arrow())
-    return RatingResult(run_id, con, checked_ledger, n_total, timings, priced_batch=usage, priced=priced)
+    return RatingResult(run_id, con, checked_ledger, n_total, timings, priced_batch=usage, priced=priced, lines=lines)
 
 
 def _counts(con, usage, valid, unreadable_rows, rejects, non_billable, dupes) -> dict[str, tuple[int, int, int]]:

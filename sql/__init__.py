@@ -1,6 +1,6 @@
 """Every SQL statement of the project lives in a .sql file below this folder, loaded by name.
 
-`load("duck/invoice_lines")` returns the text of `sql/duck/invoice_lines.sql`.
+`load("duck/line_terms")` returns the text of `sql/duck/line_terms.sql`.
 """
 
 from __future__ import annotations

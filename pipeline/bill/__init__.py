@@ -2,14 +2,100 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
+
 import duckdb
+import polars as pl
+import pyarrow as pa
 
 import sql
+from pipeline.price import walk
+from pipeline.price.records import micro_to_cents
+from schemas.outputs import INVOICE_LINES
+
+#: A line's key: its period, contract and tariff-article numbers in one integer, in that order of
+#: significance, so the lines sort by period, contract and article: month_idx above contract_no
+#: (walk.CONTRACT_BITS) above ta_no (walk.TA_BITS); walk.check_key_space holds them to those bits.
+CONTRACT_SHIFT = walk.TA_BITS
+MONTH_SHIFT = walk.CONTRACT_BITS + walk.TA_BITS
 
 
-def invoice_lines(con: duckdb.DuckDBPyConnection, run_id: str) -> duckdb.DuckDBPyRelation:
-    """Table `invoice_lines` of `pricing`'s priced records: one per contract, period and article, rounded to cents once."""
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE invoice_lines AS {sql.load('duck/invoice_lines')}", {"run_id": run_id}
+def invoice_lines(con: duckdb.DuckDBPyConnection, run_id: str, priced: pa.Table) -> pl.DataFrame:
+    """The usage invoice lines of the priced records `priced` (pipeline.price.records.PRICING_COLUMNS;
+    those with an amount): one per contract, period and article, ordered so, the amount rounded to
+    cents once (INVOICE_LINES columns); registered on `con` as `invoice_lines`.
+
+    Polars sums the records per line (a hash group-by: 0.5 s for 10 M records in 1.5 M lines, DuckDB
+    took 0.6 s) and makes the sums lines with the contract's texts and, per tariff-article and
+    period, the terms sql/duck/line_terms.sql finds (texts and VAT rate) for the run's few hundred
+    of them. Lines in this order are written as slices, one file per period (Polars: 0.3 s for
+    1.5 M lines, DuckDB's writer took 0.7 s).
+
+    Needs on `con` the coded catalog (contract_dim, ta_dim, cat_tariffs, cat_articles,
+    pr_vat_overrides) and the macros of build_rate_card.
+    """
+    sums = _sums(priced).with_columns(
+        (pl.col("key") // (1 << MONTH_SHIFT)).cast(pl.Int32).alias("month_idx"),
+        (pl.col("key") // (1 << CONTRACT_SHIFT) % (1 << walk.CONTRACT_BITS)).cast(pl.Int32).alias("contract_no"),
+        (pl.col("key") % (1 << walk.TA_BITS)).cast(pl.Int32).alias("ta_no"),
     )
-    return con.table("invoice_lines")
+    con.register("line_groups", sums.select("ta_no", "month_idx").unique().to_arrow())
+    try:
+        terms = con.sql(sql.load("duck/line_terms")).pl()
+    finally:
+        con.unregister("line_groups")
+    contracts = con.sql("SELECT contract_no, contract_id, customer_id, vat_code FROM contract_dim").pl()
+    # each line takes its contract's and its terms' texts by their row there (a gather, not a join)
+    first = int(terms.get_column("month_idx").min() or 0)
+    months = int(terms.get_column("month_idx").max() or 0) - first + 1
+    term = pl.col("ta_no").cast(pl.Int64) * months + pl.col("month_idx") - first
+    of_contract = _at_row(contracts, pl.col("contract_no"), contracts.get_column("contract_no"))
+    of_terms = _at_row(terms, term, terms.select(term).to_series())
+    rate = pl.when(of_contract("vat_code") == "normal").then(of_terms("vat_rate")).otherwise(pl.lit(Decimal(0)))
+    lines = sums.select(
+        pl.lit(run_id, pl.String).alias("run_id"),
+        of_terms("period"),
+        *(of_contract(c) for c in ("contract_id", "customer_id")),
+        *(of_terms(c) for c in ("tariff_id", "article_id", "article_name", "unit")),
+        pl.col("records", "quantity", "free_quantity").cast(pl.Int64),
+        micro_to_cents(pl.col("amount_micro")).alias("net_amount"),
+        rate.cast(pl.Decimal(6, 4)).alias("vat_rate"),
+        of_contract("vat_code"),
+        of_terms("currency"),
+    )
+    assert lines.columns == INVOICE_LINES.names
+    con.register("invoice_lines", lines)
+    return lines
+
+
+def _at_row(table: pl.DataFrame, number: pl.Expr, numbers: pl.Series) -> Callable[[str], pl.Expr]:
+    """A column of `table` at the row whose `numbers` value (distinct, non-negative) is `number`."""
+    rows = pl.repeat(None, int(numbers.max() or 0) + 1, dtype=pl.UInt32, eager=True)
+    rows = rows.scatter(numbers, pl.int_range(numbers.len(), dtype=pl.UInt32, eager=True))
+    row = pl.lit(rows).gather(number)
+    return lambda column: pl.lit(table.get_column(column)).gather(row).alias(column)
+
+
+def _sums(priced: pa.Table) -> pl.DataFrame:
+    """The records with an amount summed per line `key` (CONTRACT_SHIFT, MONTH_SHIFT), in its order:
+    records, quantity, free_quantity, amount_micro.
+
+    Polars' sums wrap around where 64 bits overflow: a column whose largest value times the records
+    could pass 2^63 is summed in 128 bits, and a line whose sum a stored BIGINT or DECIMAL(18,2)
+    cannot hold stops the run (invoice_lines' strict casts), as DuckDB's sums always did."""
+    summed = ["quantity", "free_quantity", "amount_micro"]
+    records = pl.from_arrow(priced.select(["month_idx", "contract_no", "ta_no", *summed])).lazy().filter(pl.col("amount_micro").is_not_null())
+    bounds = records.select(pl.len(), *(pl.col(c).abs().max() for c in summed)).collect().row(0)
+    wide = {c for c, bound in zip(summed, bounds[1:]) if (bound or 0) * bounds[0] >= 2**63}
+    key = (
+        pl.col("month_idx").cast(pl.Int64) * (1 << MONTH_SHIFT)
+        + pl.col("contract_no").cast(pl.Int64) * (1 << CONTRACT_SHIFT)
+        + pl.col("ta_no").cast(pl.Int64)
+    )
+    return (
+        records.group_by(key.alias("key"))
+        .agg(pl.len().alias("records"), *(pl.col(c).cast(pl.Int128 if c in wide else pl.Int64).sum() for c in summed))
+        .sort("key")
+        .collect()
+    )

@@ -17,6 +17,7 @@ price times its largest quantity cannot overflow them and in 128-bit integers ot
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import duckdb
 import numpy as np
@@ -61,6 +62,14 @@ def div_half_up(x: pl.Expr, d: pl.Expr) -> pl.Expr:
     tests/price/test_money_rounding.py holds them to the same results.
     """
     return (x.abs() * 2 + d) // (d * 2) * x.sign()
+
+
+def micro_to_cents(micro: pl.Expr) -> pl.Expr:
+    """Micro-units summed on an invoice line, rounded half away from zero to cents, as DECIMAL(18,2):
+    the SQL macro micro_to_cents of sql/duck/macros.sql (in 128 bits, as its HUGEINT; a sum
+    DECIMAL(18,2) cannot hold stops the run there and here)."""
+    cents = div_half_up(micro.cast(pl.Int128), pl.lit(10_000, pl.Int128))
+    return (cents.cast(pl.Decimal(18, 0)) * pl.lit(Decimal("0.01"))).cast(pl.Decimal(18, 2))
 
 
 def priced_records(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame, rules: walk.Rules, carried: pl.DataFrame) -> pa.Table:

@@ -106,10 +106,10 @@ def main() -> None:
     for _ in range(args.repeat):
         start = time.perf_counter()
         build_rate_card(con, catalog)
-        priced_usage(con, None, located)
+        priced = priced_usage(con, None, located)
         price.append(time.perf_counter() - start)
         start = time.perf_counter()
-        invoice_lines(con, "bench")
+        invoice_lines(con, "bench", priced)
         aggregate.append(time.perf_counter() - start)
     counted, split, tiered, spanning = con.sql(
         "SELECT count(*) FILTER (WHERE quantity IS NOT NULL AND ta_no IN (SELECT ta_no FROM ta_dim WHERE counted)), "

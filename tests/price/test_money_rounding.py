@@ -1,13 +1,15 @@
-"""The per-record rounding (pipeline/price/records.py div_half_up, Polars) and the invoice-line
-rounding (sql/duck/macros.sql div_half_up, DuckDB) are one rule: half away from zero."""
+"""The rounding in Polars (pipeline/price/records.py div_half_up and micro_to_cents: per record and
+per invoice line) and in DuckDB (sql/duck/macros.sql: billing's sums) is one rule: half away from zero."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import polars as pl
 import pytest
 
 from pipeline import engine
-from pipeline.price.records import div_half_up
+from pipeline.price.records import div_half_up, micro_to_cents
 
 CASES = [
     # x, d, x / d rounded half away from zero
@@ -41,6 +43,35 @@ def test_the_polars_rounding_rounds_half_away_from_zero(x, d, expected, dtype):
 def test_the_sql_rounding_gives_the_same(x, d, expected):
     con = engine.connect()
     assert con.execute("SELECT div_half_up(CAST(? AS BIGINT), CAST(? AS BIGINT))", [x, d]).fetchall()[0][0] == expected
+
+
+#: A line's summed micro-units, its amount in cents (DECIMAL(18,2)).
+CENTS = [
+    (0, "0.00"),
+    (4_999, "0.00"),
+    (5_000, "0.01"),  # half a cent: away from zero
+    (-5_000, "-0.01"),
+    (-15_000, "-0.02"),
+    (4_755, "0.00"),  # fifteen 1 s records at 0.0190 € per 60 s
+    (1_553_204_355_000, "1553204.36"),
+    (2**63 - 1, "9223372036854.78"),  # past 2^62 the doubled sum leaves 64 bits: rounded in 128
+    (-(2**63) + 1, "-9223372036854.78"),
+    (10**22, None),  # more than DECIMAL(18,2) holds: refused
+]
+
+
+@pytest.mark.parametrize("micro, cents", CENTS)
+def test_an_invoice_line_rounds_to_cents_alike_in_polars_and_sql(micro, cents):
+    con = engine.connect()
+    frame = pl.DataFrame({"micro": [micro]}, schema={"micro": pl.Int128})
+    if cents is None:
+        with pytest.raises(pl.exceptions.InvalidOperationError):
+            frame.select(micro_to_cents(pl.col("micro")))
+        with pytest.raises(Exception, match="(?i)overflow|out of range|conver"):
+            con.execute("SELECT micro_to_cents(CAST(? AS HUGEINT))", [micro]).fetchall()
+        return
+    assert frame.select(micro_to_cents(pl.col("micro"))).item() == Decimal(cents)
+    assert con.execute("SELECT micro_to_cents(CAST(? AS HUGEINT))", [micro]).fetchall()[0][0] == Decimal(cents)
 
 
 @pytest.mark.parametrize(

@@ -556,6 +556,35 @@ def test_vat_rate_travels_on_every_line(subscriber, key, overrides, vat_rate, va
     assert lines(result, "vat_rate", "vat_code") == [(D(vat_rate), vat_code)]
 
 
+def test_invoice_lines_come_by_period_contract_and_article():
+    """The lines as the run hands them to the writer: by period, then contract, then article
+    (catalog order of the contract and of the tariff's articles), whatever order the records came in."""
+    records = usage(
+        subscriber_id=[K_SEC, K_MIN, K_SEC, K_MIN, K_SEC],
+        start_time=[at(t) for t in ("2026-10-02 10:00:00", "2026-10-03 10:00:00", "2026-09-30 10:00:00", "2026-09-29 10:00:00", "2026-10-04 10:00:00")],
+        article_key=["sms", "voice", "voice", "voice", "voice"],
+        duration_s=[0, 60, 60, 60, 60],
+    )
+    result = rate_priced(records, priced())
+    assert result.lines.select("period", "contract_id", "article_id", "records").rows() == [
+        ("2026-09", "K-MIN", "A-NAT", 1),
+        ("2026-09", "K-SEC", "A-NAT", 1),
+        ("2026-10", "K-MIN", "A-NAT", 1),
+        ("2026-10", "K-SEC", "A-NAT", 1),
+        ("2026-10", "K-SEC", "A-SMS", 1),
+    ]
+
+
+def test_a_line_whose_records_sum_past_64_bits_is_summed_exactly():
+    """Ten calls of 999 minutes at 999 999 999.999999 per minute: 998 999 999 999.999001 each, a
+    line of 9 989 999 999 999.99001, which as micro-units (9.99 · 10¹⁸) passes what 64 bits hold."""
+    prices = {k: list(v) for k, v in CORE["prices"].items()}
+    prices["price"][ARTICLES.index("A-NAT") + 6] = "999999999.999999"  # T-SEC's A-NAT
+    records = calls(K_SEC, *((f"2026-10-{day:02d} 10:00:00", 59_940) for day in range(1, 11)))
+    result = rate_priced(records, priced(core={"prices": prices}))
+    assert lines(result, "records", "quantity", "net_amount") == [(10, 599_400, D("9989999999999.99"))]
+
+
 @pytest.mark.parametrize(("price", "amount"), [("1000000.00", "1000000.000000"), ("250000000.50", "250000000.500000")])
 def test_a_price_of_a_million_or_more_is_priced_exactly(price, amount):
     """Prices in currencies of small units (JPY, HUF) reach millions; to_micro used to overflow there."""

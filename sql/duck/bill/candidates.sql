@@ -4,7 +4,7 @@
 -- tariff, each valid on the line's tax day; else the article's rate, else its tariff's
 -- (docs/pricing.md); 0 for customers under reverse charge or not taxable, whose treatment
 -- travels on the line as vat_code. A fee's tax day is its first day of service; a usage line's
--- is its period's first day, as invoice_lines.sql taxes rated usage (its service dates are
+-- is its period's first day, as line_terms.sql taxes rated usage (its service dates are
 -- local days of the contract's zone, which may lie past the UTC period).
 -- A fee period billed at more than one price (charges.sql) says so in the note of each part.
 WITH lines AS (

@@ -1,4 +1,4 @@
--- The run's usage per contract, tariff, period and article (the shape of duck/invoice_lines.sql),
+-- The run's usage per contract, tariff, period and article (the shape of the usage invoice lines, pipeline.bill),
 -- service dates in the contract's time zone. Usage of an article the contract has a
 -- `variable_fixed` position for comes per local day instead, with the position active on that
 -- day (the lowest position_id of several; none: the rated amounts stay): duck/bill/usage_lines.sql
