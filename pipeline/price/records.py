@@ -541,6 +541,11 @@ def _walked(rec: pl.DataFrame, card: dict[str, np.ndarray], rules: walk.Rules, c
     return free, fee, unit_price, tier_no, tier_before, spanning
 
 
+def _least(values: np.ndarray) -> int:
+    """The smallest of `values`, 0 when there are none."""
+    return int(values.min()) if values.size else 0
+
+
 def _put(column: np.ndarray, at: np.ndarray, values: np.ndarray, where: np.ndarray) -> None:
     """column[at] = values where `where` (a mask over `at` and `values`), in place."""
     column[at[where]] = values[where]
@@ -576,8 +581,8 @@ def _amounts(
     wide = 2 * cost_bound + 2 * bound(per_card["price_per"]) >= 2**63
     # usage <= cost + 1 (price_per >= 1): only when that and the fees on top could pass the limit
     # are the amounts checked against it (a normal catalog never pays for the check)
-    fees = bound(per_card["connect_micro"]) + bound(per_card["min_charge_micro"]) + bound(tier_fee)
-    checked = cost_bound + 1 + fees > MAX_AMOUNT_MICRO
+    card_fees = bound(per_card["connect_micro"]) + bound(per_card["min_charge_micro"])
+    checked = cost_bound + 1 + card_fees + bound(tier_fee) > MAX_AMOUNT_MICRO
 
     def col(name: str) -> pl.Expr:
         return pl.col(name).cast(pl.Int128) if wide else pl.col(name)
@@ -585,10 +590,13 @@ def _amounts(
     def of_card(name: str) -> pl.Expr:
         return pl.lit(pl.Series(per_card[name])).gather(pl.col("row"))
 
-    def money(frame: pl.DataFrame, cost: pl.Expr) -> pl.DataFrame:
+    def money(frame: pl.DataFrame, cost: pl.Expr, feeless: bool = False) -> pl.DataFrame:
         per = of_card("price_per")
         exact = div_half_up(cost, per.cast(pl.Int128) if wide else per)
         usage = pl.when(exact.abs() <= MAX_AMOUNT_MICRO).then(exact).otherwise(0).cast(pl.Int64) if checked else exact.cast(pl.Int64)
+        if feeless:  # see below: the amount is the usage and the tier fees
+            amount = frame.lazy().select(usage + pl.col("tier_fee")).collect(engine="streaming").to_series()
+            return pl.DataFrame({"amount": amount, "fee": frame.get_column("tier_fee"), "beyond": np.zeros(frame.height, dtype=bool)})
         charged = (pl.col("quantity") > pl.col("free")) & (pl.col("src") != FLAT)
         connect_min = pl.max_horizontal(of_card("connect_micro") + usage, of_card("min_charge_micro"))
         amount = pl.when(charged).then(connect_min).otherwise(usage) + pl.col("tier_fee")
@@ -606,7 +614,11 @@ def _amounts(
     frame = pl.DataFrame({
         "row": card["row"], "quantity": card["quantity"], "free": free, "src": card["src"], "tier_fee": tier_fee, "price": unit_price,
     })  # fmt: skip
-    got = money(frame, col("price") * (pl.col("quantity") - pl.col("free")))
+    # a card without connect fees and minimum charges adds nothing to a record's usage, so no record
+    # looks them up, when no usage is below 0 (max(usage + 0, 0) is the usage then): no price is
+    # (the catalog holds every price to >= 0) and no quantity is (free units never exceed it)
+    feeless = not checked and not card_fees and _least(unit_price) >= 0 and _least(card["quantity"]) >= 0
+    got = money(frame, col("price") * (pl.col("quantity") - pl.col("free")), feeless)
     if span is None:
         return got.get_column("amount").to_numpy(), got.get_column("fee").to_numpy(), got.get_column("beyond").to_numpy()
     pos = span.pop("pos")
