@@ -41,13 +41,18 @@ CREATE OR REPLACE TEMP TABLE plan_dim AS
 SELECT CAST(row_number() OVER (ORDER BY tariff_no, price_list_id NULLS FIRST) AS INTEGER) AS plan_no, *
 FROM (
     SELECT DISTINCT t.tariff_no, t.tariff_id,
-           CASE WHEN cu.price_list_id IN (SELECT price_list_id FROM pr_price_lists) THEN cu.price_list_id END AS price_list_id
+           CASE WHEN ct.price_list_id IN (SELECT price_list_id FROM pr_price_lists) THEN ct.price_list_id END AS price_list_id
     FROM (
-        SELECT contract_id, tariff_id FROM cat_contracts
-        UNION SELECT contract_id, tariff_id FROM device_intervals WHERE tariff_id IS NOT NULL
+        -- each contract's tariff and its slices' tariffs, with the customer's price list: only the few
+        -- (tariff, price list) pairs are made distinct, not the 100 k (contract, tariff) pairs first
+        SELECT c.tariff_id, cu.price_list_id FROM cat_contracts AS c JOIN cat_customers AS cu USING (customer_id)
+        UNION ALL
+        SELECT d.tariff_id, cu.price_list_id
+        FROM device_intervals AS d
+        JOIN cat_contracts AS c USING (contract_id)
+        JOIN cat_customers AS cu USING (customer_id)
+        WHERE d.tariff_id IS NOT NULL
     ) AS ct
-    JOIN cat_contracts AS c USING (contract_id)
-    JOIN cat_customers AS cu USING (customer_id)
     JOIN tariff_dim AS t ON t.tariff_id = ct.tariff_id
 );
 
