@@ -92,6 +92,7 @@ FROM pr_area_codes;
 -- (slice): the tariff is the slice's after a tariff change, else the contract's, so every record
 -- is rated with the tariff valid at its start by the assignment alone (docs/pricing.md).
 -- A device ID whose numbers all lie in one area code makes local calls within [area_lo, area_hi].
+-- Its labels (matched_id, match_kind) are not copied: the detail reads them from device_intervals.
 CREATE OR REPLACE TEMP TABLE dev_dim AS
 WITH plan_of AS (
     -- a contract's own plan and a tariff → the plan of that tariff with the same price list
@@ -106,13 +107,13 @@ slice AS (
     -- one side (with them split over two tables DuckDB joined every slice with each of its
     -- contract's plans, 1.5 M rows at 305 k slices, and filtered them)
     SELECT d.dev_no, d.lo, d.hi, c.contract_no, c.plan_no AS own_plan_no, coalesce(d.tariff_id, c.tariff_id) AS tariff_id,
-           c.cust_no, c.special, c.tz_no, d.matched_id, d.match_kind
+           c.cust_no, c.special, c.tz_no
     FROM device_intervals AS d
     JOIN contract_dim AS c USING (contract_id)
 ),
 dev AS (
     SELECT s.dev_no, s.lo, s.hi, s.contract_no, po.tariff_no, po.plan_no, s.cust_no, s.special, s.tz_no,
-           po.banded, po.holiday_bands, po.hset_no, po.catchall_zone_no, po.local_zone_no, s.matched_id, s.match_kind
+           po.banded, po.holiday_bands, po.hset_no, po.catchall_zone_no, po.local_zone_no
     FROM slice AS s
     JOIN plan_of AS po ON po.own_plan_no = s.own_plan_no AND po.tariff_id = s.tariff_id
 ),
@@ -127,7 +128,7 @@ area AS (
 )
 SELECT dev.dev_no, dev.contract_no, dev.tariff_no, dev.plan_no, dev.cust_no, dev.special, dev.tz_no,
        dev.banded, dev.holiday_bands, dev.hset_no, dev.catchall_zone_no, dev.local_zone_no,
-       area.area_lo, area.area_hi, dev.matched_id, dev.match_kind
+       area.area_lo, area.area_hi
 FROM dev
 LEFT JOIN area USING (dev_no);
 

@@ -1,7 +1,7 @@
 -- The labels of the codes of the rated facts (pipeline/price/detail.py rated_facts): one query per code, its first column
 -- the code (named as in the facts), the others the stored columns it stands for.
 -- `rated_months`: the distinct month_idx of the facts.
-SELECT dev_no, matched_id, match_kind FROM dev_dim;
+SELECT dev_no, matched_id, match_kind FROM device_intervals;
 SELECT contract_no, contract_id, customer_id FROM contract_dim;
 SELECT ta_no, tariff_id, article_id, unit, CAST(price_per AS BIGINT) AS price_per FROM ta_dim;
 SELECT zone_no, zone_id FROM zone_dim;
