@@ -218,13 +218,20 @@ def _store(con, run_id, usage, rejects, dupes, non_billable) -> None:
     """Shape every outcome as it is stored (schemas/outputs.py), as tables `out_<name>`.
 
     The outcome queries read their records as `usage_rows`: just those rows of the batch, taken
-    by rid, instead of a join with all 10 M records.
+    by rid, instead of a join with all 10 M records; and their rows of `assignment` or `pricing`
+    as `outcome_rows`, taken by the one scan that finds them (sql/duck/out/<name>_rows.sql), so
+    the 10 M-row `pricing` is not scanned a second time for its 0.1 % unrateable rows. Their
+    results are kept as Arrow tables, as the other outcomes are: a temporary table would copy
+    them into DuckDB's storage once more (100 k unassigned records: 0.06 s, not 0.03 s).
     """
     for name in ("unassigned", "unrateable"):
-        rids = con.sql(sql.load(f"duck/out/{name}_rids")).pl().get_column("rid")
+        rows = con.sql(sql.load(f"duck/out/{name}_rows")).pl()
+        rids = rows.get_column("rid")
+        con.register("outcome_rows", rows)
         con.register("usage_rows", usage.gather(rids).with_columns(rids))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE out_{name} AS {sql.load(f'duck/out/{name}')}", {"run_id": run_id})
+        con.register(f"out_{name}", con.sql(sql.load(f"duck/out/{name}"), params={"run_id": run_id}).to_arrow_table())
     con.unregister("usage_rows")
+    con.unregister("outcome_rows")
     con.execute("CREATE OR REPLACE TEMP VIEW out_invoice_lines AS SELECT * FROM invoice_lines")
     frames = {
         "rejects": rejects.select(pl.lit(run_id).alias("run_id"), pl.all()),

@@ -283,7 +283,7 @@ CREATE TABLE special_dim (contract_no INTEGER);
 def test_a_record_whose_device_id_row_is_missing_has_no_contract_like_unassigned(dev_no, contract_no):
     """dev_dim has a row for every device ID of the index (sql/duck/dims.sql), so this can happen only
     if the two disagree; the record then gets no contract, as an unassigned one: pricing gives it
-    no amount and it is no unrateable record (sql/duck/out/unrateable_rids.sql), so the run's
+    no amount and it is no unrateable record (sql/duck/out/unrateable_rows.sql), so the run's
     conservation check (pipeline/job.py) fails loudly."""
     con = duckdb.connect()
     for statement in filter(str.strip, DEVICE_TABLES.split(";")):

@@ -1,6 +1,6 @@
 -- Stored shape of unassigned usage: the canonical record and why no contract matched
--- (docs/assignment.md). Reads `assignment` (pipeline.assign.located_usage), `usage_rows` (those records of the batch) and
--- `id_formats` (the format each id_type expects).
+-- (docs/assignment.md). Reads `outcome_rows` (their rows of `assignment`, sql/duck/out/unassigned_rows.sql),
+-- `usage_rows` (those records of the batch) and `id_formats` (the format each id_type expects).
 SELECT
     $run_id AS run_id,
     u.* EXCLUDE (rid),
@@ -10,7 +10,6 @@ SELECT
         WHEN NOT a.id_known THEN 'no device ID matches ' || u.subscriber_id
         ELSE 'no device ID for ' || u.subscriber_id || ' is valid at ' || strftime(u.start_time, '%Y-%m-%d %H:%M:%S')
     END AS reason
-FROM assignment AS a
+FROM outcome_rows AS a
 JOIN usage_rows AS u USING (rid)
 LEFT JOIN id_formats AS f ON f.id_type = u.id_type
-WHERE a.dev_no IS NULL

@@ -1,7 +1,8 @@
 -- Stored shape of unrateable usage: assigned, but no zone, article, price or quantity could price
 -- it, or its amount is beyond what a stored amount holds. Never priced at zero: the reason says
 -- which catalog row is missing. The tariff named is the one the record was rated with (its device
--- ID's, after a tariff change), not the contract's own.
+-- ID's, after a tariff change), not the contract's own. Reads `outcome_rows` (their rows of `pricing`,
+-- sql/duck/out/unrateable_rows.sql) and `usage_rows` (those records of the batch).
 SELECT
     $run_id AS run_id, u.* EXCLUDE (rid), c.contract_id,
     CASE
@@ -28,7 +29,7 @@ SELECT
         ELSE 'record has no ' || CASE ta.unit WHEN 'second' THEN 'duration' WHEN 'byte' THEN 'volume' ELSE 'quantity' END
              || ' for its article ' || ta.article_id || ' (unit ' || ta.unit || ')'
     END AS reason
-FROM pricing AS p
+FROM outcome_rows AS p
 JOIN usage_rows AS u USING (rid)
 JOIN contract_dim AS c ON c.contract_no = p.contract_no
 JOIN dev_dim AS d ON d.dev_no = p.dev_no
@@ -38,4 +39,3 @@ LEFT JOIN zone_dim AS z ON z.zone_no = p.zone_no
 LEFT JOIN band_dim AS b ON b.band_no = p.band_no
 LEFT JOIN cat_article_keys AS kz ON kz.article_key = u.article_key AND kz.zone_id = z.zone_id
 LEFT JOIN cat_article_keys AS ka ON ka.article_key = u.article_key AND ka.zone_id IS NULL
-WHERE p.amount_micro IS NULL
