@@ -13,3 +13,5 @@ SELECT
 FROM outcome_rows AS a
 JOIN usage_rows AS u USING (rid)
 LEFT JOIN id_formats AS f ON f.id_type = u.id_type
+-- in batch order: a run stores the same file each time it runs
+ORDER BY rid

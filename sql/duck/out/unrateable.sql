@@ -39,3 +39,5 @@ LEFT JOIN zone_dim AS z ON z.zone_no = p.zone_no
 LEFT JOIN band_dim AS b ON b.band_no = p.band_no
 LEFT JOIN cat_article_keys AS kz ON kz.article_key = u.article_key AND kz.zone_id = z.zone_id
 LEFT JOIN cat_article_keys AS ka ON ka.article_key = u.article_key AND ka.zone_id IS NULL
+-- in batch order: a run stores the same file each time it runs
+ORDER BY rid
