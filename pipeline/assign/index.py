@@ -229,7 +229,7 @@ NEVER_HELD = MAX_DIGITS + 1
 #: scatters are cheaper in pieces, and the steps Polars runs on one thread overlap). A piece's
 #: keys (5 MB) stay in the CPU's caches while they are sorted, searched and scattered back: on the
 #: bench's 10 M keys, 16 pieces took 0.75-0.94 s and 1.3-1.7 cpu-s, 4 pieces of 2.5 M 0.90-1.33 s
-#: and 1.8-2.3 cpu-s, 64 pieces 0.97-1.14 s (docs/performance.md, eighteenth session).
+#: and 1.65-2.35 cpu-s, 64 pieces 0.97-1.14 s (docs/performance.md, eighteenth session).
 LOOKUP_ROWS = 625_000
 
 
