@@ -68,7 +68,7 @@ PLAIN = re.compile(r"[0-9A-Za-z-]+")
 #: zstd level of the Parquet files Polars writes (the per-record detail, rated_usage): at level 1
 #: 10 M rows take 5.0 s instead of 6.6 s at the default 3 (both cores busy either way), and the
 #: files are 4 % larger. Polars writes the invoice lines too (pipeline.bill.invoice_lines: 1.5 M lines
-#: in 0.2 s, DuckDB's writer 0.7 s). DuckDB's relation writer (the outcomes) keeps its default: its
+#: in 0.3 s, DuckDB's writer 0.7 s). DuckDB's relation writer (the outcomes) keeps its default: its
 #: Python write_parquet takes no level (SQL COPY does), and those files are small.
 ZSTD_LEVEL = 1
 
