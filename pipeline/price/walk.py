@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from pipeline.threads import in_pieces
+from pipeline.threads import in_pieces, sort_on_both_cores
 from schemas.pricing import TIER_UNIT_BITS
 
 #: Tier methods as codes.
@@ -200,10 +200,10 @@ def walk_order(
         key[at] = (group << rank_bits) | rank[r]
 
     in_pieces(m, by_time)
-    in_time.sort()
+    sort_on_both_cores(in_time)
     in_pieces(m, ranked)
     in_pieces(m, by_group)
-    key.sort()
+    sort_on_both_cores(key)
     ordered, gk = np.empty(m, dtype=np.int64), rank[:m]  # the ranks are in the keys now: their memory takes the group keys
 
     def unpacked(at: slice) -> None:

@@ -13,6 +13,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
+from pipeline import threads
 from pipeline.price import records, walk
 from tests.price.factory import CORE, K_EX, K_RC, K_SEC, at, calls, priced, rate_priced, rated, usage
 
@@ -158,8 +159,12 @@ def test_group_slices_cut_only_where_a_group_starts(gk, parts, expected):
     assert [(s.start, s.stop) for s in slices] == expected
 
 
-def test_walk_order_packed_and_by_columns_agree():
-    """The packed sorts and the sort by (group key, millisecond) give the same order, ties included."""
+@pytest.mark.parametrize("piece_rows", [None, 1_000], ids=["one-sort", "halves-on-both-cores"])
+def test_walk_order_packed_and_by_columns_agree(monkeypatch, piece_rows):
+    """The packed sorts and the sort by (group key, millisecond) give the same order, ties included,
+    whether the packed values are sorted at once or in halves on both cores (threads.sort_on_both_cores)."""
+    if piece_rows:
+        monkeypatch.setattr(threads, "PIECE_ROWS", piece_rows)
     rng = np.random.default_rng(7)
     n = 20_000
     contract, ta = rng.integers(1, 50, n), rng.integers(0, 4, n)
