@@ -110,7 +110,6 @@ def mapped_usage(
     return ReadResult(usage, pl.concat(rejects).sort("source_line", maintain_order=True), nul_free_columns(source))
 
 
-
 def _quantity_rejects(file_name: str, rows: pl.DataFrame, quantities: list[str], text: TextFile | None) -> pl.DataFrame:
     """Rejects for rows that say neither how long nor how much."""
     if rows.height == 0:
