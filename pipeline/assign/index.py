@@ -113,15 +113,24 @@ def interval_lookup(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> pl
 SEARCH_SEGMENTS = 1 << 15
 
 
+#: From this many keys on, a search in few segments first looks the key's bucket up (_Buckets).
+BUCKETED_KEYS = 1 << 16
+#: Buckets: at most 2^BUCKET_BITS; a key whose bucket holds more than BUCKET_STEPS segment starts
+#: is binary-searched as before.
+BUCKET_BITS, BUCKET_STEPS = 20, 4
+
+
 def _searched(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> pl.Series:
-    """interval_lookup of Int64 keys in a few segments: a binary search per key, in pieces on both cores."""
+    """interval_lookup of Int64 keys in a few segments: a search per key (by bucket, _Buckets, when
+    there are many keys; else binary), in pieces on both cores."""
     values = keys.fill_null(0).to_numpy()
     present = keys.is_not_null().to_numpy() if keys.null_count() else None  # a null finds nothing
     starts, upper = _bounds(seg_lo, seg_hi)
     position = np.empty(len(values), dtype=np.uint32)
+    buckets = _Buckets.of(starts) if len(values) >= BUCKETED_KEYS else None
 
     def search(at: slice) -> None:
-        found = _segment_of(values[at], starts, upper)
+        found = _segment_of(values[at], starts, upper, buckets)
         position[at] = found if present is None else np.where(present[at], found, 0)
 
     in_pieces(len(values), search)
@@ -133,11 +142,70 @@ def _bounds(seg_lo: pl.Series, seg_hi: pl.Series) -> tuple[np.ndarray, np.ndarra
     return seg_lo.to_numpy(), np.concatenate([np.array([OPEN_FROM], dtype=np.int64), seg_hi.to_numpy()])
 
 
-def _segment_of(values: np.ndarray, starts: np.ndarray, upper: np.ndarray) -> np.ndarray:
-    """1 + the position of the segment holding each Int64 value (0: none): a binary search for
-    the last segment starting at or below it, which holds it if it ends at or above it."""
-    found = np.searchsorted(starts, values, side="right")
+def _segment_of(values: np.ndarray, starts: np.ndarray, upper: np.ndarray, buckets: _Buckets | None = None) -> np.ndarray:
+    """1 + the position of the segment holding each Int64 value (0: none): the last segment starting
+    at or below it (a binary search, or by `buckets`), which holds it if it ends at or above it."""
+    found = np.searchsorted(starts, values, side="right") if buckets is None else buckets.started(values)
     return np.where(values <= upper[found], found, 0)
+
+
+@dataclass(frozen=True)
+class _Buckets:
+    """The segment starts at or below a value, found by the value's bucket: a key's offset from the
+    first start, shifted right so that the starts' span takes at most 2^BUCKET_BITS buckets.
+
+    `first` and `last` count the starts at or below a bucket's lowest and highest value, so a
+    value's count lies between its bucket's two: where they are equal (most buckets: a few
+    thousand zone prefixes in a million buckets) one gather gives it; elsewhere it steps up one
+    start at a time, at most BUCKET_STEPS times, and a bucket holding more starts falls back to
+    the binary search. A binary search per key over thousands of starts mispredicts a branch at
+    nearly every step: on the bench's 10 M called numbers in 7 851 zone segments this is 3.3x
+    faster (0.19 against 0.62 cpu-s, docs/performance.md).
+    """
+
+    low: int
+    shift: int
+    #: per bucket, and for a last bucket past the last start (len(starts) in both)
+    first: np.ndarray
+    last: np.ndarray
+    starts: np.ndarray
+
+    @classmethod
+    def of(cls, starts: np.ndarray) -> _Buckets:
+        """The buckets of sorted, non-empty Int64 `starts`."""
+        low, span = int(starts[0]), int(starts[-1]) - int(starts[0])
+        bits = min(BUCKET_BITS, len(starts).bit_length() + 7)
+        shift = max(0, span.bit_length() - bits)
+        n = (span >> shift) + 1
+        # bucket b holds the offsets [b << shift, (b + 1) << shift), cut at the last start's (all in Int64)
+        offsets = np.arange(n, dtype=np.uint64) << np.uint64(shift)
+        lowest = (offsets + np.uint64(low % 2**64)).view(np.int64)
+        highest = (np.minimum(offsets + np.uint64((1 << shift) - 1), np.uint64(span)) + np.uint64(low % 2**64)).view(np.int64)
+        first, last = (np.append(np.searchsorted(starts, v, side="right"), len(starts)).astype(np.int32) for v in (lowest, highest))
+        return cls(low, shift, first, last, starts)
+
+    def started(self, values: np.ndarray) -> np.ndarray:
+        """How many starts lie at or below each value: np.searchsorted(starts, values, side="right")."""
+        starts = self.starts
+        # unsigned: the offset from the first start fits even where the values span all of Int64
+        bucket = values.view(np.uint64) - np.uint64(self.low % 2**64)
+        bucket >>= np.uint64(self.shift)
+        np.minimum(bucket, len(self.first) - 1, out=bucket)  # the last bucket: past the last start
+        bucket = bucket.view(np.int64)  # below 2^31 now: NumPy takes it as an index without a cast
+        found, last = self.first[bucket], self.last[bucket]
+        below = np.flatnonzero(values < self.low)  # their offsets wrapped around: they come before every start
+        found[below], last[below] = 0, 0
+        open_ = np.flatnonzero(found != last)
+        if open_.size:
+            steps = last[open_] - found[open_]
+            few = steps <= BUCKET_STEPS
+            stepped, searched = open_[few], open_[~few]
+            at, v, top = found[stepped], values[stepped], last[stepped]
+            for _ in range(int(steps[few].max(initial=0))):
+                at = np.minimum(at + (starts[np.minimum(at, len(starts) - 1)] <= v), top)
+            found[stepped] = at
+            found[searched] = np.searchsorted(starts, values[searched], side="right")
+        return found
 
 
 def _sorted_positions(keys: pl.Series, seg_lo: pl.Series, seg_hi: pl.Series) -> tuple[pl.Series, pl.Series, pl.Series]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -25,11 +26,20 @@ def test_nested_intervals_flatten_into_disjoint_segments_most_specific_first():
     ]
 
 
-@pytest.fixture(params=["searched", "sorted"])
+@pytest.fixture(params=["searched", "bucketed", "stepped", "sorted"])
 def lookup_path(request, monkeypatch):
-    """interval_lookup's two ways for Int64 keys: a binary search per key (few segments), or the keys sorted (many)."""
+    """interval_lookup's ways for Int64 keys: a search per key (few segments: binary, or by bucket
+    for many keys; "stepped": in four buckets, so that keys step up to their start or, past
+    BUCKET_STEPS starts, fall back to the binary search), or the keys sorted (many segments)."""
     if request.param == "sorted":
         monkeypatch.setattr(index, "SEARCH_SEGMENTS", 0)
+    elif request.param == "searched":
+        monkeypatch.setattr(index, "BUCKETED_KEYS", 2**62)
+    else:
+        monkeypatch.setattr(index, "BUCKETED_KEYS", 0)
+        if request.param == "stepped":
+            monkeypatch.setattr(index, "BUCKET_BITS", 2)
+            monkeypatch.setattr(index, "BUCKET_STEPS", 1)
     return request.param
 
 
@@ -77,3 +87,39 @@ def test_the_lowest_int64_key_finds_a_segment_that_starts_there(lookup_path):
     keys = pl.Series([lowest, lowest + 1, None, -5, 0, 60, 100, highest], dtype=pl.Int64)
     found = interval_lookup(keys, pl.Series([lowest, 0, 100]), pl.Series([-1, 50, highest]))
     assert found.to_list() == [1, 1, 0, 1, 2, 0, 3, 3]
+
+
+@pytest.mark.parametrize(
+    ("bits", "steps", "values", "started"),
+    [
+        # starts 0, 10, 11, 12, 40 span 40: 41 buckets of one value each, every bucket exact
+        (6, 4, [-5, 0, 9, 10, 11, 12, 13, 39, 40, 41, 2**63 - 1, -(2**63)], [0, 1, 1, 2, 3, 4, 4, 4, 5, 5, 5, 0]),
+        # three buckets of 16 values (0-15, 16-31, 32-40): the first holds starts 10, 11 and 12 above
+        # its lowest value, so its values step up from 1 to 4; allowed one step, they are binary-searched
+        (2, 4, [-5, 0, 9, 10, 11, 12, 13, 39, 40, 41, 2**63 - 1, -(2**63)], [0, 1, 1, 2, 3, 4, 4, 4, 5, 5, 5, 0]),
+        (2, 1, [-5, 0, 9, 10, 11, 12, 13, 39, 40, 41, 2**63 - 1, -(2**63)], [0, 1, 1, 2, 3, 4, 4, 4, 5, 5, 5, 0]),
+    ],
+)
+def test_buckets_count_the_starts_at_or_below_each_value(bits, steps, values, started, monkeypatch):
+    monkeypatch.setattr(index, "BUCKET_BITS", bits)
+    monkeypatch.setattr(index, "BUCKET_STEPS", steps)
+    buckets = index._Buckets.of(np.array([0, 10, 11, 12, 40], dtype=np.int64))
+    assert buckets.started(np.array(values, dtype=np.int64)).tolist() == started
+
+
+@pytest.mark.parametrize(("bits", "steps"), [(20, 4), (4, 2), (1, 1)])
+def test_buckets_agree_with_a_binary_search_on_any_int64_starts(bits, steps, monkeypatch):
+    """Seeded random starts of every scale, with the Int64 ends; values around each start and at random."""
+    monkeypatch.setattr(index, "BUCKET_BITS", bits)
+    monkeypatch.setattr(index, "BUCKET_STEPS", steps)
+    rng = np.random.default_rng(7)
+    lowest, highest = -(2**63), 2**63 - 1
+    for scale in (10, 10**4, 2**40, 2**62):
+        for ends in ([], [lowest], [highest], [lowest, highest]):
+            starts = np.unique(np.concatenate([rng.integers(-scale, scale, 30, dtype=np.int64), np.array(ends, dtype=np.int64)]))
+            values = np.concatenate([
+                rng.integers(lowest, highest, 500, dtype=np.int64, endpoint=True), rng.integers(-2 * scale, 2 * scale, 500, dtype=np.int64),
+                starts, starts[starts > lowest] - 1, starts[starts < highest] + 1, np.array([lowest, highest], dtype=np.int64),
+            ])  # fmt: skip
+            expected = np.searchsorted(starts, values, side="right")
+            assert (index._Buckets.of(starts).started(values) == expected).all(), (scale, ends)
