@@ -10,6 +10,7 @@ is checked before the result is handed out.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from pipeline.bill import invoice_lines
 from pipeline.catalog import Catalog
 from pipeline.ingest import REJECT_SCHEMA, duplicate_rows, validation_rejects
 from pipeline.ledger import checked, ledger
-from pipeline.price import build_rate_card, build_zone_index, key_dim, priced_usage, zoned_usage
+from pipeline.price import build_rate_card, build_zone_index, key_dim, priced_usage, zone_segments, zoned_usage
 from pipeline.price.detail import rated_usage, rated_usage_parts
 from schemas.outputs import TABLES
 from schemas.usage import USAGE_ARROW
@@ -175,13 +176,17 @@ def rate(
     with stage("assign", n_billable):
         located = located_usage(con, keyed, index)
         del keyed  # `located` holds what it needs of it: the rest of its memory goes to the stages after (0.5 GiB at 10 M records)
-    with stage("zone", n_billable):
-        build_zone_index(con, catalog)
-        located = zoned_usage(con, located)
-    with stage("assign", n_billable):
         assigned_usage(con, located)
+    with stage("zone + rate card", n_billable):
+        build_zone_index(con, catalog)
+        zones = zone_segments(con)
+        # the rate card is DuckDB's work on the catalog (mostly on one core), the zones NumPy's on the
+        # records: done at once, in two threads (only the rate card's uses the connection)
+        with ThreadPoolExecutor(1) as pool:
+            card = pool.submit(build_rate_card, con, catalog)
+            located = zoned_usage(located, zones)
+            card.result()
     with stage("price", n_billable):
-        build_rate_card(con, catalog)
         priced = priced_usage(con, earlier, located)
         con.execute("CREATE OR REPLACE TEMP VIEW rated AS SELECT * FROM pricing WHERE amount_micro IS NOT NULL")
         unassigned_only(con, located)

@@ -27,6 +27,8 @@ from pipeline.assign.index import (
     build_segments,
     device_intervals,
     interval_lookup,
+    item_lookup,
+    segment_items,
     segment_lookup,
 )
 from pipeline.assign.keys import FORMATS, KIND_SHIFT, KINDS, counterparty_key, ipv4_value, ipv6_values, mac_value, main_key, phone_key
@@ -38,8 +40,10 @@ __all__ = [
     "build_segments",
     "device_intervals",
     "interval_lookup",
+    "item_lookup",
     "keyed_usage",
     "located_usage",
+    "segment_items",
     "segment_lookup",
     "unassigned_only",
 ]

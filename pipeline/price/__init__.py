@@ -17,7 +17,7 @@ import pyarrow as pa
 
 import sql
 from pipeline import engine
-from pipeline.assign import build_segments, segment_lookup
+from pipeline.assign import build_segments, item_lookup, segment_items
 from pipeline.assign.keys import phone_key, phone_prefix_hi
 from pipeline.catalog import Catalog
 from pipeline.price import records, walk
@@ -51,6 +51,7 @@ __all__ = [
     "validated_pricing",
     "with_pricing",
     "zone_dim",
+    "zone_segments",
     "zoned_usage",
 ]
 
@@ -94,9 +95,15 @@ def build_zone_index(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> int:
     return count
 
 
-def zoned_usage(con: duckdb.DuckDBPyConnection, located: pl.DataFrame) -> pl.DataFrame:
-    """`located` with `zone_hit`: the zone of the called number's longest prefix (null: none)."""
-    zone = segment_lookup(con, located.get_column("cp_key"), "zone_segment_items")
+def zone_segments(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The zone segments build_zone_index made, as zoned_usage searches them."""
+    return segment_items(con, "zone_segment_items")
+
+
+def zoned_usage(located: pl.DataFrame, zones: pl.DataFrame) -> pl.DataFrame:
+    """`located` with `zone_hit`: the zone of the called number's longest prefix (null: none), found
+    in `zones` (zone_segments). Needs no connection: it runs while DuckDB builds the rate card."""
+    zone = item_lookup(located.get_column("cp_key"), zones)
     return located.with_columns(zone.cast(pl.Int32).alias("zone_hit"))
 
 
@@ -150,27 +157,23 @@ def carry(con: duckdb.DuckDBPyConnection, earlier: pl.DataFrame | None) -> None:
     _create(con, "price_carry", "duck/price/carry")
 
 
-def priced_usage(
-    con: duckdb.DuckDBPyConnection, earlier: pl.DataFrame | None = None, located: pl.DataFrame | None = None
-) -> pa.Table:
-    """Register `pricing` (pipeline/price/records.py PRICING_COLUMNS): each record of
-    `assignment` priced, or with a NULL amount: unrateable, or unassigned where contract_no is
-    NULL; returns it (the table registered).
+def priced_usage(con: duckdb.DuckDBPyConnection, earlier: pl.DataFrame | None, located: pl.DataFrame) -> pa.Table:
+    """Register `pricing` (pipeline/price/records.py PRICING_COLUMNS): each record of `located`
+    priced, or with a NULL amount: unrateable, or unassigned where contract_no is NULL; returns it
+    (the table registered).
 
     Args:
         earlier: what earlier runs of the same periods rated (carry_in of their rated usage), so
             free quantities and tiers go on where they stopped; None: this run sees whole periods.
-        located: the records of `assignment` as the Polars frame it was registered from (saves
-            reading it back from DuckDB).
+        located: the located records with their zone (zoned_usage).
     """
     if earlier is not None:
         carry(con, earlier)
-    assignment = located if located is not None else con.table("assignment").pl()
     carried = con.sql("SELECT gk, q_before FROM price_carry").pl()
     numbers = "SELECT coalesce(max(contract_no), 0), (SELECT coalesce(max(ta_no), 0) FROM ta_dim) FROM contract_dim"
     walk.check_key_space(*engine.one_row(con, numbers))
     lookups = walk.rules(con.table("ta_dim").pl(), con.table("tier_dim").pl())
-    priced = records.priced_records(con, assignment, lookups, carried)
+    priced = records.priced_records(con, located, lookups, carried)
     con.register("pricing", priced)
     return priced
 
