@@ -37,6 +37,24 @@ MAX_DURATION_S = 7 * 24 * 3600
 MAX_VOLUME_BYTES = 10**15
 
 
+def _has_quantity() -> pl.Expr:
+    return pl.col("duration_s").is_not_null() | pl.col("volume_bytes").is_not_null()
+
+
+def _start_time_in_range() -> pl.Expr:
+    t = pl.col("start_time")
+    return t.is_null() | t.is_between(
+        pl.lit(EARLIEST).str.to_datetime(time_zone="UTC"),
+        pl.lit(LATEST).str.to_datetime(time_zone="UTC"),
+        closed="left",
+    )
+
+
+#: The rules of `UsageRecord` over whole rows, by check name, each an expression true where a row
+#: keeps it: the model's checks select them, and ingest's one-pass look for bad rows uses them too.
+ROW_RULES = {"has_duration_or_volume": _has_quantity, "start_time_in_range": _start_time_in_range}
+
+
 class UsageRecord(pandera.DataFrameModel):
     """One usage event (a call, an SMS, a traffic record), as every reader emits it.
 
@@ -60,22 +78,12 @@ class UsageRecord(pandera.DataFrameModel):
     @pandera.dataframe_check(name="has_duration_or_volume")
     def has_quantity(cls, data: pandera.PolarsData) -> pl.LazyFrame:
         """A record must say how much was used: a duration or a volume."""
-        return data.lazyframe.select(
-            pl.col("duration_s").is_not_null() | pl.col("volume_bytes").is_not_null()
-        )
+        return data.lazyframe.select(ROW_RULES["has_duration_or_volume"]())
 
     @pandera.dataframe_check(name="start_time_in_range")
     def start_time_plausible(cls, data: pandera.PolarsData) -> pl.LazyFrame:
         """Start times before 2000 or after 2100 are switch clock errors."""
-        t = pl.col("start_time")
-        return data.lazyframe.select(
-            t.is_null()
-            | t.is_between(
-                pl.lit(EARLIEST).str.to_datetime(time_zone="UTC"),
-                pl.lit(LATEST).str.to_datetime(time_zone="UTC"),
-                closed="left",
-            )
-        )
+        return data.lazyframe.select(ROW_RULES["start_time_in_range"]())
 
     class Config:
         strict = True

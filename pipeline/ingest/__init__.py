@@ -7,10 +7,12 @@ duplicates keep the run that saw their key first.
 
 from __future__ import annotations
 
+from functools import cache
+
 import polars as pl
 from pandera.errors import SchemaErrors
 
-from schemas.usage import UsageRecord
+from schemas.usage import ROW_RULES, USAGE_POLARS, UsageRecord
 
 #: Rejects as produced by readers and validation (the job adds the run id).
 REJECT_SCHEMA = {
@@ -24,13 +26,76 @@ REJECT_SCHEMA = {
 }
 
 
+def _str_length(c: pl.Expr, min_value=None, max_value=None, exact_value=None) -> pl.Expr:
+    if (min_value, max_value, exact_value) == (1, None, None):
+        # a string has a character when it has a byte; bytes are counted without reading the
+        # string (3 columns of 10 M: 0.03 against 0.10 cpu-s for its characters)
+        return c.str.len_bytes() >= 1
+    n = c.str.len_chars()
+    if exact_value is not None:
+        return n == exact_value
+    if max_value is None:
+        return n >= min_value
+    return n <= max_value if min_value is None else n.is_between(min_value, max_value)
+
+
+#: pandera's built-in column checks that `_keeps_every_rule` knows, as expressions (pandera's own,
+#: except where noted).
+_COLUMN_RULES = {
+    "greater_than_or_equal_to": lambda c, min_value: c >= min_value,
+    "less_than_or_equal_to": lambda c, max_value: c <= max_value,
+    # one comparison per allowed value: 0.05 cpu-s for 10 M short strings, is_in's hash lookups 0.10
+    "isin": lambda c, allowed_values: pl.any_horizontal(c == v for v in sorted(allowed_values)),
+    "str_length": _str_length,
+}
+
+
+@cache
+def _keeps_every_rule() -> pl.Expr | None:
+    """Every rule of `UsageRecord` as one expression, true where a row keeps them all.
+
+    pandera checks one rule at a time, a pass or more over the batch for each (33 passes and a
+    row index per broken rule at 10 M records: 0.35 cpu-s). This one pass finds the rows that
+    break a rule, and pandera checks only those: the rejects, their rules and their values are
+    still pandera's. The rules are read from the model, so a rule added to it is not missed:
+    one this does not know (a custom column check, uniqueness, a row rule not in ROW_RULES)
+    gives None, and pandera checks the whole batch as before.
+    """
+    schema = UsageRecord.to_schema()
+    if schema.unique:
+        return None
+    keeps = []
+    for name, column in schema.columns.items():
+        if column.unique or column.regex or USAGE_POLARS[name].is_float():  # a float's NaN counts as null
+            return None
+        if not column.nullable:
+            keeps.append(pl.col(name).is_not_null())
+    checks = [(check, _COLUMN_RULES, [pl.col(name)]) for name, column in schema.columns.items() for check in column.checks]
+    checks += [(check, ROW_RULES, []) for check in schema.checks]
+    for check, rules, column in checks:
+        if check.name not in rules or check.groupby is not None or check.element_wise:
+            return None
+        rule = rules[check.name](*column, **check.statistics)
+        keeps.append(rule.fill_null(check.ignore_na))  # a null breaks a rule only if it does not ignore nulls
+    return pl.all_horizontal(keeps)
+
+
 def validation_rejects(usage: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
     """Check every row against `UsageRecord`: a mask of valid rows, and one reject per bad row.
 
     A row that breaks several rules is rejected once, for the first rule in column order.
+    Only the rows `_keeps_every_rule` finds wrong go to pandera (with the batch's schema, so a
+    wrong column or dtype is still found): the bench's 10 M records with 5 000 bad rows take
+    0.12 s, 0.19 cpu-s (pandera on the whole batch: 0.23 s, 0.35 cpu-s).
     """
+    keeps = _keeps_every_rule() if usage.schema == USAGE_POLARS else None
+    if keeps is None:
+        rows, checked = None, usage
+    else:
+        rows = usage.select(keeps.not_()).to_series().arg_true()
+        checked = usage.gather(rows)
     try:
-        UsageRecord.validate(usage, lazy=True)
+        UsageRecord.validate(checked, lazy=True)
         return pl.Series("valid", [True], dtype=pl.Boolean).new_from_index(0, usage.height), pl.DataFrame(schema=REJECT_SCHEMA)
     except SchemaErrors as exc:
         cases = exc.failure_cases
@@ -46,8 +111,9 @@ def validation_rejects(usage: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
         .sort("index", "_pos")
         .unique("index", keep="first", maintain_order=True)
     )
-    bad_rows = first.get_column("index")
-    rejects = usage.gather(bad_rows).with_columns(first.select("column", "failure_case", "check")).select(
+    bad_checked = first.get_column("index")  # rows of `checked`, in batch order as `rows` is
+    bad_rows = bad_checked if rows is None else rows.gather(bad_checked)
+    rejects = checked.gather(bad_checked).with_columns(first.select("column", "failure_case", "check")).select(
         "source_file",
         "source_line",
         pl.col("column"),
