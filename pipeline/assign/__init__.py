@@ -31,7 +31,19 @@ from pipeline.assign.index import (
     segment_items,
     segment_lookup,
 )
-from pipeline.assign.keys import FORMATS, KIND_SHIFT, KINDS, counterparty_key, ipv4_value, ipv6_values, mac_value, main_key, phone_key
+from pipeline.assign.keys import (
+    FORMATS,
+    KIND_SHIFT,
+    KINDS,
+    counterparty_key_of,
+    ipv4_value,
+    ipv6_values,
+    mac_value,
+    main_key,
+    phone_key,
+    phone_key_of,
+    unchecked_phone_key,
+)
 
 __all__ = [
     "DeviceIndex",
@@ -72,30 +84,28 @@ def keyed_usage(usage: pl.DataFrame, keys: pl.DataFrame, rows: pl.Series | None 
     """
     id_type = usage.get_column("id_type")
     if (id_type == "phone").all():  # the common batch: one kind, no per-kind gathers
-        kind, id_key = pl.lit(KINDS["phone"], pl.Int8), phone_key(pl.col("subscriber_id"))
+        kind, id_key = pl.lit(KINDS["phone"], pl.Int8), unchecked_phone_key(pl.col("subscriber_id"))
+        checked_id = phone_key_of(pl.col("id_key"))
         text = []
     else:
         kinds, main_keys = _identifier_keys(id_type, usage.get_column("subscriber_id"))
-        kind, id_key = pl.lit(kinds), pl.lit(main_keys)
+        kind, id_key, checked_id = pl.lit(kinds), pl.lit(main_keys), pl.col("id_key")
         text = ["subscriber_id"] if kinds.is_in([KINDS["string"], KINDS["ipv6"]]).any() else []
-    # lazily, so the parts the key expressions share are computed once
-    keyed = (
-        usage.lazy()
-        .select(
-            pl.int_range(pl.len(), dtype=pl.Int64).alias("rid"),
-            kind.alias("id_kind"),
-            id_key.alias("id_key"),
-            *text,
-            counterparty_key(pl.col("counterparty")).alias("cp_key"),
-            "start_time",
-            "duration_s",
-            "volume_bytes",
-            _coded(pl.col("article_key"), keys).alias("key_no"),
-        )
+    # in two steps: the texts parsed to unchecked keys, then tested (keys.unchecked_phone_key)
+    keyed = usage.lazy().select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("rid"),
+        kind.alias("id_kind"),
+        id_key.alias("id_key"),
+        *text,
+        unchecked_phone_key(pl.col("counterparty")).alias("cp_key"),
+        "start_time",
+        "duration_s",
+        "volume_bytes",
+        _coded(pl.col("article_key"), keys).alias("key_no"),
     )
     if rows is not None and not rows.all():
         keyed = keyed.filter(pl.lit(rows))  # after the select: rid stays the batch row
-    return keyed.collect()
+    return keyed.with_columns(checked_id.alias("id_key"), counterparty_key_of(pl.col("cp_key")).alias("cp_key")).collect()
 
 
 def _identifier_keys(id_type: pl.Series, subscriber_id: pl.Series) -> tuple[pl.Series, pl.Series]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pipeline.assign.keys import IPV6_SHIFT, digit_count, id_intervals, ipv4_value, ipv6_values, mac_text, mac_value, phone_key, phone_prefix_hi
+from pipeline.assign.keys import IPV6_SHIFT, NOT_E164, counterparty_key, digit_count, id_intervals, ipv4_value, ipv6_values, mac_text, mac_value, phone_key, phone_prefix_hi
 
 
 def value(rule, text: str | None):
@@ -38,6 +38,31 @@ def value(rule, text: str | None):
 )
 def test_phone_keys_are_e164_digits_padded_to_15_digits_times_16_plus_length(number, key):
     assert value(phone_key, number) == key
+
+
+@pytest.mark.parametrize(
+    ("number", "key"),
+    [
+        ("43316812724", 433168127240000 * 16 + 11),
+        ("123456789012345", 123456789012345 * 16 + 15),
+        # digits, but no E.164 number: a called number in no zone
+        ("0316812724", NOT_E164),
+        ("1234567890123456", NOT_E164),  # 16 digits
+        ("9223372036854775807", NOT_E164),  # 19 digits, the largest Int64
+        ("+43316812724", NOT_E164),
+        ("-4331", NOT_E164),
+        ("0", NOT_E164),
+        # no called number, or another counterparty
+        ("", None),
+        (None, None),
+        ("92233720368547758070", None),  # beyond Int64: does not read as an integer
+        ("10.0.0.1", None),
+        ("43 316", None),
+        ("anonymous", None),
+    ],
+)
+def test_counterparty_keys_tell_digits_that_are_no_e164_number_from_no_number(number, key):
+    assert value(counterparty_key, number) == key
 
 
 def test_domain_example_43316812724_heads_4331681272420_but_not_4331681272():
