@@ -24,6 +24,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -323,23 +324,37 @@ def write_run(tables: dict[str, duckdb.DuckDBPyRelation | pl.DataFrame | Parts],
     warehouse = Path(warehouse)
     staging = warehouse / ".staging" / run_id
     shutil.rmtree(staging, ignore_errors=True)
-    rows = {}
-    for name, table in tables.items():
-        target = staging / name
-        target.mkdir(parents=True, exist_ok=True)
-        if isinstance(table, Parts):
-            _write_parts(table.frames, target, run_id)
-        elif isinstance(table, pl.DataFrame):
-            _write_frame(table, target, run_id, partitioned=name in PERIOD_TABLES)
-        elif name in PERIOD_TABLES:
-            _write_relation(table, target, run_id)
-        else:
-            table.write_parquet(str(target / f"run-{run_id}.parquet"), compression="zstd")
-        rows[name] = _count_rows(target)
+
+    def written(names: Iterable[str]) -> dict[str, int]:
+        return {name: _write_table(name, tables[name], staging / name, run_id) for name in names}
+
+    # Polars writes the frames (the invoice lines) in a thread while DuckDB writes the relations
+    # and Parts (whose frames DuckDB makes) on the caller's connection: the bench's lines take
+    # 0.23 s, its outcomes 0.16 s, 0.39 s one after the other
+    frames = [name for name, table in tables.items() if isinstance(table, pl.DataFrame)]
+    with ThreadPoolExecutor(1) as pool:
+        in_thread = pool.submit(written, frames)
+        counts = written(name for name in tables if name not in frames)
+        counts.update(in_thread.result())
+    rows = {name: counts[name] for name in tables}
     manifest = {name: sorted(str(f.relative_to(staging / name)) for f in (staging / name).rglob("*.parquet")) for name in tables}
     _write_manifest(staging, manifest)  # from here on the run is stored: recover() finishes the swap
     _finish(staging, warehouse, run_id)
     return rows
+
+
+def _write_table(name: str, table: duckdb.DuckDBPyRelation | pl.DataFrame | Parts, target: Path, run_id: str) -> int:
+    """Write one table of a run into its staging folder `target`; the rows written."""
+    target.mkdir(parents=True, exist_ok=True)
+    if isinstance(table, Parts):
+        _write_parts(table.frames, target, run_id)
+    elif isinstance(table, pl.DataFrame):
+        _write_frame(table, target, run_id, partitioned=name in PERIOD_TABLES)
+    elif name in PERIOD_TABLES:
+        _write_relation(table, target, run_id)
+    else:
+        table.write_parquet(str(target / f"run-{run_id}.parquet"), compression="zstd")
+    return _count_rows(target)
 
 
 @contextmanager
