@@ -25,7 +25,7 @@ from pipeline.assign import assigned_usage, keyed_usage, located_usage, unassign
 from pipeline.assign.catalog import within_contracts
 from pipeline.io.index_cache import cached_device_index
 from pipeline.io.warehouse import Parts
-from pipeline.bill import invoice_lines
+from pipeline.bill import invoice_lines, line_sums
 from pipeline.catalog import Catalog
 from pipeline.ingest import REJECT_SCHEMA, duplicate_rows, validation_rejects
 from pipeline.ledger import checked, ledger
@@ -191,13 +191,17 @@ def rate(
         con.execute("CREATE OR REPLACE TEMP VIEW rated AS SELECT * FROM pricing WHERE amount_micro IS NOT NULL")
         unassigned_only(con, located)
         del located
-    with stage("aggregate", n_billable):
-        lines = invoice_lines(con, run_id, priced)
 
     all_rejects = pl.concat([read_rejects, rejects])
-    with stage("outcomes + ledger", n_in):
-        _store(con, run_id, usage, all_rejects, dupes, non_billable)
-        counts = _counts(con, usage, valid, unreadable_rows, rejects, non_billable, dupes)
+    with stage("aggregate + outcomes + ledger", n_in):
+        # the lines' sums are Polars' work on the priced records, the outcomes DuckDB's (mostly on
+        # one core): done at once, in two threads (only this one uses the connection)
+        with ThreadPoolExecutor(1) as pool:
+            sums = pool.submit(line_sums, priced)
+            _store(con, run_id, usage, all_rejects, dupes, non_billable)
+            counts = _counts(con, usage, valid, unreadable_rows, rejects, non_billable, dupes)
+            lines = invoice_lines(con, run_id, priced, sums.result())
+        con.execute("CREATE OR REPLACE TEMP VIEW out_invoice_lines AS SELECT * FROM invoice_lines")
         records, seconds, volume = counts["rejected"]
         counts["rejected"] = (records, seconds + rejected_sums[0], volume + rejected_sums[1])
         n_total = n_in + unreadable_rows
@@ -237,7 +241,6 @@ def _store(con, run_id, usage, rejects, dupes, non_billable) -> None:
         con.register(f"out_{name}", con.sql(sql.load(f"duck/out/{name}"), params={"run_id": run_id}).to_arrow_table())
     con.unregister("usage_rows")
     con.unregister("outcome_rows")
-    con.execute("CREATE OR REPLACE TEMP VIEW out_invoice_lines AS SELECT * FROM invoice_lines")
     frames = {
         "rejects": rejects.select(pl.lit(run_id).alias("run_id"), pl.all()),
         "duplicates": dupes.select(pl.lit(run_id).alias("run_id"), *CANONICAL, "first_seen_run"),

@@ -13,7 +13,7 @@ import sql
 from pipeline.price.records import micro_to_cents
 from schemas.outputs import INVOICE_LINES
 
-def invoice_lines(con: duckdb.DuckDBPyConnection, run_id: str, priced: pa.Table) -> pl.DataFrame:
+def invoice_lines(con: duckdb.DuckDBPyConnection, run_id: str, priced: pa.Table, sums: pl.DataFrame | None = None) -> pl.DataFrame:
     """The usage invoice lines of the priced records `priced` (pipeline.price.records.PRICING_COLUMNS;
     those with an amount): one per contract, period and article, ordered by period, contract and
     article, the amount rounded to cents once (INVOICE_LINES columns); registered on `con` as
@@ -26,9 +26,10 @@ def invoice_lines(con: duckdb.DuckDBPyConnection, run_id: str, priced: pa.Table)
     1.5 M lines, DuckDB's writer took 0.7 s).
 
     Needs on `con` the coded catalog (contract_dim, ta_dim, cat_tariffs, cat_articles,
-    pr_vat_overrides) and the macros of build_rate_card.
+    pr_vat_overrides) and the macros of build_rate_card. `sums`: line_sums(priced), where the
+    caller made them already (pipeline.job: in a thread, while DuckDB stores the outcomes).
     """
-    sums = _sums(priced)
+    sums = line_sums(priced) if sums is None else sums
     con.register("line_groups", sums.select("ta_no", "month_idx").unique().to_arrow())
     try:
         terms = con.sql(sql.load("duck/line_terms")).pl()
@@ -66,7 +67,7 @@ def _at_row(table: pl.DataFrame, number: pl.Expr, numbers: pl.Series) -> Callabl
     return lambda column: pl.lit(table.get_column(column)).gather(row).alias(column)
 
 
-def _sums(priced: pa.Table) -> pl.DataFrame:
+def line_sums(priced: pa.Table) -> pl.DataFrame:
     """The records with an amount summed per line, ordered by period, contract and article:
     month_idx, contract_no, ta_no, records, quantity, free_quantity, amount_micro.
 

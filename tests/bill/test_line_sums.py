@@ -1,4 +1,4 @@
-"""The usage invoice lines' sums (pipeline.bill._sums): one per period, contract and tariff-article,
+"""The usage invoice lines' sums (pipeline.bill.line_sums): one per period, contract and tariff-article,
 in that order, whether their packed key fits 32 bits or needs 64."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from pipeline.bill import _sums
+from pipeline.bill import line_sums
 
 SUMMED = ("month_idx", "contract_no", "ta_no", "records", "quantity", "free_quantity", "amount_micro")
 
@@ -36,7 +36,7 @@ def test_lines_sum_their_records_by_period_contract_and_article(month, contract,
         (month, contract, ta, 999, 0, None),  # unrateable: in no line
         (month - 1, 2, 2, 1, 0, 7),
     ])  # fmt: skip
-    assert _sums(records).select(SUMMED).rows() == [
+    assert line_sums(records).select(SUMMED).rows() == [
         (month - 2, contract, ta, 1, 30, 30, 0),
         (month - 1, 2, 2, 1, 1, 0, 7),
         (month, 1, ta, 1, 10, 0, 250_000),
@@ -46,4 +46,4 @@ def test_lines_sum_their_records_by_period_contract_and_article(month, contract,
 
 
 def test_no_rated_record_makes_no_line():
-    assert _sums(priced([(24_321, 1, 1, 60, 0, None)])).height == 0
+    assert line_sums(priced([(24_321, 1, 1, 60, 0, None)])).height == 0

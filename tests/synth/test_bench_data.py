@@ -43,7 +43,7 @@ def test_rating_bench_reports_every_stage_and_the_read_a_real_run_pays(tmp_path)
     stages = [line.split("│")[1].strip() for line in result.output.splitlines() if line.count("│") == 5 and "stage" not in line]
     assert stages == [
         "load catalog", "read Parquet", "validate", "deduplicate", "register catalog", "key", "device index", "assign", "zone + rate card", "price",
-        "aggregate", "outcomes + ledger", "write invoice lines + outcomes", "build + write rated-usage detail",
+        "aggregate + outcomes + ledger", "write invoice lines + outcomes", "build + write rated-usage detail",
         "load catalog kept from an earlier run (as `rating run`)", "load device index kept from an earlier run (as `rating run`)",
         "read through the production reader (as `rating run`)",
     ]  # fmt: skip
