@@ -200,7 +200,7 @@ def rate(
             sums = pool.submit(line_sums, priced)
             _store(con, run_id, usage, all_rejects, dupes, non_billable)
             counts = _counts(con, usage, valid, unreadable_rows, rejects, non_billable, dupes)
-            lines = invoice_lines(con, run_id, priced, sums.result())
+            lines = invoice_lines(con, run_id, sums.result())
         con.execute("CREATE OR REPLACE TEMP VIEW out_invoice_lines AS SELECT * FROM invoice_lines")
         records, seconds, volume = counts["rejected"]
         counts["rejected"] = (records, seconds + rejected_sums[0], volume + rejected_sums[1])

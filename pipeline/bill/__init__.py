@@ -13,23 +13,23 @@ import sql
 from pipeline.price.records import micro_to_cents
 from schemas.outputs import INVOICE_LINES
 
-def invoice_lines(con: duckdb.DuckDBPyConnection, run_id: str, priced: pa.Table, sums: pl.DataFrame | None = None) -> pl.DataFrame:
-    """The usage invoice lines of the priced records `priced` (pipeline.price.records.PRICING_COLUMNS;
-    those with an amount): one per contract, period and article, ordered by period, contract and
-    article, the amount rounded to cents once (INVOICE_LINES columns); registered on `con` as
-    `invoice_lines`.
 
-    Polars sums the records per line (a hash group-by: 0.5 s for 10 M records in 1.5 M lines, DuckDB
-    took 0.6 s) and makes the sums lines with the contract's texts and, per tariff-article and
+def invoice_lines(con: duckdb.DuckDBPyConnection, run_id: str, sums: pl.DataFrame) -> pl.DataFrame:
+    """The usage invoice lines of the priced records (pipeline.price.records.PRICING_COLUMNS, those
+    with an amount) summed per line by line_sums (`sums`): one per contract, period and article,
+    ordered by period, contract and article, the amount rounded to cents once (INVOICE_LINES
+    columns); registered on `con` as `invoice_lines`.
+
+    Polars sums the records per line (line_sums, a hash group-by: 0.5 s for 10 M records in 1.5 M
+    lines, DuckDB took 0.6 s); this makes the sums lines with the contract's texts and, per tariff-article and
     period, the terms sql/duck/line_terms.sql finds (texts and VAT rate) for the run's few hundred
     of them. Lines in this order are written as slices, one file per period (Polars: 0.3 s for
     1.5 M lines, DuckDB's writer took 0.7 s).
 
     Needs on `con` the coded catalog (contract_dim, ta_dim, cat_tariffs, cat_articles,
-    pr_vat_overrides) and the macros of build_rate_card. `sums`: line_sums(priced), where the
-    caller made them already (pipeline.job: in a thread, while DuckDB stores the outcomes).
+    pr_vat_overrides) and the macros of build_rate_card. The sums come apart (line_sums) so that
+    pipeline.job makes them in a thread while DuckDB stores the outcomes.
     """
-    sums = line_sums(priced) if sums is None else sums
     con.register("line_groups", sums.select("ta_no", "month_idx").unique().to_arrow())
     try:
         terms = con.sql(sql.load("duck/line_terms")).pl()

@@ -36,7 +36,7 @@ UNIT_CAP = (1 << UNIT_BITS) - 1
 #: for a TB is 5·10^18), so it is held as two 64-bit words: hi · WORD + lo (sql/duck/dims.sql tier_dim).
 WORD_BITS = 62
 #: Group keys are (contract << CONTRACT_SHIFT) + (tariff-article << TA_SHIFT) + month (the SQL
-#: macro group_key of sql/duck/price/macros.sql, which also groups the invoice lines).
+#: macro group_key of sql/duck/price/macros.sql, which keys the units carried in from earlier runs).
 CONTRACT_SHIFT, TA_SHIFT = 36, 16
 #: Contract and tariff-article numbers the packed keys hold: the group key's, and the tier key's
 #: (tariff-article << UNIT_BITS) | units.

@@ -25,7 +25,7 @@ import pipeline  # noqa: F401  before Polars, as in `rating`: it tunes Polars' a
 import polars as pl
 
 from pipeline.assign import assigned_usage
-from pipeline.bill import invoice_lines
+from pipeline.bill import invoice_lines, line_sums
 from pipeline.io.catalog_files import load_catalog
 from pipeline.io.synth_files import generate
 from pipeline import job
@@ -109,7 +109,7 @@ def main() -> None:
         priced = priced_usage(con, None, located)
         price.append(time.perf_counter() - start)
         start = time.perf_counter()
-        invoice_lines(con, "bench", priced)
+        invoice_lines(con, "bench", line_sums(priced))
         aggregate.append(time.perf_counter() - start)
     counted, split, tiered, spanning = con.sql(
         "SELECT count(*) FILTER (WHERE quantity IS NOT NULL AND ta_no IN (SELECT ta_no FROM ta_dim WHERE counted)), "
