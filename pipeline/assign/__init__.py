@@ -29,7 +29,6 @@ from pipeline.assign.index import (
     interval_lookup,
     item_lookup,
     segment_items,
-    segment_lookup,
 )
 from pipeline.assign.keys import (
     FORMATS,
@@ -56,7 +55,6 @@ __all__ = [
     "keyed_usage",
     "located_usage",
     "segment_items",
-    "segment_lookup",
     "unassigned_only",
 ]
 

@@ -376,21 +376,14 @@ def _assigned_piece(
     return _unsorted(order, codes, keys.len(), NO_SEGMENT), further
 
 
-def segment_lookup(con: duckdb.DuckDBPyConnection, keys: pl.Series, segments: str) -> pl.Series:
-    """The interval join: for each key, the `item` of the segment of `segments` holding it (null: none), row-aligned.
-
-    `segments` is a table or view on `con` with disjoint (seg_lo, seg_hi, item).
-    """
-    return item_lookup(keys, segment_items(con, segments))
-
-
 def segment_items(con: duckdb.DuckDBPyConnection, segments: str) -> pl.DataFrame:
     """(seg_lo, seg_hi, item) of `segments` (a table or view on `con`), sorted: what item_lookup searches."""
     return con.sql(f"SELECT seg_lo, seg_hi, item FROM {segments} ORDER BY seg_lo").pl()
 
 
 def item_lookup(keys: pl.Series, table: pl.DataFrame) -> pl.Series:
-    """segment_lookup in the segments `table` (segment_items) already read: no connection needed."""
+    """The interval join: for each key, the `item` of the segment of `table` (segment_items: disjoint
+    seg_lo, seg_hi, item) holding it (null: none), row-aligned. Needs no connection."""
     position = interval_lookup(keys, table.get_column("seg_lo").cast(keys.dtype), table.get_column("seg_hi").cast(keys.dtype))
     items = pl.concat([pl.Series([None], dtype=pl.Int64), table.get_column("item").cast(pl.Int64)])
     return items.gather(position).rename("item")

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from pipeline import engine
-from pipeline.assign import build_segments, index, interval_lookup, segment_lookup
+from pipeline.assign import build_segments, index, interval_lookup, item_lookup, segment_items
 
 
 def test_nested_intervals_flatten_into_disjoint_segments_most_specific_first():
@@ -60,11 +60,11 @@ def test_interval_lookup_works_on_int128_keys():
     assert found.to_list() == [2, 1, 2]
 
 
-def test_segment_lookup_returns_the_item_row_aligned(lookup_path):
+def test_item_lookup_returns_the_item_row_aligned(lookup_path):
     con = engine.connect()
     build_segments(con, "items", pl.DataFrame({"lo": [10, 20], "hi": [49, 29], "width": [39, 9], "item": [1, 2]}))
     con.execute("CREATE VIEW best AS SELECT seg_lo, seg_hi, item FROM items WHERE rank = 1")
-    assert segment_lookup(con, pl.Series([25, 5, 49, 50, 10], dtype=pl.Int64), "best").to_list() == [2, None, 1, None, 1]
+    assert item_lookup(pl.Series([25, 5, 49, 50, 10], dtype=pl.Int64), segment_items(con, "best")).to_list() == [2, None, 1, None, 1]
 
 
 @pytest.mark.parametrize(
