@@ -159,8 +159,8 @@ class _Buckets:
     thousand zone prefixes in a million buckets) one gather gives it; elsewhere it steps up one
     start at a time, at most BUCKET_STEPS times, and a bucket holding more starts falls back to
     the binary search. A binary search per key over thousands of starts mispredicts a branch at
-    nearly every step: on the bench's 10 M called numbers in 7 851 zone segments this is 3.3x
-    faster (0.19 against 0.62 cpu-s, docs/performance.md).
+    nearly every step: on the bench's called numbers in 7 851 zone segments this is 2-3x faster
+    (19-29 against 62 ms per million keys, docs/performance.md).
     """
 
     low: int
