@@ -60,6 +60,29 @@ def test_re_running_a_run_replaces_its_rows_and_never_doubles_them(tmp_path):
     assert query(tmp_path, "select count(*) from duplicates") == [(0,)]
 
 
+def test_a_run_stored_again_stores_each_outcome_in_batch_order(tmp_path):
+    """Every outcome goes to the writer as a Polars frame in batch order: DuckDB's writer may reorder
+    the rows of a registered table (preserve_insertion_order is off), and a run stored again would
+    then store other files."""
+    n = 6000
+    line = list(range(1, n + 1))
+    records = usage(
+        record_key=[f"r{i % (n - 2000)}" for i in range(n)],  # the last 2 000 repeat the first
+        source_line=line,
+        subscriber_id=["4331681272420" if i % 3 else "4999" for i in range(n)],  # every third unassigned
+        duration_s=[-1 if i % 5 == 0 else 60 for i in range(n)],  # every fifth rejected
+        billable=[i % 7 != 0 for i in range(n)],
+    )
+    result = rate(records, catalog(), "run1")
+    for name in ("rejects", "unassigned", "duplicates", "non_billable", "ledger"):
+        assert isinstance(result.stored_table(name), pl.DataFrame), name
+    for _ in range(2):
+        rows = warehouse.write_run(result.stored_tables(), tmp_path, "run1")
+        for name in ("rejects", "unassigned", "duplicates", "non_billable"):
+            stored = pl.read_parquet(tmp_path / name / "run-run1.parquet").get_column("source_line")
+            assert stored.len() == rows[name] >= 400 and stored.is_sorted() and stored.n_unique() == stored.len(), name
+
+
 def test_records_seen_by_an_earlier_run_are_duplicates_in_a_later_one(tmp_path):
     stored_run(tmp_path, "run1", usage(**CALLS))
     stored_run(tmp_path, "run2", usage(record_key=["r1", "new"], subscriber_id=["4331681272420"] * 2))
