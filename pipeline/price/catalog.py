@@ -18,6 +18,7 @@ import duckdb
 import holidays
 import polars as pl
 
+import sql
 from pipeline.catalog import Catalog
 from pipeline.catalog.tables import TableSet
 from pipeline.catalog.validation import (
@@ -55,6 +56,12 @@ class PricingCatalog(TableSet):
     time_bands: pl.DataFrame
     area_codes: pl.DataFrame
     vat_overrides: pl.DataFrame
+
+    def register(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Every table as `pr_<table>`, and the macro vat_rate_of over `pr_vat_overrides`
+        (sql/duck/vat_rate.sql): DuckDB binds a macro's tables when it is created."""
+        super().register(con)
+        con.execute(sql.load("duck/vat_rate"))
 
 
 

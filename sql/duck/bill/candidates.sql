@@ -1,9 +1,7 @@
 -- Every line the run may bill, named and taxed in one place: fees (every-time fees of all
 -- contracts; lines.sql keeps them only on invoices made anyway) and usage.
--- VAT: the article's override for the tariff (vat_overrides.csv), else its override for every
--- tariff, each valid on the line's tax day; else the article's rate, else its tariff's
--- (docs/pricing.md); 0 for customers under reverse charge or not taxable, whose treatment
--- travels on the line as vat_code. A fee's tax day is its first day of service; a usage line's
+-- VAT: the rate on the line's tax day (sql/duck/vat_rate.sql); 0 for customers under reverse
+-- charge or not taxable, whose treatment travels on the line as vat_code. A fee's tax day is its first day of service; a usage line's
 -- is its period's first day, as line_terms.sql taxes rated usage (its service dates are
 -- local days of the contract's zone, which may lie past the UTC period).
 -- A fee period billed at more than one price (charges.sql) says so in the note of each part.
@@ -44,7 +42,7 @@ SELECT
     l.* EXCLUDE (tax_day),
     c.customer_id,
     coalesce(ar.alt_name, ar.name) AS article_name,
-    CAST(CASE WHEN cu.vat_treatment = 'normal' THEN coalesce(vt.vat_rate, va.vat_rate, ar.vat_rate, t.vat_rate) ELSE 0 END
+    CAST(CASE WHEN cu.vat_treatment = 'normal' THEN vat_rate_of(l.article_id, l.tariff_id, l.tax_day, ar.vat_rate, t.vat_rate) ELSE 0 END
          AS DECIMAL(6,4)) AS vat_rate,
     cu.vat_treatment AS vat_code,
     t.currency
@@ -53,9 +51,3 @@ JOIN cat_contracts AS c ON c.contract_id = l.contract_id
 JOIN cat_customers AS cu ON cu.customer_id = c.customer_id
 JOIN cat_articles AS ar ON ar.article_id = l.article_id
 JOIN cat_tariffs AS t ON t.tariff_id = l.tariff_id
-LEFT JOIN pr_vat_overrides AS vt
-    ON vt.article_id = l.article_id AND vt.tariff_id = l.tariff_id
-    AND valid_on(vt.valid_from, vt.valid_until, l.tax_day)
-LEFT JOIN pr_vat_overrides AS va
-    ON va.article_id = l.article_id AND va.tariff_id IS NULL
-    AND valid_on(va.valid_from, va.valid_until, l.tax_day)
