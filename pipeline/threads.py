@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-import numpy as np
 
 A = TypeVar("A")
 T = TypeVar("T")
@@ -31,15 +30,3 @@ def over_pieces(n: int, work: Callable[[slice], T], rows: int = PIECE_ROWS) -> l
 def in_pieces(n: int, work: Callable[[slice], None], rows: int = PIECE_ROWS) -> None:
     """over_pieces for work that writes its own slice of the caller's output arrays."""
     over_pieces(n, work, rows)
-
-
-def sort_on_both_cores(values: np.ndarray) -> None:
-    """Sort plain values in place: each half on its own core, then one merge (NumPy's stable sort of
-    two sorted runs is a linear merge). Plain values come out the same however they are sorted.
-    7.8 M int64 values: 0.34 s for the halves and 0.03-0.05 s for the merge, 0.48-0.50 s in one sort."""
-    half = values.size // 2
-    if half < PIECE_ROWS:
-        values.sort()
-        return
-    on_both_cores(np.ndarray.sort, (values[:half], values[half:]))
-    values.sort(kind="stable")

@@ -97,7 +97,7 @@ def priced_records(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame, rul
     _with_customer(con, rec, card, per_card)
     _with_special(con, rec, card, per_card)
     _without_unpriced(card)
-    return _priced(rec, card, per_card, rules, carried)
+    return _priced(con, rec, card, per_card, rules, carried)
 
 
 # --- device ID, zone, local time, band ------------------------------------------------------
@@ -440,7 +440,9 @@ def _month(t_us: pl.Expr, lo: int | None, hi: int | None) -> pl.Expr:
     return _at((days.dt.year() * 12 + days.dt.month() - 1).cast(pl.Int32), t_us // US_PER_DAY - d0)
 
 
-def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], per_card: dict[str, np.ndarray], rules: walk.Rules, carried: pl.DataFrame) -> pa.Table:
+def _priced(
+    con: duckdb.DuckDBPyConnection, rec: pl.DataFrame, card: dict[str, np.ndarray], per_card: dict[str, np.ndarray], rules: walk.Rules, carried: pl.DataFrame
+) -> pa.Table:
     """PRICING_COLUMNS of the priced records.
 
     A record that counts toward free quantities or tiers is walked (walk.py), which says its
@@ -462,7 +464,7 @@ def _priced(rec: pl.DataFrame, card: dict[str, np.ndarray], per_card: dict[str, 
     # tiers: the walk runs once, and again (only then) without the walked records found beyond it
     out = np.zeros(n, dtype=bool)
     while True:
-        free, fee, unit_price, tier_no, tier_before, spanning = _walked(rec, card, rules, carried, counted)
+        free, fee, unit_price, tier_no, tier_before, spanning = _walked(con, rec, card, rules, carried, counted)
         amount, fee, beyond = _amounts(card, per_card, unit_price, free, fee, spanning)
         walked_beyond = beyond[counted]
         if not walked_beyond.any():
@@ -503,7 +505,9 @@ def _all_null(n: int) -> pa.Array:
     return pa.Array.from_buffers(pa.int64(), n, [pa.py_buffer(valid), pa.py_buffer(values)], null_count=n)
 
 
-def _walked(rec: pl.DataFrame, card: dict[str, np.ndarray], rules: walk.Rules, carried: pl.DataFrame, counted: np.ndarray) -> tuple:
+def _walked(
+    con: duckdb.DuckDBPyConnection, rec: pl.DataFrame, card: dict[str, np.ndarray], rules: walk.Rules, carried: pl.DataFrame, counted: np.ndarray
+) -> tuple:
     """(free, tier_fee, unit_price, tier_no, tier_before, spanning) after walking the `counted` records (_priced)."""
     n = rec.height
     quantity, price, src, ta = card["quantity"], card["price_micro"], card["src"], card["ta_no"]
@@ -514,7 +518,7 @@ def _walked(rec: pl.DataFrame, card: dict[str, np.ndarray], rules: walk.Rules, c
         unit_price, tier_no, tier_before = price.copy(), np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
         month = rec.get_column("month_idx").to_numpy()
         contract = rec.get_column("contract_no").fill_null(0).to_numpy()  # no contract: not walked (no card)
-        rows, gk = walk.walk_order(contract, ta, month, rec.get_column("t_us").to_numpy(), counted)
+        rows, gk = walk.walk_order(con, contract, ta, month, rec.get_column("t_us").to_numpy(), counted)
         q, s = np.empty(rows.size, dtype=quantity.dtype), np.empty(rows.size, dtype=src.dtype)
 
         def gathered(at: slice) -> None:

@@ -13,7 +13,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from pipeline import threads
+from pipeline import engine, threads
 from pipeline.price import records, walk
 from tests.price.factory import CORE, K_EX, K_RC, K_SEC, at, calls, priced, rate_priced, rated, usage
 
@@ -125,24 +125,28 @@ def _walk_table(rows, contract_base: int, ms_base: int) -> pl.DataFrame:
         (0, 1_790_000_000_000, None),  # a few bits each: two sorts of packed 64-bit values
         (2**26, 1_790_000_000_000, None),  # 27-bit contract numbers, still packed
         (2**26, 0, (9, 9, 0, -1_790_000_000_000_000)),  # … and a span of 56 years of milliseconds, still packed
-        # 27-bit contracts, 20-bit tariff-article numbers and 15 bits of months: too wide to pack with
-        # the positions, sorted by (group key, millisecond)
+        # 27-bit contracts, 20-bit tariff-article numbers and 15 bits of months: a BIGINT group number
         (2**26, 1_790_000_000_000, (9, 2**19, 30_000, 1_790_000_000_000_000)),
     ],
-    ids=["packed", "packed-wide-contracts", "packed-wide-span", "two-columns"],
+    ids=["packed", "packed-wide-contracts", "packed-wide-span", "wide-groups"],
 )
-def test_walk_order_is_group_then_millisecond_then_input_row(contract_base, ms_base, extra):
+# 63: the millisecond and the position packed in one key; 0: as two columns, as when a run spans more
+# milliseconds than the packed key holds beside its positions (2^39 ms, 17 years, at 10 M records)
+@pytest.mark.parametrize("packed_bits", [63, 0], ids=["one-time-key", "time-and-row-columns"])
+def test_walk_order_is_group_then_millisecond_then_input_row(monkeypatch, contract_base, ms_base, extra, packed_bits):
+    monkeypatch.setattr(walk, "PACKED_BITS", packed_bits)
     table = _walk_table(WALK_ROWS, contract_base, ms_base)
     expected = WALK_ORDER
     if extra is not None:  # a record of the largest contract, sorted last, widens the key
         table = pl.concat([table, _walk_table([extra[:3] + (0,)], contract_base, 0).with_columns(pl.lit(extra[3]).alias("t_us"))])
         expected = WALK_ORDER + [7]
     arrays = [table.get_column(c).to_numpy() for c in ("contract_no", "ta_no", "month_idx", "t_us")]
-    rows, gk = walk.walk_order(*arrays)
+    con = engine.connect()
+    rows, gk = walk.walk_order(con, *arrays)
     assert rows.tolist() == expected
     assert gk.tolist() == table.get_column("gk").gather(expected).to_list()
     some = np.array([0, 2, 4, 6], dtype=np.int64)  # only some rows: the same order among them
-    assert walk.walk_order(*arrays, some)[0].tolist() == [r for r in expected if r in some]
+    assert walk.walk_order(con, *arrays, some)[0].tolist() == [r for r in expected if r in some]
 
 
 @pytest.mark.parametrize(
@@ -159,10 +163,11 @@ def test_group_slices_cut_only_where_a_group_starts(gk, parts, expected):
     assert [(s.start, s.stop) for s in slices] == expected
 
 
-@pytest.mark.parametrize("piece_rows", [None, 1_000], ids=["one-sort", "halves-on-both-cores"])
-def test_walk_order_packed_and_by_columns_agree(monkeypatch, piece_rows):
-    """The packed sorts and the sort by (group key, millisecond) give the same order, ties included,
-    whether the packed values are sorted at once or in halves on both cores (threads.sort_on_both_cores)."""
+@pytest.mark.parametrize("piece_rows", [None, 1_000], ids=["one-piece", "pieces-on-both-cores"])
+def test_walk_order_packed_and_as_columns_agree_with_a_stable_sort_by_group_and_millisecond(monkeypatch, piece_rows):
+    """The sort of (group, millisecond · position) and that of (group, millisecond, position) give
+    the order of a stable sort by (group key, millisecond), ties included, whether the keys are made
+    in one piece or in pieces on both cores (threads.in_pieces)."""
     if piece_rows:
         monkeypatch.setattr(threads, "PIECE_ROWS", piece_rows)
     rng = np.random.default_rng(7)
@@ -171,9 +176,14 @@ def test_walk_order_packed_and_by_columns_agree(monkeypatch, piece_rows):
     month = rng.integers(24_300, 24_303, n)
     t_us = 1_790_000_000_000_000 + rng.integers(0, 3_000, n) * 1000 + rng.integers(0, 1000, n)  # many ties in the millisecond
     rows = np.flatnonzero(rng.random(n) < 0.7)
-    packed = walk.walk_order(contract, ta, month, t_us, rows)
-    by_columns = walk._walk_order_by_columns(contract, ta, month, t_us, rows)
-    assert np.array_equal(packed[0], by_columns[0]) and np.array_equal(packed[1], by_columns[1])
+    gk = walk.group_key(contract[rows], ta[rows], month[rows])
+    stable = np.lexsort((t_us[rows] // 1000, gk))  # the last key sorts first; equal keys keep their order
+    con = engine.connect()
+    packed = walk.walk_order(con, contract, ta, month, t_us, rows)
+    monkeypatch.setattr(walk, "PACKED_BITS", 0)
+    as_columns = walk.walk_order(con, contract, ta, month, t_us, rows)
+    for ordered, keys in (packed, as_columns):
+        assert np.array_equal(ordered, rows[stable]) and np.array_equal(keys, gk[stable])
 
 
 # --- daylight-saving change days in a banded tariff ---------------------------------------------
