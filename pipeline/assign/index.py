@@ -261,6 +261,8 @@ def _packed_order(values: np.ndarray) -> np.ndarray:
     argsort, and exact when the values span few enough bits; otherwise values that differ only
     in their `shift` lowest bits keep their positions' order, which the binary search that
     follows does not mind (it finds every key's segment, it just reads less sequentially).
+    Polars sorts them: 15 ms for a piece of 620 k values where NumPy took 30 ms (on the bench,
+    located_usage median 0.774 -> 0.666 s, 1.33 -> 1.12 cpu-s over 5 alternations).
     """
     n = len(values)
     bits = max(1, (n - 1).bit_length())
@@ -271,9 +273,8 @@ def _packed_order(values: np.ndarray) -> np.ndarray:
     packed = (values.view(np.uint64) - np.uint64(low % 2**64)) >> np.uint64(shift)
     packed <<= np.uint64(bits)
     packed |= np.arange(n, dtype=np.uint64)
-    packed.sort()
-    packed &= np.uint64((1 << bits) - 1)  # the positions, below 2^63: read in place as Int64
-    return packed.view(np.int64)
+    ordered = pl.Series(packed).sort().to_numpy()
+    return (ordered & np.uint64((1 << bits) - 1)).view(np.int64)  # the positions, below 2^63: read as Int64
 
 
 def _unsorted(order: pl.Series, values: pl.Series, n: int, missing: int) -> pl.Series:
