@@ -478,23 +478,30 @@ def _priced(
         "rid": rec.get_column("rid").to_arrow(),
         "dev_no": rec.get_column("dev_no").to_arrow(),
         "contract_no": rec.get_column("contract_no").to_arrow(),
-        "ta_no": pa.array(ta.astype(np.int32, copy=False), mask=no_card),
+        "ta_no": _masked(ta.astype(np.int32, copy=False), no_card),
         "zone_no": rec.get_column("zone_no").to_arrow(),
         "band_no": rec.get_column("band_no").to_arrow(),
         "month_idx": pa.array(month),
         "duration_s": rec.get_column("duration_s").to_arrow(),
         "volume_bytes": rec.get_column("volume_bytes").to_arrow(),
-        "quantity": pa.array(quantity, mask=missing),
+        "quantity": _masked(quantity, missing),
         "free_quantity": pa.array(free),
-        "price_micro": pa.array(unit_price, mask=no_card),
-        "src": pa.array(src.astype(np.int8, copy=False), mask=no_card),
-        "ref_no": pa.array(card["ref_no"].astype(np.int32, copy=False), mask=no_card),
-        "tier_no": untiered if tier_no is None else pa.array(tier_no, mask=tier_no == 0),
-        "tier_before": untiered if tier_before is None else pa.array(tier_before, mask=tier_before < 0),
-        "fee_micro": pa.array(fee, mask=missing | beyond),
-        "amount_micro": pa.array(amount, mask=missing | beyond),
+        "price_micro": _masked(unit_price, no_card),
+        "src": _masked(src.astype(np.int8, copy=False), no_card),
+        "ref_no": _masked(card["ref_no"].astype(np.int32, copy=False), no_card),
+        "tier_no": untiered if tier_no is None else _masked(tier_no, tier_no == 0),
+        "tier_before": untiered if tier_before is None else _masked(tier_before, tier_before < 0),
+        "fee_micro": _masked(fee, missing | beyond),
+        "amount_micro": _masked(amount, missing | beyond),
     }
     return pa.table({c: columns[c].combine_chunks() if isinstance(columns[c], pa.ChunkedArray) else columns[c] for c in PRICING_COLUMNS})
+
+
+def _masked(values: np.ndarray, null: np.ndarray) -> pa.Array:
+    """`values` (contiguous, their memory shared) as an Arrow array, null where `null`: the validity
+    bitmap packed by NumPy (pa.array's mask= took 9 ms per 10 M-row column, packbits 1 ms)."""
+    valid = np.packbits(~null, bitorder="little")
+    return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), values.size, [pa.py_buffer(valid), pa.py_buffer(values)], null_count=-1)
 
 
 def _all_null(n: int) -> pa.Array:

@@ -403,3 +403,19 @@ def test_all_null_is_a_valid_array_of_nulls_of_any_length():
 def test_a_lookup_by_index_is_null_outside_the_array(index, expected):
     frame = pl.DataFrame({"i": [index]}, schema={"i": pl.Int64})
     assert frame.select(records._at(pl.Series([10, 20, 30]), pl.col("i"))).item() == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "null", "expected"),
+    [
+        (np.array([5, 6, 7, 8, 9, 10, 11, 12, 13], dtype=np.int64), [0, 1, 0, 0, 0, 0, 0, 0, 1], [5, None, 7, 8, 9, 10, 11, 12, None]),
+        (np.array([1, -2], dtype=np.int8), [0, 0], [1, -2]),
+        (np.array([3], dtype=np.int32), [1], [None]),
+        (np.zeros(0, dtype=np.int64), [], []),
+    ],
+)
+def test_a_masked_column_is_null_where_the_mask_says_and_keeps_its_type(values, null, expected):
+    """records._masked: the priced columns' validity bitmaps packed by NumPy, not pa.array's mask=."""
+    array = records._masked(values, np.array(null, dtype=bool))
+    assert array.to_pylist() == expected
+    assert array.type == pa.from_numpy_dtype(values.dtype) and array.null_count == expected.count(None)
