@@ -248,7 +248,7 @@ def _store(con, run_id, usage, rejects, dupes, non_billable) -> dict[str, pl.Dat
         rows = con.sql(sql.load(f"duck/out/{name}_rows")).pl()
         rids = rows.get_column("rid")
         con.register("outcome_rows", rows)
-        con.register("usage_rows", usage.gather(rids).with_columns(rids))
+        con.register("usage_rows", engine.arrow(usage.gather(rids).with_columns(rids)))
         frames[name] = con.sql(sql.load(f"duck/out/{name}"), params={"run_id": run_id}).pl()  # ORDER BY rid: in batch order
     con.unregister("usage_rows")
     con.unregister("outcome_rows")
@@ -258,7 +258,7 @@ def _store(con, run_id, usage, rejects, dupes, non_billable) -> dict[str, pl.Dat
         "non_billable": non_billable.select(pl.lit(run_id).alias("run_id"), *CANONICAL),
     }
     for name, frame in frames.items():
-        con.register(f"out_{name}", frame.to_arrow())
+        con.register(f"out_{name}", engine.arrow(frame))
     return frames
 
 

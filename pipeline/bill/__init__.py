@@ -10,6 +10,7 @@ import polars as pl
 import pyarrow as pa
 
 import sql
+from pipeline import engine
 from pipeline.price.records import micro_to_cents
 from schemas.outputs import INVOICE_LINES
 
@@ -55,7 +56,7 @@ def invoice_lines(con: duckdb.DuckDBPyConnection, run_id: str, sums: pl.DataFram
         of_terms("currency"),
     )
     assert lines.columns == INVOICE_LINES.names
-    con.register("invoice_lines", lines)
+    con.register("invoice_lines", engine.arrow(lines))
     return lines
 
 
