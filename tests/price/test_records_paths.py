@@ -419,3 +419,13 @@ def test_a_masked_column_is_null_where_the_mask_says_and_keeps_its_type(values, 
     array = records._masked(values, np.array(null, dtype=bool))
     assert array.to_pylist() == expected
     assert array.type == pa.from_numpy_dtype(values.dtype) and array.null_count == expected.count(None)
+
+
+@pytest.mark.parametrize(("n", "dtype"), [(0, np.int64), (3, np.uint8), (600_000, np.int64)])
+def test_zeros_from_a_mapping_of_their_own_read_as_zeros_and_take_writes(n, dtype):
+    """records._zeros: the free units and tier fees before the walk writes some of them."""
+    zeros = records._zeros(n, dtype)
+    assert zeros.dtype == dtype and zeros.shape == (n,) and not zeros.any()
+    if n:
+        zeros[[0, n - 1]] = 7
+        assert zeros.sum() == 14 and zeros[1 : n - 1].sum() == 0
