@@ -9,7 +9,7 @@ Stages, as pipeline/job.py calls them:
     keyed = keyed_usage(usage, keys, rows)            # narrow integer keys of the rows to rate; rid = batch row
     index = cached_device_index(con, device_ids, cache_dir=…)  # built once per catalog (pipeline/io/index_cache.py)
     located = located_usage(con, keyed, index)        # + dev_no, id_parsed, id_known
-    assigned_usage(con, located)                      # table `assignment` for pricing
+    assigned_usage(con, located)                      # the span of their starts, for the rate card
     unassigned_only(con, located)                     # once priced: `assignment` of the unassigned records only
 """
 
@@ -198,8 +198,17 @@ def _fallback(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, dev_no: pl.
 
 
 def assigned_usage(con: duckdb.DuckDBPyConnection, located: pl.DataFrame) -> None:
-    """Register `assignment`: every located record with its `dev_no` (NULL: unassigned), and `id_formats`."""
-    con.register("assignment", located.to_arrow())
+    """Register what the SQL of the stages after reads of the located records: `assigned_span`, one
+    row (first_start, last_start) of the records with a device ID (NULLs: none), whose days pricing
+    converts to local time and whose years' holidays it looks up; and `id_formats`.
+
+    Not the records themselves: pricing takes them as the frame, and as an Arrow table for DuckDB
+    the frame's columns, cut into pieces at different rows by the steps that made them, were copied
+    whole (0.15 s and 320 MB of fresh memory at 10 M records)."""
+    span = located.lazy().filter(pl.col("dev_no").is_not_null()).select(
+        pl.col("start_time").min().alias("first_start"), pl.col("start_time").max().alias("last_start")
+    )
+    con.register("assigned_span", span.collect().to_arrow())
     con.register("id_formats", pl.DataFrame({"id_type": list(FORMATS), "format": list(FORMATS.values())}).to_arrow())
 
 

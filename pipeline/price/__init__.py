@@ -109,10 +109,10 @@ def zoned_usage(located: pl.DataFrame, zones: pl.DataFrame) -> pl.DataFrame:
 
 def build_rate_card(con: duckdb.DuckDBPyConnection, catalog: Catalog | None = None) -> None:
     """Code the catalog (sql/duck/dims.sql) and build the rate card, customer prices, special-price
-    intervals, holidays and time-zone offsets the pricing of `assignment` needs.
+    intervals, holidays and time-zone offsets the pricing of the located records needs.
 
     Needs on `con`: the core catalog (`cat_*`), `key_dim`, `zone_dim`, `device_intervals` and
-    `assignment` (for the span of days to convert to local time).
+    `assigned_span` (pipeline.assign.assigned_usage: the span of days to convert to local time).
     """
     pricing = pricing_of(catalog) if catalog is not None else empty_pricing()
     pricing.register(con)
@@ -183,7 +183,7 @@ def _calendar(con: duckdb.DuckDBPyConnection) -> None:
     calendars = con.sql("SELECT hset_no, holiday_country, holiday_subdiv FROM hset_dim").pl()
     years = (2000, 2000)
     if calendars.height:
-        span = engine.one_row(con, "SELECT year(min(start_time)), year(max(start_time)) FROM assignment WHERE dev_no IS NOT NULL")
+        span = engine.one_row(con, "SELECT year(first_start), year(last_start) FROM assigned_span")
         years = (span[0] - 1, span[1] + 1) if span[0] is not None else years
     con.register("holiday_days", holiday_days(calendars, range(years[0], years[1] + 1)).to_arrow())
     con.execute("CREATE OR REPLACE TEMP TABLE holiday_dim AS SELECT DISTINCT hset_no, day FROM holiday_days")

@@ -66,9 +66,8 @@ def pricing_files(folder: Path) -> None:
 
 def rated_keeping(usage: pl.DataFrame, catalog) -> tuple[job.RatingResult, pl.DataFrame]:
     """pipeline.job.rate of `usage`, and the frame the job handed pricing, kept to price it again;
-    `assignment` on the run's connection holds it again, as when the job priced (the job leaves only
-    the unassigned records there, and build_rate_card takes the days to convert to local time and
-    the holiday years from it)."""
+    `assigned_span` on the run's connection is registered again from it, as when the job priced
+    (build_rate_card takes the days to convert to local time and the holiday years from it)."""
     handed = {}
 
     def priced_keeping(con, earlier, located):

@@ -3,9 +3,8 @@
 -- from change_us on (a daylight-saving change, found to the quarter hour). Per-record time zone
 -- conversion is slow; this table makes it one integer join.
 WITH bounds AS (
-    SELECT epoch_us(min(start_time)) // 86400000000 - 1 AS d0, epoch_us(max(start_time)) // 86400000000 + 1 AS d1
-    FROM assignment
-    WHERE dev_no IS NOT NULL
+    SELECT epoch_us(first_start) // 86400000000 - 1 AS d0, epoch_us(last_start) // 86400000000 + 1 AS d1
+    FROM assigned_span
 ),
 zones AS (
     SELECT DISTINCT d.tz_no, z.timezone FROM dev_dim AS d JOIN tz_dim AS z USING (tz_no) WHERE d.banded
