@@ -202,10 +202,10 @@ def assigned_usage(con: duckdb.DuckDBPyConnection, located: pl.DataFrame) -> Non
     row (first_start, last_start) of the records with a device ID (NULLs: none), whose days pricing
     converts to local time and whose years' holidays it looks up; and `id_formats`.
 
-    Not the records themselves: pricing takes them as the frame. As an Arrow table for DuckDB the
-    frame's ten columns, cut into pieces at different rows by the steps that made them, were each
-    copied into one piece (0.15 s at 10 M records); pricing copies the eight it reads into one piece
-    anyway (records._with_devices), so the two copies came to one."""
+    Not the records themselves: pricing takes them as the frame. Made an Arrow table for DuckDB, the
+    frame's ten columns, cut into pieces at different rows by the steps that made them, were copied
+    into one piece each (0.15 s at 10 M records); now pricing copies just the eight it reads
+    (records._with_devices), which found them in one piece before."""
     span = located.lazy().filter(pl.col("dev_no").is_not_null()).select(
         pl.col("start_time").min().alias("first_start"), pl.col("start_time").max().alias("last_start")
     )
