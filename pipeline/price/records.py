@@ -513,7 +513,7 @@ def _zeros(n: int, dtype) -> np.ndarray:
     calloc must clear when an earlier array used it: 0-0.3 s for a run's two 80 MB columns of free
     units and tier fees, most often read and never written (no record walked)."""
     size = n * np.dtype(dtype).itemsize
-    if not size:
+    if not size or not hasattr(mmap, "MAP_PRIVATE"):  # nothing to map, or no POSIX mmap (Windows)
         return np.zeros(n, dtype=dtype)
     mapped = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     if hasattr(mmap, "MADV_HUGEPAGE"):
