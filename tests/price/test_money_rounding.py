@@ -1,10 +1,11 @@
-"""The rounding in Polars (pipeline/price/records.py div_half_up and micro_to_cents: per record and
-per invoice line) and in DuckDB (sql/duck/macros.sql: billing's sums) is one rule: half away from zero."""
+"""The rounding in NumPy and Polars (pipeline/price/records.py div_half_up and micro_to_cents: per record
+and per invoice line) and in DuckDB (sql/duck/macros.sql: billing's sums) is one rule: half away from zero."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -37,6 +38,11 @@ WIDE = [(2**62, 3, 1537228672809129301), (-(2**62) - 1, 2, -(2**61) - 1)]
 def test_the_polars_rounding_rounds_half_away_from_zero(x, d, expected, dtype):
     frame = pl.DataFrame({"x": [x], "d": [d]}, schema={"x": dtype, "d": dtype})
     assert frame.select(div_half_up(pl.col("x"), pl.col("d"))).item() == expected
+
+
+@pytest.mark.parametrize("x, d, expected", CASES)
+def test_the_numpy_rounding_gives_the_same(x, d, expected):
+    assert div_half_up(np.array([x], dtype=np.int64), np.array([d], dtype=np.int64)).tolist() == [expected]
 
 
 @pytest.mark.parametrize("x, d, expected", CASES + WIDE)

@@ -610,6 +610,17 @@ def test_an_amount_beyond_what_a_record_may_cost_is_unrateable_and_the_run_goes_
     assert result.counts()["unrateable"] == 1
 
 
+def test_an_amount_beyond_the_limit_by_its_connect_fee_alone_is_unrateable():
+    """A normal price with the largest connect fee tariff_articles.csv takes: the usage is small, so it is
+    computed in 64 bits, but usage plus fee passes DECIMAL(18,6). The call is unrateable; a call of another
+    article is priced as always."""
+    fees = {"tariff_id": ["T-SEC"], "article_id": ["A-NAT"], "connect_fee": ["999999999999.999999"], "min_charge": [None]}
+    records = calls(K_SEC, ("2026-10-01 10:00:00", 60, "4312345678"), ("2026-10-01 11:00:00", 60, "4366123456"))
+    result = rate_priced(records, priced(tariff_articles=fees))
+    assert rated(result, "article_id", "amount").rows() == [("A-MOB", D("0.060000"))]
+    assert result.table("unrateable").pl().get_column("reason").str.starts_with("amount beyond").to_list() == [True]
+
+
 def test_a_record_beyond_the_amount_limit_uses_no_tier_and_no_free_units():
     """Graduated tiers of A-GB: 0.01 per GB below 10¹³ bytes, 2 000 000 above. A record of 10¹⁵ bytes
     is beyond the limit (unrateable); the 1 GB after it costs what it costs alone, 0.01. It was priced
