@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -248,7 +249,7 @@ def _store(con, run_id, usage, rejects, dupes, non_billable) -> dict[str, pl.Dat
         rows = con.sql(sql.load(f"duck/out/{name}_rows")).pl()
         rids = rows.get_column("rid")
         con.register("outcome_rows", rows)
-        con.register("usage_rows", engine.arrow(usage.gather(rids).with_columns(rids)))
+        con.register("usage_rows", engine.arrow(_rows_of(usage, rids).with_columns(rids)))
         frames[name] = con.sql(sql.load(f"duck/out/{name}"), params={"run_id": run_id}).pl()  # ORDER BY rid: in batch order
     con.unregister("usage_rows")
     con.unregister("outcome_rows")
@@ -260,6 +261,20 @@ def _store(con, run_id, usage, rejects, dupes, non_billable) -> dict[str, pl.Dat
     for name, frame in frames.items():
         con.register(f"out_{name}", engine.arrow(frame))
     return frames
+
+
+def _rows_of(frame: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
+    """frame.gather(rows) for ascending row numbers, a piece of the frame at a time (its first column's
+    chunks: one per file or row group read). Polars gathers across a frame of many chunks 6-7× slower:
+    the bench's 100 k unassigned records of 10 M took 0.08 s, and 0.012-0.015 s so."""
+    bounds = np.cumsum([0, *frame.get_column(frame.columns[0]).chunk_lengths()])
+    cuts = np.searchsorted(rows.to_numpy(), bounds)
+    parts = [
+        frame.slice(int(lo), int(hi - lo)).gather(rows.slice(int(a), int(b - a)) - int(lo))
+        for lo, hi, a, b in zip(bounds[:-1], bounds[1:], cuts[:-1], cuts[1:])
+        if b > a
+    ]
+    return pl.concat(parts) if parts else frame.clear()
 
 
 def _sums(con, table: str) -> tuple[int, int, int]:
