@@ -229,7 +229,7 @@ def _counts(con, usage, valid, unreadable_rows, rejects, non_billable, dupes) ->
         "unrateable": _sums(con, "out_unrateable"),
         "non_billable": _frame_sums(non_billable),
         "duplicate": _frame_sums(dupes),
-        "rejected": (unreadable_rows + rejects.height, *_frame_sums(usage.filter(~valid))[1:]),
+        "rejected": (unreadable_rows + rejects.height, *_frame_sums(usage.select("duration_s", "volume_bytes").filter(~valid))[1:]),
     }
 
 
