@@ -482,7 +482,7 @@ def _priced(
     # tiers: the walk runs once, and again (only then) without the walked records found beyond it
     out = np.zeros(n, dtype=bool)
     while True:
-        free, fee, unit_price, tier_no, tier_before, spanning = _walked(con, rec, card, rules, carried, counted)
+        free, fee, unit_price, tier_no, spanning = _walked(con, rec, card, rules, carried, counted)
         amount, fee, beyond = _amounts(card, per_card, unit_price, free, fee, spanning)
         walked_beyond = beyond[counted]
         if not walked_beyond.any():
@@ -508,7 +508,7 @@ def _priced(
         "src": _masked(src.astype(np.int8, copy=False), no_card),
         "ref_no": _masked(card["ref_no"].astype(np.int32, copy=False), no_card),
         "tier_no": untiered if tier_no is None else _masked(tier_no, tier_no == 0),
-        "tier_before": untiered if tier_before is None else _masked(tier_before, tier_before < 0),
+        "tier_before": untiered if tier_no is None else _only_at(n, *_spanned(spanning, "pos", "tier_before")),
         "fee_micro": _masked(fee, missing | beyond),
         "amount_micro": _masked(amount, missing | beyond),
     }
@@ -538,6 +538,20 @@ def _zeros(n: int, dtype) -> np.ndarray:
     return np.frombuffer(mapped, dtype=dtype, count=n)
 
 
+def _spanned(spanning: list[dict[str, np.ndarray]], *columns: str) -> list[np.ndarray]:
+    """`columns` of the walked parts' spanning records, one after the other (none: empty)."""
+    return [np.concatenate([part[c] for part in spanning]) if spanning else np.zeros(0, dtype=np.int64) for c in columns]
+
+
+def _only_at(n: int, pos: np.ndarray, values: np.ndarray) -> pa.Array:
+    """`n` BIGINTs, NULL but at `pos`, which hold `values`: a column few records have a value in (the
+    tier a record's units start in, where they span tiers: 949 of the pricing benchmark's 10 M), over
+    zeroed memory nothing else writes (_zeros), instead of a full column of -1 compared again."""
+    data, present = _zeros(n, np.int64), _zeros(n, np.bool_)
+    data[pos], present[pos] = values, True
+    return _masked(data, ~present)
+
+
 def _all_null(n: int) -> pa.Array:
     """`n` NULL BIGINTs over zeroed memory nothing writes (_zeros; pa.nulls writes its zeros: on this
     VM 0.3-0.4 s for two 10 M-row columns of fresh memory, docs/performance.md)."""
@@ -548,14 +562,15 @@ def _all_null(n: int) -> pa.Array:
 def _walked(
     con: duckdb.DuckDBPyConnection, rec: pl.DataFrame, card: dict[str, np.ndarray], rules: walk.Rules, carried: pl.DataFrame, counted: np.ndarray
 ) -> tuple:
-    """(free, tier_fee, unit_price, tier_no, tier_before, spanning) after walking the `counted` records (_priced)."""
+    """(free, tier_fee, unit_price, tier_no, spanning) after walking the `counted` records (_priced); `spanning`:
+    per walked part, the records whose charged units span tiers (their position, tier_before and SPAN_PARTS)."""
     n = rec.height
     quantity, price, src, ta = card["quantity"], card["price_micro"], card["src"], card["ta_no"]
     free, fee, unit_price = _zeros(n, np.int64), _zeros(n, np.int64), price
-    tier_no = tier_before = None
+    tier_no = None
     spanning: list[dict[str, np.ndarray]] = []  # per walked part: the records whose charged units span tiers
     if counted.size:
-        unit_price, tier_no, tier_before = price.copy(), np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+        unit_price, tier_no = price.copy(), np.zeros(n, dtype=np.int64)
         month = rec.get_column("month_idx").to_numpy()
         contract = rec.get_column("contract_no").fill_null(0).to_numpy()  # no contract: not walked (no card)
         rows, gk = walk.walk_order(con, contract, ta, month, rec.get_column("t_us").to_numpy(), counted)
@@ -576,13 +591,12 @@ def _walked(
             tier_no[at], unit_price[at] = w.tier_no, w.unit_price
             _put(fee, at, w.tier_fee, w.tier_fee != 0)
             spans = w.tier_before >= 0
-            _put(tier_before, at, w.tier_before, spans)
             if spans.any():
-                spanning.append({"pos": at[spans], **{c: getattr(w, c)[spans] for c in SPAN_PARTS}})
+                spanning.append({"pos": at[spans], **{c: getattr(w, c)[spans] for c in ("tier_before", *SPAN_PARTS)}})
 
         # the parts hold whole groups (one contract's each): they walk apart, two at once (one per core)
         on_both_cores(walk_part, walk.group_slices(gk, WALK_PARTS))
-    return free, fee, unit_price, tier_no, tier_before, spanning
+    return free, fee, unit_price, tier_no, spanning
 
 
 def _least(values: np.ndarray) -> int:
@@ -615,7 +629,7 @@ def _amounts(
     MAX_AMOUNT_MICRO micro-units either way; an absurd price or volume): they stay unrateable,
     with that reason, instead of stopping the run. Their amount and fee are 0 here.
     """
-    span = {c: np.concatenate([p[c] for p in spanning]) for c in ("pos", *SPAN_PARTS)} if spanning else None
+    span = dict(zip(("pos", *SPAN_PARTS), _spanned(spanning, "pos", *SPAN_PARTS))) if spanning else None
 
     def bound(v: np.ndarray) -> int:
         return max(int(v.max()), -int(v.min()), 0) if v.size else 0
