@@ -47,9 +47,10 @@ WALK_PARTS = 16
 #: The largest amount a record may have, in micro-units: what DECIMAL(18,6) holds (999 999 999 999.999999).
 MAX_AMOUNT_MICRO = 10**18 - 1
 US_PER_DAY = 86_400_000_000
-#: Records per piece of the amounts' NumPy pass (_amounts): 0.5 MB per temporary column, in the CPU's cache
-#: (64 k-256 k rows per piece took 0.09-0.10 s for the bench's 10 M records, 16 k 0.12-0.13 s, 1 M 0.10-0.11 s).
-MONEY_ROWS = 1 << 16
+#: Records per piece of the record-wise NumPy passes (_card_columns, _amounts): 0.5 MB per temporary column,
+#: in the CPU's cache (the amounts of the bench's 10 M records: 64 k-256 k rows per piece 0.09-0.10 s, 16 k
+#: 0.12-0.13 s, 1 M 0.10-0.11 s).
+CACHE_ROWS = 1 << 16
 #: What the walk says of a record whose charged units span tiers (walk.Walked), besides its position.
 SPAN_PARTS = ("p1", "u1", "p2", "u2", "mid_hi", "mid_lo")
 #: Columns of the priced records (table `pricing`), in order.
@@ -259,7 +260,7 @@ def _cards(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 
 #: The columns of a located record the steps after _carded read (the customer, special-price and
-#: cut-price lookups, _quantities and _priced).
+#: cut-price lookups, _card_columns and _priced).
 KEPT = (
     "rid", "dev_no", "contract_no", "month_idx", "t_us", "duration_s", "volume_bytes", "zone_no", "band_no", "cust_no", "special",
     "cp_key",
@@ -329,7 +330,7 @@ def _carded(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame, records: p
 def _per_card(cards: pl.DataFrame) -> dict[str, np.ndarray]:
     """The TA columns, article_no and counted (bool) of every rate-card piece, indexed by card
     row, with a last row of zeros for records without a piece; next_s and price_per at least 1.
-    Small: records look them up where they need them (_quantities, _amounts, the customer and
+    Small: records look them up where they need them (_card_columns, _amounts, the customer and
     special-price candidates, the walk's records) instead of carrying a copy each."""
     table = {c: _with_zero_row(cards, c) for c in (*TA, "article_no")}
     table["next_s"], table["price_per"] = np.maximum(table["next_s"], 1), np.maximum(table["price_per"], 1)
@@ -345,17 +346,34 @@ def _with_zero_row(cards: pl.DataFrame, column: str) -> np.ndarray:
 
 def _card_columns(rec: pl.DataFrame, cards: pl.DataFrame, per_card: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Per record, its rate-card `row` (cards.height: none), the piece's ON_RECORD columns (zeros
-    without one; `carded` says who has one), its rated `quantity` and whether it has one
-    (`rated`, _quantities). The gathers run in two threads: NumPy releases the GIL."""
+    without one; `carded` says who has one), its rated `quantity` and whether it has one (`rated`):
+    seconds rounded up to the granularity (the first increment, then the next ones), bytes, or 1
+    event; none when the record lacks what its unit needs or has no price.
+
+    One pass in pieces of CACHE_ROWS records, on both cores: the bench's 10 M records in 0.18 s,
+    where the gathers (a column per thread) and then the quantities took 0.20 s."""
     row = rec.get_column("card_row").fill_null(cards.height).to_numpy()
+    duration, volume = rec.get_column("duration_s"), rec.get_column("volume_bytes")
+    d, v = duration.fill_null(0).to_numpy(), volume.fill_null(0).to_numpy()
+    has_d, has_v = duration.is_not_null().to_numpy(), volume.is_not_null().to_numpy()
+    of_card = {c: _with_zero_row(cards, c) for c in ON_RECORD}
+    got = {c: np.empty(rec.height, dtype=values.dtype) for c, values in of_card.items()}
+    got |= {"row": row, "carded": np.empty(rec.height, dtype=bool), "quantity": np.empty(rec.height, dtype=np.int64)}
+    got["rated"] = np.empty(rec.height, dtype=bool)
 
-    def gathered(c: str) -> tuple[str, np.ndarray]:
-        return c, _with_zero_row(cards, c)[row]
+    def piece(at: slice) -> None:
+        r = row[at]
+        for c, values in of_card.items():
+            got[c][at] = values[r]
+        unit, first, step, dur = per_card["unit"][r], per_card["first_s"][r], per_card["next_s"][r], d[at]
+        seconds = np.where(dur <= 0, 0, np.where(dur <= first, first, first + (dur - first + step - 1) // step * step))
+        second, byte = unit == UNITS["second"], unit == UNITS["byte"]
+        carded = r < cards.height
+        got["carded"][at] = carded
+        got["quantity"][at] = np.where(second, seconds, np.where(byte, v[at], 1))
+        got["rated"][at] = ((second & has_d[at]) | (byte & has_v[at]) | (unit == UNITS["event"])) & carded
 
-    got = dict(on_both_cores(gathered, ON_RECORD))
-    got["row"] = row
-    got["carded"] = row < cards.height
-    got["quantity"], got["rated"] = _quantities(rec, row, got["carded"], per_card)
+    in_pieces(rec.height, piece, rows=CACHE_ROWS)
     return got
 
 
@@ -425,27 +443,6 @@ def _override(card: dict[str, np.ndarray], hits: pl.DataFrame) -> None:
 
 
 # --- quantity and amount ----------------------------------------------------------------------
-
-
-def _quantities(rec: pl.DataFrame, row: np.ndarray, carded: np.ndarray, per_card: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(quantity, has one): seconds rounded up to the granularity (the first increment, then the
-    next ones), bytes, or 1 event; none when the record lacks what its unit needs or has no price.
-    In pieces, on both cores (pipeline.threads.in_pieces)."""
-    duration, volume = rec.get_column("duration_s"), rec.get_column("volume_bytes")
-    d, v = duration.fill_null(0).to_numpy(), volume.fill_null(0).to_numpy()
-    has_d, has_v = duration.is_not_null().to_numpy(), volume.is_not_null().to_numpy()
-    quantity, has = np.empty(rec.height, dtype=np.int64), np.empty(rec.height, dtype=bool)
-
-    def piece(at: slice) -> None:
-        piece = row[at]
-        unit, first, step, dur = per_card["unit"][piece], per_card["first_s"][piece], per_card["next_s"][piece], d[at]
-        seconds = np.where(dur <= 0, 0, np.where(dur <= first, first, first + (dur - first + step - 1) // step * step))
-        second, byte = unit == UNITS["second"], unit == UNITS["byte"]
-        quantity[at] = np.where(second, seconds, np.where(byte, v[at], 1))
-        has[at] = ((second & has_d[at]) | (byte & has_v[at]) | (unit == UNITS["event"])) & carded[at]
-
-    in_pieces(rec.height, piece)
-    return quantity, has
 
 
 def _month(t_us: pl.Expr, lo: int | None, hi: int | None) -> pl.Expr:
@@ -620,7 +617,7 @@ def _amounts(
     usage = cost / price_per is rounded once by div_half_up, in 64-bit integers when the largest
     terms cannot overflow them and in 128-bit integers otherwise: div_half_up forms
     2 |cost| + per and 2 per, so both must stay below 2^63 (per may be 2^50 B). In 64 bits NumPy
-    does all of it in pieces of MONEY_ROWS records, on both cores: each piece's temporary arrays stay
+    does all of it in pieces of CACHE_ROWS records, on both cores: each piece's temporary arrays stay
     in the CPU's cache (the pricing benchmark's 10 M records, with connect fees: 0.11-0.12 s, where one
     streaming Polars query took 0.26-0.28 s; `rating bench`'s, without fees: 0.07 s against 0.08-0.09 s).
     In 128 bits Polars computes the usage (NumPy has no 128-bit integers), NumPy the rest.
@@ -694,7 +691,7 @@ def _amounts(
         def piece(at: slice) -> None:
             charged(at, *checked_usage(div_half_up(unit_price[at] * (quantity[at] - free[at]), per[row[at]])))
 
-    in_pieces(n, piece, rows=MONEY_ROWS)
+    in_pieces(n, piece, rows=CACHE_ROWS)
     if span is not None:
         pos = span["pos"]
         if wide:
