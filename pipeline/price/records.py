@@ -479,11 +479,14 @@ def _priced(
     # tiers: the walk runs once, and again (only then) without the walked records found beyond it
     out = np.zeros(n, dtype=bool)
     while True:
-        free, fee, unit_price, tier_no, spanning = _walked(con, rec, card, rules, carried, counted)
+        free, fee, tier_no, spanning, replaced = _walked(con, rec, card, rules, carried, counted)
+        unit_price = card["price_micro"]
         amount, fee, beyond = _amounts(card, per_card, unit_price, free, fee, spanning)
         walked_beyond = beyond[counted]
         if not walked_beyond.any():
             break
+        for at, price in replaced:  # the card's prices again where tiers replaced them, for the walk without those records
+            unit_price[at] = price
         out[counted[walked_beyond]] = True
         counted = counted[~walked_beyond]
     beyond = beyond | out
@@ -559,15 +562,20 @@ def _all_null(n: int) -> pa.Array:
 def _walked(
     con: duckdb.DuckDBPyConnection, rec: pl.DataFrame, card: dict[str, np.ndarray], rules: walk.Rules, carried: pl.DataFrame, counted: np.ndarray
 ) -> tuple:
-    """(free, tier_fee, unit_price, tier_no, spanning) after walking the `counted` records (_priced); `spanning`:
-    per walked part, the records whose charged units span tiers (their position, tier_before and SPAN_PARTS)."""
+    """(free, tier_fee, tier_no, spanning, replaced) after walking the `counted` records (_priced); `spanning`:
+    per walked part, the records whose charged units span tiers (their position, tier_before and SPAN_PARTS).
+
+    A tiered record's unit price (the price of the tier its last unit lies in) is written over its
+    card price in card["price_micro"], in place (a copy of the column was 80 MB of fresh memory per
+    10 M records); `replaced` holds (positions, card prices) of what was written over."""
     n = rec.height
     quantity, price, src, ta = card["quantity"], card["price_micro"], card["src"], card["ta_no"]
-    free, fee, unit_price = _zeros(n, np.int64), _zeros(n, np.int64), price
+    free, fee = _zeros(n, np.int64), _zeros(n, np.int64)
     tier_no = None
+    replaced: list[tuple[np.ndarray, np.ndarray]] = []
     spanning: list[dict[str, np.ndarray]] = []  # per walked part: the records whose charged units span tiers
     if counted.size:
-        unit_price, tier_no = price.copy(), np.zeros(n, dtype=np.int64)
+        tier_no = np.zeros(n, dtype=np.int64)
         month = rec.get_column("month_idx").to_numpy()
         contract = rec.get_column("contract_no").fill_null(0).to_numpy()  # no contract: not walked (no card)
         rows, gk = walk.walk_order(con, contract, ta, month, rec.get_column("t_us").to_numpy(), counted)
@@ -585,7 +593,8 @@ def _walked(
             # already: half the walked records have no free units, few pay a tier fee or span tiers
             _put(free, at, w.free, w.free != 0)
             at = at[w.tiered]
-            tier_no[at], unit_price[at] = w.tier_no, w.unit_price
+            replaced.append((at, price[at]))
+            tier_no[at], price[at] = w.tier_no, w.unit_price
             _put(fee, at, w.tier_fee, w.tier_fee != 0)
             spans = w.tier_before >= 0
             if spans.any():
@@ -593,7 +602,7 @@ def _walked(
 
         # the parts hold whole groups (one contract's each): they walk apart, two at once (one per core)
         on_both_cores(walk_part, walk.group_slices(gk, WALK_PARTS))
-    return free, fee, unit_price, tier_no, spanning
+    return free, fee, tier_no, spanning, replaced
 
 
 def _least(values: np.ndarray) -> int:

@@ -610,6 +610,28 @@ def test_an_amount_beyond_what_a_record_may_cost_is_unrateable_and_the_run_goes_
     assert result.counts()["unrateable"] == 1
 
 
+def test_a_record_beyond_the_limit_leaves_the_walk_with_its_card_price_and_frees_the_units_after_it():
+    """A-GB has 1 GB free and graduated tiers. The record of 10¹⁵ bytes is beyond the limit: the second
+    walk, without it, leaves the free gigabyte to the next record, which is then wholly free and no
+    longer tiered. Both keep the card's price (the tier prices of the first walk are put back): the
+    free record's line says 0.01, the unrateable record's reason the price it was rated at."""
+    prices = {k: [v for v, a, t in zip(values, CORE["prices"]["article_id"], CORE["prices"]["tariff_id"]) if not (a == "A-GB" and t == "T-SEC")]
+              for k, values in CORE["prices"].items()}  # fmt: skip
+    tiers = {"tariff_id": ["T-SEC"] * 2, "article_id": ["A-GB"] * 2, "method": ["graduated"] * 2,
+             "from_quantity": ["0", "10000000000000"], "price": ["0.01", "2000000"], "flat_fee": [None, None]}  # fmt: skip
+    free = {"tariff_id": ["T-SEC"], "article_id": ["A-GB"], "quantity": ["1000000000"]}
+    records = usage(
+        subscriber_id=[K_SEC] * 2, start_time=[at("2026-10-01 10:00:00"), at("2026-10-01 11:00:00")], article_key=["data"] * 2,
+        volume_bytes=[10**15, 10**9], duration_s=[None] * 2, counterparty=[None] * 2,
+    )
+    result = rate_priced(records, priced(core={"prices": prices}, volume_tiers=tiers, free_quantities=free))
+    assert rated(result, "volume_bytes", "free_quantity", "tier", "price", "amount").rows() == [(10**9, 10**9, None, D("0.010000"), D("0.000000"))]
+    assert result.table("unrateable").pl().get_column("reason").to_list() == [
+        "amount beyond 999999999999.999999, the most one record may cost: 1000000000000000 bytes of article A-GB at 0.010000 per 1000000000 "
+        "(tariff T-SEC)"
+    ]
+
+
 def test_an_amount_beyond_the_limit_by_its_connect_fee_alone_is_unrateable():
     """A normal price with the largest connect fee tariff_articles.csv takes: the usage is small, so it is
     computed in 64 bits, but usage plus fee passes DECIMAL(18,6). The call is unrateable; a call of another
