@@ -357,9 +357,11 @@ def _card_columns(rec: pl.DataFrame, cards: pl.DataFrame, per_card: dict[str, np
     d, v = duration.fill_null(0).to_numpy(), volume.fill_null(0).to_numpy()
     has_d, has_v = duration.is_not_null().to_numpy(), volume.is_not_null().to_numpy()
     of_card = {c: _with_zero_row(cards, c) for c in ON_RECORD}
-    got = {c: np.empty(rec.height, dtype=values.dtype) for c, values in of_card.items()}
-    got |= {"row": row, "carded": np.empty(rec.height, dtype=bool), "quantity": np.empty(rec.height, dtype=np.int64)}
-    got["rated"] = np.empty(rec.height, dtype=bool)
+    got = {
+        **{c: np.empty(rec.height, dtype=values.dtype) for c, values in of_card.items()},
+        "row": row, "carded": np.empty(rec.height, dtype=bool), "quantity": np.empty(rec.height, dtype=np.int64),
+        "rated": np.empty(rec.height, dtype=bool),
+    }  # fmt: skip
 
     def piece(at: slice) -> None:
         r = row[at]
@@ -491,6 +493,7 @@ def _priced(
         counted = counted[~walked_beyond]
     beyond = beyond | out
     missing, no_card = ~rated, ~card["carded"]
+    unpaid = missing | beyond
     untiered = _all_null(n) if tier_no is None else None  # no walk: no record has a tier
     columns = {
         "rid": rec.get_column("rid").to_arrow(),
@@ -509,8 +512,8 @@ def _priced(
         "ref_no": _masked(card["ref_no"].astype(np.int32, copy=False), no_card),
         "tier_no": untiered if tier_no is None else _masked(tier_no, tier_no == 0),
         "tier_before": untiered if tier_no is None else _only_at(n, *_spanned(spanning, "pos", "tier_before")),
-        "fee_micro": _masked(fee, missing | beyond),
-        "amount_micro": _masked(amount, missing | beyond),
+        "fee_micro": _masked(fee, unpaid),
+        "amount_micro": _masked(amount, unpaid),
     }
     return pa.table({c: columns[c].combine_chunks() if isinstance(columns[c], pa.ChunkedArray) else columns[c] for c in PRICING_COLUMNS})
 
@@ -605,11 +608,6 @@ def _walked(
     return free, fee, tier_no, spanning, replaced
 
 
-def _least(values: np.ndarray) -> int:
-    """The smallest of `values`, 0 when there are none."""
-    return int(values.min()) if values.size else 0
-
-
 def _put(column: np.ndarray, at: np.ndarray, values: np.ndarray, where: np.ndarray) -> None:
     """column[at] = values where `where` (a mask over `at` and `values`), in place."""
     column[at[where]] = values[where]
@@ -637,11 +635,16 @@ def _amounts(
     """
     span = dict(zip(("pos", *SPAN_PARTS), _spanned(spanning, "pos", *SPAN_PARTS))) if spanning else None
 
+    def extent(v: np.ndarray) -> tuple[int, int]:
+        return (int(v.min()), int(v.max())) if v.size else (0, 0)
+
     def bound(v: np.ndarray) -> int:
-        return max(int(v.max()), -int(v.min()), 0) if v.size else 0
+        lo, hi = extent(v)
+        return max(hi, -lo, 0)
 
     quantity, src, row, per = card["quantity"], card["src"], card["row"], per_card["price_per"]
-    cost_bound = bound(unit_price) * bound(quantity)
+    (price_lo, price_hi), (quantity_lo, quantity_hi) = extent(unit_price), extent(quantity)  # once each: 10 M values
+    cost_bound = max(price_hi, -price_lo, 0) * max(quantity_hi, -quantity_lo, 0)
     if span is not None:
         mid = (bound(span["mid_hi"]) << walk.WORD_BITS) + bound(span["mid_lo"])
         cost_bound = max(cost_bound, bound(span["p1"]) * bound(span["u1"]) + bound(span["p2"]) * bound(span["u2"]) + mid)
@@ -654,7 +657,7 @@ def _amounts(
     # a card without connect fees and minimum charges adds nothing to a record's usage, so no record
     # looks them up, when no usage is below 0 (max(usage + 0, 0) is the usage then): no price is
     # (the catalog holds every price to >= 0) and no quantity is (free units never exceed it)
-    feeless = not checked and not card_fees and _least(unit_price) >= 0 and _least(quantity) >= 0
+    feeless = not checked and not card_fees and price_lo >= 0 and quantity_lo >= 0
     n = row.size
     amount, fee, beyond = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.zeros(n, dtype=bool)
 
