@@ -581,6 +581,10 @@ def _walked(
         tier_no = np.zeros(n, dtype=np.int64)
         month = rec.get_column("month_idx").to_numpy()
         contract = rec.get_column("contract_no").fill_null(0).to_numpy()  # no contract: not walked (no card)
+        code = walk.settled(contract, ta, month, counted, quantity, rules, carried)
+        if code is not None:  # the records whose group's order cannot matter take what the walk would say
+            _settle(counted, code, quantity, src, rules, free, tier_no, price, replaced)
+            counted = counted[code == walk.UNSETTLED]
         rows, gk = walk.walk_order(con, contract, ta, month, rec.get_column("t_us").to_numpy(), counted)
         q, s = np.empty(rows.size, dtype=quantity.dtype), np.empty(rows.size, dtype=src.dtype)
 
@@ -606,6 +610,26 @@ def _walked(
         # the parts hold whole groups (one contract's each): they walk apart, two at once (one per core)
         on_both_cores(walk_part, walk.group_slices(gk, WALK_PARTS))
     return free, fee, tier_no, spanning, replaced
+
+
+def _settle(
+    counted: np.ndarray, code: np.ndarray, quantity: np.ndarray, src: np.ndarray, rules: walk.Rules,
+    free: np.ndarray, tier_no: np.ndarray, price: np.ndarray, replaced: list[tuple[np.ndarray, np.ndarray]],
+) -> None:
+    """Write what the walk would say of the `counted` records walk.settled gave a `code`: all units free, or
+    none free and (a tariff-priced record with units) the one tier's number and price, written over the card
+    price (its positions and card prices appended to `replaced`)."""
+
+    def piece(at: slice) -> None:
+        r, c = counted[at], code[at]
+        whole = r[c == walk.ALL_FREE]
+        free[whole] = quantity[whole]
+        one = (c >= 0) & (src[r] == walk.TARIFF) & (quantity[r] > 0)
+        r, tier = r[one], c[one]
+        replaced.append((r, price[r]))
+        tier_no[r], price[r] = rules.tier_no[tier], rules.tier_price[tier]
+
+    in_pieces(counted.size, piece)
 
 
 def _put(column: np.ndarray, at: np.ndarray, values: np.ndarray, where: np.ndarray) -> None:

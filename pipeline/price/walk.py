@@ -159,6 +159,85 @@ def walked(gk: np.ndarray, quantity: np.ndarray, src: np.ndarray, rules: Rules, 
     return Walked(free, tiered, *_tiers(rules, ta[tiered], method[tiered], a[tiered], b[tiered], t_end))
 
 
+#: Codes walk.settled gives a counted record: its group needs the walk (UNSETTLED); every unit of the
+#: group is free (ALL_FREE); none is free and no tier applies (UNTIERED); else (0 and up) none is free
+#: and every charged unit lies in one tier, this one (an index into Rules' tier arrays).
+UNSETTLED, ALL_FREE, UNTIERED = -1, -2, -3
+#: settled numbers the groups densely (contract, tariff-article with rules, month), one 64-bit sum each;
+#: beyond this many numbers per counted record (a catalog of very many contracts, tariff-articles or
+#: months against few records) it leaves every group to the walk.
+GROUP_SPREAD = 4
+
+
+def settled(
+    contract: np.ndarray, ta: np.ndarray, month: np.ndarray, rows: np.ndarray, quantity: np.ndarray, rules: Rules, carried: pl.DataFrame | None = None
+) -> np.ndarray | None:
+    """Per counted record (`rows`: ascending positions in the arrays) what the walk would say of it
+    without walking it, where its group's order cannot matter; None: every group needs the walk.
+
+    A group's order matters only where a threshold lies inside its units: its free quantity ends
+    within them (the crossing record is split), or, none free, its charged units [c0, c1) (c0: what
+    earlier runs charged) cross a graduated tier's boundary, or start at the first unit of a
+    graduated tier with a flat fee, or hold the first unit of the volume tier they reach while it
+    has a flat fee (its record pays it). Elsewhere every record gets the same: all its units free
+    (ALL_FREE), or none free and all charged at the one tier's price with no fee (its index), or
+    none free and no tiers (UNTIERED); those groups need no sort (the pricing benchmark: half its
+    7.8 M walked records). Each group's units are summed by a dense number, in one pass."""
+    m = rows.size
+    walked_ta = np.flatnonzero((rules.free_q > 0) | (rules.method > 0))
+    if m == 0 or walked_ta.size == 0:
+        return None
+    m0 = int(month.min())
+    months = int(month.max()) - m0 + 1
+    per_contract = walked_ta.size * months
+    size = (int(contract.max()) + 1) * per_contract
+    if size > GROUP_SPREAD * max(m, 1 << 16):
+        return None
+    rank = np.full(rules.free_q.size, -1, dtype=np.int64)
+    rank[walked_ta] = np.arange(walked_ta.size)
+    group, units = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
+
+    def numbered(at: slice) -> None:
+        r = rows[at]
+        k = rank[ta[r]]
+        # a tariff-article without rules (free quantity or tiers) has no units to count: group `size`
+        group[at] = np.where(k >= 0, contract[r].astype(np.int64) * per_contract + k * months + (month[r] - m0), size)
+        units[at] = quantity[r]
+
+    in_pieces(m, numbered)
+    total = np.zeros(size + 1, dtype=np.int64)
+    np.add.at(total, group, units)
+    code = np.full(size + 1, UNTIERED, dtype=np.int32)  # a group of no units: none free, none charged
+    g = np.flatnonzero(total[:size])
+    tot = total[g]
+    g_ta = walked_ta[(g % per_contract) // months]
+    earlier = _carried(group_key(g // per_contract, g_ta, g % months + m0), carried)
+    free_q = rules.free_q[g_ta]
+    free_left = free_q if earlier is None else np.maximum(free_q - earlier, 0)
+    c0 = np.zeros(g.size, dtype=np.int64) if earlier is None else np.maximum(earlier - free_q, 0)
+    method = rules.method[g_ta]
+    groups = np.where(free_left >= tot, ALL_FREE, np.where((free_left > 0) | (method > 0), UNSETTLED, UNTIERED))
+    tiered = np.flatnonzero((free_left == 0) & (method > 0))  # none free: [c0, c1) charged
+    if tiered.size:
+        lo, hi = c0[tiered], c0[tiered] + tot[tiered]
+        base = g_ta[tiered] << UNIT_BITS
+        first = np.searchsorted(rules.tier_key, base | np.minimum(lo, UNIT_CAP), side="right") - 1
+        last = np.searchsorted(rules.tier_key, base | np.minimum(hi - 1, UNIT_CAP), side="right") - 1
+        grad = method[tiered] == GRADUATED
+        tier = np.where(grad, first, last)
+        starts, fee = rules.tier_lo[tier], rules.tier_fee[tier]
+        matters = np.where(grad, (first != last) | ((starts == lo) & (fee != 0)), (fee != 0) & (lo <= starts) & (starts < hi))
+        groups[tiered] = np.where(matters, UNSETTLED, tier)
+    code[g] = groups
+    out = np.empty(m, dtype=np.int32)
+
+    def looked_up(at: slice) -> None:
+        out[at] = code[group[at]]
+
+    in_pieces(m, looked_up)
+    return out
+
+
 #: Bits one sort key holds: the millisecond and the row's position packed into one BIGINT where
 #: they fit, else sorted as two columns (tests set it lower to take that path).
 PACKED_BITS = 63

@@ -368,6 +368,108 @@ EXPECTED_PARTS = [
 ]  # fmt: skip
 
 
+# --- groups whose order cannot matter (walk.settled) --------------------------------------------
+
+#: ta 1: 100 units free, graduated tiers from 0 (no fee) and 50 (fee 5); ta 2: volume tiers from 0 and
+#: 60 (fee 7); ta 3: graduated, its first tier with a fee of 4; ta 4: 100 units free, no tiers; ta 5:
+#: graduated as ta 1, nothing free; ta 6: no rules (none of its records counts).
+SETTLE_RULES = walk.rules(
+    pl.DataFrame({
+        "ta_no": [1, 2, 3, 4, 5, 6], "free_q": [100, 0, 0, 100, 0, 0],
+        "tier_method": ["graduated", "volume", "graduated", None, "graduated", None],
+    }),
+    pl.DataFrame({
+        "ta_no": [1, 1, 2, 2, 3, 3, 5, 5], "tier_no": [1, 2, 1, 2, 1, 2, 1, 2], "lo": [0, 50, 0, 60, 0, 100, 0, 50],
+        "hi": [50, 2**44, 60, 2**44, 100, 2**44, 50, 2**44], "price_micro": [10, 8, 30, 25, 9, 7, 10, 8],
+        "fee_micro": [0, 5, 0, 7, 4, 0, 0, 5], "cost_hi": [0] * 8, "cost_lo": [0] * 8, "fees_through": [0] * 8,
+    }),
+)  # fmt: skip
+#: Tier indexes in the Rules' arrays (sorted by ta_no, lo).
+TA1_T1, TA1_T2, TA2_T1, TA2_T2, TA3_T1, TA3_T2, TA5_T1, TA5_T2 = range(8)
+
+
+@pytest.mark.parametrize(
+    ("ta", "quantities", "carried", "code"),
+    [
+        (4, [40, 60], 0, walk.ALL_FREE),  # 100 units, 100 free
+        (4, [40, 61], 0, walk.UNSETTLED),  # the free quantity ends inside: one record is split
+        (4, [40, 60], 100, walk.UNTIERED),  # earlier runs used it up; no tiers
+        (1, [30, 30], 0, walk.ALL_FREE),
+        (1, [30, 80], 0, walk.UNSETTLED),
+        (5, [20, 30], 0, TA5_T1),  # [0, 50): ends at the boundary, one tier
+        (5, [20, 31], 0, walk.UNSETTLED),  # [0, 51): crosses it
+        (5, [20], 60, TA5_T2),  # [60, 80): earlier runs charged 60
+        (5, [20], 50, walk.UNSETTLED),  # [50, 70): starts at tier 2's first unit, which has a fee: its record pays it
+        (2, [30, 30], 0, TA2_T1),  # volume: 60 units reach tier 1 (its last unit is the 60th)
+        (2, [30, 40], 0, walk.UNSETTLED),  # 70 units reach tier 2, whose fee goes to the record holding unit 60
+        (2, [10], 65, TA2_T2),  # [65, 75): tier 2's first unit was charged by an earlier run
+        (3, [10, 10], 0, walk.UNSETTLED),  # graduated, the first tier's fee goes to the first record
+        (3, [10], 100, TA3_T2),
+        (6, [10, 10], 0, walk.UNTIERED),  # no rules
+        (5, [0, 0], 0, walk.UNTIERED),  # no units
+    ],
+)  # fmt: skip
+def test_a_group_is_settled_without_the_walk_only_where_its_order_cannot_matter(ta, quantities, carried, code):
+    """Each case is one group (contract 3, month 5) beside an unsettled one of another contract."""
+    n = len(quantities)
+    contract = np.array([3] * n + [1, 1], dtype=np.int32)
+    tas = np.array([ta] * n + [4, 4], dtype=np.int32)
+    month = np.array([5] * n + [5, 5], dtype=np.int32)
+    quantity = np.array([*quantities, 60, 60], dtype=np.int64)
+    earlier = pl.DataFrame({"gk": [int(walk.group_key(np.array([3]), np.array([ta]), np.array([5]))[0])], "q_before": [carried]})
+    got = walk.settled(contract, tas, month, np.arange(n + 2), quantity, SETTLE_RULES, earlier)
+    assert got.tolist() == [code] * n + [walk.UNSETTLED] * 2
+
+
+def test_volume_of_a_group_whose_units_end_on_a_boundary_is_the_tier_below_it():
+    """60 units end at tier 2's first unit (60) without holding it: tier 1, where a lookup by the end itself says 2."""
+    got = walk.settled(np.array([0, 0]), np.array([2, 2]), np.array([0, 0]), np.arange(2), np.array([30, 30]), SETTLE_RULES)
+    assert got.tolist() == [TA2_T1, TA2_T1]
+
+
+def test_groups_numbered_beyond_the_spread_are_all_left_to_the_walk(monkeypatch):
+    monkeypatch.setattr(walk, "GROUP_SPREAD", 0)
+    assert walk.settled(np.array([0]), np.array([4]), np.array([0]), np.arange(1), np.array([40]), SETTLE_RULES) is None
+
+
+def test_a_graduated_first_tier_with_a_flat_fee_charges_it_to_the_first_call_though_no_call_leaves_the_tier():
+    """All four minutes stay in tier 1: no boundary lies inside the group, yet its order decides which
+    call holds the tier's first unit and pays its fee: the earliest (line 4; the calls come newest first)."""
+    tables = {
+        "volume_tiers": {
+            "tariff_id": ["T-SEC", "T-SEC"], "article_id": ["A-NAT", "A-NAT"], "method": ["graduated", "graduated"],
+            "from_quantity": ["0", "1000"], "price": ["0.0600", "0.0300"], "flat_fee": ["0.2500", None],
+        }
+    }  # fmt: skip
+    from tests.price.test_rules import FOUR_MINUTES, NO_BASE_PRICE
+
+    result = rate_priced(calls(K_SEC, *FOUR_MINUTES, source_line=[1, 2, 3, 4]), priced(core=NO_BASE_PRICE, **tables))
+    assert rated(result, "source_line", "tier", "amount").rows() == [
+        (1, 1, D("0.060000")), (2, 1, D("0.060000")), (3, 1, D("0.060000")), (4, 1, D("0.310000")),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("spread", [0, 4])
+def test_settled_groups_price_as_the_walk_prices_them(monkeypatch, spread):
+    """The case of the walk in parts (free units, graduated tiers with a fee), with and without settled
+    groups; plus K-RC's calls a month later, which its free quantity covers whole."""
+    from tests.price.test_rules import FREE_100, NO_BASE_PRICE, tiers
+
+    cat = priced(core=NO_BASE_PRICE, **FREE_100, **tiers("graduated", fee="0.50"))
+    days = [f"2026-10-{d:02d} 10:00:00" for d in range(1, 9)]
+    november = ["2026-11-02 10:00:00", "2026-11-01 10:00:00"]
+    batch = pl.concat([
+        calls(subscriber, *[(d, seconds) for d in when], source_line=list(lines), record_key=[f"r{n}" for n in lines])
+        for subscriber, when, seconds, lines in (
+            (K_SEC, days, 50, range(1, 9)), (K_RC, days[::-1], 70, range(11, 19)), (K_EX, days, 30, range(21, 29)),
+            (K_RC, november, 40, range(31, 33)),
+        )
+    ])  # fmt: skip
+    monkeypatch.setattr(walk, "GROUP_SPREAD", spread)
+    got = rated(rate_priced(batch, cat), "source_line", "free_quantity", "tier", "amount").rows()
+    assert got == EXPECTED_PARTS + [(31, 40, None, D("0.000000")), (32, 40, None, D("0.000000"))]
+
+
 # --- a run without free quantities or tiers (no walk) -------------------------------------------
 
 
