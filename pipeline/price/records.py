@@ -280,29 +280,28 @@ def _carded(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame, records: p
     article key, zone, band) valid at its start; null: none (unrateable). With the other KEPT
     columns: `records` (_with_devices, _banded) computes them from the located records (`assignment`).
 
-    Most cells have one price for all time (card_one: one gather); the records of the others
-    (card_cut) find their piece in DuckDB (sql/duck/price/cut_hits.sql).
+    Most cells have one price for all time (card_one); the records of the others (card_cut) find
+    their piece in DuckDB (sql/duck/price/cut_hits.sql). One lookup of the record's cell key says
+    which: card_one's row, or -1 - j for the j-th cell of card_cut (`cut`, sorted).
     """
     nk, nz, nb = con.sql("SELECT nk, nz, nb FROM card_dims").fetchall()[0]
-    keys = cards.get_column("card_key").drop_nulls()  # card_one's, sorted; card_cut's rows have none
+    one = cards.get_column("card_key").drop_nulls()  # card_one's, sorted; card_cut's rows have none
+    cut = con.sql("SELECT DISTINCT card_key FROM card_cut ORDER BY card_key").pl().to_series() if cards.height > one.len() else one.clear()
+    cells = pl.DataFrame({
+        "key": pl.concat([one, cut]),
+        "value": pl.concat([pl.int_range(one.len(), dtype=pl.Int32, eager=True), -1 - pl.int_range(cut.len(), dtype=pl.Int32, eager=True)]),
+    }).sort("key")  # fmt: skip
+    keys, values = cells.get_column("key"), cells.get_column("value")
     # a called number in no zone (no prefix, no catch-all, not local) has no cell: unrateable, even where
     # the article key has a row for every zone (that row covers zones, not a number outside all of them).
     # Its key is moved past every cell (arithmetic, not a when/then: the key stays without nulls)
     zoneless_number = (pl.col("cp_key").is_not_null() & (pl.col("zone_no") == 0)).cast(pl.Int64)
     card_key = cell_key(nk, nz, nb) + zoneless_number * NO_CELL
     if keys.len() and int(keys.max()) < DENSE_CELLS:
-        row = _at(_dense(keys, pl.int_range(keys.len(), dtype=pl.Int32, eager=True), int(keys.max()) + 1), pl.col("card_key"))
+        cell = _at(_dense(keys, values, int(keys.max()) + 1), pl.col("card_key"))
     else:  # a huge, sparse card: binary search in the sorted keys
         at = pl.lit(keys).search_sorted(pl.col("card_key")).cast(pl.Int32)
-        row = pl.when(_at(keys, at) == pl.col("card_key")).then(at)
-    cut = con.sql("SELECT DISTINCT card_key FROM card_cut").pl().to_series() if cards.height > keys.len() else None
-    columns = [row.alias("card_row")]
-    if cut is not None:  # the key of a record without a piece whose cell has pieces in card_cut
-        if int(cut.max()) < DENSE_CELLS:
-            in_cut = _at(_members(cut), pl.col("card_key")).fill_null(False)
-        else:
-            in_cut = pl.col("card_key").is_in(cut.implode())
-        columns.append(pl.when(row.is_null() & in_cut).then(pl.col("card_key")).alias("cut_key"))
+        cell = pl.when(_at(keys, at) == pl.col("card_key")).then(_at(values, at))
     # only what the later steps read (KEPT): every column collected is 10 M values of fresh memory. The
     # located records' own columns go through as they are; Polars' streaming engine computes the others
     # on both cores, a morsel at a time, and they are made one piece each, so NumPy reads them without
@@ -312,18 +311,23 @@ def _carded(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame, records: p
     rec = pl.concat(
         [
             assignment.select(*AS_LOCATED, pl.col("start_time").dt.epoch("us").alias("t_us")).rechunk(),  # as located_usage made them
-            records.with_columns(card_key.alias("card_key")).with_columns(columns)
-            .select(*computed, *(c.meta.output_name() for c in columns)).collect(engine="streaming").rechunk(),
+            records.with_columns(card_key.alias("card_key")).with_columns(cell.alias("card_row"))
+            .select(*computed, "card_row").collect(engine="streaming").rechunk(),
         ],
         how="horizontal",
     )
-    if cut is not None:
-        candidates = _positions(rec, {}, rec.get_column("cut_key").is_not_null(), "cut_key", "t_us").rename({"cut_key": "card_key"})
-        hits = _hits(con, "cut_records", candidates, "duck/price/cut_hits")
-        rec = rec.drop("cut_key")
-        if hits.height:
-            rows = rec.get_column("card_row").clone().scatter(hits.get_column("pos"), hits.get_column("card_no").cast(pl.Int32) + keys.len())
-            rec = rec.with_columns(rows)
+    if cut.len():
+        row = rec.get_column("card_row")
+        pos = (row < 0).arg_true()
+        if pos.len():
+            candidates = pl.DataFrame({
+                "pos": pos.cast(pl.Int64), "card_key": cut.gather(-1 - row.gather(pos)), "t_us": rec.get_column("t_us").gather(pos),
+            })  # fmt: skip
+            hits = _hits(con, "cut_records", candidates, "duck/price/cut_hits")
+            row = row.scatter(pos, None)  # no piece valid at the record's start: unrateable
+            if hits.height:
+                row = row.scatter(hits.get_column("pos"), hits.get_column("card_no").cast(pl.Int32) + one.len())
+            rec = rec.with_columns(row)
     return rec
 
 
