@@ -205,8 +205,9 @@ def _banded(con: duckdb.DuckDBPyConnection, records: pl.LazyFrame) -> pl.LazyFra
     grid = con.sql("SELECT grid_key, band_no FROM band_grid").pl()
     tz = con.sql("SELECT tz_no, day, offset_before_s, change_us, offset_after_s FROM tz_days").pl()
     if not grid.height or not tz.height:
-        # no time zone days: no device ID of a banded tariff, or no assigned record at all
-        return records.with_columns(pl.lit(0, pl.Int32).alias("band_no"))
+        # no time zone days: no device ID of a banded tariff, or no assigned record at all; every
+        # record's band is 0, which _carded gives them without computing a column
+        return records
     d0, days = int(tz.get_column("day").min()), int(tz.get_column("day").max() - tz.get_column("day").min()) + 1
     size = (int(tz.get_column("tz_no").max()) + 1) * days
     tz_at = tz.get_column("tz_no").cast(pl.Int64) * days + tz.get_column("day") - d0
@@ -307,12 +308,16 @@ def _carded(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame, records: p
     # on both cores, a morsel at a time, and they are made one piece each, so NumPy reads them without
     # a copy (the bench's 10 M records: 0.24 s, where the in-memory engine took 0.39-0.43 s for all of
     # them, one core per expression)
-    computed = [c for c in records.collect_schema().names() if c in KEPT and c not in (*AS_LOCATED, "t_us")]
+    names = records.collect_schema().names()
+    computed = [c for c in names if c in KEPT and c not in (*AS_LOCATED, "t_us")]
+    unbanded = "band_no" not in names  # _banded: no bands; band 0 in the key, and a column of zeros that were never written (_zeros)
     rec = pl.concat(
         [
             assignment.select(*AS_LOCATED, pl.col("start_time").dt.epoch("us").alias("t_us")).rechunk(),  # as located_usage made them
-            records.with_columns(card_key.alias("card_key")).with_columns(cell.alias("card_row"))
+            (records.with_columns(pl.lit(0, pl.Int32).alias("band_no")) if unbanded else records)
+            .with_columns(card_key.alias("card_key")).with_columns(cell.alias("card_row"))
             .select(*computed, "card_row").collect(engine="streaming").rechunk(),
+            *([pl.Series("band_no", _zeros(assignment.height, np.int32)).to_frame()] if unbanded else []),
         ],
         how="horizontal",
     )
