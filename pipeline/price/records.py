@@ -278,7 +278,7 @@ def cell_key(nk: int, nz: int, nb: int) -> pl.Expr:
 
 def _carded(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame, records: pl.LazyFrame, cards: pl.DataFrame) -> pl.DataFrame:
     """Each record's `card_row`: the row of _cards holding the rate-card piece of its (plan,
-    article key, zone, band) valid at its start; null: none (unrateable). With the other KEPT
+    article key, zone, band) valid at its start; cards.height: none (unrateable). With the other KEPT
     columns: `records` (_with_devices, _banded) computes them from the located records (`assignment`).
 
     Most cells have one price for all time (card_one); the records of the others (card_cut) find
@@ -315,7 +315,7 @@ def _carded(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame, records: p
         [
             assignment.select(*AS_LOCATED, pl.col("start_time").dt.epoch("us").alias("t_us")).rechunk(),  # as located_usage made them
             (records.with_columns(pl.lit(0, pl.Int32).alias("band_no")) if unbanded else records)
-            .with_columns(card_key.alias("card_key")).with_columns(cell.alias("card_row"))
+            .with_columns(card_key.alias("card_key")).with_columns(cell.fill_null(cards.height).alias("card_row"))
             .select(*computed, "card_row").collect(engine="streaming").rechunk(),
             *([pl.Series("band_no", _zeros(assignment.height, np.int32)).to_frame()] if unbanded else []),
         ],
@@ -329,7 +329,7 @@ def _carded(con: duckdb.DuckDBPyConnection, assignment: pl.DataFrame, records: p
                 "pos": pos.cast(pl.Int64), "card_key": cut.gather(-1 - row.gather(pos)), "t_us": rec.get_column("t_us").gather(pos),
             })  # fmt: skip
             hits = _hits(con, "cut_records", candidates, "duck/price/cut_hits")
-            row = row.scatter(pos, None)  # no piece valid at the record's start: unrateable
+            row = row.scatter(pos, cards.height)  # no piece valid at the record's start: unrateable
             if hits.height:
                 row = row.scatter(hits.get_column("pos"), hits.get_column("card_no").cast(pl.Int32) + one.len())
             rec = rec.with_columns(row)
@@ -361,7 +361,7 @@ def _card_columns(rec: pl.DataFrame, cards: pl.DataFrame, per_card: dict[str, np
 
     One pass in pieces of CACHE_ROWS records, on both cores: the bench's 10 M records in 0.18 s,
     where the gathers (a column per thread) and then the quantities took 0.20 s."""
-    row = rec.get_column("card_row").fill_null(cards.height).to_numpy()
+    row = rec.get_column("card_row").to_numpy()
     duration, volume = rec.get_column("duration_s"), rec.get_column("volume_bytes")
     d, v = duration.fill_null(0).to_numpy(), volume.fill_null(0).to_numpy()
     has_d, has_v = duration.is_not_null().to_numpy(), volume.is_not_null().to_numpy()
