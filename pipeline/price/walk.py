@@ -287,8 +287,11 @@ def walk_order(
     in_pieces(m, keyed)
     if packed and group_bits + bits <= PACKED_BITS:
         by_time, done = _two_value_sorts(group, when, bits)
-        position = lambda at: by_time[done[at] & mask] & mask  # noqa: E731 - of the sorted records in `at`
-        number = lambda at: done[at] >> bits  # noqa: E731
+
+        def sorted_at(at: slice) -> tuple[np.ndarray, np.ndarray]:
+            """(positions, group numbers) of the sorted records `at`."""
+            return by_time[done[at] & mask] & mask, done[at] >> bits
+
     else:
         keys = {"g": group, "t": when} if packed else {"g": group, "t": when, "r": np.arange(m, dtype=np.int64)}
         con.register("walk_keys", pa.table(keys))
@@ -297,14 +300,16 @@ def walk_order(
         finally:
             con.unregister("walk_keys")
         g, r = np.asarray(found["g"]), np.asarray(found["r"])
-        position = (lambda at: r[at] & mask) if packed else (lambda at: r[at])  # noqa: E731
-        number = lambda at: g[at].astype(np.int64)  # noqa: E731
+
+        def sorted_at(at: slice) -> tuple[np.ndarray, np.ndarray]:
+            return (r[at] & mask if packed else r[at]), g[at].astype(np.int64)
+
     ordered, gk = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
 
     def unpacked(at: slice) -> None:
-        ordered[at] = rows[position(at)]
-        n = number(at)
-        gk[at] = group_key(n >> (month_bits + ta_bits), (n >> month_bits) & ((1 << ta_bits) - 1), (n & ((1 << month_bits) - 1)) + m0)
+        position, number = sorted_at(at)
+        ordered[at] = rows[position]
+        gk[at] = group_key(number >> (month_bits + ta_bits), (number >> month_bits) & ((1 << ta_bits) - 1), (number & ((1 << month_bits) - 1)) + m0)
 
     in_pieces(m, unpacked)
     return ordered, gk
