@@ -3,9 +3,10 @@
 A group is one contract, tariff-article and billing period. Its records are walked in time
 order (start to the millisecond, then input row): the free quantity is used up first, the
 record that crosses it split into a free and a charged part; the charged units then climb the
-volume tiers (docs/pricing.md). DuckDB sorts the records by group and time (walk_order); the
-walk takes the records in that order, whole groups at a time, and its running sums need no
-sort; everything else is whole-column arithmetic and lookups in the small tier table;
+volume tiers (docs/pricing.md). A group where no threshold lies inside its units gets the same
+in any order and is settled without a sort (settled); the others are sorted by group and time
+(walk_order) and walked in that order, whole groups at a time, and the walk's running sums need
+no sort; everything else is whole-column arithmetic and lookups in the small tier table;
 pipeline/price/records.py writes the results back to the records' rows.
 
 No rounding happens here: the walk says which units are charged at which unit price (at most
@@ -141,14 +142,11 @@ def walked(gk: np.ndarray, quantity: np.ndarray, src: np.ndarray, rules: Rules, 
     """
     cum, total = _running_sums(gk, quantity)
     ta = (gk >> TA_SHIFT) & ((1 << (CONTRACT_SHIFT - TA_SHIFT)) - 1)  # months stay below 2^TA_SHIFT (years 2000-2100)
-    earlier = _carried(gk, carried)
-    free_q = rules.free_q[ta]
-    free_left = free_q if earlier is None else np.maximum(free_q - earlier, 0)
+    free_left, t0 = _after_earlier(rules.free_q[ta], _carried(gk, carried))  # t0: charged units of earlier runs
     done = cum - quantity  # units of the group before the record
     free = np.clip(free_left - done, 0, quantity)
     a = np.maximum(done - free_left, 0)  # charged units of the group before the record, and up to its end
     b = np.maximum(cum - free_left, 0)
-    t0 = None if earlier is None else np.maximum(earlier - free_q, 0)  # charged units of earlier runs
     if t0 is not None:
         a, b = a + t0, b + t0
     method = rules.method[ta]
@@ -195,10 +193,9 @@ def settled(
     size = (int(contract.max()) + 1) * per_contract
     if size > GROUP_SPREAD * max(m, 1 << 16):
         return None
-    rank = np.full(rules.free_q.size, -1, dtype=np.int64)
-    rank[walked_ta] = np.arange(walked_ta.size)
     number = np.int32 if size < 2**31 else np.int64
-    rank = rank.astype(number)
+    rank = np.full(rules.free_q.size, -1, dtype=number)
+    rank[walked_ta] = np.arange(walked_ta.size)
     group = np.empty(m, dtype=number)
 
     def numbered(at: slice) -> None:
@@ -216,18 +213,14 @@ def settled(
     g = np.flatnonzero(total[:size])
     tot = total[g]
     g_ta = walked_ta[(g % per_contract) // months]
-    earlier = _carried(group_key(g // per_contract, g_ta, g % months + m0), carried)
-    free_q = rules.free_q[g_ta]
-    free_left = free_q if earlier is None else np.maximum(free_q - earlier, 0)
-    c0 = np.zeros(g.size, dtype=np.int64) if earlier is None else np.maximum(earlier - free_q, 0)
+    free_left, c0 = _after_earlier(rules.free_q[g_ta], _carried(group_key(g // per_contract, g_ta, g % months + m0), carried))
     method = rules.method[g_ta]
     groups = np.where(free_left >= tot, ALL_FREE, np.where((free_left > 0) | (method > 0), UNSETTLED, UNTIERED))
     tiered = np.flatnonzero((free_left == 0) & (method > 0))  # none free: [c0, c1) charged
     if tiered.size:
-        lo, hi = c0[tiered], c0[tiered] + tot[tiered]
-        base = g_ta[tiered] << UNIT_BITS
-        first = np.searchsorted(rules.tier_key, base | np.minimum(lo, UNIT_CAP), side="right") - 1
-        last = np.searchsorted(rules.tier_key, base | np.minimum(hi - 1, UNIT_CAP), side="right") - 1
+        lo = np.zeros(tiered.size, dtype=np.int64) if c0 is None else c0[tiered]  # c0: what earlier runs charged
+        hi = lo + tot[tiered]
+        first, last = _tier_at(rules, g_ta[tiered], lo), _tier_at(rules, g_ta[tiered], hi - 1)
         grad = method[tiered] == GRADUATED
         tier = np.where(grad, first, last)
         starts, fee = rules.tier_lo[tier], rules.tier_fee[tier]
@@ -352,6 +345,20 @@ def _running_sums(gk: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return cum, total
 
 
+def _after_earlier(free_q: np.ndarray, earlier: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(free units left, units charged) of groups with free quantity `free_q` after the units earlier
+    runs rated in them (_carried); (free_q, None) without carry-in."""
+    if earlier is None:
+        return free_q, None
+    return np.maximum(free_q - earlier, 0), np.maximum(earlier - free_q, 0)
+
+
+def _tier_at(r: Rules, ta: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """The tier (index in Rules' tier arrays) holding unit `units` of tariff-article `ta`'s charged
+    units; a unit beyond UNIT_CAP lies in its last tier."""
+    return np.searchsorted(r.tier_key, (ta << UNIT_BITS) | np.minimum(units, UNIT_CAP), side="right") - 1
+
+
 def _carried(gk: np.ndarray, carried: pl.DataFrame | None) -> np.ndarray | None:
     """Units earlier runs rated in each record's group (gk); None without carry-in."""
     if carried is None or carried.height == 0:
@@ -370,10 +377,9 @@ def _tiers(r: Rules, ta, method, a, b, t_end) -> tuple[np.ndarray, ...]:
     volume: every unit at the price of the tier the group's charged units reach (holding unit
     t_end - 1); that tier's flat fee on the record holding its first unit.
     """
-    base = ta << UNIT_BITS
     grad = method == GRADUATED
-    first = np.searchsorted(r.tier_key, base | np.minimum(np.where(grad, a, t_end - 1), UNIT_CAP), side="right") - 1
-    last = np.where(grad, np.searchsorted(r.tier_key, base | np.minimum(b - 1, UNIT_CAP), side="right") - 1, first)
+    first = _tier_at(r, ta, np.where(grad, a, t_end - 1))
+    last = np.where(grad, _tier_at(r, ta, b - 1), first)
     lo = r.tier_lo[first]
     first_fee = r.tier_fee[first]
     fee = np.where(
