@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -60,82 +61,103 @@ def bench_data(cdrs: int, contracts: int, data: Path, seed: int = 42) -> Path:
     return folder
 
 
+class Stage(NamedTuple):
+    """One timed step of the bench: its wall time and the process's CPU time in it (every thread)."""
+
+    name: str
+    records: int
+    seconds: float
+    cpu_seconds: float
+
+
+class _Clock:
+    """Wall and process CPU time since it was made (time.process_time counts every thread)."""
+
+    def __init__(self) -> None:
+        self.start, self.cpu = time.perf_counter(), time.process_time()
+
+    def stage(self, name: str, records: int) -> Stage:
+        return Stage(name, records, time.perf_counter() - self.start, time.process_time() - self.cpu)
+
+
 def run_bench(cdrs: int, contracts: int, data: Path, seed: int = 42) -> dict:
     """Time each stage on `cdrs` records against `contracts` contracts; generate the data first if absent."""
     folder = bench_data(cdrs, contracts, data, seed)
-    stages: list[tuple[str, int, float]] = []
+    stages: list[Stage] = []
     start = time.perf_counter()
+    clock = _Clock()
     catalog = load_catalog(folder / "catalog")
-    stages.append(("load catalog", catalog.device_ids.height, time.perf_counter() - start))
-    t = time.perf_counter()
+    stages.append(clock.stage("load catalog", catalog.device_ids.height))
+    clock = _Clock()
     usage = pl.read_parquet(sorted((folder / "usage").glob("*.parquet"))).cast(USAGE_POLARS)
-    stages.append(("read Parquet", usage.height, time.perf_counter() - t))
+    stages.append(clock.stage("read Parquet", usage.height))
     result = rate(usage, catalog, run_id="bench")
-    stages.extend((s.stage, s.records, s.seconds) for s in result.timings)
+    stages.extend(Stage(s.stage, s.records, s.seconds, s.cpu_seconds) for s in result.timings)
     scratch = Path(tempfile.mkdtemp(prefix="rating-bench-"))
     try:
-        t = time.perf_counter()
+        clock = _Clock()
         warehouse.write_run({name: result.stored_table(name) for name in RUN_TABLES}, scratch, "bench")
-        stages.append(("write invoice lines + outcomes", usage.height, time.perf_counter() - t))
+        stages.append(clock.stage("write invoice lines + outcomes", usage.height))
         to_invoice_lines = time.perf_counter() - start
-        t = time.perf_counter()
+        clock = _Clock()
         warehouse.write_run({"rated_usage": result.rated_usage_parts()}, scratch, "bench")
-        stages.append(("build + write rated-usage detail", result.counts()["rated"], time.perf_counter() - t))
+        stages.append(clock.stage("build + write rated-usage detail", result.counts()["rated"]))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     seconds = time.perf_counter() - start
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     outcomes, records = result.counts(), usage.height
     del result, usage  # the production read below gets their memory
-    catalog_seconds, kept_catalog_seconds = stages[0][2], kept_catalog(folder / "catalog")
-    stages.append(("load catalog kept from an earlier run (as `rating run`)", catalog.device_ids.height, kept_catalog_seconds))
-    index_seconds, kept_index_seconds = next(s for name, _, s in stages if name == "device index"), kept_device_index(catalog)
-    stages.append(("load device index kept from an earlier run (as `rating run`)", catalog.device_ids.height, kept_index_seconds))
-    t = time.perf_counter()
+    kept = kept_catalog(folder / "catalog")
+    stages.append(kept._replace(name="load catalog kept from an earlier run (as `rating run`)", records=catalog.device_ids.height))
+    kept_index = kept_device_index(catalog)
+    stages.append(kept_index._replace(name="load device index kept from an earlier run (as `rating run`)", records=catalog.device_ids.height))
+    clock = _Clock()
     production = production_read(sorted((folder / "usage").glob("*.parquet")))
-    stages.append(("read through the production reader (as `rating run`)", production, time.perf_counter() - t))
+    stages.append(clock.stage("read through the production reader (as `rating run`)", production))
+    timed = {stage.name: stage.seconds for stage in stages}
     return {
         "stages": stages,
         "records": records,
         "seconds_to_invoice_lines": to_invoice_lines,
         "seconds": seconds,
-        "seconds_read": next(s for name, _, s in stages if name == "read Parquet"),
-        "seconds_production_read": stages[-1][2],
-        "seconds_catalog": catalog_seconds,
-        "seconds_kept_catalog": kept_catalog_seconds,
-        "seconds_device_index": index_seconds,
-        "seconds_kept_device_index": kept_index_seconds,
+        "seconds_read": timed["read Parquet"],
+        "seconds_production_read": stages[-1].seconds,
+        "seconds_catalog": timed["load catalog"],
+        "seconds_kept_catalog": kept.seconds,
+        "seconds_device_index": timed["device index"],
+        "seconds_kept_device_index": kept_index.seconds,
         "outcomes": outcomes,
         "peak_rss_mb": peak_rss_mb,
     }
 
 
-def kept_catalog(directory: Path) -> float:
-    """Seconds to load the catalog in `directory` as a `rating run` does once an earlier run kept it
+def kept_catalog(directory: Path) -> Stage:
+    """The time to load the catalog in `directory` as a `rating run` does once an earlier run kept it
     validated (pipeline.io.catalog_cache; the run that keeps it, untimed, comes first)."""
     cache = Path(tempfile.mkdtemp(prefix="rating-bench-catalog-"))
     try:
         cached_priced_catalog(directory, cache)
-        t = time.perf_counter()
+        clock = _Clock()
         cached_priced_catalog(directory, cache)
-        return time.perf_counter() - t
+        return clock.stage("load catalog kept", 0)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 
 
-def kept_device_index(catalog: Catalog) -> float:
-    """Seconds to get the device index of `catalog` as a `rating run` does once an earlier run kept
+def kept_device_index(catalog: Catalog) -> Stage:
+    """The time to get the device index of `catalog` as a `rating run` does once an earlier run kept
     it (pipeline.io.index_cache; the run that keeps it, untimed, comes first), on a fresh connection
     as a run's own."""
     cache = Path(tempfile.mkdtemp(prefix="rating-bench-index-"))
 
-    def get() -> float:
+    def get() -> Stage:
         con = engine.connect()
         try:
             catalog.register(con)
-            t = time.perf_counter()
+            clock = _Clock()
             cached_device_index(con, within_contracts(catalog.device_ids, catalog.contracts), cache_dir=cache)
-            return time.perf_counter() - t
+            return clock.stage("load device index kept", 0)
         finally:
             con.close()
 

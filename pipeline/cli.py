@@ -417,11 +417,16 @@ def bench(
 
     report = run_bench(cdrs=cdrs, contracts=contracts, data=data, seed=seed)
     table = Table(title=f"rating bench: {cdrs:,} CDRs, {contracts:,} contracts")
-    for column in ("stage", "records", "seconds", "records/s"):
+    for column in ("stage", "records", "seconds", "records/s", "CPU s", "cores"):
         table.add_column(column, justify="right" if column != "stage" else "left")
-    for stage, records, seconds in report["stages"]:
-        table.add_row(stage, f"{records:,}", f"{seconds:.3f}", f"{records / seconds:,.0f}" if seconds else "-")
+    for stage in report["stages"]:  # cores: the stage's CPU time over its wall time, how busy it kept the machine
+        seconds = stage.seconds
+        table.add_row(
+            stage.name, f"{stage.records:,}", f"{seconds:.3f}", f"{stage.records / seconds:,.0f}" if seconds else "-",
+            f"{stage.cpu_seconds:.2f}", f"{stage.cpu_seconds / seconds:.2f}" if seconds else "-",
+        )
     console.print(table)
+    console.print(f"cores: the process's CPU time (every thread) over the stage's wall time; this machine has {os.cpu_count()}")
     n, to_lines, total = report["records"], report["seconds_to_invoice_lines"], report["seconds"]
     console.print(
         f"end to end, Parquet → invoice lines in the warehouse: {n:,} records in {to_lines:.2f} s = "

@@ -45,6 +45,9 @@ class StageTiming:
     stage: str
     seconds: float
     records: int
+    #: CPU time of the whole process (every thread: Polars', DuckDB's, NumPy's) during the stage;
+    #: cpu_seconds / seconds is how many of the cores the stage kept busy on average
+    cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -152,14 +155,15 @@ def rate(
 
     @contextmanager
     def stage(name: str, records: int):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         yield
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         earlier = next((t for t in timings if t.stage == name), None)
         if earlier:  # a stage done in two steps counts once, with both times
             earlier.seconds += seconds
+            earlier.cpu_seconds += cpu
         else:
-            timings.append(StageTiming(name, seconds, records))
+            timings.append(StageTiming(name, seconds, records, cpu))
 
     read_rejects = pl.DataFrame(schema=REJECT_SCHEMA) if read_rejects is None else read_rejects.cast(REJECT_SCHEMA)
     # a reader reports every bad cell; a bad line is one input record, however many cells it breaks

@@ -40,14 +40,21 @@ def test_rating_bench_reports_every_stage_and_the_read_a_real_run_pays(tmp_path)
     `rating run` pays instead (8 s more for 10 M rows when it was not reported)."""
     result = CliRunner().invoke(app, ["bench", "--cdrs", "2000", "--contracts", "40", "--data", str(tmp_path)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    stages = [line.split("│")[1].strip() for line in result.output.splitlines() if line.count("│") == 5 and "stage" not in line]
+    header = next(line for line in result.output.splitlines() if "┃ stage" in line)
+    assert [cell.strip() for cell in header.split("┃")[1:-1]] == ["stage", "records", "seconds", "records/s", "CPU s", "cores"]
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in result.output.splitlines() if line.count("│") == 7]
+    stages = [row[0] for row in rows]
     assert stages == [
         "load catalog", "read Parquet", "validate", "deduplicate", "register catalog", "key", "device index", "assign", "zone + rate card", "price",
         "aggregate + outcomes + ledger", "write invoice lines + outcomes", "build + write rated-usage detail",
         "load catalog kept from an earlier run (as `rating run`)", "load device index kept from an earlier run (as `rating run`)",
         "read through the production reader (as `rating run`)",
     ]  # fmt: skip
-    production = next(line for line in result.output.splitlines() if "production reader (as" in line)
-    assert production.split("│")[2].strip() == "2,000"  # every record read again, accepted or rejected
+    production = next(row for row in rows if "production reader (as" in row[0])
+    assert production[1] == "2,000"  # every record read again, accepted or rejected
+    # each stage's CPU time (the process's, every thread) and the cores it kept busy (CPU over wall time)
+    cpu = {row[0]: float(row[4]) for row in rows}
+    assert all(v >= 0 for v in cpu.values()) and cpu["read Parquet"] + cpu["price"] + cpu["aggregate + outcomes + ledger"] > 0
+    assert all(row[5] == "-" or float(row[5]) >= 0 for row in rows)
     assert "the same with the production Parquet reader instead" in result.output
     assert "the same with the catalog and device index kept from an earlier run" in result.output
