@@ -196,7 +196,7 @@ def rate(
         # the rate card is DuckDB's work on the catalog (mostly on one core), the zones NumPy's on the
         # records: done at once, in two threads (only the rate card's uses the connection)
         with ThreadPoolExecutor(1) as pool:
-            card = pool.submit(build_rate_card, con, catalog)
+            card = pool.submit(build_rate_card, con, catalog, index.intervals)
             located = zoned_usage(located, zones)
             card.result()
     with stage("price", n_billable):

@@ -23,6 +23,7 @@ from pipeline.catalog import Catalog
 from pipeline.price import records, walk
 from pipeline.price.adjustments import adjustment_rules, usage_adjustments
 from pipeline.price.calendar import holiday_days
+from pipeline.price.coded import coded_contracts
 from pipeline.price.catalog import (
     PricedCatalog,
     PricingCatalog,
@@ -107,10 +108,14 @@ def zoned_usage(located: pl.DataFrame, zones: pl.DataFrame) -> pl.DataFrame:
     return located.with_columns(zone.cast(pl.Int32).alias("zone_hit"))
 
 
-def build_rate_card(con: duckdb.DuckDBPyConnection, catalog: Catalog | None = None) -> None:
-    """Code the catalog (sql/duck/dims.sql) and build the rate card, customer prices, special-price
-    intervals, holidays and time-zone offsets the pricing of the located records needs.
+def build_rate_card(con: duckdb.DuckDBPyConnection, catalog: Catalog | None = None, intervals: pl.DataFrame | None = None) -> None:
+    """Code the catalog (sql/duck/dims.sql, then the price plans, contracts and device IDs:
+    pipeline/price/coded.py) and build the rate card, customer prices, special-price intervals,
+    holidays and time-zone offsets the pricing of the located records needs.
 
+    Args:
+        catalog: None: the core catalog registered on `con`, without pricing tables.
+        intervals: the device-ID slices (DeviceIndex.intervals); None: `device_intervals` on `con`.
     Needs on `con`: the core catalog (`cat_*`), `key_dim`, `zone_dim`, `device_intervals` and
     `assigned_span` (pipeline.assign.assigned_usage: the span of days to convert to local time).
     """
@@ -119,6 +124,13 @@ def build_rate_card(con: duckdb.DuckDBPyConnection, catalog: Catalog | None = No
     con.register("band_minutes", band_minutes(pricing.time_bands).to_arrow())
     _run_script(con, "duck/price/macros")
     _run_script(con, "duck/dims")
+    contracts, customers = (
+        (catalog.contracts, catalog.customers) if catalog is not None else (con.table(f"cat_{t}").pl() for t in ("contracts", "customers"))
+    )
+    coded_contracts(
+        con, contracts, customers, pricing.price_lists.get_column("price_list_id"), pricing.special_prices.get_column("contract_id"),
+        con.table("device_intervals").pl() if intervals is None else intervals,
+    )  # fmt: skip
     _calendar(con)
     _create(con, "tz_days", "duck/price/tz_days")
     con.execute(f"CREATE OR REPLACE TEMP VIEW price_candidates AS {sql.load('duck/price/plan_candidates')}")

@@ -1,7 +1,9 @@
 -- Integer-coded dimensions of the registered catalog (cat_*) and pricing catalog (pr_*), so the
 -- per-record work joins and groups on small integers and resolves names only when rows are
--- stored (docs/pricing.md). Reads also `zone_dim`, `key_dim`, `device_intervals` and
--- `band_minutes` (pipeline/price/catalog.py band_minutes).
+-- stored (docs/pricing.md). Reads also `zone_dim`, `key_dim` and `band_minutes`
+-- (pipeline/price/catalog.py band_minutes). The price plans, contracts and device IDs (plan_dim,
+-- contract_dim, dev_dim: a row per contract or device-ID slice) are coded by Polars after this
+-- script, from these tables (pipeline/price/coded.py).
 
 CREATE OR REPLACE TEMP TABLE article_dim AS
 SELECT CAST(row_number() OVER (ORDER BY article_id) AS INTEGER) AS article_no, article_id, unit, price_per,
@@ -34,28 +36,6 @@ LEFT JOIN zone_dim AS lz ON lz.zone_id = tp.local_zone
 LEFT JOIN hset_dim AS h
     ON h.holiday_country = tp.holiday_country AND h.holiday_subdiv IS NOT DISTINCT FROM tp.holiday_subdiv;
 
--- A price plan is a tariff with a price list: the rate card is built once per plan. A price
--- list without any price rows is no price list. A contract's plans: its own tariff's, and those
--- of the tariffs its device-ID slices carry after a tariff change (device_intervals.tariff_id).
-CREATE OR REPLACE TEMP TABLE plan_dim AS
-SELECT CAST(row_number() OVER (ORDER BY tariff_no, price_list_id NULLS FIRST) AS INTEGER) AS plan_no, *
-FROM (
-    SELECT DISTINCT t.tariff_no, t.tariff_id,
-           CASE WHEN ct.price_list_id IN (SELECT price_list_id FROM pr_price_lists) THEN ct.price_list_id END AS price_list_id
-    FROM (
-        -- each contract's tariff and its slices' tariffs, with the customer's price list: only the few
-        -- (tariff, price list) pairs are made distinct, not the 100 k (contract, tariff) pairs first
-        SELECT c.tariff_id, cu.price_list_id FROM cat_contracts AS c JOIN cat_customers AS cu USING (customer_id)
-        UNION ALL
-        SELECT d.tariff_id, cu.price_list_id
-        FROM device_intervals AS d
-        JOIN cat_contracts AS c USING (contract_id)
-        JOIN cat_customers AS cu USING (customer_id)
-        WHERE d.tariff_id IS NOT NULL
-    ) AS ct
-    JOIN tariff_dim AS t ON t.tariff_id = ct.tariff_id
-);
-
 -- Customers with prices of their own; every other customer has cust_no 0.
 CREATE OR REPLACE TEMP TABLE cust_dim AS
 SELECT CAST(row_number() OVER (ORDER BY customer_id) AS INTEGER) AS cust_no, customer_id
@@ -65,72 +45,12 @@ CREATE OR REPLACE TEMP TABLE tz_dim AS
 SELECT CAST(row_number() OVER (ORDER BY timezone) AS INTEGER) AS tz_no, timezone
 FROM (SELECT DISTINCT timezone FROM cat_contracts);
 
-CREATE OR REPLACE TEMP TABLE contract_dim AS
-SELECT CAST(row_number() OVER (ORDER BY c.contract_id) AS INTEGER) AS contract_no,
-       c.contract_id, c.customer_id, c.tariff_id, t.tariff_no, p.plan_no,
-       coalesce(cd.cust_no, 0) AS cust_no,
-       c.contract_id IN (SELECT contract_id FROM pr_special_prices) AS special,
-       z.tz_no, c.timezone, cu.vat_treatment AS vat_code
-FROM cat_contracts AS c
-JOIN cat_customers AS cu USING (customer_id)
-JOIN tariff_dim AS t USING (tariff_id)
-JOIN plan_dim AS p
-    ON p.tariff_no = t.tariff_no
-    AND p.price_list_id IS NOT DISTINCT FROM
-        (CASE WHEN cu.price_list_id IN (SELECT price_list_id FROM pr_price_lists) THEN cu.price_list_id END)
-LEFT JOIN cust_dim AS cd USING (customer_id)
-JOIN tz_dim AS z USING (timezone);
-
 -- Area codes as key intervals of the numbers they head (prefix-free, so disjoint).
 CREATE OR REPLACE TEMP TABLE area_dim AS
 SELECT country_code || area_code AS area_prefix,
        phone_key(country_code || area_code) AS area_lo,
        phone_prefix_hi(country_code || area_code) AS area_hi
 FROM pr_area_codes;
-
--- Everything a record needs from its device ID, contract and tariff, in one row per device ID
--- (slice): the tariff is the slice's after a tariff change, else the contract's, so every record
--- is rated with the tariff valid at its start by the assignment alone (docs/pricing.md).
--- A device ID whose numbers all lie in one area code makes local calls within [area_lo, area_hi].
--- Its labels (matched_id, match_kind) are not copied: the detail reads them from device_intervals.
-CREATE OR REPLACE TEMP TABLE dev_dim AS
-WITH plan_of AS (
-    -- a contract's own plan and a tariff → the plan of that tariff with the same price list
-    SELECT own.plan_no AS own_plan_no, t.tariff_id, p.plan_no, t.tariff_no, t.banded, t.holiday_bands, t.hset_no,
-           t.catchall_zone_no, t.local_zone_no
-    FROM plan_dim AS own
-    JOIN plan_dim AS p ON p.price_list_id IS NOT DISTINCT FROM own.price_list_id
-    JOIN tariff_dim AS t ON t.tariff_no = p.tariff_no
-),
-slice AS (
-    -- each slice's contract and tariff first: the plan_of join below then has both its keys on
-    -- one side (with them split over two tables DuckDB joined every slice with each of its
-    -- contract's plans, 1.5 M rows at 305 k slices, and filtered them)
-    SELECT d.dev_no, d.lo, d.hi, c.contract_no, c.plan_no AS own_plan_no, coalesce(d.tariff_id, c.tariff_id) AS tariff_id,
-           c.cust_no, c.special, c.tz_no
-    FROM device_intervals AS d
-    JOIN contract_dim AS c USING (contract_id)
-),
-dev AS (
-    SELECT s.dev_no, s.lo, s.hi, s.contract_no, po.tariff_no, po.plan_no, s.cust_no, s.special, s.tz_no,
-           po.banded, po.holiday_bands, po.hset_no, po.catchall_zone_no, po.local_zone_no
-    FROM slice AS s
-    JOIN plan_of AS po ON po.own_plan_no = s.own_plan_no AND po.tariff_id = s.tariff_id
-),
-area AS (
-    -- only devices of tariffs with a local zone look for their area code
-    SELECT dev.dev_no,
-           CASE WHEN dev.hi <= a.area_hi THEN a.area_lo END AS area_lo,
-           CASE WHEN dev.hi <= a.area_hi THEN a.area_hi END AS area_hi
-    FROM dev
-    ASOF JOIN area_dim AS a ON dev.lo >= a.area_lo
-    WHERE dev.local_zone_no > 0
-)
-SELECT dev.dev_no, dev.contract_no, dev.tariff_no, dev.plan_no, dev.cust_no, dev.special, dev.tz_no,
-       dev.banded, dev.holiday_bands, dev.hset_no, dev.catchall_zone_no, dev.local_zone_no,
-       area.area_lo, area.area_hi
-FROM dev
-LEFT JOIN area USING (dev_no);
 
 -- Article keys that have an article in their tariff's local zone: only they are local calls.
 CREATE OR REPLACE TEMP TABLE local_keys AS
