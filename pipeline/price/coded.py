@@ -51,8 +51,12 @@ def coded_contracts(
     plans = plan_dim(own, intervals, tariffs)
     coded = contract_dim(own, plans, tariffs, con.sql("SELECT cust_no, customer_id FROM cust_dim").pl(), con.sql("SELECT tz_no, timezone FROM tz_dim").pl(), special)
     devices = dev_dim(intervals, coded, plans, tariffs, con.sql("SELECT area_lo, area_hi FROM area_dim").pl())
-    for name, frame in (("plan_dim", plans), ("contract_dim", coded), ("dev_dim", devices)):
+    for name, frame in (("contract_dim", coded), ("dev_dim", devices)):
         con.register(name, engine.arrow(frame))
+    # the few plans as a table: the rate card's queries read them a dozen times (sql/duck/price/plan_candidates.sql)
+    con.register("plan_frame", engine.arrow(plans))
+    con.execute("CREATE OR REPLACE TEMP TABLE plan_dim AS SELECT * FROM plan_frame")
+    con.unregister("plan_frame")
 
 
 def plan_dim(own: pl.DataFrame, intervals: pl.DataFrame, tariffs: pl.DataFrame) -> pl.DataFrame:
