@@ -87,3 +87,19 @@ def test_a_device_id_slice_takes_its_tariffs_plan_and_an_area_code_only_when_all
         "area_hi": [4331999, None, None, None, None, None, None],
     }, schema_overrides={c: pl.Int32 for c in ("contract_no", "tariff_no", "plan_no", "cust_no", "tz_no", "hset_no", "catchall_zone_no", "local_zone_no")})  # fmt: skip
     assert_frame_equal(got, expected)
+
+
+def test_without_a_catalog_the_rate_card_codes_the_contracts_registered_on_the_connection():
+    """build_rate_card(con) reads the core catalog and the device-ID slices from `con` (no pricing
+    tables): the same tables as from the catalog's frames and the index's slices."""
+    from pipeline.price import build_rate_card
+    from tests.price.factory import K_MIN, K_SEC, calls, priced, rate_priced
+
+    cat = priced()  # the core catalog, no pricing tables
+    result = rate_priced(pl.concat([calls(K_MIN, ("2026-10-01 10:00:00", 60)), calls(K_SEC, ("2026-10-01 11:00:00", 30))]), cat)
+    con = result.con
+    made = {name: con.table(name).pl() for name in ("plan_dim", "contract_dim", "dev_dim")}
+    assert made["contract_dim"].get_column("contract_id").to_list() == ["K-EX", "K-MIN", "K-RC", "K-SEC"]
+    build_rate_card(con)
+    for name, frame in made.items():
+        assert_frame_equal(con.table(name).pl(), frame)
