@@ -11,7 +11,9 @@ from __future__ import annotations
 import polars as pl
 from polars.testing import assert_frame_equal
 
+from pipeline.price import build_rate_card
 from pipeline.price.coded import contract_dim, dev_dim, plan_dim
+from tests.price.factory import K_MIN, K_SEC, calls, priced, rate_priced
 
 OWN = pl.DataFrame({
     "contract_id": ["K2", "K1", "K3"],
@@ -92,9 +94,6 @@ def test_a_device_id_slice_takes_its_tariffs_plan_and_an_area_code_only_when_all
 def test_without_a_catalog_the_rate_card_codes_the_contracts_registered_on_the_connection():
     """build_rate_card(con) reads the core catalog and the device-ID slices from `con` (no pricing
     tables): the same tables as from the catalog's frames and the index's slices."""
-    from pipeline.price import build_rate_card
-    from tests.price.factory import K_MIN, K_SEC, calls, priced, rate_priced
-
     cat = priced()  # the core catalog, no pricing tables
     result = rate_priced(pl.concat([calls(K_MIN, ("2026-10-01 10:00:00", 60)), calls(K_SEC, ("2026-10-01 11:00:00", 30))]), cat)
     con = result.con
