@@ -193,8 +193,9 @@ def rate(
     with stage("zone + rate card", n_billable):
         build_zone_index(con, catalog)
         zones = zone_segments(con)
-        # the rate card is DuckDB's work on the catalog (mostly on one core), the zones NumPy's on the
-        # records: done at once, in two threads (only the rate card's uses the connection)
+        # the rate card is work on the catalog (DuckDB's, and Polars' joins of the contracts and device
+        # IDs), the zones NumPy's on the records: done at once, in two threads (only the rate card's
+        # uses the connection)
         with ThreadPoolExecutor(1) as pool:
             card = pool.submit(build_rate_card, con, catalog, index.intervals)
             located = zoned_usage(located, zones)
