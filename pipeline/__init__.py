@@ -11,9 +11,15 @@ reuse, because on this VM a fresh page costs about as much as filling it (docs/p
 * glibc's malloc, which NumPy allocates with: arrays of more than 32 MiB (a 10 M-row column is
   80 MB) are mapped for each allocation and unmapped when freed, so every such array starts
   on fresh pages. Here they come from the heap, which keeps up to 2 GiB of freed memory
-  (`mallopt` M_MMAP_MAX 0, M_TRIM_THRESHOLD 2 GiB). Not done when the caller set glibc's malloc
-  options in the environment (`MALLOC_MMAP_MAX_`, `MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_`,
-  `GLIBC_TUNABLES`): M_MMAP_MAX 0 would leave a caller's own mmap threshold no mapping to make.
+  (`mallopt` M_MMAP_MAX 0, M_TRIM_THRESHOLD 2 GiB). Every thread allocates from that one heap
+  (M_ARENA_MAX 1): the threads that compute NumPy's pieces (pipeline/threads.py, new ones for each
+  step) and DuckDB's workers would otherwise take arenas of their own, each with its own memory to
+  warm up (fewer page faults and less system time with one: docs/performance.md, "twenty-fourth
+  session"). The limit only stops glibc from making more arenas, so it is set at import, before
+  Polars, DuckDB or a thread pool starts a thread. Not done when the caller set glibc's
+  malloc options in the environment (`MALLOC_MMAP_MAX_`, `MALLOC_MMAP_THRESHOLD_`,
+  `MALLOC_TRIM_THRESHOLD_`, `MALLOC_ARENA_MAX`, `GLIBC_TUNABLES`): M_MMAP_MAX 0 would leave a
+  caller's own mmap threshold no mapping to make.
 """
 
 import ctypes
@@ -21,11 +27,12 @@ import os
 
 #: jemalloc options for the rating process (Polars appends _RJEM_MALLOC_CONF to its defaults; the last value wins).
 ALLOCATOR = "dirty_decay_ms:10000,muzzy_decay_ms:10000"
-#: glibc mallopt parameters and the values set (malloc.h): no mapped allocations, keep 2 GiB of freed heap.
-M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
-GLIBC_MALLOC = {M_MMAP_MAX: 0, M_TRIM_THRESHOLD: 2**31 - 1}
+#: glibc mallopt parameters and the values set (malloc.h): no mapped allocations, keep 2 GiB of freed
+#: heap, one arena for every thread.
+M_TRIM_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -1, -4, -8
+GLIBC_MALLOC = {M_MMAP_MAX: 0, M_TRIM_THRESHOLD: 2**31 - 1, M_ARENA_MAX: 1}
 #: Environment variables by which the caller sets glibc's malloc options itself.
-GLIBC_MALLOC_ENV = ("MALLOC_MMAP_MAX_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
+GLIBC_MALLOC_ENV = ("MALLOC_MMAP_MAX_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX", "GLIBC_TUNABLES")
 
 os.environ.setdefault("_RJEM_MALLOC_CONF", ALLOCATOR)
 

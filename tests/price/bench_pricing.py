@@ -7,7 +7,8 @@ so a scratch copy gets some: 100 free minutes of national fixed and mobile calls
 and month on every tariff, graduated tiers on calls to Austria fixed, volume tiers on calls to
 Germany fixed and mobile (their base prices removed: tiers replace them), a connect fee and a
 minimum charge. The whole pipeline runs once (pipeline.job.rate); then the price stage
-(build_rate_card + priced_usage) and the aggregate stage (invoice lines) are timed again
+(build_rate_card + priced_usage, called as the job calls them: with the device index's intervals
+and the located records it handed them) and the aggregate stage (invoice lines) are timed again
 `--repeat` times on the same connection; the best and median times are printed. Each repeat
 first lets go of the one before's priced records (a run prices once: two 10 M-record outputs never
 share its memory).
@@ -66,20 +67,25 @@ def pricing_files(folder: Path) -> None:
     )
 
 
-def rated_keeping(usage: pl.DataFrame, catalog) -> tuple[job.RatingResult, pl.DataFrame]:
-    """pipeline.job.rate of `usage`, and the frame the job handed pricing, kept to price it again;
-    `assigned_span` on the run's connection is registered again from it, as when the job priced
-    (build_rate_card takes the days to convert to local time and the holiday years from it)."""
+def rated_keeping(usage: pl.DataFrame, catalog) -> tuple[job.RatingResult, pl.DataFrame, pl.DataFrame]:
+    """pipeline.job.rate of `usage`, the frame the job handed pricing and the device-ID intervals it
+    handed the rate card, kept to price again; `assigned_span` on the run's connection is registered
+    again from the frame, as when the job priced (build_rate_card takes the days to convert to local
+    time and the holiday years from it)."""
     handed = {}
+
+    def card_keeping(con, catalog, intervals):
+        handed["intervals"] = intervals
+        return build_rate_card(con, catalog, intervals)
 
     def priced_keeping(con, earlier, located):
         handed["located"] = located
         return priced_usage(con, earlier, located)
 
-    with patch.object(job, "priced_usage", priced_keeping):
+    with patch.object(job, "build_rate_card", card_keeping), patch.object(job, "priced_usage", priced_keeping):
         result = job.rate(usage, catalog, run_id="bench")
     assigned_usage(result.con, handed["located"])
-    return result, handed["located"]
+    return result, handed["located"], handed["intervals"]
 
 
 def main() -> None:
@@ -100,7 +106,7 @@ def main() -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     usage = pl.read_parquet(sorted((DATA / "usage").glob("*.parquet"))).cast(USAGE_POLARS)
-    result, located = rated_keeping(usage, catalog)
+    result, located, intervals = rated_keeping(usage, catalog)
     print("pipeline.job.rate:", ", ".join(f"{t.stage} {t.seconds:.2f} s" for t in result.timings))
     con, n = result.con, result.timings[-1].records
     price, aggregate = [], []
@@ -109,7 +115,7 @@ def main() -> None:
         priced = None
         con.unregister("pricing")
         start = time.perf_counter()
-        build_rate_card(con, catalog)
+        build_rate_card(con, catalog, intervals)  # as the job calls it: the device index's intervals at hand
         priced = priced_usage(con, None, located)
         price.append(time.perf_counter() - start)
         start = time.perf_counter()

@@ -17,8 +17,9 @@ def test_the_pricing_bench_prices_again_what_the_job_priced_in_its_bands():
         calls("4977700000", ("2026-10-02 10:00:00", 60)),  # unassigned: no device ID
     ])  # fmt: skip
     cat = priced(**BANDS)
-    result, located = rated_keeping(records, cat)
-    build_rate_card(result.con, cat)
+    result, located, intervals = rated_keeping(records, cat)
+    assert intervals.height == cat.device_ids.height  # the device index's, handed to the rate card by the job
+    build_rate_card(result.con, cat, intervals)
     again = pl.from_arrow(priced_usage(result.con, None, located))
     job = pl.from_arrow(result.priced)
     assert job.get_column("band_no").to_list() == [3, 2, 1, 4]  # peak, offpeak, holiday, weekend (band_dim: by name)
