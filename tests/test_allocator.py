@@ -62,7 +62,6 @@ def test_large_numpy_arrays_come_from_the_heap_unless_the_caller_tuned_glibc(giv
     assert shown_here.stdout.strip() == shown
 
 
-
 #: How many glibc arenas hold memory after more threads than cores allocated NumPy arrays at once
 #: (malloc_stats prints one block per arena).
 ARENAS = """
