@@ -33,7 +33,7 @@ from pipeline.io.index_cache import cached_device_index
 from pipeline.io.readers import Source, read_usage_file, usage_batch
 from pipeline.io.readers.config import numbering_plan_of
 from pipeline.io.synth_files import generate
-from pipeline.job import RUN_TABLES, rate
+from pipeline.job import RUN_TABLES, minor_faults, rate
 from pipeline.threads import on_both_cores
 from schemas.usage import USAGE_POLARS
 
@@ -62,22 +62,24 @@ def bench_data(cdrs: int, contracts: int, data: Path, seed: int = 42) -> Path:
 
 
 class Stage(NamedTuple):
-    """One timed step of the bench: its wall time and the process's CPU time in it (every thread)."""
+    """One timed step of the bench: its wall time, and the process's CPU time (every thread) and
+    minor page faults in it."""
 
     name: str
     records: int
     seconds: float
     cpu_seconds: float
+    page_faults: int
 
 
 class _Clock:
-    """Wall and process CPU time since it was made (time.process_time counts every thread)."""
+    """Wall and process CPU time (time.process_time counts every thread) and page faults since it was made."""
 
     def __init__(self) -> None:
-        self.start, self.cpu = time.perf_counter(), time.process_time()
+        self.start, self.cpu, self.faults = time.perf_counter(), time.process_time(), minor_faults()
 
     def stage(self, name: str, records: int) -> Stage:
-        return Stage(name, records, time.perf_counter() - self.start, time.process_time() - self.cpu)
+        return Stage(name, records, time.perf_counter() - self.start, time.process_time() - self.cpu, minor_faults() - self.faults)
 
 
 def run_bench(cdrs: int, contracts: int, data: Path, seed: int = 42) -> dict:
@@ -92,7 +94,7 @@ def run_bench(cdrs: int, contracts: int, data: Path, seed: int = 42) -> dict:
     usage = pl.read_parquet(sorted((folder / "usage").glob("*.parquet"))).cast(USAGE_POLARS)
     stages.append(clock.stage("read Parquet", usage.height))
     result = rate(usage, catalog, run_id="bench")
-    stages.extend(Stage(s.stage, s.records, s.seconds, s.cpu_seconds) for s in result.timings)
+    stages.extend(Stage(s.stage, s.records, s.seconds, s.cpu_seconds, s.page_faults) for s in result.timings)
     scratch = Path(tempfile.mkdtemp(prefix="rating-bench-"))
     try:
         clock = _Clock()

@@ -417,16 +417,18 @@ def bench(
 
     report = run_bench(cdrs=cdrs, contracts=contracts, data=data, seed=seed)
     table = Table(title=f"rating bench: {cdrs:,} CDRs, {contracts:,} contracts")
-    for column in ("stage", "records", "seconds", "records/s", "CPU s", "cores"):
-        table.add_column(column, justify="right" if column != "stage" else "left")
+    table.add_column("stage", min_width=12, overflow="fold")  # a narrow terminal folds its names, never cuts them
+    for column in ("records", "seconds", "records/s", "CPU s", "cores", "page faults"):
+        table.add_column(column, justify="right")
     for stage in report["stages"]:  # cores: the stage's CPU time over its wall time, how busy it kept the machine
         seconds = stage.seconds
         table.add_row(
             stage.name, f"{stage.records:,}", f"{seconds:.3f}", f"{stage.records / seconds:,.0f}" if seconds else "-",
-            f"{stage.cpu_seconds:.2f}", f"{stage.cpu_seconds / seconds:.2f}" if seconds else "-",
+            f"{stage.cpu_seconds:.2f}", f"{stage.cpu_seconds / seconds:.2f}" if seconds else "-", f"{stage.page_faults:,}",
         )
     console.print(table)
     console.print(f"cores: the process's CPU time (every thread) over the stage's wall time; this machine has {os.cpu_count()}")
+    console.print("page faults: the process's minor faults in the stage, one per page of memory it touched for the first time")
     n, to_lines, total = report["records"], report["seconds_to_invoice_lines"], report["seconds"]
     console.print(
         f"end to end, Parquet → invoice lines in the warehouse: {n:,} records in {to_lines:.2f} s = "

@@ -35,6 +35,11 @@ from pipeline.price.detail import rated_usage, rated_usage_parts
 from schemas.outputs import TABLES
 from schemas.usage import USAGE_ARROW
 
+try:
+    import resource
+except ImportError:  # no resource module (Windows): page faults are not counted
+    resource = None
+
 CANONICAL = [f.name for f in USAGE_ARROW]
 #: What a run stores besides the per-record detail (rated_usage) and the runs table.
 RUN_TABLES = ("invoice_lines", "rejects", "unassigned", "unrateable", "duplicates", "non_billable", "ledger")
@@ -48,6 +53,15 @@ class StageTiming:
     #: CPU time of the whole process (every thread: Polars', DuckDB's, NumPy's) during the stage;
     #: cpu_seconds / seconds is how many of the cores the stage kept busy on average
     cpu_seconds: float = 0.0
+    #: minor page faults of the process during the stage (minor_faults): the fresh memory it touched
+    page_faults: int = 0
+
+
+def minor_faults() -> int:
+    """Minor page faults the process has taken so far: one per page of memory touched for the first
+    time since the kernel handed it out (on this project's VM about as costly as filling the page,
+    docs/performance.md). 0 where the platform does not count them."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource is not None else 0
 
 
 @dataclass
@@ -155,15 +169,16 @@ def rate(
 
     @contextmanager
     def stage(name: str, records: int):
-        start, cpu = time.perf_counter(), time.process_time()
+        start, cpu, faults = time.perf_counter(), time.process_time(), minor_faults()
         yield
-        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        seconds, cpu, faults = time.perf_counter() - start, time.process_time() - cpu, minor_faults() - faults
         earlier = next((t for t in timings if t.stage == name), None)
         if earlier:  # a stage done in two steps counts once, with both times
             earlier.seconds += seconds
             earlier.cpu_seconds += cpu
+            earlier.page_faults += faults
         else:
-            timings.append(StageTiming(name, seconds, records, cpu))
+            timings.append(StageTiming(name, seconds, records, cpu, faults))
 
     read_rejects = pl.DataFrame(schema=REJECT_SCHEMA) if read_rejects is None else read_rejects.cast(REJECT_SCHEMA)
     # a reader reports every bad cell; a bad line is one input record, however many cells it breaks

@@ -9,7 +9,8 @@ Germany fixed and mobile (their base prices removed: tiers replace them), a conn
 minimum charge. The whole pipeline runs once (pipeline.job.rate); then the price stage
 (build_rate_card + priced_usage, called as the job calls them: with the device index's intervals
 and the located records it handed them) and the aggregate stage (invoice lines) are timed again
-`--repeat` times on the same connection; the best and median times are printed. Each repeat
+`--repeat` times on the same connection; the best and median times are printed, and each price
+repeat's minor page faults (the fresh memory it touched). Each repeat
 first lets go of the one before's priced records (a run prices once: two 10 M-record outputs never
 share its memory).
 """
@@ -109,15 +110,16 @@ def main() -> None:
     result, located, intervals = rated_keeping(usage, catalog)
     print("pipeline.job.rate:", ", ".join(f"{t.stage} {t.seconds:.2f} s" for t in result.timings))
     con, n = result.con, result.timings[-1].records
-    price, aggregate = [], []
+    price, aggregate, faults = [], [], []
     result.priced = None  # each repeat prices alone, as a run does: no earlier pricing's output stays in memory
     for _ in range(args.repeat):
         priced = None
         con.unregister("pricing")
-        start = time.perf_counter()
+        start, faulted = time.perf_counter(), job.minor_faults()
         build_rate_card(con, catalog, intervals)  # as the job calls it: the device index's intervals at hand
         priced = priced_usage(con, None, located)
         price.append(time.perf_counter() - start)
+        faults.append(job.minor_faults() - faulted)
         start = time.perf_counter()
         invoice_lines(con, "bench", line_sums(priced))
         aggregate.append(time.perf_counter() - start)
@@ -131,6 +133,8 @@ def main() -> None:
     for name, times in (("price", price), ("aggregate", aggregate)):
         best, median = min(times), statistics.median(times)
         print(f"{name:9s} best {best:.3f} s = {n / best / 1e6:.2f} M records/s; median {median:.3f} s = {n / median / 1e6:.2f} M records/s")
+    # fresh memory a repeat touched: on this project's VM it costs about what filling it does (docs/performance.md)
+    print("price page faults per repeat:", ", ".join(f"{f:,}" for f in faults))
 
 
 if __name__ == "__main__":

@@ -41,8 +41,8 @@ def test_rating_bench_reports_every_stage_and_the_read_a_real_run_pays(tmp_path)
     result = CliRunner().invoke(app, ["bench", "--cdrs", "2000", "--contracts", "40", "--data", str(tmp_path)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     header = next(line for line in result.output.splitlines() if "┃ stage" in line)
-    assert [cell.strip() for cell in header.split("┃")[1:-1]] == ["stage", "records", "seconds", "records/s", "CPU s", "cores"]
-    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in result.output.splitlines() if line.count("│") == 7]
+    assert [cell.strip() for cell in header.split("┃")[1:-1]] == ["stage", "records", "seconds", "records/s", "CPU s", "cores", "page faults"]
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in result.output.splitlines() if line.count("│") == 8]
     stages = [row[0] for row in rows]
     assert stages == [
         "load catalog", "read Parquet", "validate", "deduplicate", "register catalog", "key", "device index", "assign", "zone + rate card", "price",
@@ -56,5 +56,9 @@ def test_rating_bench_reports_every_stage_and_the_read_a_real_run_pays(tmp_path)
     cpu = {row[0]: float(row[4]) for row in rows}
     assert all(v >= 0 for v in cpu.values()) and cpu["read Parquet"] + cpu["price"] + cpu["aggregate + outcomes + ledger"] > 0
     assert all(row[5] == "-" or float(row[5]) >= 0 for row in rows)
+    # and its minor page faults: the fresh memory it touched (reading a file's records into new columns takes some)
+    faults = {row[0]: int(row[6].replace(",", "")) for row in rows}
+    assert all(v >= 0 for v in faults.values()) and faults["read Parquet"] > 0
+    assert sum(faults[name] for name in stages[2:11]) > 0  # the job's own stages (pipeline.job's timings) count theirs
     assert "the same with the production Parquet reader instead" in result.output
     assert "the same with the catalog and device index kept from an earlier run" in result.output
