@@ -17,7 +17,6 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import NamedTuple
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -33,7 +32,7 @@ from pipeline.io.index_cache import cached_device_index
 from pipeline.io.readers import Source, read_usage_file, usage_batch
 from pipeline.io.readers.config import numbering_plan_of
 from pipeline.io.synth_files import generate
-from pipeline.job import RUN_TABLES, minor_faults, rate
+from pipeline.job import RUN_TABLES, StageClock, StageTiming, rate
 from pipeline.threads import on_both_cores
 from schemas.usage import USAGE_POLARS
 
@@ -61,49 +60,28 @@ def bench_data(cdrs: int, contracts: int, data: Path, seed: int = 42) -> Path:
     return folder
 
 
-class Stage(NamedTuple):
-    """One timed step of the bench: its wall time, and the process's CPU time (every thread) and
-    minor page faults in it."""
-
-    name: str
-    records: int
-    seconds: float
-    cpu_seconds: float
-    page_faults: int
-
-
-class _Clock:
-    """Wall and process CPU time (time.process_time counts every thread) and page faults since it was made."""
-
-    def __init__(self) -> None:
-        self.start, self.cpu, self.faults = time.perf_counter(), time.process_time(), minor_faults()
-
-    def stage(self, name: str, records: int) -> Stage:
-        return Stage(name, records, time.perf_counter() - self.start, time.process_time() - self.cpu, minor_faults() - self.faults)
-
-
 def run_bench(cdrs: int, contracts: int, data: Path, seed: int = 42) -> dict:
     """Time each stage on `cdrs` records against `contracts` contracts; generate the data first if absent."""
     folder = bench_data(cdrs, contracts, data, seed)
-    stages: list[Stage] = []
+    stages: list[StageTiming] = []
     start = time.perf_counter()
-    clock = _Clock()
+    clock = StageClock()
     catalog = load_catalog(folder / "catalog")
-    stages.append(clock.stage("load catalog", catalog.device_ids.height))
-    clock = _Clock()
+    stages.append(clock.timing("load catalog", catalog.device_ids.height))
+    clock = StageClock()
     usage = pl.read_parquet(sorted((folder / "usage").glob("*.parquet"))).cast(USAGE_POLARS)
-    stages.append(clock.stage("read Parquet", usage.height))
+    stages.append(clock.timing("read Parquet", usage.height))
     result = rate(usage, catalog, run_id="bench")
-    stages.extend(Stage(s.stage, s.records, s.seconds, s.cpu_seconds, s.page_faults) for s in result.timings)
+    stages.extend(result.timings)
     scratch = Path(tempfile.mkdtemp(prefix="rating-bench-"))
     try:
-        clock = _Clock()
+        clock = StageClock()
         warehouse.write_run({name: result.stored_table(name) for name in RUN_TABLES}, scratch, "bench")
-        stages.append(clock.stage("write invoice lines + outcomes", usage.height))
+        stages.append(clock.timing("write invoice lines + outcomes", usage.height))
         to_invoice_lines = time.perf_counter() - start
-        clock = _Clock()
+        clock = StageClock()
         warehouse.write_run({"rated_usage": result.rated_usage_parts()}, scratch, "bench")
-        stages.append(clock.stage("build + write rated-usage detail", result.counts()["rated"]))
+        stages.append(clock.timing("build + write rated-usage detail", result.counts()["rated"]))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     seconds = time.perf_counter() - start
@@ -113,10 +91,10 @@ def run_bench(cdrs: int, contracts: int, data: Path, seed: int = 42) -> dict:
     kept = kept_catalog(folder / "catalog")
     kept_index = kept_device_index(catalog)
     stages += [kept, kept_index]
-    clock = _Clock()
+    clock = StageClock()
     production = production_read(sorted((folder / "usage").glob("*.parquet")))
-    stages.append(clock.stage("read through the production reader (as `rating run`)", production))
-    timed = {stage.name: stage.seconds for stage in stages}
+    stages.append(clock.timing("read through the production reader (as `rating run`)", production))
+    timed = {t.stage: t.seconds for t in stages}
     return {
         "stages": stages,
         "records": records,
@@ -133,32 +111,32 @@ def run_bench(cdrs: int, contracts: int, data: Path, seed: int = 42) -> dict:
     }
 
 
-def kept_catalog(directory: Path) -> Stage:
+def kept_catalog(directory: Path) -> StageTiming:
     """The time to load the catalog in `directory` as a `rating run` does once an earlier run kept it
     validated (pipeline.io.catalog_cache; the run that keeps it, untimed, comes first)."""
     cache = Path(tempfile.mkdtemp(prefix="rating-bench-catalog-"))
     try:
         cached_priced_catalog(directory, cache)
-        clock = _Clock()
+        clock = StageClock()
         catalog = cached_priced_catalog(directory, cache)
-        return clock.stage("load catalog kept from an earlier run (as `rating run`)", catalog.device_ids.height)
+        return clock.timing("load catalog kept from an earlier run (as `rating run`)", catalog.device_ids.height)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 
 
-def kept_device_index(catalog: Catalog) -> Stage:
+def kept_device_index(catalog: Catalog) -> StageTiming:
     """The time to get the device index of `catalog` as a `rating run` does once an earlier run kept
     it (pipeline.io.index_cache; the run that keeps it, untimed, comes first), on a fresh connection
     as a run's own."""
     cache = Path(tempfile.mkdtemp(prefix="rating-bench-index-"))
 
-    def get() -> Stage:
+    def get() -> StageTiming:
         con = engine.connect()
         try:
             catalog.register(con)
-            clock = _Clock()
+            clock = StageClock()
             cached_device_index(con, within_contracts(catalog.device_ids, catalog.contracts), cache_dir=cache)
-            return clock.stage("load device index kept from an earlier run (as `rating run`)", catalog.device_ids.height)
+            return clock.timing("load device index kept from an earlier run (as `rating run`)", catalog.device_ids.height)
         finally:
             con.close()
 

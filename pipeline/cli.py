@@ -423,7 +423,7 @@ def bench(
     for stage in report["stages"]:  # cores: the stage's CPU time over its wall time, how busy it kept the machine
         seconds = stage.seconds
         table.add_row(
-            stage.name, f"{stage.records:,}", f"{seconds:.3f}", f"{stage.records / seconds:,.0f}" if seconds else "-",
+            stage.stage, f"{stage.records:,}", f"{seconds:.3f}", f"{stage.records / seconds:,.0f}" if seconds else "-",
             f"{stage.cpu_seconds:.2f}", f"{stage.cpu_seconds / seconds:.2f}" if seconds else "-", f"{stage.page_faults:,}",
         )
     console.print(table)

@@ -64,6 +64,20 @@ def minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource is not None else 0
 
 
+class StageClock:
+    """What a StageTiming holds, counted from the clock's making: wall time, the process's CPU time
+    (time.process_time: every thread) and its minor page faults. rate's stages and `rating bench`'s
+    own steps (flows/bench.py) are timed by it."""
+
+    def __init__(self) -> None:
+        self.start, self.cpu, self.faults = time.perf_counter(), time.process_time(), minor_faults()
+
+    def timing(self, stage: str, records: int) -> StageTiming:
+        """The stage `stage` of `records` records, from the clock's making until now."""
+        now = time.perf_counter(), time.process_time(), minor_faults()
+        return StageTiming(stage, now[0] - self.start, records, now[1] - self.cpu, now[2] - self.faults)
+
+
 @dataclass
 class RatingResult:
     """What a run produced: outcome tables on `con`, the checked ledger and stage timings."""
@@ -169,16 +183,16 @@ def rate(
 
     @contextmanager
     def stage(name: str, records: int):
-        start, cpu, faults = time.perf_counter(), time.process_time(), minor_faults()
+        clock = StageClock()
         yield
-        seconds, cpu, faults = time.perf_counter() - start, time.process_time() - cpu, minor_faults() - faults
+        timing = clock.timing(name, records)
         earlier = next((t for t in timings if t.stage == name), None)
         if earlier:  # a stage done in two steps counts once, with both times
-            earlier.seconds += seconds
-            earlier.cpu_seconds += cpu
-            earlier.page_faults += faults
+            earlier.seconds += timing.seconds
+            earlier.cpu_seconds += timing.cpu_seconds
+            earlier.page_faults += timing.page_faults
         else:
-            timings.append(StageTiming(name, seconds, records, cpu, faults))
+            timings.append(timing)
 
     read_rejects = pl.DataFrame(schema=REJECT_SCHEMA) if read_rejects is None else read_rejects.cast(REJECT_SCHEMA)
     # a reader reports every bad cell; a bad line is one input record, however many cells it breaks

@@ -115,11 +115,12 @@ def main() -> None:
     for _ in range(args.repeat):
         priced = None
         con.unregister("pricing")
-        start, faulted = time.perf_counter(), job.minor_faults()
+        clock = job.StageClock()
         build_rate_card(con, catalog, intervals)  # as the job calls it: the device index's intervals at hand
         priced = priced_usage(con, None, located)
-        price.append(time.perf_counter() - start)
-        faults.append(job.minor_faults() - faulted)
+        timed = clock.timing("price", n)
+        price.append(timed.seconds)
+        faults.append(timed.page_faults)
         start = time.perf_counter()
         invoice_lines(con, "bench", line_sums(priced))
         aggregate.append(time.perf_counter() - start)
